@@ -1,0 +1,55 @@
+// The benchmark suites of edgesketch-bench and the timing helpers they share.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace edgesketch::bench {
+
+struct BenchOptions {
+  // Repetitions per measurement; the median is reported.
+  int repetitions = 7;
+  // Smaller workloads for a smoke run in the test suite (figures are then not acceptance figures).
+  bool quick = false;
+};
+
+// Each suite returns one flat JSON object of named figures.
+nlohmann::json run_sketch_bench(const BenchOptions& options);
+
+// The parts of the sketch suite, one per sketch; each adds its keys to `out`.
+void add_histogram_figures(const BenchOptions& options, nlohmann::json& out);
+void add_hll_figures(const BenchOptions& options, nlohmann::json& out);
+void add_topk_figures(const BenchOptions& options, nlohmann::json& out);
+
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Runs fn() `repetitions` times and returns the median wall time of one call in nanoseconds.
+template <typename Fn>
+double median_ns(int repetitions, Fn&& fn) {
+  std::vector<double> t;
+  t.reserve(static_cast<std::size_t>(repetitions));
+  for (int r = 0; r < repetitions; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    fn();
+    auto end = std::chrono::steady_clock::now();
+    t.push_back(std::chrono::duration<double, std::nano>(end - start).count());
+  }
+  return median(std::move(t));
+}
+
+// Keeps the optimizer from discarding a computed value.
+template <typename T>
+inline void do_not_optimize(const T& value) {
+  asm volatile("" : : "r,m"(value) : "memory");
+}
+
+}  // namespace edgesketch::bench
