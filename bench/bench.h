@@ -19,11 +19,15 @@ struct BenchOptions {
 
 // Each suite returns one flat JSON object of named figures.
 nlohmann::json run_sketch_bench(const BenchOptions& options);
+// firmware-sim: device encoder, generator, simulation loop and truth speed (sim_bench.cc).
+nlohmann::json run_sim_bench(const BenchOptions& options);
 
 // The parts of the sketch suite, one per sketch; each adds its keys to `out`.
 void add_histogram_figures(const BenchOptions& options, nlohmann::json& out);
 void add_hll_figures(const BenchOptions& options, nlohmann::json& out);
 void add_topk_figures(const BenchOptions& options, nlohmann::json& out);
+// WindowBatch decode/encode speed of the wire codec (wire_bench.cc).
+void add_wire_figures(const BenchOptions& options, nlohmann::json& out);
 
 inline double median(std::vector<double> v) {
   if (v.empty()) return 0;

@@ -20,10 +20,13 @@ struct Suite {
 constexpr Suite kSuites[] = {
     {"sketch", "sketch speed, size and accuracy (histogram, HyperLogLog, top-K)",
      edgesketch::bench::run_sketch_bench},
+    {"sim", "firmware-sim: device encoder, generator, simulation loop and truth speed",
+     edgesketch::bench::run_sim_bench},
 };
 
 int usage(FILE* out) {
-  std::fprintf(out, "usage: edgesketch-bench <suite> [--json] [--quick] [--repetitions N]\nsuites:\n");
+  std::fprintf(out,
+               "usage: edgesketch-bench <suite> [--json] [--quick] [--repetitions N]\nsuites:\n");
   for (const auto& s : kSuites) std::fprintf(out, "  %-8s %s\n", s.name, s.what);
   return out == stderr ? 2 : 0;
 }

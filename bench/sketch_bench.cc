@@ -8,6 +8,7 @@ nlohmann::json run_sketch_bench(const BenchOptions& options) {
   add_histogram_figures(options, out);
   add_hll_figures(options, out);
   add_topk_figures(options, out);
+  add_wire_figures(options, out);
   return out;
 }
 

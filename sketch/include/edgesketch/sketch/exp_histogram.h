@@ -1,0 +1,277 @@
+// Base-2 exponential histogram: the mergeable quantile sketch of edgesketch, with a relative-error
+// guarantee and the bucket layout of OpenTelemetry exponential / Prometheus native histograms.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+#include "edgesketch/common/byte_coding.h"
+#include "edgesketch/common/status.h"
+
+namespace edgesketch::sketch {
+
+struct ExpHistogramOptions {
+  // Initial and highest scale: bucket base γ = 2^(2^-scale), relative error (γ-1)/(γ+1)
+  // (0.54 % at 6). Clamped to [ExpHistogram::kMinScale, ExpHistogram::kMaxScale].
+  int scale = 6;
+  // Per store (positive, negative): the largest index span (highest - lowest non-empty bucket
+  // + 1) kept before the whole sketch lowers its scale. 2,048 holds ~9.6 decades at scale 6.
+  // Clamped to [ExpHistogram::kMinMaxBuckets, ExpHistogram::kMaxMaxBuckets].
+  int max_buckets = 2048;
+};
+
+namespace detail {
+
+// Lookup tables of the scale-8 bucket index, computed from x = bits(v) - 1. Generated with exact
+// integer arithmetic and verified by the unit test. One object, so the hot path needs one base.
+struct ExpHistIndexTables {
+  // boundary[k] (k = 1..255): mantissa field of the largest double below 2^(k/256) in [1, 2);
+  // [0] = 0, [256] = 2^52 (a sentinel above every mantissa).
+  std::array<std::uint64_t, 257> boundary;
+  // sub_index[j] = number of boundaries k >= 1 with boundary[k] <= j << 43: the scale-8
+  // sub-bucket at the start of each of 512 mantissa cells. A cell holds at most one boundary,
+  // so one comparison finishes the lookup.
+  std::array<std::uint8_t, 512> sub_index;
+};
+extern const ExpHistIndexTables kExpHistTables;
+
+// True when x = bits(v) - 1 belongs to a finite v with |v| >= 2^-1022 (normal, non-zero).
+inline bool exp_hist_is_normal(std::uint64_t x) {
+  constexpr std::uint64_t kAbs = ~(std::uint64_t{1} << 63);
+  constexpr std::uint64_t kMinNormalMinus1 = 0x000fffffffffffffull;  // bits(2^-1022) - 1
+  constexpr std::uint64_t kNormals = 0x7fe0000000000000ull;          // doubles in [2^-1022, max]
+  return (x & kAbs) - kMinNormalMinus1 < kNormals;
+}
+
+// Scale-8 bucket index ceil(log2|v| * 256) - 1 of a normal v, from x = bits(v) - 1, computed
+// exactly from the exponent and mantissa. Working on bits - 1 turns the upper-inclusive bucket
+// (γ^i, γ^(i+1)] into a lower-inclusive one: an exact power of two borrows from the exponent and
+// lands in the bucket below, with no special case. The index at scale s <= 8 is this value
+// >> (8 - s) (arithmetic shift: floor), because coarser boundaries are a subset.
+inline std::int32_t exp_hist_index8(std::uint64_t x) {
+  const std::uint64_t mantissa = x & ((std::uint64_t{1} << 52) - 1);
+  std::uint32_t sub = kExpHistTables.sub_index[mantissa >> 43];
+  sub += mantissa >= (kExpHistTables.boundary.data() + 1)[sub] ? 1u : 0u;
+  const auto exponent_x256 = static_cast<std::int32_t>((x >> 44) & 0x7ff00);  // biased
+  return exponent_x256 + static_cast<std::int32_t>(sub) - 1023 * 256;
+}
+
+// The counts of one sign. Owns a buffer with slack on both sides so that growth is amortized;
+// only [lo, lo + span) may be non-zero. Internal to ExpHistogram.
+struct ExpHistStore {
+  std::uint64_t* at_lo = nullptr;  // &buf[lo - base] when span > 0 (the hot path's only pointer)
+  std::int32_t lo = 0;             // lowest non-empty index; meaningful when span > 0
+  std::uint32_t span = 0;          // highest - lowest non-empty index + 1; 0 when empty
+  std::vector<std::uint64_t> buf;  // counts of indices [base, base + buf.size())
+  std::int32_t base = 0;
+
+  ExpHistStore() = default;
+  ExpHistStore(const ExpHistStore& o) : lo(o.lo), span(o.span), buf(o.buf), base(o.base) {
+    fix_pointer();
+  }
+  ExpHistStore& operator=(const ExpHistStore& o) {
+    if (this != &o) {
+      lo = o.lo;
+      span = o.span;
+      buf = o.buf;
+      base = o.base;
+      fix_pointer();
+    }
+    return *this;
+  }
+  ExpHistStore(ExpHistStore&&) noexcept = default;  // the buffer, and at_lo with it, moves
+  ExpHistStore& operator=(ExpHistStore&&) noexcept = default;
+
+  std::int32_t hi() const { return lo + static_cast<std::int32_t>(span) - 1; }
+  std::span<const std::uint64_t> counts() const {
+    if (span == 0) return {};
+    return {at_lo, span};
+  }
+  // Sets the non-empty range; the buffer must cover it.
+  void set_range(std::int32_t new_lo, std::int32_t new_hi) {
+    lo = new_lo;
+    span = static_cast<std::uint32_t>(new_hi - new_lo + 1);
+    fix_pointer();
+  }
+  void fix_pointer() { at_lo = span ? buf.data() + (lo - base) : nullptr; }
+  // Makes the buffer cover [new_lo, new_hi] (and the current range); contents unchanged.
+  void reserve_range(std::int32_t new_lo, std::int32_t new_hi);
+  // Maps every index i to i >> d, adding counts that meet.
+  void downscale(int d);
+};
+
+// Smallest d >= 0 with (hi >> d) - (lo >> d) + 1 <= max_buckets.
+int exp_hist_extra_downscale(std::int32_t lo, std::int32_t hi, std::int32_t max_buckets);
+
+}  // namespace detail
+
+// A quantile sketch over doubles with exact count/sum/min/max.
+//
+// Buckets. At scale s the base is γ = 2^(2^-s); a positive value v lands in bucket
+// i = ceil(log2(v) * 2^s) - 1, which covers (γ^i, γ^(i+1)] (OpenTelemetry / Prometheus layout).
+// Negative values land in the negative store by |v|. ±0 and subnormals (|v| < 2^-1022) are counted
+// in the zero bucket. NaN and ±inf are ignored by add() (count, sum, min, max unchanged): callers
+// that care filter and count them. The index comes from the IEEE-754 exponent, a table on the top
+// mantissa bits and one comparison: exact, deterministic, no log().
+//
+// Downscaling. When a store's index span would exceed max_buckets, the whole sketch (both stores)
+// lowers its scale by one (i -> i >> 1, floor for negative indices; counts that meet add up) until
+// it fits. So the scale is always the largest scale <= the initial one at which all data fits,
+// and buckets, count, zero count, min and max are bit-identical for any insertion order and any
+// merge order or grouping (sum is equal up to floating-point rounding). The relative error bound
+// doubles (roughly) with each step down.
+//
+// Quantiles. quantile(φ) returns an estimate of sorted[floor(φ·(count-1))] (0-based, lower
+// nearest rank) within relative error relative_error_bound() of the current scale (up to a few
+// ulps of rounding), for values with |v| >= 2^-1022: the bucket holding that rank answers with
+// 2γ^(i+1)/(γ+1) (sign applied), the zero bucket with 0, clamped to [min, max]. Rank 0 and
+// rank count-1 return min and max exactly.
+//
+// Serialized layout (version 1, little-endian; varint = LEB128, svarint = zig-zag varint):
+//   | field           | encoding | notes                                                       |
+//   |-----------------|----------|-------------------------------------------------------------|
+//   | version         | u8       | 1                                                           |
+//   | scale           | i8       | -4..8                                                       |
+//   | flags           | u8       | bit 0: positive store follows, bit 1: negative store        |
+//   |                 |          | follows; other bits 0. A store is present iff non-empty.    |
+//   | max_buckets     | varint   | 128..65536                                                  |
+//   | count           | varint   | all added values (zero bucket and both stores)              |
+//   | sum, min, max   | 3 × f64  | only when count > 0; min <= max, both finite                |
+//   | zero_count      | varint   |                                                             |
+//   | per present store, positive first:                                                     |
+//   |   offset        | svarint  | index of the first bucket (its count is non-zero)           |
+//   |   n             | varint   | buckets, 1..max_buckets (the last one is non-zero)          |
+//   |   ceil(n/8) blocks of 8 counts:                                                        |
+//   |     width w     | u8       | 0..64 bits per count; w = 0: eight empty buckets, no bytes  |
+//   |     packed      | w bytes  | the 8 counts, w bits each, LSB-first; past n: zero padding  |
+// The decoder rejects anything else: wrong version, truncation, trailing bytes, scale, flags or
+// max_buckets out of range, buckets outside the index range of finite doubles at that scale,
+// bucket counts that do not add up to count - zero_count (overflow-checked), empty end buckets.
+// It allocates at most 8 bytes per bucket, and only after checking that the remaining input can
+// hold that many buckets (one width byte per 8).
+//
+// Thread safety: thread-compatible (const methods may run concurrently; anything else needs
+// external synchronization).
+class ExpHistogram {
+ public:
+  static constexpr int kMinScale = -4;
+  static constexpr int kMaxScale = 8;
+  // At scale -4 every finite double fits in 128 buckets, so downscaling always terminates.
+  static constexpr int kMinMaxBuckets = 128;
+  static constexpr int kMaxMaxBuckets = 1 << 16;
+  static constexpr std::uint8_t kSerialVersion = 1;
+
+  explicit ExpHistogram(ExpHistogramOptions options = {});
+
+  // Adds one value. Hot path (~3 ns): integer operations on the IEEE-754 bits and two small
+  // table lookups; allocates only when the value extends a store's range past its buffer
+  // (amortized), downscales when the range would exceed max_buckets.
+  void add(double v);
+  // Adds n copies of v (n = 0: no-op); sum() gains v·n. The caller keeps count() < 2^64.
+  void add(double v, std::uint64_t n);
+
+  // Adds everything in `other` (any scale, any max_buckets), as if all its values had been
+  // added to *this; O(buckets). The result keeps this sketch's max_buckets. Fails with kOutOfRange,
+  // leaving *this unchanged, when the combined count would overflow 64 bits. other may be *this.
+  Status merge(const ExpHistogram& other);
+  // merge(deserialize(bytes)) without building the other sketch when it needs no downscale of
+  // *this (the common case for a collector's accumulator): one pass over the bytes. On any
+  // error *this is unchanged and the status says what was wrong with the bytes.
+  Status merge_serialized(ByteSpan bytes);
+
+  // Estimate of the value of rank floor(φ·(count-1)); φ is clamped to [0, 1]. NaN when empty
+  // or φ is NaN. O(buckets).
+  double quantile(double phi) const;
+
+  std::uint64_t count() const { return count_; }
+  // Sum of the added values (±inf or NaN if the sum overflowed); 0 when empty.
+  double sum() const { return sums_[0] + sums_[1]; }
+  // Smallest / largest added value (-0 is stored as +0); NaN when empty.
+  double min() const { return count_ ? min_ : std::numeric_limits<double>::quiet_NaN(); }
+  double max() const { return count_ ? max_ : std::numeric_limits<double>::quiet_NaN(); }
+  int scale() const { return scale_; }
+  int max_buckets() const { return max_buckets_; }
+  // Count of ±0 and subnormal values.
+  std::uint64_t zero_count() const { return zero_count_; }
+  // (γ-1)/(γ+1) with γ = 2^(2^-scale): 0.0054 at scale 6.
+  double relative_error_bound() const;
+
+  // Bucket i of a store covers (γ^(offset+i), γ^(offset+i+1)] of |v|. The first and last
+  // counts are non-zero; empty store: offset 0 and no counts. Spans are valid until the next
+  // non-const call.
+  std::int32_t positive_offset() const { return offset_of(stores_[0]); }
+  std::span<const std::uint64_t> positive_counts() const { return stores_[0].counts(); }
+  std::int32_t negative_offset() const { return offset_of(stores_[1]); }
+  std::span<const std::uint64_t> negative_counts() const { return stores_[1].counts(); }
+
+  // Appends the layout documented above to `out`.
+  void serialize(Bytes& out) const;
+  Bytes serialize() const;
+  // Decodes untrusted bytes: never crashes, allocation bounded by the input size.
+  static Result<ExpHistogram> deserialize(ByteSpan bytes);
+
+  // Same scale, buckets, zero count and count, and bit-equal min, max and sum (max_buckets is
+  // configuration and not compared).
+  friend bool operator==(const ExpHistogram& a, const ExpHistogram& b);
+
+  // Heap and object bytes held.
+  std::size_t memory_bytes() const;
+
+ private:
+  static std::int32_t offset_of(const detail::ExpHistStore& s) { return s.span ? s.lo : 0; }
+  // add() for ±0, subnormals, NaN and ±inf.
+  void add_special(double v, std::uint64_t n);
+  // Adds n to bucket `index` of store `sign` where index is outside the store's range;
+  // downscales first if the range would exceed max_buckets_.
+  void add_outside_range(std::uint64_t sign, std::int32_t index, std::uint64_t n);
+  // Lowers the scale by d >= 0 steps.
+  void downscale(int d);
+  void update_stats(double v, std::uint64_t n);
+
+  detail::ExpHistStore stores_[2];  // [0] positive, [1] negative: indexed by the sign bit
+  std::uint64_t count_ = 0;
+  std::uint64_t zero_count_ = 0;
+  // Two partial sums, alternated by count parity: the add() loop is otherwise bound by one
+  // floating-point add chained through memory (~4 ns); two chains halve that.
+  double sums_[2] = {0, 0};
+  double min_ = std::numeric_limits<double>::infinity();
+  double max_ = -std::numeric_limits<double>::infinity();
+  std::int32_t scale_;
+  std::int32_t shift_;  // 8 - scale_: scale-8 index >> shift_ = index at scale_
+  std::int32_t max_buckets_;
+};
+
+// Implementation of the hot path; see the class comment for the contract.
+inline void ExpHistogram::add(double v) {
+  const std::uint64_t x = std::bit_cast<std::uint64_t>(v) - 1;
+  if (!detail::exp_hist_is_normal(x)) [[unlikely]] {  // ±0, subnormal, ±inf, NaN
+    add_special(v, 1);
+    return;
+  }
+  const std::uint64_t sign = x >> 63;
+  detail::ExpHistStore& s = stores_[sign];
+  const std::int32_t index = detail::exp_hist_index8(x) >> shift_;
+  const std::uint32_t rel = static_cast<std::uint32_t>(index) - static_cast<std::uint32_t>(s.lo);
+  if (rel < s.span) [[likely]] {
+    ++s.at_lo[rel];
+  } else {
+    add_outside_range(sign, index, 1);
+  }
+  sums_[count_ & 1] += v;
+  ++count_;
+  // Branches rather than minsd/maxsd: new extremes are rare, and a store skipped keeps the
+  // next add() from waiting on this one.
+  if (v < min_) [[unlikely]] {
+    min_ = v;
+  }
+  if (v > max_) [[unlikely]] {
+    max_ = v;
+  }
+}
+
+}  // namespace edgesketch::sketch

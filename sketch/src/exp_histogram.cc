@@ -1,0 +1,260 @@
+// ExpHistogram: adding, downscaling, merging and quantiles. The wire format lives in
+// exp_histogram_codec.cc, the bucket-index tables in exp_histogram_index.cc.
+#include "edgesketch/sketch/exp_histogram.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace edgesketch::sketch {
+
+namespace detail {
+
+void ExpHistStore::reserve_range(std::int32_t new_lo, std::int32_t new_hi) {
+  if (span > 0) {
+    new_lo = std::min(new_lo, lo);
+    new_hi = std::max(new_hi, hi());
+  }
+  const std::int64_t size = static_cast<std::int64_t>(buf.size());
+  if (new_lo >= base && new_hi < base + size) return;
+  // Geometric slack on the side(s) that grow keeps repeated growth amortized O(1) per bucket.
+  const std::int64_t need = static_cast<std::int64_t>(new_hi) - new_lo + 1;
+  const std::int64_t slack = std::max<std::int64_t>(need / 2, 16);
+  const bool grow_down = buf.empty() || new_lo < base;
+  const bool grow_up = buf.empty() || new_hi >= base + size;
+  const std::int64_t front = grow_down ? slack : std::int64_t{new_lo} - base;
+  const std::int64_t back = grow_up ? slack : base + size - 1 - new_hi;
+  std::vector<std::uint64_t> grown(static_cast<std::size_t>(front + need + back), 0);
+  const std::int32_t new_base = static_cast<std::int32_t>(new_lo - front);
+  if (span > 0) {
+    std::memcpy(grown.data() + (lo - new_base), at_lo, span * sizeof(std::uint64_t));
+  }
+  buf = std::move(grown);
+  base = new_base;
+  fix_pointer();
+}
+
+void ExpHistStore::downscale(int d) {
+  if (d == 0 || span == 0) return;
+  const std::int32_t new_lo = lo >> d;
+  const std::int32_t new_hi = hi() >> d;
+  std::vector<std::uint64_t> scaled(static_cast<std::size_t>(new_hi - new_lo + 1), 0);
+  const std::uint64_t* src = at_lo;
+  for (std::uint32_t i = 0; i < span; ++i) {
+    scaled[static_cast<std::size_t>(((lo + static_cast<std::int32_t>(i)) >> d) - new_lo)] += src[i];
+  }
+  buf = std::move(scaled);
+  base = new_lo;
+  set_range(new_lo, new_hi);
+}
+
+int exp_hist_extra_downscale(std::int32_t lo, std::int32_t hi, std::int32_t max_buckets) {
+  int d = 0;
+  while ((hi >> d) - (lo >> d) + 1 > max_buckets) ++d;
+  return d;
+}
+
+}  // namespace detail
+
+using detail::ExpHistStore;
+
+ExpHistogram::ExpHistogram(ExpHistogramOptions options)
+    : scale_(std::clamp(options.scale, kMinScale, kMaxScale)),
+      shift_(kMaxScale - scale_),
+      max_buckets_(std::clamp(options.max_buckets, kMinMaxBuckets, kMaxMaxBuckets)) {}
+
+void ExpHistogram::add(double v, std::uint64_t n) {
+  if (n == 0) return;
+  const std::uint64_t x = std::bit_cast<std::uint64_t>(v) - 1;
+  if (!detail::exp_hist_is_normal(x)) {
+    add_special(v, n);
+    return;
+  }
+  const std::uint64_t sign = x >> 63;
+  ExpHistStore& s = stores_[sign];
+  const std::int32_t index = detail::exp_hist_index8(x) >> shift_;
+  const std::uint32_t rel = static_cast<std::uint32_t>(index) - static_cast<std::uint32_t>(s.lo);
+  if (rel < s.span) {
+    s.at_lo[rel] += n;
+  } else {
+    add_outside_range(sign, index, n);
+  }
+  update_stats(v, n);
+}
+
+void ExpHistogram::update_stats(double v, std::uint64_t n) {
+  count_ += n;
+  sums_[0] += v * static_cast<double>(n);
+  min_ = std::min(min_, v);
+  max_ = std::max(max_, v);
+}
+
+void ExpHistogram::add_special(double v, std::uint64_t n) {
+  if (!std::isfinite(v)) return;
+  // ±0 or subnormal. -0 becomes +0 so that min/max do not depend on insertion order.
+  if (v == 0) v = 0.0;
+  zero_count_ += n;
+  update_stats(v, n);
+}
+
+void ExpHistogram::add_outside_range(std::uint64_t sign, std::int32_t index, std::uint64_t n) {
+  ExpHistStore* s = &stores_[sign];
+  std::int32_t lo = s->span ? std::min(s->lo, index) : index;
+  std::int32_t hi = s->span ? std::max(s->hi(), index) : index;
+  if (static_cast<std::int64_t>(hi) - lo + 1 > max_buckets_) {
+    // The other store already fits and keeps fitting at a lower scale.
+    const int d = detail::exp_hist_extra_downscale(lo, hi, max_buckets_);
+    downscale(d);
+    index >>= d;
+    lo >>= d;
+    hi >>= d;
+  }
+  s->reserve_range(lo, hi);
+  s->buf[static_cast<std::size_t>(index - s->base)] += n;
+  s->set_range(lo, hi);
+}
+
+void ExpHistogram::downscale(int d) {
+  if (d == 0) return;
+  assert(scale_ - d >= kMinScale);
+  stores_[0].downscale(d);
+  stores_[1].downscale(d);
+  scale_ -= d;
+  shift_ += d;
+}
+
+Status ExpHistogram::merge(const ExpHistogram& other) {
+  if (&other == this) {
+    const ExpHistogram copy = other;
+    return merge(copy);
+  }
+  if (other.count_ == 0) return Status::ok_status();
+  if (count_ > std::numeric_limits<std::uint64_t>::max() - other.count_) {
+    return Status::out_of_range("histogram merge: combined count " + std::to_string(count_) +
+                                " + " + std::to_string(other.count_) +
+                                " overflows 64 bits; split the series before merging");
+  }
+  // Common scale, then as many further steps as the union of the ranges needs.
+  const int common = std::min(scale_, other.scale_);
+  const int d_this = scale_ - common;
+  const int d_other = other.scale_ - common;
+  int extra = 0;
+  for (int k = 0; k < 2; ++k) {
+    const ExpHistStore& a = stores_[k];
+    const ExpHistStore& b = other.stores_[k];
+    if (b.span == 0) continue;
+    std::int32_t lo = b.lo >> d_other;
+    std::int32_t hi = b.hi() >> d_other;
+    if (a.span > 0) {
+      lo = std::min(lo, a.lo >> d_this);
+      hi = std::max(hi, a.hi() >> d_this);
+    }
+    extra = std::max(extra, detail::exp_hist_extra_downscale(lo, hi, max_buckets_));
+  }
+  downscale(d_this + extra);
+  const int shift = d_other + extra;
+  for (int k = 0; k < 2; ++k) {
+    ExpHistStore& a = stores_[k];
+    const ExpHistStore& b = other.stores_[k];
+    if (b.span == 0) continue;
+    const std::int32_t lo = b.lo >> shift;
+    const std::int32_t hi = b.hi() >> shift;
+    a.reserve_range(lo, hi);
+    const std::uint64_t* src = b.at_lo;
+    if (shift == 0) {
+      std::uint64_t* dst = a.buf.data() + (b.lo - a.base);
+      for (std::uint32_t i = 0; i < b.span; ++i) dst[i] += src[i];
+    } else {
+      for (std::uint32_t i = 0; i < b.span; ++i) {
+        a.buf[static_cast<std::size_t>(((b.lo + static_cast<std::int32_t>(i)) >> shift) -
+                                       a.base)] += src[i];
+      }
+    }
+    const std::int32_t new_lo = a.span ? std::min(a.lo, lo) : lo;
+    const std::int32_t new_hi = a.span ? std::max(a.hi(), hi) : hi;
+    a.set_range(new_lo, new_hi);
+  }
+  count_ += other.count_;
+  zero_count_ += other.zero_count_;
+  sums_[0] += other.sum();
+  min_ = std::min(min_, other.min_);
+  max_ = std::max(max_, other.max_);
+  return Status::ok_status();
+}
+
+namespace {
+
+// 2γ^(i+1)/(γ+1): the point of (γ^i, γ^(i+1)] with the smallest maximum relative error.
+double bucket_representative(std::int32_t index, int scale) {
+  const double gamma = std::exp2(std::exp2(-scale));
+  const double factor = 2.0 / (gamma + 1.0);
+  const std::int64_t upper = static_cast<std::int64_t>(index) + 1;  // log_γ of the upper bound
+  if (scale <= 0) return std::ldexp(factor, static_cast<int>(upper << -scale));
+  // upper / 2^scale = whole + fraction/2^scale; ldexp keeps the huge/tiny part exact.
+  const std::int64_t whole = upper >> scale;
+  const std::int64_t fraction = upper - (whole << scale);
+  return std::ldexp(std::exp2(std::ldexp(static_cast<double>(fraction), -scale)) * factor,
+                    static_cast<int>(whole));
+}
+
+}  // namespace
+
+double ExpHistogram::quantile(double phi) const {
+  if (count_ == 0 || std::isnan(phi)) return std::numeric_limits<double>::quiet_NaN();
+  phi = std::clamp(phi, 0.0, 1.0);
+  const double last = static_cast<double>(count_ - 1);
+  std::uint64_t rank = count_ - 1;
+  if (phi * last < last) rank = static_cast<std::uint64_t>(std::floor(phi * last));
+  // The extreme ranks are known exactly.
+  if (rank == 0) return min_;
+  if (rank == count_ - 1) return max_;
+  std::uint64_t seen = 0;
+  auto clamped = [&](double x) { return std::clamp(x, min_, max_); };
+  // Most negative first: the negative store from its highest index down.
+  const auto neg = stores_[1].counts();
+  for (std::size_t i = neg.size(); i-- > 0;) {
+    seen += neg[i];
+    if (rank < seen) {
+      return clamped(-bucket_representative(stores_[1].lo + static_cast<std::int32_t>(i), scale_));
+    }
+  }
+  seen += zero_count_;
+  if (rank < seen) return clamped(0.0);
+  const auto pos = stores_[0].counts();
+  for (std::size_t i = 0; i < pos.size(); ++i) {
+    seen += pos[i];
+    if (rank < seen) {
+      return clamped(bucket_representative(stores_[0].lo + static_cast<std::int32_t>(i), scale_));
+    }
+  }
+  return max_;  // unreachable while the counts add up to count_
+}
+
+double ExpHistogram::relative_error_bound() const {
+  const double gamma = std::exp2(std::exp2(-scale_));
+  return (gamma - 1.0) / (gamma + 1.0);
+}
+
+bool operator==(const ExpHistogram& a, const ExpHistogram& b) {
+  auto same_bits = [](double x, double y) {
+    return std::bit_cast<std::uint64_t>(x) == std::bit_cast<std::uint64_t>(y);
+  };
+  auto same_store = [](const detail::ExpHistStore& x, const detail::ExpHistStore& y) {
+    const auto cx = x.counts();
+    const auto cy = y.counts();
+    return x.span == y.span && (x.span == 0 || x.lo == y.lo) &&
+           std::equal(cx.begin(), cx.end(), cy.begin());
+  };
+  return a.scale_ == b.scale_ && a.count_ == b.count_ && a.zero_count_ == b.zero_count_ &&
+         same_bits(a.sum(), b.sum()) && same_bits(a.min_, b.min_) && same_bits(a.max_, b.max_) &&
+         same_store(a.stores_[0], b.stores_[0]) && same_store(a.stores_[1], b.stores_[1]);
+}
+
+std::size_t ExpHistogram::memory_bytes() const {
+  return sizeof(*this) +
+         (stores_[0].buf.capacity() + stores_[1].buf.capacity()) * sizeof(std::uint64_t);
+}
+
+}  // namespace edgesketch::sketch

@@ -1,0 +1,444 @@
+// ExpHistogram's wire format (layout table in exp_histogram.h): the encoder, the validating
+// decoder, and merge_serialized(), which adds decoded counts straight into the accumulator.
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "edgesketch/sketch/exp_histogram.h"
+
+namespace edgesketch::sketch {
+namespace {
+
+using detail::ExpHistStore;
+using u128 = unsigned __int128;
+
+constexpr std::uint8_t kFlagPositive = 1;  // flag bit k <=> store k is present
+constexpr std::uint8_t kKnownFlags = 3;
+constexpr std::int32_t kMinIndex8 = -1022 * 256 - 1;   // scale-8 bucket of 2^-1022
+constexpr std::int32_t kMaxIndex8 = 1023 * 256 + 255;  // scale-8 bucket of the largest double
+constexpr const char* kStoreName[2] = {"positive", "negative"};
+
+Status corrupt(const std::string& what) { return Status::corruption("histogram: " + what); }
+
+std::string u128_string(u128 v) {
+  std::string s;
+  do {
+    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v != 0);
+  return s;
+}
+
+struct Header {
+  int scale = 0;
+  std::uint8_t flags = 0;
+  std::int32_t max_buckets = 0;
+  std::uint64_t count = 0;
+  double sum = 0;
+  double min = std::numeric_limits<double>::infinity();  // the empty sketch's internal values
+  double max = -std::numeric_limits<double>::infinity();
+  std::uint64_t zero_count = 0;
+};
+
+Status read_header(ByteReader& r, Header& h) {
+  const std::uint8_t version = r.u8();
+  if (!r.ok()) return corrupt("empty input");
+  if (version != ExpHistogram::kSerialVersion) {
+    return corrupt("unsupported version " + std::to_string(version) + " (this build reads " +
+                   std::to_string(ExpHistogram::kSerialVersion) + ")");
+  }
+  h.scale = static_cast<std::int8_t>(r.u8());
+  h.flags = r.u8();
+  const std::uint64_t max_buckets = r.varint();
+  h.count = r.varint();
+  if (h.count > 0) {
+    h.sum = r.f64();
+    h.min = r.f64();
+    h.max = r.f64();
+  }
+  h.zero_count = r.varint();
+  if (!r.ok()) return corrupt("truncated or malformed header");
+  if (h.scale < ExpHistogram::kMinScale || h.scale > ExpHistogram::kMaxScale) {
+    return corrupt("scale " + std::to_string(h.scale) + " outside [-4, 8]");
+  }
+  if ((h.flags & ~kKnownFlags) != 0) return corrupt("unknown flags " + std::to_string(h.flags));
+  if (max_buckets < ExpHistogram::kMinMaxBuckets || max_buckets > ExpHistogram::kMaxMaxBuckets) {
+    return corrupt("max_buckets " + std::to_string(max_buckets) + " outside [128, 65536]");
+  }
+  h.max_buckets = static_cast<std::int32_t>(max_buckets);
+  if (h.count > 0 && !(std::isfinite(h.min) && std::isfinite(h.max) && h.min <= h.max)) {
+    return corrupt("min/max not finite and ordered");
+  }
+  if (h.count == 0 && h.flags != 0) return corrupt("empty histogram with bucket stores");
+  if (h.zero_count > h.count) return corrupt("zero_count above count");
+  return Status::ok_status();
+}
+
+struct StoreHeader {
+  std::int32_t offset = 0;
+  std::uint32_t n = 0;
+};
+
+Status read_store_header(ByteReader& r, const Header& h, int store, StoreHeader& sh) {
+  const std::int64_t offset = r.svarint();
+  const std::uint64_t n = r.varint();
+  if (!r.ok()) return corrupt(std::string("truncated ") + kStoreName[store] + " store header");
+  if (n == 0 || n > static_cast<std::uint64_t>(h.max_buckets)) {
+    return corrupt(std::string(kStoreName[store]) + " store of " + std::to_string(n) +
+                   " buckets (allowed 1.." + std::to_string(h.max_buckets) + ")");
+  }
+  const int shift = ExpHistogram::kMaxScale - h.scale;
+  const std::int64_t min_index = kMinIndex8 >> shift;
+  const std::int64_t max_index = kMaxIndex8 >> shift;
+  // Written so that a hostile offset near ±2^63 cannot overflow (n <= 65536 here).
+  if (offset < min_index || offset > max_index - static_cast<std::int64_t>(n - 1)) {
+    return corrupt(std::string(kStoreName[store]) + " store of " + std::to_string(n) +
+                   " buckets from index " + std::to_string(offset) +
+                   " reaches outside the finite doubles at scale " + std::to_string(h.scale));
+  }
+  // Each 8 buckets take at least their width byte: do not trust n beyond what the input holds.
+  if ((n + 7) / 8 > r.remaining()) {
+    return corrupt(std::string("truncated ") + kStoreName[store] + " store");
+  }
+  sh.offset = static_cast<std::int32_t>(offset);
+  sh.n = static_cast<std::uint32_t>(n);
+  return Status::ok_status();
+}
+
+// Unpacks 8 counts of w bits (LSB-first) from p, where `avail` >= w bytes are readable.
+inline void unpack_block(const std::uint8_t* p, std::size_t avail, unsigned w, std::uint64_t v[8]) {
+  if (w <= 8) [[likely]] {
+    // One load holds all 8 counts; bytes past the block are never shifted in.
+    std::uint64_t x = 0;
+    if (avail >= 8) [[likely]] {
+      std::memcpy(&x, p, 8);
+    } else {
+      for (unsigned i = 0; i < w; ++i) x |= std::uint64_t{p[i]} << (8 * i);
+    }
+    const std::uint64_t mask = (std::uint64_t{1} << w) - 1;
+    for (unsigned k = 0; k < 8; ++k) v[k] = (x >> (k * w)) & mask;
+    return;
+  }
+  if (w <= 56) {
+    // Count k starts at bit k·w: one unaligned 8-byte load at its byte covers it.
+    std::uint8_t padded[72] = {};
+    if (avail < w + 8) {
+      std::memcpy(padded, p, w);
+      p = padded;
+    }
+    const std::uint64_t mask = (std::uint64_t{1} << w) - 1;
+    for (unsigned k = 0; k < 8; ++k) {
+      const unsigned bit = k * w;
+      std::uint64_t x;
+      std::memcpy(&x, p + bit / 8, 8);
+      v[k] = (x >> (bit % 8)) & mask;
+    }
+    return;
+  }
+  const std::uint64_t mask = w == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << w) - 1;
+  u128 acc = 0;
+  unsigned bits = 0;
+  for (unsigned k = 0; k < 8; ++k) {
+    while (bits < w) {
+      acc |= static_cast<u128>(*p++) << bits;
+      bits += 8;
+    }
+    v[k] = static_cast<std::uint64_t>(acc) & mask;
+    acc >>= w;
+    bits -= w;
+  }
+}
+
+void put_block(Bytes& out, const std::uint64_t v[8]) {
+  std::uint64_t all = 0;
+  for (int k = 0; k < 8; ++k) all |= v[k];
+  const unsigned w = all == 0 ? 0 : 64 - static_cast<unsigned>(std::countl_zero(all));
+  out.push_back(static_cast<std::uint8_t>(w));
+  u128 acc = 0;
+  unsigned bits = 0;
+  for (int k = 0; k < 8; ++k) {
+    acc |= static_cast<u128>(v[k]) << bits;
+    bits += w;
+    while (bits >= 8) {
+      out.push_back(static_cast<std::uint8_t>(acc));
+      acc >>= 8;
+      bits -= 8;
+    }
+  }
+}
+
+struct BlockStats {
+  u128 total = 0;            // sum of the counts read
+  std::uint64_t first = 0;   // count of bucket 0
+  std::uint64_t last = 0;    // count of bucket n - 1 (when every block was read)
+  std::uint32_t blocks = 0;  // blocks passed to the sink, also when an error stopped the read
+};
+
+// Reads the blocks of an n-bucket store (at most max_blocks of them) and calls sink(i, count)
+// for every bucket i of each block that decoded cleanly, in order.
+template <typename Sink>
+Status read_blocks(ByteReader& r, int store, std::uint32_t n, std::uint32_t max_blocks,
+                   BlockStats& st, Sink&& sink) {
+  const std::uint8_t* const start = r.position();
+  const std::uint8_t* const end = start + r.remaining();
+  const std::uint8_t* p = start;
+  const std::uint32_t all_blocks = (n + 7) / 8;
+  const std::uint32_t num_blocks = std::min(all_blocks, max_blocks);
+  std::uint64_t narrow_total = 0;  // counts of width <= 8: below 2^16 * 2^8, cannot overflow
+  u128 total = 0;
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  for (std::uint32_t b = 0; b < num_blocks; ++b) {
+    st.blocks = b;
+    if (p == end) {
+      return corrupt(std::string("truncated ") + kStoreName[store] + " bucket block " +
+                     std::to_string(b));
+    }
+    const unsigned w = *p++;
+    const auto avail = static_cast<std::size_t>(end - p);
+    if (w > 64 || avail < w) {
+      return corrupt(std::string(w > 64 ? "bad width in " : "truncated ") + kStoreName[store] +
+                     " bucket block " + std::to_string(b));
+    }
+    const std::uint32_t i = b * 8;
+    if (w <= 8 && avail >= 8 && n - i >= 8) [[likely]] {
+      // The common case, fused: one load holds all 8 counts (bytes past the block are never
+      // shifted in), each count goes straight to the sink.
+      std::uint64_t x;
+      std::memcpy(&x, p, 8);
+      const std::uint64_t mask = (std::uint64_t{1} << w) - 1;
+      std::uint64_t c0 = x & mask;
+      std::uint64_t c = c0;
+      for (unsigned k = 0; k < 8; ++k) {
+        c = x & mask;
+        x >>= w;
+        sink(i + k, c);
+        narrow_total += c;
+      }
+      if (b == 0) first = c0;
+      last = c;
+    } else {
+      std::uint64_t v[8];
+      unpack_block(p, avail, w, v);
+      const std::uint32_t valid = std::min<std::uint32_t>(8, n - i);
+      for (std::uint32_t k = valid; k < 8; ++k) {
+        if (v[k] != 0) {
+          return corrupt(std::string("non-zero padding in ") + kStoreName[store] + " store");
+        }
+      }
+      for (std::uint32_t k = 0; k < valid; ++k) {
+        sink(i + k, v[k]);
+        total += v[k];
+      }
+      if (b == 0) first = v[0];
+      last = v[valid - 1];
+    }
+    p += w;
+  }
+  st.blocks = num_blocks;
+  st.total = total + narrow_total;
+  st.first = first;
+  st.last = num_blocks == all_blocks ? last : 0;
+  r.bytes(static_cast<std::size_t>(p - start));
+  return Status::ok_status();
+}
+
+Status check_store_ends(const BlockStats& st, int store) {
+  if (st.first == 0 || st.last == 0) {
+    return corrupt(std::string("empty first or last bucket in ") + kStoreName[store] + " store");
+  }
+  return Status::ok_status();
+}
+
+Status check_totals(const ByteReader& r, u128 bucket_total, const Header& h) {
+  if (!r.at_end()) return corrupt(std::to_string(r.remaining()) + " trailing bytes");
+  if (bucket_total + h.zero_count != h.count) {
+    return corrupt("bucket counts add up to " + u128_string(bucket_total + h.zero_count) +
+                   ", header says " + std::to_string(h.count));
+  }
+  return Status::ok_status();
+}
+
+// Adds (or, to undo, subtracts: wrap-around arithmetic makes that exact) the counts of a decoded
+// store whose buckets map to index (offset + i) >> shift of `s`; s covers those indices.
+template <bool kSubtract>
+Status add_blocks(ByteReader& r, int store, const StoreHeader& sh, int shift, ExpHistStore& s,
+                  std::uint32_t max_blocks, BlockStats& st) {
+  auto apply = [](std::uint64_t& dst, std::uint64_t c) {
+    if constexpr (kSubtract) {
+      dst -= c;
+    } else {
+      dst += c;
+    }
+  };
+  if (shift == 0) {
+    std::uint64_t* dst = s.buf.data() + (sh.offset - s.base);
+    return read_blocks(r, store, sh.n, max_blocks, st,
+                       [&](std::uint32_t i, std::uint64_t c) { apply(dst[i], c); });
+  }
+  return read_blocks(r, store, sh.n, max_blocks, st, [&](std::uint32_t i, std::uint64_t c) {
+    const std::int32_t index = (sh.offset + static_cast<std::int32_t>(i)) >> shift;
+    apply(s.buf[static_cast<std::size_t>(index - s.base)], c);
+  });
+}
+
+}  // namespace
+
+void ExpHistogram::serialize(Bytes& out) const {
+  std::uint8_t flags = 0;
+  for (int k = 0; k < 2; ++k) {
+    if (stores_[k].span > 0) flags |= static_cast<std::uint8_t>(kFlagPositive << k);
+  }
+  // Typical widths are a few bits; this avoids regrowth without reserving the worst case.
+  out.reserve(out.size() + 48 + (stores_[0].span + stores_[1].span) * 5 / 4);
+  put_u8(out, kSerialVersion);
+  put_u8(out, static_cast<std::uint8_t>(static_cast<std::int8_t>(scale_)));
+  put_u8(out, flags);
+  put_varint(out, static_cast<std::uint64_t>(max_buckets_));
+  put_varint(out, count_);
+  if (count_ > 0) {
+    put_f64(out, sum());
+    put_f64(out, min_);
+    put_f64(out, max_);
+  }
+  put_varint(out, zero_count_);
+  for (const ExpHistStore& s : stores_) {
+    if (s.span == 0) continue;
+    put_svarint(out, s.lo);
+    put_varint(out, s.span);
+    const auto counts = s.counts();
+    for (std::size_t j = 0; j < counts.size(); j += 8) {
+      std::uint64_t v[8] = {};
+      std::copy_n(counts.begin() + static_cast<std::ptrdiff_t>(j),
+                  std::min<std::size_t>(8, counts.size() - j), v);
+      put_block(out, v);
+    }
+  }
+}
+
+Bytes ExpHistogram::serialize() const {
+  Bytes out;
+  serialize(out);
+  return out;
+}
+
+Result<ExpHistogram> ExpHistogram::deserialize(ByteSpan bytes) {
+  ByteReader r(bytes);
+  Header h;
+  ES_RETURN_IF_ERROR(read_header(r, h));
+  ExpHistogram out(ExpHistogramOptions{.scale = h.scale, .max_buckets = h.max_buckets});
+  u128 bucket_total = 0;
+  for (int k = 0; k < 2; ++k) {
+    if ((h.flags & (kFlagPositive << k)) == 0) continue;
+    StoreHeader sh;
+    ES_RETURN_IF_ERROR(read_store_header(r, h, k, sh));
+    ExpHistStore& s = out.stores_[k];
+    s.buf.assign(sh.n, 0);  // sh.n <= 8 * remaining bytes, checked by read_store_header
+    s.base = sh.offset;
+    s.set_range(sh.offset, sh.offset + static_cast<std::int32_t>(sh.n) - 1);
+    BlockStats st;
+    std::uint64_t* dst = s.buf.data();
+    ES_RETURN_IF_ERROR(read_blocks(r, k, sh.n, std::numeric_limits<std::uint32_t>::max(), st,
+                                   [dst](std::uint32_t i, std::uint64_t c) { dst[i] = c; }));
+    ES_RETURN_IF_ERROR(check_store_ends(st, k));
+    bucket_total += st.total;
+  }
+  ES_RETURN_IF_ERROR(check_totals(r, bucket_total, h));
+  out.count_ = h.count;
+  out.zero_count_ = h.zero_count;
+  out.sums_[0] = h.sum;
+  out.min_ = h.min;
+  out.max_ = h.max;
+  return out;
+}
+
+Status ExpHistogram::merge_serialized(ByteSpan bytes) {
+  ByteReader r(bytes);
+  Header h;
+  ES_RETURN_IF_ERROR(read_header(r, h));
+  if (count_ > std::numeric_limits<std::uint64_t>::max() - h.count) {
+    return Status::out_of_range("histogram merge: combined count " + std::to_string(count_) +
+                                " + " + std::to_string(h.count) +
+                                " overflows 64 bits; split the series before merging");
+  }
+  // Downscaling *this cannot be undone if the bytes turn out bad later: decode first instead.
+  auto merge_decoded = [&]() -> Status {
+    ES_ASSIGN_OR_RETURN(ExpHistogram other, deserialize(bytes));
+    return merge(other);
+  };
+  const std::int32_t saved_scale = scale_;
+  if (h.count > 0 && h.scale < scale_) {
+    if (count_ > 0) return merge_decoded();
+    scale_ = h.scale;  // an empty sketch downscales for free
+    shift_ = kMaxScale - scale_;
+  }
+  const int shift = h.scale - scale_;
+
+  struct Applied {
+    int store;
+    StoreHeader sh;
+    ByteSpan blocks;
+    std::uint32_t num_blocks;
+  };
+  Applied applied[2];
+  int num_applied = 0;
+  std::int32_t new_lo[2] = {0, 0};
+  std::int32_t new_hi[2] = {0, 0};
+  u128 bucket_total = 0;
+  bool needs_downscale = false;
+  Status status;
+  for (int k = 0; k < 2 && status.ok(); ++k) {
+    if ((h.flags & (kFlagPositive << k)) == 0) continue;
+    StoreHeader sh;
+    status = read_store_header(r, h, k, sh);
+    if (!status.ok()) break;
+    ExpHistStore& s = stores_[k];
+    std::int32_t lo = sh.offset >> shift;
+    std::int32_t hi = (sh.offset + static_cast<std::int32_t>(sh.n) - 1) >> shift;
+    if (s.span > 0) {
+      lo = std::min(lo, s.lo);
+      hi = std::max(hi, s.hi());
+    }
+    if (hi - lo + 1 > max_buckets_) {
+      needs_downscale = true;
+      break;
+    }
+    s.reserve_range(lo, hi);  // capacity only: no visible change
+    Applied& a = applied[num_applied++];
+    a = Applied{k, sh, ByteSpan(r.position(), r.remaining()), 0};
+    BlockStats st;
+    status = add_blocks<false>(r, k, sh, shift, s, std::numeric_limits<std::uint32_t>::max(), st);
+    a.num_blocks = st.blocks;
+    if (status.ok()) status = check_store_ends(st, k);
+    bucket_total += st.total;
+    new_lo[k] = lo;
+    new_hi[k] = hi;
+  }
+  if (status.ok() && !needs_downscale) status = check_totals(r, bucket_total, h);
+  if (!status.ok() || needs_downscale) {
+    for (int i = 0; i < num_applied; ++i) {
+      const Applied& a = applied[i];
+      ByteReader again(a.blocks);
+      BlockStats ignored;
+      (void)add_blocks<true>(again, a.store, a.sh, shift, stores_[a.store], a.num_blocks, ignored);
+    }
+    scale_ = saved_scale;
+    shift_ = kMaxScale - scale_;
+    return needs_downscale ? merge_decoded() : status;
+  }
+  for (int i = 0; i < num_applied; ++i) {
+    const int k = applied[i].store;
+    stores_[k].set_range(new_lo[k], new_hi[k]);
+  }
+  count_ += h.count;
+  zero_count_ += h.zero_count;
+  sums_[0] += h.sum;
+  min_ = std::min(min_, h.min);
+  max_ = std::max(max_, h.max);
+  return Status::ok_status();
+}
+
+}  // namespace edgesketch::sketch
