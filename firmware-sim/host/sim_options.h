@@ -1,0 +1,83 @@
+// Options of an edgesketch-sim run: the fleet it simulates, the faults it injects, how it paces
+// itself and in which format it sends. main.cc fills them from flags; tests fill them directly.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "es_device/names.h"
+
+namespace edgesketch::sim {
+
+enum class PayloadFormat : std::uint8_t {
+  kNanopb,  // edgesketch.v1.ReadingBatch, columnar Samples
+  kJson,    // one JSON object per message, row form (docs/firmware-sim.md)
+  kLine,    // InfluxDB line protocol, one line per reading, ms timestamps
+};
+
+std::string_view payload_format_name(PayloadFormat format);
+std::optional<PayloadFormat> parse_payload_format(std::string_view name);
+
+struct FleetOptions {
+  // Devices dev-0000..dev-(N-1); site = index % sites, line = (index / sites) % lines.
+  std::uint32_t devices = 1000;
+  std::uint32_t sites = 10;
+  std::uint32_t lines = 5;
+  // Sampling rate per metric in Hz, indexed by es_metric; 0 turns a metric off. The defaults are
+  // the standard fleet's (DESIGN.md): 103.1 readings/s per device.
+  std::array<double, ES_METRIC_COUNT> rate_hz = {1.0, 1.0, 1.0, 100.0, 0.1};
+  // Seeds every sensor; the same seed and options give the same readings.
+  std::uint64_t seed = 1;
+  // Unix ms of the schedule's origin (true time of the first samples).
+  std::int64_t start_ms = 1'700'000'000'000;
+  // Simulated time covered: readings with true time in [start_ms, start_ms + duration_ms).
+  std::int64_t duration_ms = 60'000;
+  // Readings per message, 1..256.
+  std::uint32_t batch = 100;
+  // A batch is sent at the latest this long (simulated) after its first reading.
+  std::int64_t max_delay_ms = 1'000;
+  // Event labels: Zipf over this many codes (E000 most frequent) with exponent zipf_s.
+  std::uint32_t event_codes = 200;
+  double zipf_s = 1.1;
+};
+
+// The standard fleet of DESIGN.md: 1,000 devices in 10 sites x 5 lines, temperature, humidity and
+// pressure at 1 Hz, vibration at 100 Hz, events at 0.1 Hz.
+FleetOptions standard_fleet();
+
+// Every ratio is a probability in [0, 1]; faults are drawn from their own seeded streams, so
+// turning one on never changes the sensor values.
+struct FaultOptions {
+  // Fraction of devices whose clock is off by a fixed amount uniform in [-skew_ms, skew_ms].
+  double skew_ratio = 0;
+  std::int64_t skew_ms = 0;
+  // Per message: probability that the device starts holding its messages back for late_ms and
+  // then sends them all at once (a late burst).
+  double late_ratio = 0;
+  std::int64_t late_ms = 0;
+  // Per message: probability that it is sent twice (the second copy is flagged in the record).
+  double duplicate_ratio = 0;
+  // Per message: probability that the device goes offline for offline_ms; the messages that
+  // become ready meanwhile are never sent.
+  double offline_ratio = 0;
+  std::int64_t offline_ms = 0;
+  // Per message: probability that the payload is replaced by a truncated or garbage one that
+  // every decoder must reject; its readings are not recorded.
+  double malformed_ratio = 0;
+};
+
+struct RunOptions {
+  // Simulated seconds per wall-clock second; 0 runs as fast as possible.
+  double speed = 1.0;
+  // Simulated time per loop step. Messages are sent in (step, device index) order, so the step
+  // is part of what makes the record deterministic; it also bounds the pacing latency.
+  std::int64_t tick_ms = 100;
+  PayloadFormat format = PayloadFormat::kNanopb;
+  // Wall-clock interval of progress lines on stderr; 0 prints none.
+  std::int64_t progress_interval_ms = 1'000;
+};
+
+}  // namespace edgesketch::sim

@@ -1,0 +1,47 @@
+// Shared helpers of the simulator's host tests: run a simulation in-process into a record file
+// and capture what it sent.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgesketch/common/status.h"
+#include "sim_options.h"
+#include "sim_runner.h"
+#include "transport.h"
+
+namespace edgesketch::sim::test {
+
+// Keeps every payload in send order.
+class CapturingTransport final : public Transport {
+ public:
+  struct Sent {
+    std::string device_id;
+    std::string payload;
+  };
+  Status send(std::string_view device_id, std::string_view payload) override {
+    sent.push_back(Sent{std::string(device_id), std::string(payload)});
+    return Status();
+  }
+  Status finish() override { return Status(); }
+  std::vector<Sent> sent;
+};
+
+// A small fleet that runs in milliseconds: 12 devices in 3 sites x 2 lines, standard rates,
+// 20 s from 1,700,000,000,000 ms.
+FleetOptions small_fleet(std::uint64_t seed = 7);
+
+// Runs fleet/faults/run through `transport`, recording to `record_path` (when non-empty).
+Result<SimStats> simulate(const FleetOptions& fleet, const FaultOptions& faults,
+                          const RunOptions& run, Transport& transport,
+                          const std::string& record_path);
+
+// A fresh path in a per-test temporary directory (removed at exit is not needed: files are small
+// and live under TMPDIR).
+std::string temp_path(const std::string& name);
+
+std::string read_file(const std::string& path);
+
+}  // namespace edgesketch::sim::test
