@@ -16,8 +16,14 @@ elseif(NOT ES_SANITIZE STREQUAL "")
   message(FATAL_ERROR "ES_SANITIZE must be empty, 'address' or 'thread', not '${ES_SANITIZE}'")
 endif()
 
-if(ES_FUZZ AND NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
-  message(FATAL_ERROR "ES_FUZZ=ON needs clang (configure with CC=clang CXX=clang++)")
+if(ES_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "ES_FUZZ=ON needs clang (configure with CC=clang CXX=clang++)")
+  endif()
+  # Instrument every library the fuzzers link (coverage feedback and ASan/UBSan), not only the
+  # fuzz entry points; the fuzz targets add -fsanitize=fuzzer for libFuzzer's main.
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
 endif()
 
 # Warnings as errors for code we write; generated nanopb sources do not use this.
