@@ -14,7 +14,7 @@ PACKAGES=(
   # wire format
   protobuf-compiler nanopb libnanopb-dev
   # services the tests run for real
-  mosquitto mosquitto-clients
+  mosquitto mosquitto-clients openssl systemd
 )
 
 missing=()
