@@ -15,6 +15,8 @@ PACKAGES=(
   protobuf-compiler nanopb libnanopb-dev
   # services the tests run for real
   mosquitto mosquitto-clients openssl systemd
+  # packaging checks
+  dpkg-dev fakeroot lintian
 )
 
 missing=()

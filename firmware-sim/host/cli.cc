@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "edgesketch/common/version.h"
 #include "fleet.h"
 
 namespace edgesketch::sim {
@@ -256,6 +257,7 @@ CliOutcome parse_command_line(int argc, char** argv, std::int64_t now_ms, int pi
       "`edgesketch-sim truth ...` computes exact per-window answers from a record file.",
       "edgesketch-sim"};
   app.set_help_all_flag("--help-all", "Help for every subcommand");
+  app.set_version_flag("--version", "edgesketch-sim " + std::string(kVersion));
 
   app.add_option("--fleet", f.fleet, "'standard': the standard fleet of DESIGN.md");
   auto* devices = app.add_option("--devices", f.devices, "Number of devices (dev-0000..)");
@@ -322,6 +324,9 @@ CliOutcome parse_command_line(int argc, char** argv, std::int64_t now_ms, int pi
     outcome.exit_code = app.exit(e);
     return outcome;
   } catch (const CLI::CallForAllHelp& e) {
+    outcome.exit_code = app.exit(e);
+    return outcome;
+  } catch (const CLI::CallForVersion& e) {
     outcome.exit_code = app.exit(e);
     return outcome;
   } catch (const CLI::ParseError& e) {
