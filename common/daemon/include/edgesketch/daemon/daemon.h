@@ -1,0 +1,72 @@
+// Daemon scaffolding shared by edgesketch-agent and edgesketch-collector: signal handling,
+// systemd notification (READY/STOPPING/WATCHDOG/STATUS) and the localhost HTTP endpoint that
+// serves /metrics.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "edgesketch/common/status.h"
+
+namespace edgesketch::daemon {
+
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and every thread started after it (call
+// first thing in main), and receives them synchronously with wait(). SIGPIPE is ignored.
+class Signals {
+ public:
+  Signals();
+  // The signal received within `timeout` (SIGTERM, SIGINT or SIGHUP), or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+};
+
+// systemd's notify protocol (sd_notify(3)). Every call is a no-op when NOTIFY_SOCKET is unset,
+// so the daemons run the same under systemd, in a shell and in tests.
+class Notifier {
+ public:
+  Notifier();
+  bool enabled() const { return enabled_; }
+  void ready(const std::string& status = {});
+  void stopping();
+  void reloading();
+  void status(const std::string& status);
+  // Pets the watchdog; call at least every watchdog_interval() / 2 from the main loop, and only
+  // while the daemon's threads are healthy.
+  void watchdog();
+  // WatchdogSec= of the unit, when the watchdog is enabled for this process.
+  std::optional<std::chrono::microseconds> watchdog_interval() const { return watchdog_; }
+
+ private:
+  void send(const std::string& message);
+  bool enabled_ = false;
+  std::optional<std::chrono::microseconds> watchdog_;
+};
+
+// A small HTTP server on a loopback address serving the text `render()` returns at /metrics (and
+// 200 "OK" at /-/healthy). Its own thread; stop() or the destructor stops it.
+class MetricsServer {
+ public:
+  ~MetricsServer();
+  // `listen` is "HOST:PORT" (port 0: any free port; see port()). Fails with a clear message when
+  // the address cannot be bound.
+  static Result<std::unique_ptr<MetricsServer>> start(const std::string& listen,
+                                                      std::function<std::string()> render);
+  int port() const { return port_; }
+  void stop();
+
+ private:
+  MetricsServer() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// Splits "HOST:PORT" ("[::1]:9781" for IPv6); InvalidArgument naming the input otherwise.
+Result<std::pair<std::string, int>> parse_listen_address(const std::string& listen);
+
+}  // namespace edgesketch::daemon
