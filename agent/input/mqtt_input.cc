@@ -1,0 +1,80 @@
+// MqttInput: an MqttLink whose message handler calls the sink, with counters around it.
+#include "input/mqtt_input.h"
+
+#include <spdlog/spdlog.h>
+
+namespace edgesketch::agent {
+
+Result<std::unique_ptr<MqttInput>> MqttInput::create(MqttInputOptions options, InputSink sink) {
+  if (!sink) return Status::invalid_argument("mqtt input " + options.name + ": no sink");
+  if (options.topics.empty()) {
+    return Status::invalid_argument("mqtt input " + options.name + ": no topics to subscribe");
+  }
+  std::unique_ptr<MqttInput> in(new MqttInput(std::move(options), std::move(sink)));
+  MqttLinkOptions lo;
+  lo.name = "input " + in->options_.name;
+  lo.uri = in->options_.uri;
+  lo.client_id = in->options_.client_id;
+  lo.clean_session = in->options_.clean_session;
+  lo.keepalive_s = in->options_.keepalive_s;
+  lo.connect_timeout_ms = in->options_.connect_timeout_ms;
+  lo.username = in->options_.username;
+  lo.password = in->options_.password;
+  lo.backoff = in->options_.backoff;
+  for (const std::string& t : in->options_.topics)
+    lo.subscriptions.push_back({t, in->options_.qos});
+  MqttInput* self = in.get();
+  ES_ASSIGN_OR_RETURN(in->link_, MqttLink::create(
+                                     std::move(lo),
+                                     [self](const std::string& topic, ByteSpan payload) {
+                                       self->on_message(topic, payload);
+                                     },
+                                     nullptr));
+  return in;
+}
+
+MqttInput::MqttInput(MqttInputOptions options, InputSink sink)
+    : options_(std::move(options)), sink_(std::move(sink)) {}
+
+MqttInput::~MqttInput() { stop(); }
+
+void MqttInput::start() { link_->start(); }
+
+void MqttInput::stop() {
+  if (link_) link_->stop();
+}
+
+void MqttInput::on_message(const std::string& topic, ByteSpan payload) {
+  received_.fetch_add(1, std::memory_order_relaxed);
+  bytes_.fetch_add(payload.size(), std::memory_order_relaxed);
+  if (payload.size() > options_.max_payload_bytes) {
+    if (oversize_.fetch_add(1, std::memory_order_relaxed) == 0) {
+      spdlog::warn("mqtt input {}: dropping a {} byte payload on '{}' (max_payload_bytes {})",
+                   options_.name, payload.size(), topic, options_.max_payload_bytes);
+    }
+    return;
+  }
+  bool ok = false;
+  try {
+    ok = sink_(topic, payload);
+  } catch (...) {
+    sink_exceptions_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  (ok ? accepted_ : rejected_).fetch_add(1, std::memory_order_relaxed);
+}
+
+MqttInputStats MqttInput::stats() const {
+  MqttInputStats s;
+  s.received = received_.load();
+  s.bytes = bytes_.load();
+  s.accepted = accepted_.load();
+  s.rejected = rejected_.load();
+  s.oversize = oversize_.load();
+  s.sink_exceptions = sink_exceptions_.load();
+  s.connected = link_->connected();
+  s.link = link_->stats();
+  return s;
+}
+
+}  // namespace edgesketch::agent

@@ -1,0 +1,90 @@
+// MqttInput: subscribes to device topics on the gateway's local broker (Paho C++, persistent
+// session) and hands every message to an InputSink, synchronously on Paho's receive thread.
+//
+// Acknowledgement (QoS 1): Paho MQTT C 1.3 sends the PUBACK of an incoming QoS 1 PUBLISH as
+// soon as it has read the packet, *before* the message reaches the callback
+// (MQTTProtocol_handlePublishes: "send puback before processing the publications"); neither
+// Paho C nor Paho C++ 1.2 has a manual-ack API. So the broker may consider a message delivered
+// while the sink is still running. What the agent relies on instead:
+//  - the sink runs on Paho's receive thread, which reads nothing more from the socket until
+//    the sink returns: at most the one message inside the sink is PUBACKed and not yet taken,
+//    and the broker holds back the rest (its queue for our persistent session);
+//  - the app's sink appends the payload to the reading journal first (a write(), microseconds)
+//    and only then blocks on the ring. A process crash therefore loses at most a message
+//    whose sink had not reached the journal write; see docs/agent.md, "Inputs".
+//
+// Reconnects with backoff and jitter and resubscribes after every connect (net/mqtt_link.h).
+// Thread-safety: start/stop from one controlling thread; stats() from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgesketch/common/status.h"
+#include "input/input_sink.h"
+#include "net/mqtt_link.h"
+
+namespace edgesketch::agent {
+
+struct MqttInputOptions {
+  // Names the input in logs and metrics.
+  std::string name = "mqtt";
+  // The local broker, "tcp://HOST:PORT".
+  std::string uri = "tcp://127.0.0.1:1883";
+  // Stable and unique on the broker (the persistent session is kept under it).
+  std::string client_id = "edgesketch-agent-input";
+  // Topic filters (wildcards allowed), all subscribed with `qos`.
+  std::vector<std::string> topics = {"devices/+/readings"};
+  int qos = 1;
+  // false: persistent session, the broker queues QoS 1 messages while the agent is down.
+  bool clean_session = false;
+  int keepalive_s = 30;
+  int connect_timeout_ms = 5000;
+  std::string username;
+  std::string password;
+  BackoffOptions backoff;
+  // Payloads larger than this are not handed to the sink; counted as oversize.
+  std::size_t max_payload_bytes = std::size_t{1} << 20;
+};
+
+struct MqttInputStats {
+  std::uint64_t received = 0;         // messages that arrived
+  std::uint64_t bytes = 0;            // their payload bytes
+  std::uint64_t accepted = 0;         // the sink returned true
+  std::uint64_t rejected = 0;         // the sink returned false
+  std::uint64_t oversize = 0;         // above max_payload_bytes, not handed to the sink
+  std::uint64_t sink_exceptions = 0;  // the sink threw (caught)
+  bool connected = false;
+  MqttLinkStats link;
+};
+
+class MqttInput {
+ public:
+  // kInvalidArgument for bad options (no topic, qos not 0/1, empty client id, bad uri).
+  static Result<std::unique_ptr<MqttInput>> create(MqttInputOptions options, InputSink sink);
+  ~MqttInput();  // stop()
+  MqttInput(const MqttInput&) = delete;
+  MqttInput& operator=(const MqttInput&) = delete;
+
+  // Starts connecting (returns at once; stats().connected tells when it is up).
+  void start();
+  // Disconnects and joins; bounded as MqttLink::stop(), provided the sink returns.
+  void stop();
+
+  MqttInputStats stats() const;
+
+ private:
+  MqttInput(MqttInputOptions options, InputSink sink);
+  void on_message(const std::string& topic, ByteSpan payload);
+
+  const MqttInputOptions options_;
+  InputSink sink_;
+  std::unique_ptr<MqttLink> link_;
+  std::atomic<std::uint64_t> received_{0}, bytes_{0}, accepted_{0}, rejected_{0}, oversize_{0},
+      sink_exceptions_{0};
+};
+
+}  // namespace edgesketch::agent

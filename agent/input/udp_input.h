@@ -1,0 +1,76 @@
+// UdpInput: a bound UDP socket read by its own thread; every datagram goes to an InputSink.
+// UDP has no ack and no backpressure: what the network drops is out of our hands, what the
+// agent drops (oversize datagrams, sink refusals) is counted.
+//
+// Thread-safety: start/stop from one controlling thread; port() and stats() from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "edgesketch/common/status.h"
+#include "input/input_sink.h"
+
+namespace edgesketch::agent {
+
+struct UdpInputOptions {
+  // Names the input in logs and metrics.
+  std::string name = "udp";
+  // IPv4 address to bind.
+  std::string bind_address = "127.0.0.1";
+  // 0: an ephemeral port (read it back with port()).
+  int port = 0;
+  // Larger datagrams are counted as oversize and dropped (the kernel reports their real size).
+  std::size_t max_datagram_bytes = 65'507;
+  // SO_RCVBUF; 0 = the system default. Bursts beyond it are lost in the kernel.
+  int receive_buffer_bytes = 0;
+  // How often the receiving thread checks for stop() while no datagram arrives.
+  int poll_interval_ms = 100;
+};
+
+struct UdpInputStats {
+  std::uint64_t received = 0;         // datagrams read
+  std::uint64_t bytes = 0;            // their bytes
+  std::uint64_t accepted = 0;         // the sink returned true
+  std::uint64_t rejected = 0;         // the sink returned false
+  std::uint64_t oversize = 0;         // above max_datagram_bytes, dropped
+  std::uint64_t errors = 0;           // recvfrom / poll errors
+  std::uint64_t sink_exceptions = 0;  // the sink threw (caught)
+};
+
+class UdpInput {
+ public:
+  // Creates and binds the socket (so the port is known before start()). kInvalidArgument for a
+  // bad address; kIoError when the socket cannot be bound (errno text included).
+  static Result<std::unique_ptr<UdpInput>> create(UdpInputOptions options, InputSink sink);
+  ~UdpInput();  // stop(), close
+  UdpInput(const UdpInput&) = delete;
+  UdpInput& operator=(const UdpInput&) = delete;
+
+  void start();
+  // Joins the thread within ~poll_interval_ms plus the sink call in progress. Idempotent.
+  void stop();
+
+  // The bound port.
+  int port() const { return port_; }
+  UdpInputStats stats() const;
+
+ private:
+  UdpInput(UdpInputOptions options, InputSink sink, int fd, int port);
+  void run();
+
+  const UdpInputOptions options_;
+  InputSink sink_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> received_{0}, bytes_{0}, accepted_{0}, rejected_{0}, oversize_{0},
+      errors_{0}, sink_exceptions_{0};
+};
+
+}  // namespace edgesketch::agent
