@@ -60,11 +60,11 @@ Result<std::unique_ptr<Forwarder>> Forwarder::create(ForwarderOptions options, O
   if (options.mqtt.name == "mqtt") options.mqtt.name = "uplink";
   std::unique_ptr<Forwarder> f(new Forwarder(std::move(options), outbox, clock));
   Forwarder* self = f.get();
-  MqttLinkOptions link_options = f->options_.mqtt;
+  net::MqttLinkOptions link_options = f->options_.mqtt;
   link_options.subscriptions = {{f->ack_topic_, 1}};
   link_options.max_inflight =
       std::max<int>(link_options.max_inflight, static_cast<int>(f->options_.max_in_flight) * 2);
-  ES_ASSIGN_OR_RETURN(f->link_, MqttLink::create(
+  ES_ASSIGN_OR_RETURN(f->link_, net::MqttLink::create(
                                     std::move(link_options),
                                     [self](const std::string& /*topic*/, ByteSpan payload) {
                                       self->on_ack_message(payload);
@@ -90,7 +90,7 @@ Forwarder::Forwarder(ForwarderOptions options, Outbox* outbox, const Clock* cloc
                  "/ack"),
       backlog_bucket_(options_.backlog_batches_per_s, options_.backlog_burst,
                       clock_->monotonic_ns()),
-      http_backoff_(std::make_unique<Backoff>(options_.http_backoff)) {}
+      http_backoff_(std::make_unique<net::Backoff>(options_.http_backoff)) {}
 
 Forwarder::~Forwarder() { stop(); }
 

@@ -17,7 +17,7 @@
 //   most backlog_batches_per_s (token bucket, burst backlog_burst), with what room the live
 //   lane leaves in the window.
 // - The MQTT connection is a persistent session (clean_session = false, stable client id)
-//   kept up by MqttLink (reconnects with exponential backoff and jitter).
+//   kept up by net::MqttLink (reconnects with exponential backoff and jitter).
 // - HTTP fallback: when http_url is set and the broker has been unreachable for
 //   http_fallback_after_ms, batches go out by POST, one at a time, at the same lane rules;
 //   the MQTT link keeps reconnecting and takes over again as soon as it is up.
@@ -46,7 +46,7 @@
 #include "edgesketch/wire/types.h"
 #include "forward/http_uplink.h"
 #include "forward/token_bucket.h"
-#include "net/mqtt_link.h"
+#include "edgesketch/net/mqtt_link.h"
 #include "outbox/outbox.h"
 
 namespace edgesketch::agent {
@@ -65,7 +65,7 @@ struct ForwarderOptions {
   std::string topic_prefix = "edgesketch/v1";
   // The uplink connection: uri, client id (empty: "edgesketch-agent-<gateway_id>"), keepalive,
   // credentials, reconnect backoff. Its subscriptions are set by the forwarder (the ack topic).
-  MqttLinkOptions mqtt;
+  net::MqttLinkOptions mqtt;
   // Batches published and not yet acked, at most.
   std::size_t max_in_flight = 64;
   // A batch unacked this long is resent; must equal OutboxOptions::resend_after_ms.
@@ -83,7 +83,7 @@ struct ForwarderOptions {
   std::int64_t http_fallback_after_ms = 60'000;
   int http_timeout_ms = 10'000;
   // Reconnect-style delays between failed POSTs.
-  BackoffOptions http_backoff;
+  net::BackoffOptions http_backoff;
   // Acks waiting for the forwarder's thread, at most; more are dropped and counted (a lost ack
   // only causes a resend).
   std::size_t max_pending_acks = 10'000;
@@ -111,7 +111,7 @@ struct ForwarderStats {
   std::uint64_t http_posts = 0;
   std::uint64_t http_errors = 0;
   std::uint64_t reconnects = 0;  // MQTT connects after the first
-  MqttLinkStats mqtt;
+  net::MqttLinkStats mqtt;
 };
 
 class Forwarder {
@@ -162,7 +162,7 @@ class Forwarder {
   const Clock* const clock_;
   std::string windows_topic_;
   std::string ack_topic_;
-  std::unique_ptr<MqttLink> link_;
+  std::unique_ptr<net::MqttLink> link_;
   std::unique_ptr<HttpUplink> http_;
   std::thread thread_;
 
@@ -173,7 +173,7 @@ class Forwarder {
   std::uint64_t seen_epoch_ = 0;
   std::int64_t down_since_ns_ = -1;  // when the MQTT link was last seen down; -1: it is up
   std::int64_t http_next_ns_ = 0;
-  std::unique_ptr<Backoff> http_backoff_;
+  std::unique_ptr<net::Backoff> http_backoff_;
   std::int64_t last_error_log_ns_ = 0;
 
   mutable std::mutex mu_;  // guards pending_acks_ and woken_, and the wait on cv_

@@ -1,4 +1,4 @@
-// MqttInput: an MqttLink whose message handler calls the sink, with counters around it.
+// MqttInput: an net::MqttLink whose message handler calls the sink, with counters around it.
 #include "input/mqtt_input.h"
 
 #include <spdlog/spdlog.h>
@@ -11,7 +11,7 @@ Result<std::unique_ptr<MqttInput>> MqttInput::create(MqttInputOptions options, I
     return Status::invalid_argument("mqtt input " + options.name + ": no topics to subscribe");
   }
   std::unique_ptr<MqttInput> in(new MqttInput(std::move(options), std::move(sink)));
-  MqttLinkOptions lo;
+  net::MqttLinkOptions lo;
   lo.name = "input " + in->options_.name;
   lo.uri = in->options_.uri;
   lo.client_id = in->options_.client_id;
@@ -24,7 +24,7 @@ Result<std::unique_ptr<MqttInput>> MqttInput::create(MqttInputOptions options, I
   for (const std::string& t : in->options_.topics)
     lo.subscriptions.push_back({t, in->options_.qos});
   MqttInput* self = in.get();
-  ES_ASSIGN_OR_RETURN(in->link_, MqttLink::create(
+  ES_ASSIGN_OR_RETURN(in->link_, net::MqttLink::create(
                                      std::move(lo),
                                      [self](const std::string& topic, ByteSpan payload) {
                                        self->on_message(topic, payload);

@@ -25,7 +25,7 @@
 
 #include "edgesketch/common/status.h"
 #include "input/input_sink.h"
-#include "net/mqtt_link.h"
+#include "edgesketch/net/mqtt_link.h"
 
 namespace edgesketch::agent {
 
@@ -45,7 +45,7 @@ struct MqttInputOptions {
   int connect_timeout_ms = 5000;
   std::string username;
   std::string password;
-  BackoffOptions backoff;
+  net::BackoffOptions backoff;
   // Payloads larger than this are not handed to the sink; counted as oversize.
   std::size_t max_payload_bytes = std::size_t{1} << 20;
 };
@@ -58,7 +58,7 @@ struct MqttInputStats {
   std::uint64_t oversize = 0;         // above max_payload_bytes, not handed to the sink
   std::uint64_t sink_exceptions = 0;  // the sink threw (caught)
   bool connected = false;
-  MqttLinkStats link;
+  net::MqttLinkStats link;
 };
 
 class MqttInput {
@@ -71,7 +71,7 @@ class MqttInput {
 
   // Starts connecting (returns at once; stats().connected tells when it is up).
   void start();
-  // Disconnects and joins; bounded as MqttLink::stop(), provided the sink returns.
+  // Disconnects and joins; bounded as net::MqttLink::stop(), provided the sink returns.
   void stop();
 
   MqttInputStats stats() const;
@@ -82,7 +82,7 @@ class MqttInput {
 
   const MqttInputOptions options_;
   InputSink sink_;
-  std::unique_ptr<MqttLink> link_;
+  std::unique_ptr<net::MqttLink> link_;
   std::atomic<std::uint64_t> received_{0}, bytes_{0}, accepted_{0}, rejected_{0}, oversize_{0},
       sink_exceptions_{0};
 };

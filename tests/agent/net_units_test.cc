@@ -2,13 +2,13 @@
 #include <gtest/gtest.h>
 
 #include "forward/token_bucket.h"
-#include "net/backoff.h"
+#include "edgesketch/net/backoff.h"
 
 namespace edgesketch::agent {
 namespace {
 
 TEST(BackoffTest, DoublesUpToTheCapWithoutJitter) {
-  Backoff b({.min_ms = 100, .max_ms = 1000, .jitter = 0, .seed = 1});
+  net::Backoff b({.min_ms = 100, .max_ms = 1000, .jitter = 0, .seed = 1});
   EXPECT_EQ(b.next_delay_ms(), 100);
   EXPECT_EQ(b.next_delay_ms(), 200);
   EXPECT_EQ(b.next_delay_ms(), 400);
@@ -20,8 +20,8 @@ TEST(BackoffTest, DoublesUpToTheCapWithoutJitter) {
 }
 
 TEST(BackoffTest, JitterStaysWithinItsBandAndIsSeeded) {
-  Backoff a({.min_ms = 1000, .max_ms = 1000, .jitter = 0.2, .seed = 9});
-  Backoff b({.min_ms = 1000, .max_ms = 1000, .jitter = 0.2, .seed = 9});
+  net::Backoff a({.min_ms = 1000, .max_ms = 1000, .jitter = 0.2, .seed = 9});
+  net::Backoff b({.min_ms = 1000, .max_ms = 1000, .jitter = 0.2, .seed = 9});
   bool varied = false;
   std::int64_t first = -1;
   for (int i = 0; i < 100; ++i) {

@@ -28,13 +28,13 @@
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
-#include "net/backoff.h"
+#include "edgesketch/net/backoff.h"
 
 namespace mqtt {
 class async_client;
 }
 
-namespace edgesketch::agent {
+namespace edgesketch::net {
 
 struct MqttSubscription {
   std::string topic_filter;
@@ -42,7 +42,7 @@ struct MqttSubscription {
 };
 
 struct MqttLinkOptions {
-  // "tcp://HOST:PORT".
+  // "tcp://HOST:PORT", or "ssl://HOST:PORT" for TLS (see ca_file).
   std::string uri = "tcp://127.0.0.1:1883";
   // Must be stable across restarts and unique on the broker: the session is kept under it.
   std::string client_id;
@@ -56,6 +56,14 @@ struct MqttLinkOptions {
   // Empty: no credentials.
   std::string username;
   std::string password;
+  // Read at every connect (so a rotated password needs no restart); overrides `password`.
+  std::string password_file;
+  // TLS, for ssl:// URIs: the CA certificate(s) the broker's certificate must chain to, and an
+  // optional client certificate and key (PEM). The files are read at every connect, so renewed
+  // certificates take effect at the next reconnect.
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
   // Reconnect delays after a failed attempt or a lost connection.
   BackoffOptions backoff;
   // Made after every successful connect.
@@ -135,4 +143,4 @@ class MqttLink {
       messages_{0}, handler_exceptions_{0}, publishes_{0}, publish_errors_{0};
 };
 
-}  // namespace edgesketch::agent
+}  // namespace edgesketch::net

@@ -1,9 +1,9 @@
 // Backoff: doubling from min_ms to max_ms, then a uniform jitter around the delay.
-#include "net/backoff.h"
+#include "edgesketch/net/backoff.h"
 
 #include <algorithm>
 
-namespace edgesketch::agent {
+namespace edgesketch::net {
 
 Backoff::Backoff(const BackoffOptions& options)
     : options_(options), rng_(options.seed != 0 ? options.seed : std::random_device{}()) {
@@ -22,4 +22,4 @@ std::int64_t Backoff::next_delay_ms() {
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(static_cast<double>(delay) * u(rng_)));
 }
 
-}  // namespace edgesketch::agent
+}  // namespace edgesketch::net

@@ -1,12 +1,13 @@
 // MqttLink: connect / subscribe / wait-for-loss loop on its own thread, backoff between attempts.
-#include "net/mqtt_link.h"
+#include "edgesketch/net/mqtt_link.h"
 
 #include <spdlog/spdlog.h>
 
 #include <mqtt/async_client.h>
 #include <chrono>
+#include <fstream>
 
-namespace edgesketch::agent {
+namespace edgesketch::net {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -40,9 +41,19 @@ Result<std::unique_ptr<MqttLink>> MqttLink::create(MqttLinkOptions options,
                                     ": client_id is empty (set a stable, unique id: the "
                                     "persistent session is kept under it)");
   }
-  if (options.uri.rfind("tcp://", 0) != 0 && options.uri.rfind("mqtt://", 0) != 0) {
+  const bool tls = options.uri.rfind("ssl://", 0) == 0;
+  if (!tls && options.uri.rfind("tcp://", 0) != 0 && options.uri.rfind("mqtt://", 0) != 0) {
     return Status::invalid_argument("mqtt " + options.name + ": broker uri '" + options.uri +
-                                    "' is not tcp://HOST:PORT");
+                                    "' is not tcp://HOST:PORT or ssl://HOST:PORT");
+  }
+  if (!tls && (!options.ca_file.empty() || !options.cert_file.empty())) {
+    return Status::invalid_argument("mqtt " + options.name +
+                                    ": TLS files are set but the broker uri '" + options.uri +
+                                    "' is not ssl://");
+  }
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return Status::invalid_argument("mqtt " + options.name +
+                                    ": a client certificate needs both cert_file and key_file");
   }
   for (const MqttSubscription& s : options.subscriptions) {
     if (s.qos != 0 && s.qos != 1) {
@@ -128,7 +139,26 @@ Status MqttLink::connect_once() {
   opts.set_max_inflight(options_.max_inflight);
   if (!options_.username.empty()) {
     opts.set_user_name(options_.username);
-    opts.set_password(options_.password);
+    std::string password = options_.password;
+    if (!options_.password_file.empty()) {
+      std::ifstream in(options_.password_file);
+      if (!in || !std::getline(in, password)) {
+        return Status::unavailable("mqtt " + options_.name + ": cannot read password_file " +
+                                   options_.password_file);
+      }
+    }
+    opts.set_password(password);
+  }
+  if (options_.uri.rfind("ssl://", 0) == 0) {
+    mqtt::ssl_options ssl;
+    ssl.set_enable_server_cert_auth(true);
+    ssl.set_verify(true);  // the certificate must name the host we connect to
+    if (!options_.ca_file.empty()) ssl.set_trust_store(options_.ca_file);
+    if (!options_.cert_file.empty()) {
+      ssl.set_key_store(options_.cert_file);
+      ssl.set_private_key(options_.key_file);
+    }
+    opts.set_ssl(ssl);
   }
   {
     // Reset before connecting: a loss of the new connection, however early, must be seen.
@@ -247,4 +277,4 @@ MqttLinkStats MqttLink::stats() const {
   return s;
 }
 
-}  // namespace edgesketch::agent
+}  // namespace edgesketch::net

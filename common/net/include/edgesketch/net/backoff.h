@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <random>
 
-namespace edgesketch::agent {
+namespace edgesketch::net {
 
 struct BackoffOptions {
   // Delay after the first failure, milliseconds.
@@ -37,4 +37,4 @@ class Backoff {
   int failures_ = 0;
 };
 
-}  // namespace edgesketch::agent
+}  // namespace edgesketch::net
