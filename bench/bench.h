@@ -21,6 +21,10 @@ struct BenchOptions {
 nlohmann::json run_sketch_bench(const BenchOptions& options);
 // firmware-sim: device encoder, generator, simulation loop and truth speed (sim_bench.cc).
 nlohmann::json run_sim_bench(const BenchOptions& options);
+// The collector store: ingest, bytes on disk, scan and recovery (store_bench.cc).
+nlohmann::json run_store_bench(const BenchOptions& options);
+// The agent's aggregator: throughput, memory for 10k series, uplink bytes (agent_bench.cc).
+nlohmann::json run_agent_bench(const BenchOptions& options);
 
 // The parts of the sketch suite, one per sketch; each adds its keys to `out`.
 void add_histogram_figures(const BenchOptions& options, nlohmann::json& out);

@@ -22,6 +22,8 @@ constexpr Suite kSuites[] = {
      edgesketch::bench::run_sketch_bench},
     {"sim", "firmware-sim: device encoder, generator, simulation loop and truth speed",
      edgesketch::bench::run_sim_bench},
+    {"store", "collector store: ingest, bytes on disk, scan and recovery (standard fleet)",
+     edgesketch::bench::run_store_bench},
 };
 
 int usage(FILE* out) {

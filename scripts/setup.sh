@@ -9,12 +9,14 @@ PACKAGES=(
   # libraries
   libgtest-dev libgmock-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev
   libzstd-dev liblz4-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev libcpp-httplib-dev
-  libcurl4-openssl-dev libsystemd-dev libboost-dev
+  libcurl4-openssl-dev libsystemd-dev libboost-dev libre2-dev
   libpaho-mqtt-dev libpaho-mqttpp-dev
   # wire format
   protobuf-compiler nanopb libnanopb-dev
   # services the tests run for real
   mosquitto mosquitto-clients openssl systemd
+  # promtool: a real Prometheus API client for the collector's HTTP tests
+  prometheus
   # packaging checks
   dpkg-dev fakeroot lintian
 )

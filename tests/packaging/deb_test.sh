@@ -29,7 +29,7 @@ for p in "${PACKAGES[@]}"; do
   conffiles=""
   if [[ $p != edgesketch-sim ]]; then
     daemon=${p#edgesketch-}
-    expect+=("./lib/systemd/system/$p.service" "./lib/sysusers.d/$p.conf"
+    expect+=("./lib/systemd/system/$p.service" "./usr/lib/sysusers.d/$p.conf"
              "./etc/edgesketch/$daemon.toml")
     conffiles="/etc/edgesketch/$daemon.toml"
   fi

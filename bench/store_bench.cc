@@ -1,0 +1,302 @@
+// The `store` suite: the collector store's ingest, size, scan and recovery figures on the
+// standard fleet (1,000 devices; temperature, humidity and pressure at 1 Hz and vibration at
+// 100 Hz from the firmware-sim sensor models; per device and metric 10 s windows with
+// count/sum/min/max and a quantile histogram).
+//
+//   ingest_rows_per_s    encoded WindowBatches of 500 vibration records with histograms ->
+//                        decode, dedupe, catalog, WAL append with group commit, memtable; one
+//                        thread keeps batches in flight and waits for the last to be durable
+//   bytes_per_row_10s    on-disk bytes of the 10 s tier / its rows, after flush + full merge
+//   bytes_per_reading    on-disk bytes of all tiers / raw readings represented
+//   scan_rows_per_s      stored rows decoded and merged per second by a scan of every series
+//                        (10 s tier, 1 min step) over the stored range
+//   recovery_s_1m_rows   Store::open() with 1,000,000 rows (2,000 batches) in the WAL
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench.h"
+#include "edgesketch/common/clock.h"
+#include "edgesketch/store/store.h"
+#include "edgesketch/wire/codec.h"
+#include "es_device/names.h"
+#include "es_device/sensor.h"
+
+namespace edgesketch::bench {
+namespace {
+
+constexpr std::int64_t kStartMs = 1'700'000'000'000 / 3'600'000 * 3'600'000;  // an hour boundary
+constexpr std::size_t kRecordsPerBatch = 500;
+constexpr std::uint32_t kWindowMs = 10'000;
+
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = base != nullptr ? base : "/tmp";
+    tmpl.append("/es-store-bench-XXXXXX");
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    path_ = ::mkdtemp(buf.data()) != nullptr ? buf.data() : "";
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// The standard fleet's numeric sensors, window by window.
+class Fleet {
+ public:
+  explicit Fleet(std::uint32_t devices) : devices_(devices), sensors_(devices * 4) {
+    for (std::uint32_t d = 0; d < devices; ++d) {
+      const std::uint32_t site = es_device_site_index(d, 10);
+      for (int m = 0; m < 4; ++m) {
+        const double period = m == ES_METRIC_VIBRATION ? 0.01 : 1.0;
+        es_sensor_init(&sensors_[d * 4 + m], static_cast<es_metric>(m), 20'231'114, d, site, period,
+                       nullptr);
+      }
+      char id[ES_NAME_MAX], s[ES_NAME_MAX], l[ES_NAME_MAX];
+      es_format_device_id(d, id, sizeof id);
+      es_format_site(site, s, sizeof s);
+      es_format_line(es_device_line_index(d, 10, 5), l, sizeof l);
+      tags_.push_back({{"device", id}, {"line", l}, {"site", s}});
+    }
+  }
+
+  // One record per device and metric for the window starting at ws.
+  std::vector<wire::WindowRecord> window(std::int64_t ws, std::uint64_t& readings) {
+    sketch::AggregateSpec spec;
+    spec.quantiles = true;
+    std::vector<wire::WindowRecord> out;
+    out.reserve(devices_ * 4);
+    for (std::uint32_t d = 0; d < devices_; ++d) {
+      for (int m = 0; m < 4; ++m) {
+        wire::WindowRecord r;
+        r.key.metric = es_metric_name(static_cast<es_metric>(m));
+        r.key.tags = tags_[d];
+        r.window_start_ms = ws;
+        r.window_ms = kWindowMs;
+        r.agg = sketch::WindowAggregate(spec);
+        const int n = m == ES_METRIC_VIBRATION ? 1000 : 10;
+        for (int i = 0; i < n; ++i) r.agg.add_value(es_sensor_sample(&sensors_[d * 4 + m]));
+        readings += static_cast<std::uint64_t>(n);
+        out.push_back(std::move(r));
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::uint32_t devices_;
+  std::vector<es_sensor> sensors_;
+  std::vector<std::vector<wire::Tag>> tags_;
+};
+
+struct EncodedBatch {
+  wire::WindowBatch batch;
+  Bytes bytes;
+};
+
+// Cuts records into batches of 500 from gateway `gw`, numbering them from `seq`.
+void append_batches(std::vector<wire::WindowRecord>&& records, const std::string& gw,
+                    std::uint64_t& seq, std::vector<EncodedBatch>& out) {
+  for (std::size_t i = 0; i < records.size(); i += kRecordsPerBatch) {
+    EncodedBatch e;
+    e.batch.gateway_id = gw;
+    e.batch.seq = seq++;
+    e.batch.created_ms = kStartMs;
+    const std::size_t end = std::min(records.size(), i + kRecordsPerBatch);
+    for (std::size_t j = i; j < end; ++j) e.batch.records.push_back(std::move(records[j]));
+    e.bytes = wire::encode_window_batch(e.batch);
+    out.push_back(std::move(e));
+  }
+}
+
+store::StoreOptions bench_options(const Clock* clock) {
+  store::StoreOptions o;
+  o.clock = clock;
+  o.background_merge = false;
+  o.memtable_bytes = std::size_t{4} << 30;
+  // Accept the simulated hours however far they lie from the fake clock.
+  o.limits.max_past_ms = std::int64_t{365} * 86'400'000;
+  return o;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+nlohmann::json run_store_bench(const BenchOptions& options) {
+  spdlog::set_level(spdlog::level::warn);
+  nlohmann::json out;
+  FakeClock clock(kStartMs + 2 * 3'600'000);
+  const int reps = std::max(1, std::min(options.repetitions, 5));
+
+  // ---- ingest: 500-record vibration batches with histograms ----
+  {
+    const int windows = options.quick ? 4 : 40;
+    Fleet fleet(500);
+    std::vector<EncodedBatch> batches;
+    std::uint64_t seq = 1, readings = 0;
+    for (int w = 0; w < windows; ++w) {
+      auto recs = fleet.window(kStartMs + w * std::int64_t{kWindowMs}, readings);
+      std::vector<wire::WindowRecord> vib;
+      for (auto& r : recs) {
+        if (r.key.metric == "vibration") vib.push_back(std::move(r));
+      }
+      append_batches(std::move(vib), "gw-0001", seq, batches);
+    }
+    std::vector<double> rates;
+    for (int r = 0; r < reps; ++r) {
+      ScratchDir dir;
+      auto store = store::Store::open(dir.path(), bench_options(&clock));
+      if (!store.ok()) {
+        out["store_error"] = store.status().to_string();
+        return out;
+      }
+      const auto t0 = std::chrono::steady_clock::now();
+      std::uint64_t last = 0;
+      std::size_t rows = 0;
+      for (const auto& b : batches) {
+        auto receipt = (*store)->submit("acme", b.bytes);
+        if (!receipt.ok()) {
+          out["store_error"] = receipt.status().to_string();
+          return out;
+        }
+        last = receipt->lsn;
+        rows += receipt->records;
+      }
+      if (!(*store)->wait_durable(last).ok()) {
+        out["store_error"] = "wal fsync failed";
+        return out;
+      }
+      rates.push_back(static_cast<double>(rows) / seconds_since(t0));
+      out["ingest_fsyncs_per_batch"] =
+          static_cast<double>((*store)->stats().wal_fsyncs) / static_cast<double>(batches.size());
+    }
+    out["ingest_rows_per_s"] = std::round(median(rates));
+  }
+
+  // ---- the standard fleet: size and scan ----
+  const std::uint32_t devices = options.quick ? 100 : 1000;
+  const int windows = options.quick ? 60 : 360;  // 10 min / 1 h of 10 s windows
+  ScratchDir fleet_dir;
+  std::uint64_t readings = 0;
+  std::vector<EncodedBatch> recovery_batches;
+  {
+    store::StoreOptions o = bench_options(&clock);
+    o.memtable_bytes = std::size_t{256} << 20;
+    auto store = store::Store::open(fleet_dir.path(), o);
+    if (!store.ok()) {
+      out["store_error"] = store.status().to_string();
+      return out;
+    }
+    Fleet fleet(devices);
+    std::uint64_t seq = 1;
+    for (int w = 0; w < windows; ++w) {
+      std::vector<EncodedBatch> batches;
+      append_batches(fleet.window(kStartMs + w * std::int64_t{kWindowMs}, readings), "gw-fleet",
+                     seq, batches);
+      std::uint64_t last = 0;
+      for (auto& b : batches) {
+        auto receipt = (*store)->submit("acme", b.batch, b.bytes);
+        if (!receipt.ok()) {
+          out["store_error"] = receipt.status().to_string();
+          return out;
+        }
+        last = receipt->lsn;
+        if (recovery_batches.size() < 2000) recovery_batches.push_back(std::move(b));
+      }
+      if (!(*store)->wait_durable(last).ok()) return out;
+    }
+    if (!(*store)->flush().ok() || !(*store)->compact(true).ok()) {
+      out["store_error"] = "flush or compact failed";
+      return out;
+    }
+    const store::StoreStats st = (*store)->stats();
+    out["fleet_devices"] = devices;
+    out["fleet_hours"] = windows * kWindowMs / 3.6e6;
+    out["fleet_readings"] = readings;
+    out["rows_10s"] = st.part_rows_per_tier[0];
+    out["bytes_10s"] = st.part_bytes_per_tier[0];
+    out["bytes_1m"] = st.part_bytes_per_tier[1];
+    out["bytes_1h"] = st.part_bytes_per_tier[2];
+    out["bytes_per_row_10s"] = std::round(100.0 * static_cast<double>(st.part_bytes_per_tier[0]) /
+                                          static_cast<double>(st.part_rows_per_tier[0])) /
+                               100.0;
+    out["bytes_per_reading"] =
+        std::round(1e4 * static_cast<double>(st.part_bytes) / static_cast<double>(readings)) / 1e4;
+
+    store::ScanRequest req;
+    req.tenant = "acme";
+    req.start_ms = kStartMs;
+    req.end_ms = kStartMs + windows * std::int64_t{kWindowMs} + 60'000;
+    req.step_ms = 60'000;
+    req.tier_ms = 10'000;
+    std::vector<double> rates;
+    for (int r = 0; r < reps; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto res = (*store)->scan(req);
+      const double s = seconds_since(t0);
+      if (!res.ok()) {
+        out["store_error"] = res.status().to_string();
+        return out;
+      }
+      rates.push_back(static_cast<double>(res->rows_read) / s);
+      out["scan_rows"] = res->rows_read;
+    }
+    out["scan_rows_per_s"] = std::round(median(rates));
+  }
+
+  // ---- recovery: reopen with 1M rows (2,000 batches of 500) in the WAL ----
+  {
+    const std::size_t target_batches = options.quick ? 200 : 2000;
+    ScratchDir dir;
+    {
+      auto store = store::Store::open(dir.path(), bench_options(&clock));
+      if (!store.ok()) return out;
+      std::uint64_t last = 0, seq = 1;
+      std::size_t rows = 0;
+      for (std::size_t i = 0; i < target_batches; ++i) {
+        // Reuse the fleet's batches, shifted by whole hours per pass so every row is new.
+        EncodedBatch b = recovery_batches[i % recovery_batches.size()];
+        const std::int64_t shift =
+            static_cast<std::int64_t>(i / recovery_batches.size()) * 3'600'000;
+        for (auto& r : b.batch.records) r.window_start_ms += shift;
+        b.batch.seq = seq++;
+        b.bytes = wire::encode_window_batch(b.batch);
+        auto receipt = (*store)->submit("acme", b.batch, b.bytes);
+        if (!receipt.ok()) return out;
+        last = receipt->lsn;
+        rows += receipt->records;
+      }
+      if (!(*store)->wait_durable(last).ok()) return out;
+      out["recovery_rows"] = rows;
+      out["recovery_wal_bytes"] = (*store)->stats().wal_bytes;
+      // Destroyed without flush: everything is in the WAL only.
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto store = store::Store::open(dir.path(), bench_options(&clock));
+    const double s = seconds_since(t0);
+    if (!store.ok()) return out;
+    out["recovery_s_1m_rows"] = std::round(s * 1000) / 1000;
+    out["recovery_replayed_batches"] = (*store)->stats().wal_replayed_batches;
+  }
+  return out;
+}
+
+}  // namespace edgesketch::bench

@@ -1,0 +1,152 @@
+#include "app/config.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "edgesketch/common/units.h"
+#include "edgesketch/config/toml_reader.h"
+
+namespace edgesketch::collector {
+
+namespace {
+
+Result<CollectorConfig> read(config::TomlDocument& doc) {
+  CollectorConfig c;
+  config::TomlTable root = doc.root();
+
+  config::TomlTable col = root.table("collector");
+  c.data_dir = col.string("data_dir", c.data_dir);
+  c.log_level = col.string("log_level", c.log_level);
+  col.finish();
+
+  config::TomlTable mq = root.table("mqtt");
+  MqttConfig& m = c.mqtt;
+  m.enabled = mq.boolean("enabled", m.enabled);
+  m.broker = mq.string("broker", m.broker);
+  m.client_id = mq.string("client_id", m.client_id);
+  m.topic_prefix = mq.string("topic_prefix", m.topic_prefix);
+  m.share_group = mq.string("share_group", m.share_group);
+  m.username = mq.string("username", m.username);
+  m.password = mq.string("password", m.password);
+  m.password_file = mq.string("password_file", m.password_file);
+  m.ca_file = mq.string("ca_file", m.ca_file);
+  m.cert_file = mq.string("cert_file", m.cert_file);
+  m.key_file = mq.string("key_file", m.key_file);
+  m.reconnect_min_ms = mq.duration_ms("reconnect_min", m.reconnect_min_ms);
+  m.reconnect_max_ms = mq.duration_ms("reconnect_max", m.reconnect_max_ms);
+  if (m.enabled && m.broker.rfind("tcp://", 0) != 0 && m.broker.rfind("ssl://", 0) != 0) {
+    mq.error("broker", "expected tcp://HOST:PORT or ssl://HOST:PORT");
+  }
+  if (m.client_id.empty()) mq.error("client_id", "must not be empty");
+  if (m.reconnect_min_ms <= 0 || m.reconnect_max_ms < m.reconnect_min_ms) {
+    mq.error("reconnect_max", "needs 0 < reconnect_min <= reconnect_max");
+  }
+  mq.finish();
+
+  config::TomlTable http = root.table("http");
+  c.http_listen = http.string("listen", c.http_listen);
+  c.lookback_ms = http.duration_ms("lookback", c.lookback_ms);
+  c.query_cache_bytes = http.bytes("query_cache_bytes", c.query_cache_bytes);
+  http.finish();
+
+  std::set<std::string> names, tokens;
+  for (config::TomlTable t : root.tables("tenant")) {
+    TenantConfig tc;
+    tc.name = t.string("name");
+    tc.tokens = t.strings("tokens");
+    tc.max_series = static_cast<std::uint64_t>(
+        t.integer("max_series", static_cast<std::int64_t>(tc.max_series), 1, std::int64_t{1} << 40));
+    tc.max_series_per_query = static_cast<std::uint64_t>(
+        t.integer("max_series_per_query", static_cast<std::int64_t>(tc.max_series_per_query), 1, std::int64_t{1} << 40));
+    tc.max_points_per_query = static_cast<std::uint64_t>(
+        t.integer("max_points_per_query", static_cast<std::int64_t>(tc.max_points_per_query), 1, std::int64_t{1} << 40));
+    tc.max_concurrent_queries = static_cast<std::uint64_t>(
+        t.integer("max_concurrent_queries", static_cast<std::int64_t>(tc.max_concurrent_queries), 1, std::int64_t{1} << 40));
+    if (tc.name.empty() || tc.name.find_first_of("/+#") != std::string::npos) {
+      t.error("name", "a tenant needs a name without '/', '+' or '#'");
+    } else if (!names.insert(tc.name).second) {
+      t.error("name", "tenant '" + tc.name + "' is defined twice");
+    }
+    for (const std::string& token : tc.tokens) {
+      if (token.size() < 16) t.error("tokens", "a bearer token needs at least 16 characters");
+      if (!tokens.insert(token).second) t.error("tokens", "a token belongs to two tenants");
+    }
+    t.finish();
+    c.tenants.push_back(std::move(tc));
+  }
+
+  config::TomlTable st = root.table("store");
+  std::vector<std::string> tiers = st.strings("tiers", {"10s", "1m", "1h"});
+  std::vector<std::string> retention = st.strings("retention", {"7d", "90d", "0"});
+  c.store.tiers_ms.clear();
+  c.store.retention_ms.clear();
+  for (const std::string& t : tiers) {
+    auto ms = parse_duration_ms(t);
+    if (!ms.ok() || *ms <= 0 || *ms > 86'400'000) {
+      st.error("tiers", fmt::format("'{}' is not a tier resolution between 1s and 1d", t));
+    } else {
+      c.store.tiers_ms.push_back(static_cast<std::uint32_t>(*ms));
+    }
+  }
+  for (const std::string& r : retention) {
+    auto ms = parse_duration_ms(r);
+    if (!ms.ok()) {
+      st.error("retention", ms.status().message());
+    } else {
+      c.store.retention_ms.push_back(*ms);
+    }
+  }
+  if (c.store.retention_ms.size() != c.store.tiers_ms.size()) {
+    st.error("retention", "needs one entry per tier (\"0\" keeps a tier forever)");
+  }
+  c.store.memtable_bytes = st.bytes("memtable_bytes", c.store.memtable_bytes);
+  c.store.group_commit_delay_us = static_cast<std::uint32_t>(
+      st.duration_ms("group_commit_delay", c.store.group_commit_delay_us / 1000) * 1000);
+  c.store.wal_segment_bytes = st.bytes("wal_segment_bytes", c.store.wal_segment_bytes);
+  c.flush_interval_ms = st.duration_ms("flush_interval", c.flush_interval_ms);
+  c.store.verify_parts_on_open = st.boolean("verify_parts_on_open", c.store.verify_parts_on_open);
+  st.finish();
+
+  config::TomlTable lim = root.table("limits");
+  wire::Limits& l = c.store.limits;
+  l.max_payload_bytes = lim.bytes("max_payload_bytes", l.max_payload_bytes);
+  l.max_records_per_batch = static_cast<std::size_t>(
+      lim.integer("max_records_per_batch", static_cast<std::int64_t>(l.max_records_per_batch), 1, std::int64_t{1} << 30));
+  l.max_tags = static_cast<std::size_t>(
+      lim.integer("max_tags", static_cast<std::int64_t>(l.max_tags), 1, std::int64_t{1} << 30));
+  l.max_name_bytes = static_cast<std::size_t>(
+      lim.integer("max_name_bytes", static_cast<std::int64_t>(l.max_name_bytes), 1, std::int64_t{1} << 30));
+  l.max_label_bytes = static_cast<std::size_t>(
+      lim.integer("max_label_bytes", static_cast<std::int64_t>(l.max_label_bytes), 1, std::int64_t{1} << 30));
+  l.max_future_ms = lim.duration_ms("max_future", l.max_future_ms);
+  l.max_past_ms = lim.duration_ms("max_past", l.max_past_ms);
+  lim.finish();
+
+  root.finish();
+  ES_RETURN_IF_ERROR(doc.status());
+  if (c.tenants.empty()) {
+    return Status::invalid_argument(
+        "no [[tenant]] configured: the HTTP API needs at least one tenant with a token");
+  }
+  std::uint64_t max_series = 0;
+  for (const TenantConfig& t : c.tenants) max_series = std::max(max_series, t.max_series);
+  c.store.max_series_per_tenant = max_series;
+  return c;
+}
+
+}  // namespace
+
+Result<CollectorConfig> parse_collector_config(std::string_view text, const std::string& name) {
+  ES_ASSIGN_OR_RETURN(auto doc, config::TomlDocument::parse(text, name));
+  return read(*doc);
+}
+
+Result<CollectorConfig> load_collector_config(const std::string& path) {
+  ES_ASSIGN_OR_RETURN(auto doc, config::TomlDocument::parse_file(path));
+  return read(*doc);
+}
+
+}  // namespace edgesketch::collector

@@ -1,0 +1,58 @@
+// The collector's configuration (/etc/edgesketch/collector.toml): see packaging/collector.toml
+// for every key with its default and meaning.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "edgesketch/common/status.h"
+#include "edgesketch/store/store.h"
+
+namespace edgesketch::collector {
+
+struct MqttConfig {
+  bool enabled = true;
+  std::string broker = "tcp://127.0.0.1:1883";  // tcp://HOST:PORT or ssl://HOST:PORT
+  std::string client_id = "edgesketch-collector";
+  std::string topic_prefix = "edgesketch/v1";
+  // Non-empty: subscribe as $share/<group>/... so several collectors split the load.
+  std::string share_group;
+  std::string username;
+  std::string password;
+  std::string password_file;  // read at start; overrides password
+  std::string ca_file;        // TLS: the broker's CA (ssl:// URIs)
+  std::string cert_file;      // TLS client certificate (optional)
+  std::string key_file;
+  std::int64_t reconnect_min_ms = 500;
+  std::int64_t reconnect_max_ms = 30'000;
+};
+
+struct TenantConfig {
+  std::string name;
+  std::vector<std::string> tokens;  // bearer tokens of this tenant (HTTP API)
+  std::uint64_t max_series = 1'000'000;
+  std::uint64_t max_series_per_query = 10'000;
+  std::uint64_t max_points_per_query = 5'000'000;
+  std::uint64_t max_concurrent_queries = 8;
+};
+
+struct CollectorConfig {
+  std::string data_dir = "/var/lib/edgesketch/collector";
+  std::string log_level = "info";
+  MqttConfig mqtt;
+  std::string http_listen = "127.0.0.1:9780";
+  std::int64_t lookback_ms = 300'000;
+  std::uint64_t query_cache_bytes = 64ull << 20;
+  std::vector<TenantConfig> tenants;
+  store::StoreOptions store;
+  // How often the memtable is flushed into parts even when under its budget (bounds WAL replay).
+  std::int64_t flush_interval_ms = 300'000;
+};
+
+// Reads and validates a config file: unknown keys, type errors and inconsistent values are
+// errors naming the key.
+Result<CollectorConfig> load_collector_config(const std::string& path);
+Result<CollectorConfig> parse_collector_config(std::string_view text, const std::string& name);
+
+}  // namespace edgesketch::collector

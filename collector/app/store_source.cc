@@ -1,0 +1,124 @@
+#include "app/store_source.h"
+
+#include <algorithm>
+#include <set>
+
+namespace edgesketch::collector {
+
+namespace {
+
+// Only the equality matchers go to the store (its catalog index answers them); every matcher is
+// then applied to the returned series with the engine's RE2 matchers, so regexes have PromQL's
+// (RE2) syntax and semantics, not std::regex's.
+std::vector<store::LabelMatcher> equality_matchers(std::span<const query::LabelMatcher> matchers) {
+  std::vector<store::LabelMatcher> out;
+  for (const query::LabelMatcher& m : matchers) {
+    if (m.op() == query::MatchOp::kEqual) {
+      out.push_back(store::LabelMatcher{m.name(), store::LabelMatcher::Op::kEqual, m.value()});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+query::Labels labels_of(const wire::SeriesKey& key) {
+  query::Labels labels;
+  labels.reserve(key.tags.size() + 1);
+  labels.push_back(query::Label{std::string(query::kMetricNameLabel), key.metric});
+  for (const wire::Tag& t : key.tags) labels.push_back(query::Label{t.key, t.value});
+  query::sort_labels(labels);
+  return labels;
+}
+
+Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view tenant,
+                                                               const query::ScanRequest& req) {
+  store::ScanRequest s;
+  s.tenant = std::string(tenant);
+  s.matchers = equality_matchers(req.matchers);
+  s.start_ms = req.start_ms;
+  s.end_ms = req.end_ms + 1;  // the store's end is exclusive, the engine's inclusive
+  s.step_ms = req.step_ms;
+  ES_ASSIGN_OR_RETURN(store::ScanResult r, store_.scan(s));
+  std::size_t points = 0;
+  std::vector<query::SeriesRows> out;
+  out.reserve(r.series.size());
+  for (store::SeriesPoints& sp : r.series) {
+    query::Labels labels = labels_of(sp.key);
+    if (!query::matches_all(labels, req.matchers)) continue;
+    points += sp.points.size();
+    if (points > req.max_points) {
+      return Status::resource_exhausted("the query loads more than " +
+                                        std::to_string(req.max_points) + " points");
+    }
+    query::SeriesRows rows;
+    rows.labels = std::move(labels);
+    rows.points.reserve(sp.points.size());
+    for (store::ScanPoint& p : sp.points) {
+      rows.points.push_back(query::StepPoint{p.t_ms, std::move(p.agg)});
+    }
+    out.push_back(std::move(rows));
+    if (out.size() > req.max_series) {
+      return Status::resource_exhausted("the query selects more than " +
+                                        std::to_string(req.max_series) + " series");
+    }
+  }
+  return out;
+}
+
+Result<std::vector<query::Labels>> StoreSeriesSource::select(
+    std::string_view tenant, std::span<const query::LabelMatcher> matchers, std::size_t limit) {
+  ES_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> infos,
+                      store_.select(tenant, equality_matchers(matchers)));
+  std::vector<query::Labels> out;
+  for (const store::SeriesInfo& info : infos) {
+    query::Labels labels = labels_of(info.key);
+    if (!query::matches_all(labels, matchers)) continue;
+    if (out.size() == limit) {
+      return Status::resource_exhausted("more than " + std::to_string(limit) +
+                                        " series match; narrow the selector");
+    }
+    out.push_back(std::move(labels));
+  }
+  return out;
+}
+
+Result<std::vector<query::Labels>> StoreSeriesSource::series(
+    std::string_view tenant, std::span<const query::LabelMatcher> matchers, std::int64_t,
+    std::int64_t, std::size_t limit) {
+  return select(tenant, matchers, limit);
+}
+
+Result<std::vector<std::string>> StoreSeriesSource::label_values(
+    std::string_view tenant, std::string_view name, std::span<const query::LabelMatcher> matchers,
+    std::int64_t, std::int64_t) {
+  ES_ASSIGN_OR_RETURN(auto all, select(tenant, matchers, std::size_t{10'000'000}));
+  std::set<std::string> values;
+  for (const query::Labels& labels : all) {
+    const std::string_view v = query::label_value(labels, name);
+    if (!v.empty()) values.emplace(v);
+  }
+  return std::vector<std::string>(values.begin(), values.end());
+}
+
+Result<std::vector<std::string>> StoreSeriesSource::label_names(
+    std::string_view tenant, std::span<const query::LabelMatcher> matchers, std::int64_t,
+    std::int64_t) {
+  ES_ASSIGN_OR_RETURN(auto all, select(tenant, matchers, std::size_t{10'000'000}));
+  std::set<std::string> names;
+  for (const query::Labels& labels : all) {
+    for (const query::Label& l : labels) names.insert(l.name);
+  }
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+std::int64_t StoreSeriesSource::resolution_ms(std::int64_t step_ms) const {
+  // The store's rule: the coarsest tier whose resolution divides the step, else the finest.
+  const std::vector<std::uint32_t>& tiers = store_.options().tiers_ms;
+  for (auto it = tiers.rbegin(); it != tiers.rend(); ++it) {
+    if (step_ms > 0 && step_ms % *it == 0) return *it;
+  }
+  return tiers.empty() ? 0 : tiers.front();
+}
+
+}  // namespace edgesketch::collector

@@ -1,0 +1,105 @@
+// HttpServer: the collector's HTTP API on cpp-httplib (see docs/query.md):
+//  - Prometheus-compatible: /api/v1/query, /api/v1/query_range (GET and form POST),
+//    /api/v1/series, /api/v1/labels, /api/v1/label/<name>/values, /api/v1/metadata,
+//    /api/v1/status/buildinfo, with Prometheus' JSON and error formats;
+//  - native: GET /api/v1/sketch (merged sketches as a table), POST /api/v1/ingest (through an
+//    IngestSink supplied by the collector app);
+//  - ops: /-/healthy, /-/ready, /metrics (no auth).
+// Every /api/v1 endpoint needs `Authorization: Bearer <token>`; the tenant is the one the token
+// maps to in the options, never taken from the request otherwise.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "edgesketch/common/byte_coding.h"
+#include "edgesketch/common/clock.h"
+#include "edgesketch/common/status.h"
+#include "edgesketch/query/query_engine.h"
+#include "edgesketch/query/range_query_cache.h"
+
+namespace edgesketch::http {
+
+struct TenantLimits {
+  // Series one query may select (all selectors together); over it: 422 "execution".
+  std::size_t max_series_per_query = 10'000;
+  // Samples one query may load or produce; over it: 422 "execution".
+  std::size_t max_points_per_query = 20'000'000;
+  // Queries of the tenant running at once; over it: 503 "unavailable".
+  std::size_t max_concurrent_queries = 8;
+};
+
+struct HttpServerOptions {
+  // Address to bind; loopback by default (put a TLS proxy in front for remote access).
+  std::string bind_address = "127.0.0.1";
+  // TCP port; 0 binds any free port (see HttpServer::port()).
+  int port = 9780;
+  // Bearer token -> tenant.
+  std::map<std::string, std::string> tokens;
+  // Limits of tenants not listed in tenant_limits.
+  TenantLimits default_limits;
+  std::map<std::string, TenantLimits> tenant_limits;
+  // Worker threads serving requests.
+  int worker_threads = 8;
+  // Largest request body (form POST queries, ingest batches).
+  std::size_t max_body_bytes = 16u << 20;
+  // Points per series of a range query ((end - start) / step), as Prometheus.
+  std::size_t max_points_per_series = 11'000;
+  // Most series /api/v1/series returns.
+  std::size_t max_series_listed = 100'000;
+  // Default and largest k of the sketch table's top items.
+  std::size_t sketch_default_top_k = 10;
+  // Appended to the server's own /metrics text (the collector's ingest and store metrics).
+  std::function<std::string()> extra_metrics;
+};
+
+// Where POST /api/v1/ingest hands batches. Implemented by the collector app (validate, dedupe,
+// WAL, memtable); called on an HTTP worker thread, concurrently.
+class IngestSink {
+ public:
+  virtual ~IngestSink() = default;
+  // `body` is the encoded WindowBatch of `tenant` (the verified token's tenant). Return OK only
+  // once the batch is durable (or was already applied: a duplicate) — the 200 response is the
+  // agent's ack. kInvalidArgument / kCorruption / kOutOfRange: 400, never to be resent;
+  // kUnavailable / kResourceExhausted / kIoError: 503, retry later.
+  virtual Status ingest(std::string_view tenant, ByteSpan body) = 0;
+};
+
+// Thread-safe. Construction does no I/O; start() binds and serves on background threads;
+// stop() (or the destructor) stops and joins them. `engine`, `cache` (optional), `clock` and
+// `ingest` (optional) must outlive the server.
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, query::QueryEngine& engine, const Clock& clock,
+             query::RangeQueryCache* cache = nullptr, IngestSink* ingest = nullptr);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds (kIoError naming the address when that fails) and starts serving.
+  Status start();
+  // Stops accepting, finishes running requests and joins; idempotent.
+  void stop();
+  // The bound port (after start()).
+  int port() const;
+  // /-/ready answers 200 only while ready (default: true once started).
+  void set_ready(bool ready);
+
+  // The /metrics text (Prometheus exposition format).
+  std::string metrics_text() const;
+
+  // For the ingest path: drop cached query results of `tenant` that windows starting in
+  // [start_ms, end_ms] feed. No-op without a cache.
+  void invalidate_cache(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edgesketch::http

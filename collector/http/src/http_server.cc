@@ -1,0 +1,721 @@
+// HttpServer: routes, auth, limits, parameter parsing and Prometheus-format responses.
+#include "edgesketch/http/http_server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "edgesketch/common/version.h"
+#include "edgesketch/http/prom_json.h"
+#include "edgesketch/http/server_metrics.h"
+#include "edgesketch/http/time_params.h"
+#include "edgesketch/query/promql_parser.h"
+
+namespace edgesketch::http {
+namespace {
+
+using query::QueryEngine;
+
+// The Prometheus API version this server mimics, reported by buildinfo so that Grafana
+// enables the features of a modern Prometheus.
+constexpr std::string_view kCompatiblePrometheusVersion = "2.42.0";
+
+struct ApiError {
+  int code;
+  std::string type;
+  std::string message;
+};
+
+ApiError bad_data(std::string message) { return {400, "bad_data", std::move(message)}; }
+
+ApiError from_status(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kOutOfRange:
+    case StatusCode::kCorruption:
+      return {400, "bad_data", s.message()};
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kFailedPrecondition:
+      return {422, "execution", s.message()};
+    case StatusCode::kUnavailable:
+    case StatusCode::kIoError:
+      return {503, "unavailable", s.message()};
+    case StatusCode::kNotFound:
+      return {404, "not_found", s.message()};
+    default:
+      return {500, "internal", s.message()};
+  }
+}
+
+// Request parameters: URL query parameters plus, for form POSTs, the body's.
+class Params {
+ public:
+  explicit Params(const httplib::Request& req) : req_(req) {
+    const auto type = req.get_header_value("Content-Type");
+    if (req.method == "POST" && type.rfind("application/x-www-form-urlencoded", 0) == 0 &&
+        !req.body.empty()) {
+      httplib::detail::parse_query_text(req.body, form_);
+    }
+  }
+  std::optional<std::string> get(const std::string& name) const {
+    if (auto it = form_.find(name); it != form_.end()) return it->second;
+    if (req_.has_param(name.c_str())) return req_.get_param_value(name.c_str());
+    return std::nullopt;
+  }
+  std::vector<std::string> all(const std::string& name) const {
+    std::vector<std::string> out;
+    auto [b, e] = form_.equal_range(name);
+    for (auto it = b; it != e; ++it) out.push_back(it->second);
+    const std::size_t n = req_.get_param_value_count(name.c_str());
+    for (std::size_t i = 0; i < n; ++i) out.push_back(req_.get_param_value(name.c_str(), i));
+    return out;
+  }
+
+ private:
+  const httplib::Request& req_;
+  httplib::Params form_;
+};
+
+// Standard base64 (padding optional); nullopt when malformed or over 4 KiB.
+std::optional<std::string> decode_base64(std::string_view in) {
+  if (in.size() > 4096) return std::nullopt;
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') {
+      v = c - 'A';
+    } else if (c >= 'a' && c <= 'z') {
+      v = c - 'a' + 26;
+    } else if (c >= '0' && c <= '9') {
+      v = c - '0' + 52;
+    } else if (c == '+') {
+      v = 62;
+    } else if (c == '/') {
+      v = 63;
+    } else {
+      return std::nullopt;
+    }
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+void append_json_number(std::string& out, std::optional<double> v) {
+  if (!v || !std::isfinite(*v)) {
+    out += "null";
+    return;
+  }
+  out += fmt::format("{}", *v);
+}
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, QueryEngine& engine, const Clock& clock,
+       query::RangeQueryCache* cache, IngestSink* ingest)
+      : options_(std::move(options)),
+        engine_(engine),
+        clock_(clock),
+        cache_(cache),
+        ingest_(ingest) {
+    install_routes();
+  }
+
+  Status start() {
+    server_.new_task_queue = [n = options_.worker_threads] {
+      return new httplib::ThreadPool(static_cast<std::size_t>(std::max(1, n)));
+    };
+    server_.set_payload_max_length(options_.max_body_bytes);
+    // httplib's default sets SO_REUSEPORT, which would let a second collector bind the same port
+    // and silently take half the requests; SO_REUSEADDR alone still allows a quick restart.
+    server_.set_socket_options([](socket_t sock) {
+      int yes = 1;
+      setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
+    int port = options_.port;
+    if (port == 0) {
+      port = server_.bind_to_any_port(options_.bind_address);
+      if (port < 0) port = 0;
+    } else if (!server_.bind_to_port(options_.bind_address, port)) {
+      port = 0;
+    }
+    if (port <= 0) {
+      return Status::io_error(fmt::format("http: cannot bind {}:{} (in use or not permitted)",
+                                          options_.bind_address, options_.port));
+    }
+    port_ = port;
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    // stop() only reaches a running listener: wait (bounded) until it runs.
+    for (int i = 0; i < 2000 && !server_.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ready_ = true;
+    return Status();
+  }
+
+  void stop() {
+    server_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  int port() const { return port_; }
+  void set_ready(bool r) { ready_ = r; }
+
+  std::string metrics_text() const {
+    std::string text;
+    if (cache_ != nullptr) {
+      const auto stats = cache_->stats();
+      text = metrics_.render(&stats, running_.load());
+    } else {
+      text = metrics_.render(nullptr, running_.load());
+    }
+    if (options_.extra_metrics) text += options_.extra_metrics();
+    return text;
+  }
+
+  void invalidate(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms) {
+    if (cache_ != nullptr) cache_->invalidate(tenant, start_ms, end_ms);
+  }
+
+ private:
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&,
+                                     const std::string& tenant, const Params& params)>;
+
+  // Serves `handler` with authentication, error mapping and metrics.
+  httplib::Server::Handler api(std::string name, Handler handler, bool is_query) {
+    return [this, name = std::move(name), handler = std::move(handler), is_query](
+               const httplib::Request& req, httplib::Response& res) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::string tenant;
+      auto finish = [&] {
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        metrics_.record(name, res.status, tenant, s);
+      };
+      auto auth = authenticate(req);
+      if (!auth) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        send_error(res, {401, "unauthorized",
+                         "missing or unknown bearer token: send 'Authorization: Bearer <token>' "
+                         "with a token configured for your tenant"});
+        finish();
+        return;
+      }
+      tenant = *auth;
+      std::optional<ConcurrencySlot> slot;
+      if (is_query) {
+        slot.emplace(*this, tenant);
+        if (!slot->acquired()) {
+          send_error(res, {503, "unavailable",
+                           fmt::format("too many concurrent queries for this tenant (limit {}); "
+                                       "retry later",
+                                       limits(tenant).max_concurrent_queries)});
+          finish();
+          return;
+        }
+      }
+      const Params params(req);
+      handler(req, res, tenant, params);
+      finish();
+    };
+  }
+
+  class ConcurrencySlot {
+   public:
+    ConcurrencySlot(Impl& impl, const std::string& tenant) : impl_(impl), tenant_(tenant) {
+      std::lock_guard lock(impl_.mu_);
+      auto& n = impl_.running_by_tenant_[tenant_];
+      if (n < impl_.limits(tenant_).max_concurrent_queries) {
+        ++n;
+        ++impl_.running_;
+        acquired_ = true;
+      }
+    }
+    ~ConcurrencySlot() {
+      if (!acquired_) return;
+      std::lock_guard lock(impl_.mu_);
+      --impl_.running_by_tenant_[tenant_];
+      --impl_.running_;
+    }
+    ConcurrencySlot(const ConcurrencySlot&) = delete;
+    ConcurrencySlot& operator=(const ConcurrencySlot&) = delete;
+    bool acquired() const { return acquired_; }
+
+   private:
+    Impl& impl_;
+    std::string tenant_;
+    bool acquired_ = false;
+  };
+
+  // The tenant of a verified token: `Authorization: Bearer <token>`, or HTTP Basic auth whose
+  // password is the token (for clients that only speak Basic auth, such as promtool with
+  // http://user:token@host/ URLs); the user name is ignored.
+  std::optional<std::string> authenticate(const httplib::Request& req) const {
+    const std::string header = req.get_header_value("Authorization");
+    auto has_prefix = [&](std::string_view prefix) {
+      return header.size() > prefix.size() &&
+             std::equal(prefix.begin(), prefix.end(), header.begin(),
+                        [](char a, char b) { return std::tolower(a) == std::tolower(b); });
+    };
+    std::string token_storage;
+    if (has_prefix("Bearer ")) {
+      token_storage = header.substr(7);
+    } else if (has_prefix("Basic ")) {
+      auto decoded = decode_base64(std::string_view(header).substr(6));
+      if (!decoded) return std::nullopt;
+      const auto colon = decoded->find(':');
+      if (colon == std::string::npos) return std::nullopt;
+      token_storage = decoded->substr(colon + 1);
+    } else {
+      return std::nullopt;
+    }
+    const std::string_view token = token_storage;
+    // Compare with every token in constant time per token, so timing does not reveal prefixes.
+    std::optional<std::string> tenant;
+    for (const auto& [t, ten] : options_.tokens) {
+      if (t.size() != token.size() || t.empty()) continue;
+      unsigned diff = 0;
+      for (std::size_t i = 0; i < t.size(); ++i) {
+        diff |= static_cast<unsigned char>(t[i]) ^ static_cast<unsigned char>(token[i]);
+      }
+      if (diff == 0) tenant = ten;
+    }
+    return tenant;
+  }
+
+  const TenantLimits& limits(const std::string& tenant) const {
+    auto it = options_.tenant_limits.find(tenant);
+    return it != options_.tenant_limits.end() ? it->second : options_.default_limits;
+  }
+  query::QueryLimits query_limits(const std::string& tenant) const {
+    const auto& l = limits(tenant);
+    return query::QueryLimits{l.max_series_per_query, l.max_points_per_query};
+  }
+
+  static void send_json(httplib::Response& res, int code, std::string body) {
+    res.status = code;
+    res.set_content(std::move(body), "application/json");
+  }
+  static void send_error(httplib::Response& res, const ApiError& e) {
+    send_json(res, e.code, encode_error(e.type, e.message));
+  }
+
+  // Parses parameter `name` as a timestamp; `fallback` when absent.
+  static Result<std::int64_t> time_param(const Params& p, const std::string& name,
+                                         std::int64_t fallback) {
+    auto v = p.get(name);
+    if (!v || v->empty()) return fallback;
+    auto t = parse_timestamp_ms(*v);
+    if (!t.ok()) {
+      return Status::invalid_argument(
+          fmt::format("invalid parameter \"{}\": {}", name, t.status().message()));
+    }
+    return t;
+  }
+
+  static Result<query::ExprPtr> query_param(const Params& p) {
+    auto q = p.get("query");
+    auto e = query::parse_promql(q.value_or(""));
+    if (!e.ok()) {
+      return Status::invalid_argument(
+          fmt::format("invalid parameter \"query\": {}", e.status().message()));
+    }
+    return e;
+  }
+
+  static Result<std::vector<query::VectorSelector>> match_params(const Params& p) {
+    std::vector<query::VectorSelector> out;
+    for (const auto& m : p.all("match[]")) {
+      auto sel = query::parse_series_selector(m);
+      if (!sel.ok()) {
+        return Status::invalid_argument(
+            fmt::format("invalid parameter \"match[]\": {}", sel.status().message()));
+      }
+      out.push_back(std::move(sel).value());
+    }
+    return out;
+  }
+
+  void install_routes() {
+    auto both = [&](const std::string& path, httplib::Server::Handler h) {
+      server_.Get(path, h);
+      server_.Post(path, h);
+    };
+    both("/api/v1/query",
+         api(
+             "/api/v1/query",
+             [this](auto&, auto& res, auto& t, auto& p) { handle_query(res, t, p); }, true));
+    both("/api/v1/query_range",
+         api(
+             "/api/v1/query_range",
+             [this](auto&, auto& res, auto& t, auto& p) { handle_query_range(res, t, p); }, true));
+    both("/api/v1/series",
+         api(
+             "/api/v1/series",
+             [this](auto&, auto& res, auto& t, auto& p) { handle_series(res, t, p); }, true));
+    both("/api/v1/labels",
+         api(
+             "/api/v1/labels",
+             [this](auto&, auto& res, auto& t, auto& p) { handle_labels(res, t, p); }, true));
+    server_.Get(R"(/api/v1/label/([^/]+)/values)",
+                api(
+                    "/api/v1/label/:name/values",
+                    [this](auto& req, auto& res, auto& t, auto& p) {
+                      handle_label_values(req.matches[1].str(), res, t, p);
+                    },
+                    true));
+    server_.Get(
+        "/api/v1/metadata",
+        api(
+            "/api/v1/metadata",
+            [this](auto&, auto& res, auto& t, auto& p) { handle_metadata(res, t, p); }, true));
+    server_.Get("/api/v1/status/buildinfo",
+                api(
+                    "/api/v1/status/buildinfo",
+                    [](auto&, auto& res, auto&, auto&) {
+                      send_json(res, 200,
+                                encode_success(fmt::format(
+                                    R"({{"version":"{}","revision":"edgesketch-{}","branch":"",)"
+                                    R"("buildUser":"","buildDate":"","goVersion":""}})",
+                                    kCompatiblePrometheusVersion, kVersion)));
+                    },
+                    false));
+    server_.Get(
+        "/api/v1/sketch",
+        api(
+            "/api/v1/sketch",
+            [this](auto&, auto& res, auto& t, auto& p) { handle_sketch(res, t, p); }, true));
+    server_.Post(
+        "/api/v1/ingest",
+        api(
+            "/api/v1/ingest",
+            [this](auto& req, auto& res, auto& t, auto&) { handle_ingest(req, res, t); }, false));
+    server_.Get("/-/healthy", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content("edgesketch is Healthy.\n", "text/plain; charset=utf-8");
+      metrics_.record("/-/healthy", 200, "", 0);
+    });
+    server_.Get("/-/ready", [this](const httplib::Request&, httplib::Response& res) {
+      if (ready_) {
+        res.set_content("edgesketch is Ready.\n", "text/plain; charset=utf-8");
+      } else {
+        res.status = 503;
+        res.set_content("edgesketch is not ready.\n", "text/plain; charset=utf-8");
+      }
+      metrics_.record("/-/ready", res.status, "", 0);
+    });
+    server_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    server_.set_exception_handler(
+        [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+          std::string what = "unknown exception";
+          try {
+            if (ep) std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            what = e.what();
+          } catch (...) {
+          }
+          send_error(res, {500, "internal", "internal error: " + what});
+        });
+  }
+
+  void handle_query(httplib::Response& res, const std::string& tenant, const Params& p) {
+    auto t = time_param(p, "time", clock_.now_ms());
+    if (!t.ok()) return send_error(res, from_status(t.status()));
+    auto expr = query_param(p);
+    if (!expr.ok()) return send_error(res, from_status(expr.status()));
+    auto r = engine_.instant(tenant, **expr, *t, query_limits(tenant));
+    if (!r.ok()) return send_error(res, from_status(r.status()));
+    send_json(res, 200, encode_query_result(*r));
+  }
+
+  void handle_query_range(httplib::Response& res, const std::string& tenant, const Params& p) {
+    auto start_text = p.get("start");
+    auto end_text = p.get("end");
+    auto step_text = p.get("step");
+    if (!start_text) return send_error(res, bad_data("invalid parameter \"start\": missing"));
+    if (!end_text) return send_error(res, bad_data("invalid parameter \"end\": missing"));
+    auto start = time_param(p, "start", 0);
+    if (!start.ok()) return send_error(res, from_status(start.status()));
+    auto end = time_param(p, "end", 0);
+    if (!end.ok()) return send_error(res, from_status(end.status()));
+    if (*end < *start) {
+      return send_error(res, bad_data("invalid parameter \"end\": end timestamp must not be "
+                                      "before start time"));
+    }
+    if (!step_text) return send_error(res, bad_data("invalid parameter \"step\": missing"));
+    auto step = parse_step_ms(*step_text);
+    if (!step.ok()) {
+      return send_error(
+          res, bad_data(fmt::format("invalid parameter \"step\": {}", step.status().message())));
+    }
+    if (*step <= 0) {
+      return send_error(res, bad_data("zero or negative query resolution step widths are not "
+                                      "accepted. Try a positive integer"));
+    }
+    if ((*end - *start) / *step > static_cast<std::int64_t>(options_.max_points_per_series)) {
+      return send_error(res, bad_data("exceeded maximum resolution of 11,000 points per "
+                                      "timeseries. Try decreasing the query resolution "
+                                      "(?step=XX)"));
+    }
+    auto expr = query_param(p);
+    if (!expr.ok()) return send_error(res, from_status(expr.status()));
+    if ((*expr)->type == query::ValueType::kString) {
+      return send_error(res, bad_data("invalid expression type \"string\" for range query, must "
+                                      "be Scalar or instant Vector"));
+    }
+    const query::QueryLimits lim = query_limits(tenant);
+    const query::Expr& e = **expr;
+    auto evaluate = [&](std::int64_t s, std::int64_t en) {
+      return engine_.range(tenant, e, s, en, *step, lim);
+    };
+    Result<query::QueryResult> r = Status::internal("unset");
+    if (cache_ != nullptr) {
+      query::RangeQueryKey key;
+      key.tenant = tenant;
+      key.query = query::to_string(e);
+      key.step_ms = *step;
+      key.tier_ms = engine_.source().resolution_ms(*step);
+      key.window_ms = std::max(*step, query::max_range_ms(e));
+      r = cache_->query(key, *start, *end, evaluate);
+    } else {
+      r = evaluate(*start, *end);
+    }
+    if (!r.ok()) return send_error(res, from_status(r.status()));
+    send_json(res, 200, encode_query_result(*r));
+  }
+
+  void handle_series(httplib::Response& res, const std::string& tenant, const Params& p) {
+    auto sels = match_params(p);
+    if (!sels.ok()) return send_error(res, from_status(sels.status()));
+    if (sels->empty()) return send_error(res, bad_data("no match[] parameter provided"));
+    auto start = time_param(p, "start", query::kMinTimeMs);
+    if (!start.ok()) return send_error(res, from_status(start.status()));
+    auto end = time_param(p, "end", query::kMaxTimeMs);
+    if (!end.ok()) return send_error(res, from_status(end.status()));
+    auto r = engine_.series(tenant, *sels, *start, *end, options_.max_series_listed);
+    if (!r.ok()) return send_error(res, from_status(r.status()));
+    send_json(res, 200, encode_series(*r));
+  }
+
+  void handle_labels(httplib::Response& res, const std::string& tenant, const Params& p) {
+    auto sels = match_params(p);
+    if (!sels.ok()) return send_error(res, from_status(sels.status()));
+    auto start = time_param(p, "start", query::kMinTimeMs);
+    if (!start.ok()) return send_error(res, from_status(start.status()));
+    auto end = time_param(p, "end", query::kMaxTimeMs);
+    if (!end.ok()) return send_error(res, from_status(end.status()));
+    auto r = engine_.label_names(tenant, *sels, *start, *end);
+    if (!r.ok()) return send_error(res, from_status(r.status()));
+    send_json(res, 200, encode_string_list(*r));
+  }
+
+  void handle_label_values(const std::string& name, httplib::Response& res,
+                           const std::string& tenant, const Params& p) {
+    if (!query::is_valid_label_name(name)) {
+      return send_error(res, bad_data(fmt::format("invalid label name: \"{}\"", name)));
+    }
+    auto sels = match_params(p);
+    if (!sels.ok()) return send_error(res, from_status(sels.status()));
+    auto start = time_param(p, "start", query::kMinTimeMs);
+    if (!start.ok()) return send_error(res, from_status(start.status()));
+    auto end = time_param(p, "end", query::kMaxTimeMs);
+    if (!end.ok()) return send_error(res, from_status(end.status()));
+    auto r = engine_.label_values(tenant, name, *sels, *start, *end);
+    if (!r.ok()) return send_error(res, from_status(r.status()));
+    send_json(res, 200, encode_string_list(*r));
+  }
+
+  void handle_metadata(httplib::Response& res, const std::string& tenant, const Params& p) {
+    auto names = engine_.label_values(tenant, query::kMetricNameLabel, {}, query::kMinTimeMs,
+                                      query::kMaxTimeMs);
+    if (!names.ok()) return send_error(res, from_status(names.status()));
+    const auto only = p.get("metric");
+    std::size_t limit = std::numeric_limits<std::size_t>::max();
+    if (auto l = p.get("limit"); l && !l->empty()) {
+      char* endp = nullptr;
+      const long long v = std::strtoll(l->c_str(), &endp, 10);
+      if (endp == l->c_str() || *endp != '\0') {
+        return send_error(res, bad_data("invalid parameter \"limit\": not a number"));
+      }
+      if (v >= 0) limit = static_cast<std::size_t>(v);
+    }
+    std::string data = "{";
+    std::size_t n = 0;
+    for (const auto& name : *names) {
+      if (only && !only->empty() && name != *only) continue;
+      if (n >= limit) break;
+      std::string help;
+      std::string type = "gauge";
+      auto ends = [&](std::string_view s) { return name.size() > s.size() && name.ends_with(s); };
+      if (ends("_count")) {
+        help = "Readings per step (merged windows) of the stored metric.";
+      } else if (ends("_sum")) {
+        help = "Sum of the numeric readings per step of the stored metric.";
+      } else if (ends("_min")) {
+        help = "Smallest numeric reading per step of the stored metric.";
+      } else if (ends("_max")) {
+        help = "Largest numeric reading per step of the stored metric.";
+      } else {
+        type = "unknown";
+        help =
+            "edgesketch sketches (histogram, distinct, top-K): query with histogram_quantile, "
+            "distinct_count or topk_items.";
+      }
+      if (n++) data += ',';
+      append_json_string(data, name);
+      data += ":[{\"type\":";
+      append_json_string(data, type);
+      data += ",\"help\":";
+      append_json_string(data, help);
+      data += ",\"unit\":\"\"}]";
+    }
+    data += '}';
+    send_json(res, 200, encode_success(data));
+  }
+
+  void handle_sketch(httplib::Response& res, const std::string& tenant, const Params& p) {
+    auto q = p.get("query");
+    if (!q || q->empty()) return send_error(res, bad_data("invalid parameter \"query\": missing"));
+    auto sel = query::parse_series_selector(*q);
+    if (!sel.ok()) {
+      return send_error(
+          res, bad_data(fmt::format("invalid parameter \"query\": {}", sel.status().message())));
+    }
+    const std::int64_t now = clock_.now_ms();
+    auto end = time_param(p, "end", now);
+    if (!end.ok()) return send_error(res, from_status(end.status()));
+    auto start = time_param(p, "start", *end - 3600 * 1000);
+    if (!start.ok()) return send_error(res, from_status(start.status()));
+    if (*end <= *start) {
+      return send_error(res, bad_data("invalid parameter \"end\": end timestamp must be after "
+                                      "start time"));
+    }
+    std::vector<std::string> by;
+    if (auto b = p.get("by"); b && !b->empty()) {
+      std::string_view rest = *b;
+      while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        std::string_view name = rest.substr(0, comma);
+        while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+        while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+        if (!query::is_valid_label_name(name)) {
+          return send_error(res, bad_data(fmt::format("invalid parameter \"by\": invalid label "
+                                                      "name \"{}\"",
+                                                      name)));
+        }
+        by.emplace_back(name);
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+      }
+    }
+    std::size_t k = options_.sketch_default_top_k;
+    if (auto kt = p.get("k"); kt && !kt->empty()) {
+      char* endp = nullptr;
+      const long long v = std::strtoll(kt->c_str(), &endp, 10);
+      if (endp == kt->c_str() || *endp != '\0' || v < 0) {
+        return send_error(res,
+                          bad_data("invalid parameter \"k\": expected a non-negative integer"));
+      }
+      k = static_cast<std::size_t>(v);
+    }
+    auto rows = engine_.sketch_table(tenant, *sel, *start, *end, by, k, query_limits(tenant));
+    if (!rows.ok()) return send_error(res, from_status(rows.status()));
+    std::string data = "[";
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+      const auto& r = (*rows)[i];
+      if (i) data += ',';
+      data += '{';
+      for (const auto& name : by) {
+        append_json_string(data, name);
+        data += ':';
+        append_json_string(data, query::label_value(r.group, name));
+        data += ',';
+      }
+      data += fmt::format("\"count\":{},\"sum\":", r.count);
+      append_json_number(data, r.sum);
+      const std::pair<const char*, const std::optional<double>*> cols[] = {
+          {"min", &r.min}, {"max", &r.max},   {"p50", &r.p50},          {"p90", &r.p90},
+          {"p99", &r.p99}, {"p999", &r.p999}, {"distinct", &r.distinct}};
+      for (const auto& [name, v] : cols) {
+        data += fmt::format(",\"{}\":", name);
+        append_json_number(data, *v);
+      }
+      std::string top;
+      for (std::size_t t = 0; t < r.top.size(); ++t) {
+        if (t) top += ", ";
+        top += fmt::format("{}={}", r.top[t].key, r.top[t].count);
+      }
+      data += ",\"top_items\":";
+      append_json_string(data, top);
+      data += '}';
+    }
+    data += ']';
+    send_json(res, 200, encode_success(data));
+  }
+
+  void handle_ingest(const httplib::Request& req, httplib::Response& res,
+                     const std::string& tenant) {
+    if (ingest_ == nullptr) {
+      return send_error(res, {503, "unavailable", "ingest is not enabled on this server"});
+    }
+    const ByteSpan body(reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size());
+    const Status s = ingest_->ingest(tenant, body);
+    if (!s.ok()) {
+      ApiError e = from_status(s);
+      if (s.code() == StatusCode::kResourceExhausted) e = {503, "unavailable", s.message()};
+      return send_error(res, e);
+    }
+    send_json(res, 200, R"({"status":"success"})");
+  }
+
+  const HttpServerOptions options_;
+  QueryEngine& engine_;
+  const Clock& clock_;
+  query::RangeQueryCache* cache_;
+  IngestSink* ingest_;
+
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<bool> ready_{false};
+  ServerMetrics metrics_;
+
+  std::mutex mu_;
+  std::map<std::string, std::size_t> running_by_tenant_;  // guarded by mu_
+  std::atomic<std::size_t> running_{0};
+};
+
+HttpServer::HttpServer(HttpServerOptions options, QueryEngine& engine, const Clock& clock,
+                       query::RangeQueryCache* cache, IngestSink* ingest)
+    : impl_(std::make_unique<Impl>(std::move(options), engine, clock, cache, ingest)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::start() { return impl_->start(); }
+void HttpServer::stop() { impl_->stop(); }
+int HttpServer::port() const { return impl_->port(); }
+void HttpServer::set_ready(bool ready) { impl_->set_ready(ready); }
+std::string HttpServer::metrics_text() const { return impl_->metrics_text(); }
+void HttpServer::invalidate_cache(std::string_view tenant, std::int64_t start_ms,
+                                  std::int64_t end_ms) {
+  impl_->invalidate(tenant, start_ms, end_ms);
+}
+
+}  // namespace edgesketch::http

@@ -1,0 +1,276 @@
+#include "ingest/ingest_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+
+#include "edgesketch/wire/codec.h"
+#include "edgesketch/wire/error_reason.h"
+
+namespace edgesketch::collector {
+
+namespace {
+
+const Clock& system_clock() {
+  static const SystemClock clock;
+  return clock;
+}
+
+// Failures that may pass on a retry: the batch is neither acked nor rejected.
+bool is_transient(const Status& s) {
+  return s.code() == StatusCode::kIoError || s.code() == StatusCode::kUnavailable;
+}
+
+std::string reason_of(const Status& s) {
+  const wire::ErrorReason r = wire::error_reason(s);
+  if (r != wire::ErrorReason::kUnknown) return std::string(wire::reason_name(r));
+  if (s.code() == StatusCode::kResourceExhausted) return "series_limit";
+  return "invalid";
+}
+
+}  // namespace
+
+Result<std::pair<std::string, std::string>> parse_windows_topic(std::string_view prefix,
+                                                                std::string_view topic) {
+  const auto bad = [&] {
+    return Status::invalid_argument("topic '" + std::string(topic) + "' is not " +
+                                    std::string(prefix) + "/<tenant>/<gateway_id>/windows");
+  };
+  if (topic.size() <= prefix.size() + 1 || topic.substr(0, prefix.size()) != prefix ||
+      topic[prefix.size()] != '/') {
+    return bad();
+  }
+  std::string_view rest = topic.substr(prefix.size() + 1);
+  const auto a = rest.find('/');
+  if (a == std::string_view::npos || a == 0) return bad();
+  const auto b = rest.find('/', a + 1);
+  if (b == std::string_view::npos || b == a + 1) return bad();
+  if (rest.substr(b + 1) != "windows") return bad();
+  return std::make_pair(std::string(rest.substr(0, a)), std::string(rest.substr(a + 1, b - a - 1)));
+}
+
+struct IngestService::Decoded {
+  wire::WindowBatch batch;
+};
+
+IngestService::IngestService(store::Store& store, IngestOptions options, PublishFn publish,
+                             daemon::MetricsRegistry& metrics, const Clock* clock)
+    : store_(store),
+      options_(std::move(options)),
+      publish_(std::move(publish)),
+      metrics_(metrics),
+      clock_(clock ? clock : &system_clock()),
+      messages_(metrics.counter("edgesketch_collector_ingest_messages_total",
+                                "Window batch messages received (MQTT and HTTP)")),
+      batches_applied_(metrics.counter("edgesketch_collector_ingest_batches_total",
+                                       "Window batches applied, by outcome",
+                                       {{"outcome", "applied"}})),
+      batches_duplicate_(metrics.counter("edgesketch_collector_ingest_batches_total",
+                                         "Window batches applied, by outcome",
+                                         {{"outcome", "duplicate"}})),
+      records_applied_(metrics.counter("edgesketch_collector_ingest_records_total",
+                                       "Window records applied")),
+      acks_published_(metrics.counter("edgesketch_collector_acks_published_total",
+                                      "Ack messages published")),
+      ack_publish_errors_(metrics.counter(
+          "edgesketch_collector_ack_publish_errors_total",
+          "Ack messages that could not be published (the agent resends; the batch is deduped)")),
+      durable_errors_(metrics.counter("edgesketch_collector_wal_errors_total",
+                                      "Batches whose WAL fsync failed (not acked)")) {}
+
+IngestService::~IngestService() { stop(); }
+
+void IngestService::start() {
+  std::lock_guard lock(mu_);
+  if (ack_thread_.joinable()) return;
+  stopping_ = false;
+  ack_thread_ = std::thread([this] { run_acks(); });
+}
+
+void IngestService::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (ack_thread_.joinable()) ack_thread_.join();
+}
+
+void IngestService::reject(const std::string& reason) {
+  metrics_
+      .counter("edgesketch_collector_ingest_rejected_total",
+               "Window batches or messages rejected, by reason", {{"reason", reason}})
+      .inc();
+}
+
+Result<IngestService::Decoded> IngestService::decode(std::string_view tenant,
+                                                     std::string_view gateway, ByteSpan payload) {
+  auto batch = wire::decode_window_batch(payload, store_.options().limits, clock_->now_ms());
+  if (!batch.ok()) return batch.status();
+  if (batch->gateway_id != gateway) {
+    return Status::invalid_argument("batch gateway_id '" + batch->gateway_id +
+                                    "' is not the topic's '" + std::string(gateway) +
+                                    "' [gateway_mismatch]");
+  }
+  if (!batch->tenant.empty() && batch->tenant != tenant) {
+    return Status::invalid_argument("batch tenant '" + batch->tenant + "' is not '" +
+                                    std::string(tenant) + "' [tenant_mismatch]");
+  }
+  return Decoded{std::move(*batch)};
+}
+
+void IngestService::notify_applied(const std::string& tenant, const wire::WindowBatch& batch) {
+  if (!on_applied_ || batch.records.empty()) return;
+  std::int64_t lo = std::numeric_limits<std::int64_t>::max();
+  std::int64_t hi = std::numeric_limits<std::int64_t>::min();
+  for (const wire::WindowRecord& r : batch.records) {
+    lo = std::min(lo, r.window_start_ms);
+    hi = std::max(hi, r.window_start_ms + static_cast<std::int64_t>(r.window_ms));
+  }
+  on_applied_(tenant, lo, hi);
+}
+
+void IngestService::on_message(const std::string& topic, ByteSpan payload) {
+  messages_.inc();
+  auto where = parse_windows_topic(options_.topic_prefix, topic);
+  if (!where.ok()) {
+    reject("bad_topic");
+    return;
+  }
+  const auto& [tenant, gateway] = *where;
+  auto decoded = decode(tenant, gateway, payload);
+  std::string reason;
+  Status status;
+  std::uint64_t seq = 0;
+  if (!decoded.ok()) {
+    status = decoded.status();
+    const std::string& m = status.message();
+    reason = m.find("[gateway_mismatch]") != std::string::npos  ? "gateway_mismatch"
+             : m.find("[tenant_mismatch]") != std::string::npos ? "tenant_mismatch"
+                                                                 : reason_of(status);
+  } else {
+    seq = decoded->batch.seq;
+    auto receipt = store_.submit(tenant, decoded->batch, payload);
+    if (receipt.ok()) {
+      if (receipt->duplicate) {
+        batches_duplicate_.inc();
+      } else {
+        batches_applied_.inc();
+        records_applied_.inc(receipt->records);
+        notify_applied(tenant, decoded->batch);
+      }
+      enqueue(Pending{tenant, gateway, seq, receipt->lsn, {}});
+      return;
+    }
+    status = receipt.status();
+    reason = is_transient(status) ? "store_unavailable" : reason_of(status);
+  }
+  reject(reason);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_log_ >= std::chrono::seconds(1)) {
+    spdlog::warn("ingest: rejected a batch from {}/{} ({}): {}{}", tenant, gateway, reason,
+                 status.to_string(),
+                 suppressed_logs_ ? fmt::format(" ({} more since the last message)",
+                                                suppressed_logs_)
+                                  : std::string());
+    last_log_ = now;
+    suppressed_logs_ = 0;
+  } else {
+    ++suppressed_logs_;
+  }
+  // A permanent rejection of a batch whose seq is known is acked as rejected.
+  if (decoded.ok() && !is_transient(status)) {
+    enqueue(Pending{tenant, gateway, seq, 0, reason});
+  }
+}
+
+Status IngestService::ingest_http(std::string_view tenant, ByteSpan body) {
+  messages_.inc();
+  auto batch = wire::decode_window_batch(body, store_.options().limits, clock_->now_ms());
+  if (!batch.ok()) {
+    reject(reason_of(batch.status()));
+    return batch.status();
+  }
+  if (!batch->tenant.empty() && batch->tenant != tenant) {
+    reject("tenant_mismatch");
+    return Status::invalid_argument("batch tenant '" + batch->tenant +
+                                    "' is not the token's tenant [tenant_mismatch]");
+  }
+  auto receipt = store_.ingest(tenant, *batch, body);
+  if (!receipt.ok()) {
+    reject(is_transient(receipt.status()) ? "store_unavailable" : reason_of(receipt.status()));
+    return receipt.status();
+  }
+  if (receipt->duplicate) {
+    batches_duplicate_.inc();
+    // The store reports, for a duplicate, the WAL position its original is durable at or before.
+    if (receipt->lsn > 0) ES_RETURN_IF_ERROR(store_.wait_durable(receipt->lsn));
+  } else {
+    batches_applied_.inc();
+    records_applied_.inc(receipt->records);
+    notify_applied(std::string(tenant), *batch);
+  }
+  return Status::ok_status();
+}
+
+void IngestService::enqueue(Pending p) {
+  {
+    std::lock_guard lock(mu_);
+    pending_.push_back(std::move(p));
+  }
+  cv_.notify_one();
+}
+
+void IngestService::run_acks() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+    if (pending_.empty() && stopping_) return;
+    std::deque<Pending> batch;
+    batch.swap(pending_);
+    lock.unlock();
+    publish_acks(batch);
+    lock.lock();
+  }
+}
+
+void IngestService::publish_acks(std::deque<Pending>& batch) {
+  std::uint64_t lsn = 0;
+  for (const Pending& p : batch) lsn = std::max(lsn, p.lsn);
+  bool durable = true;
+  if (lsn > 0) {
+    Status s = store_.wait_durable(lsn);
+    if (!s.ok()) {
+      durable_errors_.inc(batch.size());
+      spdlog::error("ingest: WAL fsync failed, {} batches not acked: {}", batch.size(),
+                    s.to_string());
+      durable = false;
+    }
+  }
+  // One Ack per (tenant, gateway), in arrival order.
+  std::map<std::pair<std::string, std::string>, wire::Ack> acks;
+  for (const Pending& p : batch) {
+    wire::Ack& ack = acks[{p.tenant, p.gateway_id}];
+    ack.gateway_id = p.gateway_id;
+    if (!p.reject_reason.empty()) {
+      ack.rejected.push_back(wire::AckRejection{p.seq, p.reject_reason});
+    } else if (durable) {
+      ack.seqs.push_back(p.seq);
+    }
+  }
+  for (auto& [key, ack] : acks) {
+    if (ack.seqs.empty() && ack.rejected.empty()) continue;
+    const Bytes bytes = wire::encode_ack(ack);
+    const std::string topic = options_.topic_prefix + "/" + key.first + "/" + key.second + "/ack";
+    Status s = publish_(topic, ByteSpan(bytes.data(), bytes.size()));
+    if (s.ok()) {
+      acks_published_.inc();
+    } else {
+      ack_publish_errors_.inc();
+    }
+  }
+}
+
+}  // namespace edgesketch::collector

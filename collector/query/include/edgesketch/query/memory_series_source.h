@@ -1,0 +1,48 @@
+// MemorySeriesSource: a SeriesSource holding windows in memory, for tests and examples.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "edgesketch/query/series_source.h"
+
+namespace edgesketch::query {
+
+// Thread-safe (one mutex guards all data).
+class MemorySeriesSource final : public SeriesSource {
+ public:
+  // Adds the window [window_start_ms, window_start_ms + window_ms) of the series `labels`
+  // (which must hold `__name__`) for `tenant`; a window already present is merged with it.
+  // kInvalidArgument without a metric name or with window_ms <= 0; merge errors otherwise.
+  Status add(std::string_view tenant, Labels labels, std::int64_t window_start_ms,
+             std::int64_t window_ms, const sketch::WindowAggregate& agg);
+
+  Result<std::vector<SeriesRows>> scan(std::string_view tenant, const ScanRequest& req) override;
+  Result<std::vector<Labels>> series(std::string_view tenant,
+                                     std::span<const LabelMatcher> matchers, std::int64_t start_ms,
+                                     std::int64_t end_ms, std::size_t limit) override;
+  Result<std::vector<std::string>> label_values(std::string_view tenant, std::string_view name,
+                                                std::span<const LabelMatcher> matchers,
+                                                std::int64_t start_ms,
+                                                std::int64_t end_ms) override;
+  Result<std::vector<std::string>> label_names(std::string_view tenant,
+                                               std::span<const LabelMatcher> matchers,
+                                               std::int64_t start_ms, std::int64_t end_ms) override;
+
+ private:
+  struct Series {
+    Labels labels;
+    std::map<std::int64_t, sketch::WindowAggregate> by_start_ms;  // window start -> aggregate
+  };
+  using TenantData = std::map<std::string, Series>;  // labels_key -> series
+
+  // Series of `tenant` matching `matchers` with a window start in [start_ms, end_ms].
+  std::vector<const Series*> select(std::string_view tenant, std::span<const LabelMatcher> matchers,
+                                    std::int64_t start_ms, std::int64_t end_ms) const;
+
+  mutable std::mutex mu_;
+  std::map<std::string, TenantData, std::less<>> tenants_;  // guarded by mu_
+};
+
+}  // namespace edgesketch::query

@@ -1,0 +1,103 @@
+// SeriesSource: what the query engine reads. The collector's store implements it (through an
+// adapter in the collector app); MemorySeriesSource implements it for tests.
+//
+// Step buckets. A scan with (start_ms, end_ms, step_ms) returns, for every matching series,
+// points at t = start_ms + i·step_ms (t <= end_ms). The point at t is the merge of every stored
+// window [ws, ws + w) of that series whose START ws lies in (t − step_ms, t] (the collector
+// store's rule). Points without any window are absent (not zero).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgesketch/common/status.h"
+#include "edgesketch/query/label_matcher.h"
+#include "edgesketch/query/labels.h"
+#include "edgesketch/sketch/window_aggregate.h"
+
+namespace edgesketch::query {
+
+inline constexpr std::int64_t kMinTimeMs = std::numeric_limits<std::int64_t>::min() / 4;
+inline constexpr std::int64_t kMaxTimeMs = std::numeric_limits<std::int64_t>::max() / 4;
+
+// One step bucket of one series.
+struct StepPoint {
+  std::int64_t t_ms = 0;
+  sketch::WindowAggregate agg;
+};
+
+// A series as stored: labels (with `__name__` = the stored metric) and its non-empty step
+// buckets in increasing t_ms.
+struct SeriesRows {
+  Labels labels;
+  std::vector<StepPoint> points;
+};
+
+// Which sketches a scan must return; count/sum/min/max always come. A source may drop the
+// sketches that are not asked for (and skip decoding them).
+struct ScanFields {
+  bool histogram = false;
+  bool distinct = false;
+  bool topk = false;
+};
+
+struct ScanRequest {
+  // All must match. May or may not include a `__name__` matcher.
+  std::vector<LabelMatcher> matchers;
+  std::int64_t start_ms = 0;
+  std::int64_t end_ms = 0;
+  std::int64_t step_ms = 1;  // > 0
+  ScanFields fields;
+  // A source returns kResourceExhausted instead of more series or points than this, so a
+  // hostile query cannot make it allocate without bound.
+  std::size_t max_series = std::numeric_limits<std::size_t>::max();
+  std::size_t max_points = std::numeric_limits<std::size_t>::max();
+};
+
+// Thread safety: implementations must allow concurrent calls (the HTTP server runs queries on
+// several threads). Tenants are strictly separate: nothing of one tenant may be visible through
+// another's calls. Time ranges are inclusive [start_ms, end_ms] over window starts; kMinTimeMs /
+// kMaxTimeMs mean "unbounded".
+class SeriesSource {
+ public:
+  virtual ~SeriesSource() = default;
+
+  // The step buckets of every series matching req.matchers (see the file comment).
+  virtual Result<std::vector<SeriesRows>> scan(std::string_view tenant, const ScanRequest& req) = 0;
+
+  // Labels of the series matching `matchers` with data in [start_ms, end_ms] (a source may
+  // ignore the time range and return every known series). At most `limit` series, else
+  // kResourceExhausted.
+  virtual Result<std::vector<Labels>> series(std::string_view tenant,
+                                             std::span<const LabelMatcher> matchers,
+                                             std::int64_t start_ms, std::int64_t end_ms,
+                                             std::size_t limit) = 0;
+
+  // Sorted, unique values of label `name` over the series `matchers` select (all series when
+  // empty). `__name__` gives the stored metric names.
+  virtual Result<std::vector<std::string>> label_values(std::string_view tenant,
+                                                        std::string_view name,
+                                                        std::span<const LabelMatcher> matchers,
+                                                        std::int64_t start_ms,
+                                                        std::int64_t end_ms) = 0;
+
+  // Sorted, unique label names over the series `matchers` select (all series when empty).
+  virtual Result<std::vector<std::string>> label_names(std::string_view tenant,
+                                                       std::span<const LabelMatcher> matchers,
+                                                       std::int64_t start_ms,
+                                                       std::int64_t end_ms) = 0;
+
+  // The storage resolution (tier width) a scan with this step reads; part of the cache key so
+  // that results read from different tiers are never mixed. 0 when the source has one tier.
+  virtual std::int64_t resolution_ms(std::int64_t step_ms) const {
+    (void)step_ms;
+    return 0;
+  }
+};
+
+}  // namespace edgesketch::query

@@ -1,0 +1,106 @@
+// Label matchers backed by RE2.
+#include "edgesketch/query/label_matcher.h"
+
+#include <re2/re2.h>
+
+#include <fmt/format.h>
+
+namespace edgesketch::query {
+
+std::string_view match_op_string(MatchOp op) {
+  switch (op) {
+    case MatchOp::kEqual:
+      return "=";
+    case MatchOp::kNotEqual:
+      return "!=";
+    case MatchOp::kRegexMatch:
+      return "=~";
+    case MatchOp::kRegexNoMatch:
+      return "!~";
+  }
+  return "?";
+}
+
+Result<LabelMatcher> LabelMatcher::make(std::string name, MatchOp op, std::string value) {
+  LabelMatcher m;
+  m.name_ = std::move(name);
+  m.op_ = op;
+  m.value_ = std::move(value);
+  if (op == MatchOp::kRegexMatch || op == MatchOp::kRegexNoMatch) {
+    if (m.value_.size() > kMaxRegexBytes) {
+      return Status::invalid_argument(
+          fmt::format("regex for label {} is {} bytes long; the limit is {}", m.name_,
+                      m.value_.size(), kMaxRegexBytes));
+    }
+    RE2::Options options;
+    options.set_log_errors(false);
+    options.set_dot_nl(true);      // Prometheus anchors as ^(?s:re)$
+    options.set_max_mem(8 << 20);  // bounded program size for hostile patterns
+    auto re = std::make_shared<RE2>("^(?:" + m.value_ + ")$", options);
+    if (!re->ok()) {
+      return Status::invalid_argument(fmt::format("invalid regular expression {} for label {}: {}",
+                                                  quote_promql_string(m.value_), m.name_,
+                                                  re->error()));
+    }
+    m.re_ = std::move(re);
+  }
+  return m;
+}
+
+bool LabelMatcher::matches(std::string_view value) const {
+  switch (op_) {
+    case MatchOp::kEqual:
+      return value == value_;
+    case MatchOp::kNotEqual:
+      return value != value_;
+    case MatchOp::kRegexMatch:
+      return RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *re_);
+    case MatchOp::kRegexNoMatch:
+      return !RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *re_);
+  }
+  return false;
+}
+
+std::string LabelMatcher::to_string() const {
+  return name_ + std::string(match_op_string(op_)) + quote_promql_string(value_);
+}
+
+bool matches_all(const Labels& labels, std::span<const LabelMatcher> matchers) {
+  for (const auto& m : matchers) {
+    if (!m.matches(labels)) return false;
+  }
+  return true;
+}
+
+std::string quote_promql_string(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += fmt::format("\\x{:02x}", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace edgesketch::query

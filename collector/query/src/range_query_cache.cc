@@ -1,0 +1,189 @@
+// Extent cache of step-aligned range query results.
+#include "edgesketch/query/range_query_cache.h"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+namespace edgesketch::query {
+namespace {
+
+constexpr std::size_t kMaxLoggedInvalidations = 4096;
+
+std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if ((a % b != 0) && (a < 0)) --q;
+  return q;
+}
+
+std::size_t estimate_bytes(const std::vector<ResultSeries>& series) {
+  std::size_t bytes = 128;
+  for (const auto& s : series) {
+    bytes += sizeof(ResultSeries) + s.samples.size() * sizeof(Sample);
+    for (const auto& l : s.labels) bytes += sizeof(Label) + l.name.size() + l.value.size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+RangeQueryCache::RangeQueryCache(RangeQueryCacheOptions options, const Clock& clock)
+    : options_(options), clock_(clock) {}
+
+std::string RangeQueryCache::entry_key(const RangeQueryKey& key, std::int64_t extent_start) {
+  // Length-prefixed fields: no two different keys print the same.
+  return fmt::format("{}:{}{}:{}|{}|{}|{}|{}", key.tenant.size(), key.tenant, key.query.size(),
+                     key.query, key.step_ms, key.tier_ms, key.window_ms, extent_start);
+}
+
+const RangeQueryCache::Entry* RangeQueryCache::lookup_locked(const std::string& k,
+                                                             std::int64_t now_ms) {
+  auto it = index_.find(k);
+  if (it == index_.end()) return nullptr;
+  if (it->second->expires_ms != 0 && it->second->expires_ms <= now_ms) {
+    erase_locked(it->second);
+    return nullptr;
+  }
+  lru_.splice(lru_.begin(), lru_, it->second);
+  return &*it->second;
+}
+
+void RangeQueryCache::erase_locked(std::list<Entry>::iterator it) {
+  stats_.bytes -= it->bytes;
+  index_.erase(it->key);
+  lru_.erase(it);
+}
+
+void RangeQueryCache::insert_locked(Entry entry, std::uint64_t seen_seq) {
+  // Skip results that an invalidation may have made stale while they were evaluated.
+  if (!log_.empty() && log_.front().seq > seen_seq + 1) return;  // log too short to tell
+  for (const auto& inv : log_) {
+    if (inv.seq <= seen_seq || inv.tenant != entry.tenant) continue;
+    if (inv.end_ms > entry.data_lo && inv.start_ms <= entry.data_hi) return;
+  }
+  if (entry.bytes > options_.max_bytes) return;
+  if (auto old = index_.find(entry.key); old != index_.end()) erase_locked(old->second);
+  stats_.bytes += entry.bytes;
+  lru_.push_front(std::move(entry));
+  index_[lru_.front().key] = lru_.begin();
+  while (stats_.bytes > options_.max_bytes && !lru_.empty()) {
+    erase_locked(std::prev(lru_.end()));
+    ++stats_.evictions;
+  }
+}
+
+Result<QueryResult> RangeQueryCache::query(const RangeQueryKey& key, std::int64_t start_ms,
+                                           std::int64_t end_ms, const Evaluate& evaluate) {
+  const std::int64_t step = key.step_ms;
+  if (step <= 0 || start_ms % step != 0 || end_ms < start_ms || options_.steps_per_extent == 0) {
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.bypassed;
+    }
+    return evaluate(start_ms, end_ms);
+  }
+  const std::int64_t extent = static_cast<std::int64_t>(options_.steps_per_extent) * step;
+  const std::int64_t last_t = start_ms + (end_ms - start_ms) / step * step;
+  const std::int64_t first_j = floor_div(start_ms, extent);
+  const std::int64_t last_j = floor_div(last_t, extent);
+
+  std::vector<std::vector<ResultSeries>> parts(static_cast<std::size_t>(last_j - first_j + 1));
+  std::vector<bool> have(parts.size(), false);
+  std::uint64_t seen_seq;
+  const std::int64_t now = clock_.now_ms();
+  {
+    std::lock_guard lock(mu_);
+    seen_seq = next_seq_ - 1;
+    for (std::int64_t j = first_j; j <= last_j; ++j) {
+      const Entry* e = lookup_locked(entry_key(key, j * extent), now);
+      const auto idx = static_cast<std::size_t>(j - first_j);
+      if (e) {
+        parts[idx] = e->series;
+        have[idx] = true;
+        ++stats_.hits;
+      } else {
+        ++stats_.misses;
+      }
+    }
+  }
+  // Evaluate each run of missing extents in one call, then split it.
+  for (std::size_t i = 0; i < parts.size();) {
+    if (have[i]) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < parts.size() && !have[j]) ++j;
+    const std::int64_t run_start = (first_j + static_cast<std::int64_t>(i)) * extent;
+    const std::int64_t run_end = (first_j + static_cast<std::int64_t>(j)) * extent - step;
+    ES_ASSIGN_OR_RETURN(QueryResult r, evaluate(run_start, run_end));
+    for (auto& s : r.series) {
+      for (const auto& sample : s.samples) {
+        const auto idx = static_cast<std::size_t>(floor_div(sample.t_ms, extent) - first_j);
+        if (idx < i || idx >= j) continue;
+        auto& part = parts[idx];
+        if (part.empty() || part.back().labels != s.labels)
+          part.push_back(ResultSeries{s.labels, {}});
+        part.back().samples.push_back(sample);
+      }
+    }
+    {
+      std::lock_guard lock(mu_);
+      for (std::size_t k = i; k < j; ++k) {
+        const std::int64_t ext_start = (first_j + static_cast<std::int64_t>(k)) * extent;
+        Entry e;
+        e.key = entry_key(key, ext_start);
+        e.tenant = key.tenant;
+        e.data_lo = ext_start - key.window_ms;
+        e.data_hi = ext_start + extent - step;
+        e.expires_ms = e.data_hi + options_.settle_ms > now ? now + options_.fresh_ttl_ms : 0;
+        e.series = parts[k];
+        e.bytes = estimate_bytes(e.series) + e.key.size();
+        insert_locked(std::move(e), seen_seq);
+      }
+    }
+    i = j;
+  }
+  // Assemble the requested range.
+  std::map<Labels, std::vector<Sample>> merged;
+  for (auto& part : parts) {
+    for (auto& s : part) {
+      auto& dst = merged[s.labels];
+      for (const auto& sample : s.samples) {
+        if (sample.t_ms >= start_ms && sample.t_ms <= last_t) dst.push_back(sample);
+      }
+    }
+  }
+  QueryResult out;
+  out.type = ResultType::kMatrix;
+  out.t_ms = start_ms;
+  for (auto& [labels, samples] : merged) {
+    if (!samples.empty()) out.series.push_back(ResultSeries{labels, std::move(samples)});
+  }
+  return out;
+}
+
+void RangeQueryCache::invalidate(std::string_view tenant, std::int64_t start_ms,
+                                 std::int64_t end_ms) {
+  std::lock_guard lock(mu_);
+  log_.push_back(Invalidation{next_seq_++, std::string(tenant), start_ms, end_ms});
+  while (log_.size() > kMaxLoggedInvalidations) log_.pop_front();
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    auto next = std::next(it);
+    if (it->tenant == tenant && end_ms > it->data_lo && start_ms <= it->data_hi) {
+      erase_locked(it);
+      ++stats_.invalidations;
+    }
+    it = next;
+  }
+}
+
+RangeQueryCacheStats RangeQueryCache::stats() const {
+  std::lock_guard lock(mu_);
+  RangeQueryCacheStats s = stats_;
+  s.entries = lru_.size();
+  return s;
+}
+
+}  // namespace edgesketch::query

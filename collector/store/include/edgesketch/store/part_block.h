@@ -1,0 +1,109 @@
+// Part blocks: the unit of compression and checksumming inside a part file. A block holds up to
+// ~8k consecutive rows of a part (sorted by (series_id, window_start), strictly increasing) in
+// column form, compressed with zstd as one frame.
+//
+// Framed block (little-endian):
+//   | field            | encoding | notes                                                     |
+//   |------------------|----------|-----------------------------------------------------------|
+//   | compressed_len   | u32      | bytes of the zstd frame that follows the header           |
+//   | raw_len          | u32      | bytes after decompression, <= kMaxBlockRawBytes           |
+//   | rows             | u32      | 1..kMaxBlockRows, <= raw_len                              |
+//   | crc              | u32      | crc32c over the 12 bytes above and the zstd frame         |
+//   | frame            | bytes    | zstd frame of the raw columns                             |
+// Raw columns, each preceded by its byte length (varint), in this order:
+//   1. series_id     runs: (svarint id - previous id, varint run length - 1) until `rows` ids
+//   2. window_start  svarint first value, then svarint delta-of-delta per row (previous delta
+//                    starts at 0)
+//   3. count         varint per row
+//   4. sum           Gorilla XOR stream (MSB-first bits, zero-padded to a byte): the first
+//   5. min           value's 64 bits; then per value '0' when equal to the previous, '10' +
+//   6. max           meaningful bits inside the previous leading/trailing-zero window, or
+//                    '11' + 5 bits leading zeros + 6 bits (meaningful bits - 1) + the bits
+//   7. sketch flags  u8 per row: bit 0 histogram, bit 1 HyperLogLog, bit 2 top-K present;
+//                    bits 3/4/5: the histogram's min/max/sum were stripped because they equal
+//                    the row's (bitwise)
+//   8. sketch blobs  per row, per present sketch in flag order: varint length + bytes. The
+//                    histogram is its serialize() layout without the stripped f64 fields; the
+//                    others are exactly their serialize() layout.
+// Nothing may follow the last column.
+//
+// decode_part_block() treats its input as hostile: it checks the CRC before decompressing,
+// allocates at most raw_len (bounded) plus O(rows) and rejects any inconsistency with
+// kCorruption. Sketch blobs are not parsed here; the sketches' own decoders check them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "edgesketch/common/byte_coding.h"
+#include "edgesketch/common/status.h"
+
+namespace edgesketch::store {
+
+inline constexpr std::size_t kPartBlockHeaderBytes = 16;
+inline constexpr std::size_t kMaxBlockRawBytes = std::size_t{64} << 20;
+inline constexpr std::size_t kMaxBlockRows = std::size_t{1} << 20;
+
+// One row as written: sketches are their canonical serialize() bytes; empty means absent.
+struct PartRow {
+  std::uint64_t series_id = 0;
+  std::int64_t window_start = 0;
+  std::uint64_t count = 0;
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+  ByteSpan histogram;
+  ByteSpan distinct;
+  ByteSpan topk;
+};
+
+// A decoded block. Movable; owns the decompressed bytes the sketch spans point into.
+class PartBlock {
+ public:
+  std::size_t rows() const { return series_ids_.size(); }
+  std::uint64_t series_id(std::size_t i) const { return series_ids_[i]; }
+  std::int64_t window_start(std::size_t i) const { return starts_[i]; }
+  std::uint64_t count(std::size_t i) const { return counts_[i]; }
+  double sum(std::size_t i) const { return sums_[i]; }
+  double min(std::size_t i) const { return mins_[i]; }
+  double max(std::size_t i) const { return maxs_[i]; }
+  const std::vector<std::uint64_t>& series_ids() const { return series_ids_; }
+  const std::vector<std::int64_t>& window_starts() const { return starts_; }
+
+  bool has_histogram(std::size_t i) const { return flags_[i] & 1; }
+  // The histogram's canonical bytes; rebuilt into `scratch` when fields were stripped (the span
+  // then points into scratch). Empty when absent.
+  ByteSpan histogram(std::size_t i, Bytes& scratch) const;
+  ByteSpan distinct(std::size_t i) const { return span_of(blobs_[i].distinct); }
+  ByteSpan topk(std::size_t i) const { return span_of(blobs_[i].topk); }
+  // The row with its canonical sketch bytes (the histogram may live in scratch).
+  PartRow row(std::size_t i, Bytes& scratch) const;
+
+ private:
+  friend Result<PartBlock> decode_part_block(ByteSpan framed);
+  struct Blob {
+    std::uint32_t offset = 0;
+    std::uint32_t size = 0;
+  };
+  struct RowBlobs {
+    Blob histogram, distinct, topk;
+  };
+  ByteSpan span_of(Blob b) const { return ByteSpan(raw_).subspan(b.offset, b.size); }
+
+  Bytes raw_;
+  std::vector<std::uint64_t> series_ids_;
+  std::vector<std::int64_t> starts_;
+  std::vector<std::uint64_t> counts_;
+  std::vector<double> sums_, mins_, maxs_;
+  std::vector<std::uint8_t> flags_;
+  std::vector<RowBlobs> blobs_;
+};
+
+// Appends the framed block of `rows` (non-empty, sorted, at most kMaxBlockRows) to `out`.
+void encode_part_block(std::span<const PartRow> rows, int zstd_level, Bytes& out);
+// Decodes exactly one framed block occupying all of `framed`.
+Result<PartBlock> decode_part_block(ByteSpan framed);
+
+}  // namespace edgesketch::store

@@ -1,0 +1,68 @@
+// What the store's scan API takes and returns: label matchers (Prometheus semantics), a time
+// range with a step, and per matching series the rows of the chosen tier merged per step bucket.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "edgesketch/sketch/window_aggregate.h"
+#include "edgesketch/wire/types.h"
+
+namespace edgesketch::store {
+
+// A label matcher as in PromQL. The metric name is the label "__name__". Regular expressions are
+// ECMAScript (std::regex) and anchored: they must match the whole value. A series without the
+// label has the value "" for matching, so `team=""` selects series without `team` and
+// `team!=""` series with it.
+struct LabelMatcher {
+  enum class Op : std::uint8_t { kEqual, kNotEqual, kRegexMatch, kRegexNoMatch };
+  std::string name;
+  Op op = Op::kEqual;
+  std::string value;
+};
+
+// The name every series carries for its metric.
+inline constexpr const char* kMetricLabel = "__name__";
+
+struct ScanRequest {
+  std::string tenant;
+  // Series must match all matchers; no matchers selects every series of the tenant.
+  std::vector<LabelMatcher> matchers;
+  // Points are at t = start_ms + k * step_ms for every k >= 0 with t < end_ms. The point at t
+  // merges every row of the chosen tier whose window ends in (t - step_ms, t], i.e. the
+  // windows that make up (t - step_ms, t] when step_ms is a multiple of the tier's resolution
+  // (a row of the tier covers [window_start, window_start + tier_ms)). Because of that rule the
+  // same request gives the same points from every tier whose resolution divides step_ms.
+  std::int64_t start_ms = 0;
+  std::int64_t end_ms = 0;
+  std::int64_t step_ms = 0;
+  // Resolution of the tier to read. Unset: the coarsest tier whose resolution divides step_ms,
+  // else the finest tier.
+  std::optional<std::uint32_t> tier_ms;
+};
+
+struct ScanPoint {
+  std::int64_t t_ms = 0;
+  sketch::WindowAggregate agg;
+};
+
+struct SeriesPoints {
+  std::uint64_t series_id = 0;
+  wire::SeriesKey key;
+  // Only points that received at least one row, by time ascending.
+  std::vector<ScanPoint> points;
+};
+
+struct ScanResult {
+  std::uint32_t tier_ms = 0;
+  // By series_id ascending; series without a point in range are left out.
+  std::vector<SeriesPoints> series;
+  // Work done, for the query engine's statistics.
+  std::uint64_t rows_read = 0;    // stored rows merged (parts and memtable)
+  std::uint64_t blocks_read = 0;  // part blocks decompressed
+  std::uint64_t blocks_skipped_corrupt = 0;
+};
+
+}  // namespace edgesketch::store

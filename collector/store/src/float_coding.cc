@@ -1,0 +1,164 @@
+// Bit streams and the Gorilla XOR float coding.
+#include "float_coding.h"
+
+#include <bit>
+#include <cstring>
+
+namespace edgesketch::store {
+namespace {
+
+class BitWriter {
+ public:
+  explicit BitWriter(Bytes& out) : out_(out) {}
+  // Appends the low n bits of v (0 <= n <= 64), most significant first.
+  void put(std::uint64_t v, int n) {
+    if (n == 0) return;
+    if (n < 64) v &= (std::uint64_t{1} << n) - 1;
+    while (n > 0) {
+      const int space = 8 - fill_;
+      const int take = n < space ? n : space;
+      const auto chunk = static_cast<std::uint8_t>((v >> (n - take)) & ((1u << take) - 1));
+      cur_ = static_cast<std::uint8_t>(cur_ | (chunk << (space - take)));
+      fill_ += take;
+      n -= take;
+      if (fill_ == 8) {
+        out_.push_back(cur_);
+        cur_ = 0;
+        fill_ = 0;
+      }
+    }
+  }
+  void finish() {
+    if (fill_ > 0) out_.push_back(cur_);
+    cur_ = 0;
+    fill_ = 0;
+  }
+
+ private:
+  Bytes& out_;
+  std::uint8_t cur_ = 0;
+  int fill_ = 0;
+};
+
+class BitReader {
+ public:
+  explicit BitReader(ByteSpan in) : p_(in.data()), size_(in.size()), total_(in.size() * 8) {}
+  bool ok() const { return ok_; }
+  std::uint64_t position() const { return pos_; }
+  std::uint64_t total() const { return total_; }
+
+  // The next n bits (0 <= n <= 64); 0 and failed when fewer remain.
+  std::uint64_t get(int n) {
+    if (n == 0) return 0;
+    if (n > 56) {
+      const std::uint64_t hi = get(n - 32);
+      return (hi << 32) | get(32);
+    }
+    if (pos_ + static_cast<std::uint64_t>(n) > total_) {
+      ok_ = false;
+      pos_ = total_;
+      return 0;
+    }
+    const std::size_t byte = pos_ >> 3;
+    const int shift = static_cast<int>(pos_ & 7);
+    std::uint64_t w;
+    if (byte + 8 <= size_) {
+      std::memcpy(&w, p_ + byte, 8);
+    } else {
+      std::uint8_t buf[8] = {};
+      std::memcpy(buf, p_ + byte, size_ - byte);
+      std::memcpy(&w, buf, 8);
+    }
+    w = __builtin_bswap64(w);
+    pos_ += static_cast<std::uint64_t>(n);
+    return (w << shift) >> (64 - n);
+  }
+  bool bit() { return get(1) != 0; }
+
+ private:
+  const std::uint8_t* p_;
+  std::size_t size_;
+  std::uint64_t total_;
+  std::uint64_t pos_ = 0;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+void gorilla_encode(std::span<const double> values, Bytes& out) {
+  BitWriter w(out);
+  std::uint64_t prev = 0;
+  int prev_lz = -1;
+  int prev_tz = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto bits = std::bit_cast<std::uint64_t>(values[i]);
+    if (i == 0) {
+      w.put(bits, 64);
+      prev = bits;
+      continue;
+    }
+    const std::uint64_t x = bits ^ prev;
+    prev = bits;
+    if (x == 0) {
+      w.put(0, 1);
+      continue;
+    }
+    int lz = std::countl_zero(x);
+    const int tz = std::countr_zero(x);
+    if (lz > 31) lz = 31;
+    if (prev_lz >= 0 && lz >= prev_lz && tz >= prev_tz) {
+      w.put(0b10, 2);
+      w.put(x >> prev_tz, 64 - prev_lz - prev_tz);
+    } else {
+      const int sig = 64 - lz - tz;
+      w.put(0b11, 2);
+      w.put(static_cast<std::uint64_t>(lz), 5);
+      w.put(static_cast<std::uint64_t>(sig - 1), 6);
+      w.put(x >> tz, sig);
+      prev_lz = lz;
+      prev_tz = tz;
+    }
+  }
+  w.finish();
+}
+
+bool gorilla_decode(ByteSpan in, std::size_t n, std::vector<double>& out) {
+  out.clear();
+  if (n == 0) return in.empty();
+  // Every value takes at least one bit.
+  if (n > in.size() * 8) return false;
+  out.reserve(n);
+  BitReader r(in);
+  std::uint64_t prev = r.get(64);
+  out.push_back(std::bit_cast<double>(prev));
+  int prev_lz = -1;
+  int prev_tz = 0;
+  for (std::size_t i = 1; i < n && r.ok(); ++i) {
+    if (!r.bit()) {
+      out.push_back(std::bit_cast<double>(prev));
+      continue;
+    }
+    std::uint64_t x;
+    if (!r.bit()) {
+      if (prev_lz < 0) return false;
+      x = r.get(64 - prev_lz - prev_tz) << prev_tz;
+    } else {
+      const int lz = static_cast<int>(r.get(5));
+      const int sig = static_cast<int>(r.get(6)) + 1;
+      if (lz + sig > 64) return false;
+      const int tz = 64 - lz - sig;
+      x = r.get(sig) << tz;
+      prev_lz = lz;
+      prev_tz = tz;
+    }
+    prev ^= x;
+    out.push_back(std::bit_cast<double>(prev));
+  }
+  if (!r.ok() || out.size() != n) return false;
+  // Only zero padding may remain, and less than a byte of it.
+  const std::uint64_t left = r.total() - r.position();
+  if (left >= 8) return false;
+  return r.get(static_cast<int>(left)) == 0;
+}
+
+}  // namespace edgesketch::store

@@ -1,0 +1,321 @@
+// Column encoding, zstd framing and hostile-input-safe decoding of part blocks.
+#include "edgesketch/store/part_block.h"
+
+#include <zstd.h>
+
+#include <bit>
+#include <cstring>
+
+#include "edgesketch/common/crc32c.h"
+#include "float_coding.h"
+
+namespace edgesketch::store {
+namespace {
+
+constexpr std::uint8_t kHasHistogram = 1;
+constexpr std::uint8_t kHasDistinct = 2;
+constexpr std::uint8_t kHasTopk = 4;
+constexpr std::uint8_t kStripMin = 8;
+constexpr std::uint8_t kStripMax = 16;
+constexpr std::uint8_t kStripSum = 32;
+constexpr std::uint8_t kKnownFlags = 63;
+
+// Offset of the histogram's (sum, min, max) triple in its serialized bytes, or 0 when the
+// header does not parse or the sketch is empty (no triple).
+std::size_t histogram_stats_offset(ByteSpan h) {
+  ByteReader r(h);
+  r.u8();
+  r.u8();
+  r.u8();
+  r.varint();
+  const std::uint64_t count = r.varint();
+  if (!r.ok() || count == 0 || r.remaining() < 24) return 0;
+  return h.size() - r.remaining();
+}
+
+void put_column(Bytes& raw, const Bytes& col) {
+  put_varint(raw, col.size());
+  put_bytes(raw, col);
+}
+
+Status corrupt(const char* what) { return Status::corruption(std::string("part block: ") + what); }
+
+}  // namespace
+
+void encode_part_block(std::span<const PartRow> rows, int zstd_level, Bytes& out) {
+  Bytes raw;
+  Bytes col;
+  // 1. series ids, run-length coded.
+  {
+    col.clear();
+    std::uint64_t prev = 0;
+    std::size_t i = 0;
+    while (i < rows.size()) {
+      std::size_t j = i + 1;
+      while (j < rows.size() && rows[j].series_id == rows[i].series_id) ++j;
+      put_svarint(col, static_cast<std::int64_t>(rows[i].series_id - prev));
+      put_varint(col, j - i - 1);
+      prev = rows[i].series_id;
+      i = j;
+    }
+    put_column(raw, col);
+  }
+  // 2. window starts, delta-of-delta.
+  {
+    col.clear();
+    std::uint64_t prev = 0;
+    std::uint64_t prev_delta = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const auto v = static_cast<std::uint64_t>(rows[i].window_start);
+      if (i == 0) {
+        put_svarint(col, rows[i].window_start);
+      } else {
+        const std::uint64_t delta = v - prev;
+        put_svarint(col, static_cast<std::int64_t>(delta - prev_delta));
+        prev_delta = delta;
+      }
+      prev = v;
+    }
+    put_column(raw, col);
+  }
+  // 3. counts.
+  col.clear();
+  for (const auto& r : rows) put_varint(col, r.count);
+  put_column(raw, col);
+  // 4-6. sum, min, max.
+  std::vector<double> v(rows.size());
+  for (int which = 0; which < 3; ++which) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      v[i] = which == 0 ? rows[i].sum : which == 1 ? rows[i].min : rows[i].max;
+    }
+    col.clear();
+    gorilla_encode(v, col);
+    put_column(raw, col);
+  }
+  // 7-8. sketch flags and blobs.
+  Bytes flags;
+  Bytes blobs;
+  flags.reserve(rows.size());
+  for (const auto& r : rows) {
+    std::uint8_t f = 0;
+    if (!r.histogram.empty()) {
+      f |= kHasHistogram;
+      ByteSpan h = r.histogram;
+      const std::size_t off = histogram_stats_offset(h);
+      Bytes stripped;
+      if (off != 0) {
+        double hs[3];  // sum, min, max as serialized
+        std::memcpy(hs, h.data() + off, 24);
+        const double row_vals[3] = {r.sum, r.min, r.max};
+        const std::uint8_t bit[3] = {kStripSum, kStripMin, kStripMax};
+        stripped.assign(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(off));
+        for (int k = 0; k < 3; ++k) {
+          if (std::bit_cast<std::uint64_t>(hs[k]) == std::bit_cast<std::uint64_t>(row_vals[k])) {
+            f |= bit[k];
+          } else {
+            put_f64(stripped, hs[k]);
+          }
+        }
+        stripped.insert(stripped.end(), h.begin() + static_cast<std::ptrdiff_t>(off + 24), h.end());
+        h = stripped;
+      }
+      put_varint(blobs, h.size());
+      put_bytes(blobs, h);
+    }
+    if (!r.distinct.empty()) {
+      f |= kHasDistinct;
+      put_varint(blobs, r.distinct.size());
+      put_bytes(blobs, r.distinct);
+    }
+    if (!r.topk.empty()) {
+      f |= kHasTopk;
+      put_varint(blobs, r.topk.size());
+      put_bytes(blobs, r.topk);
+    }
+    flags.push_back(f);
+  }
+  put_column(raw, flags);
+  put_column(raw, blobs);
+
+  const std::size_t header_at = out.size();
+  const std::size_t bound = ZSTD_compressBound(raw.size());
+  out.resize(header_at + kPartBlockHeaderBytes + bound);
+  const std::size_t n = ZSTD_compress(out.data() + header_at + kPartBlockHeaderBytes, bound,
+                                      raw.data(), raw.size(), zstd_level);
+  // ZSTD_compress cannot fail with a bound-sized buffer and a valid level.
+  out.resize(header_at + kPartBlockHeaderBytes + n);
+  std::uint8_t* h = out.data() + header_at;
+  const auto clen = static_cast<std::uint32_t>(n);
+  const auto rlen = static_cast<std::uint32_t>(raw.size());
+  const auto nrows = static_cast<std::uint32_t>(rows.size());
+  std::memcpy(h, &clen, 4);
+  std::memcpy(h + 4, &rlen, 4);
+  std::memcpy(h + 8, &nrows, 4);
+  const std::uint32_t crc = crc32c_extend(crc32c(h, 12), h + kPartBlockHeaderBytes, n);
+  std::memcpy(h + 12, &crc, 4);
+}
+
+Result<PartBlock> decode_part_block(ByteSpan framed) {
+  if (framed.size() < kPartBlockHeaderBytes) return corrupt("shorter than its header");
+  std::uint32_t clen, rlen, nrows, crc;
+  std::memcpy(&clen, framed.data(), 4);
+  std::memcpy(&rlen, framed.data() + 4, 4);
+  std::memcpy(&nrows, framed.data() + 8, 4);
+  std::memcpy(&crc, framed.data() + 12, 4);
+  if (clen != framed.size() - kPartBlockHeaderBytes) return corrupt("frame length mismatch");
+  if (rlen > kMaxBlockRawBytes || nrows == 0 || nrows > kMaxBlockRows || nrows > rlen) {
+    return corrupt("raw length or row count out of range");
+  }
+  if (crc32c_extend(crc32c(framed.data(), 12), framed.data() + kPartBlockHeaderBytes, clen) !=
+      crc) {
+    return corrupt("checksum mismatch");
+  }
+  const unsigned long long content =
+      ZSTD_getFrameContentSize(framed.data() + kPartBlockHeaderBytes, clen);
+  if (content != rlen) return corrupt("zstd frame size does not match raw_len");
+  PartBlock b;
+  b.raw_.resize(rlen);
+  const std::size_t got =
+      ZSTD_decompress(b.raw_.data(), rlen, framed.data() + kPartBlockHeaderBytes, clen);
+  if (ZSTD_isError(got) || got != rlen) return corrupt("zstd frame does not decompress");
+
+  ByteReader r(b.raw_);
+  auto column = [&r]() -> ByteSpan {
+    const std::uint64_t n = r.varint();
+    if (!r.ok() || n > r.remaining()) {
+      r.fail();
+      return {};
+    }
+    return r.bytes(n);
+  };
+  const std::size_t rows = nrows;
+  // 1. series ids.
+  {
+    ByteReader c(column());
+    b.series_ids_.reserve(rows);
+    std::uint64_t prev = 0;
+    while (r.ok() && c.ok() && !c.at_end() && b.series_ids_.size() < rows) {
+      const std::uint64_t id = prev + static_cast<std::uint64_t>(c.svarint());
+      const std::uint64_t run = c.varint();
+      if (!c.ok() || run >= rows - b.series_ids_.size()) {
+        return corrupt("series id run exceeds the row count");
+      }
+      if (!b.series_ids_.empty() && id <= prev) return corrupt("series ids not increasing");
+      b.series_ids_.insert(b.series_ids_.end(), run + 1, id);
+      prev = id;
+    }
+    if (!r.ok() || !c.ok() || !c.at_end() || b.series_ids_.size() != rows) {
+      return corrupt("bad series id column");
+    }
+  }
+  // 2. window starts.
+  {
+    ByteReader c(column());
+    b.starts_.resize(rows);
+    std::uint64_t prev = 0;
+    std::uint64_t prev_delta = 0;
+    for (std::size_t i = 0; i < rows; ++i) {
+      if (i == 0) {
+        prev = static_cast<std::uint64_t>(c.svarint());
+      } else {
+        prev_delta += static_cast<std::uint64_t>(c.svarint());
+        prev += prev_delta;
+      }
+      b.starts_[i] = static_cast<std::int64_t>(prev);
+      if (i > 0 && b.series_ids_[i] == b.series_ids_[i - 1] && b.starts_[i] <= b.starts_[i - 1]) {
+        return corrupt("window starts not increasing within a series");
+      }
+    }
+    if (!r.ok() || !c.ok() || !c.at_end()) return corrupt("bad window start column");
+  }
+  // 3. counts.
+  {
+    ByteReader c(column());
+    b.counts_.resize(rows);
+    for (std::size_t i = 0; i < rows; ++i) b.counts_[i] = c.varint();
+    if (!r.ok() || !c.ok() || !c.at_end()) return corrupt("bad count column");
+  }
+  // 4-6. floats.
+  std::vector<double>* floats[3] = {&b.sums_, &b.mins_, &b.maxs_};
+  for (auto* f : floats) {
+    ByteSpan c = column();
+    if (!r.ok() || !gorilla_decode(c, rows, *f)) return corrupt("bad float column");
+  }
+  // 7-8. sketches.
+  ByteSpan flags = column();
+  ByteSpan blobs = column();
+  if (!r.ok() || !r.at_end() || flags.size() != rows) return corrupt("bad sketch columns");
+  b.flags_.assign(flags.begin(), flags.end());
+  b.blobs_.resize(rows);
+  ByteReader c(blobs);
+  const std::size_t blobs_base = static_cast<std::size_t>(blobs.data() - b.raw_.data());
+  auto take = [&](PartBlock::Blob& blob) {
+    const std::uint64_t n = c.varint();
+    if (!c.ok() || n > c.remaining()) {
+      c.fail();
+      return;
+    }
+    blob.offset = static_cast<std::uint32_t>(blobs_base + (blobs.size() - c.remaining()));
+    blob.size = static_cast<std::uint32_t>(n);
+    c.bytes(n);
+  };
+  for (std::size_t i = 0; i < rows; ++i) {
+    const std::uint8_t f = b.flags_[i];
+    if ((f & ~kKnownFlags) != 0 ||
+        (!(f & kHasHistogram) && (f & (kStripMin | kStripMax | kStripSum)))) {
+      return corrupt("bad sketch flags");
+    }
+    if (f & kHasHistogram) take(b.blobs_[i].histogram);
+    if (f & kHasDistinct) take(b.blobs_[i].distinct);
+    if (f & kHasTopk) take(b.blobs_[i].topk);
+    if (!c.ok()) return corrupt("bad sketch blob column");
+  }
+  if (!c.at_end()) return corrupt("trailing bytes in the sketch blob column");
+  return b;
+}
+
+ByteSpan PartBlock::histogram(std::size_t i, Bytes& scratch) const {
+  const std::uint8_t f = flags_[i];
+  if (!(f & kHasHistogram)) return {};
+  ByteSpan h = span_of(blobs_[i].histogram);
+  if (!(f & (kStripMin | kStripMax | kStripSum))) return h;
+  // Rebuild the canonical layout: the stripped fields come from the row. A blob whose header
+  // does not parse is passed through and rejected by the histogram decoder.
+  ByteReader r(h);
+  r.u8();
+  r.u8();
+  r.u8();
+  r.varint();
+  r.varint();
+  if (!r.ok()) return h;
+  const std::size_t off = h.size() - r.remaining();
+  scratch.assign(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(off));
+  const double row_vals[3] = {sums_[i], mins_[i], maxs_[i]};
+  const std::uint8_t bit[3] = {kStripSum, kStripMin, kStripMax};
+  for (int k = 0; k < 3; ++k) {
+    if (f & bit[k]) {
+      put_f64(scratch, row_vals[k]);
+    } else {
+      put_f64(scratch, r.f64());
+    }
+  }
+  if (!r.ok()) return h;
+  scratch.insert(scratch.end(), h.end() - static_cast<std::ptrdiff_t>(r.remaining()), h.end());
+  return scratch;
+}
+
+PartRow PartBlock::row(std::size_t i, Bytes& scratch) const {
+  PartRow row;
+  row.series_id = series_ids_[i];
+  row.window_start = starts_[i];
+  row.count = counts_[i];
+  row.sum = sums_[i];
+  row.min = mins_[i];
+  row.max = maxs_[i];
+  row.histogram = histogram(i, scratch);
+  row.distinct = distinct(i);
+  row.topk = topk(i);
+  return row;
+}
+
+}  // namespace edgesketch::store

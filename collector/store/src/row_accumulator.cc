@@ -1,0 +1,149 @@
+// Merging stored rows and aggregates.
+#include "row_accumulator.h"
+
+namespace edgesketch::store {
+
+Status RowAccumulator::add_scalars(std::uint64_t count, double sum, double min, double max) {
+  if (count > std::numeric_limits<std::uint64_t>::max() - count_) {
+    return Status::out_of_range("row count overflows 64 bits");
+  }
+  ++rows_;
+  count_ += count;
+  sum_ += sum;
+  if (min < min_) min_ = min;
+  if (max > max_) max_ = max;
+  return Status();
+}
+
+Status RowAccumulator::add(const PartRow& row) {
+  ES_RETURN_IF_ERROR(add_scalars(row.count, row.sum, row.min, row.max));
+  Status first;
+  auto keep = [&first](Status s) {
+    if (first.ok() && !s.ok()) first = std::move(s);
+  };
+  if (!row.histogram.empty()) {
+    if (histogram_) {
+      keep(histogram_->merge_serialized(row.histogram));
+    } else {
+      auto h = sketch::ExpHistogram::deserialize(row.histogram);
+      if (h.ok()) {
+        histogram_.emplace(std::move(h).value());
+      } else {
+        keep(h.status());
+      }
+    }
+  }
+  if (!row.distinct.empty()) {
+    if (distinct_) {
+      keep(distinct_->merge_serialized(row.distinct));
+    } else {
+      auto d = sketch::HyperLogLog::deserialize(row.distinct);
+      if (d.ok()) {
+        distinct_.emplace(std::move(d).value());
+      } else {
+        keep(d.status());
+      }
+    }
+  }
+  if (!row.topk.empty()) {
+    auto t = sketch::TopK::deserialize(row.topk);
+    if (!t.ok()) {
+      keep(t.status());
+    } else if (topk_) {
+      keep(topk_->merge(*t));
+    } else {
+      topk_.emplace(std::move(t).value());
+    }
+  }
+  return first;
+}
+
+Status RowAccumulator::add(const sketch::WindowAggregate& agg) {
+  ES_RETURN_IF_ERROR(add_scalars(agg.count(), agg.sum(), agg.min(), agg.max()));
+  Status first;
+  auto keep = [&first](Status s) {
+    if (first.ok() && !s.ok()) first = std::move(s);
+  };
+  if (const auto* h = agg.histogram()) {
+    if (histogram_) {
+      keep(histogram_->merge(*h));
+    } else {
+      histogram_ = *h;
+    }
+  }
+  if (const auto* d = agg.distinct()) {
+    if (distinct_) {
+      keep(distinct_->merge(*d));
+    } else {
+      distinct_ = *d;
+    }
+  }
+  if (const auto* t = agg.topk()) {
+    if (topk_) {
+      keep(topk_->merge(*t));
+    } else {
+      topk_ = *t;
+    }
+  }
+  return first;
+}
+
+Result<sketch::WindowAggregate> RowAccumulator::to_aggregate() && {
+  return sketch::WindowAggregate::from_parts(count_, sum_, min_, max_, std::move(histogram_),
+                                             std::move(distinct_), std::move(topk_));
+}
+
+void RowAccumulator::to_row(std::uint64_t series_id, std::int64_t window_start, Bytes& h, Bytes& d,
+                            Bytes& t, PartRow& out) const {
+  out = PartRow{};
+  out.series_id = series_id;
+  out.window_start = window_start;
+  out.count = count_;
+  out.sum = sum_;
+  out.min = min_;
+  out.max = max_;
+  h.clear();
+  d.clear();
+  t.clear();
+  if (histogram_) {
+    histogram_->serialize(h);
+    out.histogram = h;
+  }
+  if (distinct_) {
+    distinct_->serialize(d);
+    out.distinct = d;
+  }
+  if (topk_) {
+    topk_->serialize(t);
+    out.topk = t;
+  }
+}
+
+void aggregate_to_row(std::uint64_t series_id, std::int64_t window_start,
+                      const sketch::WindowAggregate& agg, Bytes& h, Bytes& d, Bytes& t,
+                      PartRow& out) {
+  out = PartRow{};
+  out.series_id = series_id;
+  out.window_start = window_start;
+  out.count = agg.count();
+  out.sum = agg.sum();
+  out.min = agg.min();
+  out.max = agg.max();
+  h.clear();
+  d.clear();
+  t.clear();
+  if (const auto* x = agg.histogram()) {
+    x->serialize(h);
+    out.histogram = h;
+  }
+  if (const auto* x = agg.distinct()) {
+    x->serialize(d);
+    out.distinct = d;
+  }
+  if (const auto* x = agg.topk()) {
+    x->serialize(t);
+    out.topk = t;
+  }
+}
+
+}  // namespace edgesketch::store

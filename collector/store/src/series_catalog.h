@@ -1,0 +1,80 @@
+// SeriesCatalog: series_id <-> (tenant, metric, sorted tags), persisted in SQLite (catalog.db),
+// with an in-memory inverted index (label name -> value -> sorted series ids) per tenant, loaded
+// at open, for label matchers.
+//
+// Durability: resolve() commits new series in one transaction with synchronous=FULL before it
+// returns, so every id a WAL record or part refers to is on disk first. Ids are never reused
+// or deleted.
+//
+// Thread safety: resolve() may run concurrently with find()/select()/info() (a shared_mutex
+// guards the in-memory maps; resolve() holds it exclusively only to publish new series).
+// Concurrent resolve() calls serialize.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "edgesketch/common/status.h"
+#include "edgesketch/store/scan.h"
+#include "edgesketch/store/store.h"
+#include "edgesketch/wire/types.h"
+#include "sqlite_statement.h"
+
+namespace edgesketch::store {
+
+class SeriesCatalog {
+ public:
+  ~SeriesCatalog();
+  // Opens or creates the catalog at `path` and loads every series.
+  static Result<std::unique_ptr<SeriesCatalog>> open(const std::string& path,
+                                                     std::size_t max_series_per_tenant);
+
+  // Sets ids[i] to the id of records[i]'s series, creating the missing ones. All or nothing:
+  // when the tenant would exceed its series limit nothing is created and the error is
+  // kResourceExhausted naming the tenant, the limit and the first new series.
+  Status resolve(std::string_view tenant, std::span<const wire::WindowRecord> records,
+                 std::vector<std::uint64_t>& ids);
+
+  // Sorted ids of the tenant's series matching all matchers; kInvalidArgument for a bad regex.
+  Result<std::vector<std::uint64_t>> select(std::string_view tenant,
+                                            std::span<const LabelMatcher> matchers) const;
+  std::optional<SeriesInfo> info(std::uint64_t id) const;
+  std::size_t size() const;
+  std::size_t tenant_size(std::string_view tenant) const;
+
+ private:
+  struct TenantIndex {
+    std::vector<std::uint64_t> all;  // sorted (ids grow)
+    // label -> value -> sorted ids; "__name__" holds the metric.
+    std::map<std::string, std::map<std::string, std::vector<std::uint64_t>>, std::less<>> postings;
+  };
+
+  SeriesCatalog() = default;
+  void publish_locked(SeriesInfo info);
+  static void encode_key(std::string_view tenant, const wire::SeriesKey& key, std::string& out);
+  Result<std::vector<std::uint64_t>> match_one(const TenantIndex& t, const LabelMatcher& m) const;
+
+  std::size_t max_per_tenant_ = 0;
+  sqlite3* db_ = nullptr;
+  std::mutex write_mu_;  // serializes resolve() and guards insert_ and scratch_
+  Statement insert_;
+  std::string scratch_;
+
+  mutable std::shared_mutex mu_;  // guards everything below
+  std::unordered_map<std::string, std::uint64_t> by_key_;
+  std::vector<SeriesInfo> by_id_;  // index id - 1 (ids are dense from 1)
+  std::map<std::string, TenantIndex, std::less<>> tenants_;
+};
+
+}  // namespace edgesketch::store

@@ -1,0 +1,575 @@
+// The Store facade, opening and recovery, and the write path (ingest, flush).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+
+#include "edgesketch/wire/codec.h"
+#include "row_accumulator.h"
+#include "store_impl.h"
+
+namespace edgesketch::store {
+namespace {
+
+// Tenant names become directory names: keep [A-Za-z0-9_-] and escape the rest as %XX.
+std::string escape_name(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+        c == '-') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string day_name(std::int64_t day) {
+  using namespace std::chrono;
+  const year_month_day ymd{sys_days{days{day}}};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+
+Status check_tenant(std::string_view tenant, const wire::WindowBatch& batch) {
+  if (tenant.empty() || tenant.size() > 128) {
+    return Status::invalid_argument("tenant must be 1..128 bytes, got " +
+                                    std::to_string(tenant.size()));
+  }
+  if (!batch.tenant.empty() && batch.tenant != tenant) {
+    return Status::invalid_argument("batch of gateway '" + batch.gateway_id + "' seq " +
+                                    std::to_string(batch.seq) + " names tenant '" + batch.tenant +
+                                    "' but arrived for tenant '" + std::string(tenant) + "'");
+  }
+  return Status();
+}
+
+}  // namespace
+
+// ---- facade ----
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::open(const std::string& dir, StoreOptions options) {
+  auto impl = std::make_unique<Impl>(dir, std::move(options));
+  ES_RETURN_IF_ERROR(impl->open());
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<IngestReceipt> Store::ingest(std::string_view tenant, ByteSpan encoded) {
+  ES_ASSIGN_OR_RETURN(IngestReceipt r, impl_->submit_encoded(tenant, encoded));
+  ES_RETURN_IF_ERROR(impl_->wait_durable(r.lsn));
+  return r;
+}
+
+Result<IngestReceipt> Store::ingest(std::string_view tenant, const wire::WindowBatch& batch,
+                                    ByteSpan encoded) {
+  ES_ASSIGN_OR_RETURN(IngestReceipt r, impl_->submit(tenant, batch, encoded, nullptr));
+  ES_RETURN_IF_ERROR(impl_->wait_durable(r.lsn));
+  return r;
+}
+
+Result<IngestReceipt> Store::submit(std::string_view tenant, const wire::WindowBatch& batch,
+                                    ByteSpan encoded) {
+  return impl_->submit(tenant, batch, encoded, nullptr);
+}
+
+Result<IngestReceipt> Store::submit(std::string_view tenant, ByteSpan encoded) {
+  return impl_->submit_encoded(tenant, encoded);
+}
+
+Status Store::wait_durable(std::uint64_t lsn) { return impl_->wait_durable(lsn); }
+Status Store::flush() { return impl_->flush(); }
+Status Store::compact(bool full) { return impl_->compact(full); }
+Status Store::apply_retention() { return impl_->apply_retention(); }
+Result<ScanResult> Store::scan(const ScanRequest& request) const { return impl_->scan(request); }
+Result<std::vector<SeriesInfo>> Store::select(std::string_view tenant,
+                                              const std::vector<LabelMatcher>& matchers) const {
+  return impl_->select(tenant, matchers);
+}
+StoreStats Store::stats() const { return impl_->stats(); }
+const StoreOptions& Store::options() const { return impl_->options(); }
+
+// ---- opening ----
+
+Store::Impl::Impl(std::string dir, StoreOptions options)
+    : dir_(std::move(dir)), options_(std::move(options)) {
+  clock_ = options_.clock != nullptr ? options_.clock : &system_clock_;
+  replay_limits_ = options_.limits;
+  // Replayed batches were validated when they arrived; their clock bounds were relative to
+  // that moment, not to now.
+  replay_limits_.min_ts_ms = 0;
+  replay_limits_.max_past_ms = std::int64_t{1} << 60;
+  replay_limits_.max_future_ms = std::int64_t{1} << 60;
+  parts_ = std::make_shared<const PartSet>();
+}
+
+Store::Impl::~Impl() {
+  {
+    std::lock_guard lock(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+  wal_.reset();
+}
+
+Status Store::Impl::validate_options() const {
+  const auto& t = options_.tiers_ms;
+  if (t.empty()) return Status::invalid_argument("store: tiers_ms is empty");
+  if (options_.retention_ms.size() != t.size()) {
+    return Status::invalid_argument("store: retention_ms needs one entry per tier (" +
+                                    std::to_string(t.size()) + "), has " +
+                                    std::to_string(options_.retention_ms.size()));
+  }
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (t[i] == 0 || kDayMs % t[i] != 0) {
+      return Status::invalid_argument("store: tier " + std::to_string(t[i]) +
+                                      " ms does not divide a day");
+    }
+    if (i > 0 && t[i] % t[i - 1] != 0) {
+      return Status::invalid_argument("store: tier " + std::to_string(t[i]) +
+                                      " ms is not a multiple of the previous tier " +
+                                      std::to_string(t[i - 1]) + " ms");
+    }
+  }
+  if (options_.merge_min_parts < 2 || options_.merge_max_parts < options_.merge_min_parts) {
+    return Status::invalid_argument("store: need 2 <= merge_min_parts <= merge_max_parts");
+  }
+  return Status();
+}
+
+Status Store::Impl::open() {
+  ES_RETURN_IF_ERROR(validate_options());
+  ES_RETURN_IF_ERROR(ensure_dir(dir_ + "/parts"));
+  ES_RETURN_IF_ERROR(ensure_dir(dir_ + "/quarantine"));
+  Manifest m;
+  const std::string manifest_path = dir_ + "/MANIFEST";
+  if (path_exists(manifest_path)) {
+    ES_ASSIGN_OR_RETURN(Bytes bytes, read_file(manifest_path, std::uint64_t{1} << 30));
+    auto decoded = Manifest::decode(bytes);
+    if (!decoded.ok()) {
+      return decoded.status().with_context(
+          "store " + dir_ +
+          ": the MANIFEST is unreadable; it is only ever replaced atomically, "
+          "so the disk is damaged. Restore it from a backup");
+    }
+    m = std::move(decoded).value();
+  }
+  wal_replay_from_ = m.wal_replay_from;
+  next_part_id_ = m.next_part_id;
+  committed_ledger_ = m.ledger;
+  {
+    auto ledger = DedupeLedger::decode(m.ledger);
+    if (!ledger.ok()) return ledger.status().with_context("store " + dir_ + ": MANIFEST");
+    ledger_ = std::move(ledger).value();
+  }
+  ES_ASSIGN_OR_RETURN(catalog_,
+                      SeriesCatalog::open(dir_ + "/catalog.db", options_.max_series_per_tenant));
+  bool rewrite = false;
+  ES_RETURN_IF_ERROR(open_parts(m, rewrite));
+  ES_RETURN_IF_ERROR(remove_orphans(m));
+  if (rewrite) {
+    std::lock_guard lock(manifest_mu_);
+    ES_RETURN_IF_ERROR(commit_manifest_locked(*parts_snapshot()));
+  }
+
+  WalOptions wo;
+  wo.dir = dir_ + "/wal";
+  wo.segment_bytes = options_.wal_segment_bytes;
+  wo.group_commit_delay_us = options_.group_commit_delay_us;
+  WalReplayReport report;
+  const auto t0 = std::chrono::steady_clock::now();
+  ES_ASSIGN_OR_RETURN(wal_, Wal::open(
+                                wo, wal_replay_from_,
+                                [this](std::string_view tenant, ByteSpan bytes) {
+                                  return replay_record(tenant, bytes);
+                                },
+                                report));
+  torn_bytes_ = report.torn_bytes;
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (report.records > 0 || report.torn_bytes > 0) {
+    spdlog::info(
+        "store {}: replayed {} WAL records ({} applied) from {} segments in {:.3f} s; "
+        "{} torn bytes truncated",
+        dir_, report.records, replayed_.load(), report.segments, secs, report.torn_bytes);
+  }
+  if (options_.background_merge) bg_ = std::thread([this] { background_loop(); });
+  bool over;
+  {
+    std::shared_lock lock(mem_mu_);
+    over = mem_bytes_ > options_.memtable_bytes;
+  }
+  if (over) return flush();
+  return Status();
+}
+
+std::size_t Store::Impl::tier_index(std::uint32_t tier_ms) const {
+  for (std::size_t i = 0; i < options_.tiers_ms.size(); ++i) {
+    if (options_.tiers_ms[i] == tier_ms) return i;
+  }
+  return options_.tiers_ms.size();
+}
+
+std::string Store::Impl::partition_dir(const std::string& tenant, std::uint32_t tier_ms,
+                                       std::int64_t day) const {
+  return "parts/" + escape_name(tenant) + "/" + std::to_string(tier_ms) + "/" + day_name(day);
+}
+
+Status Store::Impl::quarantine(const std::string& rel_path, const Status& why) {
+  ++quarantined_;
+  std::string flat = rel_path;
+  std::replace(flat.begin(), flat.end(), '/', '_');
+  const std::string to = dir_ + "/quarantine/" + flat;
+  spdlog::error("store {}: part {} is unreadable ({}); moved to {} and left out of the store", dir_,
+                rel_path, why.to_string(), to);
+  return rename_durable(dir_ + "/" + rel_path, to);
+}
+
+Status Store::Impl::open_parts(const Manifest& m, bool& rewrite) {
+  auto set = std::make_shared<PartSet>();
+  for (const auto& mp : m.parts) {
+    auto reader = PartReader::open(dir_ + "/" + mp.path, options_.verify_parts_on_open);
+    Status why;
+    if (!reader.ok()) {
+      why = reader.status();
+    } else if ((*reader)->meta().tenant != mp.tenant || (*reader)->meta().tier_ms != mp.tier_ms ||
+               (*reader)->meta().day != mp.day || (*reader)->meta().rows != mp.rows) {
+      why = Status::corruption("metadata does not match the MANIFEST");
+    } else if (tier_index(mp.tier_ms) == options_.tiers_ms.size()) {
+      spdlog::warn("store {}: part {} belongs to tier {} ms, which is not configured; ignored",
+                   dir_, mp.path, mp.tier_ms);
+    }
+    if (!why.ok()) {
+      rewrite = true;
+      if (path_exists(dir_ + "/" + mp.path)) {
+        ES_RETURN_IF_ERROR(quarantine(mp.path, why));
+      } else {
+        ++quarantined_;
+        spdlog::error("store {}: part {} is missing ({}); left out of the store", dir_, mp.path,
+                      why.to_string());
+      }
+      continue;
+    }
+    auto lp = std::make_shared<LivePart>();
+    lp->meta = mp;
+    lp->reader = std::move(reader).value();
+    set->push_back(std::move(lp));
+  }
+  std::lock_guard lock(parts_mu_);
+  parts_ = std::move(set);
+  return Status();
+}
+
+Status Store::Impl::remove_orphans(const Manifest& m) {
+  std::set<std::string> live;
+  for (const auto& p : m.parts) live.insert(p.path);
+  ES_ASSIGN_OR_RETURN(auto tenants, list_dir(dir_ + "/parts"));
+  for (const auto& t : tenants) {
+    const std::string td = "parts/" + t;
+    ES_ASSIGN_OR_RETURN(auto tiers, list_dir(dir_ + "/" + td));
+    for (const auto& tier : tiers) {
+      const std::string tierd = td + "/" + tier;
+      ES_ASSIGN_OR_RETURN(auto days, list_dir(dir_ + "/" + tierd));
+      for (const auto& day : days) {
+        const std::string dd = tierd + "/" + day;
+        ES_ASSIGN_OR_RETURN(auto files, list_dir(dir_ + "/" + dd));
+        for (const auto& f : files) {
+          const std::string rel = dd + "/" + f;
+          if (live.count(rel)) continue;
+          if (!f.ends_with(".tmp")) {
+            ++orphans_removed_;
+            spdlog::info("store {}: removing {} (left by an unfinished flush or merge)", dir_, rel);
+          }
+          ES_RETURN_IF_ERROR(remove_file(dir_ + "/" + rel));
+        }
+        ES_RETURN_IF_ERROR(remove_dir_if_empty(dir_ + "/" + dd));
+      }
+      ES_RETURN_IF_ERROR(remove_dir_if_empty(dir_ + "/" + tierd));
+    }
+    ES_RETURN_IF_ERROR(remove_dir_if_empty(dir_ + "/" + td));
+  }
+  return Status();
+}
+
+Status Store::Impl::replay_record(std::string_view tenant, ByteSpan bytes) {
+  auto batch = wire::decode_window_batch(bytes, replay_limits_, clock_->now_ms());
+  if (!batch.ok()) {
+    // The bytes passed the CRC, so they are what was written; a batch that decoded then and does
+    // not now means the limits were tightened. Skip it loudly rather than refuse to start.
+    spdlog::error("store {}: WAL batch for tenant '{}' does not decode any more ({}); skipped",
+                  dir_, tenant, batch.status().to_string());
+    return Status();
+  }
+  if (ledger_.contains(tenant, batch->gateway_id, batch->seq)) return Status();
+  Status s = catalog_->resolve(tenant, batch->records, ids_scratch_);
+  if (!s.ok()) {
+    spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch->gateway_id,
+                  batch->seq, s.to_string());
+    return Status();
+  }
+  apply_batch(tenant, *batch, &batch.value(), ids_scratch_);
+  ledger_.insert(tenant, batch->gateway_id, batch->seq);
+  ++replayed_;
+  return Status();
+}
+
+// ---- write path ----
+
+Result<IngestReceipt> Store::Impl::submit_encoded(std::string_view tenant, ByteSpan encoded) {
+  ES_ASSIGN_OR_RETURN(wire::WindowBatch batch,
+                      wire::decode_window_batch(encoded, options_.limits, clock_->now_ms()));
+  return submit(tenant, batch, encoded, &batch);
+}
+
+Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::WindowBatch& batch,
+                                          ByteSpan encoded, wire::WindowBatch* owned) {
+  ES_RETURN_IF_ERROR(check_tenant(tenant, batch));
+  std::lock_guard lock(write_mu_);
+  IngestReceipt r;
+  r.gateway_id = batch.gateway_id;
+  r.seq = batch.seq;
+  if (ledger_.contains(tenant, batch.gateway_id, batch.seq)) {
+    ++batches_duplicate_;
+    r.duplicate = true;
+    // The original may still wait for its fsync: the caller waits for everything appended.
+    r.lsn = wal_->last_lsn();
+    return r;
+  }
+  ES_RETURN_IF_ERROR(catalog_->resolve(tenant, batch.records, ids_scratch_));
+  ES_ASSIGN_OR_RETURN(r.lsn, wal_->append(tenant, encoded));
+  apply_batch(tenant, batch, owned, ids_scratch_);
+  ledger_.insert(tenant, batch.gateway_id, batch.seq);
+  r.records = batch.records.size();
+  ++batches_applied_;
+  bool over;
+  {
+    std::shared_lock mlock(mem_mu_);
+    over = mem_bytes_ > options_.memtable_bytes;
+  }
+  if (over) {
+    Status s = flush_locked();
+    if (!s.ok()) {
+      // The batch is applied and in the WAL; a failed flush only delays truncation.
+      spdlog::error("store {}: flush after memtable overflow failed: {}", dir_, s.to_string());
+    }
+  }
+  return r;
+}
+
+void Store::Impl::apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
+                              wire::WindowBatch* owned, const std::vector<std::uint64_t>& ids) {
+  const std::size_t tiers = options_.tiers_ms.size();
+  std::unique_lock lock(mem_mu_);
+  std::vector<Memtable*> mts(tiers);
+  std::string t(tenant);
+  for (std::size_t i = 0; i < tiers; ++i) mts[i] = &memtables_[{t, i}];
+  std::size_t before = 0;
+  for (auto* m : mts) before += m->bytes();
+  for (std::size_t r = 0; r < batch.records.size(); ++r) {
+    const wire::WindowRecord& rec = batch.records[r];
+    // Coarse tiers first (copies or merges), then the finest, which may take the aggregate.
+    for (std::size_t i = tiers; i-- > 0;) {
+      const std::int64_t res = options_.tiers_ms[i];
+      const RowKey key{ids[r], floor_div(rec.window_start_ms, res) * res};
+      Status s = (i == 0 && owned != nullptr) ? mts[i]->apply(key, std::move(owned->records[r].agg))
+                                              : mts[i]->apply(key, rec.agg);
+      if (!s.ok()) {
+        ++merge_conflicts_;
+        spdlog::debug("store: record for series {} window {} not merged into tier {}: {}", ids[r],
+                      rec.window_start_ms, options_.tiers_ms[i], s.to_string());
+      }
+    }
+  }
+  std::size_t after = 0;
+  for (auto* m : mts) after += m->bytes();
+  mem_bytes_ = mem_bytes_ + after - before;
+  records_applied_ += batch.records.size();
+}
+
+Status Store::Impl::flush() {
+  std::lock_guard lock(write_mu_);
+  return flush_locked();
+}
+
+std::uint64_t Store::Impl::allocate_part_id() {
+  std::lock_guard lock(manifest_mu_);
+  return next_part_id_++;
+}
+
+Result<std::shared_ptr<const LivePart>> Store::Impl::write_part(
+    const std::string& tenant, std::uint32_t tier_ms, std::int64_t day, int zstd_level,
+    const std::function<Status(PartWriter&)>& fill) {
+  const std::string pdir = partition_dir(tenant, tier_ms, day);
+  ES_RETURN_IF_ERROR(ensure_dir(dir_ + "/" + pdir));
+  char name[40];
+  std::snprintf(name, sizeof name, "%012" PRIu64 ".part", allocate_part_id());
+  const std::string rel = pdir + "/" + name;
+  PartMeta meta;
+  meta.tenant = tenant;
+  meta.tier_ms = tier_ms;
+  meta.day = day;
+  PartWriter w(dir_ + "/" + rel, meta, options_.block_rows, zstd_level);
+  ES_RETURN_IF_ERROR(fill(w));
+  std::uint64_t bytes = 0;
+  ES_ASSIGN_OR_RETURN(PartMeta done, w.finish(bytes));
+  // The directory entry of a new partition directory must be durable too.
+  ES_RETURN_IF_ERROR(sync_dir(parent_dir(dir_ + "/" + pdir)));
+  ES_ASSIGN_OR_RETURN(auto reader, PartReader::open(dir_ + "/" + rel, false));
+  auto lp = std::make_shared<LivePart>();
+  lp->meta.path = rel;
+  lp->meta.tenant = tenant;
+  lp->meta.tier_ms = tier_ms;
+  lp->meta.day = day;
+  lp->meta.rows = done.rows;
+  lp->meta.bytes = bytes;
+  lp->meta.min_ws = done.min_ws;
+  lp->meta.max_ws = done.max_ws;
+  lp->reader = std::move(reader);
+  return std::shared_ptr<const LivePart>(std::move(lp));
+}
+
+Status Store::Impl::flush_locked() {
+  {
+    std::shared_lock lock(mem_mu_);
+    bool any = false;
+    for (const auto& [k, m] : memtables_) any = any || !m.empty();
+    if (!any) return Status();
+  }
+  // Everything in the memtables came from segments below `segment`.
+  ES_ASSIGN_OR_RETURN(const std::uint64_t segment, wal_->rotate());
+  // Only this thread (holding write_mu_) changes the memtables, so they are stable here.
+  std::vector<std::shared_ptr<const LivePart>> added;
+  Bytes h, d, t;
+  for (const auto& [key, mt] : memtables_) {
+    if (mt.empty()) continue;
+    const auto rows = mt.sorted();
+    std::vector<std::pair<RowKey, const sketch::WindowAggregate*>> sorted_rows;
+    // Group by day: rows are sorted by series then time, so collect per day first.
+    std::map<std::int64_t, std::vector<std::size_t>> by_day;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      by_day[floor_div(rows[i].first.window_start, kDayMs)].push_back(i);
+    }
+    for (const auto& [day, idx] : by_day) {
+      auto part =
+          write_part(key.first, options_.tiers_ms[key.second], day, options_.flush_zstd_level,
+                     [&](PartWriter& w) -> Status {
+                       PartRow row;
+                       for (std::size_t i : idx) {
+                         aggregate_to_row(rows[i].first.series_id, rows[i].first.window_start,
+                                          *rows[i].second, h, d, t, row);
+                         ES_RETURN_IF_ERROR(w.add(row));
+                       }
+                       return Status();
+                     });
+      if (!part.ok()) return part.status().with_context("flush");
+      added.push_back(std::move(part).value());
+    }
+  }
+  {
+    std::lock_guard mlock(manifest_mu_);
+    auto set = std::make_shared<PartSet>(*parts_snapshot());
+    set->insert(set->end(), added.begin(), added.end());
+    const std::uint64_t old_from = wal_replay_from_;
+    Bytes old_ledger = committed_ledger_;
+    wal_replay_from_ = segment;
+    committed_ledger_.clear();
+    ledger_.encode(committed_ledger_);
+    Status s = commit_manifest_locked(*set);
+    if (!s.ok()) {
+      wal_replay_from_ = old_from;
+      committed_ledger_ = std::move(old_ledger);
+      return s.with_context("flush");
+    }
+    std::unique_lock mem(mem_mu_);
+    std::lock_guard plock(parts_mu_);
+    parts_ = std::move(set);
+    memtables_.clear();
+    mem_bytes_ = 0;
+  }
+  ++flushes_;
+  ES_RETURN_IF_ERROR(wal_->remove_segments_before(segment));
+  wake_background();
+  return Status();
+}
+
+Status Store::Impl::commit_manifest_locked(const PartSet& parts) {
+  Manifest m;
+  m.wal_replay_from = wal_replay_from_;
+  m.next_part_id = next_part_id_;
+  m.ledger = committed_ledger_;
+  m.parts.reserve(parts.size());
+  for (const auto& p : parts) m.parts.push_back(p->meta);
+  return write_file_durable(dir_ + "/MANIFEST", m.encode());
+}
+
+std::shared_ptr<const PartSet> Store::Impl::parts_snapshot() const {
+  std::lock_guard lock(parts_mu_);
+  return parts_;
+}
+
+Result<std::vector<SeriesInfo>> Store::Impl::select(
+    std::string_view tenant, const std::vector<LabelMatcher>& matchers) const {
+  ES_ASSIGN_OR_RETURN(auto ids, catalog_->select(tenant, matchers));
+  std::vector<SeriesInfo> out;
+  out.reserve(ids.size());
+  for (auto id : ids) {
+    if (auto info = catalog_->info(id)) out.push_back(std::move(*info));
+  }
+  return out;
+}
+
+StoreStats Store::Impl::stats() const {
+  StoreStats s;
+  s.series = catalog_->size();
+  s.batches_applied = batches_applied_;
+  s.batches_duplicate = batches_duplicate_;
+  s.records_applied = records_applied_;
+  s.merge_conflicts = merge_conflicts_;
+  {
+    std::shared_lock lock(mem_mu_);
+    s.memtable_bytes = mem_bytes_;
+    for (const auto& [k, m] : memtables_) s.memtable_rows += m.rows();
+  }
+  s.wal_bytes = wal_->bytes();
+  s.wal_segments = wal_->segments();
+  s.wal_fsyncs = wal_->fsyncs();
+  s.wal_replayed_batches = replayed_;
+  s.wal_torn_bytes = torn_bytes_;
+  s.part_bytes_per_tier.assign(options_.tiers_ms.size(), 0);
+  s.part_rows_per_tier.assign(options_.tiers_ms.size(), 0);
+  for (const auto& p : *parts_snapshot()) {
+    ++s.parts;
+    s.part_bytes += p->meta.bytes;
+    s.part_rows += p->meta.rows;
+    const std::size_t ti = tier_index(p->meta.tier_ms);
+    if (ti < options_.tiers_ms.size()) {
+      s.part_bytes_per_tier[ti] += p->meta.bytes;
+      s.part_rows_per_tier[ti] += p->meta.rows;
+    }
+  }
+  s.flushes = flushes_;
+  s.merges = merges_;
+  s.partitions_dropped = partitions_dropped_;
+  s.parts_quarantined = quarantined_;
+  s.orphan_parts_removed = orphans_removed_;
+  s.corrupt_blocks = corrupt_blocks_;
+  {
+    // The ledger belongs to the writer; a racy size read is fine for statistics but not allowed
+    // by the memory model, so take the writer's lock briefly.
+    std::lock_guard lock(write_mu_);
+    s.ledger_gateways = ledger_.gateways();
+    s.ledger_forced_gaps = ledger_.forced_gaps();
+  }
+  return s;
+}
+
+}  // namespace edgesketch::store

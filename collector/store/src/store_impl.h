@@ -1,0 +1,137 @@
+// Store::Impl: the state behind the Store facade and the order in which its locks are taken.
+//
+// Locks (always taken in this order; none is held while waiting for an fsync except write_mu_):
+//   write_mu_     the writer: ingest/submit and flush. Guards ledger_ and the memtables'
+//                 contents (only the writer modifies them).
+//   merge_mu_     one merge (compaction) at a time; taken before manifest_mu_.
+//   manifest_mu_  MANIFEST writes and the committed state (wal_replay_from_, next_part_id_,
+//                 committed_ledger_).
+//   mem_mu_       (shared) the memtables for readers; exclusive while the writer changes them
+//                 and while a flush swaps memtable for parts, so a scan sees each row once.
+//   parts_mu_     the pointer to the immutable live part set.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "dedupe_ledger.h"
+#include "edgesketch/store/store.h"
+#include "manifest.h"
+#include "memtable.h"
+#include "part_file.h"
+#include "series_catalog.h"
+#include "wal.h"
+
+namespace edgesketch::store {
+
+inline constexpr std::int64_t kDayMs = 86'400'000;
+
+inline std::int64_t floor_div(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+struct LivePart {
+  ManifestPart meta;
+  std::shared_ptr<const PartReader> reader;
+};
+using PartSet = std::vector<std::shared_ptr<const LivePart>>;
+
+class Store::Impl {
+ public:
+  Impl(std::string dir, StoreOptions options);
+  ~Impl();
+
+  Status open();
+  Result<IngestReceipt> submit(std::string_view tenant, const wire::WindowBatch& batch,
+                               ByteSpan encoded, wire::WindowBatch* owned);
+  Result<IngestReceipt> submit_encoded(std::string_view tenant, ByteSpan encoded);
+  Status wait_durable(std::uint64_t lsn) { return wal_->wait_durable(lsn); }
+  Status flush();
+  Status compact(bool full);
+  Status apply_retention();
+  Result<ScanResult> scan(const ScanRequest& request) const;
+  Result<std::vector<SeriesInfo>> select(std::string_view tenant,
+                                         const std::vector<LabelMatcher>& matchers) const;
+  StoreStats stats() const;
+  const StoreOptions& options() const { return options_; }
+
+ private:
+  Status validate_options() const;
+  Status open_parts(const Manifest& m, bool& rewrite_manifest);
+  Status remove_orphans(const Manifest& m);
+  Status replay_record(std::string_view tenant, ByteSpan bytes);
+  // Applies a decoded batch's records to every tier's memtable. Moves aggregates out of `owned`
+  // when given.
+  void apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
+                   wire::WindowBatch* owned, const std::vector<std::uint64_t>& ids);
+  Status flush_locked();
+  std::string partition_dir(const std::string& tenant, std::uint32_t tier_ms,
+                            std::int64_t day) const;
+  Result<std::shared_ptr<const LivePart>> write_part(
+      const std::string& tenant, std::uint32_t tier_ms, std::int64_t day, int zstd_level,
+      const std::function<Status(PartWriter&)>& fill);
+  std::uint64_t allocate_part_id();
+  // Writes the MANIFEST for `parts` with the committed WAL position and ledger. manifest_mu_.
+  Status commit_manifest_locked(const PartSet& parts);
+  std::shared_ptr<const PartSet> parts_snapshot() const;
+  Status quarantine(const std::string& rel_path, const Status& why);
+  // Merges one group of parts; `merged` says whether anything was done.
+  Status merge_once(bool full, bool& merged);
+  Status merge_parts(const std::vector<std::shared_ptr<const LivePart>>& inputs);
+  Status retention_locked();
+  void background_loop();
+  void wake_background();
+  std::size_t tier_index(std::uint32_t tier_ms) const;
+
+  const std::string dir_;
+  const StoreOptions options_;
+  SystemClock system_clock_;
+  const Clock* clock_;
+  wire::Limits replay_limits_;
+
+  std::unique_ptr<SeriesCatalog> catalog_;
+  std::unique_ptr<Wal> wal_;
+
+  mutable std::mutex write_mu_;
+  DedupeLedger ledger_;
+  std::vector<std::uint64_t> ids_scratch_;
+
+  std::mutex merge_mu_;
+  std::set<std::string> bad_parts_;  // parts a merge could not read (merge_mu_)
+
+  std::mutex manifest_mu_;
+  std::uint64_t wal_replay_from_ = 1;
+  std::uint64_t next_part_id_ = 1;
+  Bytes committed_ledger_;
+
+  mutable std::shared_mutex mem_mu_;
+  std::map<std::pair<std::string, std::size_t>, Memtable> memtables_;
+  std::size_t mem_bytes_ = 0;
+
+  mutable std::mutex parts_mu_;
+  std::shared_ptr<const PartSet> parts_;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false;
+  bool bg_work_ = false;
+  std::thread bg_;
+
+  // Counters (relaxed atomics: statistics only).
+  mutable std::atomic<std::uint64_t> batches_applied_{0}, batches_duplicate_{0},
+      records_applied_{0}, merge_conflicts_{0}, replayed_{0}, torn_bytes_{0}, flushes_{0},
+      merges_{0}, partitions_dropped_{0}, quarantined_{0}, orphans_removed_{0}, corrupt_blocks_{0};
+};
+
+}  // namespace edgesketch::store

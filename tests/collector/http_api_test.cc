@@ -1,0 +1,288 @@
+// Tests of the HTTP API on loopback with a real client (httplib::Client): exact Prometheus
+// response bodies, errors and codes, auth and tenant isolation, limits, form POST, ops endpoints.
+#include <gtest/gtest.h>
+
+#include <httplib.h>
+
+#include "edgesketch/http/http_server.h"
+#include "edgesketch/http/prom_json.h"
+#include "edgesketch/http/time_params.h"
+#include "query_test_data.h"
+
+namespace edgesketch::http {
+namespace {
+
+using query::testing::kT0;
+using query::testing::kWindowMs;
+using query::testing::kWindows;
+
+class RecordingSink final : public IngestSink {
+ public:
+  Status ingest(std::string_view tenant, ByteSpan body) override {
+    std::lock_guard lock(mu);
+    tenants.emplace_back(tenant);
+    bytes += body.size();
+    if (body.size() == 1 && body[0] == 'x') return Status::corruption("bad batch");
+    return Status();
+  }
+  std::mutex mu;
+  std::vector<std::string> tenants;
+  std::size_t bytes = 0;
+};
+
+class HttpApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    query::testing::fill_fleet(source_);
+    HttpServerOptions options;
+    options.port = 0;
+    options.tokens = {{"tok-acme", "acme"}, {"tok-other", "other"}, {"tok-busy", "busy"}};
+    options.tenant_limits["busy"].max_concurrent_queries = 0;
+    options.worker_threads = 4;
+    server_ = std::make_unique<HttpServer>(options, engine_, clock_, &cache_, &sink_);
+    ASSERT_TRUE(server_->start().ok());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+  }
+  void TearDown() override { server_->stop(); }
+
+  httplib::Result get(const std::string& path, const std::string& token = "tok-acme") {
+    httplib::Headers h;
+    if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+    return client_->Get(path.c_str(), h);
+  }
+  static std::string enc(const std::string& s) { return httplib::detail::encode_query_param(s); }
+
+  query::MemorySeriesSource source_;
+  query::QueryEngine engine_{source_};
+  FakeClock clock_{kT0 + 3600'000};
+  query::RangeQueryCache cache_{query::RangeQueryCacheOptions{}, clock_};
+  RecordingSink sink_;
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+const std::string kT0s = std::to_string(kT0 / 1000);
+
+TEST_F(HttpApiTest, ScalarQueryHealthCheck) {
+  auto r = get("/api/v1/query?query=1%2B1&time=" + kT0s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/json");
+  EXPECT_EQ(r->body,
+            R"({"status":"success","data":{"resultType":"scalar","result":[1699999980,"2"]}})");
+  auto frac = get("/api/v1/query?query=1.5&time=1699999980.25");
+  ASSERT_TRUE(frac);
+  EXPECT_EQ(frac->body, R"({"status":"success","data":{"resultType":"scalar",)"
+                        R"("result":[1699999980.250,"1.5"]}})");
+  auto str = get("/api/v1/query?query=%22a%3Cb%22&time=2023-11-14T22:13:00Z");
+  ASSERT_TRUE(str);
+  EXPECT_EQ(str->body, R"({"status":"success","data":{"resultType":"string",)"
+                       R"("result":[1699999980,"a\u003cb"]}})");
+}
+
+TEST_F(HttpApiTest, VectorQuery) {
+  const std::string t = std::to_string((kT0 + (kWindows - 1) * kWindowMs) / 1000);
+  auto r = get("/api/v1/query?time=" + t + "&query=" + enc("sum by (site) (vibration_count)"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"status":"success","data":{"resultType":"vector","result":[)"
+                     R"({"metric":{"site":"s1"},"value":[1700000090,"240"]},)"
+                     R"({"metric":{"site":"s2"},"value":[1700000090,"240"]}]}})");
+}
+
+TEST_F(HttpApiTest, RangeQueryMatrixAndFormPost) {
+  const std::string body = "query=" + enc("sum(vibration_count)") + "&start=" + kT0s +
+                           "&end=" + std::to_string(kT0 / 1000 + 120) + "&step=1m";
+  httplib::Headers h{{"Authorization", "Bearer tok-acme"}};
+  auto r = client_->Post("/api/v1/query_range", h, body, "application/x-www-form-urlencoded");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"status":"success","data":{"resultType":"matrix","result":[)"
+                     R"({"metric":{},"values":[[1699999980,"40"],[1700000040,"240"],)"
+                     R"([1700000100,"200"]]}]}})");
+  // Same through GET (served from the cache now) with float-second step.
+  auto g = get("/api/v1/query_range?query=" + enc("sum(vibration_count)") + "&start=" + kT0s +
+               "&end=" + std::to_string(kT0 / 1000 + 120) + "&step=60");
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->body, r->body);
+  EXPECT_GT(cache_.stats().hits, 0u);
+}
+
+TEST_F(HttpApiTest, ErrorsLikePrometheus) {
+  auto parse = get("/api/v1/query?query=" + enc("sum(m{a=})"));
+  ASSERT_TRUE(parse);
+  EXPECT_EQ(parse->status, 400);
+  EXPECT_EQ(parse->body, R"({"status":"error","errorType":"bad_data","error":"invalid parameter )"
+                         R"(\"query\": 1:9: parse error: unexpected \"}\" in label matching, )"
+                         R"(expected string"})");
+  auto points = get("/api/v1/query_range?query=1&start=0&end=11001&step=1");
+  ASSERT_TRUE(points);
+  EXPECT_EQ(points->status, 400);
+  EXPECT_EQ(points->body,
+            R"J({"status":"error","errorType":"bad_data","error":"exceeded maximum resolution of )J"
+            R"J(11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"})J");
+  auto ok11000 = get("/api/v1/query_range?query=1&start=0&end=11000&step=1");
+  ASSERT_TRUE(ok11000);
+  EXPECT_EQ(ok11000->status, 200);
+  auto step = get("/api/v1/query_range?query=1&start=0&end=10&step=0");
+  ASSERT_TRUE(step);
+  EXPECT_EQ(step->status, 400);
+  EXPECT_NE(step->body.find("zero or negative query resolution step"), std::string::npos);
+  auto order = get("/api/v1/query_range?query=1&start=10&end=0&step=1");
+  ASSERT_TRUE(order);
+  EXPECT_NE(order->body.find("end timestamp must not be before start time"), std::string::npos);
+  auto time = get("/api/v1/query?query=1&time=yesterday");
+  ASSERT_TRUE(time);
+  EXPECT_EQ(time->status, 400);
+  EXPECT_EQ(time->body, R"({"status":"error","errorType":"bad_data","error":"invalid parameter )"
+                        R"(\"time\": cannot parse \"yesterday\" to a valid timestamp"})");
+  auto sketch = get("/api/v1/query?query=vibration&time=" + std::to_string(kT0 / 1000 + 110));
+  ASSERT_TRUE(sketch);
+  EXPECT_EQ(sketch->status, 400);
+  auto series = get("/api/v1/series");
+  ASSERT_TRUE(series);
+  EXPECT_EQ(series->body,
+            R"({"status":"error","errorType":"bad_data","error":"no match[] parameter provided"})");
+}
+
+TEST_F(HttpApiTest, AuthAndTenantIsolation) {
+  auto none = get("/api/v1/query?query=1", "");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 401);
+  EXPECT_EQ(none->body.rfind(R"({"status":"error","errorType":"unauthorized","error":")", 0), 0u);
+  auto wrong = get("/api/v1/labels", "tok-nope");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  auto mine = get("/api/v1/label/__name__/values");
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->body, R"({"status":"success","data":["vibration","vibration_count",)"
+                        R"("vibration_max","vibration_min","vibration_sum"]})");
+  auto theirs = get("/api/v1/label/__name__/values", "tok-other");
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(theirs->body, R"({"status":"success","data":["secret","secret_count","secret_max",)"
+                          R"("secret_min","secret_sum"]})");
+  auto peek = get("/api/v1/series?match[]=secret_count", "tok-acme");
+  ASSERT_TRUE(peek);
+  EXPECT_EQ(peek->body, R"({"status":"success","data":[]})");
+  // A header naming a tenant changes nothing.
+  httplib::Headers h{{"Authorization", "Bearer tok-acme"}, {"X-Scope-OrgID", "other"}};
+  auto spoof = client_->Get("/api/v1/series?match[]=secret_count", h);
+  ASSERT_TRUE(spoof);
+  EXPECT_EQ(spoof->body, R"({"status":"success","data":[]})");
+}
+
+TEST_F(HttpApiTest, SeriesLabelsMetadataBuildinfo) {
+  auto s = get("/api/v1/series?match[]=" + enc("vibration_max{site=\"s1\",line=\"l2\"}"));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->body, R"({"status":"success","data":[)"
+                     R"({"__name__":"vibration_max","device":"d1","line":"l2","site":"s1"},)"
+                     R"({"__name__":"vibration_max","device":"d2","line":"l2","site":"s1"}]})");
+  auto l = get("/api/v1/labels");
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->body, R"({"status":"success","data":["__name__","device","line","site"]})");
+  auto v = get("/api/v1/label/site/values?match[]=" + enc("vibration{line=\"l1\"}"));
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->body, R"({"status":"success","data":["s1","s2"]})");
+  auto bad = get("/api/v1/label/bad-name/values");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  auto m = get("/api/v1/metadata?metric=vibration_count");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->body, R"({"status":"success","data":{"vibration_count":[{"type":"gauge",)"
+                     R"("help":"Readings per step (merged windows) of the stored metric.",)"
+                     R"("unit":""}]}})");
+  auto b = get("/api/v1/status/buildinfo");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->status, 200);
+  EXPECT_EQ(b->body.rfind(R"({"status":"success","data":{"version":"2.42.0","revision":)", 0), 0u);
+}
+
+TEST_F(HttpApiTest, SketchTable) {
+  auto r = get("/api/v1/sketch?query=" + enc("vibration{site=\"s1\"}") +
+               "&start=" + std::to_string(kT0 / 1000 - 10) +
+               "&end=" + std::to_string(kT0 / 1000 + 110) + "&by=site,line&k=2");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(
+      r->body.rfind(R"({"status":"success","data":[{"site":"s1","line":"l1","count":120,)", 0), 0u)
+      << r->body;
+  EXPECT_NE(r->body.find(R"("p99":)"), std::string::npos);
+  EXPECT_NE(r->body.find(R"("top_items":"E)"), std::string::npos);
+}
+
+TEST_F(HttpApiTest, ConcurrencyLimitAndIngestHook) {
+  auto busy = get("/api/v1/query?query=1", "tok-busy");
+  ASSERT_TRUE(busy);
+  EXPECT_EQ(busy->status, 503);
+  EXPECT_NE(busy->body.find(R"("errorType":"unavailable")"), std::string::npos);
+  httplib::Headers h{{"Authorization", "Bearer tok-other"}};
+  auto ok = client_->Post("/api/v1/ingest", h, "batch", "application/octet-stream");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(sink_.tenants, (std::vector<std::string>{"other"}));
+  auto bad = client_->Post("/api/v1/ingest", h, "x", "application/octet-stream");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+}
+
+TEST_F(HttpApiTest, OpsEndpoints) {
+  auto h = get("/-/healthy", "");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  auto rd = get("/-/ready", "");
+  ASSERT_TRUE(rd);
+  EXPECT_EQ(rd->status, 200);
+  server_->set_ready(false);
+  auto nr = get("/-/ready", "");
+  ASSERT_TRUE(nr);
+  EXPECT_EQ(nr->status, 503);
+  ASSERT_TRUE(get("/api/v1/query?query=1"));
+  auto m = get("/metrics", "");
+  ASSERT_TRUE(m);
+  EXPECT_NE(
+      m->body.find("edgesketch_http_requests_total{code=\"200\",handler=\"/api/v1/query\"} 1"),
+      std::string::npos)
+      << m->body;
+  EXPECT_NE(m->body.find("edgesketch_http_request_duration_seconds_bucket{handler=\"/api/v1/"
+                         "query\",le=\"+Inf\"} 1"),
+            std::string::npos);
+  EXPECT_NE(m->body.find("edgesketch_query_cache_hits_total"), std::string::npos);
+}
+
+TEST(HttpJson, NumbersAndStrings) {
+  std::string out;
+  append_sample_value(out, 1.23);
+  append_sample_value(out, 1e21);
+  append_sample_value(out, 1e-7);
+  append_sample_value(out, 123456789.0);
+  append_sample_value(out, -0.5);
+  append_sample_value(out, std::nan(""));
+  append_sample_value(out, INFINITY);
+  append_sample_value(out, -INFINITY);
+  EXPECT_EQ(out, R"("1.23""1e+21""1e-07""123456789""-0.5""NaN""+Inf""-Inf")");
+  out.clear();
+  append_timestamp(out, 1'700'000'000'005);
+  append_timestamp(out, -1'500);
+  append_timestamp(out, 0);
+  EXPECT_EQ(out, "1700000000.005-1.5000");
+  out.clear();
+  append_json_string(out, std::string("a\"\\\n\x01<>&\xff\xe2\x80\xa8", 12));
+  EXPECT_EQ(out, R"("a\"\\\n\u0001\u003c\u003e\u0026\ufffd\u2028")");
+}
+
+TEST(HttpJson, TimeParameters) {
+  EXPECT_EQ(*parse_timestamp_ms("1700000000.5"), 1'700'000'000'500);
+  EXPECT_EQ(*parse_timestamp_ms("2023-11-14T22:13:20Z"), 1'700'000'000'000);
+  EXPECT_EQ(*parse_timestamp_ms("2023-11-14T23:13:20.25+01:00"), 1'700'000'000'250);
+  EXPECT_FALSE(parse_timestamp_ms("2023-02-30T00:00:00Z").ok());
+  EXPECT_FALSE(parse_timestamp_ms("nan").ok());
+  EXPECT_FALSE(parse_timestamp_ms("1e300").ok());
+  EXPECT_EQ(*parse_step_ms("15"), 15'000);
+  EXPECT_EQ(*parse_step_ms("0.5"), 500);
+  EXPECT_EQ(*parse_step_ms("1m30s"), 90'000);
+  EXPECT_FALSE(parse_step_ms("-1").ok());
+  EXPECT_FALSE(parse_step_ms("fast").ok());
+}
+
+}  // namespace
+}  // namespace edgesketch::http

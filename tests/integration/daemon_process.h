@@ -1,0 +1,45 @@
+// A daemon (edgesketch-collector, edgesketch-agent) run as a child process by a test: started
+// with PR_SET_PDEATHSIG so it never outlives the test, killed with any signal, output to a file.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace edgesketch::test_support {
+
+class DaemonProcess {
+ public:
+  DaemonProcess(std::string program, std::vector<std::string> args, std::string log_path);
+  ~DaemonProcess();  // SIGKILL if still running
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  // Starts the program (appending to the log); false when fork/exec fails.
+  bool start();
+  // Sends `sig` and waits up to timeout_ms for the exit; returns the exit status as waitpid
+  // reports it (-1 when it had to be SIGKILLed after the timeout or was not running).
+  int stop(int sig, int timeout_ms);
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+  std::string log_tail(std::size_t bytes = 4000) const;
+
+ private:
+  std::string program_;
+  std::vector<std::string> args_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// GET http://127.0.0.1:<port><path>; the status (0 when the connection failed) and body.
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+HttpReply http_get(int port, const std::string& path, const std::string& bearer = {});
+
+// A TCP port that was free a moment ago on 127.0.0.1.
+int free_port();
+
+}  // namespace edgesketch::test_support
