@@ -24,6 +24,8 @@ constexpr Suite kSuites[] = {
      edgesketch::bench::run_sim_bench},
     {"store", "collector store: ingest, bytes on disk, scan and recovery (standard fleet)",
      edgesketch::bench::run_store_bench},
+    {"agent", "agent aggregator: readings/s, RSS for 10k series, uplink bytes per reading",
+     edgesketch::bench::run_agent_bench},
 };
 
 int usage(FILE* out) {

@@ -1,0 +1,298 @@
+// TOML -> AgentConfig through es_config's strict reader (every key read is remembered, what is
+// left over is an unknown key; errors collect and are reported together).
+#include "config/agent_config.h"
+
+#include <fmt/format.h>
+
+#include <limits>
+#include <set>
+
+#include "edgesketch/common/units.h"
+#include "edgesketch/config/toml_reader.h"
+
+namespace edgesketch::agent {
+namespace {
+
+using config::TomlTable;
+
+bool valid_topic_level(std::string_view s) {
+  return !s.empty() && s.find_first_of("/+#") == std::string_view::npos;
+}
+
+bool valid_host_port(std::string_view s) {
+  const std::size_t colon = s.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) return false;
+  int port = 0;
+  for (char c : s.substr(colon + 1)) {
+    if (c < '0' || c > '9') return false;
+    port = port * 10 + (c - '0');
+    if (port > 65535) return false;
+  }
+  return true;
+}
+
+bool valid_broker(std::string_view s) {
+  for (std::string_view scheme : {"tcp://", "ssl://", "mqtt://", "mqtts://"}) {
+    if (s.starts_with(scheme)) return valid_host_port(s.substr(scheme.size()));
+  }
+  return false;
+}
+
+// A duration key within [min, max] ms.
+std::int64_t duration(TomlTable& t, std::string_view key, std::int64_t fallback,
+                      std::int64_t min = 0,
+                      std::int64_t max = std::numeric_limits<std::int64_t>::max() / 4) {
+  const std::int64_t v = t.duration_ms(key, fallback);
+  if (v < min || v > max) {
+    t.error(key, fmt::format("{} ms is out of range [{}, {}]", v, min, max));
+    return fallback;
+  }
+  return v;
+}
+
+std::uint64_t bytes(TomlTable& t, std::string_view key, std::uint64_t fallback, std::uint64_t min,
+                    std::uint64_t max) {
+  const std::uint64_t v = t.bytes(key, fallback);
+  if (v < min || v > max) {
+    t.error(key, fmt::format("{} bytes is out of range [{}, {}]", v, min, max));
+    return fallback;
+  }
+  return v;
+}
+
+void read_agent(TomlTable t, AgentSection& a) {
+  a.gateway_id = t.string("gateway_id", a.gateway_id);
+  a.tenant = t.string("tenant", a.tenant);
+  a.data_dir = t.string("data_dir", a.data_dir);
+  if (!valid_topic_level(a.gateway_id)) {
+    t.error("gateway_id", "is required and may not be empty or contain '/', '+' or '#'");
+  }
+  if (!valid_topic_level(a.tenant)) {
+    t.error("tenant", "may not be empty or contain '/', '+' or '#'");
+  }
+  if (a.data_dir.empty()) t.error("data_dir", "may not be empty");
+  t.finish();
+}
+
+void read_input(TomlTable t, std::size_t index, InputConfig& in) {
+  const std::string type = t.string("type");
+  if (type == "mqtt") {
+    in.type = InputType::kMqtt;
+  } else if (type == "udp") {
+    in.type = InputType::kUdp;
+  } else {
+    t.error("type", fmt::format("must be \"mqtt\" or \"udp\", not \"{}\"", type));
+  }
+  in.name = t.string("name", fmt::format("{}{}", type, index));
+  const std::string format = t.string("format", std::string(payload_format_name(in.format)));
+  if (std::optional<PayloadFormat> f = parse_payload_format(format)) {
+    in.format = *f;
+  } else {
+    t.error("format", fmt::format("must be \"nanopb\", \"json\" or \"line\", not \"{}\"", format));
+  }
+  in.ring_capacity =
+      static_cast<std::uint32_t>(t.integer("ring_capacity", in.ring_capacity, 2, 1 << 20));
+  if (in.type == InputType::kMqtt) {
+    in.broker = t.string("broker", in.broker);
+    in.topics = t.strings("topics", in.topics);
+    in.qos = static_cast<int>(t.integer("qos", in.qos, 0, 1));
+    in.client_id = t.string("client_id", in.client_id);
+    in.username = t.string("username", in.username);
+    in.password = t.string("password", in.password);
+    in.tls_ca_file = t.string("tls_ca_file", in.tls_ca_file);
+    in.tls_cert_file = t.string("tls_cert_file", in.tls_cert_file);
+    in.tls_key_file = t.string("tls_key_file", in.tls_key_file);
+    if (!valid_broker(in.broker)) {
+      t.error("broker", fmt::format("must look like \"tcp://HOST:PORT\", not \"{}\"", in.broker));
+    }
+    if (in.topics.empty()) t.error("topics", "is empty");
+    for (const std::string& topic : in.topics) {
+      if (topic.empty()) t.error("topics", "holds an empty topic");
+    }
+  } else {
+    in.bind = t.string("bind", in.bind);
+    if (!valid_host_port(in.bind)) {
+      t.error("bind", fmt::format("must look like \"127.0.0.1:9782\", not \"{}\"", in.bind));
+    }
+    if (in.format != PayloadFormat::kNanopb) {
+      // A datagram carries no topic to tell formats apart by; the firmware sends nanopb.
+      t.error("format", "UDP inputs take nanopb only");
+    }
+  }
+  t.finish();
+}
+
+void read_rule(TomlTable t, std::size_t index, RuleSpec& r) {
+  r.name = t.string("name", fmt::format("rule{}", index));
+  r.match = t.string("match", r.match);
+  r.group_by = t.strings("group_by", r.group_by);
+  r.window_ms = static_cast<std::uint32_t>(
+      duration(t, "window", r.window_ms, 1, std::numeric_limits<std::uint32_t>::max()));
+  r.quantiles = t.boolean("quantiles", r.quantiles);
+  r.distinct = t.string("distinct", r.distinct);
+  r.topk = t.string("topk", r.topk);
+  r.topk_slots = static_cast<std::uint32_t>(t.integer("topk_slots", r.topk_slots, 1, 65536));
+  Status v = validate_rule(r, wire::Limits{});
+  if (!v.ok()) t.error("window", v.message());
+  t.finish();
+}
+
+void read_window(TomlTable t, WindowOptions& w) {
+  w.allowed_lateness_ms = duration(t, "allowed_lateness", w.allowed_lateness_ms);
+  w.idle_timeout_ms = duration(t, "idle_timeout", w.idle_timeout_ms, 1);
+  w.delta_hold_ms = duration(t, "delta_hold", w.delta_hold_ms);
+  w.max_future_ms = duration(t, "max_future", w.max_future_ms);
+  w.max_past_ms = duration(t, "max_past", w.max_past_ms, 1, wire::Limits{}.max_past_ms);
+  t.finish();
+}
+
+void read_outbox(TomlTable t, OutboxConfig& o) {
+  o.path = t.string("path", o.path);
+  o.max_bytes = bytes(t, "max_bytes", o.max_bytes, 1u << 20, std::uint64_t{1} << 40);
+  if (t.has("coarsen")) {
+    std::vector<std::string> levels = t.strings("coarsen");
+    std::vector<std::uint32_t> ms;
+    for (const std::string& level : levels) {
+      Result<std::int64_t> v = parse_duration_ms(level);
+      const std::int64_t day = wire::Limits{}.max_window_ms;
+      if (!v.ok() || *v < 1000 || *v > day || day % *v != 0 ||
+          (!ms.empty() && *v % ms.back() != 0)) {
+        t.error("coarsen", fmt::format("level \"{}\": each level is a duration that divides 24h "
+                                       "and is a multiple of the one before",
+                                       level));
+        return t.finish();
+      }
+      ms.push_back(static_cast<std::uint32_t>(*v));
+    }
+    o.coarsen_ms = std::move(ms);
+  }
+  t.finish();
+}
+
+void read_uplink(TomlTable t, UplinkConfig& u) {
+  u.broker = t.string("broker", u.broker);
+  u.client_id = t.string("client_id", u.client_id);
+  u.qos = static_cast<int>(t.integer("qos", u.qos, 1, 1));
+  u.username = t.string("username", u.username);
+  u.password = t.string("password", u.password);
+  u.tls_ca_file = t.string("tls_ca_file", u.tls_ca_file);
+  u.tls_cert_file = t.string("tls_cert_file", u.tls_cert_file);
+  u.tls_key_file = t.string("tls_key_file", u.tls_key_file);
+  u.resend_timeout_ms = duration(t, "resend_timeout", u.resend_timeout_ms, 1000);
+  u.backoff_min_ms = duration(t, "backoff_min", u.backoff_min_ms, 1);
+  u.backoff_max_ms = duration(t, "backoff_max", u.backoff_max_ms, 1);
+  u.backlog_rate_cap = t.number("backlog_rate_cap", u.backlog_rate_cap);
+  if (!(u.backlog_rate_cap >= 0 && u.backlog_rate_cap <= 1e6)) {
+    t.error("backlog_rate_cap", "must be in [0, 1000000] batches per second");
+  }
+  u.batch_max_records =
+      static_cast<std::uint32_t>(t.integer("batch_max_records", u.batch_max_records, 1, 10'000));
+  u.batch_max_bytes = bytes(t, "batch_max_bytes", u.batch_max_bytes, 4096, 1u << 20);
+  u.http_fallback_url = t.string("http_fallback_url", u.http_fallback_url);
+  u.http_fallback_token = t.string("http_fallback_token", u.http_fallback_token);
+  if (u.broker.empty() && u.http_fallback_url.empty()) {
+    t.error("broker", "is required (or at least 'uplink.http_fallback_url')");
+  }
+  if (!u.broker.empty() && !valid_broker(u.broker)) {
+    t.error("broker", fmt::format("must look like \"tcp://HOST:PORT\", not \"{}\"", u.broker));
+  }
+  if (u.backoff_max_ms < u.backoff_min_ms) t.error("backoff_max", "is below 'uplink.backoff_min'");
+  if (!u.http_fallback_url.empty() && !u.http_fallback_url.starts_with("http://") &&
+      !u.http_fallback_url.starts_with("https://")) {
+    t.error("http_fallback_url", "must start with http:// or https://");
+  }
+  t.finish();
+}
+
+void read_metrics(TomlTable t, MetricsConfig& m) {
+  m.listen = t.string("listen", m.listen);
+  if (!m.listen.empty() && !valid_host_port(m.listen)) {
+    t.error("listen", fmt::format("must look like \"127.0.0.1:9781\" (or \"\" for off), not \"{}\"",
+                                  m.listen));
+  }
+  t.finish();
+}
+
+Result<AgentConfig> read(config::TomlDocument& doc) {
+  AgentConfig c;
+  TomlTable root = doc.root();
+  read_agent(root.table("agent"), c.agent);
+  std::vector<TomlTable> inputs = root.tables("input");
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    c.inputs.emplace_back();
+    read_input(inputs[i], i, c.inputs.back());
+  }
+  TomlTable journal = root.table("journal");
+  c.journal.dir = journal.string("dir", c.journal.dir);
+  c.journal.fsync_interval_ms =
+      duration(journal, "fsync_interval", c.journal.fsync_interval_ms, 1, 60'000);
+  c.journal.segment_bytes =
+      bytes(journal, "segment_bytes", c.journal.segment_bytes, 64u << 10, std::uint64_t{1} << 30);
+  journal.finish();
+  std::vector<TomlTable> rules = root.tables("rule");
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    c.rules.emplace_back();
+    read_rule(rules[i], i, c.rules.back());
+  }
+  read_window(root.table("window"), c.window);
+  read_outbox(root.table("outbox"), c.outbox);
+  read_uplink(root.table("uplink"), c.uplink);
+  read_metrics(root.table("metrics"), c.metrics);
+  root.finish();
+
+  // Checks across sections.
+  if (inputs.empty()) root.error("input", "no [[input]]: the agent needs at least one input");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < c.inputs.size(); ++i) {
+    if (!names.insert(c.inputs[i].name).second) {
+      inputs[i].error("name", fmt::format("'{}' is used by another input", c.inputs[i].name));
+    }
+  }
+  std::set<std::string> rule_names;
+  for (std::size_t i = 0; i < c.rules.size(); ++i) {
+    if (!rule_names.insert(c.rules[i].name).second) {
+      rules[i].error("name", fmt::format("rule '{}': the name is used twice", c.rules[i].name));
+    }
+  }
+  ES_RETURN_IF_ERROR(doc.status());
+
+  for (InputConfig& in : c.inputs) {
+    if (in.type == InputType::kMqtt && in.client_id.empty()) {
+      in.client_id = "edgesketch-agent-" + c.agent.gateway_id + "-" + in.name;
+    }
+  }
+  if (c.rules.empty()) c.rules.push_back(default_rule());
+  if (c.journal.dir.empty()) c.journal.dir = c.agent.data_dir + "/journal";
+  if (c.outbox.path.empty()) c.outbox.path = c.agent.data_dir + "/outbox.db";
+  if (c.uplink.client_id.empty()) c.uplink.client_id = "edgesketch-agent-" + c.agent.gateway_id;
+  return c;
+}
+
+}  // namespace
+
+std::string_view input_type_name(InputType type) {
+  return type == InputType::kMqtt ? "mqtt" : "udp";
+}
+
+Result<AgentConfig> parse_agent_config(std::string_view text, std::string_view source) {
+  ES_ASSIGN_OR_RETURN(auto doc, config::TomlDocument::parse(text, std::string(source)));
+  return read(*doc);
+}
+
+Result<AgentConfig> load_agent_config(const std::string& path) {
+  ES_ASSIGN_OR_RETURN(auto doc, config::TomlDocument::parse_file(path));
+  return read(*doc);
+}
+
+AggregatorOptions aggregator_options(const AgentConfig& config) {
+  AggregatorOptions o;
+  o.tenant = config.agent.tenant;
+  o.gateway_id = config.agent.gateway_id;
+  o.rules = config.rules;
+  o.window = config.window;
+  o.max_records_per_batch = config.uplink.batch_max_records;
+  o.max_batch_bytes = config.uplink.batch_max_bytes;
+  return o;
+}
+
+}  // namespace edgesketch::agent

@@ -1,0 +1,131 @@
+// The agent's configuration file (TOML, /etc/edgesketch/agent.toml; packaging/agent.toml is the
+// commented reference) and the struct it loads into. docs/agent.md has the key reference.
+//
+// Loading is strict (es_config's TomlDocument): an unknown key anywhere is an error naming its full
+// path ("agent.toml: unknown key 'rule[1].windw'"), as is a value of the wrong type or range
+// ("agent.toml: 'window.allowed_lateness': expected a duration string like \"10s\""); every
+// problem of the file is reported at once, one per line. Array indexes in paths count from 0 in
+// file order. Durations are strings with a unit ("100ms", "10s", "5m", "1h", "7d"); byte sizes
+// are integers or strings with a unit ("64MiB").
+//
+// Thread safety: plain values; the loader functions are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgesketch/common/status.h"
+#include "input/payload_parser.h"
+#include "window/aggregator.h"
+#include "window/rule.h"
+
+namespace edgesketch::agent {
+
+enum class InputType : std::uint8_t { kMqtt, kUdp };
+std::string_view input_type_name(InputType type);
+
+// [agent]
+struct AgentSection {
+  // Required. Names this gateway in topics and in (gateway_id, seq); no '/', '+', '#'.
+  std::string gateway_id;
+  // The tenant topic level; no '/', '+', '#'.
+  std::string tenant = "default";
+  // Where the journal and the outbox live unless [journal] dir / [outbox] path say otherwise.
+  std::string data_dir = "/var/lib/edgesketch/agent";
+};
+
+// [[input]]
+struct InputConfig {
+  // Names the input in logs and metrics; default "<type><index>" ("mqtt0").
+  std::string name;
+  InputType type = InputType::kMqtt;
+  PayloadFormat format = PayloadFormat::kNanopb;
+  // MQTT: the local broker "tcp://HOST:PORT" (or ssl://), topic filters, QoS (0 or 1).
+  std::string broker = "tcp://127.0.0.1:1883";
+  std::vector<std::string> topics = {"devices/+/readings"};
+  int qos = 1;
+  // Default "edgesketch-agent-<gateway_id>-<name>"; the persistent session lives under it.
+  std::string client_id;
+  std::string username;
+  std::string password;
+  // TLS (ssl:// brokers): CA bundle, client certificate and key files; "" = none.
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // UDP: "ADDRESS:PORT" to bind.
+  std::string bind = "127.0.0.1:9782";
+  // Parsed payloads the input's ring holds before MQTT blocks or UDP drops.
+  std::uint32_t ring_capacity = 1024;
+};
+
+// [journal]
+struct JournalConfig {
+  std::string dir;  // default <data_dir>/journal
+  std::int64_t fsync_interval_ms = 100;
+  std::uint64_t segment_bytes = 8u << 20;
+};
+
+// [outbox]
+struct OutboxConfig {
+  std::string path;  // default <data_dir>/outbox.db
+  std::uint64_t max_bytes = 64u << 20;
+  // Windows of the coarsening levels, finest first.
+  std::vector<std::uint32_t> coarsen_ms = {60'000, 3'600'000};
+};
+
+// [uplink]
+struct UplinkConfig {
+  // Required: the collector-side broker "tcp://HOST:PORT" or "ssl://HOST:PORT".
+  std::string broker;
+  std::string client_id;  // default "edgesketch-agent-<gateway_id>"
+  int qos = 1;
+  std::string username;
+  std::string password;
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::int64_t resend_timeout_ms = 30'000;
+  std::int64_t backoff_min_ms = 500;
+  std::int64_t backoff_max_ms = 30'000;
+  // Backlog lane rate cap, batches per second (0 = none).
+  double backlog_rate_cap = 20;
+  // Bounds of one WindowBatch.
+  std::uint32_t batch_max_records = 2'000;
+  std::uint64_t batch_max_bytes = 512u << 10;
+  // HTTP fallback (POST /api/v1/ingest); "" = off.
+  std::string http_fallback_url;
+  std::string http_fallback_token;
+};
+
+// [metrics]
+struct MetricsConfig {
+  std::string listen = "127.0.0.1:9781";
+};
+
+struct AgentConfig {
+  AgentSection agent;
+  std::vector<InputConfig> inputs;
+  JournalConfig journal;
+  // [[rule]]; when the file has none, {default_rule()}.
+  std::vector<RuleSpec> rules;
+  // [window]
+  WindowOptions window;
+  OutboxConfig outbox;
+  UplinkConfig uplink;
+  MetricsConfig metrics;
+};
+
+// Parses and validates a config. `source` names the text in messages (usually the file path).
+// kInvalidArgument with "<source>:<line>:<column>: <what>" for a syntax error, else one
+// "<source>: '<key path>': <what>" line per unknown key, wrong type or bad value.
+Result<AgentConfig> parse_agent_config(std::string_view text, std::string_view source = "config");
+
+// Reads the file and parse_agent_config()s it; kNotFound / kIoError when it cannot be read.
+Result<AgentConfig> load_agent_config(const std::string& path);
+
+// The aggregator's options as the config describes them (clock left null).
+AggregatorOptions aggregator_options(const AgentConfig& config);
+
+}  // namespace edgesketch::agent

@@ -1,0 +1,53 @@
+// Close marks: what replay needs to know so a journal record is never counted twice.
+//
+// A journal record (one payload) can feed several windows that close at different times, so the
+// journal_upto committed with a batch stays below such a record until all of its windows are
+// closed. After a crash the journal is replayed from journal_upto + 1, and the readings of that
+// record that went into an already committed window would be counted again. A CloseMark says
+// "window (series, start) was committed holding everything fed to it up to journal record
+// fed_upto": replay skips exactly those readings (Aggregator::set_replay_fence).
+//
+// The app persists the marks of each take_batches() in the journal itself, right after the
+// batches are committed to the outbox, as one record of its own type (encode_close_marks); on
+// start it collects the marks from the replayed range first, then replays the readings with the
+// fence set. A process crash loses no mark (write() before the next payload is taken); a power
+// loss can lose the marks of the last fsync interval, and then the readings of those windows
+// that came from records above journal_upto are counted twice.
+//
+// Byte layout (version 1, little-endian; varint = LEB128, svarint = zig-zag LEB128):
+//   | field           | encoding | notes                                        |
+//   |-----------------|----------|----------------------------------------------|
+//   | version         | u8       | 1                                            |
+//   | count           | varint   | marks that follow, at most kMaxCloseMarks    |
+//   | per mark:       |          |                                              |
+//   |   series_hash   | u64      | the aggregator's series hash                 |
+//   |   window_start  | svarint  | Unix ms                                      |
+//   |   fed_upto      | varint   | journal record number, >= 1                  |
+// Nothing may follow the last mark. The decoder rejects anything else with kCorruption and
+// allocates only after checking that the input can hold `count` marks (10 bytes each at least).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "edgesketch/common/byte_coding.h"
+#include "edgesketch/common/status.h"
+
+namespace edgesketch::agent {
+
+inline constexpr std::uint8_t kCloseMarksVersion = 1;
+inline constexpr std::uint64_t kMaxCloseMarks = 1u << 20;
+
+struct CloseMark {
+  std::uint64_t series_hash = 0;
+  std::int64_t window_start_ms = 0;
+  std::uint64_t fed_upto = 0;
+
+  friend bool operator==(const CloseMark&, const CloseMark&) = default;
+};
+
+Bytes encode_close_marks(std::span<const CloseMark> marks);
+Result<std::vector<CloseMark>> decode_close_marks(ByteSpan bytes);
+
+}  // namespace edgesketch::agent

@@ -1,0 +1,312 @@
+// The `agent` suite: the aggregator's speed and memory, and the uplink bytes it produces for the
+// standard fleet. mqtt_e2e_readings_per_s (sim -> mosquitto -> agent) comes with the app.
+//
+//  aggregate_readings_per_s  one thread, readings already parsed, 2,000 standard devices (10,000
+//                            per-device series, quantiles on) plus the grouped standard rules
+//                            (per line: vibration with quantiles, distinct and top-K devices;
+//                            per site: events with distinct devices and top-K codes)
+//  rss_mb_10k_series         VmRSS growth of a child process (forked before anything else ran,
+//                            heap trimmed) while its aggregator fills 2,000 standard devices'
+//                            series (10,120) for one full 10 s window plus the next 4 s
+//                            (readings generated on the fly, so the growth is the aggregator's)
+//  uplink_bytes_per_reading  standard fleet (1,000 devices) from edgesketch-sim, nanopb payloads
+//                            parsed and aggregated with the standard rules; encoded WindowBatch
+//                            bytes of the windows closed by the watermark / readings in them.
+//                            _zstd: the same batches compressed with zstd (level 3), for
+//                            reference; the wire does not compress today.
+#include <malloc.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench.h"
+#include "edgesketch/common/clock.h"
+#include "edgesketch/wire/codec.h"
+#include "fault_injector.h"
+#include "fleet.h"
+#include "input/payload_parser.h"
+#include "sim_runner.h"
+#include "transport.h"
+#include "window/aggregator.h"
+
+namespace edgesketch::bench {
+namespace {
+
+using agent::Aggregator;
+using agent::AggregatorOptions;
+using agent::ReadingBuffer;
+using agent::RuleSpec;
+
+constexpr std::int64_t kStartMs = 1'700'000'000'000;
+
+std::vector<RuleSpec> standard_rules() {
+  return {RuleSpec{.name = "per-device", .match = "*", .group_by = {"device"}, .quantiles = true},
+          RuleSpec{.name = "vibration-per-line",
+                   .match = "vibration",
+                   .group_by = {"site", "line"},
+                   .quantiles = true,
+                   .distinct = "device",
+                   .topk = "device"},
+          RuleSpec{.name = "event-per-site",
+                   .match = "event",
+                   .group_by = {"site"},
+                   .distinct = "device",
+                   .topk = "label"}};
+}
+
+// One standard device's readings for one second: 100 vibration, 1 each of temperature,
+// humidity and pressure, and an event every 10 s. Values from a seeded generator.
+class DeviceSecond {
+ public:
+  explicit DeviceSecond(std::uint32_t devices) : devices_(devices) {
+    for (std::uint32_t d = 0; d < devices; ++d) {
+      char name[16];
+      std::snprintf(name, sizeof name, "dev-%05u", d);
+      names_.emplace_back(name);
+      std::snprintf(name, sizeof name, "site-%02u", d % 20);
+      sites_.emplace_back(name);
+      std::snprintf(name, sizeof name, "line-%u", (d / 20) % 5);
+      lines_.emplace_back(name);
+    }
+  }
+
+  void fill(std::uint32_t d, std::int64_t second_ms, ReadingBuffer& out) {
+    auto base = [&](const char* metric, std::int64_t ts) -> wire::Reading& {
+      wire::Reading& r = out.append();
+      r.device_id = names_[d];
+      r.metric = metric;
+      r.tags.resize(2);
+      r.tags[0] = wire::Tag{"line", lines_[d]};
+      r.tags[1] = wire::Tag{"site", sites_[d]};
+      r.ts_ms = ts;
+      return r;
+    };
+    for (int i = 0; i < 100; ++i) {
+      double v = std::exp(normal_(rng_) * 0.6);
+      if (uniform_(rng_) < 0.01) v *= 20;  // spikes
+      base("vibration", second_ms + i * 10).value = v;
+    }
+    base("temperature", second_ms + 3).value = 21.0 + d % 7 + normal_(rng_) * 0.05;
+    base("humidity", second_ms + 5).value = 45.0 + normal_(rng_);
+    base("pressure", second_ms + 7).value = 1013.0 + normal_(rng_) * 0.3;
+    if ((second_ms / 1000 + d) % 10 == 0) {
+      wire::Reading& e = base("event", second_ms + 9);
+      e.is_label = true;
+      char code[8];
+      std::snprintf(code, sizeof code, "E%03d",
+                    static_cast<int>(std::pow(uniform_(rng_), 3) * 200));
+      e.label = code;
+    }
+  }
+
+  std::uint32_t devices() const { return devices_; }
+
+ private:
+  std::uint32_t devices_;
+  std::vector<std::string> names_, sites_, lines_;
+  std::mt19937_64 rng_{42};
+  std::normal_distribution<double> normal_;
+  std::uniform_real_distribution<double> uniform_;
+};
+
+std::unique_ptr<Aggregator> make_aggregator(const Clock& clock) {
+  // Designated initializers: assigning the strings afterwards trips a GCC 12 false positive.
+  return std::move(Aggregator::create(AggregatorOptions{.tenant = std::string("bench"),
+                                                        .gateway_id = std::string("gw"),
+                                                        .rules = standard_rules(),
+                                                        .clock = &clock}))
+      .value();
+}
+
+void add_throughput_figures(const BenchOptions& options, nlohmann::json& out) {
+  // 2,500 devices x 4 numeric metrics = 10,000 per-device series (+ events, 100 line and 20 site
+  // series). Each device's second of readings is generated into a reused buffer, as the parser
+  // would leave it, and only add() (plus poll() and take_batches() once per simulated second) is
+  // timed: the readings are "already parsed" and warm in cache, like a chunk just taken off a
+  // ring.
+  constexpr std::uint32_t kDevices = 2500;
+  DeviceSecond gen(kDevices);
+  ReadingBuffer buf;
+  FakeClock clock(kStartMs);
+  auto agg = make_aggregator(clock);
+  std::int64_t t = 0;
+  std::uint64_t record = 0;
+  std::uint64_t records_out = 0;
+  std::uint64_t readings = 0;
+  using steady = std::chrono::steady_clock;
+  auto pass = [&]() -> double {
+    double ns = 0;
+    for (std::uint32_t d = 0; d < kDevices; ++d) {
+      buf.clear();
+      gen.fill(d, kStartMs + t, buf);
+      readings += buf.size();
+      const auto start = steady::now();
+      agg->add(buf.view(), ++record);
+      ns += std::chrono::duration<double, std::nano>(steady::now() - start).count();
+    }
+    const auto start = steady::now();
+    agg->poll();
+    for (auto& b : agg->take_batches().batches) records_out += b.records.size();
+    ns += std::chrono::duration<double, std::nano>(steady::now() - start).count();
+    t += 1000;
+    clock.set_now_ms(kStartMs + t);
+    return ns;
+  };
+  // Warm up: every series and its first windows exist, windows have closed.
+  for (int i = 0; i < 16; ++i) pass();
+  const int passes = options.quick ? 2 : 10;
+  std::vector<double> per_s;
+  for (int r = 0; r < options.repetitions; ++r) {
+    readings = 0;
+    double ns = 0;
+    for (int p = 0; p < passes; ++p) ns += pass();
+    per_s.push_back(static_cast<double>(readings) / ns * 1e9);
+  }
+  out["aggregate_readings_per_s"] = median(per_s);
+  out["aggregate_series"] = agg->stats().open_series;
+  out["aggregate_records_closed"] = records_out;
+}
+
+long vm_rss_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      long kb = 0;
+      in >> kb;
+      return kb;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  return -1;
+}
+
+void add_rss_figures(nlohmann::json& out) {
+  int fds[2];
+  if (::pipe(fds) != 0) return;
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::malloc_trim(0);  // free heap pages inherited from the parent would hide growth
+    constexpr std::uint32_t kDevices = 2000;
+    DeviceSecond gen(kDevices);
+    ReadingBuffer buf;
+    FakeClock clock(kStartMs);
+    const long before = vm_rss_kb();
+    auto agg = make_aggregator(clock);
+    std::uint64_t record = 0;
+    // 14 s: every series holds one full window and the next one's first seconds.
+    for (std::int64_t s = 0; s < 14; ++s) {
+      clock.set_now_ms(kStartMs + s * 1000);
+      for (std::uint32_t d = 0; d < kDevices; ++d) {
+        buf.clear();
+        gen.fill(d, kStartMs + s * 1000, buf);
+        agg->add(buf.view(), ++record);
+      }
+      agg->poll();
+    }
+    const long after = vm_rss_kb();
+    const agent::AggregatorStats st = agg->stats();
+    double figures[4] = {static_cast<double>(after - before) / 1024.0,
+                         static_cast<double>(st.open_series), static_cast<double>(st.open_windows),
+                         static_cast<double>(st.sketch_bytes) / (1024.0 * 1024.0)};
+    (void)!::write(fds[1], figures, sizeof figures);
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  double figures[4] = {-1, 0, 0, 0};
+  (void)!::read(fds[0], figures, sizeof figures);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  out["rss_mb_10k_series"] = figures[0];
+  out["rss_series"] = figures[1];
+  out["rss_open_windows"] = figures[2];
+  out["rss_sketch_mb"] = figures[3];  // the sketches' own memory_bytes() at that moment
+}
+
+// Parses each simulated nanopb payload and feeds the aggregator, like the agent's input and
+// aggregator threads would (one thread here).
+class AggregatingTransport final : public sim::Transport {
+ public:
+  explicit AggregatingTransport(Aggregator& agg) : agg_(agg) {}
+  Status send(std::string_view, std::string_view payload) override {
+    buf_.clear();
+    Status s = parser_.parse(
+        agent::PayloadFormat::kNanopb,
+        ByteSpan(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()),
+        kStartMs + 60'000, buf_);
+    if (s.ok()) agg_.add(buf_.view(), ++record_);
+    return Status();
+  }
+  Status finish() override { return Status(); }
+
+ private:
+  Aggregator& agg_;
+  agent::PayloadParser parser_;
+  ReadingBuffer buf_;
+  std::uint64_t record_ = 0;
+};
+
+void add_uplink_figures(const BenchOptions& options, nlohmann::json& out) {
+  sim::FleetOptions fleet = sim::standard_fleet();
+  fleet.start_ms = kStartMs;
+  fleet.duration_ms = options.quick ? 20'000 : 60'000;
+  sim::RunOptions run;
+  run.speed = 0;
+  run.progress_interval_ms = 0;
+  FakeClock clock(kStartMs + 30'000);
+  auto agg = make_aggregator(clock);
+  AggregatingTransport transport(*agg);
+  sim::FaultInjector faults({}, fleet.seed, fleet.devices);
+  auto f = sim::Fleet::create(fleet, faults.clock_skews_ms());
+  SystemClock wall;
+  std::atomic<bool> stop{false};
+  sim::SimRunner runner(**f, faults, run, transport, nullptr, wall, &stop, nullptr);
+  auto stats = runner.run();
+  if (!stats.ok()) return;
+  // Only windows the watermark closed: the flush at the end would add partial windows.
+  agent::ClosedBatches closed = agg->take_batches();
+  std::uint64_t bytes = 0, zbytes = 0, readings = 0, records = 0, batches = 0;
+  std::vector<char> z;
+  for (wire::WindowBatch& b : closed.batches) {
+    b.seq = 1'000'000 + batches++;
+    const Bytes encoded = wire::encode_window_batch(b);
+    bytes += encoded.size();
+    z.resize(ZSTD_compressBound(encoded.size()));
+    zbytes += ZSTD_compress(z.data(), z.size(), encoded.data(), encoded.size(), 3);
+    for (const wire::WindowRecord& r : b.records) {
+      ++records;
+      // Every reading lands in exactly one per-device record.
+      if (!r.key.tags.empty() && r.key.tags[0].key == "device") readings += r.agg.count();
+    }
+  }
+  out["uplink_bytes_per_reading"] = static_cast<double>(bytes) / static_cast<double>(readings);
+  out["uplink_bytes_per_reading_zstd"] =
+      static_cast<double>(zbytes) / static_cast<double>(readings);
+  out["uplink_bytes_per_record"] = static_cast<double>(bytes) / static_cast<double>(records);
+  out["uplink_readings"] = readings;
+  out["uplink_batches"] = batches;
+}
+
+}  // namespace
+
+nlohmann::json run_agent_bench(const BenchOptions& options) {
+  nlohmann::json out = nlohmann::json::object();
+  // First, while this process's heap holds no freed pages the child could reuse unseen.
+  add_rss_figures(out);
+  add_throughput_figures(options, out);
+  add_uplink_figures(options, out);
+  return out;
+}
+
+}  // namespace edgesketch::bench

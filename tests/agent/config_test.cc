@@ -1,0 +1,150 @@
+// The agent's TOML config: the packaged example parses, defaults fill in, and every kind of
+// mistake is an error naming the key and line.
+#include "config/agent_config.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace edgesketch::agent {
+namespace {
+
+const std::string kMinimal = R"(
+[agent]
+gateway_id = "gw-1"
+
+[[input]]
+type = "mqtt"
+
+[uplink]
+broker = "tcp://collector:1883"
+)";
+
+Status parse_error(const std::string& text) {
+  auto c = parse_agent_config(text, "agent.toml");
+  EXPECT_FALSE(c.ok()) << "parsed: " << text;
+  return c.status();
+}
+
+void expect_error(const std::string& text, const std::string& needle) {
+  Status s = parse_error(text);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find(needle), std::string::npos) << s.message();
+}
+
+TEST(AgentConfigTest, PackagedExampleParses) {
+  auto c = load_agent_config(std::string(ES_SOURCE_DIR) + "/packaging/agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->agent.gateway_id, "gateway-01");
+  ASSERT_EQ(c->inputs.size(), 3u);
+  EXPECT_EQ(c->inputs[0].name, "devices");
+  EXPECT_EQ(c->inputs[1].format, PayloadFormat::kJson);
+  EXPECT_EQ(c->inputs[2].type, InputType::kUdp);
+  ASSERT_EQ(c->rules.size(), 3u);
+  EXPECT_EQ(c->rules[1].group_by, (std::vector<std::string>{"site", "line"}));
+  EXPECT_EQ(c->rules[2].topk, "label");
+  EXPECT_EQ(c->journal.fsync_interval_ms, 100);
+  EXPECT_EQ(c->journal.segment_bytes, 8u << 20);
+  EXPECT_EQ(c->outbox.max_bytes, 64u << 20);
+  EXPECT_EQ(c->outbox.coarsen_ms, (std::vector<std::uint32_t>{60'000, 3'600'000}));
+  EXPECT_EQ(c->window.max_past_ms, 7LL * 86'400'000);
+  EXPECT_EQ(c->uplink.batch_max_bytes, 512u << 10);
+  EXPECT_EQ(c->metrics.listen, "127.0.0.1:9781");
+  // The rules build an aggregator.
+  EXPECT_TRUE(Aggregator::create(aggregator_options(*c)).ok());
+}
+
+TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
+  auto c = parse_agent_config(kMinimal, "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->agent.tenant, "default");
+  ASSERT_EQ(c->inputs.size(), 1u);
+  EXPECT_EQ(c->inputs[0].name, "mqtt0");
+  EXPECT_EQ(c->inputs[0].client_id, "edgesketch-agent-gw-1-mqtt0");
+  EXPECT_EQ(c->inputs[0].topics, (std::vector<std::string>{"devices/+/readings"}));
+  EXPECT_EQ(c->inputs[0].format, PayloadFormat::kNanopb);
+  EXPECT_EQ(c->journal.dir, "/var/lib/edgesketch/agent/journal");
+  EXPECT_EQ(c->outbox.path, "/var/lib/edgesketch/agent/outbox.db");
+  EXPECT_EQ(c->uplink.client_id, "edgesketch-agent-gw-1");
+  ASSERT_EQ(c->rules.size(), 1u);
+  EXPECT_EQ(c->rules[0], default_rule());
+  EXPECT_TRUE(c->rules[0].quantiles);
+  EXPECT_EQ(c->rules[0].window_ms, 10'000u);
+}
+
+TEST(AgentConfigTest, DurationsAndSizes) {
+  auto c = parse_agent_config(kMinimal + R"(
+[journal]
+fsync_interval = "250ms"
+segment_bytes = 1048576
+[window]
+allowed_lateness = "2s"
+idle_timeout = "1m"
+max_future = "1h"
+[[rule]]
+name = "hourly"
+window = "1h"
+)",
+                              "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->journal.fsync_interval_ms, 250);
+  EXPECT_EQ(c->journal.segment_bytes, 1u << 20);
+  EXPECT_EQ(c->window.allowed_lateness_ms, 2'000);
+  EXPECT_EQ(c->window.idle_timeout_ms, 60'000);
+  EXPECT_EQ(c->window.max_future_ms, 3'600'000);
+  EXPECT_EQ(c->rules[0].window_ms, 3'600'000u);
+}
+
+TEST(AgentConfigTest, UnknownKeysNameTheirPath) {
+  expect_error(kMinimal + "[[rule]]\nname = \"a\"\n[[rule]]\nname = \"b\"\nwindw = \"10s\"\n",
+               "agent.toml: unknown key 'rule[1].windw'");
+  expect_error(kMinimal + "[window]\nlateness = \"1s\"\n", "unknown key 'window.lateness'");
+  expect_error(kMinimal + "[metric]\nlisten = \"\"\n", "unknown key 'metric'");
+  expect_error("[agent]\ngateway_id = \"g\"\ngatway = 1\n", "unknown key 'agent.gatway'");
+  expect_error(kMinimal + "[[input]]\ntype = \"udp\"\ntopics = [\"x\"]\n",
+               "unknown key 'input[1].topics'");
+}
+
+TEST(AgentConfigTest, TypeErrorsNameTheKey) {
+  expect_error(kMinimal + "[window]\nallowed_lateness = 5\n",
+               "agent.toml: 'window.allowed_lateness': expected a duration string like \"10s\"");
+  expect_error(kMinimal + "[[rule]]\nquantiles = \"yes\"\n",
+               "'rule[0].quantiles': expected true or false");
+  expect_error(kMinimal + "[journal]\nfsync_interval = \"fast\"\n",
+               "'journal.fsync_interval': 'fast' is not a duration");
+  expect_error(kMinimal + "[[rule]]\ngroup_by = [\"site\", 3]\n",
+               "'rule[0].group_by': expected an array of strings");
+  expect_error("agent = 3\n", "'agent': expected a table");
+  expect_error(kMinimal + "[uplink.extra]\n", "unknown key 'uplink.extra'");
+}
+
+TEST(AgentConfigTest, BadValues) {
+  expect_error("[[input]]\ntype = \"mqtt\"\n[uplink]\nbroker = \"tcp://c:1\"\n",
+               "'agent.gateway_id': is required");
+  expect_error("[agent]\ngateway_id = \"g\"\n[uplink]\nbroker = \"tcp://c:1\"\n", "no [[input]]");
+  expect_error("[agent]\ngateway_id = \"g\"\n[[input]]\ntype = \"mqtt\"\n",
+               "agent.toml: 'uplink.broker': is required");
+  expect_error(kMinimal + "[[input]]\ntype = \"serial\"\n",
+               "'input[1].type': must be \"mqtt\" or \"udp\"");
+  expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nqos = 2\n",
+               "'input[1].qos': 2 is out of range [0, 1]");
+  expect_error(kMinimal + "[[input]]\ntype = \"udp\"\nbind = \"nowhere\"\n", "'input[1].bind'");
+  expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nformat = \"xml\"\n", "'input[1].format'");
+  expect_error(kMinimal + "[[rule]]\nname = \"r\"\nwindow = \"7s\"\n",
+               "rule 'r': window_ms 7000 does not divide");
+  expect_error(kMinimal + "[[rule]]\nname = \"r\"\n[[rule]]\nname = \"r\"\n",
+               "rule 'r': the name is used twice");
+  expect_error(kMinimal + "[outbox]\ncoarsen = [\"1m\", \"90s\"]\n",
+               "'outbox.coarsen': level \"90s\"");
+  expect_error(kMinimal + "[agent]\n", "");  // a table defined twice is a TOML syntax error
+  expect_error("[agent\n", "agent.toml:1:");
+}
+
+TEST(AgentConfigTest, MissingFileIsNotFound) {
+  auto c = load_agent_config("/nonexistent/agent.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace edgesketch::agent
