@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "edgesketch/wire/codec.h"
+#include "replay_decoder.h"
 #include "row_accumulator.h"
 #include "store_impl.h"
 
@@ -188,12 +189,21 @@ Status Store::Impl::open() {
   wo.group_commit_delay_us = options_.group_commit_delay_us;
   WalReplayReport report;
   const auto t0 = std::chrono::steady_clock::now();
-  ES_ASSIGN_OR_RETURN(wal_, Wal::open(
-                                wo, wal_replay_from_,
-                                [this](std::string_view tenant, ByteSpan bytes) {
-                                  return replay_record(tenant, bytes);
-                                },
-                                report));
+  {
+    // Replay decodes on a helper thread while this one applies, in WAL order.
+    ReplayDecoder decoder(replay_limits_, clock_->now_ms(),
+                          [this](std::string_view tenant, Result<wire::WindowBatch> batch) {
+                            apply_replayed(tenant, std::move(batch));
+                          });
+    ES_ASSIGN_OR_RETURN(wal_, Wal::open(
+                                  wo, wal_replay_from_,
+                                  [&decoder](std::string_view tenant, ByteSpan bytes) {
+                                    decoder.push(tenant, bytes);
+                                    return Status();
+                                  },
+                                  report));
+    decoder.finish();
+  }
   torn_bytes_ = report.torn_bytes;
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (report.records > 0 || report.torn_bytes > 0) {
@@ -300,26 +310,24 @@ Status Store::Impl::remove_orphans(const Manifest& m) {
   return Status();
 }
 
-Status Store::Impl::replay_record(std::string_view tenant, ByteSpan bytes) {
-  auto batch = wire::decode_window_batch(bytes, replay_limits_, clock_->now_ms());
+void Store::Impl::apply_replayed(std::string_view tenant, Result<wire::WindowBatch> batch) {
   if (!batch.ok()) {
     // The bytes passed the CRC, so they are what was written; a batch that decoded then and does
     // not now means the limits were tightened. Skip it loudly rather than refuse to start.
     spdlog::error("store {}: WAL batch for tenant '{}' does not decode any more ({}); skipped",
                   dir_, tenant, batch.status().to_string());
-    return Status();
+    return;
   }
-  if (ledger_.contains(tenant, batch->gateway_id, batch->seq)) return Status();
+  if (ledger_.contains(tenant, batch->gateway_id, batch->seq)) return;
   Status s = catalog_->resolve(tenant, batch->records, ids_scratch_);
   if (!s.ok()) {
     spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch->gateway_id,
                   batch->seq, s.to_string());
-    return Status();
+    return;
   }
   apply_batch(tenant, *batch, &batch.value(), ids_scratch_);
   ledger_.insert(tenant, batch->gateway_id, batch->seq);
   ++replayed_;
-  return Status();
 }
 
 // ---- write path ----

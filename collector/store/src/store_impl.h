@@ -70,7 +70,9 @@ class Store::Impl {
   Status validate_options() const;
   Status open_parts(const Manifest& m, bool& rewrite_manifest);
   Status remove_orphans(const Manifest& m);
-  Status replay_record(std::string_view tenant, ByteSpan bytes);
+  // Applies one replayed WAL batch (decoded by a ReplayDecoder) unless the ledger has it; a
+  // batch that does not decode or resolve is skipped with an error in the log.
+  void apply_replayed(std::string_view tenant, Result<wire::WindowBatch> batch);
   // Applies a decoded batch's records to every tier's memtable. Moves aggregates out of `owned`
   // when given.
   void apply_batch(std::string_view tenant, const wire::WindowBatch& batch,

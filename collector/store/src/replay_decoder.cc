@@ -1,0 +1,97 @@
+// ReplayDecoder: a one-helper decode pipeline for WAL replay.
+#include "replay_decoder.h"
+
+#include <new>
+#include <utility>
+
+#include "edgesketch/wire/codec.h"
+
+namespace edgesketch::store {
+
+ReplayDecoder::ReplayDecoder(const wire::Limits& limits, std::int64_t now_ms, ApplyFn apply,
+                             std::size_t max_in_flight)
+    : limits_(limits),
+      now_ms_(now_ms),
+      apply_(std::move(apply)),
+      max_in_flight_(max_in_flight < 2 ? 2 : max_in_flight) {
+  worker_ = std::thread([this] { worker_loop(); });
+}
+
+ReplayDecoder::~ReplayDecoder() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+Result<wire::WindowBatch> ReplayDecoder::decode(const Item& item) const {
+  // No exception may leave the helper thread.
+  try {
+    return wire::decode_window_batch(item.bytes, limits_, now_ms_);
+  } catch (const std::bad_alloc&) {
+    return Status::resource_exhausted("wal replay: out of memory decoding a batch");
+  } catch (...) {
+    return Status::internal("wal replay: exception decoding a batch");
+  }
+}
+
+void ReplayDecoder::worker_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    Item* next = nullptr;
+    work_cv_.wait(lock, [&] {
+      if (stop_) return true;
+      for (auto& it : queue_) {
+        if (it->state == State::kPending) {
+          next = it.get();
+          return true;
+        }
+      }
+      return false;
+    });
+    if (stop_) return;
+    next->state = State::kDecoding;
+    lock.unlock();
+    // The item stays queued (the caller pops only decoded items), so `next` stays valid.
+    Result<wire::WindowBatch> batch = decode(*next);
+    lock.lock();
+    next->decoded.emplace(std::move(batch));
+    next->state = State::kDone;
+    done_cv_.notify_one();
+  }
+}
+
+void ReplayDecoder::drain(std::unique_lock<std::mutex>& lock, std::size_t keep) {
+  for (;;) {
+    if (queue_.empty()) return;
+    if (queue_.front()->state != State::kDone) {
+      if (queue_.size() <= keep) return;
+      done_cv_.wait(lock, [&] { return queue_.front()->state == State::kDone; });
+    }
+    std::unique_ptr<Item> item = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    apply_(item->tenant, std::move(*item->decoded));
+    item.reset();
+    lock.lock();
+  }
+}
+
+void ReplayDecoder::push(std::string_view tenant, ByteSpan bytes) {
+  auto item = std::make_unique<Item>();
+  item->tenant.assign(tenant);
+  item->bytes.assign(bytes.begin(), bytes.end());
+  std::unique_lock lock(mu_);
+  queue_.push_back(std::move(item));
+  work_cv_.notify_one();
+  drain(lock, max_in_flight_ - 1);
+}
+
+void ReplayDecoder::finish() {
+  std::unique_lock lock(mu_);
+  drain(lock, 0);
+}
+
+}  // namespace edgesketch::store
