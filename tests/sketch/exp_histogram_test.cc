@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -246,6 +247,9 @@ struct Distribution {
   std::function<double(std::mt19937_64&)> draw;
   bool downscales;
 };
+
+// Names the parameter in test output instead of dumping its bytes.
+void PrintTo(const Distribution& d, std::ostream* os) { *os << d.name; }
 
 std::vector<Distribution> distributions() {
   return {
