@@ -81,13 +81,20 @@ TEST_F(HttpApiTest, ScalarQueryHealthCheck) {
 }
 
 TEST_F(HttpApiTest, VectorQuery) {
-  const std::string t = std::to_string((kT0 + (kWindows - 1) * kWindowMs) / 1000);
+  // At the end of the last window every window has ended within the lookback.
+  const std::string t = std::to_string((kT0 + kWindows * kWindowMs) / 1000);
   auto r = get("/api/v1/query?time=" + t + "&query=" + enc("sum by (site) (vibration_count)"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, R"({"status":"success","data":{"resultType":"vector","result":[)"
-                     R"({"metric":{"site":"s1"},"value":[1700000090,"240"]},)"
-                     R"({"metric":{"site":"s2"},"value":[1700000090,"240"]}]}})");
+                     R"({"metric":{"site":"s1"},"value":[1700000100,"240"]},)"
+                     R"({"metric":{"site":"s2"},"value":[1700000100,"240"]}]}})");
+  // 10 s earlier the last window (data up to t) is not in the point yet.
+  const std::string before = std::to_string((kT0 + kWindows * kWindowMs) / 1000 - 10);
+  auto b = get("/api/v1/query?time=" + before + "&query=" + enc("sum(vibration_count)"));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->body, R"({"status":"success","data":{"resultType":"vector","result":[)"
+                     R"({"metric":{},"value":[1700000090,"440"]}]}})");
 }
 
 TEST_F(HttpApiTest, RangeQueryMatrixAndFormPost) {
@@ -97,9 +104,10 @@ TEST_F(HttpApiTest, RangeQueryMatrixAndFormPost) {
   auto r = client_->Post("/api/v1/query_range", h, body, "application/x-www-form-urlencoded");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
+  // Point t merges the windows ending in (t − 1m, t]: none at kT0, windows 0..5 at kT0 + 60 s,
+  // windows 6..11 at kT0 + 120 s.
   EXPECT_EQ(r->body, R"({"status":"success","data":{"resultType":"matrix","result":[)"
-                     R"({"metric":{},"values":[[1699999980,"40"],[1700000040,"240"],)"
-                     R"([1700000100,"200"]]}]}})");
+                     R"({"metric":{},"values":[[1700000040,"240"],[1700000100,"240"]]}]}})");
   // Same through GET (served from the cache now) with float-second step.
   auto g = get("/api/v1/query_range?query=" + enc("sum(vibration_count)") + "&start=" + kT0s +
                "&end=" + std::to_string(kT0 / 1000 + 120) + "&step=60");
@@ -199,12 +207,12 @@ TEST_F(HttpApiTest, SeriesLabelsMetadataBuildinfo) {
 
 TEST_F(HttpApiTest, SketchTable) {
   auto r = get("/api/v1/sketch?query=" + enc("vibration{site=\"s1\"}") +
-               "&start=" + std::to_string(kT0 / 1000 - 10) +
-               "&end=" + std::to_string(kT0 / 1000 + 110) + "&by=site,line&k=2");
+               "&start=" + std::to_string(kT0 / 1000) + "&end=" + std::to_string(kT0 / 1000 + 110) +
+               "&by=site,line&k=2");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(
-      r->body.rfind(R"({"status":"success","data":[{"site":"s1","line":"l1","count":120,)", 0), 0u)
+      r->body.rfind(R"({"status":"success","data":[{"site":"s1","line":"l1","count":110,)", 0), 0u)
       << r->body;
   EXPECT_NE(r->body.find(R"("p99":)"), std::string::npos);
   EXPECT_NE(r->body.find(R"("top_items":"E)"), std::string::npos);

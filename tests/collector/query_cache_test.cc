@@ -62,13 +62,62 @@ TEST(QueryCache, ReusesClosedExtentsUntilInvalidated) {
   cache.invalidate("other", start, start + 100 * kStep);  // another tenant: no effect
   ASSERT_TRUE(cache.query(key(), start, start + 25 * kStep, eval).ok());
   EXPECT_EQ(ev.calls, 1);
-  cache.invalidate("acme", start + 12 * kStep, start + 12 * kStep);
+  // A 10 s window ending at point 12 feeds only the extent of points 10..19.
+  cache.invalidate("acme", start + 12 * kStep - 10'000, start + 12 * kStep);
   auto c = cache.query(key(), start, start + 25 * kStep, eval);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(ev.calls, 2);
   EXPECT_EQ(c->series[0].samples[0].value, a->series[0].samples[0].value);  // untouched extent
   EXPECT_EQ(c->series[0].samples[12].value, a->series[0].samples[12].value + 1000);
   EXPECT_EQ(cache.stats().invalidations, 1u);
+}
+
+// Extents are fed by the windows ENDING in (first point − window_ms, last point]: a window that
+// starts at the last point of an extent feeds the next one.
+TEST(QueryCache, InvalidationFollowsWindowEnds) {
+  FakeClock clock(1'000'000'000'000);
+  RangeQueryCacheOptions o;
+  o.steps_per_extent = 10;
+  const std::int64_t start = 600'000'000'000;       // a multiple of 10 steps; extents closed
+  const std::int64_t boundary = start + 9 * kStep;  // last point of extent 0
+  struct Case {
+    const char* what;
+    std::int64_t tier_ms, lo, hi;
+    bool extent0, extent1;  // dropped?
+  };
+  const Case cases[] = {
+      {"window ending at the last point", 0, boundary - 10'000, boundary, true, false},
+      {"window starting at the last point", 0, boundary, boundary + 10'000, false, true},
+      {"window ending one step after", 0, boundary + 50'000, boundary + kStep, false, true},
+      {"batch spanning the boundary", 0, boundary - 10'000, boundary + 10'000, true, true},
+      {"empty range", 0, boundary, boundary, false, false},
+      {"window before the first point's data", 0, start - kStep - 10'000, start - kStep, false,
+       false},
+      {"1 ms window feeding the first point", 0, start - kStep, start - kStep + 1, true, false},
+      // A 60 s tier row rolling up [boundary, boundary + 10 s) is [boundary, boundary + 60 s).
+      {"tier row after the boundary", kStep, boundary, boundary + 10'000, false, true},
+      // Rows of a tier are not assumed aligned: a row overlapping [lo, hi) may end as late as
+      // hi + tier − 1, which here reaches into extent 1 (a harmless extra invalidation).
+      {"tier row before the boundary", kStep, boundary - kStep, boundary - 50'000, true, true},
+      {"tier row well before the boundary", kStep, boundary - 2 * kStep, boundary - kStep, true,
+       false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    RangeQueryCache cache(o, clock);
+    FakeEval ev;
+    auto eval = [&](std::int64_t s, std::int64_t e) { return ev(s, e); };
+    RangeQueryKey k = key();
+    k.tier_ms = c.tier_ms;
+    ASSERT_TRUE(cache.query(k, start, start + 19 * kStep, eval).ok());
+    cache.invalidate("acme", c.lo, c.hi);
+    ev.calls = 0;
+    ASSERT_TRUE(cache.query(k, start, start + 9 * kStep, eval).ok());
+    EXPECT_EQ(ev.calls, c.extent0 ? 1 : 0);
+    ev.calls = 0;
+    ASSERT_TRUE(cache.query(k, start + 10 * kStep, start + 19 * kStep, eval).ok());
+    EXPECT_EQ(ev.calls, c.extent1 ? 1 : 0);
+  }
 }
 
 TEST(QueryCache, FreshExtentsExpire) {

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "edgesketch/query/promql_parser.h"
 #include "edgesketch/query/query_engine.h"
@@ -50,7 +53,8 @@ class QueryEngineTest : public ::testing::Test {
 
   MemorySeriesSource source_;
   QueryEngine engine_{source_};
-  const std::int64_t t_last_ = kT0 + (kWindows - 1) * kWindowMs;  // all windows in lookback
+  // The end of the last window: every window ends in the lookback (t_last_ − 5 m, t_last_].
+  const std::int64_t t_last_ = kT0 + kWindows * kWindowMs;
 };
 
 TEST_F(QueryEngineTest, ScalarArithmetic) {
@@ -90,7 +94,7 @@ TEST_F(QueryEngineTest, HistogramQuantileMergesExactly) {
 }
 
 TEST_F(QueryEngineTest, RangePointsMergeTheirStep) {
-  // Point t merges windows starting in (t - 60 s, t].
+  // Point t merges the windows ending in (t - 60 s, t]: window w ends at kT0 + (w + 1) * 10 s.
   auto r = range("histogram_quantile(0.5, sum(vibration))", kT0 + 60'000, kT0 + 120'000, 60'000);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->type, ResultType::kMatrix);
@@ -99,15 +103,93 @@ TEST_F(QueryEngineTest, RangePointsMergeTheirStep) {
   ASSERT_EQ(r->series[0].samples.size(), 2u);
   auto all = [](int, int, int) { return true; };
   EXPECT_EQ(r->series[0].samples[0].t_ms, kT0 + 60'000);
-  EXPECT_EQ(r->series[0].samples[0].value, merged(all, 1, 6).histogram()->quantile(0.5));
-  EXPECT_EQ(r->series[0].samples[1].value, merged(all, 7, 11).histogram()->quantile(0.5));
+  EXPECT_EQ(r->series[0].samples[0].value, merged(all, 0, 5).histogram()->quantile(0.5));
+  EXPECT_EQ(r->series[0].samples[1].t_ms, kT0 + 120'000);
+  EXPECT_EQ(r->series[0].samples[1].value, merged(all, 6, 11).histogram()->quantile(0.5));
 
+  // No window ends in (kT0 - 60 s, kT0]: the point at kT0 is absent; the points partition the
+  // readings.
   auto c = range("sum(vibration_count)", kT0, kT0 + 120'000, 60'000);
   ASSERT_TRUE(c.ok());
-  ASSERT_EQ(c->series[0].samples.size(), 3u);
-  EXPECT_EQ(c->series[0].samples[0].value, 8 * 5 * 1);  // window 0
-  EXPECT_EQ(c->series[0].samples[1].value, 8 * 5 * 6);  // windows 1..6
-  EXPECT_EQ(c->series[0].samples[2].value, 8 * 5 * 5);  // windows 7..11
+  ASSERT_EQ(c->series[0].samples.size(), 2u);
+  EXPECT_EQ(c->series[0].samples[0].t_ms, kT0 + 60'000);
+  EXPECT_EQ(c->series[0].samples[0].value, 8 * 5 * 6);  // windows 0..5
+  EXPECT_EQ(c->series[0].samples[1].t_ms, kT0 + 120'000);
+  EXPECT_EQ(c->series[0].samples[1].value, 8 * 5 * 6);  // windows 6..11
+  // A point between window ends: (kT0 − 5 s, kT0 + 25 s] holds the ends +10 s and +20 s
+  // (windows 0 and 1), not window 2, which has data after the point.
+  auto off = range("sum(vibration_count)", kT0 + 25'000, kT0 + 25'000, 30'000);
+  ASSERT_TRUE(off.ok());
+  ASSERT_EQ(off->series.size(), 1u);
+  EXPECT_EQ(off->series[0].samples[0].value, 8 * 5 * 2);
+}
+
+// The rule exactly (series_source.h, docs/query.md): a window [ws, ws + w) belongs to the point
+// at t iff t − width < ws + w <= t.
+TEST(QueryEngineRule, PointAtTMergesTheWindowsEndingInItsStep) {
+  MemorySeriesSource src;
+  const Labels labels{{"__name__", "m"}, {"site", "s1"}};
+  for (int i = 0; i < 12; ++i) {  // 10 s windows starting at 0, 10, ..., 110 s; i + 1 readings
+    sketch::WindowAggregate agg;
+    for (int r = 0; r <= i; ++r) agg.add_value(i);
+    ASSERT_TRUE(src.add("acme", labels, i * 10'000, 10'000, agg).ok());
+  }
+  QueryEngine engine(src);
+  using Points = std::vector<std::pair<std::int64_t, double>>;
+  auto values = [&](std::string_view q, std::int64_t start, std::int64_t end, std::int64_t step) {
+    Points out;
+    auto e = parse_promql(q);
+    EXPECT_TRUE(e.ok());
+    if (!e.ok()) return out;
+    auto r = engine.range("acme", **e, start, end, step, {});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (r.ok() && !r->series.empty()) {
+      for (const Sample& s : r->series[0].samples) out.emplace_back(s.t_ms, s.value);
+    }
+    return out;
+  };
+  // Step 10 s: the window [0, 10 s) is the point at 10 s, not at 0.
+  EXPECT_EQ(values("m_count", 0, 30'000, 10'000), (Points{{10'000, 1}, {20'000, 2}, {30'000, 3}}));
+  // Step 60 s: the point at 60 s merges the windows starting at 0..50 s (1 + … + 6 readings),
+  // the point at 120 s those starting at 60..110 s.
+  EXPECT_EQ(values("m_count", 0, 120'000, 60'000), (Points{{60'000, 21}, {120'000, 57}}));
+  // Instant query at t: windows ending in (t − 5 m, t]; a window that has not ended by t is out.
+  auto at = [&](std::string_view q, std::int64_t t) -> std::optional<double> {
+    auto pe = parse_promql(q);
+    EXPECT_TRUE(pe.ok());
+    auto r = engine.instant("acme", **pe, t, {});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok() || r->series.empty()) return std::nullopt;
+    return r->series[0].samples[0].value;
+  };
+  EXPECT_EQ(at("m_count", 0), std::nullopt);
+  EXPECT_EQ(at("m_count", 9'999), std::nullopt);
+  EXPECT_EQ(at("m_count", 10'000), 1);
+  EXPECT_EQ(at("m_count", 15'000), 1);
+  EXPECT_EQ(at("m_count[10s]", 30'000), 3);      // only the window [20 s, 30 s)
+  EXPECT_EQ(at("m_count[20s]", 30'000), 2 + 3);  // windows ending at 20 s and 30 s
+  EXPECT_EQ(at("m_max[1m]", 120'000), 11);       // windows ending in (60 s, 120 s]
+  EXPECT_EQ(at("m_min[1m]", 120'000), 6);
+  // m[d] in a range query: each point merges d / step consecutive steps.
+  EXPECT_EQ(values("m_count[20s]", 10'000, 30'000, 10'000),
+            (Points{{10'000, 1}, {20'000, 1 + 2}, {30'000, 2 + 3}}));
+  // Metadata ranges mean "windows with data in [start, end]": [0, 10 s) holds 0..9999 ms.
+  auto sel = parse_series_selector("m_count");
+  ASSERT_TRUE(sel.ok());
+  auto inside = src.series("acme", {}, 9'999, 9'999, 10);
+  ASSERT_TRUE(inside.ok());
+  EXPECT_EQ(inside->size(), 1u);
+  auto after = src.series("acme", {}, 120'000, 200'000, 10);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(after->empty());
+  auto before = src.series("acme", {}, -100'000, -1, 10);
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(before->empty());
+  // The sketch table merges the windows ending in (start, end].
+  auto rows = engine.sketch_table("acme", *sel, 10'000, 30'000, {}, 1, {});
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].count, 2u + 3u);
 }
 
 TEST_F(QueryEngineTest, RangeSelectorMergesConsecutiveSteps) {
@@ -291,7 +373,8 @@ TEST_F(QueryEngineTest, SeriesAndLabels) {
 TEST_F(QueryEngineTest, SketchTable) {
   auto sel = parse_series_selector("vibration{line=\"l1\"}");
   ASSERT_TRUE(sel.ok());
-  auto rows = engine_.sketch_table("acme", *sel, kT0 - kWindowMs, t_last_, {"site"}, 3, {});
+  // Windows ending in (kT0, t_last_]: all of them (window 0 ends at kT0 + 10 s).
+  auto rows = engine_.sketch_table("acme", *sel, kT0, t_last_, {"site"}, 3, {});
   ASSERT_TRUE(rows.ok()) << rows.status().message();
   ASSERT_EQ(rows->size(), 2u);
   auto want = merged([](int s, int l, int) { return s == 1 && l == 1; }, 0, kWindows - 1);

@@ -39,8 +39,9 @@ Status MemorySeriesSource::add(std::string_view tenant, Labels labels, std::int6
   auto& tenant_data = tenants_[std::string(tenant)];
   auto [it, inserted] = tenant_data.try_emplace(labels_key(labels));
   if (inserted) it->second.labels = std::move(labels);
-  auto& windows = it->second.by_start_ms;
-  auto [w, fresh] = windows.try_emplace(window_start_ms, agg);
+  auto& windows = it->second.windows;
+  auto [w, fresh] =
+      windows.try_emplace(WindowSpan{window_start_ms + window_ms, window_start_ms}, agg);
   if (!fresh) return w->second.merge(agg);
   return Status();
 }
@@ -53,9 +54,12 @@ std::vector<const MemorySeriesSource::Series*> MemorySeriesSource::select(
   if (t == tenants_.end()) return out;
   for (const auto& [key, s] : t->second) {
     if (!matches_all(s.labels, matchers)) continue;
-    auto w = s.by_start_ms.lower_bound(start_ms);
-    if (w == s.by_start_ms.end() || w->first > end_ms) continue;
-    out.push_back(&s);
+    // Overlap: end > start_ms and start <= end_ms. Windows are ordered by end, not start, so
+    // check every window ending after start_ms (a test source; no index needed).
+    const auto first = s.windows.upper_bound(WindowSpan{start_ms, kMaxTimeMs});
+    if (std::any_of(first, s.windows.end(),
+                    [&](const auto& w) { return w.first.second <= end_ms; }))
+      out.push_back(&s);
   }
   return out;
 }
@@ -69,17 +73,19 @@ Result<std::vector<SeriesRows>> MemorySeriesSource::scan(std::string_view tenant
   const std::int64_t last_t = req.start_ms + (n - 1) * req.step_ms;
   std::vector<SeriesRows> out;
   std::size_t points = 0;
-  for (const Series* s : select(tenant, req.matchers, req.start_ms - req.step_ms + 1, last_t)) {
+  // Windows ending in (start - step, last_t] have data in [start - step, last_t - 1].
+  for (const Series* s : select(tenant, req.matchers, req.start_ms - req.step_ms, last_t - 1)) {
     if (out.size() >= req.max_series) {
       return Status::resource_exhausted(
           fmt::format("scan selects more than {} series", req.max_series));
     }
     SeriesRows rows;
     rows.labels = s->labels;
-    // Windows with start in (start - step, last_t]; bucket i = ceil((ws - start) / step).
-    for (auto w = s->by_start_ms.upper_bound(req.start_ms - req.step_ms);
-         w != s->by_start_ms.end() && w->first <= last_t; ++w) {
-      const std::int64_t i = -floor_div(req.start_ms - w->first, req.step_ms);
+    // Windows with end e in (start - step, last_t]; the point of e is the first t >= e:
+    // bucket i = ceil((e - start) / step).
+    for (auto w = s->windows.upper_bound(WindowSpan{req.start_ms - req.step_ms, kMaxTimeMs});
+         w != s->windows.end() && w->first.first <= last_t; ++w) {
+      const std::int64_t i = -floor_div(req.start_ms - w->first.first, req.step_ms);
       const std::int64_t t = req.start_ms + i * req.step_ms;
       if (!rows.points.empty() && rows.points.back().t_ms == t) {
         ES_RETURN_IF_ERROR(rows.points.back().agg.merge(project(w->second, req.fields)));

@@ -132,10 +132,13 @@ class Evaluator {
         k = *sel.range_ms / ctx_.step_ms;
       }
     }
+    // Buckets at scan_start + j·bucket; the bucket at T merges the windows ending in
+    // (T − bucket, T], so the scan reads windows ending in (scan_start − bucket, scan_end]: their
+    // data lies in [scan_start − bucket, scan_end − 1], the range the metric names come from.
     const std::int64_t scan_start = ctx_.start_ms - (k - 1) * bucket;
     const std::int64_t scan_end = ctx_.t(ctx_.n - 1);
     ES_ASSIGN_OR_RETURN(auto views, resolve_views(source_, ctx_.tenant, sel.matchers,
-                                                  scan_start - bucket, scan_end));
+                                                  scan_start - bucket, scan_end - 1));
     Vector out;
     bool any_sketch = false, any_float = false;
     for (const auto& view : views) {
@@ -752,8 +755,10 @@ Result<std::vector<SketchRow>> QueryEngine::sketch_table(std::string_view tenant
     return Status::invalid_argument(
         fmt::format("sketch: k must be at most {}", options_.max_topk_items));
   }
+  // One bucket at end_ms of width end − start: the windows ending in (start, end], whose data
+  // lies in [start, end − 1].
   ES_ASSIGN_OR_RETURN(auto views,
-                      resolve_views(source_, tenant, selector.matchers, start_ms, end_ms));
+                      resolve_views(source_, tenant, selector.matchers, start_ms, end_ms - 1));
   std::vector<std::string> stored;
   for (const auto& v : views) stored.push_back(v.stored);
   std::sort(stored.begin(), stored.end());

@@ -37,6 +37,14 @@ std::string RangeQueryCache::entry_key(const RangeQueryKey& key, std::int64_t ex
                      key.query, key.step_ms, key.tier_ms, key.window_ms, extent_start);
 }
 
+bool RangeQueryCache::affected(const Entry& entry, std::int64_t start_ms, std::int64_t end_ms) {
+  if (start_ms >= end_ms) return false;
+  // Changed rows overlap [start, end): the batch's own windows end in (start, end]; a row of a
+  // tier of width w that rolls them up starts before `end`, so it ends in (start, end + w − 1].
+  const std::int64_t last_end = end_ms + std::max<std::int64_t>(entry.tier_ms - 1, 0);
+  return start_ms < entry.data_hi && last_end > entry.data_lo;
+}
+
 const RangeQueryCache::Entry* RangeQueryCache::lookup_locked(const std::string& k,
                                                              std::int64_t now_ms) {
   auto it = index_.find(k);
@@ -60,7 +68,7 @@ void RangeQueryCache::insert_locked(Entry entry, std::uint64_t seen_seq) {
   if (!log_.empty() && log_.front().seq > seen_seq + 1) return;  // log too short to tell
   for (const auto& inv : log_) {
     if (inv.seq <= seen_seq || inv.tenant != entry.tenant) continue;
-    if (inv.end_ms > entry.data_lo && inv.start_ms <= entry.data_hi) return;
+    if (affected(entry, inv.start_ms, inv.end_ms)) return;
   }
   if (entry.bytes > options_.max_bytes) return;
   if (auto old = index_.find(entry.key); old != index_.end()) erase_locked(old->second);
@@ -135,8 +143,11 @@ Result<QueryResult> RangeQueryCache::query(const RangeQueryKey& key, std::int64_
         Entry e;
         e.key = entry_key(key, ext_start);
         e.tenant = key.tenant;
+        // Points ext_start … ext_start + extent − step read the rows ending in
+        // (ext_start − window_ms, ext_start + extent − step].
         e.data_lo = ext_start - key.window_ms;
         e.data_hi = ext_start + extent - step;
+        e.tier_ms = key.tier_ms;
         e.expires_ms = e.data_hi + options_.settle_ms > now ? now + options_.fresh_ttl_ms : 0;
         e.series = parts[k];
         e.bytes = estimate_bytes(e.series) + e.key.size();
@@ -171,7 +182,7 @@ void RangeQueryCache::invalidate(std::string_view tenant, std::int64_t start_ms,
   while (log_.size() > kMaxLoggedInvalidations) log_.pop_front();
   for (auto it = lru_.begin(); it != lru_.end();) {
     auto next = std::next(it);
-    if (it->tenant == tenant && end_ms > it->data_lo && start_ms <= it->data_hi) {
+    if (it->tenant == tenant && affected(*it, start_ms, end_ms)) {
       erase_locked(it);
       ++stats_.invalidations;
     }

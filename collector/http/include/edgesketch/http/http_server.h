@@ -93,8 +93,9 @@ class HttpServer {
   // The /metrics text (Prometheus exposition format).
   std::string metrics_text() const;
 
-  // For the ingest path: drop cached query results of `tenant` that windows starting in
-  // [start_ms, end_ms] feed. No-op without a cache.
+  // For the ingest path: new or late data of `tenant` covers [start_ms, end_ms) (smallest window
+  // start, largest window end of the batch); drops the cached query results that data can feed
+  // (RangeQueryCache::invalidate). No-op without a cache.
   void invalidate_cache(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms);
 
  private:

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "edgesketch/query/series_source.h"
 
@@ -13,8 +14,10 @@ namespace edgesketch::query {
 class MemorySeriesSource final : public SeriesSource {
  public:
   // Adds the window [window_start_ms, window_start_ms + window_ms) of the series `labels`
-  // (which must hold `__name__`) for `tenant`; a window already present is merged with it.
-  // kInvalidArgument without a metric name or with window_ms <= 0; merge errors otherwise.
+  // (which must hold `__name__`) for `tenant`; the same window (same start and width) already
+  // present is merged with it. Windows of different widths may coexist; scan() buckets each by
+  // its end (series_source.h). kInvalidArgument without a metric name or with window_ms <= 0;
+  // merge errors otherwise.
   Status add(std::string_view tenant, Labels labels, std::int64_t window_start_ms,
              std::int64_t window_ms, const sketch::WindowAggregate& agg);
 
@@ -31,13 +34,15 @@ class MemorySeriesSource final : public SeriesSource {
                                                std::int64_t start_ms, std::int64_t end_ms) override;
 
  private:
+  // A window as (end, start): ordered by end, the time that decides its step bucket.
+  using WindowSpan = std::pair<std::int64_t, std::int64_t>;
   struct Series {
     Labels labels;
-    std::map<std::int64_t, sketch::WindowAggregate> by_start_ms;  // window start -> aggregate
+    std::map<WindowSpan, sketch::WindowAggregate> windows;  // (end, start) -> aggregate
   };
   using TenantData = std::map<std::string, Series>;  // labels_key -> series
 
-  // Series of `tenant` matching `matchers` with a window start in [start_ms, end_ms].
+  // Series of `tenant` matching `matchers` with a window overlapping [start_ms, end_ms].
   std::vector<const Series*> select(std::string_view tenant, std::span<const LabelMatcher> matchers,
                                     std::int64_t start_ms, std::int64_t end_ms) const;
 

@@ -29,7 +29,7 @@ struct QueryLimits {
 };
 
 struct EngineOptions {
-  // Instant queries at t merge the windows starting in (t − lookback, t] (Prometheus' default
+  // Instant queries at t merge the windows ENDING in (t − lookback, t] (Prometheus' default
   // lookback delta is 5 m too).
   std::int64_t lookback_ms = 5 * 60 * 1000;
   // Largest k of topk_items() and of the sketch table's top items.
@@ -77,19 +77,22 @@ class QueryEngine {
  public:
   explicit QueryEngine(SeriesSource& source, EngineOptions options = {});
 
-  // Evaluates `expr` at t_ms: each selector point merges the windows starting in
-  // (t − lookback, t], or (t − range, t] for `m[range]`.
+  // Evaluates `expr` at t_ms: each selector point merges the windows [ws, ws + w) whose END
+  // ws + w lies in (t − lookback, t], or in (t − range, t] for `m[range]`.
   Result<QueryResult> instant(std::string_view tenant, const Expr& expr, std::int64_t t_ms,
                               const QueryLimits& limits) const;
 
   // Evaluates `expr` at start, start + step, ..., <= end: each selector point at t merges the
-  // windows starting in (t − step, t], or (t − range, t] for `m[range]` (range must then be a
-  // multiple of step). Preconditions (else kInvalidArgument): step > 0, end >= start.
+  // windows whose END lies in (t − step, t], or in (t − range, t] for `m[range]` (range must then
+  // be a multiple of step), so the points partition time. Preconditions (else kInvalidArgument):
+  // step > 0, end >= start.
   Result<QueryResult> range(std::string_view tenant, const Expr& expr, std::int64_t start_ms,
                             std::int64_t end_ms, std::int64_t step_ms,
                             const QueryLimits& limits) const;
 
-  // Series (visible names) matched by any of the selectors, sorted; at most `limit`.
+  // Series (visible names) matched by any of the selectors, sorted; at most `limit`. Here and in
+  // label_names() / label_values() the range means "windows with data in [start_ms, end_ms]"
+  // (SeriesSource).
   Result<std::vector<Labels>> series(std::string_view tenant,
                                      const std::vector<VectorSelector>& selectors,
                                      std::int64_t start_ms, std::int64_t end_ms,
@@ -104,7 +107,7 @@ class QueryEngine {
                                                 std::int64_t start_ms, std::int64_t end_ms) const;
 
   // The merged sketches of the stored series behind `selector` (any visible name of a metric
-  // selects the metric) over the windows starting in (start_ms, end_ms], grouped by `by`, with
+  // selects the metric) over the windows ENDING in (start_ms, end_ms], grouped by `by`, with
   // up to `top_k` top items per group. Rows sorted by group.
   Result<std::vector<SketchRow>> sketch_table(std::string_view tenant,
                                               const VectorSelector& selector, std::int64_t start_ms,

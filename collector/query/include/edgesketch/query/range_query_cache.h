@@ -7,6 +7,10 @@
 // `fresh_ttl_ms`; older extents stay until evicted (LRU, bounded in bytes) or invalidated by
 // invalidate(), which the ingest path calls with the time range of new or late data. A result
 // evaluated while an overlapping invalidation happened is returned but not stored.
+//
+// Which data feeds an extent. A point at t merges the windows ENDING in (t − W, t], W =
+// RangeQueryKey::window_ms (series_source.h), so the extent with points a, a + s, …, b (step s)
+// is fed by the windows ending in (a − W, b] — whatever their widths.
 #pragma once
 
 #include <cstddef>
@@ -51,8 +55,9 @@ struct RangeQueryKey {
   std::string tenant;
   std::string query;  // to_string(expr): normalized text
   std::int64_t step_ms = 0;
-  std::int64_t tier_ms = 0;    // SeriesSource::resolution_ms(step)
-  std::int64_t window_ms = 0;  // how far before a point its data reaches: max(step, ranges)
+  std::int64_t tier_ms = 0;  // SeriesSource::resolution_ms(step)
+  // A point at t merges the windows ending in (t − window_ms, t]: max(step, ranges).
+  std::int64_t window_ms = 0;
 };
 
 // Thread-safe (one mutex guards the map, the LRU list and the invalidation log; evaluation runs
@@ -69,8 +74,13 @@ class RangeQueryCache {
   Result<QueryResult> query(const RangeQueryKey& key, std::int64_t start_ms, std::int64_t end_ms,
                             const Evaluate& evaluate);
 
-  // Drops every cached extent of `tenant` whose data may include windows starting in
-  // [start_ms, end_ms]. Cheap enough to call per ingested batch.
+  // New or late data of `tenant` covers the time [start_ms, end_ms): the ingest path passes the
+  // smallest window start and the largest window end (start + width) of an applied batch. Drops
+  // every cached extent of `tenant` that a stored row overlapping [start_ms, end_ms) can feed:
+  // the batch's windows themselves (ending in (start_ms, end_ms]) and, when the extent reads a
+  // tier of width key.tier_ms > 0, the tier's rows that roll them up (ending in
+  // (start_ms, end_ms + tier_ms − 1]). Extents fed by no such row stay. Cheap enough to call per
+  // ingested batch; start_ms >= end_ms invalidates nothing.
   void invalidate(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms);
 
   RangeQueryCacheStats stats() const;
@@ -79,8 +89,9 @@ class RangeQueryCache {
   struct Entry {
     std::string key;
     std::string tenant;
-    std::int64_t data_lo = 0;  // windows starting in (data_lo, data_hi] feed this extent
+    std::int64_t data_lo = 0;  // rows ending in (data_lo, data_hi] feed this extent
     std::int64_t data_hi = 0;
+    std::int64_t tier_ms = 0;     // RangeQueryKey::tier_ms
     std::int64_t expires_ms = 0;  // 0: never
     std::size_t bytes = 0;
     std::vector<ResultSeries> series;
@@ -88,10 +99,12 @@ class RangeQueryCache {
   struct Invalidation {
     std::uint64_t seq;
     std::string tenant;
-    std::int64_t start_ms, end_ms;
+    std::int64_t start_ms, end_ms;  // as passed to invalidate(): [start_ms, end_ms) changed
   };
 
   static std::string entry_key(const RangeQueryKey& key, std::int64_t extent_start);
+  // Whether a change of [start_ms, end_ms) (see invalidate()) can alter `entry`.
+  static bool affected(const Entry& entry, std::int64_t start_ms, std::int64_t end_ms);
   // Under mu_: the entry for `k` if present and not expired (moved to the LRU front).
   const Entry* lookup_locked(const std::string& k, std::int64_t now_ms);
   void insert_locked(Entry entry, std::uint64_t seen_seq);

@@ -3,8 +3,12 @@
 //
 // Step buckets. A scan with (start_ms, end_ms, step_ms) returns, for every matching series,
 // points at t = start_ms + i·step_ms (t <= end_ms). The point at t is the merge of every stored
-// window [ws, ws + w) of that series whose START ws lies in (t − step_ms, t] (the collector
-// store's rule). Points without any window are absent (not zero).
+// window [ws, ws + w) of that series whose END ws + w lies in (t − step_ms, t], i.e. of the
+// windows that make up the interval (t − step_ms, t] (the collector store's rule, and the
+// product's: a point never includes data from after t). Example, 10 s windows: with step 10 s
+// the window [0 s, 10 s) is in the point at t = 10 s (not at t = 0); with step 60 s the point at
+// t = 60 s merges the windows starting at 0, 10, …, 50 s. Points without any window are absent
+// (not zero).
 #pragma once
 
 #include <cstddef>
@@ -61,8 +65,9 @@ struct ScanRequest {
 
 // Thread safety: implementations must allow concurrent calls (the HTTP server runs queries on
 // several threads). Tenants are strictly separate: nothing of one tenant may be visible through
-// another's calls. Time ranges are inclusive [start_ms, end_ms] over window starts; kMinTimeMs /
-// kMaxTimeMs mean "unbounded".
+// another's calls. The time ranges of series() and label_*() are inclusive [start_ms, end_ms]
+// and mean "windows with data in the range": a window [ws, ws + w) counts when it overlaps the
+// range, ws <= end_ms and ws + w > start_ms. kMinTimeMs / kMaxTimeMs mean "unbounded".
 class SeriesSource {
  public:
   virtual ~SeriesSource() = default;
