@@ -132,6 +132,7 @@ void read_rule(TomlTable t, std::size_t index, RuleSpec& r) {
   r.distinct = t.string("distinct", r.distinct);
   r.topk = t.string("topk", r.topk);
   r.topk_slots = static_cast<std::uint32_t>(t.integer("topk_slots", r.topk_slots, 1, 65536));
+  r.output = t.string("output", r.output);
   Status v = validate_rule(r, wire::Limits{});
   if (!v.ok()) t.error("window", v.message());
   t.finish();
@@ -175,6 +176,7 @@ void read_uplink(TomlTable t, UplinkConfig& u) {
   u.qos = static_cast<int>(t.integer("qos", u.qos, 1, 1));
   u.username = t.string("username", u.username);
   u.password = t.string("password", u.password);
+  u.password_file = t.string("password_file", u.password_file);
   u.tls_ca_file = t.string("tls_ca_file", u.tls_ca_file);
   u.tls_cert_file = t.string("tls_cert_file", u.tls_cert_file);
   u.tls_key_file = t.string("tls_key_file", u.tls_key_file);

@@ -83,6 +83,7 @@ struct UplinkConfig {
   int qos = 1;
   std::string username;
   std::string password;
+  std::string password_file;  // read at every connect; overrides password
   std::string tls_ca_file;
   std::string tls_cert_file;
   std::string tls_key_file;

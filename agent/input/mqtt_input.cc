@@ -19,6 +19,9 @@ Result<std::unique_ptr<MqttInput>> MqttInput::create(MqttInputOptions options, I
   lo.keepalive_s = in->options_.keepalive_s;
   lo.connect_timeout_ms = in->options_.connect_timeout_ms;
   lo.username = in->options_.username;
+  lo.ca_file = in->options_.ca_file;
+  lo.cert_file = in->options_.cert_file;
+  lo.key_file = in->options_.key_file;
   lo.password = in->options_.password;
   lo.backoff = in->options_.backoff;
   for (const std::string& t : in->options_.topics)

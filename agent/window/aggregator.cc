@@ -577,6 +577,7 @@ void Aggregator::close_window(Series& s, std::size_t window_index) {
   if (!ow.delta && end > s.closed_through) s.closed_through = end;
   wire::WindowRecord rec;
   rec.key = s.key;
+  if (!rule.spec.output.empty()) rec.key.metric = rule.spec.output;
   rec.window_start_ms = ow.start_ms;
   rec.window_ms = rule.spec.window_ms;
   rec.delta = ow.delta;

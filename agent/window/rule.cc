@@ -40,6 +40,14 @@ Status validate_rule(const RuleSpec& rule, const wire::Limits& limits) {
     if (k.empty()) return bad("group_by holds an empty tag key");
     if (k.size() > limits.max_name_bytes) return bad("group_by key '" + k + "' is too long");
   }
+  if (rule.output.size() > limits.max_name_bytes)
+    return bad("output '" + rule.output + "' is too long");
+  for (char c : rule.output) {
+    if (c == '{' || c == '}' || c == ',' || c == '=' || c == '"' ||
+        static_cast<unsigned char>(c) < 0x20) {
+      return bad("output '" + rule.output + "' holds a character not allowed in a metric name");
+    }
+  }
   for (const std::string* subject : {&rule.distinct, &rule.topk}) {
     if (subject->size() > limits.max_name_bytes) return bad("'" + *subject + "' is too long");
   }

@@ -37,6 +37,10 @@ struct RuleSpec {
   std::string topk;
   // Counters of the top-K summary (SpaceSaving), 1..65536.
   std::uint32_t topk_slots = 1024;
+  // The metric name of the rule's series in the records it produces; "" = the reading's metric.
+  // Lets a grouped rule (vibration per line) publish under its own name ("vibration_by_line"),
+  // so a query summing the per-device series never counts the grouped ones too.
+  std::string output;
 
   friend bool operator==(const RuleSpec&, const RuleSpec&) = default;
 };

@@ -107,6 +107,26 @@ TEST_F(AggregatorTest, DefaultRuleClosesWindowWhenWatermarkPasses) {
   EXPECT_EQ(s.open_windows, 1u);
 }
 
+TEST_F(AggregatorTest, OutputNamesTheRuleSeries) {
+  auto a = make({RuleSpec{.name = "per-device", .group_by = {"device"}},
+                 RuleSpec{.name = "by-line",
+                          .match = "vibration",
+                          .group_by = {"line"},
+                          .output = "vibration_by_line"}});
+  const std::vector<wire::Tag> tags = {{"line", "l1"}};
+  std::vector<wire::Reading> rs = {value_reading("d1", "vibration", kT0 + 1, 1, tags),
+                                   value_reading("d2", "vibration", kT0 + 2, 2, tags)};
+  a->add(rs);
+  a->flush_all();
+  std::map<std::string, std::uint64_t> counts;
+  for (const wire::WindowRecord& r : records(a->take_batches()))
+    counts[r.key.metric] += r.agg.count();
+  EXPECT_EQ(counts,
+            (std::map<std::string, std::uint64_t>{{"vibration", 2}, {"vibration_by_line", 2}}));
+  RuleSpec bad{.name = "bad", .output = "a{b}"};
+  EXPECT_FALSE(validate_rule(bad, wire::Limits{}).ok());
+}
+
 TEST_F(AggregatorTest, LateReadingBecomesDeltaRecord) {
   WindowOptions w;
   w.allowed_lateness_ms = 2'000;

@@ -43,6 +43,10 @@ TEST(AgentConfigTest, PackagedExampleParses) {
   ASSERT_EQ(c->rules.size(), 3u);
   EXPECT_EQ(c->rules[1].group_by, (std::vector<std::string>{"site", "line"}));
   EXPECT_EQ(c->rules[2].topk, "label");
+  EXPECT_EQ(c->rules[0].group_by, (std::vector<std::string>{"device", "site", "line"}));
+  EXPECT_EQ(c->rules[0].output, "");
+  EXPECT_EQ(c->rules[1].output, "vibration_by_line");
+  EXPECT_EQ(c->rules[2].output, "event_by_site");
   EXPECT_EQ(c->journal.fsync_interval_ms, 100);
   EXPECT_EQ(c->journal.segment_bytes, 8u << 20);
   EXPECT_EQ(c->outbox.max_bytes, 64u << 20);

@@ -1,0 +1,719 @@
+// The agent daemon's wiring: sinks on the input threads, the aggregator thread's loop, journal
+// replay at start, the ordered shutdown and the self-metrics.
+#include "app/agent_app.h"
+
+#include <dirent.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/timex.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <xxhash.h>
+
+#include "edgesketch/common/clock.h"
+#include "edgesketch/daemon/daemon.h"
+#include "edgesketch/daemon/metrics.h"
+#include "forward/forwarder.h"
+#include "input/mqtt_input.h"
+#include "input/udp_input.h"
+#include "journal/journal.h"
+#include "outbox/outbox.h"
+#include "ring/reading_ring.h"
+#include "window/aggregator.h"
+#include "window/close_marks.h"
+
+namespace edgesketch::agent {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now().time_since_epoch())
+      .count();
+}
+
+// STA_UNSYNC clear in the kernel's NTP state: some time daemon disciplines the clock.
+bool clock_synced() {
+  struct timex tx {};
+  const int state = ::adjtimex(&tx);
+  return state != -1 && state != TIME_ERROR && (tx.status & STA_UNSYNC) == 0;
+}
+
+std::uint64_t dir_bytes(const std::string& dir) {
+  std::uint64_t total = 0;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      struct stat st {};
+      const std::string path = dir + "/" + e->d_name;
+      if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += st.st_size;
+    }
+    ::closedir(d);
+  }
+  return total;
+}
+
+// Logs at most one line per interval per call site; counts what it held back.
+class RateLimitedLog {
+ public:
+  explicit RateLimitedLog(std::int64_t interval_ms) : interval_ms_(interval_ms) {}
+  template <typename... Args>
+  void warn(fmt::format_string<Args...> f, Args&&... args) {
+    const std::int64_t now = steady_ms();
+    std::int64_t last = last_ms_.load(std::memory_order_relaxed);
+    if (now - last < interval_ms_ || !last_ms_.compare_exchange_strong(last, now)) {
+      suppressed_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    const std::uint64_t held = suppressed_.exchange(0);
+    std::string line = fmt::format(f, std::forward<Args>(args)...);
+    if (held > 0) line += fmt::format(" ({} similar lines suppressed)", held);
+    spdlog::warn("{}", line);
+  }
+
+ private:
+  const std::int64_t interval_ms_;
+  std::atomic<std::int64_t> last_ms_{-1'000'000'000};
+  std::atomic<std::uint64_t> suppressed_{0};
+};
+
+}  // namespace
+
+// One input: its transport, ring and the state its sink keeps on the transport's thread.
+struct InputPipe {
+  InputConfig config;
+  std::unique_ptr<ReadingRing> ring;
+  std::unique_ptr<MqttInput> mqtt;
+  std::unique_ptr<UdpInput> udp;
+  // Owned by the transport's thread (the sink).
+  PayloadParser parser;
+  std::unique_ptr<ReadingChunk> spare;
+  Bytes record;  // journal record being built
+  // Journal records of this input appended but not yet fed to the aggregator, oldest first.
+  // Guards the pair "journal append + remember its number", so the aggregator thread can cap
+  // journal_upto below every record not yet fed (records of several inputs interleave).
+  std::mutex unfed_mu;
+  std::deque<std::uint64_t> unfed;
+  daemon::Counter* accepted_payloads = nullptr;
+  daemon::Counter* accepted_readings = nullptr;
+};
+
+struct AgentApp::Impl {
+  AgentConfig config;
+  SystemClock clock;
+  daemon::MetricsRegistry metrics;
+  std::unique_ptr<Outbox> outbox;
+  std::unique_ptr<Journal> journal;
+  std::unique_ptr<Aggregator> aggregator;  // the aggregator thread's (create() before it runs)
+  std::unique_ptr<Forwarder> forwarder;
+  std::vector<std::unique_ptr<InputPipe>> inputs;
+  std::unique_ptr<daemon::MetricsServer> metrics_server;
+  std::thread aggregator_thread;
+  RateLimitedLog bad_payload_log{5'000};
+  RateLimitedLog drop_log{5'000};
+
+  std::atomic<bool> inputs_stopping{false};  // push_blocking gives up (never set while draining)
+  std::atomic<bool> aggregator_stop{false};
+  std::atomic<std::int64_t> aggregator_beat_ms{0};
+  bool started = false;
+  bool stopped = false;
+  // Set after an outbox append failed: the journal is not trimmed any more this run (what the
+  // failed batch held is replayed after a restart).
+  bool trim_blocked = false;
+
+  // Redelivery filter. A kill -9 with unread input on the socket resets the connection, so
+  // PUBACKs Paho had queued never reach the broker, which redelivers those messages after the
+  // restart although they are journaled already. Hashes (XXH3 of the journal record, seeded
+  // with its type) of the replayed payload records -> copies; an MQTT payload matching one in
+  // the first kRedeliveryWindowMs after start is taken as that redelivery and not journaled
+  // again (a byte-identical payload is a duplicate of the same device batch).
+  std::mutex redelivery_mu;  // guards redelivery
+  std::unordered_map<std::uint64_t, std::uint32_t> redelivery;
+  std::atomic<bool> redelivery_active{false};
+  std::int64_t redelivery_until_ms = 0;  // steady; set before the inputs start
+  daemon::Counter* redelivered = nullptr;
+
+  std::mutex reload_mu;  // guards pending_rules
+  std::optional<std::vector<RuleSpec>> pending_rules;
+
+  std::mutex agg_stats_mu;  // guards agg_stats (copied by the aggregator thread every ~500 ms)
+  AggregatorStats agg_stats;
+
+  daemon::Counter* drop_ring_full = nullptr;
+  daemon::Counter* drop_ring_timeout = nullptr;
+  daemon::Counter* drop_journal_error = nullptr;
+  daemon::Counter* outbox_append_errors = nullptr;
+  daemon::Counter* replayed_records = nullptr;
+
+  bool sink(InputPipe& in, std::string_view topic, ByteSpan payload);
+  Status replay();
+  void run_aggregator();
+  std::uint64_t drain_rings();
+  void commit_closed();
+  void publish_stats();
+  void register_metrics();
+};
+
+AgentApp::AgentApp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AgentApp::~AgentApp() { stop(0); }
+
+Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  const AgentConfig& c = impl->config;
+  if (::mkdir(c.agent.data_dir.c_str(), 0750) != 0 && errno != EEXIST) {
+    return Status::io_error("cannot create data_dir " + c.agent.data_dir + ": " +
+                            std::strerror(errno));
+  }
+
+  OutboxOptions oo;
+  oo.path = c.outbox.path;
+  oo.max_bytes = c.outbox.max_bytes;
+  oo.coarsen_levels = c.outbox.coarsen_ms;
+  oo.resend_after_ms = c.uplink.resend_timeout_ms;  // == ForwarderOptions::ack_timeout_ms
+  oo.clock = &impl->clock;
+  auto outbox = Outbox::open(oo);
+  if (!outbox.ok()) {
+    return Status(outbox.status().code(), "outbox " + oo.path + ": " + outbox.status().message());
+  }
+  impl->outbox = std::move(*outbox);
+  auto ostats = impl->outbox->stats();
+  if (!ostats.ok()) return ostats.status();
+
+  JournalOptions jo;
+  jo.dir = c.journal.dir;
+  jo.segment_bytes = c.journal.segment_bytes;
+  jo.sync_interval_ms = c.journal.fsync_interval_ms;
+  jo.min_next_record_no = ostats->journal_upto + 1;
+  auto journal = Journal::open(jo);
+  if (!journal.ok()) {
+    return Status(journal.status().code(), "journal " + jo.dir + ": " + journal.status().message());
+  }
+  impl->journal = std::move(*journal);
+
+  AggregatorOptions ao = aggregator_options(c);
+  ao.clock = &impl->clock;
+  auto aggregator = Aggregator::create(std::move(ao));
+  if (!aggregator.ok()) return aggregator.status();
+  impl->aggregator = std::move(*aggregator);
+
+  ForwarderOptions fo;
+  fo.tenant = c.agent.tenant;
+  fo.gateway_id = c.agent.gateway_id;
+  fo.mqtt.uri = c.uplink.broker;
+  fo.mqtt.client_id = c.uplink.client_id;
+  fo.mqtt.username = c.uplink.username;
+  fo.mqtt.password = c.uplink.password;
+  fo.mqtt.password_file = c.uplink.password_file;
+  fo.mqtt.ca_file = c.uplink.tls_ca_file;
+  fo.mqtt.cert_file = c.uplink.tls_cert_file;
+  fo.mqtt.key_file = c.uplink.tls_key_file;
+  fo.mqtt.backoff.min_ms = c.uplink.backoff_min_ms;
+  fo.mqtt.backoff.max_ms = c.uplink.backoff_max_ms;
+  fo.mqtt.name = "uplink";
+  fo.ack_timeout_ms = c.uplink.resend_timeout_ms;
+  fo.backlog_batches_per_s = c.uplink.backlog_rate_cap;
+  fo.http_url = c.uplink.http_fallback_url;
+  fo.http_token = c.uplink.http_fallback_token;
+  auto forwarder = Forwarder::create(fo, impl->outbox.get(), &impl->clock);
+  if (!forwarder.ok()) return forwarder.status();
+  impl->forwarder = std::move(*forwarder);
+
+  Impl* self = impl.get();
+  for (const InputConfig& ic : c.inputs) {
+    auto pipe = std::make_unique<InputPipe>();
+    pipe->config = ic;
+    pipe->ring = std::make_unique<ReadingRing>(ic.ring_capacity);
+    InputPipe* p = pipe.get();
+    InputSink sink = [self, p](std::string_view topic, ByteSpan payload) {
+      return self->sink(*p, topic, payload);
+    };
+    if (ic.type == InputType::kMqtt) {
+      MqttInputOptions mo;
+      mo.name = ic.name;
+      mo.uri = ic.broker;
+      mo.client_id = ic.client_id;
+      mo.topics = ic.topics;
+      mo.qos = ic.qos;
+      mo.username = ic.username;
+      mo.password = ic.password;
+      mo.ca_file = ic.tls_ca_file;
+      mo.cert_file = ic.tls_cert_file;
+      mo.key_file = ic.tls_key_file;
+      auto in = MqttInput::create(mo, std::move(sink));
+      if (!in.ok())
+        return Status(in.status().code(), "input " + ic.name + ": " + in.status().message());
+      pipe->mqtt = std::move(*in);
+    } else {
+      auto addr = daemon::parse_listen_address(ic.bind);
+      if (!addr.ok()) return addr.status();
+      UdpInputOptions uo;
+      uo.name = ic.name;
+      uo.bind_address = addr->first;
+      uo.port = addr->second;
+      auto in = UdpInput::create(uo, std::move(sink));
+      if (!in.ok())
+        return Status(in.status().code(), "input " + ic.name + ": " + in.status().message());
+      pipe->udp = std::move(*in);
+    }
+    impl->inputs.push_back(std::move(pipe));
+  }
+  impl->register_metrics();
+  ES_RETURN_IF_ERROR(impl->replay());
+  return std::unique_ptr<AgentApp>(new AgentApp(std::move(impl)));
+}
+
+// --- input threads ----------------------------------------------------------------------------
+
+bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payload) {
+  if (!in.spare) in.spare = in.ring->acquire();
+  ReadingChunk& chunk = *in.spare;
+  chunk.readings.clear();
+  const std::string_view device = device_from_topic(topic);
+  Status parsed =
+      in.parser.parse(in.config.format, payload, clock.now_ms(), chunk.readings, device);
+  if (!parsed.ok()) {
+    const std::string reason(parse_error_reason(parsed));
+    metrics
+        .counter("edgesketch_agent_payloads_bad_total", "Payloads rejected by the parser",
+                 {{"input", in.config.name}, {"reason", reason}})
+        .inc();
+    bad_payload_log.warn("input {}: bad payload on {}: {}", in.config.name, topic,
+                         parsed.to_string());
+    return false;
+  }
+  // One write() of the whole record: this is what makes the (already PUBACKed) message durable.
+  const std::size_t dev_len = device.size() <= 255 ? device.size() : 0;
+  in.record.resize(1 + dev_len + payload.size());
+  in.record[0] = static_cast<std::uint8_t>(dev_len);
+  std::copy_n(device.data(), dev_len, reinterpret_cast<char*>(in.record.data() + 1));
+  std::copy(payload.begin(), payload.end(), in.record.begin() + 1 + dev_len);
+  if (in.config.type == InputType::kMqtt && redelivery_active.load(std::memory_order_relaxed)) {
+    if (steady_ms() > redelivery_until_ms) {
+      redelivery_active.store(false);
+    } else {
+      const std::uint64_t h = XXH3_64bits_withSeed(in.record.data(), in.record.size(),
+                                                   static_cast<std::uint64_t>(in.config.format));
+      std::lock_guard lock(redelivery_mu);
+      auto it = redelivery.find(h);
+      if (it != redelivery.end()) {
+        if (--it->second == 0) redelivery.erase(it);
+        redelivered->inc();
+        return true;  // journaled (and replayed) before the restart
+      }
+    }
+  }
+  {
+    std::lock_guard lock(in.unfed_mu);
+    auto rec = journal->append(ByteSpan(in.record.data(), in.record.size()),
+                               static_cast<std::uint8_t>(in.config.format));
+    if (!rec.ok()) {
+      drop_journal_error->inc();
+      drop_log.warn("input {}: journal append failed, payload refused: {}", in.config.name,
+                    rec.status().to_string());
+      return false;
+    }
+    chunk.record_no = *rec;
+    in.unfed.push_back(*rec);
+  }
+  const std::size_t n = chunk.readings.size();
+  auto unfed_drop = [&] {
+    std::lock_guard lock(in.unfed_mu);
+    in.unfed.pop_back();
+  };
+  if (in.config.type == InputType::kUdp) {
+    if (!in.ring->try_push(std::move(in.spare))) {
+      unfed_drop();
+      drop_ring_full->inc(n);
+      drop_log.warn("input {}: ring full, datagram of {} readings dropped", in.config.name, n);
+      return false;
+    }
+  } else {
+    // Bounded wait (keepalive / 2) so a stalled aggregator cannot cost the broker connection.
+    const auto deadline = Steady::now() + std::chrono::seconds(15);
+    while (in.ring->fill() >= in.ring->capacity() && Steady::now() < deadline &&
+           !inputs_stopping.load(std::memory_order_relaxed)) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    // Only this thread pushes, so with room now push_blocking() returns at once.
+    if (in.ring->fill() >= in.ring->capacity() ||
+        !in.ring->push_blocking(std::move(in.spare), inputs_stopping)) {
+      unfed_drop();
+      drop_ring_timeout->inc(n);
+      drop_log.warn("input {}: ring still full after 15 s, payload of {} readings dropped",
+                    in.config.name, n);
+      return false;
+    }
+  }
+  in.accepted_payloads->inc();
+  in.accepted_readings->inc(n);
+  return true;
+}
+
+// --- aggregator thread -----------------------------------------------------------------------
+
+Status AgentApp::Impl::replay() {
+  auto ostats = outbox->stats();
+  if (!ostats.ok()) return ostats.status();
+  const std::uint64_t from = ostats->journal_upto + 1;
+  std::vector<CloseMark> marks;
+  std::uint64_t bad_marks = 0;
+  auto first = journal->replay(from, [&](std::uint64_t, std::uint8_t type, ByteSpan payload) {
+    if (type != kCloseMarksRecord) return;
+    auto decoded = decode_close_marks(payload);
+    if (!decoded.ok()) {
+      ++bad_marks;
+      return;
+    }
+    marks.insert(marks.end(), decoded->begin(), decoded->end());
+  });
+  if (!first.ok()) return first.status();
+  aggregator->set_replay_fence(marks);
+  PayloadParser parser;
+  ReadingBuffer buf;
+  std::uint64_t payloads = 0, bad = 0;
+  auto second =
+      journal->replay(from, [&](std::uint64_t record_no, std::uint8_t type, ByteSpan payload) {
+        if (type > static_cast<std::uint8_t>(PayloadFormat::kLine) || payload.empty()) return;
+        const std::size_t dev_len = payload[0];
+        if (payload.size() < 1 + dev_len) {
+          ++bad;
+          return;
+        }
+        const std::string_view device(reinterpret_cast<const char*>(payload.data() + 1), dev_len);
+        buf.clear();
+        Status s = parser.parse(static_cast<PayloadFormat>(type), payload.subspan(1 + dev_len),
+                                clock.now_ms(), buf, device);
+        if (!s.ok()) {
+          ++bad;
+          return;
+        }
+        aggregator->add(buf.view(), record_no);
+        ++payloads;
+      });
+  if (!second.ok()) return second.status();
+  aggregator->clear_replay_fence();
+  replayed_records->inc(payloads);
+  spdlog::info(
+      "journal replay from record {}: {} payloads, {} close marks ({} bad marks "
+      "records, {} unparsable payloads), {} corrupt segments, {} torn records",
+      from, payloads, marks.size(), bad_marks, bad, second->corrupt_segments,
+      second->torn_tail_records);
+  commit_closed();
+  return Status();
+}
+
+std::uint64_t AgentApp::Impl::drain_rings() {
+  std::uint64_t chunks = 0;
+  for (auto& in : inputs) {
+    // Bounded per round so poll() and commits keep their pace under load.
+    for (int i = 0; i < 256; ++i) {
+      std::unique_ptr<ReadingChunk> chunk = in->ring->pop();
+      if (!chunk) break;
+      aggregator->add(chunk->readings.view(), chunk->record_no);
+      {
+        std::lock_guard lock(in->unfed_mu);
+        if (!in->unfed.empty()) in->unfed.pop_front();
+      }
+      in->ring->release(std::move(chunk));
+      ++chunks;
+    }
+  }
+  return chunks;
+}
+
+void AgentApp::Impl::commit_closed() {
+  if (!aggregator->has_pending()) return;
+  ClosedBatches closed = aggregator->take_batches();
+  std::uint64_t upto = closed.journal_upto;
+  for (auto& in : inputs) {
+    std::lock_guard lock(in->unfed_mu);
+    if (!in->unfed.empty()) upto = std::min(upto, in->unfed.front() - 1);
+  }
+  if (trim_blocked) upto = 0;
+  for (std::size_t i = 0; i < closed.batches.size(); ++i) {
+    const bool last = i + 1 == closed.batches.size();
+    auto seq = outbox->append(std::move(closed.batches[i]), last ? upto : 0);
+    if (!seq.ok()) {
+      // The windows stay in the journal: a restart replays them. Stop trimming until then.
+      outbox_append_errors->inc();
+      trim_blocked = true;
+      spdlog::error(
+          "outbox append failed ({} records lost until a restart replays the "
+          "journal): {}",
+          closed.marks[i].size(), seq.status().to_string());
+      continue;
+    }
+    if (!closed.marks[i].empty()) {
+      auto rec = journal->append(encode_close_marks(closed.marks[i]), kCloseMarksRecord);
+      if (!rec.ok())
+        spdlog::error("journal: close marks not written: {}", rec.status().to_string());
+    }
+  }
+  forwarder->wake();
+  if (upto > 0 && !trim_blocked) {
+    auto trimmed = journal->trim(upto);
+    if (!trimmed.ok()) spdlog::warn("journal trim failed: {}", trimmed.status().to_string());
+  }
+}
+
+void AgentApp::Impl::publish_stats() {
+  AggregatorStats s = aggregator->stats();
+  std::lock_guard lock(agg_stats_mu);
+  agg_stats = s;
+}
+
+void AgentApp::Impl::run_aggregator() {
+  std::int64_t last_poll = steady_ms();
+  std::int64_t last_stats = 0;
+  while (!aggregator_stop.load(std::memory_order_acquire)) {
+    const std::int64_t now = steady_ms();
+    aggregator_beat_ms.store(now, std::memory_order_relaxed);
+    const std::uint64_t chunks = drain_rings();
+    {
+      std::lock_guard lock(reload_mu);
+      if (pending_rules) {
+        Status s = aggregator->reload_rules(std::move(*pending_rules));
+        pending_rules.reset();
+        if (s.ok()) {
+          spdlog::info("rules reloaded ({} rules)", aggregator->rules().size());
+        } else {
+          spdlog::error("rule reload rejected, keeping the old rules: {}", s.to_string());
+        }
+      }
+    }
+    if (now - last_poll >= 100) {
+      aggregator->poll();
+      last_poll = now;
+    }
+    commit_closed();
+    Status synced = journal->maybe_sync(now);
+    if (!synced.ok()) drop_log.warn("journal sync failed: {}", synced.to_string());
+    if (now - last_stats >= 500) {
+      publish_stats();
+      last_stats = now;
+    }
+    if (chunks == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // Shutdown: the inputs are stopped; take what the rings still hold and close every window.
+  while (drain_rings() > 0) {
+  }
+  aggregator->flush_all();
+  commit_closed();
+  Status s = journal->sync();
+  if (!s.ok()) spdlog::error("final journal sync failed: {}", s.to_string());
+  publish_stats();
+}
+
+// --- control ---------------------------------------------------------------------------------
+
+Status AgentApp::start() {
+  Impl& m = *impl_;
+  if (!m.config.metrics.listen.empty()) {
+    auto server =
+        daemon::MetricsServer::start(m.config.metrics.listen, [this] { return render_metrics(); });
+    if (!server.ok()) return server.status();
+    m.metrics_server = std::move(*server);
+  }
+  m.aggregator_beat_ms.store(steady_ms());
+  m.redelivery_until_ms = steady_ms() + 60'000;
+  m.redelivery_active.store(!m.redelivery.empty());
+  m.aggregator_thread = std::thread([&m] { m.run_aggregator(); });
+  m.forwarder->start();
+  for (auto& in : m.inputs) {
+    if (in->mqtt) in->mqtt->start();
+    if (in->udp) in->udp->start();
+  }
+  m.started = true;
+  return Status();
+}
+
+void AgentApp::request_reload(std::vector<RuleSpec> rules) {
+  std::lock_guard lock(impl_->reload_mu);
+  impl_->pending_rules = std::move(rules);
+}
+
+void AgentApp::stop(int forward_grace_ms) {
+  Impl& m = *impl_;
+  if (m.stopped) return;
+  m.stopped = true;
+  if (!m.started) return;
+  // The aggregator keeps draining while the inputs stop, so a sink blocked on a full ring
+  // returns and Paho's thread can be joined.
+  for (auto& in : m.inputs) {
+    if (in->mqtt) in->mqtt->stop();
+    if (in->udp) in->udp->stop();
+  }
+  m.inputs_stopping.store(true);
+  m.aggregator_stop.store(true, std::memory_order_release);
+  if (m.aggregator_thread.joinable()) m.aggregator_thread.join();
+  // Give the forwarder a moment to ship the flushed windows; they are durable either way.
+  const auto deadline = Steady::now() + std::chrono::milliseconds(forward_grace_ms);
+  m.forwarder->wake();
+  while (Steady::now() < deadline) {
+    auto st = m.outbox->stats();
+    if (!st.ok() || st->rows == 0 || m.forwarder->stats().state == UplinkState::kDisconnected) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  m.forwarder->stop();
+  if (m.metrics_server) m.metrics_server->stop();
+}
+
+bool AgentApp::healthy() const {
+  return steady_ms() - impl_->aggregator_beat_ms.load(std::memory_order_relaxed) < 5'000;
+}
+
+int AgentApp::metrics_port() const {
+  return impl_->metrics_server ? impl_->metrics_server->port() : 0;
+}
+
+std::string AgentApp::render_metrics() const { return impl_->metrics.render(); }
+
+// --- metrics ---------------------------------------------------------------------------------
+
+void AgentApp::Impl::register_metrics() {
+  daemon::MetricsRegistry& m = metrics;
+  auto dropped = [&](const char* reason) {
+    return &m.counter("edgesketch_agent_dropped_readings_total",
+                      "Readings the agent dropped, by reason", {{"reason", reason}});
+  };
+  drop_ring_full = dropped("ring_full");
+  drop_ring_timeout = dropped("ring_timeout");
+  drop_journal_error = dropped("journal_error");
+  outbox_append_errors = &m.counter("edgesketch_agent_outbox_append_errors_total",
+                                    "Batches the outbox failed to store");
+  redelivered = &m.counter("edgesketch_agent_redelivered_payloads_total",
+                           "MQTT payloads redelivered after a restart and already journaled");
+  replayed_records =
+      &m.counter("edgesketch_agent_journal_replayed_total", "Journal payloads replayed at start");
+
+  for (auto& inp : inputs) {
+    InputPipe* in = inp.get();
+    const daemon::Labels l = {{"input", in->config.name}};
+    in->accepted_payloads =
+        &m.counter("edgesketch_agent_payloads_accepted_total", "Payloads parsed and journaled", l);
+    in->accepted_readings =
+        &m.counter("edgesketch_agent_input_readings_total", "Readings of accepted payloads", l);
+    m.gauge_fn("edgesketch_agent_ring_fill", "Chunks waiting in the input's ring", l,
+               [in] { return static_cast<double>(in->ring->fill()); });
+    m.gauge_fn("edgesketch_agent_ring_capacity", "Capacity of the input's ring", l,
+               [in] { return static_cast<double>(in->ring->capacity()); });
+    if (in->mqtt) {
+      m.gauge_fn("edgesketch_agent_input_connected", "1 while the MQTT input is connected", l,
+                 [in] { return in->mqtt->stats().connected ? 1.0 : 0.0; });
+      m.counter_fn("edgesketch_agent_input_messages_total", "Messages the input received", l,
+                   [in] { return static_cast<double>(in->mqtt->stats().received); });
+    } else {
+      m.counter_fn("edgesketch_agent_input_messages_total", "Messages the input received", l,
+                   [in] { return static_cast<double>(in->udp->stats().received); });
+    }
+  }
+
+  auto agg = [this](auto field) {
+    return [this, field]() -> double {
+      std::lock_guard lock(agg_stats_mu);
+      return static_cast<double>(field(agg_stats));
+    };
+  };
+  using A = AggregatorStats;
+  m.counter_fn("edgesketch_agent_readings_accepted_total",
+               "Readings that passed clock sanity and matched a rule", {},
+               agg([](const A& s) { return s.accepted; }));
+  m.counter_fn("edgesketch_agent_readings_unmatched_total", "Readings no rule matched", {},
+               agg([](const A& s) { return s.unmatched; }));
+  for (std::size_t r = 0; r < kRejectReasons; ++r) {
+    m.counter_fn("edgesketch_agent_readings_rejected_total", "Readings rejected, by reason",
+                 {{"reason", std::string(reject_reason_name(static_cast<RejectReason>(r)))}},
+                 agg([r](const A& s) { return s.rejected[r]; }));
+  }
+  m.counter_fn("edgesketch_agent_late_readings_total", "Readings that went into delta windows", {},
+               agg([](const A& s) { return s.late_readings; }));
+  m.counter_fn("edgesketch_agent_windows_closed_total", "Window records produced", {},
+               agg([](const A& s) { return s.windows_closed; }));
+  m.counter_fn("edgesketch_agent_replay_skipped_total",
+               "Readings the replay fence kept out (already committed)", {},
+               agg([](const A& s) { return s.replay_skipped; }));
+  m.gauge_fn("edgesketch_agent_open_series", "Series the aggregator knows", {},
+             agg([](const A& s) { return s.open_series; }));
+  m.gauge_fn("edgesketch_agent_open_windows", "Windows open", {},
+             agg([](const A& s) { return s.open_windows; }));
+
+  // Outbox and journal figures cost a query / a directory walk: read at most every 500 ms.
+  struct Cached {
+    std::mutex mu;
+    Steady::time_point at{};
+    OutboxStats outbox;
+    std::uint64_t journal_disk_bytes = 0;
+  };
+  auto cached = std::make_shared<Cached>();
+  auto ob = [this, cached](auto field) {
+    return [this, cached, field]() -> double {
+      std::lock_guard lock(cached->mu);
+      if (Steady::now() - cached->at > std::chrono::milliseconds(500)) {
+        auto st = outbox->stats();
+        if (st.ok()) cached->outbox = std::move(*st);
+        cached->journal_disk_bytes = dir_bytes(config.journal.dir);
+        cached->at = Steady::now();
+      }
+      return static_cast<double>(field(*cached));
+    };
+  };
+  m.gauge_fn("edgesketch_agent_outbox_bytes", "Payload bytes in the outbox", {},
+             ob([](const Cached& c) { return c.outbox.bytes; }));
+  m.gauge_fn("edgesketch_agent_outbox_rows", "Batches in the outbox (not yet acked)", {},
+             ob([](const Cached& c) { return c.outbox.rows; }));
+  m.gauge_fn("edgesketch_agent_outbox_oldest_age_seconds", "Age of the oldest outbox batch", {},
+             ob([this](const Cached& c) {
+               return c.outbox.oldest_created_ms == 0
+                          ? 0.0
+                          : (clock.now_ms() - c.outbox.oldest_created_ms) / 1000.0;
+             }));
+  m.gauge_fn("edgesketch_agent_unacked_batches", "Batches handed out and not yet acked", {},
+             ob([](const Cached& c) { return c.outbox.in_flight; }));
+  for (std::size_t r = 0; r < kDropReasons; ++r) {
+    m.counter_fn("edgesketch_agent_outbox_dropped_readings_total",
+                 "Readings the outbox dropped, by reason",
+                 {{"reason", std::string(drop_reason_name(static_cast<DropReason>(r)))}},
+                 ob([r](const Cached& c) { return c.outbox.dropped[r].readings; }));
+  }
+  m.counter_fn("edgesketch_agent_outbox_coarsened_batches_total",
+               "Batches replaced by coarser ones", {},
+               ob([](const Cached& c) { return c.outbox.coarsened_batches; }));
+  m.gauge_fn("edgesketch_agent_journal_bytes", "Bytes of the journal's segment files", {},
+             ob([](const Cached& c) { return c.journal_disk_bytes; }));
+  m.counter_fn("edgesketch_agent_journal_records_total", "Journal records appended", {},
+               [this] { return static_cast<double>(journal->stats().records); });
+
+  auto fw = [this](auto field) {
+    return [this, field]() -> double { return static_cast<double>(field(forwarder->stats())); };
+  };
+  using F = ForwarderStats;
+  m.gauge_fn("edgesketch_agent_in_flight_batches", "Batches published and awaiting an ack", {},
+             fw([](const F& s) { return s.in_flight; }));
+  m.gauge_fn("edgesketch_agent_uplink_state", "0 disconnected, 1 MQTT connected, 2 HTTP fallback",
+             {}, fw([](const F& s) { return static_cast<int>(s.state); }));
+  m.counter_fn("edgesketch_agent_batches_published_total", "Batch publishes, resends included", {},
+               fw([](const F& s) { return s.published; }));
+  m.counter_fn("edgesketch_agent_batches_acked_total", "Batches acked by the collector", {},
+               fw([](const F& s) { return s.acked; }));
+  m.counter_fn("edgesketch_agent_batches_rejected_total", "Batches the collector rejected", {},
+               fw([](const F& s) { return s.rejected; }));
+  m.gauge_fn("edgesketch_agent_clock_synced",
+             "1 when the kernel reports the clock synchronised (STA_UNSYNC clear)", {},
+             [] { return clock_synced() ? 1.0 : 0.0; });
+  m.gauge_fn("edgesketch_agent_healthy", "1 while the aggregator thread runs its loop", {}, [this] {
+    return steady_ms() - aggregator_beat_ms.load(std::memory_order_relaxed) < 5'000 ? 1.0 : 0.0;
+  });
+}
+
+}  // namespace edgesketch::agent

@@ -1,0 +1,62 @@
+// AgentApp: the edgesketch-agent daemon's parts wired together (docs/agent.md, "The daemon").
+//
+//   input threads (MQTT: Paho's, UDP: its own)   aggregator thread            forwarder thread
+//   parse -> journal.append() -> ring.push  ->   ring.pop -> add/poll ->      outbox -> uplink
+//                                                take_batches -> outbox.append
+//                                                -> close marks -> journal.trim
+//
+// Journal records: type 0..2 = a payload of that PayloadFormat, stored as
+//   | device_len u8 | device id from the MQTT topic (device_len bytes) | payload bytes |
+// so replay parses it exactly as the input did; type kCloseMarksRecord = encode_close_marks().
+//
+// Thread safety: create(), start(), request_reload() and stop() are called by the main thread
+// only; render_metrics() and healthy() from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "config/agent_config.h"
+#include "edgesketch/common/status.h"
+
+namespace edgesketch::agent {
+
+// Journal record type of a close-marks record (payload records use their PayloadFormat).
+inline constexpr std::uint8_t kCloseMarksRecord = 0x40;
+
+class AgentApp {
+ public:
+  // Opens the outbox and the journal, builds the aggregator, inputs and forwarder, and replays
+  // the journal into the aggregator (close marks first, then payloads behind the fence).
+  // Nothing runs yet. Errors name the part that failed.
+  static Result<std::unique_ptr<AgentApp>> create(AgentConfig config);
+  ~AgentApp();  // stop()
+  AgentApp(const AgentApp&) = delete;
+  AgentApp& operator=(const AgentApp&) = delete;
+
+  // Starts the metrics server, the aggregator and forwarder threads and then the inputs.
+  Status start();
+  // SIGHUP: new rules, applied by the aggregator thread (reload_rules keeps unchanged rules'
+  // open windows). A rejected rule set is logged and the old rules stay.
+  void request_reload(std::vector<RuleSpec> rules);
+  // SIGTERM: inputs stop, rings drain, every window is flushed to the outbox, the journal is
+  // synced, the forwarder gets up to `forward_grace_ms` to ship what is left, then stops.
+  // Idempotent; bounded (~ the inputs' disconnect + forward_grace_ms + forwarder stop).
+  void stop(int forward_grace_ms = 2000);
+
+  // False when the aggregator thread has not gone round its loop for a few seconds (watchdog).
+  bool healthy() const;
+  // Prometheus text of the self-metrics.
+  std::string render_metrics() const;
+  // The metrics server's port (0 when off).
+  int metrics_port() const;
+
+  struct Impl;
+
+ private:
+  explicit AgentApp(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace edgesketch::agent

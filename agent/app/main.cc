@@ -1,0 +1,112 @@
+// edgesketch-agent: the gateway daemon. Ingests device readings from the local MQTT broker and
+// UDP, aggregates them into windowed sketches and forwards them, store-and-forward, upstream.
+//
+//   edgesketch-agent --config /etc/edgesketch/agent.toml
+//   edgesketch-agent --check-config --config FILE
+//
+// Signals: SIGTERM/SIGINT flush every open window to the outbox and exit 0; SIGHUP re-reads the
+// config file's rules. systemd: READY=1 once the journal is replayed and every thread runs,
+// WATCHDOG=1 from the main loop while the aggregator thread is alive.
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "app/agent_app.h"
+#include "config/agent_config.h"
+#include "edgesketch/common/logging.h"
+#include "edgesketch/common/version.h"
+#include "edgesketch/daemon/daemon.h"
+
+namespace edgesketch::agent {
+namespace {
+
+int run(AgentConfig config, const std::string& config_path) {
+  daemon::Signals signals;  // before any thread starts
+  daemon::Notifier notifier;
+  auto app = AgentApp::create(std::move(config));
+  if (!app.ok()) {
+    spdlog::critical("cannot start: {}", app.status().to_string());
+    return 1;
+  }
+  if (Status s = (*app)->start(); !s.ok()) {
+    spdlog::critical("cannot start: {}", s.to_string());
+    return 1;
+  }
+  spdlog::info("edgesketch-agent {} running (config {}, metrics port {})", kVersion, config_path,
+               (*app)->metrics_port());
+  notifier.ready("running");
+
+  const auto tick =
+      notifier.watchdog_interval()
+          ? std::chrono::duration_cast<std::chrono::milliseconds>(*notifier.watchdog_interval() / 3)
+          : std::chrono::milliseconds(1000);
+  for (;;) {
+    const auto sig = signals.wait(std::min(tick, std::chrono::milliseconds(1000)));
+    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGHUP) {
+      notifier.reloading();
+      auto fresh = load_agent_config(config_path);
+      if (!fresh.ok()) {
+        spdlog::error("SIGHUP: {} not reloaded, keeping the old rules: {}", config_path,
+                      fresh.status().message());
+      } else {
+        spdlog::info("SIGHUP: reloading the rules of {} (other sections need a restart)",
+                     config_path);
+        (*app)->request_reload(std::move(fresh->rules));
+      }
+      notifier.ready("running");
+    }
+    if ((*app)->healthy()) {
+      notifier.watchdog();
+    } else {
+      spdlog::error("the aggregator thread is stuck; not petting the watchdog");
+    }
+  }
+  spdlog::info("stopping: inputs, then flushing every open window to the outbox");
+  notifier.stopping();
+  (*app)->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace edgesketch::agent
+
+int main(int argc, char** argv) {
+  using namespace edgesketch;
+  CLI::App app{"edgesketch-agent: windowed sketches of device readings, durable store-and-forward",
+               "edgesketch-agent"};
+  std::string config_path = "/etc/edgesketch/agent.toml";
+  bool check_only = false;
+  app.add_option("-c,--config", config_path, "Config file (TOML)");
+  app.add_flag("--check-config", check_only, "Validate the config file and exit");
+  app.set_version_flag("--version", "edgesketch-agent " + std::string(kVersion));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  auto config = agent::load_agent_config(config_path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "edgesketch-agent: %s\n", config.status().message().c_str());
+    return 2;
+  }
+  if (check_only) {
+    std::printf("%s: OK (%zu inputs, %zu rules)\n", config_path.c_str(), config->inputs.size(),
+                config->rules.size());
+    return 0;
+  }
+  LogOptions log;
+  log.program = "edgesketch-agent";
+  log.journald_style = std::getenv("JOURNAL_STREAM") != nullptr;
+  if (Status s = configure_logging(log); !s.ok()) {
+    std::fprintf(stderr, "edgesketch-agent: %s\n", s.to_string().c_str());
+    return 2;
+  }
+  return agent::run(std::move(*config), config_path);
+}

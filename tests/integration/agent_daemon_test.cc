@@ -1,0 +1,351 @@
+// edgesketch-agent as a process: edgesketch-sim -> local mosquitto -> agent -> uplink mosquitto
+// -> ack double. Per-window totals at the ack double equal `edgesketch-sim truth`, through every
+// payload format, five kill -9s and malformed payloads; config checks and SIGTERM.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "integration/daemon_process.h"
+#include "support/ack_double.h"
+#include "support/mosquitto_broker.h"
+
+namespace edgesketch::test_support {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::string make_temp_dir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/es-agentit-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+  return tmpl;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Runs a program to completion; its exit status (-1 when it could not run).
+int run_program(const std::vector<std::string>& args, const std::string& log) {
+  DaemonProcess p(args[0], std::vector<std::string>(args.begin() + 1, args.end()), log);
+  if (!p.start()) return -1;
+  const int status = p.stop(0, 60'000);  // signal 0: just wait for the exit
+  return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+struct Truth {
+  std::uint64_t count = 0;
+  double sum = 0, min = 0, max = 0;
+  bool numeric = false;
+};
+
+// series name (ack double spelling) @ window start -> truth line.
+std::map<std::pair<std::string, std::int64_t>, Truth> load_truth(const std::string& record,
+                                                                 const std::string& dir) {
+  const std::string out = dir + "/truth.jsonl";
+  EXPECT_EQ(run_program({ES_SIM_BINARY, "truth", "--record", record, "--window", "2s", "--group-by",
+                         "device", "--output", out},
+                        dir + "/truth.log"),
+            0)
+      << read_file(dir + "/truth.log");
+  std::map<std::pair<std::string, std::int64_t>, Truth> t;
+  std::ifstream f(out);
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    json l = json::parse(line);
+    wire::SeriesKey key;
+    key.metric = l["metric"].get<std::string>();
+    for (auto& [k, v] : l["group"].items()) key.tags.push_back(wire::Tag{k, v.get<std::string>()});
+    std::sort(key.tags.begin(), key.tags.end());
+    Truth tr;
+    tr.count = l["count"].get<std::uint64_t>();
+    if (l.contains("sum")) {
+      tr.numeric = true;
+      tr.sum = l["sum"].get<double>();
+      tr.min = l["min"].get<double>();
+      tr.max = l["max"].get<double>();
+    }
+    t[{series_name(key), l["window_start_ms"].get<std::int64_t>()}] = tr;
+  }
+  return t;
+}
+
+std::uint64_t truth_readings(const std::map<std::pair<std::string, std::int64_t>, Truth>& t) {
+  std::uint64_t n = 0;
+  for (const auto& [k, v] : t) n += v.count;
+  return n;
+}
+
+void expect_equal_to_truth(const std::map<std::pair<std::string, std::int64_t>, Truth>& truth,
+                           const AckDouble& ack) {
+  std::map<std::pair<std::string, std::int64_t>, const CommittedWindow*> got;
+  const auto windows = ack.windows();
+  for (const auto& [k, w] : windows) got[{k.series, k.window_start_ms}] = &w;
+  ASSERT_FALSE(truth.empty());
+  EXPECT_EQ(got.size(), truth.size());
+  for (const auto& [key, t] : truth) {
+    auto it = got.find(key);
+    ASSERT_NE(it, got.end()) << "no window for " << key.first << " @" << key.second;
+    const sketch::WindowAggregate& a = it->second->agg;
+    ASSERT_EQ(a.count(), t.count) << key.first << " @" << key.second;
+    if (t.numeric) {
+      EXPECT_LE(std::fabs(a.sum() - t.sum), 1e-9 * std::max(1.0, std::fabs(t.sum))) << key.first;
+      EXPECT_EQ(a.min(), t.min) << key.first;
+      EXPECT_EQ(a.max(), t.max) << key.first;
+    }
+  }
+}
+
+class AgentDaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir();
+    MosquittoOptions mo;
+    mo.extra_config = "max_queued_messages 1000000\n";
+    local_ = std::make_unique<MosquittoBroker>(mo);
+    uplink_ = std::make_unique<MosquittoBroker>(mo);
+    ASSERT_TRUE(local_->start().ok());
+    ASSERT_TRUE(uplink_->start().ok());
+    ack_ = std::make_unique<AckDouble>(AckDoubleOptions{.uri = uplink_->uri()});
+    ASSERT_TRUE(ack_->start().ok());
+    metrics_port_ = free_port();
+  }
+  void TearDown() override {
+    agent_.reset();
+    ack_.reset();
+    (void)local_->stop();
+    (void)uplink_->stop();
+    if (!HasFailure()) (void)std::system(("rm -rf " + dir_).c_str());
+  }
+
+  std::string write_config(const std::string& format) {
+    const std::string path = dir_ + "/agent.toml";
+    std::ofstream f(path);
+    f << "[agent]\ngateway_id = \"gw-it\"\ndata_dir = \"" << dir_ << "/data\"\n"
+      << "[[input]]\nname = \"local\"\ntype = \"mqtt\"\nformat = \"" << format << "\"\n"
+      << "broker = \"" << local_->uri() << "\"\ntopics = [\"devices/+/readings\"]\nqos = 1\n"
+      << "[[rule]]\nname = \"per-device\"\ngroup_by = [\"device\"]\nwindow = \"2s\"\n"
+      << "[window]\nallowed_lateness = \"500ms\"\nidle_timeout = \"1s\"\n"
+      << "[uplink]\nbroker = \"" << uplink_->uri() << "\"\nresend_timeout = \"3s\"\n"
+      << "backoff_min = \"100ms\"\nbackoff_max = \"1s\"\nbacklog_rate_cap = 0\n"
+      << "[metrics]\nlisten = \"127.0.0.1:" << metrics_port_ << "\"\n";
+    return path;
+  }
+
+  void start_agent(const std::string& config) {
+    agent_ = std::make_unique<DaemonProcess>(
+        ES_AGENT_BINARY, std::vector<std::string>{"--config", config}, dir_ + "/agent.log");
+    ASSERT_TRUE(agent_->start());
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline && http_get(metrics_port_, "/metrics").status != 200) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(http_get(metrics_port_, "/metrics").status, 200) << agent_->log_tail();
+  }
+
+  // edgesketch-sim's command line (QoS 1 to the local broker, recording what it sent).
+  std::vector<std::string> sim_args(const std::string& format, int devices,
+                                    const std::string& duration, double speed,
+                                    std::int64_t start_ms, double malformed = 0) {
+    return {ES_SIM_BINARY,
+            "--devices",
+            std::to_string(devices),
+            "--duration",
+            duration,
+            "--speed",
+            std::to_string(speed),
+            "--start-ms",
+            std::to_string(start_ms),
+            "--format",
+            format,
+            "--broker",
+            local_->uri(),
+            "--qos",
+            "1",
+            "--record",
+            dir_ + "/sim.rec",
+            "--seed",
+            "7",
+            "--quiet",
+            "--malformed-ratio",
+            std::to_string(malformed),
+            "--client-id",
+            "sim-it"};
+  }
+
+  bool wait_for_readings(std::uint64_t n, int timeout_ms) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (Clock::now() < deadline) {
+      if (ack_->readings() >= n) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return ack_->readings() >= n;
+  }
+
+  double metric(const std::string& body, const std::string& prefix) {
+    double total = 0;
+    std::istringstream in(body);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(prefix, 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    return total;
+  }
+
+  std::string dir_;
+  std::unique_ptr<MosquittoBroker> local_, uplink_;
+  std::unique_ptr<AckDouble> ack_;
+  std::unique_ptr<DaemonProcess> agent_;
+  int metrics_port_ = 0;
+};
+
+// The start of the simulated run: 60 s ago on a 2 s boundary (well inside clock sanity).
+std::int64_t sim_start() { return (now_ms() - 60'000) / 2'000 * 2'000; }
+
+class AgentFormatTest : public AgentDaemonTest,
+                        public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(AgentFormatTest, WindowsEqualSimTruth) {
+  start_agent(write_config(GetParam()));
+  ASSERT_EQ(run_program(sim_args(GetParam(), 20, "30s", 0, sim_start()), dir_ + "/sim.log"), 0)
+      << read_file(dir_ + "/sim.log");
+  const auto truth = load_truth(dir_ + "/sim.rec", dir_);
+  const std::uint64_t want = truth_readings(truth);
+  ASSERT_GT(want, 10'000u);
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << ack_->readings() << " of " << want << "\n"
+                                               << agent_->log_tail();
+  expect_equal_to_truth(truth, *ack_);
+  EXPECT_EQ(ack_->readings(), want);
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, AgentFormatTest, ::testing::Values("nanopb", "json", "line"));
+
+TEST_F(AgentDaemonTest, FiveKillsLoseAndDoubleCountNothing) {
+  const std::string config = write_config("nanopb");
+  start_agent(config);
+  DaemonProcess sim(
+      ES_SIM_BINARY,
+      [&] {
+        auto a = sim_args("nanopb", 10, "60s", 5, sim_start());
+        a.erase(a.begin());
+        return a;
+      }(),
+      dir_ + "/sim.log");
+  ASSERT_TRUE(sim.start());
+  for (int kill = 0; kill < 5; ++kill) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500 + 300 * kill));
+    (void)agent_->stop(SIGKILL, 5'000);
+    start_agent(config);
+  }
+  const int status = sim.stop(0, 60'000);
+  ASSERT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << read_file(dir_ + "/sim.log");
+  const auto truth = load_truth(dir_ + "/sim.rec", dir_);
+  const std::uint64_t want = truth_readings(truth);
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << ack_->readings() << " of " << want;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // anything extra arrives too
+  expect_equal_to_truth(truth, *ack_);
+  EXPECT_EQ(ack_->readings(), want);
+  // seq: 1..max without a gap after dedupe.
+  const auto seqs = ack_->seqs();
+  ASSERT_FALSE(seqs.empty());
+  EXPECT_EQ(seqs.begin()->second, 1u);
+  EXPECT_EQ(seqs.rbegin()->second, seqs.size());
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+}
+
+TEST_F(AgentDaemonTest, MalformedPayloadsAreCountedAndValidOnesAllArrive) {
+  start_agent(write_config("json"));
+  ASSERT_EQ(run_program(sim_args("json", 20, "30s", 0, sim_start(), 0.1), dir_ + "/sim.log"), 0)
+      << read_file(dir_ + "/sim.log");
+  const auto truth = load_truth(dir_ + "/sim.rec", dir_);
+  const std::uint64_t want = truth_readings(truth);
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << ack_->readings() << " of " << want;
+  expect_equal_to_truth(truth, *ack_);
+  EXPECT_EQ(ack_->readings(), want);
+  HttpReply m = http_get(metrics_port_, "/metrics");
+  ASSERT_EQ(m.status, 200);
+  const double bad = metric(m.body, "edgesketch_agent_payloads_bad_total");
+  const double good = metric(m.body, "edgesketch_agent_payloads_accepted_total");
+  EXPECT_GT(bad, 0.05 * (bad + good)) << m.body;
+  EXPECT_LT(bad, 0.15 * (bad + good)) << m.body;
+  EXPECT_EQ(metric(m.body, "edgesketch_agent_input_readings_total"), static_cast<double>(want));
+  EXPECT_EQ(metric(m.body, "edgesketch_agent_readings_accepted_total"), static_cast<double>(want));
+  EXPECT_TRUE(agent_->running());
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+}
+
+TEST_F(AgentDaemonTest, CheckConfigVersionAndSigtermFlush) {
+  EXPECT_EQ(run_program({ES_AGENT_BINARY, "--check-config", "--config",
+                         std::string(ES_SOURCE_DIR) + "/packaging/agent.toml"},
+                        dir_ + "/check.log"),
+            0)
+      << read_file(dir_ + "/check.log");
+  {
+    std::ofstream f(dir_ + "/bad.toml");
+    f << read_file(std::string(ES_SOURCE_DIR) + "/packaging/agent.toml")
+      << "\n[extra_section]\nbogus = 1\n";
+  }
+  EXPECT_NE(run_program({ES_AGENT_BINARY, "--check-config", "--config", dir_ + "/bad.toml"},
+                        dir_ + "/bad.log"),
+            0);
+  EXPECT_NE(read_file(dir_ + "/bad.log").find("extra_section"), std::string::npos)
+      << read_file(dir_ + "/bad.log");
+  EXPECT_EQ(run_program({ES_AGENT_BINARY, "--version"}, dir_ + "/version.log"), 0);
+  EXPECT_NE(read_file(dir_ + "/version.log").find("edgesketch-agent"), std::string::npos);
+
+  // SIGTERM with windows open and the uplink down: they are flushed into the outbox.
+  ASSERT_TRUE(uplink_->stop().ok());
+  std::string config = write_config("nanopb");
+  {  // long idle timeout: only the SIGTERM flush closes the last windows
+    std::string text = read_file(config);
+    text.replace(text.find("idle_timeout = \"1s\""), 19, "idle_timeout = \"10m\"");
+    std::ofstream(config) << text;
+  }
+  start_agent(config);
+  ASSERT_EQ(run_program(sim_args("nanopb", 5, "10s", 0, sim_start()), dir_ + "/sim.log"), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  HttpReply m = http_get(metrics_port_, "/metrics");
+  const double open_windows = metric(m.body, "edgesketch_agent_open_windows");
+  EXPECT_GT(open_windows, 0) << m.body;
+  const auto t0 = Clock::now();
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0) << agent_->log_tail();
+  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
+  // Restarted with the uplink back, the agent ships everything: nothing was left unflushed.
+  ASSERT_TRUE(uplink_->start().ok());
+  start_agent(config);
+  const auto truth = load_truth(dir_ + "/sim.rec", dir_);
+  const std::uint64_t want = truth_readings(truth);
+  EXPECT_TRUE(wait_for_readings(want, 20'000)) << ack_->readings() << " of " << want;
+  expect_equal_to_truth(truth, *ack_);
+  HttpReply m2 = http_get(metrics_port_, "/metrics");
+  EXPECT_EQ(metric(m2.body, "edgesketch_agent_journal_replayed_total"), 0) << m2.body;
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+}
+
+}  // namespace
+}  // namespace edgesketch::test_support
