@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "edgesketch/common/status.h"
-#include "input/input_sink.h"
 #include "edgesketch/net/mqtt_link.h"
+#include "input/input_sink.h"
 
 namespace edgesketch::agent {
 

@@ -3,9 +3,9 @@
 // exactly once — per window, count, min and max exact and sum within 1e-9 relative, no window
 // missing or extra — and the outbox is empty (everything acked). Recovery times are reported.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -37,8 +37,8 @@ std::string collector_config(const std::string& data_dir, const std::string& bro
 }
 
 bool wait_ready(int port, int timeout_ms) {
-  return agent::testing::eventually(
-      [&] { return http_get(port, "/-/ready").status == 200; }, timeout_ms);
+  return agent::testing::eventually([&] { return http_get(port, "/-/ready").status == 200; },
+                                    timeout_ms);
 }
 
 // (device, window_start) -> the window as the collector serves it.
@@ -81,8 +81,8 @@ TEST(CollectorCrashTest, KillNineFiveTimesDuringIngestStoresEveryBatchExactlyOnc
 
   auto outbox = agent::Outbox::open(agent::testing::outbox_options(dir.file("outbox.db"), 1500));
   ASSERT_TRUE(outbox.ok()) << outbox.status().to_string();
-  auto forwarder = agent::Forwarder::create(
-      agent::testing::forwarder_options(broker.uri(), 1500), outbox->get());
+  auto forwarder = agent::Forwarder::create(agent::testing::forwarder_options(broker.uri(), 1500),
+                                            outbox->get());
   ASSERT_TRUE(forwarder.ok()) << forwarder.status().to_string();
   (*forwarder)->start();
 
@@ -106,8 +106,8 @@ TEST(CollectorCrashTest, KillNineFiveTimesDuringIngestStoresEveryBatchExactlyOnc
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   append_some(10);
-  ASSERT_TRUE(agent::testing::eventually(
-      [&] { return agent::testing::outbox_rows(**outbox) == 0; }, 90'000))
+  ASSERT_TRUE(agent::testing::eventually([&] { return agent::testing::outbox_rows(**outbox) == 0; },
+                                         90'000))
       << "unacked batches remain; collector log:\n"
       << collector.log_tail();
   (*forwarder)->stop();
