@@ -43,6 +43,9 @@ cat >"$WORK/mosquitto.conf" <<EOF
 listener $BROKER_PORT 127.0.0.1
 allow_anonymous true
 persistence false
+# A fast-forward fleet outruns the agent for a while: let the broker queue QoS 1 messages for the
+# agent's persistent session instead of dropping them past its default of 1,000.
+max_queued_messages 10000000
 user $(id -un)
 EOF
 mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
@@ -123,16 +126,31 @@ END_S=$((START_S + 300))
 step "edgesketch-sim: $DEVICES devices, 5 simulated minutes from $(date -u -d @$START_S +%H:%M:%S) UTC"
 "$BIN/edgesketch-sim" --devices "$DEVICES" --sites 10 --lines 5 --duration 5m \
   --start-ms $((START_S * 1000)) --speed 0 --qos 1 --batch 100 \
-  --broker "tcp://127.0.0.1:$BROKER_PORT" --record "$WORK/sent.rec" --quiet
+  --broker "tcp://127.0.0.1:$BROKER_PORT" --record "$WORK/sent.rec" --quiet --summary-json \
+  >"$WORK/sim_summary.json"
+SENT=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["readings_sent"])' \
+  "$WORK/sim_summary.json")
+echo "sent $SENT readings"
 
 step "waiting for the windows to close, reach the collector and be acked"
-for _ in $(seq 120); do
-  unacked=$(curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
-    awk '/^edgesketch_agent_outbox_rows /{print $2}')
-  [[ "${unacked:-1}" == 0 ]] && sleep 6 && break
+metric() {  # metric <name>: its value, summed over label sets
+  curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
+    awk -v m="$1" '$1 == m || index($1, m "{") == 1 {s += $2; n = 1} END {if (n) printf "%d\n", s}'
+}
+settled=0
+for _ in $(seq 300); do
+  taken=$(metric edgesketch_agent_input_readings_total)
+  if [[ "${taken%.*}" -ge "$SENT" && "$(metric edgesketch_agent_open_windows)" == 0 &&
+        "$(metric edgesketch_agent_outbox_rows)" == 0 &&
+        "$(metric edgesketch_agent_unacked_batches)" == 0 ]]; then
+    settled=$((settled + 1))
+    ((settled >= 2)) && break
+  else
+    settled=0
+  fi
   sleep 1
 done
-curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -E '^edgesketch_agent_(readings|outbox_rows|uplink)' | head -12 || true
+curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -E '^edgesketch_agent_(input_readings|readings_accepted|windows_closed|outbox_rows|batches_acked|uplink)' | head -12 || true
 
 q() {  # q <promql>: an instant query at the end of the simulated interval
   curl -s -G -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HTTP_PORT/api/v1/query" \
