@@ -466,7 +466,9 @@ Status Store::Impl::flush_locked() {
     for (std::size_t i = 0; i < rows.size(); ++i) {
       by_day[floor_div(rows[i].first.window_start, kDayMs)].push_back(i);
     }
-    for (const auto& [day, idx] : by_day) {
+    for (const auto& day_rows : by_day) {
+      const std::int64_t day = day_rows.first;
+      const std::vector<std::size_t>& idx = day_rows.second;  // (clang 14 cannot capture bindings)
       auto part =
           write_part(key.first, options_.tiers_ms[key.second], day, options_.flush_zstd_level,
                      [&](PartWriter& w) -> Status {
