@@ -23,6 +23,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
@@ -34,6 +36,7 @@
 #include "fault_injector.h"
 #include "fleet.h"
 #include "input/payload_parser.h"
+#include "outbox/outbox.h"
 #include "sim_runner.h"
 #include "transport.h"
 #include "window/aggregator.h"
@@ -296,6 +299,31 @@ void add_uplink_figures(const BenchOptions& options, nlohmann::json& out) {
   out["uplink_bytes_per_record"] = static_cast<double>(bytes) / static_cast<double>(records);
   out["uplink_readings"] = readings;
   out["uplink_batches"] = batches;
+
+  // The same batches through a real SQLite outbox (WAL, synchronous=FULL) in a temporary
+  // directory: fsyncs issued per appended batch (commits and any auto-checkpoints).
+  char dir_template[] = "/tmp/es-agent-bench-XXXXXX";
+  if (::mkdtemp(dir_template) == nullptr) return;
+  const std::string dir = dir_template;
+  {
+    agent::OutboxOptions oo;
+    oo.path = dir + "/outbox.db";
+    oo.max_bytes = std::uint64_t{1} << 30;
+    oo.clock = &clock;
+    auto outbox = agent::Outbox::open(oo);
+    if (outbox.ok()) {
+      std::uint64_t appended = 0;
+      for (wire::WindowBatch& b : closed.batches) {
+        if ((*outbox)->append(std::move(b), 0).ok()) ++appended;
+      }
+      auto st = (*outbox)->stats();
+      if (st.ok() && appended > 0) {
+        out["fsyncs_per_batch"] = st->fsyncs_per_batch;
+        out["outbox_batches_appended"] = appended;
+      }
+    }
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
