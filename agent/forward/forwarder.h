@@ -42,11 +42,11 @@
 
 #include "edgesketch/common/clock.h"
 #include "edgesketch/common/status.h"
+#include "edgesketch/net/mqtt_link.h"
 #include "edgesketch/wire/limits.h"
 #include "edgesketch/wire/types.h"
 #include "forward/http_uplink.h"
 #include "forward/token_bucket.h"
-#include "edgesketch/net/mqtt_link.h"
 #include "outbox/outbox.h"
 
 namespace edgesketch::agent {

@@ -57,14 +57,17 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
     TenantConfig tc;
     tc.name = t.string("name");
     tc.tokens = t.strings("tokens");
-    tc.max_series = static_cast<std::uint64_t>(
-        t.integer("max_series", static_cast<std::int64_t>(tc.max_series), 1, std::int64_t{1} << 40));
+    tc.max_series = static_cast<std::uint64_t>(t.integer(
+        "max_series", static_cast<std::int64_t>(tc.max_series), 1, std::int64_t{1} << 40));
     tc.max_series_per_query = static_cast<std::uint64_t>(
-        t.integer("max_series_per_query", static_cast<std::int64_t>(tc.max_series_per_query), 1, std::int64_t{1} << 40));
+        t.integer("max_series_per_query", static_cast<std::int64_t>(tc.max_series_per_query), 1,
+                  std::int64_t{1} << 40));
     tc.max_points_per_query = static_cast<std::uint64_t>(
-        t.integer("max_points_per_query", static_cast<std::int64_t>(tc.max_points_per_query), 1, std::int64_t{1} << 40));
+        t.integer("max_points_per_query", static_cast<std::int64_t>(tc.max_points_per_query), 1,
+                  std::int64_t{1} << 40));
     tc.max_concurrent_queries = static_cast<std::uint64_t>(
-        t.integer("max_concurrent_queries", static_cast<std::int64_t>(tc.max_concurrent_queries), 1, std::int64_t{1} << 40));
+        t.integer("max_concurrent_queries", static_cast<std::int64_t>(tc.max_concurrent_queries), 1,
+                  std::int64_t{1} << 40));
     if (tc.name.empty() || tc.name.find_first_of("/+#") != std::string::npos) {
       t.error("name", "a tenant needs a name without '/', '+' or '#'");
     } else if (!names.insert(tc.name).second) {
@@ -114,13 +117,14 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   wire::Limits& l = c.store.limits;
   l.max_payload_bytes = lim.bytes("max_payload_bytes", l.max_payload_bytes);
   l.max_records_per_batch = static_cast<std::size_t>(
-      lim.integer("max_records_per_batch", static_cast<std::int64_t>(l.max_records_per_batch), 1, std::int64_t{1} << 30));
+      lim.integer("max_records_per_batch", static_cast<std::int64_t>(l.max_records_per_batch), 1,
+                  std::int64_t{1} << 30));
   l.max_tags = static_cast<std::size_t>(
       lim.integer("max_tags", static_cast<std::int64_t>(l.max_tags), 1, std::int64_t{1} << 30));
-  l.max_name_bytes = static_cast<std::size_t>(
-      lim.integer("max_name_bytes", static_cast<std::int64_t>(l.max_name_bytes), 1, std::int64_t{1} << 30));
-  l.max_label_bytes = static_cast<std::size_t>(
-      lim.integer("max_label_bytes", static_cast<std::int64_t>(l.max_label_bytes), 1, std::int64_t{1} << 30));
+  l.max_name_bytes = static_cast<std::size_t>(lim.integer(
+      "max_name_bytes", static_cast<std::int64_t>(l.max_name_bytes), 1, std::int64_t{1} << 30));
+  l.max_label_bytes = static_cast<std::size_t>(lim.integer(
+      "max_label_bytes", static_cast<std::int64_t>(l.max_label_bytes), 1, std::int64_t{1} << 30));
   l.max_future_ms = lim.duration_ms("max_future", l.max_future_ms);
   l.max_past_ms = lim.duration_ms("max_past", l.max_past_ms);
   lim.finish();

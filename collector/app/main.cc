@@ -7,8 +7,8 @@
 // Signals: SIGTERM/SIGINT stop ingest, let the last acks out, flush the memtable and exit;
 // SIGHUP is logged (the config is read at start). systemd: READY=1 once the store is open and
 // the HTTP API listens, WATCHDOG=1 from the main loop.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <csignal>
@@ -116,9 +116,10 @@ int run(const CollectorConfig& config, const std::string& config_path) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - opened_at).count();
   {
     const store::StoreStats st = (*store)->stats();
-    spdlog::info("store open in {:.2f} s: {} series, {} parts, {} batches replayed from the WAL, "
-                 "{} parts quarantined",
-                 open_s, st.series, st.parts, st.wal_replayed_batches, st.parts_quarantined);
+    spdlog::info(
+        "store open in {:.2f} s: {} series, {} parts, {} batches replayed from the WAL, "
+        "{} parts quarantined",
+        open_s, st.series, st.parts, st.wal_replayed_batches, st.parts_quarantined);
   }
 
   daemon::MetricsRegistry metrics;
@@ -186,11 +187,14 @@ int run(const CollectorConfig& config, const std::string& config_path) {
     o.backoff.max_ms = config.mqtt.reconnect_max_ms;
     o.name = "uplink";
     std::string filter = config.mqtt.topic_prefix + "/+/+/windows";
-    if (!config.mqtt.share_group.empty()) filter = "$share/" + config.mqtt.share_group + "/" + filter;
+    if (!config.mqtt.share_group.empty())
+      filter = "$share/" + config.mqtt.share_group + "/" + filter;
     o.subscriptions = {{filter, 1}};
     auto created = net::MqttLink::create(
         o,
-        [&ingest](const std::string& topic, ByteSpan payload) { ingest.on_message(topic, payload); },
+        [&ingest](const std::string& topic, ByteSpan payload) {
+          ingest.on_message(topic, payload);
+        },
         [&mqtt_up](bool connected) { mqtt_up.set(connected ? 1 : 0); });
     if (!created.ok()) {
       spdlog::critical("{}", created.status().to_string());
@@ -210,10 +214,10 @@ int run(const CollectorConfig& config, const std::string& config_path) {
   notifier.ready("serving");
 
   auto last_flush = std::chrono::steady_clock::now();
-  const auto tick = notifier.watchdog_interval()
-                        ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                              *notifier.watchdog_interval() / 3)
-                        : std::chrono::milliseconds(1000);
+  const auto tick =
+      notifier.watchdog_interval()
+          ? std::chrono::duration_cast<std::chrono::milliseconds>(*notifier.watchdog_interval() / 3)
+          : std::chrono::milliseconds(1000);
   for (;;) {
     const auto sig = signals.wait(std::min(tick, std::chrono::milliseconds(1000)));
     if (sig == SIGTERM || sig == SIGINT) break;
@@ -248,9 +252,10 @@ int run(const CollectorConfig& config, const std::string& config_path) {
 
 int main(int argc, char** argv) {
   using namespace edgesketch;
-  CLI::App app{"edgesketch-collector: exactly-once ingest of window sketches, columnar sketch "
-               "store and Prometheus-compatible query API",
-               "edgesketch-collector"};
+  CLI::App app{
+      "edgesketch-collector: exactly-once ingest of window sketches, columnar sketch "
+      "store and Prometheus-compatible query API",
+      "edgesketch-collector"};
   std::string config_path = "/etc/edgesketch/collector.toml";
   bool check_only = false;
   app.add_option("-c,--config", config_path, "Config file (TOML)");

@@ -70,10 +70,10 @@ IngestService::IngestService(store::Store& store, IngestOptions options, Publish
       batches_duplicate_(metrics.counter("edgesketch_collector_ingest_batches_total",
                                          "Window batches applied, by outcome",
                                          {{"outcome", "duplicate"}})),
-      records_applied_(metrics.counter("edgesketch_collector_ingest_records_total",
-                                       "Window records applied")),
-      acks_published_(metrics.counter("edgesketch_collector_acks_published_total",
-                                      "Ack messages published")),
+      records_applied_(
+          metrics.counter("edgesketch_collector_ingest_records_total", "Window records applied")),
+      acks_published_(
+          metrics.counter("edgesketch_collector_acks_published_total", "Ack messages published")),
       ack_publish_errors_(metrics.counter(
           "edgesketch_collector_ack_publish_errors_total",
           "Ack messages that could not be published (the agent resends; the batch is deduped)")),
@@ -149,7 +149,7 @@ void IngestService::on_message(const std::string& topic, ByteSpan payload) {
     const std::string& m = status.message();
     reason = m.find("[gateway_mismatch]") != std::string::npos  ? "gateway_mismatch"
              : m.find("[tenant_mismatch]") != std::string::npos ? "tenant_mismatch"
-                                                                 : reason_of(status);
+                                                                : reason_of(status);
   } else {
     seq = decoded->batch.seq;
     auto receipt = store_.submit(tenant, decoded->batch, payload);
@@ -172,9 +172,9 @@ void IngestService::on_message(const std::string& topic, ByteSpan payload) {
   if (now - last_log_ >= std::chrono::seconds(1)) {
     spdlog::warn("ingest: rejected a batch from {}/{} ({}): {}{}", tenant, gateway, reason,
                  status.to_string(),
-                 suppressed_logs_ ? fmt::format(" ({} more since the last message)",
-                                                suppressed_logs_)
-                                  : std::string());
+                 suppressed_logs_
+                     ? fmt::format(" ({} more since the last message)", suppressed_logs_)
+                     : std::string());
     last_log_ = now;
     suppressed_logs_ = 0;
   } else {

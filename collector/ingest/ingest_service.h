@@ -85,7 +85,7 @@ class IngestService {
     std::string tenant;
     std::string gateway_id;
     std::uint64_t seq = 0;
-    std::uint64_t lsn = 0;       // 0: nothing to wait for
+    std::uint64_t lsn = 0;      // 0: nothing to wait for
     std::string reject_reason;  // non-empty: a permanent rejection
   };
   struct Decoded;

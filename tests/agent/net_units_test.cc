@@ -1,8 +1,8 @@
 // Unit tests of the network edges' small parts: reconnect backoff and the backlog token bucket.
 #include <gtest/gtest.h>
 
-#include "forward/token_bucket.h"
 #include "edgesketch/net/backoff.h"
+#include "forward/token_bucket.h"
 
 namespace edgesketch::agent {
 namespace {

@@ -20,8 +20,8 @@ std::string slurp(const std::string& path) {
 }
 
 TEST(GrafanaDashboardTest, EveryPanelQueryParses) {
-  const auto dash =
-      nlohmann::json::parse(slurp(ES_SOURCE_DIR "/packaging/grafana/dashboards/fleet-overview.json"));
+  const auto dash = nlohmann::json::parse(
+      slurp(ES_SOURCE_DIR "/packaging/grafana/dashboards/fleet-overview.json"));
   int queries = 0;
   for (const auto& panel : dash["panels"]) {
     EXPECT_EQ(panel["datasource"]["type"], "prometheus");
