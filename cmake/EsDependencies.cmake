@@ -13,6 +13,8 @@ find_program(ES_NANOPB_PLUGIN protoc-gen-nanopb REQUIRED)
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 if(ES_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
+  # A real Prometheus API client for the HTTP and end-to-end tests (Debian package prometheus).
+  find_program(ES_PROMTOOL promtool REQUIRED)
 endif()
 find_package(nlohmann_json CONFIG REQUIRED)
 # The agent's network edges (es_agent_net) and the tests' ack double: Paho MQTT C++, libcurl.

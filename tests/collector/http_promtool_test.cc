@@ -33,9 +33,6 @@ Run run(const std::string& command) {
 class PromtoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
-#ifndef ES_PROMTOOL
-    GTEST_SKIP() << "promtool not found at configure time (apt-get install prometheus)";
-#else
     query::testing::fill_fleet(source_);
     HttpServerOptions options;
     options.port = 0;
@@ -43,18 +40,11 @@ class PromtoolTest : public ::testing::Test {
     server_ = std::make_unique<HttpServer>(options, engine_, clock_);
     ASSERT_TRUE(server_->start().ok());
     url_ = "http://promtool:tok-acme@127.0.0.1:" + std::to_string(server_->port());
-#endif
   }
   void TearDown() override {
     if (server_) server_->stop();
   }
-  std::string promtool() const {
-#ifdef ES_PROMTOOL
-    return ES_PROMTOOL;
-#else
-    return "false";
-#endif
-  }
+  std::string promtool() const { return ES_PROMTOOL; }
 
   query::MemorySeriesSource source_;
   query::QueryEngine engine_{source_};

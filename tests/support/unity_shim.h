@@ -131,8 +131,6 @@ void tearDown(void);
 /* Control */
 #define TEST_FAIL() FAIL()
 #define TEST_FAIL_MESSAGE(m) FAIL() << (m)
-#define TEST_IGNORE() GTEST_SKIP()
-#define TEST_IGNORE_MESSAGE(m) GTEST_SKIP() << (m)
 #define TEST_PASS() return
 #define TEST_MESSAGE(m) std::printf("%s\n", static_cast<const char*>(m))
 
