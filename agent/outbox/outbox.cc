@@ -10,12 +10,17 @@
 #include <mutex>
 #include <optional>
 
+#include "edgesketch/sqlite/statement.h"
 #include "edgesketch/wire/codec.h"
 #include "outbox/coarsen.h"
-#include "outbox/sqlite_statement.h"
 #include "outbox/sync_counting_vfs.h"
 
 namespace edgesketch::agent {
+
+using sqlite::exec_sql;
+using sqlite::sqlite_status;
+using sqlite::Statement;
+using sqlite::Transaction;
 
 std::string_view drop_reason_name(DropReason reason) {
   switch (reason) {

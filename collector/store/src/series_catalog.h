@@ -26,12 +26,17 @@
 #include <vector>
 
 #include "edgesketch/common/status.h"
+#include "edgesketch/sqlite/statement.h"
 #include "edgesketch/store/scan.h"
 #include "edgesketch/store/store.h"
 #include "edgesketch/wire/types.h"
-#include "sqlite_statement.h"
 
 namespace edgesketch::store {
+
+using sqlite::exec_sql;
+using sqlite::sqlite_status;
+using sqlite::Statement;
+using sqlite::Transaction;
 
 class SeriesCatalog {
  public:

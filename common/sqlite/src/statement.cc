@@ -1,7 +1,7 @@
 // Statement, Transaction and the SQLite result-code mapping.
-#include "outbox/sqlite_statement.h"
+#include "edgesketch/sqlite/statement.h"
 
-namespace edgesketch::agent {
+namespace edgesketch::sqlite {
 
 Status sqlite_status(sqlite3* db, int rc, std::string_view what) {
   std::string m(what);
@@ -130,4 +130,4 @@ Status Transaction::commit() {
   return s;
 }
 
-}  // namespace edgesketch::agent
+}  // namespace edgesketch::sqlite

@@ -1,6 +1,6 @@
-// A thin RAII layer over the SQLite C API for the outbox: prepared statements, transactions and
-// the mapping of SQLite result codes to Status. Nothing here throws; nothing is thread-safe (the
-// outbox serialises every use of a connection with its own mutex).
+// A thin RAII layer over the SQLite C API, shared by the agent's outbox and the collector's series
+// catalog and ledger: prepared statements, transactions and the mapping of SQLite result codes to
+// Status. Nothing here throws; nothing is thread-safe (each user serialises use of a connection).
 #pragma once
 
 #include <sqlite3.h>
@@ -13,7 +13,7 @@
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
 
-namespace edgesketch::agent {
+namespace edgesketch::sqlite {
 
 // Maps an SQLite result code to a Status: corruption for SQLITE_CORRUPT / SQLITE_NOTADB,
 // resource_exhausted for SQLITE_FULL, io_error for SQLITE_IOERR* / SQLITE_CANTOPEN,
@@ -75,4 +75,4 @@ class Transaction {
   bool open_ = false;
 };
 
-}  // namespace edgesketch::agent
+}  // namespace edgesketch::sqlite
