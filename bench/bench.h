@@ -25,6 +25,8 @@ nlohmann::json run_sim_bench(const BenchOptions& options);
 nlohmann::json run_store_bench(const BenchOptions& options);
 // The agent's aggregator: throughput, memory for 10k series, uplink bytes (agent_bench.cc).
 nlohmann::json run_agent_bench(const BenchOptions& options);
+// The collector's query API over HTTP: panel latency and cached throughput (query_bench.cc).
+nlohmann::json run_query_bench(const BenchOptions& options);
 
 // The parts of the sketch suite, one per sketch; each adds its keys to `out`.
 void add_histogram_figures(const BenchOptions& options, nlohmann::json& out);

@@ -26,6 +26,8 @@ constexpr Suite kSuites[] = {
      edgesketch::bench::run_store_bench},
     {"agent", "agent aggregator: readings/s, RSS for 10k series, uplink bytes per reading",
      edgesketch::bench::run_agent_bench},
+    {"query", "collector query API over HTTP: 24 h x 1,000 series panels, uncached and cached",
+     edgesketch::bench::run_query_bench},
 };
 
 int usage(FILE* out) {

@@ -50,6 +50,7 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   c.http_listen = http.string("listen", c.http_listen);
   c.lookback_ms = http.duration_ms("lookback", c.lookback_ms);
   c.query_cache_bytes = http.bytes("query_cache_bytes", c.query_cache_bytes);
+  c.query_queue_timeout_ms = http.duration_ms("query_queue_timeout", c.query_queue_timeout_ms);
   http.finish();
 
   std::set<std::string> names, tokens;

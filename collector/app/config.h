@@ -44,6 +44,8 @@ struct CollectorConfig {
   std::string http_listen = "127.0.0.1:9780";
   std::int64_t lookback_ms = 300'000;
   std::uint64_t query_cache_bytes = 64ull << 20;
+  // A query over its tenant's max_concurrent_queries waits this long for a slot, then 503.
+  std::int64_t query_queue_timeout_ms = 10'000;
   std::vector<TenantConfig> tenants;
   store::StoreOptions store;
   // How often the memtable is flushed into parts even when under its budget (bounds WAL replay).

@@ -158,6 +158,7 @@ int run(const CollectorConfig& config, const std::string& config_path) {
   }
   http_options.bind_address = listen->first;
   http_options.port = listen->second;
+  http_options.query_queue_timeout_ms = config.query_queue_timeout_ms;
   for (const TenantConfig& t : config.tenants) {
     for (const std::string& token : t.tokens) http_options.tokens[token] = t.name;
     http::TenantLimits limits;

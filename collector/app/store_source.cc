@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 namespace edgesketch::collector {
 
@@ -33,35 +34,83 @@ query::Labels labels_of(const wire::SeriesKey& key) {
 
 Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view tenant,
                                                                const query::ScanRequest& req) {
+  // Select first (the catalog answers the equality matchers, RE2 the rest), then scan exactly
+  // the selected series: non-matching series are never read.
+  ES_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> infos,
+                      store_.select(tenant, equality_matchers(req.matchers)));
+  std::vector<std::uint64_t> ids;
+  std::vector<query::Labels> labels;
+  for (store::SeriesInfo& info : infos) {
+    query::Labels l = labels_of(info.key);
+    if (!query::matches_all(l, req.matchers)) continue;
+    if (ids.size() == req.max_series) {
+      return Status::resource_exhausted("the query selects more than " +
+                                        std::to_string(req.max_series) + " series");
+    }
+    ids.push_back(info.id);
+    labels.push_back(std::move(l));
+  }
+  if (req.series_selected != nullptr) *req.series_selected = ids.size();
+  if (ids.empty()) return std::vector<query::SeriesRows>{};
+
   store::ScanRequest s;
   s.tenant = std::string(tenant);
-  s.matchers = equality_matchers(req.matchers);
   s.start_ms = req.start_ms;
   s.end_ms = req.end_ms + 1;  // the store's end is exclusive, the engine's inclusive
   s.step_ms = req.step_ms;
+  s.histogram = req.fields.histogram;
+  s.distinct = req.fields.distinct;
+  s.topk = req.fields.topk;
+  // The store wants the ids sorted; select() returns them by id already.
+  std::vector<std::size_t> order(ids.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](std::size_t a, std::size_t b) { return ids[a] < ids[b]; });
+  std::vector<std::uint64_t> sorted_ids(ids.size());
+  for (std::size_t i = 0; i < order.size(); ++i) sorted_ids[i] = ids[order[i]];
+  // Grouped: the store merges the series of a group while it scans.
+  std::vector<query::Labels> group_labels;
+  if (req.group) {
+    std::unordered_map<std::string, std::uint32_t> index;
+    s.group_of.resize(ids.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      query::Labels g = query::group_labels(labels[order[i]], *req.group);
+      auto [it, fresh] =
+          index.try_emplace(query::labels_key(g), static_cast<std::uint32_t>(group_labels.size()));
+      if (fresh) group_labels.push_back(std::move(g));
+      s.group_of[i] = it->second;
+    }
+  }
+  s.series_ids = std::move(sorted_ids);
   ES_ASSIGN_OR_RETURN(store::ScanResult r, store_.scan(s));
+
   std::size_t points = 0;
   std::vector<query::SeriesRows> out;
   out.reserve(r.series.size());
   for (store::SeriesPoints& sp : r.series) {
-    query::Labels labels = labels_of(sp.key);
-    if (!query::matches_all(labels, req.matchers)) continue;
     points += sp.points.size();
     if (points > req.max_points) {
       return Status::resource_exhausted("the query loads more than " +
                                         std::to_string(req.max_points) + " points");
     }
     query::SeriesRows rows;
-    rows.labels = std::move(labels);
+    if (req.group) {
+      rows.labels = group_labels[sp.series_id];
+    } else {
+      // By position: sp.series_id is one of the selected ids.
+      auto it = std::lower_bound(s.series_ids->begin(), s.series_ids->end(), sp.series_id);
+      rows.labels = labels[order[static_cast<std::size_t>(it - s.series_ids->begin())]];
+    }
     rows.points.reserve(sp.points.size());
     for (store::ScanPoint& p : sp.points) {
       rows.points.push_back(query::StepPoint{p.t_ms, std::move(p.agg)});
     }
     out.push_back(std::move(rows));
-    if (out.size() > req.max_series) {
-      return Status::resource_exhausted("the query selects more than " +
-                                        std::to_string(req.max_series) + " series");
-    }
+  }
+  if (req.group) {
+    std::sort(out.begin(), out.end(), [](const query::SeriesRows& a, const query::SeriesRows& b) {
+      return a.labels < b.labels;
+    });
   }
   return out;
 }

@@ -4,6 +4,10 @@
 
 #include <httplib.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "edgesketch/http/http_server.h"
 #include "edgesketch/http/prom_json.h"
 #include "edgesketch/http/time_params.h"
@@ -39,6 +43,7 @@ class HttpApiTest : public ::testing::Test {
     options.tokens = {{"tok-acme", "acme"}, {"tok-other", "other"}, {"tok-busy", "busy"}};
     options.tenant_limits["busy"].max_concurrent_queries = 0;
     options.worker_threads = 4;
+    options.query_queue_timeout_ms = 50;
     server_ = std::make_unique<HttpServer>(options, engine_, clock_, &cache_, &sink_);
     ASSERT_TRUE(server_->start().ok());
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
@@ -290,6 +295,103 @@ TEST(HttpJson, TimeParameters) {
   EXPECT_EQ(*parse_step_ms("1m30s"), 90'000);
   EXPECT_FALSE(parse_step_ms("-1").ok());
   EXPECT_FALSE(parse_step_ms("fast").ok());
+}
+
+// A source whose scans wait until the test opens the gate.
+class GatedSource final : public query::SeriesSource {
+ public:
+  explicit GatedSource(query::SeriesSource& inner) : inner_(inner) {}
+  void open() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Blocks until a scan is waiting at the gate.
+  void wait_for_scan() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return waiting_ > 0; });
+  }
+  Result<std::vector<query::SeriesRows>> scan(std::string_view tenant,
+                                              const query::ScanRequest& req) override {
+    {
+      std::unique_lock lock(mu_);
+      ++waiting_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+    }
+    return inner_.scan(tenant, req);
+  }
+  Result<std::vector<query::Labels>> series(std::string_view tenant,
+                                            std::span<const query::LabelMatcher> m,
+                                            std::int64_t start, std::int64_t end,
+                                            std::size_t limit) override {
+    return inner_.series(tenant, m, start, end, limit);
+  }
+  Result<std::vector<std::string>> label_values(std::string_view tenant, std::string_view name,
+                                                std::span<const query::LabelMatcher> m,
+                                                std::int64_t start, std::int64_t end) override {
+    return inner_.label_values(tenant, name, m, start, end);
+  }
+  Result<std::vector<std::string>> label_names(std::string_view tenant,
+                                               std::span<const query::LabelMatcher> m,
+                                               std::int64_t start, std::int64_t end) override {
+    return inner_.label_names(tenant, m, start, end);
+  }
+
+ private:
+  query::SeriesSource& inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  int waiting_ = 0;
+};
+
+// Queries beyond the tenant's concurrency limit wait for a slot; 503 only after the queue
+// timeout.
+TEST(HttpConcurrencyTest, QueriesOverTheLimitQueueThenRunOrTimeOut) {
+  query::MemorySeriesSource memory;
+  query::testing::fill_fleet(memory);
+  GatedSource gated(memory);
+  query::QueryEngine engine(gated);
+  FakeClock clock(kT0 + kWindows * kWindowMs);
+  HttpServerOptions options;
+  options.port = 0;
+  options.tokens = {{"tok", "acme"}};
+  options.default_limits.max_concurrent_queries = 1;
+  options.query_queue_timeout_ms = 200;
+  HttpServer server(options, engine, clock);
+  ASSERT_TRUE(server.start().ok());
+  const std::string path = "/api/v1/query?query=sum(vibration_count)&time=" +
+                           std::to_string((kT0 + kWindows * kWindowMs) / 1000);
+  auto query = [&] {
+    httplib::Client c("127.0.0.1", server.port());
+    return c.Get(path, httplib::Headers{{"Authorization", "Bearer tok"}});
+  };
+  // The first query holds the only slot, blocked in its scan.
+  std::thread first([&] {
+    auto r = query();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+  });
+  gated.wait_for_scan();
+  // A second one waits 200 ms for the slot, then gets 503.
+  auto timed_out = query();
+  ASSERT_TRUE(timed_out);
+  EXPECT_EQ(timed_out->status, 503);
+  EXPECT_NE(timed_out->body.find("none finished within 200 ms"), std::string::npos);
+  // A third one waits, and runs once the first finishes.
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    gated.open();
+  });
+  auto queued = query();
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(queued->status, 200) << queued->body;
+  opener.join();
+  first.join();
+  server.stop();
 }
 
 }  // namespace

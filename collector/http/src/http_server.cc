@@ -2,11 +2,15 @@
 #include "edgesketch/http/http_server.h"
 
 #include <httplib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <optional>
 #include <thread>
 
@@ -144,9 +148,12 @@ class HttpServer::Impl {
     server_.set_payload_max_length(options_.max_body_bytes);
     // httplib's default sets SO_REUSEPORT, which would let a second collector bind the same port
     // and silently take half the requests; SO_REUSEADDR alone still allows a quick restart.
+    // TCP_NODELAY (inherited by accepted connections): a response goes out in several writes,
+    // and Nagle's algorithm against the client's delayed ACK would add 40 ms to each.
     server_.set_socket_options([](socket_t sock) {
       int yes = 1;
       setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+      setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
     });
     int port = options_.port;
     if (port == 0) {
@@ -223,9 +230,10 @@ class HttpServer::Impl {
         slot.emplace(*this, tenant);
         if (!slot->acquired()) {
           send_error(res, {503, "unavailable",
-                           fmt::format("too many concurrent queries for this tenant (limit {}); "
-                                       "retry later",
-                                       limits(tenant).max_concurrent_queries)});
+                           fmt::format("too many concurrent queries for this tenant (limit {}, "
+                                       "none finished within {} ms); retry later",
+                                       limits(tenant).max_concurrent_queries,
+                                       options_.query_queue_timeout_ms)});
           finish();
           return;
         }
@@ -238,20 +246,30 @@ class HttpServer::Impl {
 
   class ConcurrencySlot {
    public:
+    // Waits up to the queue timeout for one of the tenant's slots (as Prometheus queues queries
+    // beyond its max concurrency): a dashboard that loads 20 panels at once gets them all, a
+    // little later, instead of errors.
     ConcurrencySlot(Impl& impl, const std::string& tenant) : impl_(impl), tenant_(tenant) {
-      std::lock_guard lock(impl_.mu_);
-      auto& n = impl_.running_by_tenant_[tenant_];
-      if (n < impl_.limits(tenant_).max_concurrent_queries) {
-        ++n;
+      std::unique_lock lock(impl_.mu_);
+      const std::size_t limit = impl_.limits(tenant_).max_concurrent_queries;
+      if (limit == 0) return;
+      const auto deadline = std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(impl_.options_.query_queue_timeout_ms);
+      if (impl_.slot_freed_.wait_until(lock, deadline,
+                                       [&] { return impl_.running_by_tenant_[tenant_] < limit; })) {
+        ++impl_.running_by_tenant_[tenant_];
         ++impl_.running_;
         acquired_ = true;
       }
     }
     ~ConcurrencySlot() {
       if (!acquired_) return;
-      std::lock_guard lock(impl_.mu_);
-      --impl_.running_by_tenant_[tenant_];
-      --impl_.running_;
+      {
+        std::lock_guard lock(impl_.mu_);
+        --impl_.running_by_tenant_[tenant_];
+        --impl_.running_;
+      }
+      impl_.slot_freed_.notify_all();
     }
     ConcurrencySlot(const ConcurrencySlot&) = delete;
     ConcurrencySlot& operator=(const ConcurrencySlot&) = delete;
@@ -698,6 +716,7 @@ class HttpServer::Impl {
   ServerMetrics metrics_;
 
   std::mutex mu_;
+  std::condition_variable slot_freed_;
   std::map<std::string, std::size_t> running_by_tenant_;  // guarded by mu_
   std::atomic<std::size_t> running_{0};
 };

@@ -117,6 +117,31 @@ class Evaluator {
   Result<Value> eval_node(const Paren& p, const ScanFields& want) { return eval(*p.inner, want); }
 
   Result<Value> eval_node(const VectorSelector& sel, const ScanFields& want) {
+    ES_ASSIGN_OR_RETURN(auto v, select(sel, want, nullptr));
+    return std::move(*v);
+  }
+
+  // Whether `op` over series of `field` equals that field of the merged aggregate (so a scan
+  // may merge the series of a group instead of returning them one by one).
+  static bool mergeable(AggregateOp op, Field field) {
+    switch (field) {
+      case Field::kSketch:
+      case Field::kCount:
+      case Field::kSum:
+        return op == AggregateOp::kSum;
+      case Field::kMin:
+        return op == AggregateOp::kMin;
+      case Field::kMax:
+        return op == AggregateOp::kMax;
+    }
+    return false;
+  }
+
+  // Evaluates a selector. With `agg`, evaluates `agg->op by|without (…) (sel)` by letting the
+  // source merge the series of each group while it scans (memory and work per group, not per
+  // series), or returns nullopt when that does not give the same answer.
+  Result<std::optional<Value>> select(const VectorSelector& sel, const ScanFields& want,
+                                      const Aggregate* agg) {
     // Bucket width and how many consecutive buckets make one point.
     std::int64_t bucket = ctx_.instant ? ctx_.lookback_ms : ctx_.step_ms;
     std::int64_t k = 1;
@@ -139,6 +164,24 @@ class Evaluator {
     const std::int64_t scan_end = ctx_.t(ctx_.n - 1);
     ES_ASSIGN_OR_RETURN(auto views, resolve_views(source_, ctx_.tenant, sel.matchers,
                                                   scan_start - bucket, scan_end - 1));
+    std::optional<ScanGrouping> grouping;
+    if (agg != nullptr) {
+      // A name like m_max has two candidate views (stored m_max, and m's max); keep those with
+      // series. One view only: series of several metrics would need merging across scans.
+      std::vector<MetricView> present;
+      for (auto& view : views) {
+        ES_ASSIGN_OR_RETURN(auto names,
+                            source_.label_values(ctx_.tenant, kMetricNameLabel,
+                                                 stored_matchers(sel.matchers, view.stored),
+                                                 scan_start - bucket, scan_end - 1));
+        if (!names.empty()) present.push_back(std::move(view));
+      }
+      views = std::move(present);
+      if (views.size() > 1 || (views.size() == 1 && !mergeable(agg->op, views.front().field))) {
+        return std::optional<Value>();
+      }
+      grouping = ScanGrouping{agg->without, agg->grouping};
+    }
     Vector out;
     bool any_sketch = false, any_float = false;
     for (const auto& view : views) {
@@ -152,6 +195,9 @@ class Evaluator {
           ctx_.limits->max_series - std::min(ctx_.series_used, ctx_.limits->max_series);
       req.max_points =
           ctx_.limits->max_points - std::min(ctx_.points_used, ctx_.limits->max_points);
+      req.group = grouping;
+      std::size_t selected = 0;
+      req.series_selected = &selected;
       auto rows = source_.scan(ctx_.tenant, req);
       if (!rows.ok()) {
         if (rows.status().code() == StatusCode::kResourceExhausted) {
@@ -162,10 +208,10 @@ class Evaluator {
         return rows.status().with_context(fmt::format("reading {}", view.visible));
       }
       if (rows->empty()) continue;
-      ES_RETURN_IF_ERROR(ctx_.charge_series(rows->size()));
+      ES_RETURN_IF_ERROR(ctx_.charge_series(grouping ? selected : rows->size()));
       for (auto& r : *rows) {
         ES_RETURN_IF_ERROR(ctx_.charge_points(r.points.size()));
-        set_label(r.labels, kMetricNameLabel, view.visible);
+        if (!grouping) set_label(r.labels, kMetricNameLabel, view.visible);
         ES_ASSIGN_OR_RETURN(auto points,
                             to_step_points(std::move(r.points), scan_start, bucket, k));
         if (view.field == Field::kSketch) {
@@ -191,7 +237,7 @@ class Evaluator {
           "m_min, m_max); restrict its __name__ matcher to one kind");
     }
     out.sketch = any_sketch;
-    return Value(std::move(out));
+    return std::optional<Value>(std::move(out));
   }
 
   // Maps scanned buckets (at scan_start + j·bucket) to the query's step indexes, merging k
@@ -231,7 +277,21 @@ class Evaluator {
     return out;
   }
 
+  // The selector an expression is, through parentheses; nullptr otherwise.
+  static const VectorSelector* plain_selector(const Expr& e) {
+    if (const auto* p = std::get_if<Paren>(&e.node)) return plain_selector(*p->inner);
+    return std::get_if<VectorSelector>(&e.node);
+  }
+
   Result<Value> eval_node(const Aggregate& a, const ScanFields& want) {
+    // sum/min/max by|without over a selector: the source merges the groups while it scans.
+    // (`by (__name__)` keeps the visible name, which the source does not know.)
+    if (const VectorSelector* sel = plain_selector(*a.arg);
+        sel != nullptr && (a.without || std::find(a.grouping.begin(), a.grouping.end(),
+                                                  kMetricNameLabel) == a.grouping.end())) {
+      ES_ASSIGN_OR_RETURN(auto grouped, select(*sel, want, &a));
+      if (grouped) return std::move(*grouped);
+    }
     ES_ASSIGN_OR_RETURN(Value arg_value, eval(*a.arg, want));
     Vector& in = std::get<Vector>(arg_value);
     auto group_labels = [&](const Labels& l) {

@@ -58,27 +58,28 @@ Status RowAccumulator::add(const PartRow& row) {
   return first;
 }
 
-Status RowAccumulator::add(const sketch::WindowAggregate& agg) {
+Status RowAccumulator::add(const sketch::WindowAggregate& agg, bool histogram, bool distinct,
+                           bool topk) {
   ES_RETURN_IF_ERROR(add_scalars(agg.count(), agg.sum(), agg.min(), agg.max()));
   Status first;
   auto keep = [&first](Status s) {
     if (first.ok() && !s.ok()) first = std::move(s);
   };
-  if (const auto* h = agg.histogram()) {
+  if (const auto* h = histogram ? agg.histogram() : nullptr) {
     if (histogram_) {
       keep(histogram_->merge(*h));
     } else {
       histogram_ = *h;
     }
   }
-  if (const auto* d = agg.distinct()) {
+  if (const auto* d = distinct ? agg.distinct() : nullptr) {
     if (distinct_) {
       keep(distinct_->merge(*d));
     } else {
       distinct_ = *d;
     }
   }
-  if (const auto* t = agg.topk()) {
+  if (const auto* t = topk ? agg.topk() : nullptr) {
     if (topk_) {
       keep(topk_->merge(*t));
     } else {

@@ -23,7 +23,9 @@ class RowAccumulator {
   // is held) the scalar fields and the other sketches are still merged and the error is
   // returned so that the caller can count it.
   Status add(const PartRow& row);
-  Status add(const sketch::WindowAggregate& agg);
+  // The flags leave out sketches the caller does not need (scans that read only some).
+  Status add(const sketch::WindowAggregate& agg, bool histogram = true, bool distinct = true,
+             bool topk = true);
   bool empty() const { return rows_ == 0; }
 
   // The accumulated aggregate (validated by WindowAggregate::from_parts).

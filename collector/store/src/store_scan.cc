@@ -10,25 +10,28 @@
 namespace edgesketch::store {
 namespace {
 
-// Accumulators of one scan: one row per selected series, one lazily created cell per point.
+// Accumulators of one scan: one row per selected series (or per group of them), one lazily
+// created cell per point.
 class ScanGrid {
  public:
-  ScanGrid(const std::vector<std::uint64_t>& ids, std::int64_t start, std::int64_t step,
-           std::int64_t resolution, std::size_t points)
+  ScanGrid(const std::vector<std::uint64_t>& ids, const std::vector<std::uint32_t>& group_of,
+           std::size_t rows, std::int64_t start, std::int64_t step, std::int64_t resolution,
+           std::size_t points)
       : ids_(ids),
+        group_of_(group_of),
         start_(start),
         step_(step),
         resolution_(resolution),
         points_(points),
-        cells_(ids.size()) {}
+        cells_(rows) {}
 
-  // Index of series `id` in the selection, or npos.
+  // Accumulator row of series `id` (its group's when grouping), or npos when not selected.
   std::size_t series_index(std::uint64_t id) {
-    if (last_ < ids_.size() && ids_[last_] == id) return last_;
+    if (last_ < ids_.size() && ids_[last_] == id) return row_of(last_);
     auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
     if (it == ids_.end() || *it != id) return npos;
     last_ = static_cast<std::size_t>(it - ids_.begin());
-    return last_;
+    return row_of(last_);
   }
   // The cell of the row whose window starts at ws: the point t with ws + resolution in
   // (t - step, t]; nullptr when that point is out of range.
@@ -44,16 +47,28 @@ class ScanGrid {
     return row[k].get();
   }
   std::vector<std::unique_ptr<RowAccumulator>>& row(std::size_t s) { return cells_[s]; }
+  std::size_t rows() const { return cells_.size(); }
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
  private:
+  std::size_t row_of(std::size_t i) const { return group_of_.empty() ? i : group_of_[i]; }
+
   const std::vector<std::uint64_t>& ids_;
+  const std::vector<std::uint32_t>& group_of_;
   std::int64_t start_, step_, resolution_;
   std::size_t points_;
   std::vector<std::vector<std::unique_ptr<RowAccumulator>>> cells_;
   std::size_t last_ = static_cast<std::size_t>(-1);
 };
+
+// The row without the sketches the scan does not read.
+PartRow wanted(PartRow row, const ScanRequest& req) {
+  if (!req.histogram) row.histogram = {};
+  if (!req.distinct) row.distinct = {};
+  if (!req.topk) row.topk = {};
+  return row;
+}
 
 }  // namespace
 
@@ -78,12 +93,31 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
   const std::uint32_t tier_ms = tiers[ti];
   const auto points =
       static_cast<std::size_t>((req.end_ms - req.start_ms + req.step_ms - 1) / req.step_ms);
-  ES_ASSIGN_OR_RETURN(auto ids, catalog_->select(req.tenant, req.matchers));
+  std::vector<std::uint64_t> ids;
+  if (req.series_ids) {
+    ids = *req.series_ids;
+    if (!std::is_sorted(ids.begin(), ids.end()) ||
+        std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
+      return Status::invalid_argument("scan: series_ids must be sorted and unique");
+    }
+  } else {
+    ES_ASSIGN_OR_RETURN(ids, catalog_->select(req.tenant, req.matchers));
+  }
+  std::size_t rows = ids.size();
+  if (!req.group_of.empty()) {
+    if (!req.series_ids || req.group_of.size() != ids.size()) {
+      return Status::invalid_argument("scan: group_of needs series_ids and one group per id");
+    }
+    rows = std::size_t{*std::max_element(req.group_of.begin(), req.group_of.end())} + 1;
+    if (rows > ids.size()) {
+      return Status::invalid_argument("scan: more groups than series");
+    }
+  }
   ScanResult result;
   result.tier_ms = tier_ms;
   if (ids.empty()) return result;
-  if (points > options_.max_scan_cells / ids.size()) {
-    return Status::resource_exhausted("scan: " + std::to_string(ids.size()) + " series x " +
+  if (points > options_.max_scan_cells / rows) {
+    return Status::resource_exhausted("scan: " + std::to_string(rows) + " series x " +
                                       std::to_string(points) + " points exceed max_scan_cells " +
                                       std::to_string(options_.max_scan_cells) +
                                       "; narrow the matchers, shorten the range or raise the step");
@@ -92,7 +126,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
   const std::int64_t lo = req.start_ms - req.step_ms - tier_ms;  // exclusive
   const std::int64_t hi =
       req.start_ms + static_cast<std::int64_t>(points - 1) * req.step_ms - tier_ms;
-  ScanGrid grid(ids, req.start_ms, req.step_ms, tier_ms, points);
+  ScanGrid grid(ids, req.group_of, rows, req.start_ms, req.step_ms, tier_ms, points);
   std::uint64_t sketch_errors = 0;
 
   std::shared_ptr<const PartSet> parts;
@@ -108,7 +142,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
         const std::size_t s = grid.series_index(k.series_id);
         if (s == ScanGrid::npos) return;
         if (RowAccumulator* c = grid.cell(s, k.window_start)) {
-          if (!c->add(agg).ok()) ++sketch_errors;
+          if (!c->add(agg, req.histogram, req.distinct, req.topk).ok()) ++sketch_errors;
           ++result.rows_read;
         }
       });
@@ -153,7 +187,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
               ws.begin());
           for (; k < j && ws[k] <= hi; ++k) {
             if (RowAccumulator* c = grid.cell(s, ws[k])) {
-              if (!c->add(blk.row(k, scratch)).ok()) ++sketch_errors;
+              if (!c->add(wanted(blk.row(k, scratch), req)).ok()) ++sketch_errors;
               ++result.rows_read;
             }
           }
@@ -167,17 +201,21 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
                  req.tenant, sketch_errors);
   }
 
-  for (std::size_t s = 0; s < ids.size(); ++s) {
+  const bool grouped = !req.group_of.empty();
+  for (std::size_t s = 0; s < grid.rows(); ++s) {
     auto& row = grid.row(s);
     if (row.empty()) continue;
     SeriesPoints sp;
-    sp.series_id = ids[s];
-    if (auto info = catalog_->info(ids[s])) sp.key = std::move(info->key);
+    sp.series_id = grouped ? s : ids[s];
+    if (!grouped) {
+      if (auto info = catalog_->info(ids[s])) sp.key = std::move(info->key);
+    }
     for (std::size_t k = 0; k < row.size(); ++k) {
       if (!row[k]) continue;
       auto agg = std::move(*row[k]).to_aggregate();
       if (!agg.ok()) {
-        spdlog::warn("store {}: series {} point {}: {}", dir_, ids[s], k, agg.status().to_string());
+        spdlog::warn("store {}: {} {} point {}: {}", dir_, grouped ? "group" : "series",
+                     sp.series_id, k, agg.status().to_string());
         continue;
       }
       sp.points.push_back(

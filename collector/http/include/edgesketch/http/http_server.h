@@ -30,7 +30,8 @@ struct TenantLimits {
   std::size_t max_series_per_query = 10'000;
   // Samples one query may load or produce; over it: 422 "execution".
   std::size_t max_points_per_query = 20'000'000;
-  // Queries of the tenant running at once; over it: 503 "unavailable".
+  // Queries of the tenant running at once; more wait for a slot (up to
+  // HttpServerOptions::query_queue_timeout_ms, then 503 "unavailable").
   std::size_t max_concurrent_queries = 8;
 };
 
@@ -44,8 +45,11 @@ struct HttpServerOptions {
   // Limits of tenants not listed in tenant_limits.
   TenantLimits default_limits;
   std::map<std::string, TenantLimits> tenant_limits;
-  // Worker threads serving requests.
-  int worker_threads = 8;
+  // Worker threads serving requests (more than a tenant's concurrent queries, so queued
+  // queries do not hold back cheap requests).
+  int worker_threads = 16;
+  // How long a query over its tenant's concurrency limit waits for a slot before 503.
+  std::int64_t query_queue_timeout_ms = 10'000;
   // Largest request body (form POST queries, ingest batches).
   std::size_t max_body_bytes = 16u << 20;
   // Points per series of a range query ((end - start) / step), as Prometheus.

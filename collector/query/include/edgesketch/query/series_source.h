@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -50,6 +51,21 @@ struct ScanFields {
   bool topk = false;
 };
 
+// PromQL's `by (labels)` / `without (labels)`: which labels make a series' group.
+struct ScanGrouping {
+  bool without = false;
+  std::vector<std::string> labels;
+};
+
+// The labels of the group of a series with labels `series` (`without` also drops `__name__`).
+Labels group_labels(const Labels& series, const ScanGrouping& grouping);
+
+// Merges scanned series per group: one SeriesRows per group (its group labels) whose point at t
+// merges the points at t of the group's series; sorted by labels. For sources that cannot merge
+// while scanning.
+Result<std::vector<SeriesRows>> group_rows(std::vector<SeriesRows> rows,
+                                           const ScanGrouping& grouping);
+
 struct ScanRequest {
   // All must match. May or may not include a `__name__` matcher.
   std::vector<LabelMatcher> matchers;
@@ -61,6 +77,14 @@ struct ScanRequest {
   // hostile query cannot make it allocate without bound.
   std::size_t max_series = std::numeric_limits<std::size_t>::max();
   std::size_t max_points = std::numeric_limits<std::size_t>::max();
+  // Set when the caller needs only the merge of the matching series per group (sum of
+  // histograms, counts and sums; min of minimums; max of maximums): the source then returns one
+  // SeriesRows per group, labelled with group_labels() and sorted by them, and needs memory for
+  // groups x points only. max_series still bounds the series selected; max_points the points
+  // returned.
+  std::optional<ScanGrouping> group;
+  // When not null, the source stores the number of series the matchers selected.
+  std::size_t* series_selected = nullptr;
 };
 
 // Thread safety: implementations must allow concurrent calls (the HTTP server runs queries on

@@ -41,6 +41,18 @@ struct ScanRequest {
   // Resolution of the tier to read. Unset: the coarsest tier whose resolution divides step_ms,
   // else the finest tier.
   std::optional<std::uint32_t> tier_ms;
+  // Select these series instead of using `matchers` (sorted ascending, unique). Ids of other
+  // tenants find no rows.
+  std::optional<std::vector<std::uint64_t>> series_ids;
+  // Grouping (needs series_ids): when not empty, group_of[i] is the group of series_ids[i] and
+  // the scan merges the rows of all series of a group into one accumulator per point. The
+  // result then holds one SeriesPoints per group that received a row, with series_id = the
+  // group number and an empty key. Memory is O(groups x points) instead of O(series x points).
+  std::vector<std::uint32_t> group_of;
+  // Which sketches to read and merge; count, sum, min and max always are.
+  bool histogram = true;
+  bool distinct = true;
+  bool topk = true;
 };
 
 struct ScanPoint {

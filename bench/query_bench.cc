@@ -1,0 +1,311 @@
+// The `query` suite: Grafana-style panels over HTTP against the collector's query stack (store,
+// StoreSeriesSource, QueryEngine, RangeQueryCache, HttpServer on 127.0.0.1), on 24 hours of
+// 1,000 per-device vibration series (the standard fleet's sensor model at 100 Hz; 1-minute
+// windows with count/sum/min/max and a quantile histogram).
+//
+// The panel is the two queries of a "vibration per site" panel, each a query_range over 24 h
+// with step 60 s:
+//   histogram_quantile(0.99, sum by (site) (vibration))
+//   max by (site) (vibration_max)
+//
+//   panel_24h_1000s_ms_p50/p99  latency of one panel query, cache bypassed (a server without a
+//                               result cache), sequential requests over one keep-alive connection
+//   panel_cached_ms_p99         the same requests once the result cache holds them
+//   cached_qps_16_clients       panel queries per second answered from the cache for 16 clients,
+//                               each with its own connection and one request in flight
+//
+// The store is built with tiers 1 min and 1 h (agents configured with 1-minute windows), so the
+// query reads the 1-minute tier exactly as it does under the default tiers (10 s, 1 min, 1 h):
+// step 60 s picks the coarsest tier that divides it.
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "app/store_source.h"
+#include "bench.h"
+#include "edgesketch/common/clock.h"
+#include "edgesketch/http/http_server.h"
+#include "edgesketch/query/query_engine.h"
+#include "edgesketch/query/range_query_cache.h"
+#include "edgesketch/store/store.h"
+#include "edgesketch/wire/codec.h"
+#include "es_device/names.h"
+#include "es_device/sensor.h"
+
+namespace edgesketch::bench {
+namespace {
+
+constexpr std::int64_t kDayMs = 86'400'000;
+constexpr std::int64_t kMinuteMs = 60'000;
+// A UTC day boundary.
+constexpr std::int64_t kStartMs = 1'700'000'000'000 / kDayMs * kDayMs;
+constexpr std::size_t kRecordsPerBatch = 500;
+// Distinct minute histograms per device (built from 6,000 samples each: 100 Hz for a minute);
+// the rows of a series cycle through them, so a day of rows costs 16 minutes of sampling.
+constexpr int kTemplatesPerDevice = 16;
+constexpr int kSamplesPerMinute = 6'000;
+const char* const kToken = "bench-token";
+
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = base != nullptr ? base : "/tmp";
+    tmpl.append("/es-query-bench-XXXXXX");
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    path_ = ::mkdtemp(buf.data()) != nullptr ? buf.data() : "";
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "edgesketch-bench query: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// Fills a store with `hours` of 1-minute vibration windows of `devices` devices.
+void build_store(store::Store& st, std::uint32_t devices, int hours) {
+  sketch::AggregateSpec spec;
+  spec.quantiles = true;
+  std::vector<std::vector<wire::Tag>> tags(devices);
+  std::vector<sketch::WindowAggregate> templates;
+  templates.reserve(std::size_t{devices} * kTemplatesPerDevice);
+  for (std::uint32_t d = 0; d < devices; ++d) {
+    const std::uint32_t site = es_device_site_index(d, 10);
+    es_sensor sensor;
+    es_sensor_init(&sensor, ES_METRIC_VIBRATION, 20'231'114, d, site, 0.01, nullptr);
+    for (int t = 0; t < kTemplatesPerDevice; ++t) {
+      sketch::WindowAggregate agg(spec);
+      for (int i = 0; i < kSamplesPerMinute; ++i) agg.add_value(es_sensor_sample(&sensor));
+      templates.push_back(std::move(agg));
+    }
+    char id[ES_NAME_MAX], s[ES_NAME_MAX], l[ES_NAME_MAX];
+    es_format_device_id(d, id, sizeof id);
+    es_format_site(site, s, sizeof s);
+    es_format_line(es_device_line_index(d, 10, 5), l, sizeof l);
+    tags[d] = {{"device", id}, {"line", l}, {"site", s}};
+  }
+
+  std::uint64_t seq = 1;
+  wire::WindowBatch batch;
+  auto ship = [&] {
+    if (batch.records.empty()) return;
+    batch.gateway_id = "bench-gw";
+    batch.seq = seq++;
+    batch.created_ms = kStartMs;
+    const Bytes bytes = wire::encode_window_batch(batch);
+    auto r = st.submit("bench", batch, bytes);
+    if (!r.ok()) fail("ingest: " + r.status().to_string());
+    batch.records.clear();
+  };
+  const int minutes = hours * 60;
+  for (int m = 0; m < minutes; ++m) {
+    for (std::uint32_t d = 0; d < devices; ++d) {
+      wire::WindowRecord r;
+      r.key.metric = "vibration";
+      r.key.tags = tags[d];
+      r.window_start_ms = kStartMs + m * kMinuteMs;
+      r.window_ms = static_cast<std::uint32_t>(kMinuteMs);
+      r.agg =
+          templates[std::size_t{d} * kTemplatesPerDevice +
+                    static_cast<std::size_t>((m * 7 + static_cast<int>(d)) % kTemplatesPerDevice)];
+      batch.records.push_back(std::move(r));
+      if (batch.records.size() == kRecordsPerBatch) ship();
+    }
+  }
+  ship();
+  if (auto s = st.flush(); !s.ok()) fail("flush: " + s.to_string());
+  if (auto s = st.compact(/*full=*/true); !s.ok()) fail("compact: " + s.to_string());
+}
+
+// A Grafana-like client: one keep-alive connection, bearer token, query_range as GET.
+class Client {
+ public:
+  explicit Client(int port) : cli_("127.0.0.1", port) {
+    cli_.set_keep_alive(true);
+    cli_.set_tcp_nodelay(true);  // as Grafana's Go HTTP client
+    cli_.set_read_timeout(60, 0);
+    cli_.set_default_headers({{"Authorization", std::string("Bearer ") + kToken}});
+  }
+  // Returns the response body; exits on a transport error or a non-200 status.
+  std::string query_range(const std::string& query, std::int64_t start_ms, std::int64_t end_ms,
+                          std::int64_t step_ms) {
+    httplib::Params params{{"query", query},
+                           {"start", std::to_string(start_ms / 1000)},
+                           {"end", std::to_string(end_ms / 1000)},
+                           {"step", std::to_string(step_ms / 1000)}};
+    auto res = cli_.Get("/api/v1/query_range", params, httplib::Headers{});
+    if (!res) fail("query_range: " + httplib::to_string(res.error()));
+    if (res->status != 200)
+      fail("query_range " + query + ": HTTP " + std::to_string(res->status) + ": " + res->body);
+    return std::move(res->body);
+  }
+
+ private:
+  httplib::Client cli_;
+};
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+nlohmann::json run_query_bench(const BenchOptions& options) {
+  spdlog::set_level(spdlog::level::warn);
+  const std::uint32_t devices = options.quick ? 100 : 1'000;
+  // ES_BENCH_QUERY_HOURS overrides the stored range (for profiling smaller runs).
+  const char* hours_env = std::getenv("ES_BENCH_QUERY_HOURS");
+  const int hours = hours_env != nullptr ? std::max(1, std::atoi(hours_env)) : (options.quick ? 2 : 24);
+  const std::int64_t end_ms = kStartMs + hours * 3'600'000LL;
+  FakeClock clock(end_ms + kMinuteMs);
+
+  ScratchDir dir;
+  if (dir.path().empty()) fail("cannot create a scratch directory");
+  store::StoreOptions so;
+  so.clock = &clock;
+  so.tiers_ms = {60'000, 3'600'000};
+  so.retention_ms = {0, 0};
+  so.background_merge = false;
+  so.memtable_bytes = std::size_t{4} << 30;
+  so.limits.max_past_ms = 365 * kDayMs;
+  auto opened = store::Store::open(dir.path() + "/store", so);
+  if (!opened.ok()) fail("open store: " + opened.status().to_string());
+  store::Store& st = **opened;
+  const auto build_t0 = std::chrono::steady_clock::now();
+  build_store(st, devices, hours);
+  const double build_s = ms_since(build_t0) / 1000;
+
+  collector::StoreSeriesSource source(st);
+  query::QueryEngine engine(source, query::EngineOptions{});
+  http::HttpServerOptions ho;
+  ho.port = 0;
+  ho.tokens[kToken] = "bench";
+  ho.worker_threads = 16;
+  http::HttpServer uncached(ho, engine, clock);
+  query::RangeQueryCache cache(query::RangeQueryCacheOptions{}, clock);
+  http::HttpServer cached(ho, engine, clock, &cache);
+  if (auto s = uncached.start(); !s.ok()) fail(s.to_string());
+  if (auto s = cached.start(); !s.ok()) fail(s.to_string());
+
+  const std::vector<std::string> panel = {
+      "histogram_quantile(0.99, sum by (site) (vibration))",
+      "max by (site) (vibration_max)",
+  };
+  const std::int64_t start_ms = kStartMs;
+  const std::int64_t step_ms = kMinuteMs;
+
+  // A sanity check that the panel returns what it should: one series per site, a point a minute.
+  {
+    Client c(uncached.port());
+    for (const auto& q : panel) {
+      const auto body = c.query_range(q, start_ms, end_ms, step_ms);
+      const auto j = nlohmann::json::parse(body);
+      const auto& result = j["data"]["result"];
+      if (result.size() != 10 || result[0]["values"].size() < static_cast<std::size_t>(hours * 60))
+        fail("unexpected answer to " + q + ": " + body.substr(0, 300));
+    }
+  }
+
+  nlohmann::json out;
+  out["query_series"] = devices;
+  out["query_hours"] = hours;
+  out["query_store_build_s"] = build_s;
+
+  // Uncached: every request evaluates the whole range.
+  {
+    Client c(uncached.port());
+    const int n = std::max(2, options.repetitions * 3);
+    std::vector<double> all, hq, mx;
+    for (int i = 0; i < n; ++i) {
+      for (std::size_t k = 0; k < panel.size(); ++k) {
+        const auto t0 = std::chrono::steady_clock::now();
+        do_not_optimize(c.query_range(panel[k], start_ms, end_ms, step_ms));
+        const double ms = ms_since(t0);
+        all.push_back(ms);
+        (k == 0 ? hq : mx).push_back(ms);
+      }
+    }
+    out["panel_24h_1000s_ms_p50"] = percentile(all, 0.5);
+    out["panel_24h_1000s_ms_p99"] = percentile(all, 0.99);
+    out["panel_quantile_ms_p50"] = percentile(hq, 0.5);
+    out["panel_max_ms_p50"] = percentile(mx, 0.5);
+  }
+
+  // Cached: the first request of each query fills the cache.
+  {
+    Client c(cached.port());
+    for (const auto& q : panel) c.query_range(q, start_ms, end_ms, step_ms);
+    const int n = options.quick ? 100 : 1'000;
+    std::vector<double> lat;
+    for (int i = 0; i < n; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      do_not_optimize(
+          c.query_range(panel[static_cast<std::size_t>(i) % 2], start_ms, end_ms, step_ms));
+      lat.push_back(ms_since(t0));
+    }
+    out["panel_cached_ms_p50"] = percentile(lat, 0.5);
+    out["panel_cached_ms_p99"] = percentile(lat, 0.99);
+  }
+  {
+    const int clients = 16;
+    const double seconds = options.quick ? 0.5 : 3.0;
+    std::atomic<bool> go{false}, stop{false};
+    std::atomic<std::uint64_t> done{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < clients; ++i) {
+      threads.emplace_back([&, i] {
+        Client c(cached.port());
+        std::uint64_t mine = 0;
+        while (!go.load()) std::this_thread::yield();
+        for (std::size_t k = static_cast<std::size_t>(i); !stop.load(std::memory_order_relaxed);
+             ++k) {
+          do_not_optimize(c.query_range(panel[k % 2], start_ms, end_ms, step_ms));
+          ++mine;
+        }
+        done.fetch_add(mine);
+      });
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    go.store(true);
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    stop.store(true);
+    for (auto& t : threads) t.join();
+    out["cached_qps_16_clients"] = static_cast<double>(done.load()) / (ms_since(t0) / 1000);
+  }
+  const auto cs = cache.stats();
+  out["query_cache_hits"] = cs.hits;
+  out["query_cache_misses"] = cs.misses;
+  uncached.stop();
+  cached.stop();
+  return out;
+}
+
+}  // namespace edgesketch::bench

@@ -1,0 +1,230 @@
+// The query engine over the collector's store (StoreSeriesSource) answers exactly as over the
+// in-memory reference source, including the aggregations the store merges per group while it
+// scans (sum/min/max by|without over one selector), and those merged answers equal the
+// per-series evaluation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/store_source.h"
+#include "edgesketch/common/clock.h"
+#include "edgesketch/query/memory_series_source.h"
+#include "edgesketch/query/promql_parser.h"
+#include "edgesketch/query/query_engine.h"
+#include "edgesketch/store/store.h"
+#include "edgesketch/wire/codec.h"
+#include "query_test_data.h"
+#include "store_test_util.h"
+
+namespace edgesketch::collector {
+namespace {
+
+using query::testing::device_labels;
+using query::testing::kT0;
+using query::testing::kWindowMs;
+using query::testing::kWindows;
+using query::testing::make_window;
+using query::testing::numbered;
+
+class StoreSourceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    query::testing::fill_fleet(memory_);
+    store::StoreOptions o;
+    o.clock = &clock_;
+    o.background_merge = false;
+    auto st = store::Store::open(dir_.path() + "/store", o);
+    ASSERT_TRUE(st.ok()) << st.status().to_string();
+    store_ = std::move(st).value();
+    // The same fleet as fill_fleet's tenant "acme", in two batches (one flushed into parts, one
+    // left in the memtable, so scans read both).
+    for (int half = 0; half < 2; ++half) {
+      wire::WindowBatch b;
+      b.gateway_id = "gw";
+      b.seq = static_cast<std::uint64_t>(half + 1);
+      b.created_ms = kT0;
+      for (int s = 1; s <= 2; ++s)
+        for (int l = 1; l <= 2; ++l)
+          for (int d = 1; d <= 2; ++d)
+            for (int w = half * kWindows / 2; w < (half + 1) * kWindows / 2; ++w) {
+              wire::WindowRecord r;
+              r.key.metric = "vibration";
+              r.key.tags = {{"device", numbered("d", d)},
+                            {"line", numbered("l", l)},
+                            {"site", numbered("s", s)}};
+              r.window_start_ms = kT0 + w * kWindowMs;
+              r.window_ms = static_cast<std::uint32_t>(kWindowMs);
+              r.distinct_of = "key";
+              r.topk_of = "label";
+              r.agg = make_window(s, l, d, w);
+              b.records.push_back(std::move(r));
+            }
+      auto receipt = store_->ingest("acme", wire::encode_window_batch(b));
+      ASSERT_TRUE(receipt.ok()) << receipt.status().to_string();
+      if (half == 0) {
+        ASSERT_TRUE(store_->flush().ok());
+      }
+    }
+    source_ = std::make_unique<StoreSeriesSource>(*store_);
+    store_engine_ = std::make_unique<query::QueryEngine>(*source_);
+  }
+
+  static Result<query::QueryResult> run(const query::QueryEngine& engine, std::string_view q,
+                                        std::int64_t start, std::int64_t end, std::int64_t step,
+                                        const query::QueryLimits& limits = {}) {
+    auto e = query::parse_promql(q);
+    EXPECT_TRUE(e.ok()) << q << ": " << e.status().message();
+    if (!e.ok()) return e.status();
+    return engine.range("acme", **e, start, end, step, limits);
+  }
+
+  static void expect_same(const query::QueryResult& a, const query::QueryResult& b,
+                          std::string_view what) {
+    ASSERT_EQ(a.series.size(), b.series.size()) << what;
+    for (std::size_t i = 0; i < a.series.size(); ++i) {
+      EXPECT_EQ(a.series[i].labels, b.series[i].labels) << what;
+      ASSERT_EQ(a.series[i].samples.size(), b.series[i].samples.size()) << what;
+      for (std::size_t k = 0; k < a.series[i].samples.size(); ++k) {
+        const auto& x = a.series[i].samples[k];
+        const auto& y = b.series[i].samples[k];
+        EXPECT_EQ(x.t_ms, y.t_ms) << what;
+        // Sums may differ by floating-point rounding (merge order); everything else is exact.
+        EXPECT_NEAR(x.value, y.value, 1e-12 * std::max(1.0, std::abs(y.value)))
+            << what << " at " << x.t_ms;
+      }
+    }
+  }
+
+  store::testing::TempDir dir_;
+  FakeClock clock_{kT0 + kWindows * kWindowMs + 60'000};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<StoreSeriesSource> source_;
+  std::unique_ptr<query::QueryEngine> store_engine_;
+  query::MemorySeriesSource memory_;
+  query::QueryEngine memory_engine_{memory_};
+};
+
+const char* const kQueries[] = {
+    "histogram_quantile(0.9, sum by (site) (vibration))",
+    "histogram_quantile(0.5, sum(vibration))",
+    "histogram_quantile(0.99, sum without (device) (vibration))",
+    "distinct_count(sum by (line) (vibration))",
+    "topk_items(3, sum(vibration))",
+    "max by (site) (vibration_max)",
+    "min by (site, line) (vibration_min)",
+    "min without (device) (vibration_min)",
+    "sum by (site) (vibration_count)",
+    "sum by (site) (vibration_sum) / sum by (site) (vibration_count)",
+    "sum(vibration_count{device=~\"d1|d2\", site!=\"s2\"})",
+    "max by (line) (vibration_max{line=~\"l.*\"})",
+    "count by (site) (vibration_count)",
+    "avg by (site) (vibration_max)",
+    "max by (site) (vibration_count)",
+    "vibration_max{site=\"s1\", device=\"d2\"}",
+    "sum by (site) (vibration_count[30s])",
+};
+
+TEST_F(StoreSourceTest, AnswersEqualTheReferenceSource) {
+  const std::int64_t end = kT0 + kWindows * kWindowMs;
+  for (const std::int64_t step : {kWindowMs, 3 * kWindowMs, 6 * kWindowMs}) {
+    for (const char* q : kQueries) {
+      if (std::string_view(q).find("[30s]") != std::string_view::npos && step > 3 * kWindowMs)
+        continue;  // a range must be a multiple of the step
+      auto want = run(memory_engine_, q, kT0, end, step);
+      auto got = run(*store_engine_, q, kT0, end, step);
+      ASSERT_TRUE(want.ok()) << q << ": " << want.status().to_string();
+      ASSERT_TRUE(got.ok()) << q << ": " << got.status().to_string();
+      ASSERT_FALSE(want->series.empty()) << q;
+      expect_same(*got, *want, std::string(q) + " step " + std::to_string(step));
+    }
+  }
+}
+
+TEST_F(StoreSourceTest, GroupMergedWhileScanningEqualsPerSeriesAggregation) {
+  // `* 1` makes the engine aggregate series by series; without it the store merges the groups.
+  const char* const pairs[][2] = {
+      {"max by (site) (vibration_max)", "max by (site) (vibration_max * 1)"},
+      {"min without (device) (vibration_min)", "min without (device) (vibration_min * 1)"},
+      {"sum by (line) (vibration_count)", "sum by (line) (vibration_count * 1)"},
+      {"sum(vibration_sum)", "sum(vibration_sum * 1)"},
+  };
+  const std::int64_t end = kT0 + kWindows * kWindowMs;
+  for (const auto& [merged, per_series] : pairs) {
+    auto a = run(*store_engine_, merged, kT0, end, 2 * kWindowMs);
+    auto b = run(*store_engine_, per_series, kT0, end, 2 * kWindowMs);
+    ASSERT_TRUE(a.ok() && b.ok()) << merged;
+    expect_same(*a, *b, merged);
+  }
+}
+
+TEST_F(StoreSourceTest, SeriesLimitCountsSelectedSeriesNotGroups) {
+  query::QueryLimits limits;
+  limits.max_series = 7;  // the fleet has 8 series
+  auto r =
+      run(*store_engine_, "max by (site) (vibration_max)", kT0, kT0 + 60'000, kWindowMs, limits);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  limits.max_series = 8;
+  EXPECT_TRUE(
+      run(*store_engine_, "max by (site) (vibration_max)", kT0, kT0 + 60'000, kWindowMs, limits)
+          .ok());
+}
+
+TEST_F(StoreSourceTest, StoreScanMergesGroupsAndSkipsUnwantedSketches) {
+  auto all = store_->select("acme", {});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 8u);
+  store::ScanRequest req;
+  req.tenant = "acme";
+  req.start_ms = kT0;
+  req.end_ms = kT0 + kWindows * kWindowMs + 1;
+  req.step_ms = 6 * kWindowMs;
+  std::vector<std::uint64_t> ids;
+  for (const auto& info : *all) ids.push_back(info.id);
+  req.series_ids = ids;
+  // Group by site.
+  for (const auto& info : *all) {
+    const auto& tags = info.key.tags;
+    const bool s2 = std::any_of(tags.begin(), tags.end(), [](const wire::Tag& t) {
+      return t.key == "site" && t.value == "s2";
+    });
+    req.group_of.push_back(s2 ? 1 : 0);
+  }
+  req.distinct = false;
+  req.topk = false;
+  auto r = store_->scan(req);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_EQ(r->series.size(), 2u);
+  for (const auto& g : r->series) {
+    const int site = static_cast<int>(g.series_id) + 1;
+    for (const auto& p : g.points) {
+      // The point at t merges the windows ending in (t - 60 s, t].
+      sketch::WindowAggregate want(query::testing::full_spec());
+      for (int w = 0; w < kWindows; ++w) {
+        const std::int64_t wend = kT0 + (w + 1) * kWindowMs;
+        if (wend <= p.t_ms - req.step_ms || wend > p.t_ms) continue;
+        for (int l = 1; l <= 2; ++l)
+          for (int d = 1; d <= 2; ++d) ASSERT_TRUE(want.merge(make_window(site, l, d, w)).ok());
+      }
+      EXPECT_EQ(p.agg.count(), want.count());
+      EXPECT_EQ(p.agg.min(), want.min());
+      EXPECT_EQ(p.agg.max(), want.max());
+      ASSERT_NE(p.agg.histogram(), nullptr);
+      EXPECT_EQ(*p.agg.histogram(), *want.histogram());
+      EXPECT_EQ(p.agg.distinct(), nullptr);
+      EXPECT_EQ(p.agg.topk(), nullptr);
+    }
+  }
+  // Inconsistent requests are refused.
+  req.group_of.pop_back();
+  EXPECT_EQ(store_->scan(req).status().code(), StatusCode::kInvalidArgument);
+  req.group_of.clear();
+  std::swap(req.series_ids->front(), req.series_ids->back());
+  EXPECT_EQ(store_->scan(req).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace edgesketch::collector
