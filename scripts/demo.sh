@@ -2,27 +2,66 @@
 # The end-to-end demo on one machine, everything on loopback:
 #   mosquitto (devices' local broker and uplink) → edgesketch-agent (windows, sketches, outbox)
 #   → edgesketch-collector (exactly-once store, Prometheus-compatible API)
-# fed by edgesketch-sim (a simulated fleet), then answers from the collector's HTTP API next to
-# the exact answers `edgesketch-sim truth` computes from what the fleet sent.
+# fed by edgesketch-sim (a simulated fleet).
 #
-#   scripts/demo.sh                  # 200 devices, 5 simulated minutes
-#   DEVICES=1000 scripts/demo.sh     # the standard fleet size
-#   KEEP=1 scripts/demo.sh           # leave the daemons running afterwards (prints how to stop)
+#   scripts/demo.sh                    # live: the fleet in real time and a terminal view of what
+#                                      # the collector answers, refreshed every 3 s, until Ctrl-C
+#   scripts/demo.sh --duration 2m      # the same, for two minutes
+#   scripts/demo.sh --check            # fast-forward 5 simulated minutes, compare the
+#                                      # collector's answers with `edgesketch-sim truth`; exits
+#                                      # non-zero on any mismatch
+#   scripts/demo.sh --devices 1000     # the standard fleet size (default 200)
+#   scripts/demo.sh --keep             # leave the daemons running afterwards (prints how to stop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-scripts/setup.sh
-BUILD_DIR=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target edgesketch-agent edgesketch-collector \
-  edgesketch-sim >/dev/null
-BIN=$ROOT/$BUILD_DIR/bin
 
+MODE=live
+DURATION=""
 DEVICES=${DEVICES:-200}
+KEEP=${KEEP:-0}
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+while (($#)); do
+  case "$1" in
+    --check) MODE=check ;;
+    --duration) DURATION=${2:?--duration needs a value such as 90s or 5m}; shift ;;
+    --duration=*) DURATION=${1#*=} ;;
+    --devices) DEVICES=${2:?--devices needs a number}; shift ;;
+    --devices=*) DEVICES=${1#*=} ;;
+    --keep) KEEP=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "demo.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+DURATION_S=0
+if [[ -n "$DURATION" ]]; then
+  if [[ "$DURATION" =~ ^([0-9]+)(s|m|h)?$ ]]; then
+    case "${BASH_REMATCH[2]}" in
+      h) DURATION_S=$((BASH_REMATCH[1] * 3600)) ;;
+      m) DURATION_S=$((BASH_REMATCH[1] * 60)) ;;
+      *) DURATION_S=${BASH_REMATCH[1]} ;;
+    esac
+  else
+    echo "demo.sh: --duration takes N, Ns, Nm or Nh (got '$DURATION')" >&2
+    exit 2
+  fi
+fi
+
+BUILD_DIR=${BUILD_DIR:-build}
+# ES_DEMO_PREBUILT=1: use the binaries in $BUILD_DIR as they are (the test suite's demo test).
+if [[ "${ES_DEMO_PREBUILT:-0}" != 1 ]]; then
+  scripts/setup.sh
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target edgesketch-agent edgesketch-collector \
+    edgesketch-sim >/dev/null
+fi
+BIN=$(cd "$BUILD_DIR" && pwd)/bin
+
 WORK=$(mktemp -d /tmp/edgesketch-demo.XXXXXX)
 PIDS=()
 cleanup() {
-  if [[ "${KEEP:-0}" == 1 ]]; then
+  if [[ "$KEEP" == 1 ]]; then
     echo "daemons left running (pids ${PIDS[*]}); stop with: kill ${PIDS[*]}; data in $WORK"
     return
   fi
@@ -31,6 +70,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 BROKER_PORT=$(port)
 HTTP_PORT=$(port)
@@ -119,6 +159,36 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+grafana_hint() {
+  cat <<EOF
+
+Point Grafana at it (Grafana's own Prometheus datasource, no plugin):
+  URL     http://127.0.0.1:$HTTP_PORT
+  header  Authorization: Bearer $TOKEN
+  or provision packaging/grafana/ (datasource + the fleet-overview dashboard) with that URL
+  and token. Try a query:
+  curl -s -G -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$HTTP_PORT/api/v1/query \\
+    --data-urlencode 'query=histogram_quantile(0.99, sum by (site) (vibration_by_line))'
+EOF
+  [[ "$KEEP" == 1 ]] || echo "  (run with --keep to keep the daemons running afterwards)"
+}
+
+if [[ "$MODE" == live ]]; then
+  step "edgesketch-sim: $DEVICES devices in real time"
+  SIM_DURATION=$((DURATION_S > 0 ? DURATION_S + 60 : 30 * 86400))
+  "$BIN/edgesketch-sim" --devices "$DEVICES" --sites 10 --lines 5 --duration "${SIM_DURATION}s" \
+    --speed 1 --qos 1 --batch 100 --max-delay 1s --broker "tcp://127.0.0.1:$BROKER_PORT" \
+    --quiet >"$WORK/sim.log" 2>&1 &
+  PIDS+=($!)
+  grafana_hint
+  sleep 3
+  python3 "$ROOT/scripts/demo_view.py" live --collector "http://127.0.0.1:$HTTP_PORT" \
+    --token "$TOKEN" --agent-metrics "http://127.0.0.1:$METRICS_PORT/metrics" \
+    --duration "$DURATION_S" --devices "$DEVICES" || true
+  grafana_hint
+  exit 0
+fi
+
 # Five simulated minutes ending a minute ago, aligned to 5 minutes, sent as fast as possible.
 NOW_S=$(date +%s)
 START_S=$(((NOW_S - 360) / 300 * 300))
@@ -150,59 +220,18 @@ for _ in $(seq 300); do
   fi
   sleep 1
 done
+if ((settled < 2)); then
+  echo "the agent did not take, close and ship every reading within 300 s; logs in $WORK" >&2
+  KEEP=1
+  exit 1
+fi
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -E '^edgesketch_agent_(input_readings|readings_accepted|windows_closed|outbox_rows|batches_acked|uplink)' | head -12 || true
 
-q() {  # q <promql>: an instant query at the end of the simulated interval
-  curl -s -G -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$HTTP_PORT/api/v1/query" \
-    --data-urlencode "query=$1" --data-urlencode "time=$END_S"
-}
 "$BIN/edgesketch-sim" truth --record "$WORK/sent.rec" --window 5m --group-by site \
   --metric vibration --distinct device >"$WORK/truth_vibration.jsonl" 2>/dev/null
 "$BIN/edgesketch-sim" truth --record "$WORK/sent.rec" --window 5m --metric event --topk label \
-  --k 5 >"$WORK/truth_event.jsonl" 2>/dev/null
+  --k 1000 >"$WORK/truth_event.jsonl" 2>/dev/null
 
-export TOKEN HTTP_PORT END_S
 step "collector answers (HTTP API, exact sketch merges) vs edgesketch-sim truth (exact)"
-python3 - "$WORK" <<'EOF'
-import json, sys, subprocess, os
-work = sys.argv[1]
-def q(expr):
-    out = subprocess.run(["bash", "-c", 'curl -s -G -H "Authorization: Bearer $TOKEN" '
-        '"http://127.0.0.1:$HTTP_PORT/api/v1/query" --data-urlencode "query=$Q" '
-        '--data-urlencode "time=$END_S"'], env={**os.environ, "Q": expr},
-        capture_output=True, text=True).stdout
-    r = json.loads(out)
-    if r.get("status") != "success":
-        raise SystemExit(f"query failed: {expr}: {out}")
-    return r["data"]["result"]
-truth = {json.loads(l)["group"]["site"]: json.loads(l) for l in open(f"{work}/truth_vibration.jsonl")}
-def by_site(expr):
-    return {s["metric"].get("site", ""): float(s["value"][1]) for s in q(expr)}
-count = by_site("sum by (site) (vibration_by_line_count)")
-p50 = by_site("histogram_quantile(0.5, sum by (site) (vibration_by_line))")
-p99 = by_site("histogram_quantile(0.99, sum by (site) (vibration_by_line))")
-dist = by_site("distinct_count(sum by (site) (vibration_by_line))")
-print(f"{'site':8} {'count':>9} {'(truth)':>9} {'p50':>8} {'(truth)':>8} {'p99':>8} {'(truth)':>8} {'devices':>8} {'(truth)':>7}")
-worst = 0.0
-for site in sorted(truth):
-    t = truth[site]
-    worst = max(worst, abs(p99.get(site, 0) - t["p99"]) / t["p99"], abs(p50.get(site, 0) - t["p50"]) / t["p50"])
-    td = t.get("distinct", {}).get("device", "")
-    print(f"{site:8} {count.get(site, 0):9.0f} {t['count']:9d} {p50.get(site, 0):8.4f} {t['p50']:8.4f} "
-          f"{p99.get(site, 0):8.4f} {t['p99']:8.4f} {dist.get(site, 0):8.1f} {td!s:>7}")
-print(f"largest relative quantile error: {worst:.4%} (histogram bound 0.54 %)")
-top = q("topk_items(5, sum(event_by_site))")
-tt = json.loads(open(f"{work}/truth_event.jsonl").readline())
-print("top-5 error codes:   collector", [(s["metric"]["item"], int(float(s["value"][1]))) for s in sorted(top, key=lambda s: -float(s["value"][1]))])
-print("                     truth    ", [(e.get("key"), e.get("count")) for e in tt.get("topk", [])][:5])
-EOF
-
-step "try it yourself"
-cat <<EOF
-  curl -s -G -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$HTTP_PORT/api/v1/query \\
-    --data-urlencode 'query=histogram_quantile(0.99, sum by (site) (vibration_by_line))' \\
-    --data-urlencode time=$END_S
-  Grafana: packaging/grafana/ (datasource type prometheus, URL http://127.0.0.1:$HTTP_PORT,
-  header Authorization: Bearer $TOKEN) and the fleet-overview dashboard.
-  (run with KEEP=1 to keep the daemons running)
-EOF
+python3 "$ROOT/scripts/demo_view.py" check --collector "http://127.0.0.1:$HTTP_PORT" \
+  --token "$TOKEN" --work "$WORK" --time "$END_S"
