@@ -17,7 +17,6 @@
 #include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include <atomic>
 #include <chrono>
@@ -31,6 +30,7 @@
 #include <vector>
 
 #include "bench.h"
+#include "config/agent_config.h"
 #include "edgesketch/common/clock.h"
 #include "edgesketch/wire/codec.h"
 #include "fault_injector.h"
@@ -279,29 +279,25 @@ void add_uplink_figures(const BenchOptions& options, nlohmann::json& out) {
   if (!stats.ok()) return;
   // Only windows the watermark closed: the flush at the end would add partial windows.
   agent::ClosedBatches closed = agg->take_batches();
-  std::uint64_t bytes = 0, zbytes = 0, readings = 0, records = 0, batches = 0;
-  std::vector<char> z;
+  std::uint64_t bytes = 0, readings = 0, records = 0, batches = 0;
   for (wire::WindowBatch& b : closed.batches) {
     b.seq = 1'000'000 + batches++;
-    const Bytes encoded = wire::encode_window_batch(b);
-    bytes += encoded.size();
-    z.resize(ZSTD_compressBound(encoded.size()));
-    zbytes += ZSTD_compress(z.data(), z.size(), encoded.data(), encoded.size(), 3);
+    bytes += wire::encode_window_batch(b).size();
     for (const wire::WindowRecord& r : b.records) {
       ++records;
       // Every reading lands in exactly one per-device record.
       if (!r.key.tags.empty() && r.key.tags[0].key == "device") readings += r.agg.count();
     }
   }
-  out["uplink_bytes_per_reading"] = static_cast<double>(bytes) / static_cast<double>(readings);
-  out["uplink_bytes_per_reading_zstd"] =
-      static_cast<double>(zbytes) / static_cast<double>(readings);
-  out["uplink_bytes_per_record"] = static_cast<double>(bytes) / static_cast<double>(records);
+  // What the agent sends is what its outbox stores (below): zstd frames at the default level.
+  out["uplink_bytes_per_reading_uncompressed"] =
+      static_cast<double>(bytes) / static_cast<double>(readings);
   out["uplink_readings"] = readings;
   out["uplink_batches"] = batches;
 
-  // The same batches through a real SQLite outbox (WAL, synchronous=FULL) in a temporary
-  // directory: fsyncs issued per appended batch (commits and any auto-checkpoints).
+  // The same batches through a real SQLite outbox (WAL, synchronous=FULL, the agent's default
+  // compression) in a temporary directory: the payload bytes it stores and sends, and the
+  // fsyncs issued per appended batch (commits and any auto-checkpoints).
   char dir_template[] = "/tmp/es-agent-bench-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) return;
   const std::string dir = dir_template;
@@ -310,6 +306,7 @@ void add_uplink_figures(const BenchOptions& options, nlohmann::json& out) {
     oo.path = dir + "/outbox.db";
     oo.max_bytes = std::uint64_t{1} << 30;
     oo.clock = &clock;
+    oo.zstd_level = agent::UplinkConfig{}.zstd_level;
     auto outbox = agent::Outbox::open(oo);
     if (outbox.ok()) {
       std::uint64_t appended = 0;
@@ -319,6 +316,10 @@ void add_uplink_figures(const BenchOptions& options, nlohmann::json& out) {
       auto st = (*outbox)->stats();
       if (st.ok() && appended > 0) {
         out["fsyncs_per_batch"] = st->fsyncs_per_batch;
+        out["uplink_bytes_per_reading"] =
+            static_cast<double>(st->bytes) / static_cast<double>(readings);
+        out["uplink_bytes_per_record"] =
+            static_cast<double>(st->bytes) / static_cast<double>(records);
         out["outbox_batches_appended"] = appended;
       }
     }

@@ -179,6 +179,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
   oo.max_bytes = c.outbox.max_bytes;
   oo.coarsen_levels = c.outbox.coarsen_ms;
   oo.resend_after_ms = c.uplink.resend_timeout_ms;  // == ForwarderOptions::ack_timeout_ms
+  oo.zstd_level = c.uplink.zstd_level;
   oo.clock = &impl->clock;
   auto outbox = Outbox::open(oo);
   if (!outbox.ok()) {

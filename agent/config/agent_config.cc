@@ -192,6 +192,15 @@ void read_uplink(TomlTable t, UplinkConfig& u) {
   u.batch_max_bytes = bytes(t, "batch_max_bytes", u.batch_max_bytes, 4096, 1u << 20);
   u.http_fallback_url = t.string("http_fallback_url", u.http_fallback_url);
   u.http_fallback_token = t.string("http_fallback_token", u.http_fallback_token);
+  const std::string compression = t.string("compression", "zstd");
+  const int level = static_cast<int>(t.integer("compression_level", 3, 1, 19));
+  if (compression == "zstd") {
+    u.zstd_level = level;
+  } else if (compression == "none") {
+    u.zstd_level = 0;
+  } else {
+    t.error("compression", fmt::format("must be \"zstd\" or \"none\", not \"{}\"", compression));
+  }
   if (u.broker.empty() && u.http_fallback_url.empty()) {
     t.error("broker", "is required (or at least 'uplink.http_fallback_url')");
   }

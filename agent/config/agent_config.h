@@ -95,6 +95,10 @@ struct UplinkConfig {
   // Bounds of one WindowBatch.
   std::uint32_t batch_max_records = 2'000;
   std::uint64_t batch_max_bytes = 512u << 10;
+  // compression = "zstd" (default) | "none", compression_level = 1..19 (default 3): batches are
+  // stored in the outbox and sent as one zstd frame (wire/compression.h); 0 = uncompressed, for
+  // collectors older than the compressed wire format.
+  int zstd_level = 3;
   // HTTP fallback (POST /api/v1/ingest); "" = off.
   std::string http_fallback_url;
   std::string http_fallback_token;

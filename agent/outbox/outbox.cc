@@ -12,6 +12,7 @@
 
 #include "edgesketch/sqlite/statement.h"
 #include "edgesketch/wire/codec.h"
+#include "edgesketch/wire/compression.h"
 #include "outbox/coarsen.h"
 #include "outbox/sync_counting_vfs.h"
 
@@ -93,6 +94,9 @@ Status check_options(const OutboxOptions& o) {
   }
   if (o.coarsen_chunk_bytes == 0) {
     return Status::invalid_argument("outbox: coarsen_chunk_bytes must be > 0");
+  }
+  if (o.zstd_level < 0 || o.zstd_level > 19) {
+    return Status::invalid_argument("outbox: zstd_level must be in [0, 19]");
   }
   std::uint32_t prev = 1;
   for (std::uint32_t w : o.coarsen_levels) {
@@ -326,6 +330,7 @@ Result<std::uint64_t> Outbox::Impl::insert(wire::WindowBatch& batch, int level, 
   batch.seq = seq;
   batch.created_ms = now;
   Bytes payload = wire::encode_window_batch(batch);
+  if (options.zstd_level > 0) payload = wire::compress_window_batch(payload, options.zstd_level);
   std::int64_t start = std::numeric_limits<std::int64_t>::max();
   std::int64_t end = std::numeric_limits<std::int64_t>::min();
   for (const auto& r : batch.records) {

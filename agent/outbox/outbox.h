@@ -68,6 +68,9 @@ struct OutboxOptions {
   std::int64_t live_window_ms = 60'000;
   // A batch handed out but not acked is handed out again after this long.
   std::int64_t resend_after_ms = 30'000;
+  // Batches are stored (and sent) as one zstd frame at this level (wire/compression.h);
+  // 0 stores the protobuf bytes as they are. Stored payloads of either kind are read back.
+  int zstd_level = 0;
   // Payload bytes decoded and merged per coarsening step (bounds the memory a step takes).
   std::uint64_t coarsen_chunk_bytes = 4u << 20;
   // Bounds of every batch: appended batches must fit max_payload_bytes, coarsened ones are cut

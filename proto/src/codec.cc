@@ -1,6 +1,7 @@
 // WindowBatch codec: nanopb callbacks stream records, tags, strings and sketch blobs between the
 // wire and the domain types, validating as they go.
 #include "edgesketch/wire/codec.h"
+#include "edgesketch/wire/compression.h"
 
 #include <cassert>
 #include <optional>
@@ -157,8 +158,11 @@ struct SerializedSketches {
 
 }  // namespace
 
-Result<WindowBatch> decode_window_batch(ByteSpan bytes, const Limits& limits, std::int64_t now_ms) {
+Result<WindowBatch> decode_window_batch(ByteSpan payload, const Limits& limits,
+                                        std::int64_t now_ms) {
   const FieldPath root{nullptr, "window_batch"};
+  Bytes scratch;
+  ES_ASSIGN_OR_RETURN(const ByteSpan bytes, uncompressed_payload(payload, limits, scratch));
   if (bytes.size() > limits.max_payload_bytes) {
     return internal::field_error(ErrorReason::kPayloadTooLarge, root,
                                  fmt::format("{} bytes exceed max_payload_bytes {}", bytes.size(),

@@ -38,6 +38,7 @@ constexpr std::array kReasons = {
     ReasonInfo{ErrorReason::kSketchTooLarge, "sketch_too_large", StatusCode::kOutOfRange},
     ReasonInfo{ErrorReason::kBadSketch, "bad_sketch", StatusCode::kCorruption},
     ReasonInfo{ErrorReason::kOutOfMemory, "out_of_memory", StatusCode::kResourceExhausted},
+    ReasonInfo{ErrorReason::kBadCompression, "bad_compression", StatusCode::kCorruption},
 };
 
 constexpr bool reasons_in_enum_order() {

@@ -76,6 +76,21 @@ TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c->rules[0].window_ms, 10'000u);
 }
 
+TEST(AgentConfigTest, UplinkCompression) {
+  auto c = parse_agent_config(kMinimal, "agent.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->uplink.zstd_level, 3);  // zstd by default
+  c = parse_agent_config(kMinimal + "compression = \"none\"\n", "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->uplink.zstd_level, 0);
+  c = parse_agent_config(kMinimal + "compression = \"zstd\"\ncompression_level = 9\n",
+                         "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->uplink.zstd_level, 9);
+  expect_error(kMinimal + "compression = \"gzip\"\n", "uplink.compression");
+  expect_error(kMinimal + "compression_level = 30\n", "uplink.compression_level");
+}
+
 TEST(AgentConfigTest, DurationsAndSizes) {
   auto c = parse_agent_config(kMinimal + R"(
 [journal]

@@ -22,6 +22,7 @@
 
 #include "edgesketch/sketch/hash.h"
 #include "edgesketch/wire/codec.h"
+#include "edgesketch/wire/compression.h"
 #include "outbox/coarsen.h"
 
 namespace edgesketch::agent {
@@ -172,6 +173,38 @@ TEST(OutboxTest, SeqIsMonotonicAcrossReopenAndNeverReused) {
     EXPECT_EQ(all[0].first.window_end_ms, kBase + 100'000);
     EXPECT_EQ(all[0].first.records, 3u);
   }
+}
+
+TEST(OutboxTest, StoresZstdFramesAndReadsBothKinds) {
+  TempDir dir;
+  FakeClock clock(kT0);
+  std::mt19937_64 rng(3);
+  OutboxOptions o = options_for(dir, &clock, 64u << 20);
+  std::vector<WindowBatch> sent;
+  {
+    auto ob = open_outbox(o);  // zstd_level 0: stored as protobuf
+    WindowBatch b = make_batch(1, 40, rng);
+    sent.push_back(b);
+    ASSERT_TRUE(ob->append(std::move(b), 1).ok());
+  }
+  o.zstd_level = 3;
+  auto ob = open_outbox(o);
+  WindowBatch b = make_batch(2, 40, rng);
+  sent.push_back(b);
+  ASSERT_TRUE(ob->append(std::move(b), 2).ok());
+  auto all = drain(*ob, clock);
+  ASSERT_EQ(all.size(), 2u);
+  std::sort(all.begin(), all.end(),
+            [](const auto& x, const auto& y) { return x.first.seq < y.first.seq; });
+  EXPECT_FALSE(wire::is_compressed_payload(all[0].first.payload));
+  EXPECT_TRUE(wire::is_compressed_payload(all[1].first.payload));
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(all[i].second.records, sent[i].records);
+  }
+  // The compressed one is smaller for the same kind of content, and the byte bound counts what
+  // is stored.
+  EXPECT_LT(all[1].first.payload.size(), all[0].first.payload.size());
+  EXPECT_EQ(stats_of(*ob).bytes, all[0].first.payload.size() + all[1].first.payload.size());
 }
 
 TEST(OutboxTest, AckIsIdempotent) {

@@ -9,7 +9,7 @@
 namespace edgesketch::wire {
 namespace {
 
-constexpr int kReasonCount = static_cast<int>(ErrorReason::kOutOfMemory) + 1;
+constexpr int kReasonCount = static_cast<int>(ErrorReason::kBadCompression) + 1;
 
 TEST(ErrorReasonTest, NamesAreUniqueSnakeCase) {
   std::set<std::string_view> names;

@@ -63,6 +63,7 @@ Result<ReadingBatch> decode_reading_batch(ByteSpan bytes, const Limits& limits,
 // a device_id other than "" or batch.device_id (a decoder would not give it back).
 Result<Bytes> encode_reading_batch(const ReadingBatch& batch);
 
+// Accepts the payload uncompressed or as one zstd frame (wire/compression.h).
 Result<WindowBatch> decode_window_batch(ByteSpan bytes, const Limits& limits, std::int64_t now_ms);
 // Precondition: the records' sketches are valid (they serialize).
 Bytes encode_window_batch(const WindowBatch& batch);

@@ -39,6 +39,7 @@ enum class ErrorReason : std::uint8_t {
   kSketchTooLarge,     // "sketch_too_large": a sketch blob above Limits::max_sketch_bytes
   kBadSketch,          // "bad_sketch": a sketch blob that its deserializer rejects
   kOutOfMemory,        // "out_of_memory": an allocation failed while decoding
+  kBadCompression,     // "bad_compression": a zstd-compressed payload that does not decompress
 };
 
 // The stable snake_case name of `reason`.
