@@ -335,6 +335,9 @@ nlohmann::json run_agent_bench(const BenchOptions& options) {
   add_rss_figures(out);
   add_throughput_figures(options, out);
   add_uplink_figures(options, out);
+#ifdef ES_BENCH_HAVE_MQTT_E2E
+  add_mqtt_e2e_figures(options, out);
+#endif
   return out;
 }
 

@@ -32,6 +32,9 @@ nlohmann::json run_query_bench(const BenchOptions& options);
 void add_histogram_figures(const BenchOptions& options, nlohmann::json& out);
 void add_hll_figures(const BenchOptions& options, nlohmann::json& out);
 void add_topk_figures(const BenchOptions& options, nlohmann::json& out);
+// Readings per second from edgesketch-sim through mosquitto into edgesketch-agent, the real
+// processes on loopback (agent_mqtt_bench.cc; only when the test support is built).
+void add_mqtt_e2e_figures(const BenchOptions& options, nlohmann::json& out);
 // WindowBatch decode/encode speed of the wire codec (wire_bench.cc).
 void add_wire_figures(const BenchOptions& options, nlohmann::json& out);
 
