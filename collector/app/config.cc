@@ -112,6 +112,24 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   c.store.wal_segment_bytes = st.bytes("wal_segment_bytes", c.store.wal_segment_bytes);
   c.flush_interval_ms = st.duration_ms("flush_interval", c.flush_interval_ms);
   c.store.verify_parts_on_open = st.boolean("verify_parts_on_open", c.store.verify_parts_on_open);
+  // Label rollups: each entry a tag name or several joined by ',' ("site", "line,site").
+  for (const std::string& set : st.strings("rollups")) {
+    std::vector<std::string> labels;
+    std::size_t from = 0;
+    while (from <= set.size()) {
+      const std::size_t comma = std::min(set.find(',', from), set.size());
+      std::string label = set.substr(from, comma - from);
+      label.erase(0, label.find_first_not_of(' '));
+      label.erase(label.find_last_not_of(' ') + 1);
+      if (label.empty() || label.starts_with("__")) {
+        st.error("rollups", "'" + set + "': each entry is tag names joined by ',' (not '__…')");
+        break;
+      }
+      labels.push_back(std::move(label));
+      from = comma + 1;
+    }
+    c.store.rollups.push_back(std::move(labels));
+  }
   st.finish();
 
   config::TomlTable lim = root.table("limits");

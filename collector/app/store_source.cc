@@ -21,6 +21,36 @@ std::vector<store::LabelMatcher> equality_matchers(std::span<const query::LabelM
   return out;
 }
 
+bool is_rollup(const wire::SeriesKey& key) {
+  return std::any_of(key.tags.begin(), key.tags.end(),
+                     [](const wire::Tag& t) { return t.key == store::kRollupTag; });
+}
+
+// The rollup that answers `req` (a grouped scan by labels G with matchers on labels of the set
+// only, over a range where the rollup is complete), the smallest such; nullptr when none does.
+const store::RollupInfo* rollup_for(const std::vector<store::RollupInfo>& rollups,
+                                    const query::ScanRequest& req) {
+  if (!req.group || req.group->without) return nullptr;
+  const store::RollupInfo* best = nullptr;
+  for (const store::RollupInfo& r : rollups) {
+    auto in_set = [&](const std::string& name) {
+      return std::binary_search(r.labels.begin(), r.labels.end(), name);
+    };
+    if (req.start_ms - req.step_ms < r.since_ms) continue;
+    if (!std::all_of(req.group->labels.begin(), req.group->labels.end(), in_set)) continue;
+    bool ok = true;
+    for (const query::LabelMatcher& m : req.matchers) {
+      if (m.name() == query::kMetricNameLabel) {
+        ok = ok && m.op() == query::MatchOp::kEqual;
+      } else {
+        ok = ok && in_set(m.name());
+      }
+    }
+    if (ok && (best == nullptr || r.labels.size() < best->labels.size())) best = &r;
+  }
+  return best;
+}
+
 }  // namespace
 
 query::Labels labels_of(const wire::SeriesKey& key) {
@@ -35,12 +65,24 @@ query::Labels labels_of(const wire::SeriesKey& key) {
 Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view tenant,
                                                                const query::ScanRequest& req) {
   // Select first (the catalog answers the equality matchers, RE2 the rest), then scan exactly
-  // the selected series: non-matching series are never read.
-  ES_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> infos,
-                      store_.select(tenant, equality_matchers(req.matchers)));
+  // the selected series: non-matching series are never read. A grouped scan that a label rollup
+  // answers reads the rollup's series instead (one per combination of its labels' values).
+  const std::vector<store::RollupInfo> rollups = store_.rollups();
+  const store::RollupInfo* rollup = rollup_for(rollups, req);
+  std::vector<store::LabelMatcher> eq = equality_matchers(req.matchers);
+  if (rollup != nullptr) {
+    eq.push_back(
+        store::LabelMatcher{store::kRollupTag, store::LabelMatcher::Op::kEqual, rollup->name});
+  }
+  ES_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> infos, store_.select(tenant, eq));
   std::vector<std::uint64_t> ids;
   std::vector<query::Labels> labels;
   for (store::SeriesInfo& info : infos) {
+    if (rollup != nullptr) {
+      std::erase_if(info.key.tags, [](const wire::Tag& t) { return t.key == store::kRollupTag; });
+    } else if (is_rollup(info.key)) {
+      continue;
+    }
     query::Labels l = labels_of(info.key);
     if (!query::matches_all(l, req.matchers)) continue;
     if (ids.size() == req.max_series) {
@@ -121,6 +163,7 @@ Result<std::vector<query::Labels>> StoreSeriesSource::select(
                       store_.select(tenant, equality_matchers(matchers)));
   std::vector<query::Labels> out;
   for (const store::SeriesInfo& info : infos) {
+    if (is_rollup(info.key)) continue;
     query::Labels labels = labels_of(info.key);
     if (!query::matches_all(labels, matchers)) continue;
     if (out.size() == limit) {

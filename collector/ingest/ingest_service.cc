@@ -165,7 +165,9 @@ void IngestService::on_message(const std::string& topic, ByteSpan payload) {
       return;
     }
     status = receipt.status();
-    reason = is_transient(status) ? "store_unavailable" : reason_of(status);
+    reason = is_transient(status)                                           ? "store_unavailable"
+             : status.message().find("[reserved_tag]") != std::string::npos ? "reserved_tag"
+                                                                            : reason_of(status);
   }
   reject(reason);
   const auto now = std::chrono::steady_clock::now();

@@ -29,16 +29,33 @@ using query::testing::kWindows;
 using query::testing::make_window;
 using query::testing::numbered;
 
-class StoreSourceTest : public ::testing::Test {
+// Param: with label rollups ({site} and {line, site}, configured before the data arrived) or
+// without.
+class StoreSourceTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     query::testing::fill_fleet(memory_);
+    // Opened two hours before the data, so the rollups are complete for all of it.
+    clock_.set_now_ms(kT0 - 2 * 3'600'000);
+    open_store();
+    clock_.set_now_ms(kT0 + kWindows * kWindowMs + 60'000);
+    ingest_fleet();
+    source_ = std::make_unique<StoreSeriesSource>(*store_);
+    store_engine_ = std::make_unique<query::QueryEngine>(*source_);
+  }
+
+  void open_store() {
+    store_.reset();
     store::StoreOptions o;
     o.clock = &clock_;
     o.background_merge = false;
+    if (GetParam()) o.rollups = {{"site"}, {"site", "line"}};
     auto st = store::Store::open(dir_.path() + "/store", o);
     ASSERT_TRUE(st.ok()) << st.status().to_string();
     store_ = std::move(st).value();
+  }
+
+  void ingest_fleet() {
     // The same fleet as fill_fleet's tenant "acme", in two batches (one flushed into parts, one
     // left in the memtable, so scans read both).
     for (int half = 0; half < 2; ++half) {
@@ -68,8 +85,6 @@ class StoreSourceTest : public ::testing::Test {
         ASSERT_TRUE(store_->flush().ok());
       }
     }
-    source_ = std::make_unique<StoreSeriesSource>(*store_);
-    store_engine_ = std::make_unique<query::QueryEngine>(*source_);
   }
 
   static Result<query::QueryResult> run(const query::QueryEngine& engine, std::string_view q,
@@ -99,7 +114,7 @@ class StoreSourceTest : public ::testing::Test {
   }
 
   store::testing::TempDir dir_;
-  FakeClock clock_{kT0 + kWindows * kWindowMs + 60'000};
+  FakeClock clock_{kT0};
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<StoreSeriesSource> source_;
   std::unique_ptr<query::QueryEngine> store_engine_;
@@ -127,7 +142,7 @@ const char* const kQueries[] = {
     "sum by (site) (vibration_count[30s])",
 };
 
-TEST_F(StoreSourceTest, AnswersEqualTheReferenceSource) {
+TEST_P(StoreSourceTest, AnswersEqualTheReferenceSource) {
   const std::int64_t end = kT0 + kWindows * kWindowMs;
   for (const std::int64_t step : {kWindowMs, 3 * kWindowMs, 6 * kWindowMs}) {
     for (const char* q : kQueries) {
@@ -143,7 +158,7 @@ TEST_F(StoreSourceTest, AnswersEqualTheReferenceSource) {
   }
 }
 
-TEST_F(StoreSourceTest, GroupMergedWhileScanningEqualsPerSeriesAggregation) {
+TEST_P(StoreSourceTest, GroupMergedWhileScanningEqualsPerSeriesAggregation) {
   // `* 1` makes the engine aggregate series by series; without it the store merges the groups.
   const char* const pairs[][2] = {
       {"max by (site) (vibration_max)", "max by (site) (vibration_max * 1)"},
@@ -160,22 +175,26 @@ TEST_F(StoreSourceTest, GroupMergedWhileScanningEqualsPerSeriesAggregation) {
   }
 }
 
-TEST_F(StoreSourceTest, SeriesLimitCountsSelectedSeriesNotGroups) {
-  query::QueryLimits limits;
-  limits.max_series = 7;  // the fleet has 8 series
-  auto r =
-      run(*store_engine_, "max by (site) (vibration_max)", kT0, kT0 + 60'000, kWindowMs, limits);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
-  limits.max_series = 8;
-  EXPECT_TRUE(
-      run(*store_engine_, "max by (site) (vibration_max)", kT0, kT0 + 60'000, kWindowMs, limits)
-          .ok());
+TEST_P(StoreSourceTest, SeriesLimitCountsSelectedSeriesNotGroups) {
+  // By device: no rollup answers it, so the scan selects all 8 series into 8 groups... and by
+  // line through `without`, also without a rollup: 8 series into 4 groups.
+  for (const char* q :
+       {"max by (device) (vibration_max)", "max without (device, site) (vibration_max)"}) {
+    query::QueryLimits limits;
+    limits.max_series = 7;
+    auto r = run(*store_engine_, q, kT0, kT0 + 60'000, kWindowMs, limits);
+    ASSERT_FALSE(r.ok()) << q;
+    EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+    limits.max_series = 8;
+    EXPECT_TRUE(run(*store_engine_, q, kT0, kT0 + 60'000, kWindowMs, limits).ok()) << q;
+  }
 }
 
-TEST_F(StoreSourceTest, StoreScanMergesGroupsAndSkipsUnwantedSketches) {
+TEST_P(StoreSourceTest, StoreScanMergesGroupsAndSkipsUnwantedSketches) {
   auto all = store_->select("acme", {});
   ASSERT_TRUE(all.ok());
+  std::erase_if(
+      *all, [](const store::SeriesInfo& i) { return i.key.tags.front().key == store::kRollupTag; });
   ASSERT_EQ(all->size(), 8u);
   store::ScanRequest req;
   req.tenant = "acme";
@@ -224,6 +243,115 @@ TEST_F(StoreSourceTest, StoreScanMergesGroupsAndSkipsUnwantedSketches) {
   req.group_of.clear();
   std::swap(req.series_ids->front(), req.series_ids->back());
   EXPECT_EQ(store_->scan(req).status().code(), StatusCode::kInvalidArgument);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rollups, StoreSourceTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "on" : "off"; });
+
+// Which series a grouped scan reads: the rollup's (one per site) when one answers it, the
+// stored series otherwise; rollup series never show up as series of their own.
+TEST_P(StoreSourceTest, GroupedScansReadRollupSeriesWhenTheyAnswer) {
+  auto selected = [&](const std::string& by, const std::string& matcher_label = "",
+                      bool without = false, std::int64_t start = kT0) {
+    query::ScanRequest req;
+    req.matchers.push_back(
+        *query::LabelMatcher::make("__name__", query::MatchOp::kEqual, "vibration"));
+    if (!matcher_label.empty()) {
+      req.matchers.push_back(
+          *query::LabelMatcher::make(matcher_label, query::MatchOp::kRegexMatch, ".+"));
+    }
+    req.start_ms = start;
+    req.end_ms = kT0 + kWindows * kWindowMs;
+    req.step_ms = 60'000;
+    req.group = query::ScanGrouping{without, {by}};
+    std::size_t n = 0;
+    req.series_selected = &n;
+    auto rows = source_->scan("acme", req);
+    EXPECT_TRUE(rows.ok()) << rows.status().to_string();
+    return n;
+  };
+  const bool on = GetParam();
+  EXPECT_EQ(selected("site"), on ? 2u : 8u);          // rollup {site}
+  EXPECT_EQ(selected("line"), on ? 4u : 8u);          // rollup {line, site}
+  EXPECT_EQ(selected("site", "line"), on ? 4u : 8u);  // a matcher on line: {line, site}
+  EXPECT_EQ(selected("site", "device"), 8u);          // a matcher on device: no rollup
+  EXPECT_EQ(selected("device"), 8u);                  // grouping by device: no rollup
+  EXPECT_EQ(selected("device", "", /*without=*/true), 8u);
+  // Before the rollups were complete (opened at kT0 - 2 h, rounded up to the hour).
+  EXPECT_EQ(selected("site", "", false, kT0 - 3 * 3'600'000), 8u);
+
+  auto series = source_->series("acme", {}, query::kMinTimeMs, query::kMaxTimeMs, 1000);
+  ASSERT_TRUE(series.ok());
+  EXPECT_EQ(series->size(), 8u);
+  auto names = source_->label_names("acme", {}, query::kMinTimeMs, query::kMaxTimeMs);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(std::count(names->begin(), names->end(), store::kRollupTag), 0);
+  EXPECT_EQ(store_->stats().series, on ? 8u + 2u + 4u : 8u);
+}
+
+// After a restart that replays the WAL, and after a flush, the rollups still give the answers
+// of the stored series; the time they are complete from survives restarts.
+TEST_P(StoreSourceTest, RollupsSurviveReplayAndKeepTheirStart) {
+  const std::vector<store::RollupInfo> before = store_->rollups();
+  source_.reset();
+  store_engine_.reset();
+  open_store();  // the second half is in the WAL only
+  source_ = std::make_unique<StoreSeriesSource>(*store_);
+  store_engine_ = std::make_unique<query::QueryEngine>(*source_);
+  const std::vector<store::RollupInfo> after = store_->rollups();
+  ASSERT_EQ(after.size(), GetParam() ? 2u : 0u);
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].name, before[i].name);
+    EXPECT_EQ(after[i].since_ms, before[i].since_ms);
+    EXPECT_LE(after[i].since_ms, kT0 - 60'000);
+  }
+  const std::int64_t end = kT0 + kWindows * kWindowMs;
+  for (const char* q : kQueries) {
+    if (std::string_view(q).find("[30s]") != std::string_view::npos) continue;
+    auto want = run(memory_engine_, q, kT0, end, 60'000);
+    auto got = run(*store_engine_, q, kT0, end, 60'000);
+    ASSERT_TRUE(want.ok() && got.ok()) << q;
+    expect_same(*got, *want, q);
+  }
+}
+
+TEST(StoreRollupTest, ReservedTagsAreRejectedAndNewRollupsStartAfterTheData) {
+  store::testing::TempDir dir;
+  FakeClock clock(kT0 + 3'600'000);
+  store::StoreOptions o;
+  o.clock = &clock;
+  o.background_merge = false;
+  {
+    auto st = store::Store::open(dir.path() + "/s", o);
+    ASSERT_TRUE(st.ok());
+    wire::WindowBatch b;
+    b.gateway_id = "gw";
+    b.seq = 1;
+    b.created_ms = kT0;
+    wire::WindowRecord r;
+    r.key.metric = "m";
+    r.key.tags = {{"__rollup__", "site"}, {"site", "s1"}};
+    r.window_start_ms = kT0;
+    r.window_ms = 10'000;
+    r.agg.add_value(1);
+    b.records.push_back(r);
+    auto receipt = (*st)->ingest("t", wire::encode_window_batch(b));
+    ASSERT_FALSE(receipt.ok());
+    EXPECT_NE(receipt.status().message().find("reserved"), std::string::npos);
+    b.records[0].key.tags = {{"site", "s1"}};
+    ASSERT_TRUE((*st)->ingest("t", wire::encode_window_batch(b)).ok());
+  }
+  // Configured later: complete only from the end of the stored data (and now), rounded up to
+  // the coarsest tier.
+  o.rollups = {{"site"}};
+  auto st = store::Store::open(dir.path() + "/s", o);
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ((*st)->rollups().size(), 1u);
+  EXPECT_EQ((*st)->rollups()[0].since_ms, (kT0 + 3'600'000) / 3'600'000 * 3'600'000 + 3'600'000);
+  // A bad set is refused with its name.
+  o.rollups = {{"site"}, {"__name__"}};
+  st.value().reset();
+  EXPECT_FALSE(store::Store::open(dir.path() + "/s", o).ok());
 }
 
 }  // namespace

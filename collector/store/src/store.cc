@@ -8,6 +8,7 @@
 
 #include "edgesketch/wire/codec.h"
 #include "replay_decoder.h"
+#include "rollups.h"
 #include "row_accumulator.h"
 #include "store_impl.h"
 
@@ -98,6 +99,7 @@ Result<std::vector<SeriesInfo>> Store::select(std::string_view tenant,
 }
 StoreStats Store::stats() const { return impl_->stats(); }
 const StoreOptions& Store::options() const { return impl_->options(); }
+std::vector<RollupInfo> Store::rollups() const { return impl_->rollups(); }
 
 // ---- opening ----
 
@@ -150,6 +152,7 @@ Status Store::Impl::validate_options() const {
 
 Status Store::Impl::open() {
   ES_RETURN_IF_ERROR(validate_options());
+  ES_ASSIGN_OR_RETURN(rollups_, make_rollup_sets(options_.rollups));
   ES_RETURN_IF_ERROR(ensure_dir(dir_ + "/parts"));
   ES_RETURN_IF_ERROR(ensure_dir(dir_ + "/quarantine"));
   Manifest m;
@@ -205,6 +208,7 @@ Status Store::Impl::open() {
     decoder.finish();
   }
   torn_bytes_ = report.torn_bytes;
+  ES_RETURN_IF_ERROR(open_rollups());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (report.records > 0 || report.torn_bytes > 0) {
     spdlog::info(
@@ -325,9 +329,61 @@ void Store::Impl::apply_replayed(std::string_view tenant, Result<wire::WindowBat
                   batch->seq, s.to_string());
     return;
   }
+  wire::WindowBatch rollups;
+  s = resolve_rollups(tenant, *batch, rollups);
+  if (!s.ok()) {
+    spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch->gateway_id,
+                  batch->seq, s.to_string());
+    return;
+  }
   apply_batch(tenant, *batch, &batch.value(), ids_scratch_);
+  if (!rollups.records.empty()) apply_batch(tenant, rollups, &rollups, rollup_ids_);
   ledger_.insert(tenant, batch->gateway_id, batch->seq);
   ++replayed_;
+}
+
+Status Store::Impl::resolve_rollups(std::string_view tenant, const wire::WindowBatch& batch,
+                                    wire::WindowBatch& rollups) {
+  rollups.records.clear();
+  expand_rollups(rollups_, batch.records, rollups.records);
+  if (rollups.records.empty()) return Status();
+  return catalog_->resolve(tenant, rollups.records, rollup_ids_);
+}
+
+Status Store::Impl::open_rollups() {
+  const std::string path = dir_ + "/ROLLUPS";
+  ES_ASSIGN_OR_RETURN(auto known, read_rollup_state(path));
+  // The end of every window stored so far (parts and the replayed memtable), rounded up to the
+  // coarsest tier: no row at or after it holds data from before a new rollup.
+  auto complete_from = [&] {
+    std::int64_t data_end = clock_->now_ms();
+    for (const auto& p : *parts_snapshot()) {
+      data_end = std::max(data_end, p->meta.max_ws + static_cast<std::int64_t>(p->meta.tier_ms));
+    }
+    std::shared_lock lock(mem_mu_);
+    for (const auto& [key, mt] : memtables_) {
+      const std::int64_t res = options_.tiers_ms[key.second];
+      mt.for_each([&](const RowKey& k, const sketch::WindowAggregate&) {
+        data_end = std::max(data_end, k.window_start + res);
+      });
+    }
+    const std::int64_t coarsest = options_.tiers_ms.back();
+    return (floor_div(data_end - 1, coarsest) + 1) * coarsest;
+  };
+  bool changed = known.size() != rollups_.size();
+  std::lock_guard lock(rollups_mu_);
+  for (RollupInfo& r : rollups_) {
+    auto it =
+        std::find_if(known.begin(), known.end(), [&](const auto& k) { return k.first == r.name; });
+    if (it != known.end()) {
+      r.since_ms = it->second;
+    } else {
+      r.since_ms = complete_from();
+      changed = true;
+      spdlog::info("store {}: new rollup [{}], complete from {} ms", dir_, r.name, r.since_ms);
+    }
+  }
+  return changed ? write_rollup_state(path, rollups_) : Status();
 }
 
 // ---- write path ----
@@ -341,6 +397,7 @@ Result<IngestReceipt> Store::Impl::submit_encoded(std::string_view tenant, ByteS
 Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::WindowBatch& batch,
                                           ByteSpan encoded, wire::WindowBatch* owned) {
   ES_RETURN_IF_ERROR(check_tenant(tenant, batch));
+  ES_RETURN_IF_ERROR(check_reserved_tags(batch.records));
   std::lock_guard lock(write_mu_);
   IngestReceipt r;
   r.gateway_id = batch.gateway_id;
@@ -353,8 +410,11 @@ Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::W
     return r;
   }
   ES_RETURN_IF_ERROR(catalog_->resolve(tenant, batch.records, ids_scratch_));
+  wire::WindowBatch rollups;
+  ES_RETURN_IF_ERROR(resolve_rollups(tenant, batch, rollups));
   ES_ASSIGN_OR_RETURN(r.lsn, wal_->append(tenant, encoded));
   apply_batch(tenant, batch, owned, ids_scratch_);
+  if (!rollups.records.empty()) apply_batch(tenant, rollups, &rollups, rollup_ids_);
   ledger_.insert(tenant, batch.gateway_id, batch.seq);
   r.records = batch.records.size();
   ++batches_applied_;

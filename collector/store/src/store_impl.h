@@ -65,6 +65,10 @@ class Store::Impl {
                                          const std::vector<LabelMatcher>& matchers) const;
   StoreStats stats() const;
   const StoreOptions& options() const { return options_; }
+  std::vector<RollupInfo> rollups() const {
+    std::lock_guard lock(rollups_mu_);
+    return rollups_;
+  }
 
  private:
   Status validate_options() const;
@@ -77,6 +81,11 @@ class Store::Impl {
   // when given.
   void apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
                    wire::WindowBatch* owned, const std::vector<std::uint64_t>& ids);
+  // The rollup records of `batch` (rollups.h) with their series resolved into rollup_ids_.
+  Status resolve_rollups(std::string_view tenant, const wire::WindowBatch& batch,
+                         wire::WindowBatch& rollups);
+  // Computes since_ms of newly configured rollups and persists <dir>/ROLLUPS (after replay).
+  Status open_rollups();
   Status flush_locked();
   std::string partition_dir(const std::string& tenant, std::uint32_t tier_ms,
                             std::int64_t day) const;
@@ -108,6 +117,9 @@ class Store::Impl {
   mutable std::mutex write_mu_;
   DedupeLedger ledger_;
   std::vector<std::uint64_t> ids_scratch_;
+  std::vector<std::uint64_t> rollup_ids_;  // write_mu_
+  mutable std::mutex rollups_mu_;
+  std::vector<RollupInfo> rollups_;  // labels fixed at construction; since_ms set by open()
 
   std::mutex merge_mu_;
   std::set<std::string> bad_parts_;  // parts a merge could not read (merge_mu_)

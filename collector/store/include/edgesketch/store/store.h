@@ -36,6 +36,18 @@
 
 namespace edgesketch::store {
 
+// A label rollup (StoreOptions::rollups; docs/collector-store.md "Label rollups").
+struct RollupInfo {
+  std::vector<std::string> labels;  // sorted, unique
+  std::string name;                 // labels joined by ','
+  // Rows at or after this time are complete (every record since is merged into them).
+  std::int64_t since_ms = 0;
+};
+
+// The reserved tag that marks rollup series (its value is RollupInfo::name); ingested records
+// may not carry tag keys starting with "__".
+inline constexpr const char* kRollupTag = "__rollup__";
+
 struct StoreOptions {
   // Tier resolutions, finest first; each must divide the next and 86,400,000 (a UTC day).
   std::vector<std::uint32_t> tiers_ms = {10'000, 60'000, 3'600'000};
@@ -70,6 +82,10 @@ struct StoreOptions {
   // Most cells (series x points) one scan may accumulate; larger scans fail with
   // kResourceExhausted before reading anything.
   std::size_t max_scan_cells = 20'000'000;
+  // Label rollups: for each set of tag names, one series per metric and combination of their
+  // values merging every record with those values (e.g. {{"site"}, {"line", "site"}}), so that
+  // `sum by (site) (m)` reads one series per site. Empty: none.
+  std::vector<std::vector<std::string>> rollups;
   // Limits applied to ingested batches (clock bounds are relative to clock->now_ms()). WAL
   // replay uses the same limits without the clock bounds.
   wire::Limits limits;
@@ -168,6 +184,8 @@ class Store {
                                          const std::vector<LabelMatcher>& matchers) const;
   StoreStats stats() const;
   const StoreOptions& options() const;
+  // The configured rollups with the time from which each is complete.
+  std::vector<RollupInfo> rollups() const;
 
   class Impl;
 

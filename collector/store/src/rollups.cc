@@ -1,0 +1,131 @@
+// Label rollups (see rollups.h).
+#include "rollups.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include "file_io.h"
+
+namespace edgesketch::store {
+
+Result<std::vector<RollupSet>> make_rollup_sets(const std::vector<std::vector<std::string>>& sets) {
+  std::vector<RollupSet> out;
+  for (const auto& labels : sets) {
+    RollupSet s;
+    s.labels = labels;
+    std::sort(s.labels.begin(), s.labels.end());
+    s.labels.erase(std::unique(s.labels.begin(), s.labels.end()), s.labels.end());
+    if (s.labels.empty())
+      return Status::invalid_argument("store: a rollup needs at least one label");
+    for (const auto& l : s.labels) {
+      if (l.empty() || l.starts_with("__") || l.find(',') != std::string::npos ||
+          l.find(' ') != std::string::npos) {
+        return Status::invalid_argument("store: rollup label '" + l +
+                                        "' is not a tag name (no '__' prefix, ',' or ' ')");
+      }
+      if (!s.name.empty()) s.name += ',';
+      s.name += l;
+    }
+    if (std::any_of(out.begin(), out.end(), [&](const RollupSet& o) { return o.name == s.name; })) {
+      return Status::invalid_argument("store: rollup [" + s.name + "] is configured twice");
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Status check_reserved_tags(const std::vector<wire::WindowRecord>& records) {
+  for (const auto& r : records) {
+    for (const auto& t : r.key.tags) {
+      if (t.key.starts_with("__")) {
+        return Status::invalid_argument("record of '" + r.key.metric + "': tag key '" + t.key +
+                                        "' is reserved (keys starting with '__') [reserved_tag]");
+      }
+    }
+  }
+  return Status();
+}
+
+void expand_rollups(const std::vector<RollupSet>& sets,
+                    const std::vector<wire::WindowRecord>& records,
+                    std::vector<wire::WindowRecord>& out) {
+  if (sets.empty()) return;
+  std::unordered_map<std::string, std::size_t> index;
+  std::string key;
+  for (std::size_t si = 0; si < sets.size(); ++si) {
+    const RollupSet& set = sets[si];
+    index.clear();
+    for (const wire::WindowRecord& r : records) {
+      // The group: the set's labels the record has (tags are sorted by key, as are labels).
+      std::vector<wire::Tag> tags;
+      tags.push_back(wire::Tag{kRollupTag, set.name});
+      auto t = r.key.tags.begin();
+      for (const std::string& l : set.labels) {
+        while (t != r.key.tags.end() && t->key < l) ++t;
+        if (t != r.key.tags.end() && t->key == l) tags.push_back(*t);
+      }
+      key.clear();
+      key += r.key.metric;
+      for (const auto& tag : tags) {
+        key += '\0';
+        key += tag.key;
+        key += '\0';
+        key += tag.value;
+      }
+      key += '\x01';
+      key += std::to_string(r.window_start_ms);
+      key += '/';
+      key += std::to_string(r.window_ms);
+      key += r.delta ? 'd' : 'w';
+      key += r.distinct_of;
+      key += '\0';
+      key += r.topk_of;
+      auto [it, fresh] = index.try_emplace(key, out.size());
+      if (!fresh && out[it->second].agg.merge(r.agg).ok()) continue;
+      // New, or sketches that do not merge (the store's apply counts that conflict like any
+      // other): a record of its own.
+      wire::WindowRecord rr;
+      rr.key.metric = r.key.metric;
+      rr.key.tags = std::move(tags);
+      rr.window_start_ms = r.window_start_ms;
+      rr.window_ms = r.window_ms;
+      rr.delta = r.delta;
+      rr.distinct_of = r.distinct_of;
+      rr.topk_of = r.topk_of;
+      rr.agg = r.agg;
+      if (!fresh) it->second = out.size();
+      out.push_back(std::move(rr));
+    }
+  }
+}
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> read_rollup_state(
+    const std::string& path) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  if (!path_exists(path)) return out;
+  ES_ASSIGN_OR_RETURN(Bytes bytes, read_file(path, 1u << 20));
+  std::istringstream in(std::string(bytes.begin(), bytes.end()));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::istringstream l(line);
+    std::string name;
+    std::int64_t since = 0;
+    if (!(l >> name >> since)) {
+      return Status::corruption("store: " + path + ": bad line '" + line + "'");
+    }
+    out.emplace_back(std::move(name), since);
+  }
+  return out;
+}
+
+Status write_rollup_state(const std::string& path, const std::vector<RollupSet>& sets) {
+  std::string text;
+  for (const auto& s : sets) text += s.name + " " + std::to_string(s.since_ms) + "\n";
+  return write_file_durable(
+      path, ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+
+}  // namespace edgesketch::store
