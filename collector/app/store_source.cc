@@ -92,7 +92,7 @@ Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view 
     ids.push_back(info.id);
     labels.push_back(std::move(l));
   }
-  if (req.series_selected != nullptr) *req.series_selected = ids.size();
+  if (req.stats != nullptr) req.stats->series = ids.size();
   if (ids.empty()) return std::vector<query::SeriesRows>{};
 
   store::ScanRequest s;
@@ -125,6 +125,11 @@ Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view 
   }
   s.series_ids = std::move(sorted_ids);
   ES_ASSIGN_OR_RETURN(store::ScanResult r, store_.scan(s));
+  if (req.stats != nullptr) req.stats->points = r.rows_read;
+  if (r.rows_read > req.max_points) {
+    return Status::resource_exhausted("the query loads more than " +
+                                      std::to_string(req.max_points) + " points");
+  }
 
   std::size_t points = 0;
   std::vector<query::SeriesRows> out;

@@ -245,6 +245,33 @@ TEST_P(StoreSourceTest, StoreScanMergesGroupsAndSkipsUnwantedSketches) {
   EXPECT_EQ(store_->scan(req).status().code(), StatusCode::kInvalidArgument);
 }
 
+// A step that a coarse tier divides but points that are not on its boundaries (an instant query
+// at 12:34:56 with a 1 m lookback): the scan reads a tier whose rows partition the intervals.
+TEST_P(StoreSourceTest, PointsOffTheCoarseTierBoundariesReadAFinerTier) {
+  store::ScanRequest req;
+  req.tenant = "acme";
+  req.start_ms = kT0 + 30'000;  // not a minute boundary
+  req.end_ms = kT0 + kWindows * kWindowMs + 30'001;
+  req.step_ms = 60'000;
+  auto chosen = store_->scan(req);
+  req.tier_ms = 10'000;
+  auto fine = store_->scan(req);
+  ASSERT_TRUE(chosen.ok() && fine.ok());
+  EXPECT_EQ(chosen->tier_ms, 10'000u);
+  ASSERT_EQ(chosen->series.size(), fine->series.size());
+  for (std::size_t i = 0; i < fine->series.size(); ++i) {
+    ASSERT_EQ(chosen->series[i].points.size(), fine->series[i].points.size());
+    for (std::size_t k = 0; k < fine->series[i].points.size(); ++k) {
+      EXPECT_EQ(chosen->series[i].points[k].agg.count(), fine->series[i].points[k].agg.count());
+    }
+  }
+  req.tier_ms.reset();
+  req.start_ms = kT0;
+  auto aligned = store_->scan(req);
+  ASSERT_TRUE(aligned.ok());
+  EXPECT_EQ(aligned->tier_ms, 60'000u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Rollups, StoreSourceTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "on" : "off"; });
 
@@ -264,11 +291,11 @@ TEST_P(StoreSourceTest, GroupedScansReadRollupSeriesWhenTheyAnswer) {
     req.end_ms = kT0 + kWindows * kWindowMs;
     req.step_ms = 60'000;
     req.group = query::ScanGrouping{without, {by}};
-    std::size_t n = 0;
-    req.series_selected = &n;
+    query::ScanRequest::Stats stats;
+    req.stats = &stats;
     auto rows = source_->scan("acme", req);
     EXPECT_TRUE(rows.ok()) << rows.status().to_string();
-    return n;
+    return stats.series;
   };
   const bool on = GetParam();
   EXPECT_EQ(selected("site"), on ? 2u : 8u);          // rollup {site}

@@ -99,7 +99,10 @@ Result<std::vector<SeriesRows>> MemorySeriesSource::scan(std::string_view tenant
     }
     if (!rows.points.empty()) out.push_back(std::move(rows));
   }
-  if (req.series_selected != nullptr) *req.series_selected = out.size();
+  if (req.stats != nullptr) {
+    req.stats->series = out.size();
+    req.stats->points = points;
+  }
   if (req.group) return group_rows(std::move(out), *req.group);
   return out;
 }

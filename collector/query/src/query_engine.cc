@@ -196,8 +196,8 @@ class Evaluator {
       req.max_points =
           ctx_.limits->max_points - std::min(ctx_.points_used, ctx_.limits->max_points);
       req.group = grouping;
-      std::size_t selected = 0;
-      req.series_selected = &selected;
+      ScanRequest::Stats scanned;
+      req.stats = &scanned;
       auto rows = source_.scan(ctx_.tenant, req);
       if (!rows.ok()) {
         if (rows.status().code() == StatusCode::kResourceExhausted) {
@@ -208,9 +208,11 @@ class Evaluator {
         return rows.status().with_context(fmt::format("reading {}", view.visible));
       }
       if (rows->empty()) continue;
-      ES_RETURN_IF_ERROR(ctx_.charge_series(grouping ? selected : rows->size()));
+      // Grouped scans merge the series' points inside the source: charge what it read.
+      ES_RETURN_IF_ERROR(ctx_.charge_series(grouping ? scanned.series : rows->size()));
+      if (grouping) ES_RETURN_IF_ERROR(ctx_.charge_points(scanned.points));
       for (auto& r : *rows) {
-        ES_RETURN_IF_ERROR(ctx_.charge_points(r.points.size()));
+        if (!grouping) ES_RETURN_IF_ERROR(ctx_.charge_points(r.points.size()));
         if (!grouping) set_label(r.labels, kMetricNameLabel, view.visible);
         ES_ASSIGN_OR_RETURN(auto points,
                             to_step_points(std::move(r.points), scan_start, bucket, k));

@@ -87,7 +87,13 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     }
   } else {
     for (std::size_t i = 0; i < tiers.size(); ++i) {
-      if (tiers[i] <= req.step_ms && req.step_ms % tiers[i] == 0) ti = i;
+      // Rows of the tier must partition every (t - step, t]: the step and the points' phase
+      // (start) are multiples of its resolution. (An instant query at 12:34:56 with a 1 h range
+      // reads the 10 s tier: the 1 h rows end on the hour.)
+      if (req.step_ms % tiers[i] == 0 &&
+          floor_div(req.start_ms, tiers[i]) * tiers[i] == req.start_ms) {
+        ti = i;
+      }
     }
   }
   const std::uint32_t tier_ms = tiers[ti];

@@ -83,8 +83,12 @@ struct ScanRequest {
   // groups x points only. max_series still bounds the series selected; max_points the points
   // returned.
   std::optional<ScanGrouping> group;
-  // When not null, the source stores the number of series the matchers selected.
-  std::size_t* series_selected = nullptr;
+  // When not null, the source stores what the scan selected and read there.
+  struct Stats {
+    std::size_t series = 0;  // series the matchers selected
+    std::size_t points = 0;  // stored points (rows) read and merged
+  };
+  Stats* stats = nullptr;
 };
 
 // Thread safety: implementations must allow concurrent calls (the HTTP server runs queries on

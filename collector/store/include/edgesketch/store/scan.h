@@ -38,8 +38,8 @@ struct ScanRequest {
   std::int64_t start_ms = 0;
   std::int64_t end_ms = 0;
   std::int64_t step_ms = 0;
-  // Resolution of the tier to read. Unset: the coarsest tier whose resolution divides step_ms,
-  // else the finest tier.
+  // Resolution of the tier to read. Unset: the coarsest tier whose resolution divides step_ms
+  // and start_ms (so its rows partition every point's interval), else the finest tier.
   std::optional<std::uint32_t> tier_ms;
   // Select these series instead of using `matchers` (sorted ascending, unique). Ids of other
   // tenants find no rows.
