@@ -4,8 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-
-#include "edgesketch/wire/limits.h"
+#include <iterator>
 
 namespace edgesketch::agent {
 namespace {
@@ -43,10 +42,16 @@ constexpr std::array<SelfMetricInfo, kFields.size()> kInfos = [] {
 std::span<const SelfMetricInfo> self_metric_infos() { return kInfos; }
 
 std::uint32_t self_metrics_window_ms(std::int64_t interval_ms) {
-  const std::int64_t day = wire::Limits{}.max_window_ms;
-  std::int64_t w = std::max<std::int64_t>(interval_ms, wire::Limits{}.min_window_ms);
-  while (w < day && day % w != 0) ++w;
-  return static_cast<std::uint32_t>(std::min(w, day));
+  // Each divides 24 h and lines up with the collector's default tiers (divides 10 s, or is a
+  // multiple of 10 s dividing 1 min, or of 1 min dividing 1 h), so a point of any tier holds
+  // whole windows.
+  static constexpr std::uint32_t kWindows[] = {1'000,   2'000,   5'000,     10'000,    20'000,
+                                               30'000,  60'000,  120'000,   180'000,   300'000,
+                                               600'000, 900'000, 1'200'000, 1'800'000, 3'600'000};
+  for (std::uint32_t w : kWindows) {
+    if (w >= interval_ms) return w;
+  }
+  return kWindows[std::size(kWindows) - 1];
 }
 
 RuleSpec self_metrics_rule(std::int64_t interval_ms) {

@@ -57,8 +57,9 @@ struct SelfMetricInfo {
 // The metrics of a sample, in the order SelfMetrics::sample() emits them.
 std::span<const SelfMetricInfo> self_metric_infos();
 
-// The window of the built-in rule: the smallest valid window (>= 1 s and dividing 24 h) that is
-// at least `interval_ms` (10 s -> 10 s, 7 s -> 8 s, 45 s -> 48 s). interval_ms in [1 s, 1 h].
+// The window of the built-in rule: `interval_ms` (1 s .. 1 h) rounded up to the next of 1 s, 2 s,
+// 5 s, 10 s, 20 s, 30 s, 1 m, 2 m, 3 m, 5 m, 10 m, 15 m, 20 m, 30 m, 1 h: windows that divide
+// 24 h and line up with the collector's 10 s / 1 min / 1 h tiers (7 s -> 10 s, 45 s -> 1 m).
 std::uint32_t self_metrics_window_ms(std::int64_t interval_ms);
 
 // The built-in rule: name "self_metrics", match "edgesketch_agent_*", group_by {"gateway"},
