@@ -416,6 +416,8 @@ TEST_F(AgentDaemonTest, SelfSeriesCarryTheAgentsHealthThroughAnOutage) {
     if (metric(body, "edgesketch_agent_outbox_rows") <= 1) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // samples of the drained state
+  body = http_get(metrics_port_, "/metrics").body;
   const double accepted = metric(body, "edgesketch_agent_readings_accepted_total");
   const double windows_closed = metric(body, "edgesketch_agent_windows_closed_total");
   const double payloads_bad = metric(body, "edgesketch_agent_payloads_bad_total");
