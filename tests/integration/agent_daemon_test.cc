@@ -187,6 +187,11 @@ class AgentDaemonTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ASSERT_EQ(http_get(metrics_port_, "/metrics").status, 200) << agent_->log_tail();
+    // Subscribed before anything is published: a first session holds nothing sent before it.
+    while (Clock::now() < deadline && metric(http_get(metrics_port_, "/metrics").body,
+                                             "edgesketch_agent_input_connected") < 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 
   // edgesketch-sim's command line (QoS 1 to the local broker, recording what it sent).
