@@ -595,8 +595,8 @@ TEST(EndToEndTest, FleetWithFaultsThroughAgentAndCollectorMatchesTruth) {
         const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count();
-        const auto v = p.by_label("sum by (gateway) (edgesketch_agent_readings_accepted_sum[1h])",
-                                  now_s, "gateway");
+        const auto v = p.by_label(
+            "sum by (gateway) (edgesketch_agent_readings_accepted_sum[3610s])", now_s, "gateway");
         shipped = v.count("e2e-gw-1") ? v.at("e2e-gw-1") : -1;
         return v.size() == 1 && shipped == accepted;
       },
