@@ -1,5 +1,6 @@
 // The agent daemon's wiring: sinks on the input threads, the aggregator thread's loop, journal
-// replay at start, the ordered shutdown and the self-metrics.
+// replay at start, the ordered shutdown, the self-metrics (/metrics) and the self source that
+// ships them as series.
 #include "app/agent_app.h"
 
 #include <dirent.h>
@@ -30,6 +31,7 @@
 #include "ring/reading_ring.h"
 #include "window/aggregator.h"
 #include "window/close_marks.h"
+#include "window/self_metrics.h"
 
 namespace edgesketch::agent {
 namespace {
@@ -147,6 +149,17 @@ struct AgentApp::Impl {
   std::mutex agg_stats_mu;  // guards agg_stats (copied by the aggregator thread every ~500 ms)
   AggregatorStats agg_stats;
 
+  // The self source ([self_metrics], window/self_metrics.h); both null when it is off. Owned by
+  // the aggregator thread. Its aggregator holds only the built-in rule, so the [[rule]]s never
+  // see a self reading, and its readings are not journaled (record number 0).
+  std::unique_ptr<Aggregator> self_aggregator;
+  std::unique_ptr<SelfMetrics> self_source;
+  std::uint64_t outbox_dropped_at_start = 0;  // the outbox's drop counts persist across runs
+  OutboxStats last_outbox;                    // kept for a sample when stats() fails
+  std::atomic<std::uint64_t> payloads_bad{0};
+  daemon::Counter* self_samples = nullptr;
+  daemon::Counter* self_records = nullptr;
+
   daemon::Counter* drop_ring_full = nullptr;
   daemon::Counter* drop_ring_timeout = nullptr;
   daemon::Counter* drop_journal_error = nullptr;
@@ -158,6 +171,11 @@ struct AgentApp::Impl {
   void run_aggregator();
   std::uint64_t drain_rings();
   void commit_closed();
+  void commit_device_batches();
+  void commit_self_batches();
+  // Feeds a sample to the self aggregator when its interval slot has none yet (or `force`).
+  void sample_self(bool force);
+  SelfSample take_self_sample();
   void publish_stats();
   void register_metrics();
 };
@@ -205,6 +223,17 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
   auto aggregator = Aggregator::create(std::move(ao));
   if (!aggregator.ok()) return aggregator.status();
   impl->aggregator = std::move(*aggregator);
+  if (c.self_metrics.enabled) {
+    AggregatorOptions so = self_aggregator_options(c);
+    so.clock = &impl->clock;
+    auto self_aggregator = Aggregator::create(std::move(so));
+    if (!self_aggregator.ok()) return self_aggregator.status();
+    impl->self_aggregator = std::move(*self_aggregator);
+    impl->self_source =
+        std::make_unique<SelfMetrics>(c.agent.gateway_id, c.self_metrics.interval_ms);
+    for (const DropCounts& d : ostats->dropped) impl->outbox_dropped_at_start += d.readings;
+    impl->last_outbox = *ostats;
+  }
 
   ForwarderOptions fo;
   fo.tenant = c.agent.tenant;
@@ -282,6 +311,7 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
   Status parsed =
       in.parser.parse(in.config.format, payload, clock.now_ms(), chunk.readings, device);
   if (!parsed.ok()) {
+    payloads_bad.fetch_add(1, std::memory_order_relaxed);
     const std::string reason(parse_error_reason(parsed));
     metrics
         .counter("edgesketch_agent_payloads_bad_total", "Payloads rejected by the parser",
@@ -432,7 +462,14 @@ std::uint64_t AgentApp::Impl::drain_rings() {
 }
 
 void AgentApp::Impl::commit_closed() {
-  if (!aggregator->has_pending()) return;
+  const bool device = aggregator->has_pending();
+  const bool self = self_aggregator && self_aggregator->has_pending();
+  if (device) commit_device_batches();
+  if (self) commit_self_batches();
+  if (device || self) forwarder->wake();
+}
+
+void AgentApp::Impl::commit_device_batches() {
   ClosedBatches closed = aggregator->take_batches();
   std::uint64_t upto = closed.journal_upto;
   for (auto& in : inputs) {
@@ -459,11 +496,71 @@ void AgentApp::Impl::commit_closed() {
         spdlog::error("journal: close marks not written: {}", rec.status().to_string());
     }
   }
-  forwarder->wake();
   if (upto > 0 && !trim_blocked) {
     auto trimmed = journal->trim(upto);
     if (!trimmed.ok()) spdlog::warn("journal trim failed: {}", trimmed.status().to_string());
   }
+}
+
+// Self batches carry no journal position and no close marks: nothing of them is in the journal,
+// so a failed append loses those samples (counted, logged) and blocks no trim.
+void AgentApp::Impl::commit_self_batches() {
+  ClosedBatches closed = self_aggregator->take_batches();
+  for (wire::WindowBatch& batch : closed.batches) {
+    const std::size_t records = batch.records.size();
+    auto seq = outbox->append(std::move(batch), 0);
+    if (!seq.ok()) {
+      outbox_append_errors->inc();
+      spdlog::error("outbox append of {} self-metrics records failed: {}", records,
+                    seq.status().to_string());
+      continue;
+    }
+    self_records->inc(records);
+  }
+}
+
+SelfSample AgentApp::Impl::take_self_sample() {
+  SelfSample s;
+  const AggregatorStats a = aggregator->stats();
+  s.open_windows = static_cast<double>(a.open_windows);
+  s.open_series = static_cast<double>(a.open_series);
+  s.readings_accepted = a.accepted;
+  for (std::uint64_t r : a.rejected) s.readings_rejected += r;
+  s.windows_closed = a.windows_closed;
+  s.readings_dropped =
+      drop_ring_full->value() + drop_ring_timeout->value() + drop_journal_error->value();
+  s.payloads_bad = payloads_bad.load(std::memory_order_relaxed);
+  auto ost = outbox->stats();
+  if (ost.ok()) {
+    last_outbox = std::move(*ost);
+  } else {
+    drop_log.warn("self-metrics: outbox stats failed, sampling the last ones: {}",
+                  ost.status().to_string());
+  }
+  const OutboxStats& o = last_outbox;
+  s.outbox_rows = static_cast<double>(o.rows);
+  s.outbox_bytes = static_cast<double>(o.bytes);
+  s.outbox_oldest_age_seconds =
+      o.oldest_created_ms == 0
+          ? 0.0
+          : std::max<std::int64_t>(0, clock.now_ms() - o.oldest_created_ms) / 1000.0;
+  s.unacked_batches = static_cast<double>(o.in_flight);
+  std::uint64_t dropped = 0;
+  for (const DropCounts& d : o.dropped) dropped += d.readings;
+  s.outbox_dropped_readings =
+      dropped >= outbox_dropped_at_start ? dropped - outbox_dropped_at_start : 0;
+  s.uplink_state = static_cast<double>(static_cast<int>(forwarder->stats().state));
+  return s;
+}
+
+void AgentApp::Impl::sample_self(bool force) {
+  if (!self_source) return;
+  const std::int64_t now = clock.now_ms();
+  if (force || self_source->due(now)) {
+    self_aggregator->add(self_source->sample(take_self_sample(), now));
+    self_samples->inc();
+  }
+  self_aggregator->poll();
 }
 
 void AgentApp::Impl::publish_stats() {
@@ -493,6 +590,7 @@ void AgentApp::Impl::run_aggregator() {
     }
     if (now - last_poll >= 100) {
       aggregator->poll();
+      sample_self(false);
       last_poll = now;
     }
     commit_closed();
@@ -509,6 +607,13 @@ void AgentApp::Impl::run_aggregator() {
   }
   aggregator->flush_all();
   commit_closed();
+  // A last sample after the flush, so the self series' counter increases add up to this run's
+  // totals (the device windows just flushed included).
+  if (self_source) {
+    sample_self(true);
+    self_aggregator->flush_all();
+    commit_closed();
+  }
   Status s = journal->sync();
   if (!s.ok()) spdlog::error("final journal sync failed: {}", s.to_string());
   publish_stats();
@@ -597,6 +702,10 @@ void AgentApp::Impl::register_metrics() {
                            "MQTT payloads redelivered after a restart and already journaled");
   replayed_records =
       &m.counter("edgesketch_agent_journal_replayed_total", "Journal payloads replayed at start");
+  self_samples = &m.counter("edgesketch_agent_self_samples_total",
+                            "Samples of the agent's own health fed to the self-metrics rule");
+  self_records = &m.counter("edgesketch_agent_self_records_total",
+                            "Self-metrics window records appended to the outbox");
 
   for (auto& inp : inputs) {
     InputPipe* in = inp.get();

@@ -4,6 +4,8 @@
 //   parse -> journal.append() -> ring.push  ->   ring.pop -> add/poll ->      outbox -> uplink
 //                                                take_batches -> outbox.append
 //                                                -> close marks -> journal.trim
+//                                                self source: sample every interval ->
+//                                                self aggregator (built-in rule) -> outbox
 //
 // Journal records: type 0..2 = a payload of that PayloadFormat, stored as
 //   | device_len u8 | device id from the MQTT topic (device_len bytes) | payload bytes |

@@ -9,6 +9,7 @@
 
 #include "edgesketch/common/units.h"
 #include "edgesketch/config/toml_reader.h"
+#include "window/self_metrics.h"
 
 namespace edgesketch::agent {
 namespace {
@@ -224,6 +225,12 @@ void read_metrics(TomlTable t, MetricsConfig& m) {
   t.finish();
 }
 
+void read_self_metrics(TomlTable t, SelfMetricsConfig& s) {
+  s.enabled = t.boolean("enabled", s.enabled);
+  s.interval_ms = duration(t, "interval", s.interval_ms, 1'000, 3'600'000);
+  t.finish();
+}
+
 Result<AgentConfig> read(config::TomlDocument& doc) {
   AgentConfig c;
   TomlTable root = doc.root();
@@ -249,6 +256,7 @@ Result<AgentConfig> read(config::TomlDocument& doc) {
   read_outbox(root.table("outbox"), c.outbox);
   read_uplink(root.table("uplink"), c.uplink);
   read_metrics(root.table("metrics"), c.metrics);
+  read_self_metrics(root.table("self_metrics"), c.self_metrics);
   root.finish();
 
   // Checks across sections.
@@ -301,6 +309,21 @@ AggregatorOptions aggregator_options(const AgentConfig& config) {
   o.gateway_id = config.agent.gateway_id;
   o.rules = config.rules;
   o.window = config.window;
+  o.max_records_per_batch = config.uplink.batch_max_records;
+  o.max_batch_bytes = config.uplink.batch_max_bytes;
+  return o;
+}
+
+AggregatorOptions self_aggregator_options(const AgentConfig& config) {
+  AggregatorOptions o;
+  o.tenant = config.agent.tenant;
+  o.gateway_id = config.agent.gateway_id;
+  o.rules = {self_metrics_rule(config.self_metrics.interval_ms)};
+  o.window = config.window;
+  o.window.allowed_lateness_ms = 0;
+  // Each series gets a sample every interval; this only closes windows when sampling stalls.
+  o.window.idle_timeout_ms = 2 * static_cast<std::int64_t>(o.rules[0].window_ms);
+  o.max_series = 64;
   o.max_records_per_batch = config.uplink.batch_max_records;
   o.max_batch_bytes = config.uplink.batch_max_bytes;
   return o;

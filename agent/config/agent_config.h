@@ -109,6 +109,14 @@ struct MetricsConfig {
   std::string listen = "127.0.0.1:9781";
 };
 
+// [self_metrics]: the agent's own health shipped as series (window/self_metrics.h).
+struct SelfMetricsConfig {
+  bool enabled = true;
+  // Sampling interval, 1 s .. 1 h; the built-in rule's window is this rounded up to a valid
+  // window (self_metrics_window_ms()).
+  std::int64_t interval_ms = 10'000;
+};
+
 struct AgentConfig {
   AgentSection agent;
   std::vector<InputConfig> inputs;
@@ -120,6 +128,7 @@ struct AgentConfig {
   OutboxConfig outbox;
   UplinkConfig uplink;
   MetricsConfig metrics;
+  SelfMetricsConfig self_metrics;
 };
 
 // Parses and validates a config. `source` names the text in messages (usually the file path).
@@ -132,5 +141,10 @@ Result<AgentConfig> load_agent_config(const std::string& path);
 
 // The aggregator's options as the config describes them (clock left null).
 AggregatorOptions aggregator_options(const AgentConfig& config);
+
+// The options of the self-metrics aggregator: the built-in rule only (self_metrics_rule()), no
+// allowed lateness (one clock, samples in order: a window closes at the first sample past its
+// end), the [window] clock bounds and the [uplink] batch bounds (clock left null).
+AggregatorOptions self_aggregator_options(const AgentConfig& config);
 
 }  // namespace edgesketch::agent

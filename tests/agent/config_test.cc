@@ -54,8 +54,11 @@ TEST(AgentConfigTest, PackagedExampleParses) {
   EXPECT_EQ(c->window.max_past_ms, 7LL * 86'400'000);
   EXPECT_EQ(c->uplink.batch_max_bytes, 512u << 10);
   EXPECT_EQ(c->metrics.listen, "127.0.0.1:9781");
-  // The rules build an aggregator.
+  EXPECT_TRUE(c->self_metrics.enabled);
+  EXPECT_EQ(c->self_metrics.interval_ms, 10'000);
+  // The rules build an aggregator, and so does the self source's built-in rule.
   EXPECT_TRUE(Aggregator::create(aggregator_options(*c)).ok());
+  EXPECT_TRUE(Aggregator::create(self_aggregator_options(*c)).ok());
 }
 
 TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
@@ -74,6 +77,27 @@ TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c->rules[0], default_rule());
   EXPECT_TRUE(c->rules[0].quantiles);
   EXPECT_EQ(c->rules[0].window_ms, 10'000u);
+  EXPECT_TRUE(c->self_metrics.enabled);
+  EXPECT_EQ(c->self_metrics.interval_ms, 10'000);
+}
+
+TEST(AgentConfigTest, SelfMetricsSection) {
+  auto c = parse_agent_config(kMinimal + "[self_metrics]\nenabled = false\ninterval = \"7s\"\n",
+                              "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_FALSE(c->self_metrics.enabled);
+  EXPECT_EQ(c->self_metrics.interval_ms, 7'000);
+  // 7 s is not a valid window; the built-in rule rounds it up.
+  EXPECT_EQ(self_aggregator_options(*c).rules[0].window_ms, 10'000u);
+  expect_error(kMinimal + "[self_metrics]\nintervall = \"5s\"\n",
+               "agent.toml: unknown key 'self_metrics.intervall'");
+  expect_error(kMinimal + "[self_metrics]\nenabled = \"yes\"\n",
+               "'self_metrics.enabled': expected true or false");
+  expect_error(kMinimal + "[self_metrics]\ninterval = 10\n",
+               "'self_metrics.interval': expected a duration string");
+  expect_error(kMinimal + "[self_metrics]\ninterval = \"500ms\"\n",
+               "'self_metrics.interval': 500 ms is out of range [1000, 3600000]");
+  expect_error(kMinimal + "[self_metrics]\ninterval = \"2h\"\n", "'self_metrics.interval'");
 }
 
 TEST(AgentConfigTest, UplinkCompression) {

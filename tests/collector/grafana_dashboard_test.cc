@@ -38,7 +38,25 @@ TEST(GrafanaDashboardTest, EveryPanelQueryParses) {
       ++queries;
     }
   }
-  EXPECT_GE(queries, 5);
+  EXPECT_GE(queries, 7);
+}
+
+// issue 6: the fleet overview shows the agents' outbox backlog, from the series every agent ships
+// about itself (docs/agent.md, "Self-metrics as series").
+TEST(GrafanaDashboardTest, AgentOutboxBacklogPanelReadsTheSelfSeries) {
+  const auto dash = nlohmann::json::parse(
+      slurp(ES_SOURCE_DIR "/packaging/grafana/dashboards/fleet-overview.json"));
+  bool rows = false, age = false;
+  for (const auto& panel : dash["panels"]) {
+    if (panel["title"] != "Agent outbox backlog") continue;
+    for (const auto& target : panel["targets"]) {
+      const std::string expr = target["expr"];
+      rows |= expr == "max by (gateway) (edgesketch_agent_outbox_rows_max)";
+      age |= expr == "max by (gateway) (edgesketch_agent_outbox_oldest_age_seconds_max)";
+    }
+  }
+  EXPECT_TRUE(rows);
+  EXPECT_TRUE(age);
 }
 
 TEST(GrafanaDashboardTest, DatasourceIsThePrometheusTypeWithABearerToken) {

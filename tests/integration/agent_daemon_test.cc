@@ -1,6 +1,9 @@
 // edgesketch-agent as a process: edgesketch-sim -> local mosquitto -> agent -> uplink mosquitto
 // -> ack double. Per-window totals at the ack double equal `edgesketch-sim truth`, through every
-// payload format, five kill -9s and malformed payloads; config checks and SIGTERM.
+// payload format, five kill -9s and malformed payloads; config checks and SIGTERM. The agent's
+// self-metrics series ship alongside (every test runs with them on, at a 1 s interval) and are
+// left out of the comparisons with the truth; their own test checks them against the agent's
+// counters and gauges, through an uplink outage.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -99,11 +103,25 @@ std::uint64_t truth_readings(const std::map<std::pair<std::string, std::int64_t>
   return n;
 }
 
+// The agent's own series (window/self_metrics.h): edgesketch_agent_<name>{gateway=...}.
+bool is_self_series(const std::string& series) { return series.rfind("edgesketch_agent_", 0) == 0; }
+
+// Readings of the device series the ack double committed (the self series left out).
+std::uint64_t device_readings(const AckDouble& ack) {
+  std::uint64_t n = 0;
+  for (const auto& [k, w] : ack.windows()) {
+    if (!is_self_series(k.series)) n += w.agg.count();
+  }
+  return n;
+}
+
 void expect_equal_to_truth(const std::map<std::pair<std::string, std::int64_t>, Truth>& truth,
                            const AckDouble& ack) {
   std::map<std::pair<std::string, std::int64_t>, const CommittedWindow*> got;
   const auto windows = ack.windows();
-  for (const auto& [k, w] : windows) got[{k.series, k.window_start_ms}] = &w;
+  for (const auto& [k, w] : windows) {
+    if (!is_self_series(k.series)) got[{k.series, k.window_start_ms}] = &w;
+  }
   ASSERT_FALSE(truth.empty());
   EXPECT_EQ(got.size(), truth.size());
   for (const auto& [key, t] : truth) {
@@ -141,7 +159,9 @@ class AgentDaemonTest : public ::testing::Test {
     if (!HasFailure()) (void)std::system(("rm -rf " + dir_).c_str());
   }
 
-  std::string write_config(const std::string& format) {
+  // `extra`: more TOML appended (rules, [self_metrics]); without a [self_metrics] section the
+  // self source samples every second.
+  std::string write_config(const std::string& format, const std::string& extra = "") {
     const std::string path = dir_ + "/agent.toml";
     std::ofstream f(path);
     f << "[agent]\ngateway_id = \"gw-it\"\ndata_dir = \"" << dir_ << "/data\"\n"
@@ -152,6 +172,9 @@ class AgentDaemonTest : public ::testing::Test {
       << "[uplink]\nbroker = \"" << uplink_->uri() << "\"\nresend_timeout = \"3s\"\n"
       << "backoff_min = \"100ms\"\nbackoff_max = \"1s\"\nbacklog_rate_cap = 0\n"
       << "[metrics]\nlisten = \"127.0.0.1:" << metrics_port_ << "\"\n";
+    if (extra.find("[self_metrics]") == std::string::npos)
+      f << "[self_metrics]\ninterval = \"1s\"\n";
+    f << extra;
     return path;
   }
 
@@ -164,6 +187,11 @@ class AgentDaemonTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     ASSERT_EQ(http_get(metrics_port_, "/metrics").status, 200) << agent_->log_tail();
+    // Subscribed before anything is published: a first session holds nothing sent before it.
+    while (Clock::now() < deadline && metric(http_get(metrics_port_, "/metrics").body,
+                                             "edgesketch_agent_input_connected") < 1) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 
   // edgesketch-sim's command line (QoS 1 to the local broker, recording what it sent).
@@ -196,13 +224,14 @@ class AgentDaemonTest : public ::testing::Test {
             "sim-it"};
   }
 
+  // Waits until the device series at the ack double hold n readings.
   bool wait_for_readings(std::uint64_t n, int timeout_ms) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     while (Clock::now() < deadline) {
-      if (ack_->readings() >= n) return true;
+      if (device_readings(*ack_) >= n) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    return ack_->readings() >= n;
+    return device_readings(*ack_) >= n;
   }
 
   double metric(const std::string& body, const std::string& prefix) {
@@ -235,10 +264,10 @@ TEST_P(AgentFormatTest, WindowsEqualSimTruth) {
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
   ASSERT_GT(want, 10'000u);
-  EXPECT_TRUE(wait_for_readings(want, 30'000)) << ack_->readings() << " of " << want << "\n"
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want << "\n"
                                                << agent_->log_tail();
   expect_equal_to_truth(truth, *ack_);
-  EXPECT_EQ(ack_->readings(), want);
+  EXPECT_EQ(device_readings(*ack_), want);
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 }
 
@@ -266,10 +295,10 @@ TEST_F(AgentDaemonTest, FiveKillsLoseAndDoubleCountNothing) {
       << read_file(dir_ + "/sim.log");
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
-  EXPECT_TRUE(wait_for_readings(want, 30'000)) << ack_->readings() << " of " << want;
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // anything extra arrives too
   expect_equal_to_truth(truth, *ack_);
-  EXPECT_EQ(ack_->readings(), want);
+  EXPECT_EQ(device_readings(*ack_), want);
   // seq: 1..max without a gap after dedupe.
   const auto seqs = ack_->seqs();
   ASSERT_FALSE(seqs.empty());
@@ -284,9 +313,9 @@ TEST_F(AgentDaemonTest, MalformedPayloadsAreCountedAndValidOnesAllArrive) {
       << read_file(dir_ + "/sim.log");
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
-  EXPECT_TRUE(wait_for_readings(want, 30'000)) << ack_->readings() << " of " << want;
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
   expect_equal_to_truth(truth, *ack_);
-  EXPECT_EQ(ack_->readings(), want);
+  EXPECT_EQ(device_readings(*ack_), want);
   HttpReply m = http_get(metrics_port_, "/metrics");
   ASSERT_EQ(m.status, 200);
   const double bad = metric(m.body, "edgesketch_agent_payloads_bad_total");
@@ -340,11 +369,165 @@ TEST_F(AgentDaemonTest, CheckConfigVersionAndSigtermFlush) {
   start_agent(config);
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
-  EXPECT_TRUE(wait_for_readings(want, 20'000)) << ack_->readings() << " of " << want;
+  EXPECT_TRUE(wait_for_readings(want, 20'000)) << device_readings(*ack_) << " of " << want;
   expect_equal_to_truth(truth, *ack_);
   HttpReply m2 = http_get(metrics_port_, "/metrics");
   EXPECT_EQ(metric(m2.body, "edgesketch_agent_journal_replayed_total"), 0) << m2.body;
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+}
+
+// The self series shipped by an agent whose uplink is down while it works: they arrive after
+// the outage (store-and-forward of the health data itself), named edgesketch_agent_<name> with
+// exactly the tag gateway=<gateway_id>; their counter increases add up to the agent's own
+// counters, their outbox gauge matches what /metrics showed during the outage; a user rule with
+// match = "*" counts device readings only.
+TEST_F(AgentDaemonTest, SelfSeriesCarryTheAgentsHealthThroughAnOutage) {
+  ASSERT_TRUE(uplink_->stop().ok());
+  const std::int64_t outage_start_ms = now_ms();
+  start_agent(write_config("json",
+                           "[[rule]]\nname = \"everything\"\nmatch = \"*\"\n"
+                           "window = \"2s\"\n"));
+  ASSERT_EQ(run_program(sim_args("json", 10, "10s", 0, sim_start(), 0.1), dir_ + "/sim.log"), 0)
+      << read_file(dir_ + "/sim.log");
+  const auto truth = load_truth(dir_ + "/sim.rec", dir_);
+  const std::uint64_t want = truth_readings(truth);
+  ASSERT_GT(want, 1'000u);
+  // Every reading taken and every device window closed into the outbox.
+  std::string body;
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < deadline) {
+    body = http_get(metrics_port_, "/metrics").body;
+    if (metric(body, "edgesketch_agent_readings_accepted_total") == static_cast<double>(want) &&
+        metric(body, "edgesketch_agent_open_windows") == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(metric(body, "edgesketch_agent_readings_accepted_total"), static_cast<double>(want))
+      << body;
+  // The outbox gauge before and after a few samples (each also appends a self batch).
+  const double rows_before = metric(body, "edgesketch_agent_outbox_rows");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const double rows_after =
+      metric(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_outbox_rows");
+  EXPECT_GT(rows_before, 0);
+  EXPECT_GT(rows_after, rows_before);
+  const std::int64_t outage_end_ms = now_ms();
+  ASSERT_TRUE(uplink_->start().ok());
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
+  // Drained; the counters are final (nothing more arrives, no window is open).
+  for (int i = 0; i < 100; ++i) {
+    body = http_get(metrics_port_, "/metrics").body;
+    if (metric(body, "edgesketch_agent_outbox_rows") <= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // samples of the drained state
+  body = http_get(metrics_port_, "/metrics").body;
+  const double accepted = metric(body, "edgesketch_agent_readings_accepted_total");
+  const double windows_closed = metric(body, "edgesketch_agent_windows_closed_total");
+  const double payloads_bad = metric(body, "edgesketch_agent_payloads_bad_total");
+  EXPECT_GT(payloads_bad, 0) << body;
+  EXPECT_GT(metric(body, "edgesketch_agent_self_samples_total"), 5) << body;
+  // SIGTERM takes a last sample and ships it, so the increases add up to the totals.
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+  const std::string selfs = "{gateway=gw-it}";
+  std::map<std::string, std::map<std::int64_t, CommittedWindow>> self;  // metric -> start -> w
+  std::uint64_t everything = 0, per_device = 0;
+  const auto settle = Clock::now() + std::chrono::seconds(5);
+  double shipped_accepted = 0;
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    self.clear();
+    everything = per_device = 0;
+    shipped_accepted = 0;
+    for (const auto& [k, w] : ack_->windows()) {
+      if (is_self_series(k.series)) {
+        ASSERT_GT(k.series.size(), selfs.size());
+        ASSERT_EQ(k.series.substr(k.series.size() - selfs.size()), selfs) << k.series;
+        EXPECT_EQ(k.window_ms, 1000u) << k.series;
+        const std::string name = k.series.substr(0, k.series.size() - selfs.size());
+        self[name][k.window_start_ms] = w;
+        if (name == "edgesketch_agent_readings_accepted") shipped_accepted += w.agg.sum();
+      } else if (k.series.find("{device=") != std::string::npos) {
+        per_device += w.agg.count();
+      } else {
+        ASSERT_EQ(k.series.substr(k.series.size() - 2), "{}") << k.series;
+        everything += w.agg.count();
+      }
+    }
+  } while (shipped_accepted != accepted && Clock::now() < settle);
+
+  // The user rule matching "*" saw the device readings only.
+  EXPECT_EQ(everything, want);
+  EXPECT_EQ(per_device, want);
+  std::set<std::string> names;
+  for (const auto& [name, windows] : self) names.insert(name);
+  EXPECT_EQ(names, (std::set<std::string>{
+                       "edgesketch_agent_open_series", "edgesketch_agent_open_windows",
+                       "edgesketch_agent_outbox_bytes", "edgesketch_agent_outbox_dropped_readings",
+                       "edgesketch_agent_outbox_oldest_age_seconds", "edgesketch_agent_outbox_rows",
+                       "edgesketch_agent_payloads_bad", "edgesketch_agent_readings_accepted",
+                       "edgesketch_agent_readings_dropped", "edgesketch_agent_readings_rejected",
+                       "edgesketch_agent_unacked_batches", "edgesketch_agent_uplink_state",
+                       "edgesketch_agent_windows_closed"}));
+  auto sum_of = [&](const std::string& name) {
+    double total = 0;
+    for (const auto& [start, w] : self[name]) total += w.agg.sum();
+    return total;
+  };
+  EXPECT_EQ(sum_of("edgesketch_agent_readings_accepted"), accepted);
+  EXPECT_EQ(accepted, static_cast<double>(want));
+  EXPECT_EQ(sum_of("edgesketch_agent_windows_closed"), windows_closed);
+  EXPECT_EQ(sum_of("edgesketch_agent_payloads_bad"), payloads_bad);
+  EXPECT_EQ(sum_of("edgesketch_agent_readings_dropped"), 0);
+
+  // Samples taken during the outage arrived after it: one window per second of it (give or take
+  // the agent's start), and one of them saw the outbox between the two gauge readings above.
+  const auto& rows = self["edgesketch_agent_outbox_rows"];
+  std::size_t in_outage = 0;
+  bool between = false;
+  for (const auto& [start, w] : rows) {
+    if (start < outage_start_ms || start >= outage_end_ms) continue;
+    ++in_outage;
+    between |= w.agg.max() >= rows_before && w.agg.max() <= rows_after;
+    EXPECT_EQ(self["edgesketch_agent_uplink_state"][start].agg.max(), 0) << start;
+  }
+  EXPECT_GE(in_outage, static_cast<std::size_t>((outage_end_ms - outage_start_ms) / 1000 - 3));
+  EXPECT_TRUE(between) << rows_before << " .. " << rows_after;
+  double oldest_age = 0;
+  for (const auto& [start, w] : self["edgesketch_agent_outbox_oldest_age_seconds"]) {
+    oldest_age = std::max(oldest_age, w.agg.max());
+  }
+  EXPECT_GE(oldest_age, 2.0);
+  EXPECT_LE(oldest_age, (now_ms() - outage_start_ms) / 1000.0);
+  // After the outage the backlog drained: the last samples see an (almost) empty outbox and an
+  // MQTT uplink.
+  ASSERT_FALSE(rows.empty());
+  EXPECT_LE(rows.rbegin()->second.agg.max(), 2);
+  EXPECT_EQ(self["edgesketch_agent_uplink_state"].rbegin()->second.agg.max(), 1);
+}
+
+TEST_F(AgentDaemonTest, SelfMetricsOffShipsNoSelfSeriesAndBadKeysAreNamed) {
+  start_agent(write_config("nanopb", "[self_metrics]\nenabled = false\n"));
+  ASSERT_EQ(run_program(sim_args("nanopb", 5, "10s", 0, sim_start()), dir_ + "/sim.log"), 0)
+      << read_file(dir_ + "/sim.log");
+  const auto truth = load_truth(dir_ + "/sim.rec", dir_);
+  const std::uint64_t want = truth_readings(truth);
+  EXPECT_TRUE(wait_for_readings(want, 20'000)) << device_readings(*ack_) << " of " << want;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  expect_equal_to_truth(truth, *ack_);
+  for (const auto& [k, w] : ack_->windows()) EXPECT_FALSE(is_self_series(k.series)) << k.series;
+  EXPECT_EQ(ack_->readings(), want);
+  HttpReply m = http_get(metrics_port_, "/metrics");
+  EXPECT_EQ(metric(m.body, "edgesketch_agent_self_samples_total"), 0) << m.body;
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+
+  const std::string bad = write_config("nanopb", "[self_metrics]\nenable = false\n");
+  EXPECT_EQ(run_program({ES_AGENT_BINARY, "--check-config", "--config", bad}, dir_ + "/bad.log"),
+            2);
+  EXPECT_NE(read_file(dir_ + "/bad.log").find("unknown key 'self_metrics.enable'"),
+            std::string::npos)
+      << read_file(dir_ + "/bad.log");
 }
 
 }  // namespace

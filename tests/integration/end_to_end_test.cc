@@ -30,6 +30,11 @@
 //     the agent windows by.
 //   - malformed payloads: rejected by the agent, absent from the record.
 //   - offline devices: messages never sent, absent from the record.
+//
+// The agent ships its own health as series too (docs/agent.md, "Self-metrics as series"; on by
+// default, every 10 s): named edgesketch_agent_*, tagged gateway only, they never add to the
+// fleet's series, and the test checks they reached the collector: the increases of
+// readings_accepted add up to the agent's counter, and the dashboard's outbox panel answers.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -343,6 +348,7 @@ class Pipeline {
   std::int64_t start_s() const { return start_s_; }
   std::int64_t end_s() const { return end_s_; }
   int http_port() const { return http_port_; }
+  int metrics_port() const { return metrics_port_; }
   DaemonProcess& collector() { return *collector_; }
   DaemonProcess& agent() { return *agent_; }
 
@@ -576,6 +582,48 @@ TEST(EndToEndTest, FleetWithFaultsThroughAgentAndCollectorMatchesTruth) {
   }
   std::printf("top-10 recall: %d/10\n", recalled);
   EXPECT_EQ(recalled, 10);
+
+  // --- The agent's self series reached the collector. Sampled from the agent's start until now,
+  // the increases of readings_accepted add up to the agent's counter once a sample after the
+  // last reading is in a closed, shipped window (one or two 10 s intervals after the drain).
+  const double accepted = metric_value(http_get(p.metrics_port(), "/metrics").body,
+                                       "edgesketch_agent_readings_accepted_total");
+  EXPECT_GT(accepted, 0);
+  double shipped = -1;
+  const bool self_arrived = eventually(
+      [&] {
+        const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count();
+        const auto v = p.by_label(
+            "sum by (gateway) (edgesketch_agent_readings_accepted_sum[3610s])", now_s, "gateway");
+        shipped = v.count("e2e-gw-1") ? v.at("e2e-gw-1") : -1;
+        return v.size() == 1 && shipped == accepted;
+      },
+      60'000, 1'000);
+  EXPECT_TRUE(self_arrived) << "self series: readings_accepted increases " << shipped
+                            << ", agent counter " << accepted;
+  {
+    // The dashboard's "Agent outbox backlog" queries, as Grafana sends them.
+    const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+    for (const std::string expr :
+         {"max by (gateway) (edgesketch_agent_outbox_rows_max)",
+          "max by (gateway) (edgesketch_agent_outbox_oldest_age_seconds_max)"}) {
+      const json j = p.query_range(expr, now_s - 120, now_s, 10);
+      ASSERT_TRUE(j.contains("data")) << expr;
+      ASSERT_EQ(j["data"]["result"].size(), 1u) << expr << "\n" << j.dump();
+      const json& series = j["data"]["result"][0];
+      EXPECT_EQ(series["metric"], json({{"gateway", "e2e-gw-1"}})) << expr;
+      EXPECT_GE(series["values"].size(), 6u) << expr;
+      for (const auto& v : series["values"]) {
+        EXPECT_GE(std::stod(v[1].get<std::string>()), 0) << expr;
+      }
+    }
+  }
+  std::printf("self series: readings_accepted increases %.0f = agent counter %.0f\n", shipped,
+              accepted);
 
   std::printf("\nend-to-end wall time: %.1f s\n",
               std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count());
