@@ -118,7 +118,21 @@ TEST_F(HttpApiTest, RangeQueryMatrixAndFormPost) {
                "&end=" + std::to_string(kT0 / 1000 + 120) + "&step=60");
   ASSERT_TRUE(g);
   EXPECT_EQ(g->body, r->body);
+  // The whole encoded response was kept: served without assembling extents.
+  EXPECT_EQ(cache_.stats().rendered_hits, 1u);
+  // A different range reuses the cached extents.
+  auto shorter = get("/api/v1/query_range?query=" + enc("sum(vibration_count)") + "&start=" + kT0s +
+                     "&end=" + std::to_string(kT0 / 1000 + 60) + "&step=60");
+  ASSERT_TRUE(shorter);
+  EXPECT_EQ(shorter->status, 200);
   EXPECT_GT(cache_.stats().hits, 0u);
+  // New data for the range drops the stored response with the extents.
+  server_->invalidate_cache("acme", kT0, kT0 + 10'000);
+  auto again = get("/api/v1/query_range?query=" + enc("sum(vibration_count)") + "&start=" + kT0s +
+                   "&end=" + std::to_string(kT0 / 1000 + 120) + "&step=60");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body, r->body);
+  EXPECT_EQ(cache_.stats().rendered_hits, 1u);
 }
 
 TEST_F(HttpApiTest, ErrorsLikePrometheus) {

@@ -137,6 +137,50 @@ TEST(QueryCache, FreshExtentsExpire) {
   EXPECT_EQ(ev.calls, 2);
 }
 
+// Whole rendered responses live exactly as long as the extents they were made of: until new
+// data for their range, or the expiry of a fresh extent.
+TEST(QueryCache, RenderedResponsesFollowTheirExtents) {
+  FakeClock clock(1'000'000'000'000);
+  RangeQueryCacheOptions o;
+  o.steps_per_extent = 10;
+  o.fresh_ttl_ms = 5'000;
+  RangeQueryCache cache(o, clock);
+  FakeEval ev;
+  int renders = 0;
+  auto eval = [&](std::int64_t s, std::int64_t e) { return ev(s, e); };
+  auto render = [&](const QueryResult& r) {
+    ++renders;
+    return fmt::format("{}@{}", r.series[0].samples.size(), r.series[0].samples[0].value);
+  };
+  const std::int64_t start = 600'000'000'000;  // closed extents
+  auto a = cache.query_rendered(key(), start, start + 25 * kStep, eval, render);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(**a, "26@10000000");
+  auto b = cache.query_rendered(key(), start, start + 25 * kStep, eval, render);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->get(), a->get());  // the same stored bytes
+  EXPECT_EQ(renders, 1);
+  EXPECT_EQ(cache.stats().rendered_hits, 1u);
+  // Data outside its range: still served. Inside: rendered again from fresh values.
+  cache.invalidate("acme", start + 40 * kStep, start + 41 * kStep);
+  ASSERT_TRUE(cache.query_rendered(key(), start, start + 25 * kStep, eval, render).ok());
+  EXPECT_EQ(renders, 1);
+  ev.version = 1000;
+  cache.invalidate("acme", start - 10'000, start);
+  auto c = cache.query_rendered(key(), start, start + 25 * kStep, eval, render);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(**c, "26@10001000");
+  EXPECT_EQ(renders, 2);
+  // A response that includes a fresh extent expires with it.
+  const std::int64_t end = clock.now_ms() / kStep * kStep;
+  ASSERT_TRUE(cache.query_rendered(key(), end - 5 * kStep, end, eval, render).ok());
+  ASSERT_TRUE(cache.query_rendered(key(), end - 5 * kStep, end, eval, render).ok());
+  EXPECT_EQ(renders, 3);
+  clock.advance_ms(6'000);
+  ASSERT_TRUE(cache.query_rendered(key(), end - 5 * kStep, end, eval, render).ok());
+  EXPECT_EQ(renders, 4);
+}
+
 TEST(QueryCache, UnalignedQueriesBypassAndBytesAreBounded) {
   FakeClock clock(1'000'000'000'000);
   RangeQueryCacheOptions o;

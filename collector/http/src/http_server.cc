@@ -511,10 +511,13 @@ class HttpServer::Impl {
       key.step_ms = *step;
       key.tier_ms = engine_.source().resolution_ms(*step);
       key.window_ms = std::max(*step, query::max_range_ms(e));
-      r = cache_->query(key, *start, *end, evaluate);
-    } else {
-      r = evaluate(*start, *end);
+      auto body = cache_->query_rendered(key, *start, *end, evaluate, encode_query_result);
+      if (!body.ok()) return send_error(res, from_status(body.status()));
+      res.status = 200;
+      res.set_content(**body, "application/json");
+      return;
     }
+    r = evaluate(*start, *end);
     if (!r.ok()) return send_error(res, from_status(r.status()));
     send_json(res, 200, encode_query_result(*r));
   }

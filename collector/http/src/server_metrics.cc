@@ -66,6 +66,8 @@ std::string ServerMetrics::render(const query::RangeQueryCacheStats* cache,
     counter("edgesketch_query_cache_hits_total", "Range query extents served from the cache.",
             cache->hits);
     counter("edgesketch_query_cache_misses_total", "Range query extents evaluated.", cache->misses);
+    counter("edgesketch_query_cache_rendered_hits_total",
+            "Range queries answered with a stored encoded response.", cache->rendered_hits);
     counter("edgesketch_query_cache_bypassed_total",
             "Range queries not aligned to their step, evaluated without the cache.",
             cache->bypassed);

@@ -83,7 +83,58 @@ void RangeQueryCache::insert_locked(Entry entry, std::uint64_t seen_seq) {
 
 Result<QueryResult> RangeQueryCache::query(const RangeQueryKey& key, std::int64_t start_ms,
                                            std::int64_t end_ms, const Evaluate& evaluate) {
+  std::int64_t expires = 0;
+  bool cacheable = false;
+  return query_impl(key, start_ms, end_ms, evaluate, &expires, &cacheable);
+}
+
+Result<std::shared_ptr<const std::string>> RangeQueryCache::query_rendered(const RangeQueryKey& key,
+                                                                           std::int64_t start_ms,
+                                                                           std::int64_t end_ms,
+                                                                           const Evaluate& evaluate,
+                                                                           const Render& render) {
+  // (appended piece by piece: GCC 12 warns falsely about "literal" + std::string)
+  std::string k(1, 'R');
+  k += entry_key(key, start_ms);
+  k += '/';
+  k += std::to_string(end_ms);
+  std::uint64_t seen_seq;
+  {
+    std::lock_guard lock(mu_);
+    if (const Entry* e = lookup_locked(k, clock_.now_ms()); e != nullptr && e->body) {
+      ++stats_.rendered_hits;
+      return e->body;
+    }
+    seen_seq = next_seq_ - 1;
+  }
+  std::int64_t expires = 0;
+  bool cacheable = false;
+  ES_ASSIGN_OR_RETURN(QueryResult r,
+                      query_impl(key, start_ms, end_ms, evaluate, &expires, &cacheable));
+  auto body = std::make_shared<const std::string>(render(r));
+  if (cacheable) {
+    const std::int64_t step = key.step_ms;
+    Entry e;
+    e.key = k;
+    e.tenant = key.tenant;
+    e.data_lo = start_ms - key.window_ms;
+    e.data_hi = start_ms + (end_ms - start_ms) / step * step;
+    e.tier_ms = key.tier_ms;
+    e.expires_ms = expires;
+    e.bytes = body->size() + k.size();
+    e.body = body;
+    std::lock_guard lock(mu_);
+    insert_locked(std::move(e), seen_seq);
+  }
+  return body;
+}
+
+Result<QueryResult> RangeQueryCache::query_impl(const RangeQueryKey& key, std::int64_t start_ms,
+                                                std::int64_t end_ms, const Evaluate& evaluate,
+                                                std::int64_t* expires_ms, bool* cacheable) {
   const std::int64_t step = key.step_ms;
+  *expires_ms = 0;
+  *cacheable = false;
   if (step <= 0 || start_ms % step != 0 || end_ms < start_ms || options_.steps_per_extent == 0) {
     {
       std::lock_guard lock(mu_);
@@ -91,6 +142,10 @@ Result<QueryResult> RangeQueryCache::query(const RangeQueryKey& key, std::int64_
     }
     return evaluate(start_ms, end_ms);
   }
+  *cacheable = true;
+  auto use_expiry = [expires_ms](std::int64_t e) {
+    if (e != 0 && (*expires_ms == 0 || e < *expires_ms)) *expires_ms = e;
+  };
   const std::int64_t extent = static_cast<std::int64_t>(options_.steps_per_extent) * step;
   const std::int64_t last_t = start_ms + (end_ms - start_ms) / step * step;
   const std::int64_t first_j = floor_div(start_ms, extent);
@@ -109,6 +164,7 @@ Result<QueryResult> RangeQueryCache::query(const RangeQueryKey& key, std::int64_
       if (e) {
         parts[idx] = e->series;
         have[idx] = true;
+        use_expiry(e->expires_ms);
         ++stats_.hits;
       } else {
         ++stats_.misses;
@@ -149,6 +205,7 @@ Result<QueryResult> RangeQueryCache::query(const RangeQueryKey& key, std::int64_
         e.data_hi = ext_start + extent - step;
         e.tier_ms = key.tier_ms;
         e.expires_ms = e.data_hi + options_.settle_ms > now ? now + options_.fresh_ttl_ms : 0;
+        use_expiry(e.expires_ms);
         e.series = parts[k];
         e.bytes = estimate_bytes(e.series) + e.key.size();
         insert_locked(std::move(e), seen_seq);

@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -46,6 +47,7 @@ struct RangeQueryCacheStats {
   std::uint64_t bypassed = 0;  // queries not step-aligned, evaluated directly
   std::uint64_t evictions = 0;
   std::uint64_t invalidations = 0;  // extents dropped by invalidate()
+  std::uint64_t rendered_hits = 0;  // whole responses served by query_rendered()
   std::size_t bytes = 0;
   std::size_t entries = 0;
 };
@@ -83,6 +85,17 @@ class RangeQueryCache {
   // ingested batch; start_ms >= end_ms invalidates nothing.
   void invalidate(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms);
 
+  // Like query(), but returns the response as `render` encodes it, and keeps that encoding as
+  // long as every extent it was made of stays valid (the same invalidations and expiry): a
+  // dashboard asking the same range again gets the stored bytes without assembling or encoding
+  // anything.
+  using Render = std::function<std::string(const QueryResult&)>;
+  Result<std::shared_ptr<const std::string>> query_rendered(const RangeQueryKey& key,
+                                                            std::int64_t start_ms,
+                                                            std::int64_t end_ms,
+                                                            const Evaluate& evaluate,
+                                                            const Render& render);
+
   RangeQueryCacheStats stats() const;
 
  private:
@@ -95,7 +108,13 @@ class RangeQueryCache {
     std::int64_t expires_ms = 0;  // 0: never
     std::size_t bytes = 0;
     std::vector<ResultSeries> series;
+    std::shared_ptr<const std::string> body;  // a rendered whole response (query_rendered)
   };
+  // query() that also reports the earliest expiry of the extents it used (0: none expires) and
+  // whether it could use extents at all.
+  Result<QueryResult> query_impl(const RangeQueryKey& key, std::int64_t start_ms,
+                                 std::int64_t end_ms, const Evaluate& evaluate,
+                                 std::int64_t* expires_ms, bool* cacheable);
   struct Invalidation {
     std::uint64_t seq;
     std::string tenant;
