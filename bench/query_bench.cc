@@ -141,14 +141,18 @@ void build_store(store::Store& st, FakeClock& clock, std::uint32_t devices, int 
   if (auto s = st.compact(/*full=*/true); !s.ok()) fail("compact: " + s.to_string());
 }
 
-// A Grafana-like client: one keep-alive connection, bearer token, query_range as GET.
+// A Grafana-like client: one keep-alive connection, bearer token, query_range as GET, and (as
+// Go's HTTP client) TCP_NODELAY and Accept-Encoding: gzip. With `decompress` false the body is
+// taken as it arrives (the client's own decompression is not the collector's work).
 class Client {
  public:
-  explicit Client(int port) : cli_("127.0.0.1", port) {
+  explicit Client(int port, bool decompress = true) : cli_("127.0.0.1", port) {
     cli_.set_keep_alive(true);
-    cli_.set_tcp_nodelay(true);  // as Grafana's Go HTTP client
+    cli_.set_tcp_nodelay(true);
+    cli_.set_decompress(decompress);
     cli_.set_read_timeout(60, 0);
-    cli_.set_default_headers({{"Authorization", std::string("Bearer ") + kToken}});
+    cli_.set_default_headers(
+        {{"Authorization", std::string("Bearer ") + kToken}, {"Accept-Encoding", "gzip"}});
   }
   // Returns the response body; exits on a transport error or a non-200 status.
   std::string query_range(const std::string& query, std::int64_t start_ms, std::int64_t end_ms,
@@ -279,10 +283,24 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
     out["panel_norollup_quantile_ms_p50"] = percentile(raw, 0.5);
   }
 
-  // Cached: the first request of each query fills the cache.
+  // Cached: the first request of each query fills the cache; its answer must be the uncached
+  // one.
   {
-    Client c(cached.port());
-    for (const auto& q : panel) c.query_range(q, start_ms, end_ms, step_ms);
+    Client check_uncached(uncached.port()), check_cached(cached.port());
+    for (const auto& q : panel) {
+      const std::string a = check_cached.query_range(q, start_ms, end_ms, step_ms);
+      const std::string b = check_uncached.query_range(q, start_ms, end_ms, step_ms);
+      if (a != b) {
+        std::size_t i = 0;
+        while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+        const std::size_t from = i > 80 ? i - 80 : 0;
+        fail("the cached answer to " + q + " differs from the uncached one at byte " +
+             std::to_string(i) + ": ..." + a.substr(from, 160) + " vs ..." + b.substr(from, 160));
+      }
+    }
+  }
+  {
+    Client c(cached.port(), /*decompress=*/false);
     const int n = options.quick ? 100 : 1'000;
     std::vector<double> lat;
     for (int i = 0; i < n; ++i) {
@@ -302,7 +320,7 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
     std::vector<std::thread> threads;
     for (int i = 0; i < clients; ++i) {
       threads.emplace_back([&, i] {
-        Client c(cached.port());
+        Client c(cached.port(), /*decompress=*/false);
         std::uint64_t mine = 0;
         while (!go.load()) std::this_thread::yield();
         for (std::size_t k = static_cast<std::size_t>(i); !stop.load(std::memory_order_relaxed);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <httplib.h>
+#include <zlib.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -133,6 +134,55 @@ TEST_F(HttpApiTest, RangeQueryMatrixAndFormPost) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->body, r->body);
   EXPECT_EQ(cache_.stats().rendered_hits, 1u);
+}
+
+std::string gunzip(const std::string& in) {
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  std::string out;
+  char buf[65536];
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof(buf);
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buf, sizeof(buf) - zs.avail_out);
+  }
+  inflateEnd(&zs);
+  EXPECT_EQ(rc, Z_STREAM_END);
+  return out;
+}
+
+// Clients that accept gzip (as Grafana's) get large cached range responses compressed.
+TEST_F(HttpApiTest, LargeRangeResponsesAreGzippedForClientsThatAcceptIt) {
+  const std::string path = "/api/v1/query_range?query=" + enc("1+1") + "&start=0&end=10000&step=1";
+  // The first answer is rendered for a gzip client, so the stored response has both forms.
+  httplib::Headers h{{"Authorization", "Bearer tok-acme"}, {"Accept-Encoding", "gzip, deflate"}};
+  httplib::Client raw("127.0.0.1", server_->port());
+  raw.set_decompress(false);  // see the bytes on the wire
+  auto first = raw.Get(path.c_str(), h);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->status, 200);
+  auto plain = get(path);
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200);
+  EXPECT_FALSE(plain->has_header("Content-Encoding"));
+  EXPECT_GT(plain->body.size(), 100'000u);
+  EXPECT_EQ(gunzip(first->body), plain->body);
+  for (int i = 0; i < 2; ++i) {  // rendered, then the stored response
+    auto z = raw.Get(path.c_str(), h);
+    ASSERT_TRUE(z);
+    ASSERT_EQ(z->status, 200);
+    EXPECT_EQ(z->get_header_value("Content-Encoding"), "gzip");
+    EXPECT_LT(z->body.size() * 3, plain->body.size());
+    EXPECT_EQ(gunzip(z->body), plain->body);
+  }
+  // A client that decompresses sees the JSON.
+  auto decoded = client_->Get(path.c_str(), h);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(decoded->body, plain->body);
 }
 
 TEST_F(HttpApiTest, ErrorsLikePrometheus) {

@@ -150,12 +150,13 @@ TEST(QueryCache, RenderedResponsesFollowTheirExtents) {
   auto eval = [&](std::int64_t s, std::int64_t e) { return ev(s, e); };
   auto render = [&](const QueryResult& r) {
     ++renders;
-    return fmt::format("{}@{}", r.series[0].samples.size(), r.series[0].samples[0].value);
+    return RangeQueryCache::Rendered{
+        fmt::format("{}@{}", r.series[0].samples.size(), r.series[0].samples[0].value), ""};
   };
   const std::int64_t start = 600'000'000'000;  // closed extents
   auto a = cache.query_rendered(key(), start, start + 25 * kStep, eval, render);
   ASSERT_TRUE(a.ok());
-  EXPECT_EQ(**a, "26@10000000");
+  EXPECT_EQ((*a)->body, "26@10000000");
   auto b = cache.query_rendered(key(), start, start + 25 * kStep, eval, render);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b->get(), a->get());  // the same stored bytes
@@ -169,7 +170,7 @@ TEST(QueryCache, RenderedResponsesFollowTheirExtents) {
   cache.invalidate("acme", start - 10'000, start);
   auto c = cache.query_rendered(key(), start, start + 25 * kStep, eval, render);
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(**c, "26@10001000");
+  EXPECT_EQ((*c)->body, "26@10001000");
   EXPECT_EQ(renders, 2);
   // A response that includes a fresh extent expires with it.
   const std::int64_t end = clock.now_ms() / kStep * kStep;

@@ -88,11 +88,9 @@ Result<QueryResult> RangeQueryCache::query(const RangeQueryKey& key, std::int64_
   return query_impl(key, start_ms, end_ms, evaluate, &expires, &cacheable);
 }
 
-Result<std::shared_ptr<const std::string>> RangeQueryCache::query_rendered(const RangeQueryKey& key,
-                                                                           std::int64_t start_ms,
-                                                                           std::int64_t end_ms,
-                                                                           const Evaluate& evaluate,
-                                                                           const Render& render) {
+Result<std::shared_ptr<const RangeQueryCache::Rendered>> RangeQueryCache::query_rendered(
+    const RangeQueryKey& key, std::int64_t start_ms, std::int64_t end_ms, const Evaluate& evaluate,
+    const Render& render) {
   // (appended piece by piece: GCC 12 warns falsely about "literal" + std::string)
   std::string k(1, 'R');
   k += entry_key(key, start_ms);
@@ -111,7 +109,7 @@ Result<std::shared_ptr<const std::string>> RangeQueryCache::query_rendered(const
   bool cacheable = false;
   ES_ASSIGN_OR_RETURN(QueryResult r,
                       query_impl(key, start_ms, end_ms, evaluate, &expires, &cacheable));
-  auto body = std::make_shared<const std::string>(render(r));
+  auto body = std::make_shared<const Rendered>(render(r));
   if (cacheable) {
     const std::int64_t step = key.step_ms;
     Entry e;
@@ -121,7 +119,7 @@ Result<std::shared_ptr<const std::string>> RangeQueryCache::query_rendered(const
     e.data_hi = start_ms + (end_ms - start_ms) / step * step;
     e.tier_ms = key.tier_ms;
     e.expires_ms = expires;
-    e.bytes = body->size() + k.size();
+    e.bytes = body->body.size() + body->gzip_body.size() + k.size();
     e.body = body;
     std::lock_guard lock(mu_);
     insert_locked(std::move(e), seen_seq);

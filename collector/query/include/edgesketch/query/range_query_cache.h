@@ -89,12 +89,15 @@ class RangeQueryCache {
   // long as every extent it was made of stays valid (the same invalidations and expiry): a
   // dashboard asking the same range again gets the stored bytes without assembling or encoding
   // anything.
-  using Render = std::function<std::string(const QueryResult&)>;
-  Result<std::shared_ptr<const std::string>> query_rendered(const RangeQueryKey& key,
-                                                            std::int64_t start_ms,
-                                                            std::int64_t end_ms,
-                                                            const Evaluate& evaluate,
-                                                            const Render& render);
+  struct Rendered {
+    std::string body;
+    std::string gzip_body;  // the body gzip-compressed; empty when not made
+  };
+  using Render = std::function<Rendered(const QueryResult&)>;
+  Result<std::shared_ptr<const Rendered>> query_rendered(const RangeQueryKey& key,
+                                                         std::int64_t start_ms, std::int64_t end_ms,
+                                                         const Evaluate& evaluate,
+                                                         const Render& render);
 
   RangeQueryCacheStats stats() const;
 
@@ -108,7 +111,7 @@ class RangeQueryCache {
     std::int64_t expires_ms = 0;  // 0: never
     std::size_t bytes = 0;
     std::vector<ResultSeries> series;
-    std::shared_ptr<const std::string> body;  // a rendered whole response (query_rendered)
+    std::shared_ptr<const Rendered> body;  // a rendered whole response (query_rendered)
   };
   // query() that also reports the earliest expiry of the extents it used (0: none expires) and
   // whether it could use extents at all.
