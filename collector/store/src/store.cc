@@ -375,31 +375,24 @@ Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::W
 
 void Store::Impl::apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
                               wire::WindowBatch* owned, const std::vector<std::uint64_t>& ids) {
-  const std::size_t tiers = options_.tiers_ms.size();
+  const std::int64_t res = options_.tiers_ms[0];
   std::unique_lock lock(mem_mu_);
-  std::vector<Memtable*> mts(tiers);
-  std::string t(tenant);
-  for (std::size_t i = 0; i < tiers; ++i) mts[i] = &memtables_[{t, i}];
-  std::size_t before = 0;
-  for (auto* m : mts) before += m->bytes();
+  auto it = memtables_.find(tenant);
+  if (it == memtables_.end()) it = memtables_.emplace(std::string(tenant), Memtable()).first;
+  Memtable& mt = it->second;
+  const std::size_t before = mt.bytes();
   for (std::size_t r = 0; r < batch.records.size(); ++r) {
     const wire::WindowRecord& rec = batch.records[r];
-    // Coarse tiers first (copies or merges), then the finest, which may take the aggregate.
-    for (std::size_t i = tiers; i-- > 0;) {
-      const std::int64_t res = options_.tiers_ms[i];
-      const RowKey key{ids[r], floor_div(rec.window_start_ms, res) * res};
-      Status s = (i == 0 && owned != nullptr) ? mts[i]->apply(key, std::move(owned->records[r].agg))
-                                              : mts[i]->apply(key, rec.agg);
-      if (!s.ok()) {
-        ++merge_conflicts_;
-        spdlog::debug("store: record for series {} window {} not merged into tier {}: {}", ids[r],
-                      rec.window_start_ms, options_.tiers_ms[i], s.to_string());
-      }
+    const RowKey key{ids[r], floor_div(rec.window_start_ms, res) * res};
+    Status s =
+        owned != nullptr ? mt.apply(key, std::move(owned->records[r].agg)) : mt.apply(key, rec.agg);
+    if (!s.ok()) {
+      ++merge_conflicts_;
+      spdlog::debug("store: record for series {} window {} not merged: {}", ids[r],
+                    rec.window_start_ms, s.to_string());
     }
   }
-  std::size_t after = 0;
-  for (auto* m : mts) after += m->bytes();
-  mem_bytes_ = mem_bytes_ + after - before;
+  mem_bytes_ = mem_bytes_ + mt.bytes() - before;
   records_applied_ += batch.records.size();
 }
 
@@ -457,31 +450,61 @@ Status Store::Impl::flush_locked() {
   // Only this thread (holding write_mu_) changes the memtables, so they are stable here.
   std::vector<std::shared_ptr<const LivePart>> added;
   Bytes h, d, t;
-  for (const auto& [key, mt] : memtables_) {
+  for (const auto& [tenant, mt] : memtables_) {
     if (mt.empty()) continue;
     const auto rows = mt.sorted();
-    std::vector<std::pair<RowKey, const sketch::WindowAggregate*>> sorted_rows;
-    // Group by day: rows are sorted by series then time, so collect per day first.
+    // Group by day: rows are sorted by series then time, so collect per day first. Every tier
+    // divides a day, so a coarse row lies in the day of its fine rows.
     std::map<std::int64_t, std::vector<std::size_t>> by_day;
     for (std::size_t i = 0; i < rows.size(); ++i) {
       by_day[floor_div(rows[i].first.window_start, kDayMs)].push_back(i);
     }
-    for (const auto& day_rows : by_day) {
-      const std::int64_t day = day_rows.first;
-      const std::vector<std::size_t>& idx = day_rows.second;  // (clang 14 cannot capture bindings)
-      auto part =
-          write_part(key.first, options_.tiers_ms[key.second], day, options_.flush_zstd_level,
-                     [&](PartWriter& w) -> Status {
-                       PartRow row;
-                       for (std::size_t i : idx) {
-                         aggregate_to_row(rows[i].first.series_id, rows[i].first.window_start,
-                                          *rows[i].second, h, d, t, row);
-                         ES_RETURN_IF_ERROR(w.add(row));
-                       }
-                       return Status();
-                     });
-      if (!part.ok()) return part.status().with_context("flush");
-      added.push_back(std::move(part).value());
+    for (std::size_t ti = 0; ti < options_.tiers_ms.size(); ++ti) {
+      const std::int64_t res = options_.tiers_ms[ti];
+      for (const auto& day_rows : by_day) {
+        const std::int64_t day = day_rows.first;
+        const std::vector<std::size_t>& idx =
+            day_rows.second;  // (clang 14 cannot capture bindings)
+        auto part = write_part(
+            tenant, options_.tiers_ms[ti], day, options_.flush_zstd_level,
+            [&](PartWriter& w) -> Status {
+              PartRow row;
+              if (ti == 0) {
+                for (std::size_t i : idx) {
+                  aggregate_to_row(rows[i].first.series_id, rows[i].first.window_start,
+                                   *rows[i].second, h, d, t, row);
+                  ES_RETURN_IF_ERROR(w.add(row));
+                }
+                return Status();
+              }
+              // The rollup: consecutive fine rows of one series and coarse window merge into one.
+              for (std::size_t a = 0; a < idx.size();) {
+                const RowKey first = rows[idx[a]].first;
+                const RowKey key{first.series_id, floor_div(first.window_start, res) * res};
+                RowAccumulator acc;
+                std::size_t b = a;
+                for (; b < idx.size(); ++b) {
+                  const RowKey& k = rows[idx[b]].first;
+                  if (k.series_id != key.series_id ||
+                      floor_div(k.window_start, res) * res != key.window_start) {
+                    break;
+                  }
+                  Status s = acc.add(*rows[idx[b]].second);
+                  if (!s.ok()) {
+                    ++merge_conflicts_;
+                    spdlog::debug("store: rollup of series {} window {} into tier {}: {}",
+                                  key.series_id, key.window_start, res, s.to_string());
+                  }
+                }
+                acc.to_row(key.series_id, key.window_start, h, d, t, row);
+                ES_RETURN_IF_ERROR(w.add(row));
+                a = b;
+              }
+              return Status();
+            });
+        if (!part.ok()) return part.status().with_context("flush");
+        added.push_back(std::move(part).value());
+      }
     }
   }
   {
@@ -547,7 +570,7 @@ StoreStats Store::Impl::stats() const {
   {
     std::shared_lock lock(mem_mu_);
     s.memtable_bytes = mem_bytes_;
-    for (const auto& [k, m] : memtables_) s.memtable_rows += m.rows();
+    for (const auto& [k, m] : memtables_) s.memtable_rows += m.rows();  // the finest tier
   }
   s.wal_bytes = wal_->bytes();
   s.wal_segments = wal_->segments();

@@ -73,8 +73,8 @@ class Store::Impl {
   // Applies one replayed WAL batch (decoded by a ReplayDecoder) unless the ledger has it; a
   // batch that does not decode or resolve is skipped with an error in the log.
   void apply_replayed(std::string_view tenant, Result<wire::WindowBatch> batch);
-  // Applies a decoded batch's records to every tier's memtable. Moves aggregates out of `owned`
-  // when given.
+  // Applies a decoded batch's records to the tenant's memtable (finest tier). Moves aggregates
+  // out of `owned` when given.
   void apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
                    wire::WindowBatch* owned, const std::vector<std::uint64_t>& ids);
   Status flush_locked();
@@ -118,7 +118,10 @@ class Store::Impl {
   Bytes committed_ledger_;
 
   mutable std::shared_mutex mem_mu_;
-  std::map<std::pair<std::string, std::size_t>, Memtable> memtables_;
+  // Per tenant, the rows of the finest tier. The coarser tiers are not kept in memory: a flush
+  // writes them as rollups of these rows and a scan of a coarser tier folds them in the same way,
+  // so a coarse row is always exactly the merge of its fine rows.
+  std::map<std::string, Memtable, std::less<>> memtables_;
   std::size_t mem_bytes_ = 0;
 
   mutable std::mutex parts_mu_;

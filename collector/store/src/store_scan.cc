@@ -101,13 +101,15 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     // other under the exclusive lock, so every row is seen exactly once.
     std::shared_lock lock(mem_mu_);
     parts = parts_snapshot();
-    auto it = memtables_.find({req.tenant, ti});
+    auto it = memtables_.find(req.tenant);
     if (it != memtables_.end()) {
+      // The memtable holds the finest tier; a coarser tier's row is the merge of its fine rows.
       it->second.for_each([&](const RowKey& k, const sketch::WindowAggregate& agg) {
-        if (k.window_start <= lo || k.window_start > hi) return;
+        const std::int64_t ws = floor_div(k.window_start, tier_ms) * tier_ms;
+        if (ws <= lo || ws > hi) return;
         const std::size_t s = grid.series_index(k.series_id);
         if (s == ScanGrid::npos) return;
-        if (RowAccumulator* c = grid.cell(s, k.window_start)) {
+        if (RowAccumulator* c = grid.cell(s, ws)) {
           if (!c->add(agg).ok()) ++sketch_errors;
           ++result.rows_read;
         }

@@ -97,7 +97,7 @@ struct StoreStats {
   std::uint64_t records_applied = 0;
   std::uint64_t merge_conflicts = 0;  // records whose sketches could not merge (kept the old)
   std::uint64_t memtable_bytes = 0;
-  std::uint64_t memtable_rows = 0;  // all tiers
+  std::uint64_t memtable_rows = 0;  // the finest tier (coarser tiers are rolled up at flush)
   std::uint64_t wal_bytes = 0;
   std::uint64_t wal_segments = 0;
   std::uint64_t wal_fsyncs = 0;
