@@ -26,10 +26,10 @@ ReplayDecoder::~ReplayDecoder() {
   if (worker_.joinable()) worker_.join();
 }
 
-Result<wire::WindowBatch> ReplayDecoder::decode(const Item& item) const {
+Result<wire::DecodedWindowBatch> ReplayDecoder::decode(const Item& item) const {
   // No exception may leave the helper thread.
   try {
-    return wire::decode_window_batch(item.bytes, limits_, now_ms_);
+    return wire::decode_window_batch_with_sketch_bytes(item.bytes, limits_, now_ms_);
   } catch (const std::bad_alloc&) {
     return Status::resource_exhausted("wal replay: out of memory decoding a batch");
   } catch (...) {
@@ -55,7 +55,7 @@ void ReplayDecoder::worker_loop() {
     next->state = State::kDecoding;
     lock.unlock();
     // The item stays queued (the caller pops only decoded items), so `next` stays valid.
-    Result<wire::WindowBatch> batch = decode(*next);
+    Result<wire::DecodedWindowBatch> batch = decode(*next);
     lock.lock();
     next->decoded.emplace(std::move(batch));
     next->state = State::kDone;

@@ -19,16 +19,18 @@
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
+#include "edgesketch/wire/codec.h"
 #include "edgesketch/wire/limits.h"
-#include "edgesketch/wire/types.h"
 
 namespace edgesketch::store {
 
 class ReplayDecoder {
  public:
   // Receives each batch's tenant and its decode result (the decoder's error when the bytes do
-  // not decode with `limits`), in push order.
-  using ApplyFn = std::function<void(std::string_view tenant, Result<wire::WindowBatch> batch)>;
+  // not decode with `limits`), in push order. The sketch bytes point into the decoder's copy of
+  // the record, valid until the function returns.
+  using ApplyFn =
+      std::function<void(std::string_view tenant, Result<wire::DecodedWindowBatch> batch)>;
 
   // `max_in_flight` bounds the copies held (each at most one WAL record).
   ReplayDecoder(const wire::Limits& limits, std::int64_t now_ms, ApplyFn apply,
@@ -50,14 +52,14 @@ class ReplayDecoder {
     std::string tenant;
     Bytes bytes;
     State state = State::kPending;
-    std::optional<Result<wire::WindowBatch>> decoded;
+    std::optional<Result<wire::DecodedWindowBatch>> decoded;
   };
 
   void worker_loop();
   // Applies the decoded items at the front, waiting for the front item while the queue holds
   // more than `keep` items. Called with `lock` held; releases it around apply_.
   void drain(std::unique_lock<std::mutex>& lock, std::size_t keep);
-  Result<wire::WindowBatch> decode(const Item& item) const;
+  Result<wire::DecodedWindowBatch> decode(const Item& item) const;
 
   const wire::Limits limits_;
   const std::int64_t now_ms_;

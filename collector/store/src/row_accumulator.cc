@@ -119,6 +119,23 @@ void RowAccumulator::to_row(std::uint64_t series_id, std::int64_t window_start, 
   }
 }
 
+Result<sketch::WindowAggregate> row_to_aggregate(const PartRow& row) {
+  std::optional<sketch::ExpHistogram> h;
+  std::optional<sketch::HyperLogLog> d;
+  std::optional<sketch::TopK> t;
+  if (!row.histogram.empty()) {
+    ES_ASSIGN_OR_RETURN(h, sketch::ExpHistogram::deserialize(row.histogram));
+  }
+  if (!row.distinct.empty()) {
+    ES_ASSIGN_OR_RETURN(d, sketch::HyperLogLog::deserialize(row.distinct));
+  }
+  if (!row.topk.empty()) {
+    ES_ASSIGN_OR_RETURN(t, sketch::TopK::deserialize(row.topk));
+  }
+  return sketch::WindowAggregate::from_parts(row.count, row.sum, row.min, row.max, std::move(h),
+                                             std::move(d), std::move(t));
+}
+
 void aggregate_to_row(std::uint64_t series_id, std::int64_t window_start,
                       const sketch::WindowAggregate& agg, Bytes& h, Bytes& d, Bytes& t,
                       PartRow& out) {

@@ -45,6 +45,10 @@ class RowAccumulator {
   std::optional<sketch::TopK> topk_;
 };
 
+// Decodes a stored row into an aggregate (validated like any stored row: kCorruption or
+// kInvalidArgument when the bytes or the scalars do not hold together).
+Result<sketch::WindowAggregate> row_to_aggregate(const PartRow& row);
+
 // Serializes an aggregate's sketches into h, d and t and fills `out` with spans into them.
 void aggregate_to_row(std::uint64_t series_id, std::int64_t window_start,
                       const sketch::WindowAggregate& agg, Bytes& h, Bytes& d, Bytes& t,

@@ -73,14 +73,14 @@ Result<IngestReceipt> Store::ingest(std::string_view tenant, ByteSpan encoded) {
 
 Result<IngestReceipt> Store::ingest(std::string_view tenant, const wire::WindowBatch& batch,
                                     ByteSpan encoded) {
-  ES_ASSIGN_OR_RETURN(IngestReceipt r, impl_->submit(tenant, batch, encoded, nullptr));
+  ES_ASSIGN_OR_RETURN(IngestReceipt r, impl_->submit(tenant, batch, encoded));
   ES_RETURN_IF_ERROR(impl_->wait_durable(r.lsn));
   return r;
 }
 
 Result<IngestReceipt> Store::submit(std::string_view tenant, const wire::WindowBatch& batch,
                                     ByteSpan encoded) {
-  return impl_->submit(tenant, batch, encoded, nullptr);
+  return impl_->submit(tenant, batch, encoded);
 }
 
 Result<IngestReceipt> Store::submit(std::string_view tenant, ByteSpan encoded) {
@@ -192,7 +192,7 @@ Status Store::Impl::open() {
   {
     // Replay decodes on a helper thread while this one applies, in WAL order.
     ReplayDecoder decoder(replay_limits_, clock_->now_ms(),
-                          [this](std::string_view tenant, Result<wire::WindowBatch> batch) {
+                          [this](std::string_view tenant, Result<wire::DecodedWindowBatch> batch) {
                             apply_replayed(tenant, std::move(batch));
                           });
     ES_ASSIGN_OR_RETURN(wal_, Wal::open(
@@ -310,36 +310,46 @@ Status Store::Impl::remove_orphans(const Manifest& m) {
   return Status();
 }
 
-void Store::Impl::apply_replayed(std::string_view tenant, Result<wire::WindowBatch> batch) {
-  if (!batch.ok()) {
+void Store::Impl::apply_replayed(std::string_view tenant,
+                                 Result<wire::DecodedWindowBatch> decoded) {
+  if (!decoded.ok()) {
     // The bytes passed the CRC, so they are what was written; a batch that decoded then and does
     // not now means the limits were tightened. Skip it loudly rather than refuse to start.
     spdlog::error("store {}: WAL batch for tenant '{}' does not decode any more ({}); skipped",
-                  dir_, tenant, batch.status().to_string());
+                  dir_, tenant, decoded.status().to_string());
     return;
   }
-  if (ledger_.contains(tenant, batch->gateway_id, batch->seq)) return;
-  Status s = catalog_->resolve(tenant, batch->records, ids_scratch_);
+  const wire::WindowBatch& batch = decoded->batch;
+  if (ledger_.contains(tenant, batch.gateway_id, batch.seq)) return;
+  Status s = catalog_->resolve(tenant, batch.records, ids_scratch_);
   if (!s.ok()) {
-    spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch->gateway_id,
-                  batch->seq, s.to_string());
+    spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch.gateway_id,
+                  batch.seq, s.to_string());
     return;
   }
-  apply_batch(tenant, *batch, &batch.value(), ids_scratch_);
-  ledger_.insert(tenant, batch->gateway_id, batch->seq);
+  apply_batch(tenant, batch, decoded->sketch_bytes, ids_scratch_);
+  ledger_.insert(tenant, batch.gateway_id, batch.seq);
   ++replayed_;
 }
 
 // ---- write path ----
 
 Result<IngestReceipt> Store::Impl::submit_encoded(std::string_view tenant, ByteSpan encoded) {
-  ES_ASSIGN_OR_RETURN(wire::WindowBatch batch,
-                      wire::decode_window_batch(encoded, options_.limits, clock_->now_ms()));
-  return submit(tenant, batch, encoded, &batch);
+  ES_ASSIGN_OR_RETURN(
+      wire::DecodedWindowBatch decoded,
+      wire::decode_window_batch_with_sketch_bytes(encoded, options_.limits, clock_->now_ms()));
+  return submit_decoded(tenant, decoded.batch, decoded.sketch_bytes, encoded);
 }
 
 Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::WindowBatch& batch,
-                                          ByteSpan encoded, wire::WindowBatch* owned) {
+                                          ByteSpan encoded) {
+  return submit_decoded(tenant, batch, {}, encoded);
+}
+
+Result<IngestReceipt> Store::Impl::submit_decoded(std::string_view tenant,
+                                                  const wire::WindowBatch& batch,
+                                                  std::span<const wire::SketchBytes> sketch_bytes,
+                                                  ByteSpan encoded) {
   ES_RETURN_IF_ERROR(check_tenant(tenant, batch));
   std::lock_guard lock(write_mu_);
   IngestReceipt r;
@@ -354,7 +364,7 @@ Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::W
   }
   ES_RETURN_IF_ERROR(catalog_->resolve(tenant, batch.records, ids_scratch_));
   ES_ASSIGN_OR_RETURN(r.lsn, wal_->append(tenant, encoded));
-  apply_batch(tenant, batch, owned, ids_scratch_);
+  apply_batch(tenant, batch, sketch_bytes, ids_scratch_);
   ledger_.insert(tenant, batch.gateway_id, batch.seq);
   r.records = batch.records.size();
   ++batches_applied_;
@@ -374,7 +384,8 @@ Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::W
 }
 
 void Store::Impl::apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
-                              wire::WindowBatch* owned, const std::vector<std::uint64_t>& ids) {
+                              std::span<const wire::SketchBytes> sketch_bytes,
+                              const std::vector<std::uint64_t>& ids) {
   const std::int64_t res = options_.tiers_ms[0];
   std::unique_lock lock(mem_mu_);
   auto it = memtables_.find(tenant);
@@ -385,7 +396,7 @@ void Store::Impl::apply_batch(std::string_view tenant, const wire::WindowBatch& 
     const wire::WindowRecord& rec = batch.records[r];
     const RowKey key{ids[r], floor_div(rec.window_start_ms, res) * res};
     Status s =
-        owned != nullptr ? mt.apply(key, std::move(owned->records[r].agg)) : mt.apply(key, rec.agg);
+        sketch_bytes.empty() ? mt.apply(key, rec.agg) : mt.apply(key, rec.agg, sketch_bytes[r]);
     if (!s.ok()) {
       ++merge_conflicts_;
       spdlog::debug("store: record for series {} window {} not merged: {}", ids[r],
@@ -457,7 +468,7 @@ Status Store::Impl::flush_locked() {
     // divides a day, so a coarse row lies in the day of its fine rows.
     std::map<std::int64_t, std::vector<std::size_t>> by_day;
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      by_day[floor_div(rows[i].first.window_start, kDayMs)].push_back(i);
+      by_day[floor_div(rows[i]->window_start, kDayMs)].push_back(i);
     }
     for (std::size_t ti = 0; ti < options_.tiers_ms.size(); ++ti) {
       const std::int64_t res = options_.tiers_ms[ti];
@@ -468,28 +479,24 @@ Status Store::Impl::flush_locked() {
         auto part = write_part(
             tenant, options_.tiers_ms[ti], day, options_.flush_zstd_level,
             [&](PartWriter& w) -> Status {
-              PartRow row;
               if (ti == 0) {
-                for (std::size_t i : idx) {
-                  aggregate_to_row(rows[i].first.series_id, rows[i].first.window_start,
-                                   *rows[i].second, h, d, t, row);
-                  ES_RETURN_IF_ERROR(w.add(row));
-                }
+                for (std::size_t i : idx) ES_RETURN_IF_ERROR(w.add(*rows[i]));
                 return Status();
               }
               // The rollup: consecutive fine rows of one series and coarse window merge into one.
+              PartRow row;
               for (std::size_t a = 0; a < idx.size();) {
-                const RowKey first = rows[idx[a]].first;
+                const PartRow& first = *rows[idx[a]];
                 const RowKey key{first.series_id, floor_div(first.window_start, res) * res};
                 RowAccumulator acc;
                 std::size_t b = a;
                 for (; b < idx.size(); ++b) {
-                  const RowKey& k = rows[idx[b]].first;
-                  if (k.series_id != key.series_id ||
-                      floor_div(k.window_start, res) * res != key.window_start) {
+                  const PartRow& r = *rows[idx[b]];
+                  if (r.series_id != key.series_id ||
+                      floor_div(r.window_start, res) * res != key.window_start) {
                     break;
                   }
-                  Status s = acc.add(*rows[idx[b]].second);
+                  Status s = acc.add(r);
                   if (!s.ok()) {
                     ++merge_conflicts_;
                     spdlog::debug("store: rollup of series {} window {} into tier {}: {}",

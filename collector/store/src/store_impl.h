@@ -19,6 +19,7 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -54,7 +55,7 @@ class Store::Impl {
 
   Status open();
   Result<IngestReceipt> submit(std::string_view tenant, const wire::WindowBatch& batch,
-                               ByteSpan encoded, wire::WindowBatch* owned);
+                               ByteSpan encoded);
   Result<IngestReceipt> submit_encoded(std::string_view tenant, ByteSpan encoded);
   Status wait_durable(std::uint64_t lsn) { return wal_->wait_durable(lsn); }
   Status flush();
@@ -72,11 +73,16 @@ class Store::Impl {
   Status remove_orphans(const Manifest& m);
   // Applies one replayed WAL batch (decoded by a ReplayDecoder) unless the ledger has it; a
   // batch that does not decode or resolve is skipped with an error in the log.
-  void apply_replayed(std::string_view tenant, Result<wire::WindowBatch> batch);
-  // Applies a decoded batch's records to the tenant's memtable (finest tier). Moves aggregates
-  // out of `owned` when given.
+  void apply_replayed(std::string_view tenant, Result<wire::DecodedWindowBatch> decoded);
+  // The write path after decoding; `sketch_bytes` (one per record, or empty) are the records'
+  // serialized sketches as decoded.
+  Result<IngestReceipt> submit_decoded(std::string_view tenant, const wire::WindowBatch& batch,
+                                       std::span<const wire::SketchBytes> sketch_bytes,
+                                       ByteSpan encoded);
+  // Applies a decoded batch's records to the tenant's memtable (finest tier).
   void apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
-                   wire::WindowBatch* owned, const std::vector<std::uint64_t>& ids);
+                   std::span<const wire::SketchBytes> sketch_bytes,
+                   const std::vector<std::uint64_t>& ids);
   Status flush_locked();
   std::string partition_dir(const std::string& tenant, std::uint32_t tier_ms,
                             std::int64_t day) const;

@@ -104,13 +104,13 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     auto it = memtables_.find(req.tenant);
     if (it != memtables_.end()) {
       // The memtable holds the finest tier; a coarser tier's row is the merge of its fine rows.
-      it->second.for_each([&](const RowKey& k, const sketch::WindowAggregate& agg) {
-        const std::int64_t ws = floor_div(k.window_start, tier_ms) * tier_ms;
+      it->second.for_each([&](const PartRow& row) {
+        const std::int64_t ws = floor_div(row.window_start, tier_ms) * tier_ms;
         if (ws <= lo || ws > hi) return;
-        const std::size_t s = grid.series_index(k.series_id);
+        const std::size_t s = grid.series_index(row.series_id);
         if (s == ScanGrid::npos) return;
         if (RowAccumulator* c = grid.cell(s, ws)) {
-          if (!c->add(agg).ok()) ++sketch_errors;
+          if (!c->add(row).ok()) ++sketch_errors;
           ++result.rows_read;
         }
       });
