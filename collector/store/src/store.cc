@@ -461,6 +461,7 @@ Status Store::Impl::flush_locked() {
   // Only this thread (holding write_mu_) changes the memtables, so they are stable here.
   std::vector<std::shared_ptr<const LivePart>> added;
   Bytes h, d, t;
+  HistogramMerger merger;
   for (const auto& [tenant, mt] : memtables_) {
     if (mt.empty()) continue;
     const auto rows = mt.sorted();
@@ -489,6 +490,7 @@ Status Store::Impl::flush_locked() {
                 const PartRow& first = *rows[idx[a]];
                 const RowKey key{first.series_id, floor_div(first.window_start, res) * res};
                 RowAccumulator acc;
+                acc.begin_run(merger);
                 std::size_t b = a;
                 for (; b < idx.size(); ++b) {
                   const PartRow& r = *rows[idx[b]];
@@ -496,13 +498,14 @@ Status Store::Impl::flush_locked() {
                       floor_div(r.window_start, res) * res != key.window_start) {
                     break;
                   }
-                  Status s = acc.add(r);
+                  Status s = acc.add_to_run(r, merger);
                   if (!s.ok()) {
                     ++merge_conflicts_;
                     spdlog::debug("store: rollup of series {} window {} into tier {}: {}",
                                   key.series_id, key.window_start, res, s.to_string());
                   }
                 }
+                acc.end_run(merger);
                 acc.to_row(key.series_id, key.window_start, h, d, t, row);
                 ES_RETURN_IF_ERROR(w.add(row));
                 a = b;
