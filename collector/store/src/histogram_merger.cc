@@ -45,25 +45,52 @@ inline void unpack_block(const std::uint8_t* p, std::size_t avail, unsigned w, s
   }
 }
 
-// Appends one block of 8 counts at the smallest width that holds them.
-inline void put_block(Bytes& out, const std::uint64_t v[8]) {
-  std::uint64_t all = 0;
-  for (int k = 0; k < 8; ++k) all |= v[k];
-  const unsigned w = all == 0 ? 0 : 64 - static_cast<unsigned>(std::countl_zero(all));
-  out.push_back(static_cast<std::uint8_t>(w));
-  if (w == 0) return;
-  const std::size_t at = out.size();
-  out.resize(at + w + 16);  // slack for the 16-byte stores below, trimmed after
-  std::uint8_t* p = out.data() + at;
-  std::memset(p, 0, w + 16);
-  for (unsigned k = 0; k < 8; ++k) {
-    const unsigned bit = k * w;
-    u128 x;
-    std::memcpy(&x, p + bit / 8, 16);
-    x |= static_cast<u128>(v[k]) << (bit % 8);
-    std::memcpy(p + bit / 8, &x, 16);
+// Appends the counts of one store as blocks of 8 at the smallest width that holds each block
+// (the layout's packing: a width byte, then the 8 counts LSB-first).
+void put_blocks(Bytes& out, const std::uint64_t* c, std::size_t n) {
+  const std::size_t blocks = (n + 7) / 8;
+  // Widths first, so the output grows once.
+  std::size_t total = 0;
+  unsigned widths_small[64];
+  std::vector<unsigned> widths_large;
+  unsigned* widths = widths_small;
+  if (blocks > 64) {
+    widths_large.resize(blocks);
+    widths = widths_large.data();
   }
-  out.resize(at + w);
+  for (std::size_t b = 0; b < blocks; ++b) {
+    std::uint64_t all = 0;
+    const std::size_t end = std::min(n, b * 8 + 8);
+    for (std::size_t j = b * 8; j < end; ++j) all |= c[j];
+    widths[b] = all == 0 ? 0 : 64 - static_cast<unsigned>(std::countl_zero(all));
+    total += 1 + widths[b];
+  }
+  const std::size_t at = out.size();
+  out.resize(at + total + 16);  // slack for the 16-byte stores below, trimmed after
+  std::uint8_t* p = out.data() + at;
+  std::memset(p, 0, total + 16);
+  for (std::size_t b = 0; b < blocks; ++b) {
+    const unsigned w = widths[b];
+    *p++ = static_cast<std::uint8_t>(w);
+    if (w == 0) continue;
+    const std::size_t valid = std::min<std::size_t>(8, n - b * 8);
+    const std::uint64_t* v = c + b * 8;
+    if (w <= 8) {
+      std::uint64_t x = 0;
+      for (std::size_t k = 0; k < valid; ++k) x |= v[k] << (k * w);
+      std::memcpy(p, &x, 8);
+    } else {
+      for (std::size_t k = 0; k < valid; ++k) {
+        const unsigned bit = static_cast<unsigned>(k) * w;
+        u128 x;
+        std::memcpy(&x, p + bit / 8, 16);
+        x |= static_cast<u128>(v[k]) << (bit % 8);
+        std::memcpy(p + bit / 8, &x, 16);
+      }
+    }
+    p += w;
+  }
+  out.resize(at + total);
 }
 
 int extra_downscale(std::int32_t lo, std::int32_t hi, std::int32_t max_buckets) {
@@ -306,12 +333,7 @@ void HistogramMerger::serialize(Bytes& out) const {
     const auto n = static_cast<std::size_t>(s.hi - s.lo + 1);
     put_svarint(out, s.lo);
     put_varint(out, n);
-    const std::uint64_t* c = s.buf.data() + (s.lo - s.base);
-    for (std::size_t j = 0; j < n; j += 8) {
-      std::uint64_t v[8] = {};
-      std::copy_n(c + j, std::min<std::size_t>(8, n - j), v);
-      put_block(out, v);
-    }
+    put_blocks(out, s.buf.data() + (s.lo - s.base), n);
   }
 }
 

@@ -1,9 +1,11 @@
-// ReplayDecoder: decodes WAL batches on a helper thread while the caller applies the previous
-// ones, so that recovery uses two cores (decoding is about 40 % of replaying a batch). Batches
-// are handed to the apply function in the order they were pushed, on the pushing thread.
+// ReplayDecoder: decodes WAL batches on helper threads while the caller applies the previous
+// ones. Decoding is most of replaying a batch (applying one is a catalog lookup and a copy of
+// the serialized sketches per record), so with two helpers the decode, not the apply, uses the
+// cores. Batches are handed to the apply function in the order they were pushed, on the
+// pushing thread, whichever helper decoded them.
 //
 // Thread safety: push() and finish() must be called from one thread (the one that applies); the
-// helper thread only decodes copies of the bytes and never touches the caller's state.
+// helpers only decode copies of the bytes and never touch the caller's state.
 #pragma once
 
 #include <condition_variable>
@@ -16,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
@@ -32,9 +35,10 @@ class ReplayDecoder {
   using ApplyFn =
       std::function<void(std::string_view tenant, Result<wire::DecodedWindowBatch> batch)>;
 
-  // `max_in_flight` bounds the copies held (each at most one WAL record).
+  // `max_in_flight` bounds the copies held (each at most one WAL record); `helpers` threads
+  // (at least one) decode them, each a different record.
   ReplayDecoder(const wire::Limits& limits, std::int64_t now_ms, ApplyFn apply,
-                std::size_t max_in_flight = 8);
+                std::size_t max_in_flight = 8, std::size_t helpers = 1);
   // Stops the helper; batches not yet applied are dropped (call finish() to apply them).
   ~ReplayDecoder();
   ReplayDecoder(const ReplayDecoder&) = delete;
@@ -67,11 +71,11 @@ class ReplayDecoder {
   const std::size_t max_in_flight_;
 
   std::mutex mu_;                            // guards queue_, the items' state and stop_
-  std::condition_variable work_cv_;          // the helper waits for a pending item
+  std::condition_variable work_cv_;          // helpers wait for a pending item
   std::condition_variable done_cv_;          // the caller waits for the front to be decoded
   std::deque<std::unique_ptr<Item>> queue_;  // push order; stable items
   bool stop_ = false;
-  std::thread worker_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace edgesketch::store

@@ -190,11 +190,13 @@ Status Store::Impl::open() {
   WalReplayReport report;
   const auto t0 = std::chrono::steady_clock::now();
   {
-    // Replay decodes on a helper thread while this one applies, in WAL order.
-    ReplayDecoder decoder(replay_limits_, clock_->now_ms(),
-                          [this](std::string_view tenant, Result<wire::DecodedWindowBatch> batch) {
-                            apply_replayed(tenant, std::move(batch));
-                          });
+    // Replay decodes on helper threads while this one applies, in WAL order.
+    ReplayDecoder decoder(
+        replay_limits_, clock_->now_ms(),
+        [this](std::string_view tenant, Result<wire::DecodedWindowBatch> batch) {
+          apply_replayed(tenant, std::move(batch));
+        },
+        8, std::max(1u, std::min(2u, std::thread::hardware_concurrency())));
     ES_ASSIGN_OR_RETURN(wal_, Wal::open(
                                   wo, wal_replay_from_,
                                   [&decoder](std::string_view tenant, ByteSpan bytes) {
