@@ -5,8 +5,9 @@
 // Write path: ingest() decodes and validates a WindowBatch, drops it when its (gateway_id, seq)
 // was applied before (dedupe ledger), resolves the series ids (SQLite catalog; new series are
 // committed before anything refers to them), appends the batch bytes to the WAL, applies every
-// record to the memtable of every tier (the 10 s record is folded into the 1 min and 1 h windows
-// it belongs to right away, so rollups are exact for late deltas too) and returns once the WAL
+// record to the memtable of the finest tier (a flush writes the 1 min and 1 h tiers as rollups
+// of those rows, and scans of a coarse tier fold them the same way, so rollups are exact for
+// late deltas too) and returns once the WAL
 // record is fsynced (group commit: a background thread fsyncs whatever has been appended, so
 // many appends share one fsync). The memtable is flushed into immutable parts when it exceeds
 // its byte budget or on flush(); background merges combine the parts of a partition.
