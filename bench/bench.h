@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,6 +16,9 @@ struct BenchOptions {
   int repetitions = 7;
   // Smaller workloads for a smoke run in the test suite (figures are then not acceptance figures).
   bool quick = false;
+  // When non-empty, run only the named part of a suite (e.g. store: ingest, scan, recovery), to
+  // profile one case; empty runs everything.
+  std::string only;
 };
 
 // Each suite returns one flat JSON object of named figures.

@@ -1,4 +1,4 @@
-// edgesketch-bench: `edgesketch-bench <suite> [--json] [--quick] [--repetitions N]`.
+// edgesketch-bench: `edgesketch-bench <suite> [--json] [--quick] [--repetitions N] [--only PART]`.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,8 +31,10 @@ constexpr Suite kSuites[] = {
 };
 
 int usage(FILE* out) {
-  std::fprintf(out,
-               "usage: edgesketch-bench <suite> [--json] [--quick] [--repetitions N]\nsuites:\n");
+  std::fprintf(
+      out,
+      "usage: edgesketch-bench <suite> [--json] [--quick] [--repetitions N] [--only PART]\n"
+      "  --only PART  run one part of a suite (store: ingest, scan, recovery)\nsuites:\n");
   for (const auto& s : kSuites) std::fprintf(out, "  %-8s %s\n", s.name, s.what);
   return out == stderr ? 2 : 0;
 }
@@ -57,6 +59,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "edgesketch-bench: --repetitions must be >= 1\n");
         return 2;
       }
+    } else if (a == "--only" && i + 1 < argc) {
+      options.only = argv[++i];
     } else {
       std::fprintf(stderr, "edgesketch-bench: unknown argument '%s'\n", argv[i]);
       return usage(stderr);

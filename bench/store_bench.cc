@@ -146,8 +146,15 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
   FakeClock clock(kStartMs + 2 * 3'600'000);
   const int reps = std::max(1, std::min(options.repetitions, 5));
 
+  const std::string& only = options.only;
+  if (!only.empty() && only != "ingest" && only != "scan" && only != "recovery") {
+    out["store_error"] = "unknown part '" + only + "' (ingest, scan, recovery)";
+    return out;
+  }
+  auto want = [&only](const char* part) { return only.empty() || only == part; };
+
   // ---- ingest: 500-record vibration batches with histograms ----
-  {
+  if (want("ingest")) {
     const int windows = options.quick ? 4 : 40;
     Fleet fleet(500);
     std::vector<EncodedBatch> batches;
@@ -194,10 +201,20 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
   // ---- the standard fleet: size and scan ----
   const std::uint32_t devices = options.quick ? 100 : 1000;
   const int windows = options.quick ? 60 : 360;  // 10 min / 1 h of 10 s windows
+  const std::size_t recovery_batches_wanted = options.quick ? 200 : 2000;
   ScratchDir fleet_dir;
   std::uint64_t readings = 0;
   std::vector<EncodedBatch> recovery_batches;
-  {
+  if (!want("scan") && want("recovery")) {
+    // Recovery alone: only the fleet batches it replays, without storing the fleet.
+    Fleet fleet(devices);
+    std::uint64_t seq = 1;
+    for (int w = 0; w < windows && recovery_batches.size() < recovery_batches_wanted; ++w) {
+      append_batches(fleet.window(kStartMs + w * std::int64_t{kWindowMs}, readings), "gw-fleet",
+                     seq, recovery_batches);
+    }
+  }
+  if (want("scan")) {
     store::StoreOptions o = bench_options(&clock);
     o.memtable_bytes = std::size_t{256} << 20;
     auto store = store::Store::open(fleet_dir.path(), o);
@@ -263,8 +280,8 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
   }
 
   // ---- recovery: reopen with 1M rows (2,000 batches of 500) in the WAL ----
-  {
-    const std::size_t target_batches = options.quick ? 200 : 2000;
+  if (want("recovery")) {
+    const std::size_t target_batches = recovery_batches_wanted;
     ScratchDir dir;
     {
       auto store = store::Store::open(dir.path(), bench_options(&clock));

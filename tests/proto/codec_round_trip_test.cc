@@ -61,6 +61,38 @@ TEST(WindowBatchRoundTrip, SketchBytesTravelVerbatim) {
   }
 }
 
+// The reported sketch bytes lie inside the input and are exactly the decoded sketches'
+// serialize() output; absent sketches report nothing.
+TEST(WindowBatchRoundTrip, DecodeReportsEachRecordsSketchBytes) {
+  const WindowBatch batch = sample_window_batch();
+  const Bytes bytes = encode_window_batch(batch);
+  auto decoded = decode_window_batch_with_sketch_bytes(bytes, Limits{}, kNowMs);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
+  EXPECT_EQ(decoded->batch, batch);
+  ASSERT_EQ(decoded->sketch_bytes.size(), batch.records.size());
+  auto inside = [&bytes](ByteSpan s) {
+    return s.data() >= bytes.data() && s.data() + s.size() <= bytes.data() + bytes.size();
+  };
+  auto same = [&inside](ByteSpan s, const auto* sketch) {
+    if (sketch == nullptr) return s.empty();
+    const Bytes want = sketch->serialize();
+    return inside(s) && Bytes(s.begin(), s.end()) == want;
+  };
+  for (std::size_t i = 0; i < batch.records.size(); ++i) {
+    const sketch::WindowAggregate& agg = decoded->batch.records[i].agg;
+    const SketchBytes& sb = decoded->sketch_bytes[i];
+    EXPECT_TRUE(same(sb.histogram, agg.histogram())) << "record " << i;
+    EXPECT_TRUE(same(sb.distinct, agg.distinct())) << "record " << i;
+    EXPECT_TRUE(same(sb.topk, agg.topk())) << "record " << i;
+  }
+  // Errors are the plain decoder's.
+  const Bytes cut(bytes.begin(), bytes.end() - 3);
+  auto bad = decode_window_batch_with_sketch_bytes(cut, Limits{}, kNowMs);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().to_string(),
+            decode_window_batch(cut, Limits{}, kNowMs).status().to_string());
+}
+
 TEST(WindowBatchRoundTrip, EmptyBatch) {
   WindowBatch batch;
   batch.gateway_id = "gw";

@@ -1,16 +1,22 @@
-// Memtable: the in-memory rows of one tenant and tier, keyed by (series_id, window_start),
-// each the merge of every record applied to it, with an estimate of the heap bytes held.
+// Memtable: the in-memory rows of one tenant's finest tier, keyed by (series_id, window_start),
+// each the merge of every record applied to it. Rows are kept the way a part stores them:
+// scalars plus the sketches' canonical serialize() bytes in an arena. That is several times
+// smaller than the decoded sketches (a 1,000-value histogram takes ~0.3 KB instead of ~2 KB),
+// so ingest touches little fresh memory, and a flush writes the rows without serializing them.
 //
 // Thread safety: thread-compatible; the store guards memtables with its memtable mutex.
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <utility>
 #include <vector>
 
+#include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
 #include "edgesketch/sketch/window_aggregate.h"
+#include "edgesketch/store/part_block.h"
+#include "edgesketch/wire/codec.h"
 
 namespace edgesketch::store {
 
@@ -29,49 +35,61 @@ struct RowKeyHash {
   }
 };
 
-// Estimated heap bytes of an aggregate (object and sketches).
-std::size_t aggregate_bytes(const sketch::WindowAggregate& agg);
-
 class Memtable {
  public:
-  // Merges agg into the row at key (creating it). On a merge error (sketches that cannot merge,
-  // count overflow) the row is unchanged and the error is returned.
-  Status apply(const RowKey& key, const sketch::WindowAggregate& agg);
-  Status apply(const RowKey& key, sketch::WindowAggregate&& agg);
+  Memtable() = default;
+  Memtable(Memtable&&) = default;
+  Memtable& operator=(Memtable&&) = default;
 
+  // Merges agg into the row at key (creating it). `bytes` may carry agg's sketches already
+  // serialized (as decoded from the wire); a new row copies them instead of serializing agg's
+  // sketches, which must be exactly what they decode to. On a merge error (sketches that cannot
+  // merge, count overflow) the row is unchanged and the error is returned.
+  Status apply(const RowKey& key, const sketch::WindowAggregate& agg,
+               const wire::SketchBytes& bytes = {});
+
+  // Heap bytes held (arena, rows and index; bytes of rows replaced by a merge stay counted
+  // until the memtable is dropped).
   std::size_t bytes() const { return bytes_; }
-  std::size_t rows() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-  // Every row, sorted by key.
-  std::vector<std::pair<RowKey, const sketch::WindowAggregate*>> sorted() const;
+  std::size_t rows() const { return rows_.size(); }
+  bool empty() const { return rows_.empty(); }
+  // Every row, sorted by key; the sketch spans point into this memtable and stay valid until
+  // it is modified or destroyed.
+  std::vector<const PartRow*> sorted() const;
+  // fn(const PartRow&) for every row, in no particular order.
   template <typename Fn>
   void for_each(Fn&& fn) const {
-    for (const auto& e : entries_) fn(e.key, e.agg);
+    for (const auto& r : rows_) fn(r);
   }
 
  private:
-  struct Entry {
-    RowKey key;
-    sketch::WindowAggregate agg;
-    std::size_t bytes = 0;
-  };
-  // Open addressing with linear probing over (key, entry index): a lookup reads one or two
+  // Open addressing with linear probing over (key, row index): a lookup reads one or two
   // adjacent slots instead of chasing list nodes scattered over the heap.
   struct Slot {
     RowKey key;
     std::uint32_t index = kEmpty;
   };
   static constexpr std::uint32_t kEmpty = 0xffffffffu;
-  static constexpr std::size_t kEntryOverhead = 64;
+  static constexpr std::size_t kChunkBytes = std::size_t{256} << 10;
 
-  // The entry of key, or nullptr; `slot` is where the key is or would go.
-  Entry* find(const RowKey& key, std::size_t& slot);
-  void insert_at(std::size_t slot, const RowKey& key, sketch::WindowAggregate&& agg);
+  // The index of key's row or kEmpty; `slot` is where the key is or would go.
+  std::uint32_t find(const RowKey& key, std::size_t& slot);
   void grow();
+  // Copies agg's sketches into the arena (from `bytes` where given, else serialized) and sets
+  // row's scalars and sketch spans.
+  void store(const sketch::WindowAggregate& agg, const wire::SketchBytes& bytes, PartRow& row);
+  // Copies bytes into the arena; the span stays valid while the memtable lives.
+  ByteSpan copy(ByteSpan bytes);
+  void update_bytes();
 
-  std::deque<Entry> entries_;  // stable references
+  std::vector<PartRow> rows_;
   std::vector<Slot> slots_;
+  std::vector<std::unique_ptr<std::uint8_t[]>> chunks_;
+  std::size_t chunk_capacity_ = 0;  // of chunks_.back()
+  std::size_t chunk_used_ = 0;      // of chunks_.back()
+  std::size_t arena_bytes_ = 0;     // all chunks
   std::size_t bytes_ = 0;
+  Bytes scratch_;
 };
 
 }  // namespace edgesketch::store

@@ -1,4 +1,4 @@
-// ReplayDecoder: a one-helper decode pipeline for WAL replay.
+// ReplayDecoder: a decode pipeline for WAL replay with helper threads and in-order apply.
 #include "replay_decoder.h"
 
 #include <new>
@@ -9,12 +9,13 @@
 namespace edgesketch::store {
 
 ReplayDecoder::ReplayDecoder(const wire::Limits& limits, std::int64_t now_ms, ApplyFn apply,
-                             std::size_t max_in_flight)
+                             std::size_t max_in_flight, std::size_t helpers)
     : limits_(limits),
       now_ms_(now_ms),
       apply_(std::move(apply)),
       max_in_flight_(max_in_flight < 2 ? 2 : max_in_flight) {
-  worker_ = std::thread([this] { worker_loop(); });
+  if (helpers < 1) helpers = 1;
+  for (std::size_t i = 0; i < helpers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ReplayDecoder::~ReplayDecoder() {
@@ -23,13 +24,13 @@ ReplayDecoder::~ReplayDecoder() {
     stop_ = true;
   }
   work_cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  for (auto& w : workers_) w.join();
 }
 
-Result<wire::WindowBatch> ReplayDecoder::decode(const Item& item) const {
+Result<wire::DecodedWindowBatch> ReplayDecoder::decode(const Item& item) const {
   // No exception may leave the helper thread.
   try {
-    return wire::decode_window_batch(item.bytes, limits_, now_ms_);
+    return wire::decode_window_batch_with_sketch_bytes(item.bytes, limits_, now_ms_);
   } catch (const std::bad_alloc&) {
     return Status::resource_exhausted("wal replay: out of memory decoding a batch");
   } catch (...) {
@@ -55,7 +56,7 @@ void ReplayDecoder::worker_loop() {
     next->state = State::kDecoding;
     lock.unlock();
     // The item stays queued (the caller pops only decoded items), so `next` stays valid.
-    Result<wire::WindowBatch> batch = decode(*next);
+    Result<wire::DecodedWindowBatch> batch = decode(*next);
     lock.lock();
     next->decoded.emplace(std::move(batch));
     next->state = State::kDone;

@@ -1,9 +1,11 @@
-// ReplayDecoder: decodes WAL batches on a helper thread while the caller applies the previous
-// ones, so that recovery uses two cores (decoding is about 40 % of replaying a batch). Batches
-// are handed to the apply function in the order they were pushed, on the pushing thread.
+// ReplayDecoder: decodes WAL batches on helper threads while the caller applies the previous
+// ones. Decoding is most of replaying a batch (applying one is a catalog lookup and a copy of
+// the serialized sketches per record), so with two helpers the decode, not the apply, uses the
+// cores. Batches are handed to the apply function in the order they were pushed, on the
+// pushing thread, whichever helper decoded them.
 //
 // Thread safety: push() and finish() must be called from one thread (the one that applies); the
-// helper thread only decodes copies of the bytes and never touches the caller's state.
+// helpers only decode copies of the bytes and never touch the caller's state.
 #pragma once
 
 #include <condition_variable>
@@ -16,23 +18,27 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
+#include "edgesketch/wire/codec.h"
 #include "edgesketch/wire/limits.h"
-#include "edgesketch/wire/types.h"
 
 namespace edgesketch::store {
 
 class ReplayDecoder {
  public:
   // Receives each batch's tenant and its decode result (the decoder's error when the bytes do
-  // not decode with `limits`), in push order.
-  using ApplyFn = std::function<void(std::string_view tenant, Result<wire::WindowBatch> batch)>;
+  // not decode with `limits`), in push order. The sketch bytes point into the decoder's copy of
+  // the record, valid until the function returns.
+  using ApplyFn =
+      std::function<void(std::string_view tenant, Result<wire::DecodedWindowBatch> batch)>;
 
-  // `max_in_flight` bounds the copies held (each at most one WAL record).
+  // `max_in_flight` bounds the copies held (each at most one WAL record); `helpers` threads
+  // (at least one) decode them, each a different record.
   ReplayDecoder(const wire::Limits& limits, std::int64_t now_ms, ApplyFn apply,
-                std::size_t max_in_flight = 8);
+                std::size_t max_in_flight = 8, std::size_t helpers = 1);
   // Stops the helper; batches not yet applied are dropped (call finish() to apply them).
   ~ReplayDecoder();
   ReplayDecoder(const ReplayDecoder&) = delete;
@@ -50,14 +56,14 @@ class ReplayDecoder {
     std::string tenant;
     Bytes bytes;
     State state = State::kPending;
-    std::optional<Result<wire::WindowBatch>> decoded;
+    std::optional<Result<wire::DecodedWindowBatch>> decoded;
   };
 
   void worker_loop();
   // Applies the decoded items at the front, waiting for the front item while the queue holds
   // more than `keep` items. Called with `lock` held; releases it around apply_.
   void drain(std::unique_lock<std::mutex>& lock, std::size_t keep);
-  Result<wire::WindowBatch> decode(const Item& item) const;
+  Result<wire::DecodedWindowBatch> decode(const Item& item) const;
 
   const wire::Limits limits_;
   const std::int64_t now_ms_;
@@ -65,11 +71,11 @@ class ReplayDecoder {
   const std::size_t max_in_flight_;
 
   std::mutex mu_;                            // guards queue_, the items' state and stop_
-  std::condition_variable work_cv_;          // the helper waits for a pending item
+  std::condition_variable work_cv_;          // helpers wait for a pending item
   std::condition_variable done_cv_;          // the caller waits for the front to be decoded
   std::deque<std::unique_ptr<Item>> queue_;  // push order; stable items
   bool stop_ = false;
-  std::thread worker_;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace edgesketch::store

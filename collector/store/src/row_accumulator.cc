@@ -15,24 +15,32 @@ Status RowAccumulator::add_scalars(std::uint64_t count, double sum, double min, 
   return Status();
 }
 
-Status RowAccumulator::add(const PartRow& row) {
+Status RowAccumulator::add(const PartRow& row, HistogramMerger& merger) {
+  begin_run(merger);
+  Status s = add_to_run(row, merger);
+  end_run(merger);
+  return s;
+}
+
+void RowAccumulator::begin_run(HistogramMerger& merger) const {
+  merger.reset();
+  // The bytes are the merger's own output, so they decode.
+  if (!histogram_.empty()) (void)merger.add(histogram_);
+}
+
+void RowAccumulator::end_run(const HistogramMerger& merger) {
+  if (merger.empty()) return;
+  histogram_.clear();
+  merger.serialize(histogram_);
+}
+
+Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger) {
   ES_RETURN_IF_ERROR(add_scalars(row.count, row.sum, row.min, row.max));
   Status first;
   auto keep = [&first](Status s) {
     if (first.ok() && !s.ok()) first = std::move(s);
   };
-  if (!row.histogram.empty()) {
-    if (histogram_) {
-      keep(histogram_->merge_serialized(row.histogram));
-    } else {
-      auto h = sketch::ExpHistogram::deserialize(row.histogram);
-      if (h.ok()) {
-        histogram_.emplace(std::move(h).value());
-      } else {
-        keep(h.status());
-      }
-    }
-  }
+  if (!row.histogram.empty()) keep(merger.add(row.histogram));
   if (!row.distinct.empty()) {
     if (distinct_) {
       keep(distinct_->merge_serialized(row.distinct));
@@ -58,39 +66,12 @@ Status RowAccumulator::add(const PartRow& row) {
   return first;
 }
 
-Status RowAccumulator::add(const sketch::WindowAggregate& agg, bool histogram, bool distinct,
-                           bool topk) {
-  ES_RETURN_IF_ERROR(add_scalars(agg.count(), agg.sum(), agg.min(), agg.max()));
-  Status first;
-  auto keep = [&first](Status s) {
-    if (first.ok() && !s.ok()) first = std::move(s);
-  };
-  if (const auto* h = histogram ? agg.histogram() : nullptr) {
-    if (histogram_) {
-      keep(histogram_->merge(*h));
-    } else {
-      histogram_ = *h;
-    }
-  }
-  if (const auto* d = distinct ? agg.distinct() : nullptr) {
-    if (distinct_) {
-      keep(distinct_->merge(*d));
-    } else {
-      distinct_ = *d;
-    }
-  }
-  if (const auto* t = topk ? agg.topk() : nullptr) {
-    if (topk_) {
-      keep(topk_->merge(*t));
-    } else {
-      topk_ = *t;
-    }
-  }
-  return first;
-}
-
 Result<sketch::WindowAggregate> RowAccumulator::to_aggregate() && {
-  return sketch::WindowAggregate::from_parts(count_, sum_, min_, max_, std::move(histogram_),
+  std::optional<sketch::ExpHistogram> h;
+  if (!histogram_.empty()) {
+    ES_ASSIGN_OR_RETURN(h, sketch::ExpHistogram::deserialize(histogram_));
+  }
+  return sketch::WindowAggregate::from_parts(count_, sum_, min_, max_, std::move(h),
                                              std::move(distinct_), std::move(topk_));
 }
 
@@ -103,13 +84,10 @@ void RowAccumulator::to_row(std::uint64_t series_id, std::int64_t window_start, 
   out.sum = sum_;
   out.min = min_;
   out.max = max_;
-  h.clear();
+  h.assign(histogram_.begin(), histogram_.end());
   d.clear();
   t.clear();
-  if (histogram_) {
-    histogram_->serialize(h);
-    out.histogram = h;
-  }
+  out.histogram = h;
   if (distinct_) {
     distinct_->serialize(d);
     out.distinct = d;
@@ -118,6 +96,23 @@ void RowAccumulator::to_row(std::uint64_t series_id, std::int64_t window_start, 
     topk_->serialize(t);
     out.topk = t;
   }
+}
+
+Result<sketch::WindowAggregate> row_to_aggregate(const PartRow& row) {
+  std::optional<sketch::ExpHistogram> h;
+  std::optional<sketch::HyperLogLog> d;
+  std::optional<sketch::TopK> t;
+  if (!row.histogram.empty()) {
+    ES_ASSIGN_OR_RETURN(h, sketch::ExpHistogram::deserialize(row.histogram));
+  }
+  if (!row.distinct.empty()) {
+    ES_ASSIGN_OR_RETURN(d, sketch::HyperLogLog::deserialize(row.distinct));
+  }
+  if (!row.topk.empty()) {
+    ES_ASSIGN_OR_RETURN(t, sketch::TopK::deserialize(row.topk));
+  }
+  return sketch::WindowAggregate::from_parts(row.count, row.sum, row.min, row.max, std::move(h),
+                                             std::move(d), std::move(t));
 }
 
 void aggregate_to_row(std::uint64_t series_id, std::int64_t window_start,

@@ -1,7 +1,10 @@
-// RowAccumulator: merges stored rows (serialized sketches, as read from part blocks) and
-// in-memory aggregates into one aggregate, for scans (one per series and step bucket) and for
-// merges of parts (one per key). Serialized histograms and HyperLogLogs are merged straight from
-// their bytes (merge_serialized) once the accumulator holds a sketch of that kind.
+// RowAccumulator: merges stored rows (serialized sketches, as read from part blocks or the
+// memtable) into one aggregate, for scans (one per series and step bucket), rollups and merges
+// of parts (one per key). Histograms are merged through a HistogramMerger, which a caller shares
+// between accumulators: the rows added between begin_run() and end_run() accumulate in the
+// merger's dense buckets, and end_run() keeps the result serialized, so a scan touching
+// millions of rows allocates nothing per row. HyperLogLogs are merged straight from their bytes
+// (merge_serialized) once the accumulator holds one.
 //
 // Thread safety: thread-compatible.
 #pragma once
@@ -14,18 +17,25 @@
 #include "edgesketch/common/status.h"
 #include "edgesketch/sketch/window_aggregate.h"
 #include "edgesketch/store/part_block.h"
+#include "histogram_merger.h"
 
 namespace edgesketch::store {
 
 class RowAccumulator {
  public:
-  // Merges a stored row. On error (a sketch that does not decode, or that cannot merge with what
-  // is held) the scalar fields and the other sketches are still merged and the error is
-  // returned so that the caller can count it.
-  Status add(const PartRow& row);
-  // The flags leave out sketches the caller does not need (scans that read only some).
-  Status add(const sketch::WindowAggregate& agg, bool histogram = true, bool distinct = true,
-             bool topk = true);
+  // Merges one stored row: begin_run(), add_to_run(), end_run(). On error (a sketch that does
+  // not decode, or that cannot merge with what is held) the scalar fields and the other sketches
+  // are still merged and the error is returned so that the caller can count it.
+  Status add(const PartRow& row, HistogramMerger& merger);
+
+  // A run of rows for this accumulator: `merger` starts from the histogram held; it must not
+  // serve another run until end_run().
+  void begin_run(HistogramMerger& merger) const;
+  // add() within a run.
+  Status add_to_run(const PartRow& row, HistogramMerger& merger);
+  // Keeps the run's histogram.
+  void end_run(const HistogramMerger& merger);
+
   bool empty() const { return rows_ == 0; }
 
   // The accumulated aggregate (validated by WindowAggregate::from_parts).
@@ -42,10 +52,14 @@ class RowAccumulator {
   double sum_ = 0;
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
-  std::optional<sketch::ExpHistogram> histogram_;
+  Bytes histogram_;  // serialized; empty when no row had a histogram
   std::optional<sketch::HyperLogLog> distinct_;
   std::optional<sketch::TopK> topk_;
 };
+
+// Decodes a stored row into an aggregate (validated like any stored row: kCorruption or
+// kInvalidArgument when the bytes or the scalars do not hold together).
+Result<sketch::WindowAggregate> row_to_aggregate(const PartRow& row);
 
 // Serializes an aggregate's sketches into h, d and t and fills `out` with spans into them.
 void aggregate_to_row(std::uint64_t series_id, std::int64_t window_start,

@@ -119,6 +119,73 @@ void SeriesCatalog::encode_key(std::string_view tenant, const wire::SeriesKey& k
   }
 }
 
+namespace {
+
+// FNV-1a over a byte sequence fed in pieces: the pieces' boundaries do not change the result.
+class StreamHash {
+ public:
+  void bytes(std::string_view s) {
+    for (unsigned char c : s) byte(c);
+  }
+  void byte(unsigned char c) { h_ = (h_ ^ c) * 0x100000001b3ull; }
+  std::size_t value() const {
+    // FNV's low bits mix poorly; the table uses them.
+    std::uint64_t x = h_;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return static_cast<std::size_t>(x);
+  }
+
+ private:
+  std::uint64_t h_ = 0xcbf29ce484222325ull;
+};
+
+// Consumes `piece` from the front of `rest`; false when rest does not start with it.
+bool take(std::string_view& rest, std::string_view piece) {
+  if (rest.size() < piece.size() || rest.compare(0, piece.size(), piece) != 0) return false;
+  rest.remove_prefix(piece.size());
+  return true;
+}
+
+}  // namespace
+
+std::size_t SeriesCatalog::KeyHash::operator()(std::string_view encoded) const {
+  StreamHash h;
+  h.bytes(encoded);
+  return h.value();
+}
+
+std::size_t SeriesCatalog::KeyHash::operator()(const KeyRef& ref) const {
+  // The bytes encode_key() writes.
+  StreamHash h;
+  h.bytes(ref.tenant);
+  h.byte('\0');
+  h.bytes(ref.key->metric);
+  for (const auto& t : ref.key->tags) {
+    h.byte('\0');
+    h.bytes(t.key);
+    h.byte('\1');
+    h.bytes(t.value);
+  }
+  return h.value();
+}
+
+bool SeriesCatalog::KeyEqual::matches(const KeyRef& ref, std::string_view encoded) {
+  std::string_view rest = encoded;
+  if (!take(rest, ref.tenant) || !take(rest, std::string_view("\0", 1)) ||
+      !take(rest, ref.key->metric)) {
+    return false;
+  }
+  for (const auto& t : ref.key->tags) {
+    if (!take(rest, std::string_view("\0", 1)) || !take(rest, t.key) ||
+        !take(rest, std::string_view("\1", 1)) || !take(rest, t.value)) {
+      return false;
+    }
+  }
+  return rest.empty();
+}
+
 void SeriesCatalog::publish_locked(SeriesInfo info) {
   std::string k;
   encode_key(info.tenant, info.key, k);
@@ -140,8 +207,7 @@ Status SeriesCatalog::resolve(std::string_view tenant, std::span<const wire::Win
   {
     std::shared_lock lock(mu_);
     for (std::size_t i = 0; i < records.size(); ++i) {
-      encode_key(tenant, records[i].key, scratch_);
-      auto it = by_key_.find(scratch_);
+      auto it = by_key_.find(KeyRef{tenant, &records[i].key});
       if (it != by_key_.end()) {
         ids[i] = it->second;
       } else {
@@ -205,8 +271,9 @@ Status SeriesCatalog::resolve(std::string_view tenant, std::span<const wire::Win
     publish_locked(std::move(info));
   }
   for (std::size_t i : missing) {
-    encode_key(tenant, records[i].key, scratch_);
-    ids[i] = by_key_.at(scratch_);
+    auto it = by_key_.find(KeyRef{tenant, &records[i].key});
+    if (it == by_key_.end()) return Status::internal("catalog: a series just created is missing");
+    ids[i] = it->second;
   }
   return Status();
 }

@@ -65,6 +65,27 @@ class SeriesCatalog {
     std::map<std::string, std::map<std::string, std::vector<std::uint64_t>>, std::less<>> postings;
   };
 
+  // A series identity as ingest sees it, looked up without building its encoded string.
+  struct KeyRef {
+    std::string_view tenant;
+    const wire::SeriesKey* key;
+  };
+  // Hash and equality over the encoded key bytes (encode_key), for either the encoded string or
+  // a KeyRef: both hash the same byte sequence, so they agree for every input, including tag
+  // values that contain the separator bytes.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view encoded) const;
+    std::size_t operator()(const KeyRef& ref) const;
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+    bool operator()(const KeyRef& a, std::string_view b) const { return matches(a, b); }
+    bool operator()(std::string_view a, const KeyRef& b) const { return matches(b, a); }
+    static bool matches(const KeyRef& ref, std::string_view encoded);
+  };
+
   SeriesCatalog() = default;
   void publish_locked(SeriesInfo info);
   static void encode_key(std::string_view tenant, const wire::SeriesKey& key, std::string& out);
@@ -77,7 +98,7 @@ class SeriesCatalog {
   std::string scratch_;
 
   mutable std::shared_mutex mu_;  // guards everything below
-  std::unordered_map<std::string, std::uint64_t> by_key_;
+  std::unordered_map<std::string, std::uint64_t, KeyHash, KeyEqual> by_key_;  // encode_key bytes
   std::vector<SeriesInfo> by_id_;  // index id - 1 (ids are dense from 1)
   std::map<std::string, TenantIndex, std::less<>> tenants_;
 };

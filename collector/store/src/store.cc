@@ -74,14 +74,14 @@ Result<IngestReceipt> Store::ingest(std::string_view tenant, ByteSpan encoded) {
 
 Result<IngestReceipt> Store::ingest(std::string_view tenant, const wire::WindowBatch& batch,
                                     ByteSpan encoded) {
-  ES_ASSIGN_OR_RETURN(IngestReceipt r, impl_->submit(tenant, batch, encoded, nullptr));
+  ES_ASSIGN_OR_RETURN(IngestReceipt r, impl_->submit(tenant, batch, encoded));
   ES_RETURN_IF_ERROR(impl_->wait_durable(r.lsn));
   return r;
 }
 
 Result<IngestReceipt> Store::submit(std::string_view tenant, const wire::WindowBatch& batch,
                                     ByteSpan encoded) {
-  return impl_->submit(tenant, batch, encoded, nullptr);
+  return impl_->submit(tenant, batch, encoded);
 }
 
 Result<IngestReceipt> Store::submit(std::string_view tenant, ByteSpan encoded) {
@@ -193,11 +193,13 @@ Status Store::Impl::open() {
   WalReplayReport report;
   const auto t0 = std::chrono::steady_clock::now();
   {
-    // Replay decodes on a helper thread while this one applies, in WAL order.
-    ReplayDecoder decoder(replay_limits_, clock_->now_ms(),
-                          [this](std::string_view tenant, Result<wire::WindowBatch> batch) {
-                            apply_replayed(tenant, std::move(batch));
-                          });
+    // Replay decodes on helper threads while this one applies, in WAL order.
+    ReplayDecoder decoder(
+        replay_limits_, clock_->now_ms(),
+        [this](std::string_view tenant, Result<wire::DecodedWindowBatch> batch) {
+          apply_replayed(tenant, std::move(batch));
+        },
+        8, std::max(1u, std::min(2u, std::thread::hardware_concurrency())));
     ES_ASSIGN_OR_RETURN(wal_, Wal::open(
                                   wo, wal_replay_from_,
                                   [&decoder](std::string_view tenant, ByteSpan bytes) {
@@ -314,31 +316,33 @@ Status Store::Impl::remove_orphans(const Manifest& m) {
   return Status();
 }
 
-void Store::Impl::apply_replayed(std::string_view tenant, Result<wire::WindowBatch> batch) {
-  if (!batch.ok()) {
+void Store::Impl::apply_replayed(std::string_view tenant,
+                                 Result<wire::DecodedWindowBatch> decoded) {
+  if (!decoded.ok()) {
     // The bytes passed the CRC, so they are what was written; a batch that decoded then and does
     // not now means the limits were tightened. Skip it loudly rather than refuse to start.
     spdlog::error("store {}: WAL batch for tenant '{}' does not decode any more ({}); skipped",
-                  dir_, tenant, batch.status().to_string());
+                  dir_, tenant, decoded.status().to_string());
     return;
   }
-  if (ledger_.contains(tenant, batch->gateway_id, batch->seq)) return;
-  Status s = catalog_->resolve(tenant, batch->records, ids_scratch_);
+  const wire::WindowBatch& batch = decoded->batch;
+  if (ledger_.contains(tenant, batch.gateway_id, batch.seq)) return;
+  Status s = catalog_->resolve(tenant, batch.records, ids_scratch_);
   if (!s.ok()) {
-    spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch->gateway_id,
-                  batch->seq, s.to_string());
+    spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch.gateway_id,
+                  batch.seq, s.to_string());
     return;
   }
   wire::WindowBatch rollups;
-  s = resolve_rollups(tenant, *batch, rollups);
+  s = resolve_rollups(tenant, batch, rollups);
   if (!s.ok()) {
-    spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch->gateway_id,
-                  batch->seq, s.to_string());
+    spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch.gateway_id,
+                  batch.seq, s.to_string());
     return;
   }
-  apply_batch(tenant, *batch, &batch.value(), ids_scratch_);
-  if (!rollups.records.empty()) apply_batch(tenant, rollups, &rollups, rollup_ids_);
-  ledger_.insert(tenant, batch->gateway_id, batch->seq);
+  apply_batch(tenant, batch, decoded->sketch_bytes, ids_scratch_);
+  if (!rollups.records.empty()) apply_batch(tenant, rollups, {}, rollup_ids_);
+  ledger_.insert(tenant, batch.gateway_id, batch.seq);
   ++replayed_;
 }
 
@@ -361,11 +365,10 @@ Status Store::Impl::open_rollups() {
       data_end = std::max(data_end, p->meta.max_ws + static_cast<std::int64_t>(p->meta.tier_ms));
     }
     std::shared_lock lock(mem_mu_);
-    for (const auto& [key, mt] : memtables_) {
-      const std::int64_t res = options_.tiers_ms[key.second];
-      mt.for_each([&](const RowKey& k, const sketch::WindowAggregate&) {
-        data_end = std::max(data_end, k.window_start + res);
-      });
+    const std::int64_t res = options_.tiers_ms.front();  // the memtable holds the finest tier
+    for (const auto& [tenant, mt] : memtables_) {
+      mt.for_each(
+          [&](const PartRow& row) { data_end = std::max(data_end, row.window_start + res); });
     }
     const std::int64_t coarsest = options_.tiers_ms.back();
     return (floor_div(data_end - 1, coarsest) + 1) * coarsest;
@@ -389,13 +392,21 @@ Status Store::Impl::open_rollups() {
 // ---- write path ----
 
 Result<IngestReceipt> Store::Impl::submit_encoded(std::string_view tenant, ByteSpan encoded) {
-  ES_ASSIGN_OR_RETURN(wire::WindowBatch batch,
-                      wire::decode_window_batch(encoded, options_.limits, clock_->now_ms()));
-  return submit(tenant, batch, encoded, &batch);
+  ES_ASSIGN_OR_RETURN(
+      wire::DecodedWindowBatch decoded,
+      wire::decode_window_batch_with_sketch_bytes(encoded, options_.limits, clock_->now_ms()));
+  return submit_decoded(tenant, decoded.batch, decoded.sketch_bytes, encoded);
 }
 
 Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::WindowBatch& batch,
-                                          ByteSpan encoded, wire::WindowBatch* owned) {
+                                          ByteSpan encoded) {
+  return submit_decoded(tenant, batch, {}, encoded);
+}
+
+Result<IngestReceipt> Store::Impl::submit_decoded(std::string_view tenant,
+                                                  const wire::WindowBatch& batch,
+                                                  std::span<const wire::SketchBytes> sketch_bytes,
+                                                  ByteSpan encoded) {
   ES_RETURN_IF_ERROR(check_tenant(tenant, batch));
   ES_RETURN_IF_ERROR(check_reserved_tags(batch.records));
   std::lock_guard lock(write_mu_);
@@ -413,8 +424,8 @@ Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::W
   wire::WindowBatch rollups;
   ES_RETURN_IF_ERROR(resolve_rollups(tenant, batch, rollups));
   ES_ASSIGN_OR_RETURN(r.lsn, wal_->append(tenant, encoded));
-  apply_batch(tenant, batch, owned, ids_scratch_);
-  if (!rollups.records.empty()) apply_batch(tenant, rollups, &rollups, rollup_ids_);
+  apply_batch(tenant, batch, sketch_bytes, ids_scratch_);
+  if (!rollups.records.empty()) apply_batch(tenant, rollups, {}, rollup_ids_);
   ledger_.insert(tenant, batch.gateway_id, batch.seq);
   r.records = batch.records.size();
   ++batches_applied_;
@@ -434,32 +445,26 @@ Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::W
 }
 
 void Store::Impl::apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
-                              wire::WindowBatch* owned, const std::vector<std::uint64_t>& ids) {
-  const std::size_t tiers = options_.tiers_ms.size();
+                              std::span<const wire::SketchBytes> sketch_bytes,
+                              const std::vector<std::uint64_t>& ids) {
+  const std::int64_t res = options_.tiers_ms[0];
   std::unique_lock lock(mem_mu_);
-  std::vector<Memtable*> mts(tiers);
-  std::string t(tenant);
-  for (std::size_t i = 0; i < tiers; ++i) mts[i] = &memtables_[{t, i}];
-  std::size_t before = 0;
-  for (auto* m : mts) before += m->bytes();
+  auto it = memtables_.find(tenant);
+  if (it == memtables_.end()) it = memtables_.emplace(std::string(tenant), Memtable()).first;
+  Memtable& mt = it->second;
+  const std::size_t before = mt.bytes();
   for (std::size_t r = 0; r < batch.records.size(); ++r) {
     const wire::WindowRecord& rec = batch.records[r];
-    // Coarse tiers first (copies or merges), then the finest, which may take the aggregate.
-    for (std::size_t i = tiers; i-- > 0;) {
-      const std::int64_t res = options_.tiers_ms[i];
-      const RowKey key{ids[r], floor_div(rec.window_start_ms, res) * res};
-      Status s = (i == 0 && owned != nullptr) ? mts[i]->apply(key, std::move(owned->records[r].agg))
-                                              : mts[i]->apply(key, rec.agg);
-      if (!s.ok()) {
-        ++merge_conflicts_;
-        spdlog::debug("store: record for series {} window {} not merged into tier {}: {}", ids[r],
-                      rec.window_start_ms, options_.tiers_ms[i], s.to_string());
-      }
+    const RowKey key{ids[r], floor_div(rec.window_start_ms, res) * res};
+    Status s =
+        sketch_bytes.empty() ? mt.apply(key, rec.agg) : mt.apply(key, rec.agg, sketch_bytes[r]);
+    if (!s.ok()) {
+      ++merge_conflicts_;
+      spdlog::debug("store: record for series {} window {} not merged: {}", ids[r],
+                    rec.window_start_ms, s.to_string());
     }
   }
-  std::size_t after = 0;
-  for (auto* m : mts) after += m->bytes();
-  mem_bytes_ = mem_bytes_ + after - before;
+  mem_bytes_ = mem_bytes_ + mt.bytes() - before;
   records_applied_ += batch.records.size();
 }
 
@@ -517,31 +522,60 @@ Status Store::Impl::flush_locked() {
   // Only this thread (holding write_mu_) changes the memtables, so they are stable here.
   std::vector<std::shared_ptr<const LivePart>> added;
   Bytes h, d, t;
-  for (const auto& [key, mt] : memtables_) {
+  HistogramMerger merger;
+  for (const auto& [tenant, mt] : memtables_) {
     if (mt.empty()) continue;
     const auto rows = mt.sorted();
-    std::vector<std::pair<RowKey, const sketch::WindowAggregate*>> sorted_rows;
-    // Group by day: rows are sorted by series then time, so collect per day first.
+    // Group by day: rows are sorted by series then time, so collect per day first. Every tier
+    // divides a day, so a coarse row lies in the day of its fine rows.
     std::map<std::int64_t, std::vector<std::size_t>> by_day;
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      by_day[floor_div(rows[i].first.window_start, kDayMs)].push_back(i);
+      by_day[floor_div(rows[i]->window_start, kDayMs)].push_back(i);
     }
-    for (const auto& day_rows : by_day) {
-      const std::int64_t day = day_rows.first;
-      const std::vector<std::size_t>& idx = day_rows.second;  // (clang 14 cannot capture bindings)
-      auto part =
-          write_part(key.first, options_.tiers_ms[key.second], day, options_.flush_zstd_level,
-                     [&](PartWriter& w) -> Status {
-                       PartRow row;
-                       for (std::size_t i : idx) {
-                         aggregate_to_row(rows[i].first.series_id, rows[i].first.window_start,
-                                          *rows[i].second, h, d, t, row);
-                         ES_RETURN_IF_ERROR(w.add(row));
-                       }
-                       return Status();
-                     });
-      if (!part.ok()) return part.status().with_context("flush");
-      added.push_back(std::move(part).value());
+    for (std::size_t ti = 0; ti < options_.tiers_ms.size(); ++ti) {
+      const std::int64_t res = options_.tiers_ms[ti];
+      for (const auto& day_rows : by_day) {
+        const std::int64_t day = day_rows.first;
+        const std::vector<std::size_t>& idx =
+            day_rows.second;  // (clang 14 cannot capture bindings)
+        auto part = write_part(
+            tenant, options_.tiers_ms[ti], day, options_.flush_zstd_level,
+            [&](PartWriter& w) -> Status {
+              if (ti == 0) {
+                for (std::size_t i : idx) ES_RETURN_IF_ERROR(w.add(*rows[i]));
+                return Status();
+              }
+              // The rollup: consecutive fine rows of one series and coarse window merge into one.
+              PartRow row;
+              for (std::size_t a = 0; a < idx.size();) {
+                const PartRow& first = *rows[idx[a]];
+                const RowKey key{first.series_id, floor_div(first.window_start, res) * res};
+                RowAccumulator acc;
+                acc.begin_run(merger);
+                std::size_t b = a;
+                for (; b < idx.size(); ++b) {
+                  const PartRow& r = *rows[idx[b]];
+                  if (r.series_id != key.series_id ||
+                      floor_div(r.window_start, res) * res != key.window_start) {
+                    break;
+                  }
+                  Status s = acc.add_to_run(r, merger);
+                  if (!s.ok()) {
+                    ++merge_conflicts_;
+                    spdlog::debug("store: rollup of series {} window {} into tier {}: {}",
+                                  key.series_id, key.window_start, res, s.to_string());
+                  }
+                }
+                acc.end_run(merger);
+                acc.to_row(key.series_id, key.window_start, h, d, t, row);
+                ES_RETURN_IF_ERROR(w.add(row));
+                a = b;
+              }
+              return Status();
+            });
+        if (!part.ok()) return part.status().with_context("flush");
+        added.push_back(std::move(part).value());
+      }
     }
   }
   {
@@ -607,7 +641,7 @@ StoreStats Store::Impl::stats() const {
   {
     std::shared_lock lock(mem_mu_);
     s.memtable_bytes = mem_bytes_;
-    for (const auto& [k, m] : memtables_) s.memtable_rows += m.rows();
+    for (const auto& [k, m] : memtables_) s.memtable_rows += m.rows();  // the finest tier
   }
   s.wal_bytes = wal_->bytes();
   s.wal_segments = wal_->segments();

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <utility>
@@ -54,7 +55,7 @@ class Store::Impl {
 
   Status open();
   Result<IngestReceipt> submit(std::string_view tenant, const wire::WindowBatch& batch,
-                               ByteSpan encoded, wire::WindowBatch* owned);
+                               ByteSpan encoded);
   Result<IngestReceipt> submit_encoded(std::string_view tenant, ByteSpan encoded);
   Status wait_durable(std::uint64_t lsn) { return wal_->wait_durable(lsn); }
   Status flush();
@@ -76,11 +77,16 @@ class Store::Impl {
   Status remove_orphans(const Manifest& m);
   // Applies one replayed WAL batch (decoded by a ReplayDecoder) unless the ledger has it; a
   // batch that does not decode or resolve is skipped with an error in the log.
-  void apply_replayed(std::string_view tenant, Result<wire::WindowBatch> batch);
-  // Applies a decoded batch's records to every tier's memtable. Moves aggregates out of `owned`
-  // when given.
+  void apply_replayed(std::string_view tenant, Result<wire::DecodedWindowBatch> decoded);
+  // The write path after decoding; `sketch_bytes` (one per record, or empty) are the records'
+  // serialized sketches as decoded.
+  Result<IngestReceipt> submit_decoded(std::string_view tenant, const wire::WindowBatch& batch,
+                                       std::span<const wire::SketchBytes> sketch_bytes,
+                                       ByteSpan encoded);
+  // Applies a decoded batch's records to the tenant's memtable (finest tier).
   void apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
-                   wire::WindowBatch* owned, const std::vector<std::uint64_t>& ids);
+                   std::span<const wire::SketchBytes> sketch_bytes,
+                   const std::vector<std::uint64_t>& ids);
   // The rollup records of `batch` (rollups.h) with their series resolved into rollup_ids_.
   Status resolve_rollups(std::string_view tenant, const wire::WindowBatch& batch,
                          wire::WindowBatch& rollups);
@@ -130,7 +136,10 @@ class Store::Impl {
   Bytes committed_ledger_;
 
   mutable std::shared_mutex mem_mu_;
-  std::map<std::pair<std::string, std::size_t>, Memtable> memtables_;
+  // Per tenant, the rows of the finest tier. The coarser tiers are not kept in memory: a flush
+  // writes them as rollups of these rows and a scan of a coarser tier folds them in the same way,
+  // so a coarse row is always exactly the merge of its fine rows.
+  std::map<std::string, Memtable, std::less<>> memtables_;
   std::size_t mem_bytes_ = 0;
 
   mutable std::mutex parts_mu_;

@@ -67,6 +67,7 @@ Status Store::Impl::merge_parts(const std::vector<std::shared_ptr<const LivePart
       first.tenant, first.tier_ms, first.day, options_.merge_zstd_level,
       [&](PartWriter& w) -> Status {
         Bytes h, d, t;
+        HistogramMerger merger;
         for (;;) {
           // The smallest key among the cursors (k is small: a linear scan beats a heap).
           std::size_t min_i = cursors.size();
@@ -88,7 +89,7 @@ Status Store::Impl::merge_parts(const std::vector<std::shared_ptr<const LivePart
           } else {
             for (std::size_t i = 0; i < cursors.size(); ++i) {
               if (!live[i] || !(cursors[i]->key() == key)) continue;
-              Status s = acc.add(cursors[i]->row());
+              Status s = acc.add(cursors[i]->row(), merger);
               if (!s.ok()) {
                 ++merge_conflicts_;
                 spdlog::warn("store: merge of series {} window {}: {}", key.series_id,

@@ -134,6 +134,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
       req.start_ms + static_cast<std::int64_t>(points - 1) * req.step_ms - tier_ms;
   ScanGrid grid(ids, req.group_of, rows, req.start_ms, req.step_ms, tier_ms, points);
   std::uint64_t sketch_errors = 0;
+  HistogramMerger merger;
 
   std::shared_ptr<const PartSet> parts;
   {
@@ -141,14 +142,16 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     // other under the exclusive lock, so every row is seen exactly once.
     std::shared_lock lock(mem_mu_);
     parts = parts_snapshot();
-    auto it = memtables_.find({req.tenant, ti});
+    auto it = memtables_.find(req.tenant);
     if (it != memtables_.end()) {
-      it->second.for_each([&](const RowKey& k, const sketch::WindowAggregate& agg) {
-        if (k.window_start <= lo || k.window_start > hi) return;
-        const std::size_t s = grid.series_index(k.series_id);
+      // The memtable holds the finest tier; a coarser tier's row is the merge of its fine rows.
+      it->second.for_each([&](const PartRow& row) {
+        const std::int64_t ws = floor_div(row.window_start, tier_ms) * tier_ms;
+        if (ws <= lo || ws > hi) return;
+        const std::size_t s = grid.series_index(row.series_id);
         if (s == ScanGrid::npos) return;
-        if (RowAccumulator* c = grid.cell(s, k.window_start)) {
-          if (!c->add(agg, req.histogram, req.distinct, req.topk).ok()) ++sketch_errors;
+        if (RowAccumulator* c = grid.cell(s, ws)) {
+          if (!c->add(wanted(row, req), merger).ok()) ++sketch_errors;
           ++result.rows_read;
         }
       });
@@ -191,12 +194,20 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
               std::upper_bound(ws.begin() + static_cast<std::ptrdiff_t>(i),
                                ws.begin() + static_cast<std::ptrdiff_t>(j), lo) -
               ws.begin());
+          // Consecutive rows of one point form a run merged in the merger's dense buckets.
+          RowAccumulator* run = nullptr;
           for (; k < j && ws[k] <= hi; ++k) {
-            if (RowAccumulator* c = grid.cell(s, ws[k])) {
-              if (!c->add(wanted(blk.row(k, scratch), req)).ok()) ++sketch_errors;
-              ++result.rows_read;
+            RowAccumulator* c = grid.cell(s, ws[k]);
+            if (c == nullptr) continue;
+            if (c != run) {
+              if (run != nullptr) run->end_run(merger);
+              c->begin_run(merger);
+              run = c;
             }
+            if (!c->add_to_run(wanted(blk.row(k, scratch), req), merger).ok()) ++sketch_errors;
+            ++result.rows_read;
           }
+          if (run != nullptr) run->end_run(merger);
         }
         i = j;
       }

@@ -5,8 +5,9 @@
 // Write path: ingest() decodes and validates a WindowBatch, drops it when its (gateway_id, seq)
 // was applied before (dedupe ledger), resolves the series ids (SQLite catalog; new series are
 // committed before anything refers to them), appends the batch bytes to the WAL, applies every
-// record to the memtable of every tier (the 10 s record is folded into the 1 min and 1 h windows
-// it belongs to right away, so rollups are exact for late deltas too) and returns once the WAL
+// record to the memtable of the finest tier (a flush writes the 1 min and 1 h tiers as rollups
+// of those rows, and scans of a coarse tier fold them the same way, so rollups are exact for
+// late deltas too) and returns once the WAL
 // record is fsynced (group commit: a background thread fsyncs whatever has been appended, so
 // many appends share one fsync). The memtable is flushed into immutable parts when it exceeds
 // its byte budget or on flush(); background merges combine the parts of a partition.
@@ -113,7 +114,7 @@ struct StoreStats {
   std::uint64_t records_applied = 0;
   std::uint64_t merge_conflicts = 0;  // records whose sketches could not merge (kept the old)
   std::uint64_t memtable_bytes = 0;
-  std::uint64_t memtable_rows = 0;  // all tiers
+  std::uint64_t memtable_rows = 0;  // the finest tier (coarser tiers are rolled up at flush)
   std::uint64_t wal_bytes = 0;
   std::uint64_t wal_segments = 0;
   std::uint64_t wal_fsyncs = 0;
