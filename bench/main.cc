@@ -34,7 +34,8 @@ int usage(FILE* out) {
   std::fprintf(
       out,
       "usage: edgesketch-bench <suite> [--json] [--quick] [--repetitions N] [--only PART]\n"
-      "  --only PART  run one part of a suite (store: ingest, scan, recovery)\nsuites:\n");
+      "  --only PART  run one part of a suite (store: ingest, scan, recovery;\n"
+      "               query: panel, norollup, cached)\nsuites:\n");
   for (const auto& s : kSuites) std::fprintf(out, "  %-8s %s\n", s.name, s.what);
   return out == stderr ? 2 : 0;
 }

@@ -248,12 +248,18 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
   }
 
   nlohmann::json out;
+  const std::string& only = options.only;
+  if (!only.empty() && only != "panel" && only != "norollup" && only != "cached") {
+    out["query_error"] = "unknown part '" + only + "' (panel, norollup, cached)";
+    return out;
+  }
+  auto want = [&only](const char* part) { return only.empty() || only == part; };
   out["query_series"] = devices;
   out["query_hours"] = hours;
   out["query_store_build_s"] = build_s;
 
   // Uncached: every request evaluates the whole range.
-  {
+  if (want("panel")) {
     Client c(uncached.port());
     const int n = std::max(2, options.repetitions * 3);
     std::vector<double> all, hq, mx;
@@ -270,6 +276,9 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
     out["panel_24h_1000s_ms_p99"] = percentile(all, 0.99);
     out["panel_quantile_ms_p50"] = percentile(hq, 0.5);
     out["panel_max_ms_p50"] = percentile(mx, 0.5);
+  }
+  if (want("norollup")) {
+    Client c(uncached.port());
     // The same quantile panel without the rollup: a matcher on `device` makes the engine merge
     // every device's series at query time.
     std::vector<double> raw;
@@ -285,7 +294,7 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
 
   // Cached: the first request of each query fills the cache; its answer must be the uncached
   // one.
-  {
+  if (want("cached")) {
     Client check_uncached(uncached.port()), check_cached(cached.port());
     for (const auto& q : panel) {
       const std::string a = check_cached.query_range(q, start_ms, end_ms, step_ms);
@@ -299,7 +308,7 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
       }
     }
   }
-  {
+  if (want("cached")) {
     Client c(cached.port(), /*decompress=*/false);
     const int n = options.quick ? 100 : 1'000;
     std::vector<double> lat;
@@ -312,7 +321,7 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
     out["panel_cached_ms_p50"] = percentile(lat, 0.5);
     out["panel_cached_ms_p99"] = percentile(lat, 0.99);
   }
-  {
+  if (want("cached")) {
     const int clients = 16;
     const double seconds = options.quick ? 0.5 : 3.0;
     std::atomic<bool> go{false}, stop{false};

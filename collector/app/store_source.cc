@@ -103,6 +103,7 @@ Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view 
   s.histogram = req.fields.histogram;
   s.distinct = req.fields.distinct;
   s.topk = req.fields.topk;
+  if (req.fields.histogram) s.quantile = req.fields.quantile;
   // The store wants the ids sorted; select() returns them by id already.
   std::vector<std::size_t> order(ids.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -150,7 +151,7 @@ Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view 
     }
     rows.points.reserve(sp.points.size());
     for (store::ScanPoint& p : sp.points) {
-      rows.points.push_back(query::StepPoint{p.t_ms, std::move(p.agg)});
+      rows.points.push_back(query::StepPoint{p.t_ms, std::move(p.agg), p.quantile});
     }
     out.push_back(std::move(rows));
   }

@@ -201,35 +201,72 @@ double bucket_representative(std::int32_t index, int scale) {
 
 }  // namespace
 
-double ExpHistogram::quantile(double phi) const {
-  if (count_ == 0 || std::isnan(phi)) return std::numeric_limits<double>::quiet_NaN();
+double exp_hist_quantile(const ExpHistQuantileParts& h, double phi) {
+  if (h.count == 0 || std::isnan(phi)) return std::numeric_limits<double>::quiet_NaN();
   phi = std::clamp(phi, 0.0, 1.0);
-  const double last = static_cast<double>(count_ - 1);
-  std::uint64_t rank = count_ - 1;
+  const double last = static_cast<double>(h.count - 1);
+  std::uint64_t rank = h.count - 1;
   if (phi * last < last) rank = static_cast<std::uint64_t>(std::floor(phi * last));
   // The extreme ranks are known exactly.
-  if (rank == 0) return min_;
-  if (rank == count_ - 1) return max_;
+  if (rank == 0) return h.min;
+  if (rank == h.count - 1) return h.max;
   std::uint64_t seen = 0;
-  auto clamped = [&](double x) { return std::clamp(x, min_, max_); };
+  auto clamped = [&](double x) { return std::clamp(x, h.min, h.max); };
+  if (rank > h.count / 2) {
+    // The same bucket, found from the largest value down (high quantiles are near that end):
+    // with the counts adding up to count, the bucket holding ascending rank r holds descending
+    // rank count - 1 - r.
+    const std::uint64_t from_top = h.count - 1 - rank;
+    for (std::size_t i = h.positive.size(); i-- > 0;) {
+      seen += h.positive[i];
+      if (from_top < seen) {
+        return clamped(
+            bucket_representative(h.positive_offset + static_cast<std::int32_t>(i), h.scale));
+      }
+    }
+    seen += h.zero_count;
+    if (from_top < seen) return clamped(0.0);
+    for (std::size_t i = 0; i < h.negative.size(); ++i) {
+      seen += h.negative[i];
+      if (from_top < seen) {
+        return clamped(
+            -bucket_representative(h.negative_offset + static_cast<std::int32_t>(i), h.scale));
+      }
+    }
+    return h.min;  // unreachable while the counts add up to count
+  }
   // Most negative first: the negative store from its highest index down.
-  const auto neg = stores_[1].counts();
-  for (std::size_t i = neg.size(); i-- > 0;) {
-    seen += neg[i];
+  for (std::size_t i = h.negative.size(); i-- > 0;) {
+    seen += h.negative[i];
     if (rank < seen) {
-      return clamped(-bucket_representative(stores_[1].lo + static_cast<std::int32_t>(i), scale_));
+      return clamped(
+          -bucket_representative(h.negative_offset + static_cast<std::int32_t>(i), h.scale));
     }
   }
-  seen += zero_count_;
+  seen += h.zero_count;
   if (rank < seen) return clamped(0.0);
-  const auto pos = stores_[0].counts();
-  for (std::size_t i = 0; i < pos.size(); ++i) {
-    seen += pos[i];
+  for (std::size_t i = 0; i < h.positive.size(); ++i) {
+    seen += h.positive[i];
     if (rank < seen) {
-      return clamped(bucket_representative(stores_[0].lo + static_cast<std::int32_t>(i), scale_));
+      return clamped(
+          bucket_representative(h.positive_offset + static_cast<std::int32_t>(i), h.scale));
     }
   }
-  return max_;  // unreachable while the counts add up to count_
+  return h.max;  // unreachable while the counts add up to count
+}
+
+double ExpHistogram::quantile(double phi) const {
+  ExpHistQuantileParts parts;
+  parts.count = count_;
+  parts.zero_count = zero_count_;
+  parts.min = min_;
+  parts.max = max_;
+  parts.scale = scale_;
+  parts.positive_offset = positive_offset();
+  parts.positive = positive_counts();
+  parts.negative_offset = negative_offset();
+  parts.negative = negative_counts();
+  return exp_hist_quantile(parts, phi);
 }
 
 double ExpHistogram::relative_error_bound() const {

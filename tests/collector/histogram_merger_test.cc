@@ -67,6 +67,33 @@ TEST(HistogramMergerTest, MergesLikeTheSketch) {
   }
 }
 
+// quantile() on the dense buckets is the sketch's quantile of the merge, bit for bit, at every
+// rank (both ends and the middle, φ walked from either end).
+TEST(HistogramMergerTest, QuantileEqualsTheMergedSketchs) {
+  std::mt19937_64 rng(77);
+  HistogramMerger m;
+  HistogramMerger::Scratch scratch;
+  const double phis[] = {0,      1e-9, 0.001, 0.1,  0.25,  0.4999,   0.5,
+                         0.5001, 0.75, 0.9,   0.99, 0.999, 1 - 1e-9, 1};
+  for (int round = 0; round < 300; ++round) {
+    std::vector<Bytes> inputs(1 + rng() % 5);
+    for (auto& b : inputs) b = random_histogram(rng);
+    auto want = ExpHistogram::deserialize(merged_by_sketch(inputs));
+    ASSERT_TRUE(want.ok());
+    m.reset();
+    for (const Bytes& b : inputs) ASSERT_TRUE(m.add(b, scratch).ok());
+    ASSERT_EQ(m.count(), want->count());
+    for (double phi : phis) {
+      const double a = m.quantile(phi), b = want->quantile(phi);
+      if (std::isnan(b)) {
+        EXPECT_TRUE(std::isnan(a)) << "round " << round << " phi " << phi;
+      } else {
+        EXPECT_EQ(a, b) << "round " << round << " phi " << phi;
+      }
+    }
+  }
+}
+
 TEST(HistogramMergerTest, SingleInputRoundTripsItsCanonicalBytes) {
   std::mt19937_64 rng(3);
   HistogramMerger m;
@@ -139,7 +166,7 @@ TEST(HistogramMergerTest, RowAccumulatorRunsEqualSingleRowAdds) {
   for (int round = 0; round < 50; ++round) {
     RowAccumulator by_run, by_row, other;
     HistogramMerger own;
-    by_run.begin_run(shared);
+    ASSERT_TRUE(by_run.begin_run(shared).ok());
     for (int i = 0; i < 6; ++i) {
       const Bytes h = random_histogram(rng);
       auto decoded = ExpHistogram::deserialize(h);
@@ -154,7 +181,7 @@ TEST(HistogramMergerTest, RowAccumulatorRunsEqualSingleRowAdds) {
         // Another accumulator's run in between (a run ends before the merger is reused).
         by_run.end_run(shared);
         ASSERT_TRUE(other.add(row, shared).ok());
-        by_run.begin_run(shared);
+        ASSERT_TRUE(by_run.begin_run(shared).ok());
       }
       ASSERT_TRUE(by_run.add_to_run(row, shared).ok());
       ASSERT_TRUE(by_row.add(row, own).ok());

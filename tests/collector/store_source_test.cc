@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,7 @@ class StoreSourceTest : public ::testing::TestWithParam<bool> {
     o.clock = &clock_;
     o.background_merge = false;
     if (GetParam()) o.rollups = {{"site"}, {"site", "line"}};
+    if (dense_bytes_) o.scan_dense_bytes = *dense_bytes_;
     auto st = store::Store::open(dir_.path() + "/store", o);
     ASSERT_TRUE(st.ok()) << st.status().to_string();
     store_ = std::move(st).value();
@@ -118,6 +120,7 @@ class StoreSourceTest : public ::testing::TestWithParam<bool> {
   }
 
   store::testing::TempDir dir_;
+  std::optional<std::size_t> dense_bytes_;
   FakeClock clock_{kT0};
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<StoreSeriesSource> source_;
@@ -247,6 +250,75 @@ TEST_P(StoreSourceTest, StoreScanMergesGroupsAndSkipsUnwantedSketches) {
   req.group_of.clear();
   std::swap(req.series_ids->front(), req.series_ids->back());
   EXPECT_EQ(store_->scan(req).status().code(), StatusCode::kInvalidArgument);
+}
+
+// A scan asked for a quantile returns it instead of the histogram: the merged histogram's
+// quantile bit for bit, whether its cells hold one row (copied bytes), several in dense buckets,
+// or (with no dense budget) several merged in runs; rows from parts and the memtable alike.
+TEST_P(StoreSourceTest, StoreScanQuantileEqualsTheMergedHistograms) {
+  for (const std::size_t budget : {std::size_t{0}, std::size_t{64} << 20}) {
+    dense_bytes_ = budget;
+    open_store();  // replays the memtable's half from the WAL
+    auto all = store_->select("acme", {});
+    ASSERT_TRUE(all.ok());
+    std::erase_if(*all, [](const store::SeriesInfo& i) {
+      return i.key.tags.front().key == store::kRollupTag;
+    });
+    ASSERT_EQ(all->size(), 8u);
+    for (const bool grouped : {false, true}) {
+      for (const std::int64_t step : {kWindowMs, 6 * kWindowMs}) {
+        for (const double phi : {0.0, 0.3, 0.5, 0.9, 0.99, 1.0}) {
+          store::ScanRequest req;
+          req.tenant = "acme";
+          req.start_ms = kT0;
+          req.end_ms = kT0 + kWindows * kWindowMs + 1;
+          req.step_ms = step;
+          req.distinct = false;
+          req.topk = false;
+          std::vector<std::uint64_t> ids;
+          for (const auto& info : *all) ids.push_back(info.id);
+          req.series_ids = ids;
+          if (grouped) {
+            for (const auto& info : *all) {
+              const auto& tags = info.key.tags;
+              req.group_of.push_back(std::any_of(tags.begin(), tags.end(), [](const wire::Tag& t) {
+                return t.key == "site" && t.value == "s2";
+              }));
+            }
+          }
+          auto whole = store_->scan(req);
+          req.quantile = phi;
+          auto q = store_->scan(req);
+          ASSERT_TRUE(whole.ok() && q.ok());
+          ASSERT_EQ(whole->series.size(), q->series.size());
+          std::size_t compared = 0;
+          for (std::size_t s = 0; s < q->series.size(); ++s) {
+            ASSERT_EQ(whole->series[s].points.size(), q->series[s].points.size());
+            for (std::size_t k = 0; k < q->series[s].points.size(); ++k) {
+              const auto& a = q->series[s].points[k];
+              const auto& b = whole->series[s].points[k];
+              EXPECT_EQ(a.agg.histogram(), nullptr);
+              EXPECT_EQ(a.agg.count(), b.agg.count());
+              ASSERT_NE(b.agg.histogram(), nullptr);
+              ASSERT_TRUE(a.quantile.has_value());
+              EXPECT_EQ(*a.quantile, b.agg.histogram()->quantile(phi))
+                  << "budget " << budget << " grouped " << grouped << " step " << step << " phi "
+                  << phi << " point " << a.t_ms;
+              ++compared;
+            }
+          }
+          EXPECT_GT(compared, 0u);
+        }
+      }
+    }
+  }
+  store::ScanRequest bad;
+  bad.tenant = "acme";
+  bad.start_ms = kT0;
+  bad.end_ms = kT0 + kWindowMs;
+  bad.step_ms = kWindowMs;
+  bad.quantile = 1.5;
+  EXPECT_EQ(store_->scan(bad).status().code(), StatusCode::kInvalidArgument);
 }
 
 // A step that a coarse tier divides but points that are not on its boundaries (an instant query

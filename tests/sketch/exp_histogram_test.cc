@@ -780,4 +780,68 @@ TEST(ExpHistogramCodecTest, RejectsEachInvalidField) {
 }
 
 }  // namespace
+// quantile() against the definition: sort the bucket representatives (clamped to [min, max])
+// with their multiplicities, ±0 and subnormals at 0, and take rank floor(φ·(count-1)), the
+// extreme ranks being min and max exactly. Covers the walk from either end.
+TEST(ExpHistogramTest, QuantileIsTheRankOfTheExpandedBuckets) {
+  std::mt19937_64 rng(4242);
+  for (int round = 0; round < 200; ++round) {
+    ExpHistogram h(ExpHistogramOptions{.scale = static_cast<int>(rng() % 9)});
+    const int n = 1 + static_cast<int>(rng() % 300);
+    for (int i = 0; i < n; ++i) {
+      double v = std::exp(std::uniform_real_distribution<double>(-5, 5)(rng));
+      if (round % 3 != 0 && rng() % 3 == 0) v = -v;
+      if (round % 4 == 1 && rng() % 6 == 0) v = 0;
+      h.add(v, 1 + rng() % 3);
+    }
+    // Representatives in ascending value order, from the quantiles of single ranks.
+    std::vector<std::pair<double, std::uint64_t>> runs;  // (value, count) ascending
+    auto rep = [&](double x) { return std::clamp(x, h.min(), h.max()); };
+    const auto neg = h.negative_counts();
+    for (std::size_t i = neg.size(); i-- > 0;) {
+      if (neg[i] == 0) continue;
+      const double lo =
+          -std::exp2(static_cast<double>(h.negative_offset() + 1 + static_cast<std::int64_t>(i)) *
+                     std::exp2(-h.scale()));
+      runs.emplace_back(lo, neg[i]);
+    }
+    if (h.zero_count() > 0) runs.emplace_back(0.0, h.zero_count());
+    const auto pos = h.positive_counts();
+    for (std::size_t i = 0; i < pos.size(); ++i) {
+      if (pos[i] == 0) continue;
+      const double up =
+          std::exp2(static_cast<double>(h.positive_offset() + 1 + static_cast<std::int64_t>(i)) *
+                    std::exp2(-h.scale()));
+      runs.emplace_back(up, pos[i]);
+    }
+    const double gamma = std::exp2(std::exp2(-h.scale()));
+    const double factor = 2.0 / (gamma + 1.0);
+    for (double phi : {0.0, 0.01, 0.2, 0.5, 0.51, 0.8, 0.95, 0.999, 1.0}) {
+      const std::uint64_t last = h.count() - 1;
+      std::uint64_t rank = last;
+      if (phi * static_cast<double>(last) < static_cast<double>(last)) {
+        rank = static_cast<std::uint64_t>(std::floor(phi * static_cast<double>(last)));
+      }
+      double want;
+      if (rank == 0) {
+        want = h.min();
+      } else if (rank == last) {
+        want = h.max();
+      } else {
+        std::uint64_t seen = 0;
+        want = std::numeric_limits<double>::quiet_NaN();
+        for (const auto& [bound, c] : runs) {
+          seen += c;
+          if (rank < seen) {
+            want = rep(bound * factor);  // 2γ^(i+1)/(γ+1) = upper bound · 2/(γ+1)
+            break;
+          }
+        }
+      }
+      const double got = h.quantile(phi);
+      EXPECT_NEAR(got, want, std::abs(want) * 1e-12) << "round " << round << " phi " << phi;
+    }
+  }
+}
+
 }  // namespace edgesketch::sketch

@@ -32,6 +32,9 @@ struct FloatSeries {
 struct SketchSeries {
   Labels labels;
   std::vector<std::pair<std::uint32_t, WindowAggregate>> points;  // increasing step index
+  // Empty, or per point the quantile the source computed for histogram_quantile (NaN: the
+  // point's histogram is empty or missing); the points' aggregates then have no histogram.
+  std::vector<double> quantiles;
 };
 
 struct Vector {
@@ -190,7 +193,11 @@ class Evaluator {
       req.start_ms = scan_start;
       req.end_ms = scan_end;
       req.step_ms = bucket;
-      if (view.field == Field::kSketch) req.fields = want;
+      if (view.field == Field::kSketch) {
+        req.fields = want;
+        // Buckets merged into points here must keep their histograms.
+        if (k > 1) req.fields.quantile.reset();
+      }
       req.max_series =
           ctx_.limits->max_series - std::min(ctx_.series_used, ctx_.limits->max_series);
       req.max_points =
@@ -214,11 +221,14 @@ class Evaluator {
       for (auto& r : *rows) {
         if (!grouping) ES_RETURN_IF_ERROR(ctx_.charge_points(r.points.size()));
         if (!grouping) set_label(r.labels, kMetricNameLabel, view.visible);
+        std::vector<double> quantiles;
         ES_ASSIGN_OR_RETURN(auto points,
-                            to_step_points(std::move(r.points), scan_start, bucket, k));
+                            to_step_points(std::move(r.points), scan_start, bucket, k,
+                                           req.fields.quantile ? &quantiles : nullptr));
         if (view.field == Field::kSketch) {
           any_sketch = true;
-          out.sketches.push_back(SketchSeries{std::move(r.labels), std::move(points)});
+          out.sketches.push_back(
+              SketchSeries{std::move(r.labels), std::move(points), std::move(quantiles)});
         } else {
           any_float = true;
           ES_RETURN_IF_ERROR(ctx_.charge_points(ctx_.n));
@@ -243,23 +253,30 @@ class Evaluator {
   }
 
   // Maps scanned buckets (at scan_start + j·bucket) to the query's step indexes, merging k
-  // consecutive buckets per point when k > 1.
+  // consecutive buckets per point when k > 1. With `quantiles` (k = 1 only), fills it with the
+  // quantile the source computed for each point (NaN where it did not).
   Result<std::vector<std::pair<std::uint32_t, WindowAggregate>>> to_step_points(
-      std::vector<StepPoint> points, std::int64_t scan_start, std::int64_t bucket, std::int64_t k) {
+      std::vector<StepPoint> points, std::int64_t scan_start, std::int64_t bucket, std::int64_t k,
+      std::vector<double>* quantiles) {
     std::vector<std::pair<std::uint32_t, WindowAggregate>> out;
     const auto n = static_cast<std::int64_t>(ctx_.n);
-    std::vector<std::pair<std::int64_t, WindowAggregate*>> buckets;
+    std::vector<std::pair<std::int64_t, StepPoint*>> buckets;
     for (auto& p : points) {
       const std::int64_t off = p.t_ms - scan_start;
       if (off < 0 || off % bucket != 0) continue;  // not on the grid: a source bug; ignore
       const std::int64_t j = off / bucket;
       if (j >= n + k - 1) continue;
-      buckets.emplace_back(j, &p.agg);
+      buckets.emplace_back(j, &p);
     }
     if (k == 1) {
       out.reserve(buckets.size());
-      for (auto& [j, agg] : buckets)
-        out.emplace_back(static_cast<std::uint32_t>(j), std::move(*agg));
+      if (quantiles != nullptr) quantiles->reserve(buckets.size());
+      for (auto& [j, p] : buckets) {
+        out.emplace_back(static_cast<std::uint32_t>(j), std::move(p->agg));
+        if (quantiles != nullptr) {
+          quantiles->push_back(p->quantile.value_or(std::numeric_limits<double>::quiet_NaN()));
+        }
+      }
       return out;
     }
     // Point i merges buckets i .. i + k - 1.
@@ -269,9 +286,9 @@ class Evaluator {
       std::optional<WindowAggregate> acc;
       for (std::size_t b = lo; b < buckets.size() && buckets[b].first <= i + k - 1; ++b) {
         if (!acc) {
-          acc = *buckets[b].second;
+          acc = buckets[b].second->agg;
         } else {
-          ES_RETURN_IF_ERROR(acc->merge(*buckets[b].second));
+          ES_RETURN_IF_ERROR(acc->merge(buckets[b].second->agg));
         }
       }
       if (acc) out.emplace_back(static_cast<std::uint32_t>(i), std::move(*acc));
@@ -294,7 +311,7 @@ class Evaluator {
       ES_ASSIGN_OR_RETURN(auto grouped, select(*sel, want, &a));
       if (grouped) return std::move(*grouped);
     }
-    ES_ASSIGN_OR_RETURN(Value arg_value, eval(*a.arg, want));
+    ES_ASSIGN_OR_RETURN(Value arg_value, eval(*a.arg, without_quantile(want)));
     Vector& in = std::get<Vector>(arg_value);
     auto group_labels = [&](const Labels& l) {
       if (a.without) {
@@ -516,8 +533,14 @@ class Evaluator {
     return Value(std::move(out));
   }
 
+  // The fields of `want` for an operand whose sketches are combined before any quantile.
+  static ScanFields without_quantile(ScanFields want) {
+    want.quantile.reset();
+    return want;
+  }
+
   Result<Value> eval_node(const Unary& u, const ScanFields& want) {
-    ES_ASSIGN_OR_RETURN(Value v, eval(*u.arg, want));
+    ES_ASSIGN_OR_RETURN(Value v, eval(*u.arg, without_quantile(want)));
     if (!u.negate) return v;
     if (auto* s = std::get_if<Scalar>(&v)) {
       for (auto& x : s->v) x = -x;
@@ -551,6 +574,15 @@ class Evaluator {
       ES_ASSIGN_OR_RETURN(Value p, eval(*c.args[0], ScanFields{}));
       param = std::move(std::get<Scalar>(p));
     }
+    if (c.func == Function::kHistogramQuantile && !param->v.empty()) {
+      // One φ in [0, 1] for every step: the source may compute the quantiles while it scans
+      // and never build the histograms.
+      const double phi = param->v.front();
+      if (phi >= 0 && phi <= 1 &&
+          std::all_of(param->v.begin(), param->v.end(), [phi](double x) { return x == phi; })) {
+        want.quantile = phi;
+      }
+    }
     ES_ASSIGN_OR_RETURN(Value v, eval(vec_arg, want));
     Vector& in = std::get<Vector>(v);
     if (!in.sketch && !in.empty()) {
@@ -565,9 +597,13 @@ class Evaluator {
     for (const auto& s : in.sketches) {
       FloatSeries f = new_float_series(drop_metric_name(s.labels), ctx_.n);
       bool any = false;
-      for (const auto& [i, agg] : s.points) {
+      for (std::size_t j = 0; j < s.points.size(); ++j) {
+        const auto& [i, agg] = s.points[j];
         std::optional<double> value;
-        if (c.func == Function::kHistogramQuantile) {
+        if (c.func == Function::kHistogramQuantile && j < s.quantiles.size() &&
+            !std::isnan(s.quantiles[j])) {
+          value = s.quantiles[j];  // computed by the source for this φ
+        } else if (c.func == Function::kHistogramQuantile) {
           const auto* h = agg.histogram();
           if (h == nullptr || h->count() == 0) continue;
           const double phi = param->v[i];

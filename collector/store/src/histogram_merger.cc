@@ -114,7 +114,10 @@ void HistogramMerger::Store::cover(std::int32_t new_lo, std::int32_t new_hi) {
     base = static_cast<std::int32_t>(new_lo - (size - need) / 2);
     return;
   }
-  const std::int64_t grown = std::max<std::int64_t>({need * 2, size, 64});
+  // An empty store takes the range it needs (a scan keeps thousands of mergers, most of which
+  // never grow again); a store that grows gets slack for the next growth.
+  const std::int64_t grown =
+      empty() ? std::max<std::int64_t>(need, 16) : std::max<std::int64_t>({need * 2, size, 64});
   std::vector<std::uint64_t> next(static_cast<std::size_t>(grown), 0);
   const auto next_base = static_cast<std::int32_t>(new_lo - (grown - need) / 2);
   if (!empty()) {
@@ -241,9 +244,26 @@ Status HistogramMerger::decode(ByteSpan bytes, Input& in) {
   return Status::ok_status();
 }
 
-Status HistogramMerger::add(ByteSpan bytes) {
-  Input& in = input_;
+HistogramMerger::Scratch::Scratch() = default;
+HistogramMerger::Scratch::~Scratch() = default;
+HistogramMerger::Scratch::Scratch(Scratch&&) noexcept = default;
+HistogramMerger::Scratch& HistogramMerger::Scratch::operator=(Scratch&&) noexcept = default;
+
+HistogramMerger::HistogramMerger() = default;
+HistogramMerger::~HistogramMerger() = default;
+HistogramMerger::HistogramMerger(HistogramMerger&&) noexcept = default;
+HistogramMerger& HistogramMerger::operator=(HistogramMerger&&) noexcept = default;
+
+Status HistogramMerger::add(ByteSpan bytes) { return add(bytes, input_); }
+
+Status HistogramMerger::add(ByteSpan bytes, Scratch& scratch) {
+  if (!scratch.in_) scratch.in_ = std::make_unique<Input>();
+  Input& in = *scratch.in_;
   ES_RETURN_IF_ERROR(decode(bytes, in));
+  return add_decoded(in);
+}
+
+Status HistogramMerger::add_decoded(const Input& in) {
   if (!has_) {
     // As deserialize(): the input's scale and max_buckets.
     has_ = true;
@@ -310,6 +330,31 @@ Status HistogramMerger::add(ByteSpan bytes) {
   min_ = std::min(min_, in.min);
   max_ = std::max(max_, in.max);
   return Status::ok_status();
+}
+
+double HistogramMerger::quantile(double phi) const {
+  sketch::ExpHistQuantileParts parts;
+  parts.count = count_;
+  parts.zero_count = zero_count_;
+  parts.min = min_;
+  parts.max = max_;
+  parts.scale = scale_;
+  std::int32_t* offsets[2] = {&parts.positive_offset, &parts.negative_offset};
+  std::span<const std::uint64_t>* counts[2] = {&parts.positive, &parts.negative};
+  for (int k = 0; k < 2; ++k) {
+    const Store& s = stores_[k];
+    if (s.empty()) continue;
+    *offsets[k] = s.lo;
+    *counts[k] = std::span<const std::uint64_t>(s.buf.data() + (s.lo - s.base),
+                                                static_cast<std::size_t>(s.hi - s.lo + 1));
+  }
+  return sketch::exp_hist_quantile(parts, phi);
+}
+
+std::size_t HistogramMerger::memory_bytes() const {
+  return sizeof(*this) +
+         (stores_[0].buf.capacity() + stores_[1].buf.capacity() + scratch_.capacity()) *
+             sizeof(std::uint64_t);
 }
 
 void HistogramMerger::serialize(Bytes& out) const {

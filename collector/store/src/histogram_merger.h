@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "edgesketch/common/byte_coding.h"
@@ -23,15 +24,43 @@
 namespace edgesketch::store {
 
 class HistogramMerger {
+  struct Input;
+
  public:
+  // The decoding buffers of add() (allocated on first use): mergers that live side by side (one
+  // per cell of a scan) share one instead of each growing its own.
+  class Scratch {
+   public:
+    Scratch();
+    ~Scratch();
+    Scratch(Scratch&&) noexcept;
+    Scratch& operator=(Scratch&&) noexcept;
+
+   private:
+    friend class HistogramMerger;
+    std::unique_ptr<Input> in_;
+  };
+
+  HistogramMerger();
+  ~HistogramMerger();
+  HistogramMerger(HistogramMerger&&) noexcept;
+  HistogramMerger& operator=(HistogramMerger&&) noexcept;
+
   // Forgets the histogram held; keeps the buffers.
   void reset();
   bool empty() const { return !has_; }
   // Merges one serialized histogram. kCorruption (bytes that deserialize() would reject) or
   // kOutOfRange (the combined count overflows 64 bits): the merger is unchanged.
   Status add(ByteSpan bytes);
+  // add() decoding through `scratch`.
+  Status add(ByteSpan bytes, Scratch& scratch);
   // Appends the serialized merge to `out`. Precondition: !empty().
   void serialize(Bytes& out) const;
+  // ExpHistogram::quantile(φ) of the merge, without building it: NaN when empty.
+  double quantile(double phi) const;
+  std::uint64_t count() const { return count_; }
+  // Heap and object bytes held.
+  std::size_t memory_bytes() const;
 
  private:
   // Dense counts of one sign: counts of indices [base, base + buf.size()); only [lo, hi] may be
@@ -65,6 +94,7 @@ class HistogramMerger {
   };
 
   Status decode(ByteSpan bytes, Input& in);
+  Status add_decoded(const Input& in);
 
   bool has_ = false;
   int scale_ = 0;
@@ -75,7 +105,7 @@ class HistogramMerger {
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
   Store stores_[2];  // [0] positive, [1] negative
-  Input input_;      // scratch of add()
+  Scratch input_;    // of add() without a scratch
   std::vector<std::uint64_t> scratch_;
 };
 

@@ -16,16 +16,18 @@ Status RowAccumulator::add_scalars(std::uint64_t count, double sum, double min, 
 }
 
 Status RowAccumulator::add(const PartRow& row, HistogramMerger& merger) {
-  begin_run(merger);
+  Status first = begin_run(merger);
   Status s = add_to_run(row, merger);
   end_run(merger);
-  return s;
+  return first.ok() ? s : first;
 }
 
-void RowAccumulator::begin_run(HistogramMerger& merger) const {
+Status RowAccumulator::begin_run(HistogramMerger& merger) {
   merger.reset();
-  // The bytes are the merger's own output, so they decode.
-  if (!histogram_.empty()) (void)merger.add(histogram_);
+  if (histogram_.empty()) return Status();
+  Status s = merger.add(histogram_);
+  if (!s.ok()) histogram_.clear();
+  return s;
 }
 
 void RowAccumulator::end_run(const HistogramMerger& merger) {
@@ -35,12 +37,25 @@ void RowAccumulator::end_run(const HistogramMerger& merger) {
 }
 
 Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger) {
+  HistogramMerger::Scratch* none = nullptr;
+  return add_to_run(row, merger, none);
+}
+
+Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger,
+                                  HistogramMerger::Scratch& scratch) {
+  return add_to_run(row, merger, &scratch);
+}
+
+Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger,
+                                  HistogramMerger::Scratch* scratch) {
   ES_RETURN_IF_ERROR(add_scalars(row.count, row.sum, row.min, row.max));
   Status first;
   auto keep = [&first](Status s) {
     if (first.ok() && !s.ok()) first = std::move(s);
   };
-  if (!row.histogram.empty()) keep(merger.add(row.histogram));
+  if (!row.histogram.empty()) {
+    keep(scratch != nullptr ? merger.add(row.histogram, *scratch) : merger.add(row.histogram));
+  }
   if (!row.distinct.empty()) {
     if (distinct_) {
       keep(distinct_->merge_serialized(row.distinct));

@@ -29,14 +29,24 @@ class RowAccumulator {
   Status add(const PartRow& row, HistogramMerger& merger);
 
   // A run of rows for this accumulator: `merger` starts from the histogram held; it must not
-  // serve another run until end_run().
-  void begin_run(HistogramMerger& merger) const;
+  // serve another run until end_run(). A held histogram that does not decode (one taken with
+  // set_histogram()) is dropped and the error returned.
+  Status begin_run(HistogramMerger& merger);
   // add() within a run.
   Status add_to_run(const PartRow& row, HistogramMerger& merger);
+  Status add_to_run(const PartRow& row, HistogramMerger& merger, HistogramMerger::Scratch& scratch);
   // Keeps the run's histogram.
   void end_run(const HistogramMerger& merger);
 
   bool empty() const { return rows_ == 0; }
+  // The histogram kept by end_run(), serialized; empty when none.
+  ByteSpan histogram() const { return histogram_; }
+  // Forgets the histogram kept (to_aggregate() then has none).
+  void drop_histogram() { histogram_.clear(); }
+  // Keeps `bytes` as the histogram, unchecked: a scan cell with one row copies that row's
+  // histogram instead of decoding it (precondition: no histogram held). Whoever reads it next
+  // (begin_run(), a merger, to_aggregate()) validates it.
+  void set_histogram(ByteSpan bytes) { histogram_.assign(bytes.begin(), bytes.end()); }
 
   // The accumulated aggregate (validated by WindowAggregate::from_parts).
   Result<sketch::WindowAggregate> to_aggregate() &&;
@@ -45,6 +55,7 @@ class RowAccumulator {
               PartRow& out) const;
 
  private:
+  Status add_to_run(const PartRow& row, HistogramMerger& merger, HistogramMerger::Scratch* scratch);
   Status add_scalars(std::uint64_t count, double sum, double min, double max);
 
   std::uint64_t rows_ = 0;

@@ -551,7 +551,7 @@ Status Store::Impl::flush_locked() {
                 const PartRow& first = *rows[idx[a]];
                 const RowKey key{first.series_id, floor_div(first.window_start, res) * res};
                 RowAccumulator acc;
-                acc.begin_run(merger);
+                (void)acc.begin_run(merger);  // a fresh accumulator: nothing to decode
                 std::size_t b = a;
                 for (; b < idx.size(); ++b) {
                   const PartRow& r = *rows[idx[b]];

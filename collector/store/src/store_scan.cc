@@ -10,19 +10,31 @@
 namespace edgesketch::store {
 namespace {
 
+// One cell of a scan (a series or group at one point). Its histogram is, in turn: none; the
+// copied bytes of its only row so far (not decoded: most cells of a query on a rollup or a
+// coarse tier get one row); then, once a second row comes, either its own dense merger (merged
+// in place whatever the order of its rows) or, past the scan's dense budget, the serialized
+// merge in `acc`, merged in runs of consecutive rows through the grid's shared merger.
+struct ScanCell {
+  RowAccumulator acc;
+  std::unique_ptr<HistogramMerger> dense;
+  bool copied = false;  // acc holds a row's histogram bytes, not yet validated
+};
+
 // Accumulators of one scan: one row per selected series (or per group of them), one lazily
 // created cell per point.
 class ScanGrid {
  public:
   ScanGrid(const std::vector<std::uint64_t>& ids, const std::vector<std::uint32_t>& group_of,
            std::size_t rows, std::int64_t start, std::int64_t step, std::int64_t resolution,
-           std::size_t points)
+           std::size_t points, std::size_t dense_budget)
       : ids_(ids),
         group_of_(group_of),
         start_(start),
         step_(step),
         resolution_(resolution),
         points_(points),
+        dense_budget_(dense_budget),
         cells_(rows) {}
 
   // Accumulator row of series `id` (its group's when grouping), or npos when not selected.
@@ -35,7 +47,7 @@ class ScanGrid {
   }
   // The cell of the row whose window starts at ws: the point t with ws + resolution in
   // (t - step, t]; nullptr when that point is out of range.
-  RowAccumulator* cell(std::size_t s, std::int64_t ws) {
+  ScanCell* cell(std::size_t s, std::int64_t ws) {
     const std::int64_t end = ws + resolution_;
     const std::int64_t rel = end - start_ + step_ - 1;
     if (end <= start_ - step_ || rel < 0) return nullptr;
@@ -43,10 +55,94 @@ class ScanGrid {
     if (k >= points_) return nullptr;
     auto& row = cells_[s];
     if (row.empty()) row.resize(points_);
-    if (!row[k]) row[k] = std::make_unique<RowAccumulator>();
+    if (!row[k]) {
+      row[k] = std::make_unique<ScanCell>();
+      used_ += sizeof(ScanCell);
+    }
     return row[k].get();
   }
-  std::vector<std::unique_ptr<RowAccumulator>>& row(std::size_t s) { return cells_[s]; }
+
+  // Merges one row into cell c. Errors are of the row's sketches or of bytes copied earlier
+  // into the cell (dropped then); the scalars are merged regardless.
+  Status add(ScanCell* c, const PartRow& row) {
+    if (row.histogram.empty()) return c->acc.add_to_run(row, shared_);  // merger untouched
+    if (c->dense) return add_dense(c, row);
+    if (c == run_) return c->acc.add_to_run(row, shared_, scratch_);
+    if (c->acc.histogram().empty()) {
+      // The first histogram of the cell: keep a copy of its bytes.
+      PartRow rest = row;
+      rest.histogram = {};
+      c->acc.set_histogram(row.histogram);
+      c->copied = true;
+      used_ += row.histogram.size();
+      return c->acc.add_to_run(rest, shared_);
+    }
+    Status first;
+    if (used_ < dense_budget_) {
+      // A second row: dense buckets from now on.
+      c->dense = std::make_unique<HistogramMerger>();
+      used_ -= std::min(used_, c->acc.histogram().size());
+      used_ += c->dense->memory_bytes();
+      first = c->dense->add(c->acc.histogram(), scratch_);
+      c->acc.drop_histogram();
+      c->copied = false;
+      Status s = add_dense(c, row);
+      return first.ok() ? s : first;
+    }
+    end_run();
+    first = c->acc.begin_run(shared_);
+    c->copied = false;
+    run_ = c;
+    Status s = c->acc.add_to_run(row, shared_, scratch_);
+    return first.ok() ? s : first;
+  }
+  Status add_dense(ScanCell* c, const PartRow& row) {
+    const std::size_t before = c->dense->memory_bytes();
+    Status s = c->acc.add_to_run(row, *c->dense, scratch_);
+    used_ += c->dense->memory_bytes() - before;
+    return s;
+  }
+  // Keeps the histogram of the run in progress in its cell (before reading the cells, and
+  // whenever rows of another source follow).
+  void end_run() {
+    if (run_ != nullptr) run_->acc.end_run(shared_);
+    run_ = nullptr;
+  }
+
+  // The quantile φ of a cell's histogram, which it then drops; nullopt when it has none or an
+  // empty one. Bytes that do not decode: nullopt and kCorruption in `error`.
+  std::optional<double> take_quantile(ScanCell& c, double phi, Status& error) {
+    const HistogramMerger* m = c.dense.get();
+    if (m == nullptr) {
+      if (c.acc.histogram().empty()) return std::nullopt;
+      shared_.reset();
+      error = shared_.add(c.acc.histogram(), scratch_);
+      c.acc.drop_histogram();
+      if (!error.ok()) return std::nullopt;
+      m = &shared_;
+    }
+    std::optional<double> q;
+    if (!m->empty() && m->count() > 0) q = m->quantile(phi);
+    c.dense.reset();
+    return q;
+  }
+  // Leaves the cell's histogram in its accumulator, serialized and valid (dense buckets are
+  // serialized and freed; copied bytes that do not decode are dropped: kCorruption).
+  Status settle(ScanCell& c) {
+    if (c.dense) {
+      c.acc.end_run(*c.dense);
+      c.dense.reset();
+      return Status();
+    }
+    if (!c.copied) return Status();
+    c.copied = false;
+    shared_.reset();
+    Status s = shared_.add(c.acc.histogram(), scratch_);
+    if (!s.ok()) c.acc.drop_histogram();
+    return s;
+  }
+
+  std::vector<std::unique_ptr<ScanCell>>& row(std::size_t s) { return cells_[s]; }
   std::size_t rows() const { return cells_.size(); }
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
@@ -58,8 +154,13 @@ class ScanGrid {
   const std::vector<std::uint32_t>& group_of_;
   std::int64_t start_, step_, resolution_;
   std::size_t points_;
-  std::vector<std::vector<std::unique_ptr<RowAccumulator>>> cells_;
+  std::size_t dense_budget_;
+  std::size_t used_ = 0;  // bytes of cells, copied histograms and dense mergers
+  std::vector<std::vector<std::unique_ptr<ScanCell>>> cells_;
   std::size_t last_ = static_cast<std::size_t>(-1);
+  HistogramMerger shared_;
+  HistogramMerger::Scratch scratch_;
+  ScanCell* run_ = nullptr;
 };
 
 // The row without the sketches the scan does not read.
@@ -77,6 +178,9 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     return Status::invalid_argument(
         "scan: need step_ms > 0 and end_ms > start_ms (got start " + std::to_string(req.start_ms) +
         ", end " + std::to_string(req.end_ms) + ", step " + std::to_string(req.step_ms) + ")");
+  }
+  if (req.quantile && !(*req.quantile >= 0 && *req.quantile <= 1)) {
+    return Status::invalid_argument("scan: quantile must be in [0, 1]");
   }
   const auto& tiers = options_.tiers_ms;
   std::size_t ti = 0;
@@ -132,9 +236,9 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
   const std::int64_t lo = req.start_ms - req.step_ms - tier_ms;  // exclusive
   const std::int64_t hi =
       req.start_ms + static_cast<std::int64_t>(points - 1) * req.step_ms - tier_ms;
-  ScanGrid grid(ids, req.group_of, rows, req.start_ms, req.step_ms, tier_ms, points);
+  ScanGrid grid(ids, req.group_of, rows, req.start_ms, req.step_ms, tier_ms, points,
+                options_.scan_dense_bytes);
   std::uint64_t sketch_errors = 0;
-  HistogramMerger merger;
 
   std::shared_ptr<const PartSet> parts;
   {
@@ -150,11 +254,12 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
         if (ws <= lo || ws > hi) return;
         const std::size_t s = grid.series_index(row.series_id);
         if (s == ScanGrid::npos) return;
-        if (RowAccumulator* c = grid.cell(s, ws)) {
-          if (!c->add(wanted(row, req), merger).ok()) ++sketch_errors;
+        if (ScanCell* c = grid.cell(s, ws)) {
+          if (!grid.add(c, wanted(row, req)).ok()) ++sketch_errors;
           ++result.rows_read;
         }
       });
+      grid.end_run();
     }
   }
 
@@ -194,29 +299,18 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
               std::upper_bound(ws.begin() + static_cast<std::ptrdiff_t>(i),
                                ws.begin() + static_cast<std::ptrdiff_t>(j), lo) -
               ws.begin());
-          // Consecutive rows of one point form a run merged in the merger's dense buckets.
-          RowAccumulator* run = nullptr;
           for (; k < j && ws[k] <= hi; ++k) {
-            RowAccumulator* c = grid.cell(s, ws[k]);
+            ScanCell* c = grid.cell(s, ws[k]);
             if (c == nullptr) continue;
-            if (c != run) {
-              if (run != nullptr) run->end_run(merger);
-              c->begin_run(merger);
-              run = c;
-            }
-            if (!c->add_to_run(wanted(blk.row(k, scratch), req), merger).ok()) ++sketch_errors;
+            if (!grid.add(c, wanted(blk.row(k, scratch), req)).ok()) ++sketch_errors;
             ++result.rows_read;
           }
-          if (run != nullptr) run->end_run(merger);
         }
         i = j;
       }
     }
   }
-  if (sketch_errors > 0) {
-    spdlog::warn("store {}: scan of tenant '{}': {} rows had sketches that did not merge", dir_,
-                 req.tenant, sketch_errors);
-  }
+  grid.end_run();
 
   const bool grouped = !req.group_of.empty();
   for (std::size_t s = 0; s < grid.rows(); ++s) {
@@ -229,16 +323,30 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     }
     for (std::size_t k = 0; k < row.size(); ++k) {
       if (!row[k]) continue;
-      auto agg = std::move(*row[k]).to_aggregate();
+      ScanCell& cell = *row[k];
+      std::optional<double> q;
+      Status hs;
+      if (req.histogram && req.quantile) {
+        q = grid.take_quantile(cell, *req.quantile, hs);
+      } else {
+        hs = grid.settle(cell);
+      }
+      if (!hs.ok()) ++sketch_errors;
+      auto agg = std::move(cell.acc).to_aggregate();
       if (!agg.ok()) {
         spdlog::warn("store {}: {} {} point {}: {}", dir_, grouped ? "group" : "series",
                      sp.series_id, k, agg.status().to_string());
         continue;
       }
       sp.points.push_back(
-          {req.start_ms + static_cast<std::int64_t>(k) * req.step_ms, std::move(agg).value()});
+          {req.start_ms + static_cast<std::int64_t>(k) * req.step_ms, std::move(agg).value(), q});
+      row[k].reset();
     }
     if (!sp.points.empty()) result.series.push_back(std::move(sp));
+  }
+  if (sketch_errors > 0) {
+    spdlog::warn("store {}: scan of tenant '{}': {} rows had sketches that did not merge", dir_,
+                 req.tenant, sketch_errors);
   }
   return result;
 }

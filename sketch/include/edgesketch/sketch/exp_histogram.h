@@ -246,6 +246,24 @@ class ExpHistogram {
   std::int32_t max_buckets_;
 };
 
+// What ExpHistogram::quantile() reads of a histogram, for code that keeps the buckets in its own
+// layout (the collector's dense merge buckets). Counts as positive_counts()/negative_counts():
+// first and last non-zero, adding up to count - zero_count; min <= max when count > 0.
+struct ExpHistQuantileParts {
+  std::uint64_t count = 0;
+  std::uint64_t zero_count = 0;
+  double min = 0;
+  double max = 0;
+  int scale = 0;
+  std::int32_t positive_offset = 0;
+  std::span<const std::uint64_t> positive;
+  std::int32_t negative_offset = 0;
+  std::span<const std::uint64_t> negative;
+};
+
+// ExpHistogram::quantile(φ) of the histogram with these parts, bit for bit.
+double exp_hist_quantile(const ExpHistQuantileParts& h, double phi);
+
 // Implementation of the hot path; see the class comment for the contract.
 inline void ExpHistogram::add(double v) {
   const std::uint64_t x = std::bit_cast<std::uint64_t>(v) - 1;

@@ -34,6 +34,9 @@ inline constexpr std::int64_t kMaxTimeMs = std::numeric_limits<std::int64_t>::ma
 struct StepPoint {
   std::int64_t t_ms = 0;
   sketch::WindowAggregate agg;
+  // ScanFields::quantile of the bucket's histogram, when the source computed it (agg then may
+  // have no histogram); unset otherwise.
+  std::optional<double> quantile;
 };
 
 // A series as stored: labels (with `__name__` = the stored metric) and its non-empty step
@@ -49,6 +52,10 @@ struct ScanFields {
   bool histogram = false;
   bool distinct = false;
   bool topk = false;
+  // With `histogram`: the caller needs only the quantile φ (in [0, 1]) of each bucket's
+  // histogram. A source may then set StepPoint::quantile (ExpHistogram::quantile(φ), bit for
+  // bit) and leave the histogram out; or ignore this and return histograms.
+  std::optional<double> quantile;
 };
 
 // PromQL's `by (labels)` / `without (labels)`: which labels make a series' group.

@@ -53,11 +53,19 @@ struct ScanRequest {
   bool histogram = true;
   bool distinct = true;
   bool topk = true;
+  // With `histogram`: when set (φ in [0, 1]), a point carries the quantile φ of its merged
+  // histogram instead of the histogram, which the scan then never builds (histogram_quantile
+  // needs nothing else). The value is ExpHistogram::quantile(φ) of that histogram, bit for bit.
+  std::optional<double> quantile;
 };
 
 struct ScanPoint {
   std::int64_t t_ms = 0;
+  // Without the histogram when the request asked for a quantile.
   sketch::WindowAggregate agg;
+  // ScanRequest::quantile of the merged histogram; unset when the request did not ask for it or
+  // the point has no histogram or an empty one.
+  std::optional<double> quantile;
 };
 
 struct SeriesPoints {

@@ -83,6 +83,11 @@ struct StoreOptions {
   // Most cells (series x points) one scan may accumulate; larger scans fail with
   // kResourceExhausted before reading anything.
   std::size_t max_scan_cells = 20'000'000;
+  // Bytes one scan may spend on cells that keep their histogram as dense buckets (merged in
+  // place, in any order; a grouped scan revisits each cell once per series of its group). Cells
+  // past the budget keep it serialized and merge runs of consecutive rows through one shared
+  // buffer: slower when rows of a cell are interleaved, never more memory.
+  std::size_t scan_dense_bytes = std::size_t{128} << 20;
   // Label rollups: for each set of tag names, one series per metric and combination of their
   // values merging every record with those values (e.g. {{"site"}, {"line", "site"}}), so that
   // `sum by (site) (m)` reads one series per site. Empty: none.
