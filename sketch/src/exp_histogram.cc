@@ -199,6 +199,32 @@ double bucket_representative(std::int32_t index, int scale) {
                     static_cast<int>(whole));
 }
 
+// The index of the bucket of `c` where the running total `seen` (updated) first exceeds `rank`,
+// walking up (`up`) or down; c.size() when it does not. Whole groups of 8 buckets are skipped
+// on their sum (no overflow: the counts add up to at most count).
+std::size_t find_rank(std::span<const std::uint64_t> c, std::uint64_t rank, std::uint64_t& seen,
+                      bool up) {
+  const std::size_t n = c.size();
+  std::size_t done = 0;  // buckets consumed from the walk's start
+  auto at = [&](std::size_t k) { return up ? c[k] : c[n - 1 - k]; };
+  while (n - done >= 8) {
+    std::uint64_t sum = 0;
+    if (up) {
+      for (std::size_t j = 0; j < 8; ++j) sum += c[done + j];
+    } else {
+      for (std::size_t j = 0; j < 8; ++j) sum += c[n - 8 - done + j];
+    }
+    if (rank < seen + sum) break;
+    seen += sum;
+    done += 8;
+  }
+  for (; done < n; ++done) {
+    seen += at(done);
+    if (rank < seen) return up ? done : n - 1 - done;
+  }
+  return n;
+}
+
 }  // namespace
 
 double exp_hist_quantile(const ExpHistQuantileParts& h, double phi) {
@@ -217,40 +243,32 @@ double exp_hist_quantile(const ExpHistQuantileParts& h, double phi) {
     // with the counts adding up to count, the bucket holding ascending rank r holds descending
     // rank count - 1 - r.
     const std::uint64_t from_top = h.count - 1 - rank;
-    for (std::size_t i = h.positive.size(); i-- > 0;) {
-      seen += h.positive[i];
-      if (from_top < seen) {
-        return clamped(
-            bucket_representative(h.positive_offset + static_cast<std::int32_t>(i), h.scale));
-      }
+    std::size_t i = find_rank(h.positive, from_top, seen, /*up=*/false);
+    if (i < h.positive.size()) {
+      return clamped(
+          bucket_representative(h.positive_offset + static_cast<std::int32_t>(i), h.scale));
     }
     seen += h.zero_count;
     if (from_top < seen) return clamped(0.0);
-    for (std::size_t i = 0; i < h.negative.size(); ++i) {
-      seen += h.negative[i];
-      if (from_top < seen) {
-        return clamped(
-            -bucket_representative(h.negative_offset + static_cast<std::int32_t>(i), h.scale));
-      }
+    i = find_rank(h.negative, from_top, seen, /*up=*/true);
+    if (i < h.negative.size()) {
+      return clamped(
+          -bucket_representative(h.negative_offset + static_cast<std::int32_t>(i), h.scale));
     }
     return h.min;  // unreachable while the counts add up to count
   }
   // Most negative first: the negative store from its highest index down.
-  for (std::size_t i = h.negative.size(); i-- > 0;) {
-    seen += h.negative[i];
-    if (rank < seen) {
-      return clamped(
-          -bucket_representative(h.negative_offset + static_cast<std::int32_t>(i), h.scale));
-    }
+  std::size_t i = find_rank(h.negative, rank, seen, /*up=*/false);
+  if (i < h.negative.size()) {
+    return clamped(
+        -bucket_representative(h.negative_offset + static_cast<std::int32_t>(i), h.scale));
   }
   seen += h.zero_count;
   if (rank < seen) return clamped(0.0);
-  for (std::size_t i = 0; i < h.positive.size(); ++i) {
-    seen += h.positive[i];
-    if (rank < seen) {
-      return clamped(
-          bucket_representative(h.positive_offset + static_cast<std::int32_t>(i), h.scale));
-    }
+  i = find_rank(h.positive, rank, seen, /*up=*/true);
+  if (i < h.positive.size()) {
+    return clamped(
+        bucket_representative(h.positive_offset + static_cast<std::int32_t>(i), h.scale));
   }
   return h.max;  // unreachable while the counts add up to count
 }
