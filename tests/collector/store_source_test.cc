@@ -53,6 +53,12 @@ class StoreSourceTest : public ::testing::TestWithParam<bool> {
     o.background_merge = false;
     if (GetParam()) o.rollups = {{"site"}, {"site", "line"}};
     if (dense_bytes_) o.scan_dense_bytes = *dense_bytes_;
+    // Small blocks and three scan threads even for this small fleet: every scan here reads its
+    // blocks in parallel and merges the threads' grids (a series' and a group's cells split
+    // between threads).
+    o.block_rows = 7;
+    o.scan_threads = 3;
+    o.scan_parallel_min_rows = 0;
     auto st = store::Store::open(dir_.path() + "/store", o);
     ASSERT_TRUE(st.ok()) << st.status().to_string();
     store_ = std::move(st).value();

@@ -81,6 +81,29 @@ Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger,
   return first;
 }
 
+Status RowAccumulator::merge_except_histogram(const RowAccumulator& other) {
+  if (other.rows_ == 0) return Status();
+  ES_RETURN_IF_ERROR(add_scalars(other.count_, other.sum_, other.min_, other.max_));
+  rows_ += other.rows_ - 1;  // add_scalars() counted one
+  Status first;
+  if (other.distinct_) {
+    if (distinct_) {
+      first = distinct_->merge(*other.distinct_);
+    } else {
+      distinct_ = other.distinct_;
+    }
+  }
+  if (other.topk_) {
+    if (topk_) {
+      Status s = topk_->merge(*other.topk_);
+      if (first.ok()) first = std::move(s);
+    } else {
+      topk_ = other.topk_;
+    }
+  }
+  return first;
+}
+
 Result<sketch::WindowAggregate> RowAccumulator::to_aggregate() && {
   std::optional<sketch::ExpHistogram> h;
   if (!histogram_.empty()) {

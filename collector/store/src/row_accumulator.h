@@ -39,6 +39,11 @@ class RowAccumulator {
   void end_run(const HistogramMerger& merger);
 
   bool empty() const { return rows_ == 0; }
+  std::uint64_t rows() const { return rows_; }
+  // Merges another accumulator's rows except its histogram (the caller merges that): scalars,
+  // distinct and top-K. kOutOfRange when the counts overflow (nothing merged); errors of the
+  // sketches are returned after merging the rest.
+  Status merge_except_histogram(const RowAccumulator& other);
   // The histogram kept by end_run(), serialized; empty when none.
   ByteSpan histogram() const { return histogram_; }
   // Forgets the histogram kept (to_aggregate() then has none).

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "row_accumulator.h"
 #include "store_impl.h"
@@ -66,42 +67,92 @@ class ScanGrid {
   // into the cell (dropped then); the scalars are merged regardless.
   Status add(ScanCell* c, const PartRow& row) {
     if (row.histogram.empty()) return c->acc.add_to_run(row, shared_);  // merger untouched
-    if (c->dense) return add_dense(c, row);
-    if (c == run_) return c->acc.add_to_run(row, shared_, scratch_);
+    PartRow rest = row;
+    rest.histogram = {};
+    const std::uint64_t before = c->acc.rows();
+    Status first = c->acc.add_to_run(rest, shared_);
+    if (c->acc.rows() == before) return first;  // the counts overflow: nothing merged
+    Status s = add_histogram(c, row.histogram);
+    return first.ok() ? s : first;
+  }
+
+  // Merges the cells of `other` (a grid of the same shape that scanned other blocks) into this
+  // one; neither may have a run in progress.
+  Status absorb(ScanGrid& other) {
+    Status first;
+    auto keep = [&first](Status s) {
+      if (first.ok() && !s.ok()) first = std::move(s);
+    };
+    Bytes h;
+    for (std::size_t s = 0; s < cells_.size(); ++s) {
+      auto& theirs = other.cells_[s];
+      if (theirs.empty()) continue;
+      auto& mine = cells_[s];
+      if (mine.empty()) mine.resize(points_);
+      for (std::size_t k = 0; k < theirs.size(); ++k) {
+        if (!theirs[k]) continue;
+        if (!mine[k]) {
+          used_ += sizeof(ScanCell);
+          mine[k] = std::move(theirs[k]);
+          continue;
+        }
+        ScanCell& src = *theirs[k];
+        ScanCell& dst = *mine[k];
+        const std::uint64_t before = dst.acc.rows();
+        keep(dst.acc.merge_except_histogram(src.acc));
+        if (dst.acc.rows() != before) {
+          ByteSpan bytes = src.acc.histogram();
+          if (src.dense) {
+            h.clear();
+            if (!src.dense->empty()) src.dense->serialize(h);
+            bytes = h;
+          }
+          if (!bytes.empty()) keep(add_histogram(&dst, bytes));
+        }
+        theirs[k].reset();
+      }
+    }
+    return first;
+  }
+
+  // Merges serialized histogram bytes into cell c (see ScanCell for the cell's states).
+  Status add_histogram(ScanCell* c, ByteSpan bytes) {
+    if (c->dense) return add_dense(c, bytes);
+    if (c == run_) return shared_.add(bytes, scratch_);
     if (c->acc.histogram().empty()) {
       // The first histogram of the cell: keep a copy of its bytes.
-      PartRow rest = row;
-      rest.histogram = {};
-      c->acc.set_histogram(row.histogram);
+      c->acc.set_histogram(bytes);
       c->copied = true;
-      used_ += row.histogram.size();
-      return c->acc.add_to_run(rest, shared_);
+      used_ += bytes.size();
+      return Status();
     }
     Status first;
     if (used_ < dense_budget_) {
-      // A second row: dense buckets from now on.
+      // A second histogram: dense buckets from now on.
       c->dense = std::make_unique<HistogramMerger>();
       used_ -= std::min(used_, c->acc.histogram().size());
       used_ += c->dense->memory_bytes();
-      first = c->dense->add(c->acc.histogram(), scratch_);
+      first = add_dense(c, c->acc.histogram());
       c->acc.drop_histogram();
       c->copied = false;
-      Status s = add_dense(c, row);
+      Status s = add_dense(c, bytes);
       return first.ok() ? s : first;
     }
     end_run();
     first = c->acc.begin_run(shared_);
     c->copied = false;
     run_ = c;
-    Status s = c->acc.add_to_run(row, shared_, scratch_);
+    Status s = shared_.add(bytes, scratch_);
     return first.ok() ? s : first;
   }
-  Status add_dense(ScanCell* c, const PartRow& row) {
+
+  Status add_dense(ScanCell* c, ByteSpan bytes) {
     const std::size_t before = c->dense->memory_bytes();
-    Status s = c->acc.add_to_run(row, *c->dense, scratch_);
+    Status s = c->dense->add(bytes, scratch_);
     used_ += c->dense->memory_bytes() - before;
     return s;
   }
+
   // Keeps the histogram of the run in progress in its cell (before reading the cells, and
   // whenever rows of another source follow).
   void end_run() {
@@ -263,7 +314,13 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     }
   }
 
-  Bytes scratch;
+  // The blocks to read: those of the tier's parts in range that may hold a selected series.
+  struct BlockTask {
+    const PartReader* reader;
+    std::size_t block;
+  };
+  std::vector<BlockTask> tasks;
+  std::uint64_t task_rows = 0;
   for (const auto& p : *parts) {
     const ManifestPart& m = p->meta;
     if (m.tenant != req.tenant || m.tier_ms != tier_ms || m.max_ws <= lo || m.min_ws > hi) {
@@ -276,22 +333,34 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
       auto first = std::lower_bound(ids.begin(), ids.end(), e.first_series);
       if (first == ids.end() || *first > e.last_series) continue;
       if (e.first_series == e.last_series && (e.last_ws <= lo || e.first_ws > hi)) continue;
-      auto block = p->reader->read_block(b);
+      tasks.push_back({p->reader.get(), b});
+      task_rows += e.rows;
+    }
+  }
+
+  // Reads tasks [from, to) into grid g.
+  struct Counts {
+    std::uint64_t rows_read = 0, blocks_read = 0, blocks_corrupt = 0, sketch_errors = 0;
+  };
+  auto scan_blocks = [&](std::size_t from, std::size_t to, ScanGrid& g, Counts& n) {
+    Bytes scratch;
+    for (std::size_t t = from; t < to; ++t) {
+      auto block = tasks[t].reader->read_block(tasks[t].block);
       if (!block.ok()) {
         ++corrupt_blocks_;
-        ++result.blocks_skipped_corrupt;
+        ++n.blocks_corrupt;
         spdlog::error("store {}: scan skipped a block: {}", dir_, block.status().to_string());
         continue;
       }
-      ++result.blocks_read;
+      ++n.blocks_read;
       const PartBlock& blk = *block;
-      const std::size_t n = blk.rows();
+      const std::size_t rows_in_block = blk.rows();
       std::size_t i = 0;
-      while (i < n) {
+      while (i < rows_in_block) {
         const std::uint64_t sid = blk.series_id(i);
         std::size_t j = i;
-        while (j < n && blk.series_id(j) == sid) ++j;
-        const std::size_t s = grid.series_index(sid);
+        while (j < rows_in_block && blk.series_id(j) == sid) ++j;
+        const std::size_t s = g.series_index(sid);
         if (s != ScanGrid::npos) {
           // Rows of one series are sorted by time: binary search the range's start.
           const auto& ws = blk.window_starts();
@@ -300,15 +369,53 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
                                ws.begin() + static_cast<std::ptrdiff_t>(j), lo) -
               ws.begin());
           for (; k < j && ws[k] <= hi; ++k) {
-            ScanCell* c = grid.cell(s, ws[k]);
+            ScanCell* c = g.cell(s, ws[k]);
             if (c == nullptr) continue;
-            if (!grid.add(c, wanted(blk.row(k, scratch), req)).ok()) ++sketch_errors;
-            ++result.rows_read;
+            if (!g.add(c, wanted(blk.row(k, scratch), req)).ok()) ++n.sketch_errors;
+            ++n.rows_read;
           }
         }
         i = j;
       }
     }
+    g.end_run();
+  };
+
+  // Large scans read their blocks on several threads, each into its own grid over a contiguous
+  // share of the blocks (in key order, so a series' cells mostly stay in one grid); the grids are
+  // then merged in order, which keeps the result deterministic.
+  std::size_t threads = options_.scan_threads;
+  if (threads == 0) threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
+  threads = std::min(threads, tasks.size() / 2);
+  if (task_rows < options_.scan_parallel_min_rows) threads = 1;
+  std::vector<Counts> counts(std::max<std::size_t>(threads, 1));
+  if (threads <= 1) {
+    scan_blocks(0, tasks.size(), grid, counts[0]);
+  } else {
+    std::vector<std::unique_ptr<ScanGrid>> grids;
+    std::vector<std::size_t> cut(threads + 1, tasks.size());
+    cut[0] = 0;
+    for (std::size_t t = 1; t < threads; ++t) cut[t] = tasks.size() * t / threads;
+    for (std::size_t t = 1; t < threads; ++t) {
+      grids.push_back(std::make_unique<ScanGrid>(ids, req.group_of, rows, req.start_ms, req.step_ms,
+                                                 tier_ms, points,
+                                                 options_.scan_dense_bytes / threads));
+    }
+    std::vector<std::thread> workers;
+    for (std::size_t t = 1; t < threads; ++t) {
+      workers.emplace_back([&, t] { scan_blocks(cut[t], cut[t + 1], *grids[t - 1], counts[t]); });
+    }
+    scan_blocks(cut[0], cut[1], grid, counts[0]);
+    for (auto& w : workers) w.join();
+    for (auto& g : grids) {
+      if (!grid.absorb(*g).ok()) ++sketch_errors;
+    }
+  }
+  for (const Counts& n : counts) {
+    result.rows_read += n.rows_read;
+    result.blocks_read += n.blocks_read;
+    result.blocks_skipped_corrupt += n.blocks_corrupt;
+    sketch_errors += n.sketch_errors;
   }
   grid.end_run();
 

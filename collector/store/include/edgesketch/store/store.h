@@ -88,6 +88,10 @@ struct StoreOptions {
   // past the budget keep it serialized and merge runs of consecutive rows through one shared
   // buffer: slower when rows of a cell are interleaved, never more memory.
   std::size_t scan_dense_bytes = std::size_t{128} << 20;
+  // Threads one scan reads its part blocks on; 0: one per core, at most 4. Scans of fewer than
+  // scan_parallel_min_rows rows (in the blocks they read) or of few blocks use one.
+  std::size_t scan_threads = 0;
+  std::size_t scan_parallel_min_rows = 4096;
   // Label rollups: for each set of tag names, one series per metric and combination of their
   // values merging every record with those values (e.g. {{"site"}, {"line", "site"}}), so that
   // `sum by (site) (m)` reads one series per site. Empty: none.
