@@ -208,6 +208,9 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
   so.memtable_bytes = std::size_t{4} << 30;
   so.limits.max_past_ms = 365 * kDayMs;
   so.rollups = {{"site"}, {"line", "site"}};
+  // ES_BENCH_SCAN_DENSE_MB overrides the store's scan_dense_bytes (to see its effect).
+  if (const char* d = std::getenv("ES_BENCH_SCAN_DENSE_MB"))
+    so.scan_dense_bytes = std::size_t(std::atoi(d)) << 20;
   auto opened = store::Store::open(dir.path() + "/store", so);
   if (!opened.ok()) fail("open store: " + opened.status().to_string());
   store::Store& st = **opened;

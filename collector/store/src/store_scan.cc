@@ -194,6 +194,7 @@ class ScanGrid {
   }
 
   std::vector<std::unique_ptr<ScanCell>>& row(std::size_t s) { return cells_[s]; }
+  std::size_t used_bytes() const { return used_; }
   std::size_t rows() const { return cells_.size(); }
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
@@ -407,10 +408,13 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     }
     scan_blocks(cut[0], cut[1], grid, counts[0]);
     for (auto& w : workers) w.join();
+    result.cell_bytes = grid.used_bytes();
+    for (auto& g : grids) result.cell_bytes += g->used_bytes();
     for (auto& g : grids) {
       if (!grid.absorb(*g).ok()) ++sketch_errors;
     }
   }
+  if (threads <= 1) result.cell_bytes = grid.used_bytes();
   for (const Counts& n : counts) {
     result.rows_read += n.rows_read;
     result.blocks_read += n.blocks_read;

@@ -83,6 +83,9 @@ struct ScanResult {
   std::uint64_t rows_read = 0;    // stored rows merged (parts and memtable)
   std::uint64_t blocks_read = 0;  // part blocks decompressed
   std::uint64_t blocks_skipped_corrupt = 0;
+  // Bytes the scan's cells held at the end of reading (all threads' grids), against
+  // StoreOptions::scan_dense_bytes.
+  std::uint64_t cell_bytes = 0;
 };
 
 }  // namespace edgesketch::store
