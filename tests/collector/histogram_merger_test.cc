@@ -83,6 +83,8 @@ TEST(HistogramMergerTest, QuantileEqualsTheMergedSketchs) {
     m.reset();
     for (const Bytes& b : inputs) ASSERT_TRUE(m.add(b, scratch).ok());
     ASSERT_EQ(m.count(), want->count());
+    auto one = ExpHistogram::deserialize(inputs[0]);
+    ASSERT_TRUE(one.ok());
     for (double phi : phis) {
       const double a = m.quantile(phi), b = want->quantile(phi);
       if (std::isnan(b)) {
@@ -90,7 +92,21 @@ TEST(HistogramMergerTest, QuantileEqualsTheMergedSketchs) {
       } else {
         EXPECT_EQ(a, b) << "round " << round << " phi " << phi;
       }
+      // Straight from one histogram's bytes.
+      auto q = HistogramMerger::quantile_of(inputs[0], phi, scratch);
+      ASSERT_TRUE(q.ok());
+      const double c = one->quantile(phi);
+      if (std::isnan(c)) {
+        EXPECT_TRUE(std::isnan(*q));
+      } else {
+        EXPECT_EQ(*q, c) << "round " << round << " phi " << phi;
+      }
     }
+    // Bytes deserialize() rejects are rejected.
+    Bytes cut = inputs[0];
+    cut.pop_back();
+    EXPECT_EQ(HistogramMerger::quantile_of(cut, 0.5, scratch).ok(),
+              ExpHistogram::deserialize(cut).ok());
   }
 }
 

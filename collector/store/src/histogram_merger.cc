@@ -352,6 +352,27 @@ double HistogramMerger::quantile(double phi) const {
   return sketch::exp_hist_quantile(parts, phi);
 }
 
+Result<double> HistogramMerger::quantile_of(ByteSpan bytes, double phi, Scratch& scratch) {
+  if (!scratch.in_) scratch.in_ = std::make_unique<Input>();
+  const Input& in = *scratch.in_;
+  ES_RETURN_IF_ERROR(decode(bytes, *scratch.in_));
+  sketch::ExpHistQuantileParts parts;
+  parts.count = in.count;
+  parts.zero_count = in.zero_count;
+  parts.min = in.min;
+  parts.max = in.max;
+  parts.scale = in.scale;
+  if (in.present[0]) {
+    parts.positive_offset = in.offset[0];
+    parts.positive = in.counts[0];
+  }
+  if (in.present[1]) {
+    parts.negative_offset = in.offset[1];
+    parts.negative = in.counts[1];
+  }
+  return sketch::exp_hist_quantile(parts, phi);
+}
+
 std::size_t HistogramMerger::memory_bytes() const {
   return sizeof(*this) +
          (stores_[0].buf.capacity() + stores_[1].buf.capacity() + scratch_.capacity()) *

@@ -58,6 +58,9 @@ class HistogramMerger {
   void serialize(Bytes& out) const;
   // ExpHistogram::quantile(φ) of the merge, without building it: NaN when empty.
   double quantile(double phi) const;
+  // ExpHistogram::quantile(φ) of one serialized histogram, decoded (and validated as add()
+  // validates) into `scratch` only: kCorruption for bytes deserialize() would reject.
+  static Result<double> quantile_of(ByteSpan bytes, double phi, Scratch& scratch);
   std::uint64_t count() const { return count_; }
   // Heap and object bytes held.
   std::size_t memory_bytes() const;
@@ -93,7 +96,7 @@ class HistogramMerger {
     std::vector<std::uint64_t> counts[2];
   };
 
-  Status decode(ByteSpan bytes, Input& in);
+  static Status decode(ByteSpan bytes, Input& in);
   Status add_decoded(const Input& in);
 
   bool has_ = false;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 #include <thread>
 
 #include "row_accumulator.h"
@@ -165,12 +166,16 @@ class ScanGrid {
   std::optional<double> take_quantile(ScanCell& c, double phi, Status& error) {
     const HistogramMerger* m = c.dense.get();
     if (m == nullptr) {
+      // One histogram (copied bytes) or a run's merge: straight from its bytes.
       if (c.acc.histogram().empty()) return std::nullopt;
-      shared_.reset();
-      error = shared_.add(c.acc.histogram(), scratch_);
+      Result<double> q = HistogramMerger::quantile_of(c.acc.histogram(), phi, scratch_);
       c.acc.drop_histogram();
-      if (!error.ok()) return std::nullopt;
-      m = &shared_;
+      if (!q.ok()) {
+        error = q.status();
+        return std::nullopt;
+      }
+      if (std::isnan(*q)) return std::nullopt;  // an empty histogram
+      return *q;
     }
     std::optional<double> q;
     if (!m->empty() && m->count() > 0) q = m->quantile(phi);

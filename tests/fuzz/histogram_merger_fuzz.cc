@@ -1,0 +1,68 @@
+// Fuzz target for the collector store's HistogramMerger decoder (scans, rollups and part merges
+// decode stored histograms through it): it accepts exactly what ExpHistogram::deserialize()
+// accepts, a rejected input leaves the merger unchanged, a merge equals the sketch's merge, and
+// quantile() / quantile_of() answer the sketch's quantiles bit for bit.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+
+#include "edgesketch/sketch/exp_histogram.h"
+#include "histogram_merger.h"
+
+namespace {
+
+using edgesketch::Bytes;
+using edgesketch::ByteSpan;
+using edgesketch::sketch::ExpHistogram;
+using edgesketch::store::HistogramMerger;
+
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+
+bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const ByteSpan bytes(data, size);
+  auto decoded = ExpHistogram::deserialize(bytes);
+
+  ExpHistogram base;
+  for (int i = -20; i <= 20; ++i) base.add(i * 0.37);
+  const Bytes base_bytes = base.serialize();
+  HistogramMerger::Scratch scratch;
+  HistogramMerger busy;
+  check(busy.add(base_bytes, scratch).ok());
+  Bytes before;
+  busy.serialize(before);
+
+  const bool ok = busy.add(bytes, scratch).ok();
+  auto q = HistogramMerger::quantile_of(bytes, 0.9, scratch);
+  check(q.ok() == decoded.ok());
+  if (!decoded.ok()) {
+    check(!ok);
+    Bytes after;
+    busy.serialize(after);
+    check(after == before);
+    return 0;
+  }
+  const ExpHistogram& h = *decoded;
+  check(same(*q, h.quantile(0.9)));
+
+  HistogramMerger fresh;
+  check(fresh.add(bytes, scratch).ok());
+  for (double phi : {0.0, 0.001, 0.5, 0.99, 1.0}) check(same(fresh.quantile(phi), h.quantile(phi)));
+
+  ExpHistogram expected = base;
+  const bool merge_ok = expected.merge(h).ok();
+  check(merge_ok == ok);
+  if (ok) {
+    Bytes got;
+    busy.serialize(got);
+    check(got == expected.serialize());
+    check(same(busy.quantile(0.5), expected.quantile(0.5)));
+  }
+  return 0;
+}
