@@ -36,10 +36,12 @@ Status write_fd(int fd, ByteSpan data, const std::string& path) {
 
 }  // namespace
 
-PartWriter::PartWriter(std::string path, PartMeta meta, std::size_t block_rows, int zstd_level)
+PartWriter::PartWriter(std::string path, PartMeta meta, std::size_t block_rows, int zstd_level,
+                       std::size_t block_bytes)
     : path_(std::move(path)),
       meta_(std::move(meta)),
       block_rows_(std::max<std::size_t>(1, std::min(block_rows, kMaxBlockRows))),
+      block_bytes_(std::max<std::size_t>(1, std::min(block_bytes, kMaxBlockRawBytes / 2))),
       zstd_level_(zstd_level) {
   meta_.rows = 0;
   meta_.blocks = 0;
@@ -86,7 +88,7 @@ Status PartWriter::add(const PartRow& row) {
   meta_.min_ws = std::min(meta_.min_ws, row.window_start);
   meta_.max_ws = std::max(meta_.max_ws, row.window_start);
   ++meta_.rows;
-  if (pending_.size() >= block_rows_ || arena_.size() >= (kMaxBlockRawBytes / 2)) {
+  if (pending_.size() >= block_rows_ || arena_.size() >= block_bytes_) {
     status_ = flush_block();
   }
   return status_;

@@ -51,7 +51,10 @@ struct BlockIndexEntry {
 // the directory. A writer destroyed before finish() removes its temporary file.
 class PartWriter {
  public:
-  PartWriter(std::string path, PartMeta meta, std::size_t block_rows, int zstd_level);
+  // A block ends after block_rows rows or once its sketch bytes reach block_bytes, whichever
+  // comes first.
+  PartWriter(std::string path, PartMeta meta, std::size_t block_rows, int zstd_level,
+             std::size_t block_bytes = std::size_t{1} << 20);
   ~PartWriter();
   PartWriter(const PartWriter&) = delete;
   PartWriter& operator=(const PartWriter&) = delete;
@@ -72,6 +75,7 @@ class PartWriter {
   std::string path_;
   PartMeta meta_;
   std::size_t block_rows_;
+  std::size_t block_bytes_;
   int zstd_level_;
   int fd_ = -1;
   Status status_;

@@ -490,7 +490,7 @@ Result<std::shared_ptr<const LivePart>> Store::Impl::write_part(
   meta.tenant = tenant;
   meta.tier_ms = tier_ms;
   meta.day = day;
-  PartWriter w(dir_ + "/" + rel, meta, options_.block_rows, zstd_level);
+  PartWriter w(dir_ + "/" + rel, meta, options_.block_rows, zstd_level, options_.block_bytes);
   ES_RETURN_IF_ERROR(fill(w));
   std::uint64_t bytes = 0;
   ES_ASSIGN_OR_RETURN(PartMeta done, w.finish(bytes));

@@ -65,8 +65,12 @@ struct StoreOptions {
   std::uint32_t group_commit_delay_us = 0;
   // A WAL segment is closed and a new one started past this size.
   std::uint64_t wal_segment_bytes = std::uint64_t{64} << 20;
-  // Rows per part block (one compressed, checksummed unit of every column).
+  // Rows per part block (one compressed, checksummed unit of every column), and the sketch bytes
+  // after which a block ends sooner: a scan decompresses whole blocks, so blocks of large
+  // histograms (a rollup's) stay small enough that reading a few series does not decompress
+  // many others', and a scan has blocks to share among its threads.
   std::size_t block_rows = 8192;
+  std::size_t block_bytes = std::size_t{1} << 20;
   // zstd levels of flushed parts and of merged parts (merges run in the background and can
   // afford more effort).
   int flush_zstd_level = 3;
