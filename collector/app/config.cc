@@ -112,6 +112,10 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   c.store.wal_segment_bytes = st.bytes("wal_segment_bytes", c.store.wal_segment_bytes);
   c.flush_interval_ms = st.duration_ms("flush_interval", c.flush_interval_ms);
   c.store.verify_parts_on_open = st.boolean("verify_parts_on_open", c.store.verify_parts_on_open);
+  c.store.scan_dense_bytes = st.bytes("scan_memory_bytes", c.store.scan_dense_bytes);
+  // 0: one per core, at most 4.
+  c.store.scan_threads = static_cast<std::size_t>(
+      st.integer("scan_threads", static_cast<std::int64_t>(c.store.scan_threads), 0, 64));
   // Label rollups: each entry a tag name or several joined by ',' ("site", "line,site").
   for (const std::string& set : st.strings("rollups")) {
     std::vector<std::string> labels;

@@ -91,7 +91,7 @@ struct StoreOptions {
   // place, in any order; a grouped scan revisits each cell once per series of its group). Cells
   // past the budget keep it serialized and merge runs of consecutive rows through one shared
   // buffer: slower when rows of a cell are interleaved, never more memory.
-  std::size_t scan_dense_bytes = std::size_t{128} << 20;
+  std::size_t scan_dense_bytes = std::size_t{256} << 20;
   // Threads one scan reads its part blocks on; 0: one per core, at most 4. Scans of fewer than
   // scan_parallel_min_rows rows (in the blocks they read) or of few blocks use one.
   std::size_t scan_threads = 0;
