@@ -23,6 +23,49 @@ struct ScanCell {
   bool copied = false;  // acc holds a row's histogram bytes, not yet validated
 };
 
+// What turns a cell into its answer; one per thread of the final phase.
+struct CellFinisher {
+  HistogramMerger merger;
+  HistogramMerger::Scratch scratch;
+
+  // The quantile φ of a cell's histogram, which it then drops; nullopt when it has none or an
+  // empty one. Bytes that do not decode: nullopt and kCorruption in `error`.
+  std::optional<double> take_quantile(ScanCell& c, double phi, Status& error) {
+    const HistogramMerger* m = c.dense.get();
+    if (m == nullptr) {
+      // One histogram (copied bytes) or a run's merge: straight from its bytes.
+      if (c.acc.histogram().empty()) return std::nullopt;
+      Result<double> q = HistogramMerger::quantile_of(c.acc.histogram(), phi, scratch);
+      c.acc.drop_histogram();
+      if (!q.ok()) {
+        error = q.status();
+        return std::nullopt;
+      }
+      if (std::isnan(*q)) return std::nullopt;  // an empty histogram
+      return *q;
+    }
+    std::optional<double> q;
+    if (!m->empty() && m->count() > 0) q = m->quantile(phi);
+    c.dense.reset();
+    return q;
+  }
+  // Leaves the cell's histogram in its accumulator, serialized and valid (dense buckets are
+  // serialized and freed; copied bytes that do not decode are dropped: kCorruption).
+  Status settle(ScanCell& c) {
+    if (c.dense) {
+      c.acc.end_run(*c.dense);
+      c.dense.reset();
+      return Status();
+    }
+    if (!c.copied) return Status();
+    c.copied = false;
+    merger.reset();
+    Status s = merger.add(c.acc.histogram(), scratch);
+    if (!s.ok()) c.acc.drop_histogram();
+    return s;
+  }
+};
+
 // Accumulators of one scan: one row per selected series (or per group of them), one lazily
 // created cell per point.
 class ScanGrid {
@@ -159,43 +202,6 @@ class ScanGrid {
   void end_run() {
     if (run_ != nullptr) run_->acc.end_run(shared_);
     run_ = nullptr;
-  }
-
-  // The quantile φ of a cell's histogram, which it then drops; nullopt when it has none or an
-  // empty one. Bytes that do not decode: nullopt and kCorruption in `error`.
-  std::optional<double> take_quantile(ScanCell& c, double phi, Status& error) {
-    const HistogramMerger* m = c.dense.get();
-    if (m == nullptr) {
-      // One histogram (copied bytes) or a run's merge: straight from its bytes.
-      if (c.acc.histogram().empty()) return std::nullopt;
-      Result<double> q = HistogramMerger::quantile_of(c.acc.histogram(), phi, scratch_);
-      c.acc.drop_histogram();
-      if (!q.ok()) {
-        error = q.status();
-        return std::nullopt;
-      }
-      if (std::isnan(*q)) return std::nullopt;  // an empty histogram
-      return *q;
-    }
-    std::optional<double> q;
-    if (!m->empty() && m->count() > 0) q = m->quantile(phi);
-    c.dense.reset();
-    return q;
-  }
-  // Leaves the cell's histogram in its accumulator, serialized and valid (dense buckets are
-  // serialized and freed; copied bytes that do not decode are dropped: kCorruption).
-  Status settle(ScanCell& c) {
-    if (c.dense) {
-      c.acc.end_run(*c.dense);
-      c.dense.reset();
-      return Status();
-    }
-    if (!c.copied) return Status();
-    c.copied = false;
-    shared_.reset();
-    Status s = shared_.add(c.acc.histogram(), scratch_);
-    if (!s.ok()) c.acc.drop_histogram();
-    return s;
   }
 
   std::vector<std::unique_ptr<ScanCell>>& row(std::size_t s) { return cells_[s]; }
@@ -428,37 +434,61 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
   }
   grid.end_run();
 
+  // The answers: each accumulator row's points (quantiles computed, histograms built) — on the
+  // scan's threads too, each over a contiguous share of the rows, gathered in order.
   const bool grouped = !req.group_of.empty();
-  for (std::size_t s = 0; s < grid.rows(); ++s) {
-    auto& row = grid.row(s);
-    if (row.empty()) continue;
-    SeriesPoints sp;
-    sp.series_id = grouped ? s : ids[s];
-    if (!grouped) {
-      if (auto info = catalog_->info(ids[s])) sp.key = std::move(info->key);
-    }
-    for (std::size_t k = 0; k < row.size(); ++k) {
-      if (!row[k]) continue;
-      ScanCell& cell = *row[k];
-      std::optional<double> q;
-      Status hs;
-      if (req.histogram && req.quantile) {
-        q = grid.take_quantile(cell, *req.quantile, hs);
-      } else {
-        hs = grid.settle(cell);
+  auto finish_rows = [&](std::size_t from, std::size_t to, std::vector<SeriesPoints>& out,
+                         std::uint64_t& errors) {
+    CellFinisher f;
+    for (std::size_t s = from; s < to; ++s) {
+      auto& row = grid.row(s);
+      if (row.empty()) continue;
+      SeriesPoints sp;
+      sp.series_id = grouped ? s : ids[s];
+      if (!grouped) {
+        if (auto info = catalog_->info(ids[s])) sp.key = std::move(info->key);
       }
-      if (!hs.ok()) ++sketch_errors;
-      auto agg = std::move(cell.acc).to_aggregate();
-      if (!agg.ok()) {
-        spdlog::warn("store {}: {} {} point {}: {}", dir_, grouped ? "group" : "series",
-                     sp.series_id, k, agg.status().to_string());
-        continue;
+      for (std::size_t k = 0; k < row.size(); ++k) {
+        if (!row[k]) continue;
+        ScanCell& cell = *row[k];
+        std::optional<double> q;
+        Status hs;
+        if (req.histogram && req.quantile) {
+          q = f.take_quantile(cell, *req.quantile, hs);
+        } else {
+          hs = f.settle(cell);
+        }
+        if (!hs.ok()) ++errors;
+        auto agg = std::move(cell.acc).to_aggregate();
+        row[k].reset();
+        if (!agg.ok()) {
+          spdlog::warn("store {}: {} {} point {}: {}", dir_, grouped ? "group" : "series",
+                       sp.series_id, k, agg.status().to_string());
+          continue;
+        }
+        sp.points.push_back(
+            {req.start_ms + static_cast<std::int64_t>(k) * req.step_ms, std::move(agg).value(), q});
       }
-      sp.points.push_back(
-          {req.start_ms + static_cast<std::int64_t>(k) * req.step_ms, std::move(agg).value(), q});
-      row[k].reset();
+      if (!sp.points.empty()) out.push_back(std::move(sp));
     }
-    if (!sp.points.empty()) result.series.push_back(std::move(sp));
+  };
+  const std::size_t finishers = std::min(threads, grid.rows());
+  if (finishers <= 1) {
+    finish_rows(0, grid.rows(), result.series, sketch_errors);
+  } else {
+    std::vector<std::vector<SeriesPoints>> parts_out(finishers);
+    std::vector<std::uint64_t> errors(finishers, 0);
+    std::vector<std::thread> workers;
+    auto cut = [&](std::size_t t) { return grid.rows() * t / finishers; };
+    for (std::size_t t = 1; t < finishers; ++t) {
+      workers.emplace_back([&, t] { finish_rows(cut(t), cut(t + 1), parts_out[t], errors[t]); });
+    }
+    finish_rows(cut(0), cut(1), parts_out[0], errors[0]);
+    for (auto& w : workers) w.join();
+    for (std::size_t t = 0; t < finishers; ++t) {
+      sketch_errors += errors[t];
+      for (auto& sp : parts_out[t]) result.series.push_back(std::move(sp));
+    }
   }
   if (sketch_errors > 0) {
     spdlog::warn("store {}: scan of tenant '{}': {} rows had sketches that did not merge", dir_,
