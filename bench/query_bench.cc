@@ -208,7 +208,11 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
   so.memtable_bytes = std::size_t{4} << 30;
   so.limits.max_past_ms = 365 * kDayMs;
   so.rollups = {{"site"}, {"line", "site"}};
-  // ES_BENCH_SCAN_DENSE_MB overrides the store's scan_dense_bytes (to see its effect).
+  // ES_BENCH_SCAN_THREADS and ES_BENCH_SCAN_DENSE_MB override the store's scan_threads and
+  // scan_dense_bytes (to see their effect).
+  if (const char* t = std::getenv("ES_BENCH_SCAN_THREADS")) {
+    so.scan_threads = static_cast<std::size_t>(std::max(0, std::atoi(t)));
+  }
   if (const char* d = std::getenv("ES_BENCH_SCAN_DENSE_MB"))
     so.scan_dense_bytes = std::size_t(std::atoi(d)) << 20;
   auto opened = store::Store::open(dir.path() + "/store", so);
