@@ -236,8 +236,9 @@ class ExpHistogram {
   detail::ExpHistStore stores_[2];  // [0] positive, [1] negative: indexed by the sign bit
   std::uint64_t count_ = 0;
   std::uint64_t zero_count_ = 0;
-  // Two partial sums, alternated by count parity: the add() loop is otherwise bound by one
-  // floating-point add chained through memory (~4 ns); two chains halve that.
+  // Two partial sums, chosen by the parity of the bucket: the add() loop is otherwise bound by
+  // one floating-point add chained through memory (~4 ns); two chains halve that. (The parity
+  // of the bucket rather than of the count keeps add() from waiting on count_.)
   double sums_[2] = {0, 0};
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
@@ -249,21 +250,19 @@ class ExpHistogram {
 // Implementation of the hot path; see the class comment for the contract.
 inline void ExpHistogram::add(double v) {
   const std::uint64_t x = std::bit_cast<std::uint64_t>(v) - 1;
-  if (!detail::exp_hist_is_normal(x)) [[unlikely]] {  // ±0, subnormal, ±inf, NaN
-    add_special(v, 1);
+  detail::ExpHistStore& s = stores_[x >> 63];
+  const std::uint32_t rel = static_cast<std::uint32_t>(detail::exp_hist_index8(x) >> shift_) -
+                            static_cast<std::uint32_t>(s.lo);
+  // One branch for everything rare (special values, a bucket outside the range), and a tail call
+  // for it: nothing of this call has to live across another, so v and the constants stay in
+  // registers.
+  if (!(detail::exp_hist_is_normal(x) & (rel < s.span))) [[unlikely]] {
+    add(v, 1);
     return;
   }
-  const std::uint64_t sign = x >> 63;
-  detail::ExpHistStore& s = stores_[sign];
-  const std::int32_t index = detail::exp_hist_index8(x) >> shift_;
-  const std::uint32_t rel = static_cast<std::uint32_t>(index) - static_cast<std::uint32_t>(s.lo);
-  if (rel < s.span) [[likely]] {
-    ++s.at_lo[rel];
-  } else {
-    add_outside_range(sign, index, 1);
-  }
-  sums_[count_ & 1] += v;
+  ++s.at_lo[rel];
   ++count_;
+  sums_[rel & 1] += v;
   // Branches rather than minsd/maxsd: new extremes are rare, and a store skipped keeps the
   // next add() from waiting on this one.
   if (v < min_) [[unlikely]] {
