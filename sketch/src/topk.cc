@@ -150,7 +150,7 @@ void TopK::table_erase(std::uint32_t slot) {
   groups_[pos / kLanes].tags[pos % kLanes] = 0;
 }
 
-void TopK::resize_table(std::size_t groups) {
+[[gnu::noinline]] void TopK::resize_table(std::size_t groups) {
   groups_.assign(groups, Group{});
   overflowed_.assign(groups, 0);
   group_mask_ = groups - 1;
@@ -171,7 +171,8 @@ void TopK::resize_table(std::size_t groups) {
 
 // ---- count buckets ----
 
-std::uint32_t TopK::new_bucket(std::uint64_t count, std::uint32_t prev, std::uint32_t next) {
+[[gnu::noinline]] std::uint32_t TopK::new_bucket(std::uint64_t count, std::uint32_t prev,
+                                                 std::uint32_t next) {
   std::uint32_t b = free_bucket_;
   if (b != kNone) {
     free_bucket_ = buckets_[b].next;
@@ -244,8 +245,8 @@ void TopK::add_unusual(std::uint64_t hash, std::string_view key, std::uint64_t w
   (void)hash;
 }
 
-[[gnu::noinline]] void TopK::add_untracked(std::uint64_t hash, std::string_view key,
-                                           std::uint64_t weight) {
+[[gnu::noinline, gnu::flatten]] void TopK::add_untracked(std::uint64_t hash, std::string_view key,
+                                                         std::uint64_t weight) {
   if (slots_.size() < capacity_) {
     // A free counter: the key's earlier weight, if any, is covered by the floor.
     const auto slot = static_cast<std::uint32_t>(slots_.size());
