@@ -35,8 +35,9 @@ int usage(FILE* out) {
       out,
       "usage: edgesketch-bench <suite> [--json] [--quick] [--repetitions N] [--only PART]\n"
       "  --only PART  run one part of a suite (store: ingest, scan, recovery;\n"
-      "               sketch: hist, hll, topk, wire; agent: rss, throughput, uplink, "
-      "mqtt)\nsuites:\n");
+      "               sketch: hist, hll, topk, wire;\n"
+      "               agent: rss, throughput, uplink, mqtt)\n"
+      "suites:\n");
   for (const auto& s : kSuites) std::fprintf(out, "  %-8s %s\n", s.name, s.what);
   return out == stderr ? 2 : 0;
 }
