@@ -27,6 +27,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench.h"
@@ -331,12 +332,15 @@ void add_uplink_figures(const BenchOptions& options, nlohmann::json& out) {
 
 nlohmann::json run_agent_bench(const BenchOptions& options) {
   nlohmann::json out = nlohmann::json::object();
+  const auto runs = [&](std::string_view part) {
+    return options.only.empty() || options.only == part;
+  };
   // First, while this process's heap holds no freed pages the child could reuse unseen.
-  add_rss_figures(out);
-  add_throughput_figures(options, out);
-  add_uplink_figures(options, out);
+  if (runs("rss")) add_rss_figures(out);
+  if (runs("throughput")) add_throughput_figures(options, out);
+  if (runs("uplink")) add_uplink_figures(options, out);
 #ifdef ES_BENCH_HAVE_MQTT_E2E
-  add_mqtt_e2e_figures(options, out);
+  if (runs("mqtt")) add_mqtt_e2e_figures(options, out);
 #endif
   return out;
 }

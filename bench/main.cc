@@ -35,7 +35,10 @@ int usage(FILE* out) {
       out,
       "usage: edgesketch-bench <suite> [--json] [--quick] [--repetitions N] [--only PART]\n"
       "  --only PART  run one part of a suite (store: ingest, scan, recovery;\n"
-      "               query: panel, norollup, cached)\nsuites:\n");
+      "               sketch: hist, hll, topk, wire;\n"
+      "               agent: rss, throughput, uplink, mqtt;\n"
+      "               query: panel, norollup, cached)\n"
+      "suites:\n");
   for (const auto& s : kSuites) std::fprintf(out, "  %-8s %s\n", s.name, s.what);
   return out == stderr ? 2 : 0;
 }

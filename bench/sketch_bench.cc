@@ -1,14 +1,19 @@
 // The `sketch` suite: one JSON object with the figures of every sketch.
+#include <string_view>
+
 #include "bench.h"
 
 namespace edgesketch::bench {
 
 nlohmann::json run_sketch_bench(const BenchOptions& options) {
   nlohmann::json out = nlohmann::json::object();
-  add_histogram_figures(options, out);
-  add_hll_figures(options, out);
-  add_topk_figures(options, out);
-  add_wire_figures(options, out);
+  const auto runs = [&](std::string_view part) {
+    return options.only.empty() || options.only == part;
+  };
+  if (runs("hist")) add_histogram_figures(options, out);
+  if (runs("hll")) add_hll_figures(options, out);
+  if (runs("topk")) add_topk_figures(options, out);
+  if (runs("wire")) add_wire_figures(options, out);
   return out;
 }
 

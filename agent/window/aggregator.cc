@@ -117,18 +117,8 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t i) {
 }
 
 // Prefetches the histogram bucket `v` will increment (at the current scale; a stale guess after a
-// downscale only costs a useless prefetch). Reads the layout through the public accessors.
-inline void prefetch_bucket(const sketch::ExpHistogram& h, double v) {
-  const std::uint64_t x = std::bit_cast<std::uint64_t>(v) - 1;
-  if (!sketch::detail::exp_hist_is_normal(x)) return;
-  const std::int32_t index = sketch::detail::exp_hist_index8(x) >> (8 - h.scale());
-  const bool negative = (x >> 63) != 0;
-  const std::span<const std::uint64_t> counts =
-      negative ? h.negative_counts() : h.positive_counts();
-  const std::int32_t lo = negative ? h.negative_offset() : h.positive_offset();
-  const std::uint32_t rel = static_cast<std::uint32_t>(index) - static_cast<std::uint32_t>(lo);
-  if (rel < counts.size()) __builtin_prefetch(counts.data() + rel, 1);
-}
+// downscale only costs a useless prefetch).
+inline void prefetch_bucket(const sketch::ExpHistogram& h, double v) { h.prefetch(v); }
 
 bool same_tags(const std::vector<wire::Tag>& a, const std::vector<wire::Tag>& b) {
   if (a.size() != b.size()) return false;

@@ -17,7 +17,7 @@ void ExpHistStore::reserve_range(std::int32_t new_lo, std::int32_t new_hi) {
     new_lo = std::min(new_lo, lo);
     new_hi = std::max(new_hi, hi());
   }
-  const std::int64_t size = static_cast<std::int64_t>(buf.size());
+  const auto size = static_cast<std::int64_t>(capacity());
   if (new_lo >= base && new_hi < base + size) return;
   // Geometric slack on the side(s) that grow keeps repeated growth amortized O(1) per bucket.
   const std::int64_t need = static_cast<std::int64_t>(new_hi) - new_lo + 1;
@@ -26,10 +26,14 @@ void ExpHistStore::reserve_range(std::int32_t new_lo, std::int32_t new_hi) {
   const bool grow_up = buf.empty() || new_hi >= base + size;
   const std::int64_t front = grow_down ? slack : std::int64_t{new_lo} - base;
   const std::int64_t back = grow_up ? slack : base + size - 1 - new_hi;
-  std::vector<std::uint64_t> grown(static_cast<std::size_t>(front + need + back), 0);
+  const auto buckets = static_cast<std::size_t>(front + need + back);
+  const std::size_t cb = counter_bytes();
+  std::vector<std::uint64_t> grown((buckets * cb + 7) / 8, 0);
   const std::int32_t new_base = static_cast<std::int32_t>(new_lo - front);
   if (span > 0) {
-    std::memcpy(grown.data() + (lo - new_base), at_lo, span * sizeof(std::uint64_t));
+    std::memcpy(reinterpret_cast<unsigned char*>(grown.data()) +
+                    static_cast<std::size_t>(lo - new_base) * cb,
+                at_lo, span * cb);
   }
   buf = std::move(grown);
   base = new_base;
@@ -40,14 +44,24 @@ void ExpHistStore::downscale(int d) {
   if (d == 0 || span == 0) return;
   const std::int32_t new_lo = lo >> d;
   const std::int32_t new_hi = hi() >> d;
-  std::vector<std::uint64_t> scaled(static_cast<std::size_t>(new_hi - new_lo + 1), 0);
-  const std::uint64_t* src = at_lo;
-  for (std::uint32_t i = 0; i < span; ++i) {
-    scaled[static_cast<std::size_t>(((lo + static_cast<std::int32_t>(i)) >> d) - new_lo)] += src[i];
-  }
-  buf = std::move(scaled);
+  ExpHistStore scaled;
+  scaled.wide = wide;
+  scaled.base = new_lo;
+  scaled.buf.assign((static_cast<std::size_t>(new_hi - new_lo + 1) * counter_bytes() + 7) / 8, 0);
+  for (std::int32_t i = lo; i <= hi(); ++i) scaled.add_at(i >> d, get(i));
+  buf = std::move(scaled.buf);
   base = new_lo;
   set_range(new_lo, new_hi);
+}
+
+void ExpHistStore::widen() {
+  if (wide) return;
+  std::vector<std::uint64_t> words(capacity(), 0);
+  const unsigned char* const narrow = bytes();
+  for (std::size_t i = 0; i < words.size(); ++i) words[i] = narrow[i];
+  buf = std::move(words);
+  wide = true;
+  fix_pointer();
 }
 
 int exp_hist_extra_downscale(std::int32_t lo, std::int32_t hi, std::int32_t max_buckets) {
@@ -77,11 +91,21 @@ void ExpHistogram::add(double v, std::uint64_t n) {
   const std::int32_t index = detail::exp_hist_index8(x) >> shift_;
   const std::uint32_t rel = static_cast<std::uint32_t>(index) - static_cast<std::uint32_t>(s.lo);
   if (rel < s.span) {
-    s.at_lo[rel] += n;
+    add_to_bucket(s, index, n);
   } else {
     add_outside_range(sign, index, n);
   }
   update_stats(v, n);
+}
+
+void ExpHistogram::add_to_bucket(ExpHistStore& s, std::int32_t index, std::uint64_t n) {
+  if (!s.wide && n > kNarrowMax - s.get(index)) widen();
+  s.add_at(index, n);
+}
+
+void ExpHistogram::widen() {
+  stores_[0].widen();
+  stores_[1].widen();
 }
 
 void ExpHistogram::update_stats(double v, std::uint64_t n) {
@@ -112,13 +136,14 @@ void ExpHistogram::add_outside_range(std::uint64_t sign, std::int32_t index, std
     hi >>= d;
   }
   s->reserve_range(lo, hi);
-  s->buf[static_cast<std::size_t>(index - s->base)] += n;
+  add_to_bucket(*s, index, n);
   s->set_range(lo, hi);
 }
 
 void ExpHistogram::downscale(int d) {
   if (d == 0) return;
   assert(scale_ - d >= kMinScale);
+  widen_for(count_);  // counts that meet add up, to at most count_
   stores_[0].downscale(d);
   stores_[1].downscale(d);
   scale_ -= d;
@@ -136,6 +161,7 @@ Status ExpHistogram::merge(const ExpHistogram& other) {
                                 " + " + std::to_string(other.count_) +
                                 " overflows 64 bits; split the series before merging");
   }
+  widen_for(count_ + other.count_);
   // Common scale, then as many further steps as the union of the ranges needs.
   const int common = std::min(scale_, other.scale_);
   const int d_this = scale_ - common;
@@ -162,15 +188,13 @@ Status ExpHistogram::merge(const ExpHistogram& other) {
     const std::int32_t lo = b.lo >> shift;
     const std::int32_t hi = b.hi() >> shift;
     a.reserve_range(lo, hi);
-    const std::uint64_t* src = b.at_lo;
-    if (shift == 0) {
+    if (shift == 0 && a.wide && b.wide) {
+      const std::uint64_t* src = b.buf.data() + (b.lo - b.base);
       std::uint64_t* dst = a.buf.data() + (b.lo - a.base);
       for (std::uint32_t i = 0; i < b.span; ++i) dst[i] += src[i];
     } else {
-      for (std::uint32_t i = 0; i < b.span; ++i) {
-        a.buf[static_cast<std::size_t>(((b.lo + static_cast<std::int32_t>(i)) >> shift) -
-                                       a.base)] += src[i];
-      }
+      // Narrow *this: every sum fits (see widen_for above).
+      for (std::int32_t i = b.lo; i <= b.hi(); ++i) a.add_at(i >> shift, b.get(i));
     }
     const std::int32_t new_lo = a.span ? std::min(a.lo, lo) : lo;
     const std::int32_t new_hi = a.span ? std::max(a.hi(), hi) : hi;
@@ -202,8 +226,7 @@ double bucket_representative(std::int32_t index, int scale) {
 // The index of the bucket of `c` where the running total `seen` (updated) first exceeds `rank`,
 // walking up (`up`) or down; c.size() when it does not. Whole groups of 8 buckets are skipped
 // on their sum (no overflow: the counts add up to at most count).
-std::size_t find_rank(std::span<const std::uint64_t> c, std::uint64_t rank, std::uint64_t& seen,
-                      bool up) {
+std::size_t find_rank(const ExpHistCounts& c, std::uint64_t rank, std::uint64_t& seen, bool up) {
   const std::size_t n = c.size();
   std::size_t done = 0;  // buckets consumed from the walk's start
   auto at = [&](std::size_t k) { return up ? c[k] : c[n - 1 - k]; };
@@ -297,10 +320,11 @@ bool operator==(const ExpHistogram& a, const ExpHistogram& b) {
     return std::bit_cast<std::uint64_t>(x) == std::bit_cast<std::uint64_t>(y);
   };
   auto same_store = [](const detail::ExpHistStore& x, const detail::ExpHistStore& y) {
-    const auto cx = x.counts();
-    const auto cy = y.counts();
-    return x.span == y.span && (x.span == 0 || x.lo == y.lo) &&
-           std::equal(cx.begin(), cx.end(), cy.begin());
+    if (x.span != y.span || (x.span != 0 && x.lo != y.lo)) return false;
+    for (std::int32_t i = x.lo; i < x.lo + static_cast<std::int32_t>(x.span); ++i) {
+      if (x.get(i) != y.get(i)) return false;
+    }
+    return true;
   };
   return a.scale_ == b.scale_ && a.count_ == b.count_ && a.zero_count_ == b.zero_count_ &&
          same_bits(a.sum(), b.sum()) && same_bits(a.min_, b.min_) && same_bits(a.max_, b.max_) &&

@@ -262,26 +262,38 @@ Status check_totals(const ByteReader& r, u128 bucket_total, const Header& h) {
   return Status::ok_status();
 }
 
-// Adds (or, to undo, subtracts: wrap-around arithmetic makes that exact) the counts of a decoded
-// store whose buckets map to index (offset + i) >> shift of `s`; s covers those indices.
+// Adds (or, to undo, subtracts: wrap-around arithmetic makes that exact, also for narrow
+// counters) the counts of a decoded store whose buckets map to index (offset + i) >> shift of `s`;
+// s covers those indices.
 template <bool kSubtract>
 Status add_blocks(ByteReader& r, int store, const StoreHeader& sh, int shift, ExpHistStore& s,
                   std::uint32_t max_blocks, BlockStats& st) {
-  auto apply = [](std::uint64_t& dst, std::uint64_t c) {
+  auto apply = [](auto& dst, std::uint64_t c) {
+    using T = std::remove_reference_t<decltype(dst)>;
     if constexpr (kSubtract) {
-      dst -= c;
+      dst = static_cast<T>(dst - c);
     } else {
-      dst += c;
+      dst = static_cast<T>(dst + c);
     }
   };
   if (shift == 0) {
-    std::uint64_t* dst = s.buf.data() + (sh.offset - s.base);
+    if (s.wide) {
+      std::uint64_t* const dst = s.buf.data() + (sh.offset - s.base);
+      return read_blocks(r, store, sh.n, max_blocks, st,
+                         [dst, apply](std::uint32_t i, std::uint64_t c) { apply(dst[i], c); });
+    }
+    unsigned char* const dst = s.bytes() + (sh.offset - s.base);
     return read_blocks(r, store, sh.n, max_blocks, st,
-                       [&](std::uint32_t i, std::uint64_t c) { apply(dst[i], c); });
+                       [dst, apply](std::uint32_t i, std::uint64_t c) { apply(dst[i], c); });
   }
   return read_blocks(r, store, sh.n, max_blocks, st, [&](std::uint32_t i, std::uint64_t c) {
     const std::int32_t index = (sh.offset + static_cast<std::int32_t>(i)) >> shift;
-    apply(s.buf[static_cast<std::size_t>(index - s.base)], c);
+    const auto at = static_cast<std::size_t>(index - s.base);
+    if (s.wide) {
+      apply(s.buf[at], c);
+    } else {
+      apply(s.bytes()[at], c);
+    }
   });
 }
 
@@ -309,11 +321,10 @@ void ExpHistogram::serialize(Bytes& out) const {
     if (s.span == 0) continue;
     put_svarint(out, s.lo);
     put_varint(out, s.span);
-    const auto counts = s.counts();
-    for (std::size_t j = 0; j < counts.size(); j += 8) {
+    for (std::uint32_t j = 0; j < s.span; j += 8) {
       std::uint64_t v[8] = {};
-      std::copy_n(counts.begin() + static_cast<std::ptrdiff_t>(j),
-                  std::min<std::size_t>(8, counts.size() - j), v);
+      const std::uint32_t n = std::min<std::uint32_t>(8, s.span - j);
+      for (std::uint32_t k = 0; k < n; ++k) v[k] = s.get(s.lo + static_cast<std::int32_t>(j + k));
       put_block(out, v);
     }
   }
@@ -330,19 +341,32 @@ Result<ExpHistogram> ExpHistogram::deserialize(ByteSpan bytes) {
   Header h;
   ES_RETURN_IF_ERROR(read_header(r, h));
   ExpHistogram out(ExpHistogramOptions{.scale = h.scale, .max_buckets = h.max_buckets});
+  // Narrow counters when the count bounds every bucket below 256 (a lying count fails the
+  // totals check below).
+  const bool wide = h.count > kNarrowMax;
+  out.stores_[0].wide = out.stores_[1].wide = wide;
   u128 bucket_total = 0;
   for (int k = 0; k < 2; ++k) {
     if ((h.flags & (kFlagPositive << k)) == 0) continue;
     StoreHeader sh;
     ES_RETURN_IF_ERROR(read_store_header(r, h, k, sh));
     ExpHistStore& s = out.stores_[k];
-    s.buf.assign(sh.n, 0);  // sh.n <= 8 * remaining bytes, checked by read_store_header
+    // sh.n <= 8 * remaining bytes, checked by read_store_header.
+    s.buf.assign(wide ? sh.n : (sh.n + 7) / 8, 0);
     s.base = sh.offset;
     s.set_range(sh.offset, sh.offset + static_cast<std::int32_t>(sh.n) - 1);
     BlockStats st;
-    std::uint64_t* dst = s.buf.data();
-    ES_RETURN_IF_ERROR(read_blocks(r, k, sh.n, std::numeric_limits<std::uint32_t>::max(), st,
-                                   [dst](std::uint32_t i, std::uint64_t c) { dst[i] = c; }));
+    constexpr std::uint32_t kAll = std::numeric_limits<std::uint32_t>::max();
+    if (wide) {
+      std::uint64_t* const dst = s.buf.data();
+      ES_RETURN_IF_ERROR(read_blocks(r, k, sh.n, kAll, st,
+                                     [dst](std::uint32_t i, std::uint64_t c) { dst[i] = c; }));
+    } else {
+      unsigned char* const dst = s.bytes();
+      ES_RETURN_IF_ERROR(read_blocks(r, k, sh.n, kAll, st, [dst](std::uint32_t i, std::uint64_t c) {
+        dst[i] = static_cast<unsigned char>(c);
+      }));
+    }
     ES_RETURN_IF_ERROR(check_store_ends(st, k));
     bucket_total += st.total;
   }
@@ -364,6 +388,8 @@ Status ExpHistogram::merge_serialized(ByteSpan bytes) {
                                 " + " + std::to_string(h.count) +
                                 " overflows 64 bits; split the series before merging");
   }
+  // Representation only (not undone on error): every bucket stays below count_ + h.count.
+  widen_for(count_ + h.count);
   // Downscaling *this cannot be undone if the bytes turn out bad later: decode first instead.
   auto merge_decoded = [&]() -> Status {
     ES_ASSIGN_OR_RETURN(ExpHistogram other, deserialize(bytes));

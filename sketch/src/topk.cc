@@ -17,12 +17,8 @@ namespace {
 constexpr std::uint8_t kVersion = 1;
 constexpr std::uint64_t kMax64 = std::numeric_limits<std::uint64_t>::max();
 
-// Counts saturate instead of wrapping, so that a hostile total near 2^64 cannot turn an
-// overestimate into a tiny number.
-inline std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) {
-  std::uint64_t r;
-  return __builtin_add_overflow(a, b, &r) ? kMax64 : r;
-}
+using detail::topk_sat_add;
+inline std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) { return topk_sat_add(a, b); }
 
 template <typename T>
 inline T load(const char* p) {
@@ -35,29 +31,8 @@ inline void store(char* p, T v) {
   std::memcpy(p, &v, sizeof(T));
 }
 
-// Equality and copy of keys of up to 28 bytes with a few overlapping word loads instead of a
-// library call: the hot path compares a key on every hit and copies one on every replacement.
-// Only bytes [0, n) of either side are touched. For 8 <= n <= 24 the words at 0, n/2 - 4 and
-// n - 8 cover every byte, so typical keys take no length-dependent branch.
-[[gnu::always_inline]] inline bool same_short_bytes(const char* a, const char* b, std::size_t n) {
-  using W = std::uint64_t;
-  if (n >= 8) [[likely]] {
-    const std::size_t mid = n <= 24 ? n / 2 - 4 : 8;
-    W diff = (load<W>(a) ^ load<W>(b)) | (load<W>(a + mid) ^ load<W>(b + mid)) |
-             (load<W>(a + n - 8) ^ load<W>(b + n - 8));
-    if (n > 24) diff |= load<W>(a + 16) ^ load<W>(b + 16);
-    return diff == 0;
-  }
-  if (n >= 4) {
-    return ((load<std::uint32_t>(a) ^ load<std::uint32_t>(b)) |
-            (load<std::uint32_t>(a + n - 4) ^ load<std::uint32_t>(b + n - 4))) == 0;
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
-}
-
+// Copy of keys of up to 28 bytes with a few overlapping word loads (see topk_same_short_bytes):
+// the hot path copies one on every replacement.
 inline void copy_short_bytes(char* dst, const char* src, std::size_t n) {
   using W = std::uint64_t;
   if (n >= 8) [[likely]] {
@@ -77,23 +52,6 @@ inline void copy_short_bytes(char* dst, const char* src, std::size_t n) {
   } else {
     for (std::size_t i = 0; i < n; ++i) dst[i] = src[i];
   }
-}
-
-// Four 16-bit lanes per word (SWAR). A used lane holds a tag with its top bit set.
-constexpr std::uint64_t kLaneOnes = 0x0001000100010001ull;
-constexpr std::uint64_t kLaneTops = 0x8000800080008000ull;
-
-inline std::uint64_t tag_of(std::uint64_t hash) { return (hash >> 48) | 0x8000u; }
-
-// Top bit of each lane set where the lane of `word` equals that of `pattern` (exact: the sum
-// cannot carry into the next lane).
-inline std::uint64_t matching_lanes(std::uint64_t word, std::uint64_t pattern) {
-  const std::uint64_t x = word ^ pattern;
-  return ~((((x & ~kLaneTops) + ~kLaneTops) | x)) & kLaneTops;
-}
-inline std::uint64_t free_lanes(std::uint64_t word) { return ~word & kLaneTops; }
-inline std::uint32_t lane_of(std::uint64_t mask) {
-  return static_cast<std::uint32_t>(std::countr_zero(mask)) / 16;
 }
 
 // The key table starts small and doubles while keys are added, keeping at most two keys per
@@ -142,14 +100,6 @@ std::string_view TopK::key_of(std::uint32_t slot) const {
   return long_keys_[slot];
 }
 
-[[gnu::always_inline]] inline bool TopK::key_equals(std::uint32_t slot,
-                                                    std::string_view key) const {
-  const Slot& x = slots_[slot];
-  if (x.key_size != key.size()) return false;
-  if (x.key_size <= kInlineKeyBytes) return same_short_bytes(x.key, key.data(), key.size());
-  return long_keys_[slot] == key;
-}
-
 void TopK::set_key(std::uint32_t slot, std::string_view key) {
   Slot& x = slots_[slot];
   x.key_size = static_cast<std::uint32_t>(key.size());
@@ -164,53 +114,29 @@ void TopK::set_key(std::uint32_t slot, std::string_view key) {
 // ---- key table ----
 
 std::uint32_t TopK::find_slow(std::uint64_t hash, std::string_view key) const {
-  const std::uint64_t pattern = tag_of(hash) * kLaneOnes;
+  const std::uint16_t tag = tag_of(hash);
   std::uint64_t g = hash & group_mask_;
   for (std::size_t visited = 0; visited < groups_.size(); ++visited, g = (g + 1) & group_mask_) {
     const Group& group = groups_[g];
-    for (std::uint32_t w = 0; w < 2; ++w) {
-      for (std::uint64_t m = matching_lanes(group.tags[w], pattern); m != 0; m &= m - 1) {
-        const std::uint32_t slot = group.slots[w * 4 + lane_of(m)];
-        if (key_equals(slot, key)) return slot;
-      }
+    for (std::uint32_t m = matching_lanes(group, tag); m != 0; m &= m - 1) {
+      const std::uint32_t slot = group.slots[lane_of(m)];
+      if (key_equals(slot, key)) return slot;
     }
     if (!overflowed_[g]) return kNone;
   }
   return kNone;  // unreachable: some group is never marked (see rehash())
 }
 
-[[gnu::always_inline]] inline std::uint32_t TopK::find(std::uint64_t hash,
-                                                       std::string_view key) const {
-  // The common cases in one branch each: the key is in its home group at the first lane whose
-  // tag matches, or no lane matches and the group never overflowed.
-  const std::uint64_t pattern = tag_of(hash) * kLaneOnes;
-  const Group& group = groups_[hash & group_mask_];
-  const std::uint64_t m0 = matching_lanes(group.tags[0], pattern);
-  const std::uint64_t m1 = matching_lanes(group.tags[1], pattern);
-  if ((m0 | m1) != 0) [[likely]] {
-    const std::uint32_t lane = m0 != 0 ? lane_of(m0) : 4 + lane_of(m1);
-    const std::uint32_t slot = group.slots[lane];
-    if (key_equals(slot, key)) [[likely]] {
-      return slot;
-    }
-  } else if (!overflowed_[hash & group_mask_]) [[likely]] {
-    return kNone;
-  }
-  return find_slow(hash, key);  // a tag collision or an overflowed group
-}
-
 void TopK::table_insert(std::uint64_t hash, std::uint32_t slot) {
   for (std::uint64_t g = hash & group_mask_;; g = (g + 1) & group_mask_) {
     Group& group = groups_[g];
-    for (std::uint32_t w = 0; w < 2; ++w) {
-      const std::uint64_t free = free_lanes(group.tags[w]);
-      if (free != 0) [[likely]] {
-        const std::uint32_t lane = lane_of(free);
-        group.tags[w] |= tag_of(hash) << (16 * lane);
-        group.slots[w * 4 + lane] = static_cast<std::uint16_t>(slot);
-        slots_[slot].table_pos = static_cast<std::uint32_t>(g) * kLanes + w * 4 + lane;
-        return;
-      }
+    const std::uint32_t free = free_lanes(group);
+    if (free != 0) [[likely]] {
+      const std::uint32_t lane = lane_of(free);
+      group.tags[lane] = tag_of(hash);
+      group.slots[lane] = static_cast<std::uint16_t>(slot);
+      slots_[slot].table_pos = static_cast<std::uint32_t>(g) * kLanes + lane;
+      return;
     }
     if (!overflowed_[g]) {
       overflowed_[g] = 1;
@@ -221,11 +147,10 @@ void TopK::table_insert(std::uint64_t hash, std::uint32_t slot) {
 
 void TopK::table_erase(std::uint32_t slot) {
   const std::uint32_t pos = slots_[slot].table_pos;
-  const std::uint32_t lane = pos % kLanes;
-  groups_[pos / kLanes].tags[lane / 4] &= ~(std::uint64_t{0xffff} << (16 * (lane % 4)));
+  groups_[pos / kLanes].tags[pos % kLanes] = 0;
 }
 
-void TopK::resize_table(std::size_t groups) {
+[[gnu::noinline]] void TopK::resize_table(std::size_t groups) {
   groups_.assign(groups, Group{});
   overflowed_.assign(groups, 0);
   group_mask_ = groups - 1;
@@ -246,7 +171,8 @@ void TopK::resize_table(std::size_t groups) {
 
 // ---- count buckets ----
 
-std::uint32_t TopK::new_bucket(std::uint64_t count, std::uint32_t prev, std::uint32_t next) {
+[[gnu::noinline]] std::uint32_t TopK::new_bucket(std::uint64_t count, std::uint32_t prev,
+                                                 std::uint32_t next) {
   std::uint32_t b = free_bucket_;
   if (b != kNone) {
     free_bucket_ = buckets_[b].next;
@@ -305,30 +231,22 @@ void TopK::move_front_up() {
 
 // ---- adding ----
 
-[[gnu::noinline]] void TopK::add(std::string_view key, std::uint64_t weight) {
+void TopK::add(std::string_view key, std::uint64_t weight) {
   if (key.size() > max_key_bytes_) key = key.substr(0, max_key_bytes_);
   add_hashed(hash_key(key, seed_), key, weight);
 }
 
-void TopK::add_hashed(std::uint64_t hash, std::string_view key, std::uint64_t weight) {
-  if (key.size() > max_key_bytes_) [[unlikely]] {
-    add(key, weight);  // truncates and rehashes; kept out of line so the hot path stays small
+void TopK::add_unusual(std::uint64_t hash, std::string_view key, std::uint64_t weight) {
+  if (key.size() > max_key_bytes_) {
+    add(key, weight);  // truncates and rehashes
     return;
   }
-  assert(hash == hash_key(key, seed_));
-  if (weight == 0) return;
-  total_ = sat_add(total_, weight);
-  const std::uint32_t slot = find(hash, key);
-  if (slot != kNone) [[likely]] {
-    // The bucket order catches up lazily, when the slot reaches the front (see add_untracked).
-    slots_[slot].count = sat_add(slots_[slot].count, weight);
-    return;
-  }
-  add_untracked(hash, key, weight);
+  assert(weight == 0);
+  (void)hash;
 }
 
-[[gnu::noinline]] void TopK::add_untracked(std::uint64_t hash, std::string_view key,
-                                           std::uint64_t weight) {
+[[gnu::noinline, gnu::flatten]] void TopK::add_untracked(std::uint64_t hash, std::string_view key,
+                                                         std::uint64_t weight) {
   if (slots_.size() < capacity_) {
     // A free counter: the key's earlier weight, if any, is covered by the floor.
     const auto slot = static_cast<std::uint32_t>(slots_.size());

@@ -535,6 +535,71 @@ TEST(ExpHistogramTest, MemoryIsBoundedByMaxBuckets) {
   EXPECT_LE(h.memory_bytes(), sizeof(ExpHistogram) + 2 * 8 * (2 * 2048 + 64));
 }
 
+// Counters start one byte wide and widen when a count would pass 255: every way of reaching a
+// count gives the same sketch and the same bytes as a reference built with add(v, n).
+TEST(ExpHistogramTest, CountsPastOneByteAreExactWhicheverWayTheyArrive) {
+  for (const std::uint64_t n : {255u, 256u, 257u, 1000u, 70000u}) {
+    SCOPED_TRACE(n);
+    ExpHistogram reference;
+    reference.add(3.0, n);
+    reference.add(-0.5, 2);
+    reference.add(100.0);
+
+    ExpHistogram by_one;
+    for (std::uint64_t i = 0; i < n; ++i) by_one.add(3.0);
+    by_one.add(-0.5);
+    by_one.add(100.0);
+    by_one.add(-0.5);
+    EXPECT_EQ(by_one, reference);
+    EXPECT_EQ(by_one.positive_counts()[0], n);
+
+    // Halves merged, directly and through the wire format, into a sketch holding the rest.
+    ExpHistogram half;
+    half.add(3.0, n / 2);
+    ExpHistogram rest;
+    rest.add(3.0, n - n / 2);
+    rest.add(-0.5, 2);
+    rest.add(100.0);
+    ExpHistogram merged = rest;
+    ASSERT_TRUE(merged.merge(half).ok());
+    EXPECT_EQ(merged, reference);
+    ExpHistogram merged_bytes = rest;
+    ASSERT_TRUE(merged_bytes.merge_serialized(half.serialize()).ok());
+    EXPECT_EQ(merged_bytes, reference);
+
+    // Many small adds into neighbouring buckets, then a downscale that adds them up.
+    ExpHistogram fine({.scale = 8, .max_buckets = 128});
+    for (std::uint64_t i = 0; i < n; ++i) fine.add(i % 2 ? 3.0 : 3.001);
+    fine.add(1e30);  // forces downscaling to fit 128 buckets
+    std::uint64_t total = 0;
+    for (std::uint64_t c : fine.positive_counts()) total += c;
+    EXPECT_EQ(total, n + 1);
+
+    for (const ExpHistogram* h : {&by_one, &merged, &merged_bytes}) {
+      EXPECT_EQ(h->serialize(), reference.serialize());
+      auto back = ExpHistogram::deserialize(h->serialize());
+      ASSERT_TRUE(back.ok());
+      EXPECT_EQ(*back, reference);
+    }
+  }
+}
+
+TEST(ExpHistogramTest, SmallCountsTakeOneBytePerBucket) {
+  // A window of a few hundred values (the agent's case): one byte per bucket plus slack.
+  ExpHistogram h;
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> dist(0, 0.6);
+  for (int i = 0; i < 1000; ++i) h.add(dist(rng));
+  EXPECT_LT(h.memory_bytes(), sizeof(ExpHistogram) + 2 * h.positive_counts().size() + 64);
+  // Decoded sketches whose count is below 256 are narrow too (the count bounds every bucket).
+  ExpHistogram small;
+  for (int i = 0; i < 200; ++i) small.add(dist(rng));
+  auto back = ExpHistogram::deserialize(small.serialize());
+  ASSERT_TRUE(back.ok());
+  EXPECT_LE(back->memory_bytes(), sizeof(ExpHistogram) + small.positive_counts().size() + 8);
+  EXPECT_EQ(*back, small);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Serialization
 

@@ -93,6 +93,11 @@ void put_blocks(Bytes& out, const std::uint64_t* c, std::size_t n) {
   out.resize(at + total);
 }
 
+// A view of n eight-byte counts, as the sketch's quantile rule reads them.
+sketch::ExpHistCounts wide_counts(const std::uint64_t* c, std::size_t n) {
+  return sketch::ExpHistCounts(reinterpret_cast<const unsigned char*>(c), n, /*wide=*/true);
+}
+
 int extra_downscale(std::int32_t lo, std::int32_t hi, std::int32_t max_buckets) {
   int d = 0;
   while ((hi >> d) - (lo >> d) + 1 > max_buckets) ++d;
@@ -341,13 +346,13 @@ double HistogramMerger::quantile(double phi) const {
   parts.max = max_;
   parts.scale = scale_;
   std::int32_t* offsets[2] = {&parts.positive_offset, &parts.negative_offset};
-  std::span<const std::uint64_t>* counts[2] = {&parts.positive, &parts.negative};
+  sketch::ExpHistCounts* counts[2] = {&parts.positive, &parts.negative};
   for (int k = 0; k < 2; ++k) {
     const Store& s = stores_[k];
     if (s.empty()) continue;
     *offsets[k] = s.lo;
-    *counts[k] = std::span<const std::uint64_t>(s.buf.data() + (s.lo - s.base),
-                                                static_cast<std::size_t>(s.hi - s.lo + 1));
+    *counts[k] =
+        wide_counts(s.buf.data() + (s.lo - s.base), static_cast<std::size_t>(s.hi - s.lo + 1));
   }
   return sketch::exp_hist_quantile(parts, phi);
 }
@@ -364,11 +369,11 @@ Result<double> HistogramMerger::quantile_of(ByteSpan bytes, double phi, Scratch&
   parts.scale = in.scale;
   if (in.present[0]) {
     parts.positive_offset = in.offset[0];
-    parts.positive = in.counts[0];
+    parts.positive = wide_counts(in.counts[0].data(), in.counts[0].size());
   }
   if (in.present[1]) {
     parts.negative_offset = in.offset[1];
-    parts.negative = in.counts[1];
+    parts.negative = wide_counts(in.counts[1].data(), in.counts[1].size());
   }
   return sketch::exp_hist_quantile(parts, phi);
 }

@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <span>
 #include <vector>
@@ -62,16 +63,21 @@ inline std::int32_t exp_hist_index8(std::uint64_t x) {
 }
 
 // The counts of one sign. Owns a buffer with slack on both sides so that growth is amortized;
-// only [lo, lo + span) may be non-zero. Internal to ExpHistogram.
+// only [lo, lo + span) may be non-zero. Counters are one byte each while the histogram is narrow
+// (every count fits: a histogram of a few hundred values per window needs an eighth of the
+// memory) and eight bytes once it is wide; ExpHistogram widens both stores together. The buffer
+// is a vector of words either way, read bytewise when narrow. Internal to ExpHistogram.
 struct ExpHistStore {
-  std::uint64_t* at_lo = nullptr;  // &buf[lo - base] when span > 0 (the hot path's only pointer)
+  unsigned char* at_lo = nullptr;  // counter of bucket lo when span > 0 (the hot path's pointer)
   std::int32_t lo = 0;             // lowest non-empty index; meaningful when span > 0
   std::uint32_t span = 0;          // highest - lowest non-empty index + 1; 0 when empty
-  std::vector<std::uint64_t> buf;  // counts of indices [base, base + buf.size())
+  std::vector<std::uint64_t> buf;  // counters of indices [base, base + capacity())
   std::int32_t base = 0;
+  bool wide = false;  // 8-byte counters (else 1-byte)
 
   ExpHistStore() = default;
-  ExpHistStore(const ExpHistStore& o) : lo(o.lo), span(o.span), buf(o.buf), base(o.base) {
+  ExpHistStore(const ExpHistStore& o)
+      : lo(o.lo), span(o.span), buf(o.buf), base(o.base), wide(o.wide) {
     fix_pointer();
   }
   ExpHistStore& operator=(const ExpHistStore& o) {
@@ -80,6 +86,7 @@ struct ExpHistStore {
       span = o.span;
       buf = o.buf;
       base = o.base;
+      wide = o.wide;
       fix_pointer();
     }
     return *this;
@@ -88,9 +95,24 @@ struct ExpHistStore {
   ExpHistStore& operator=(ExpHistStore&&) noexcept = default;
 
   std::int32_t hi() const { return lo + static_cast<std::int32_t>(span) - 1; }
-  std::span<const std::uint64_t> counts() const {
-    if (span == 0) return {};
-    return {at_lo, span};
+  std::size_t counter_bytes() const { return wide ? 8 : 1; }
+  // Buckets the buffer holds.
+  std::size_t capacity() const { return wide ? buf.size() : 8 * buf.size(); }
+  unsigned char* bytes() { return reinterpret_cast<unsigned char*>(buf.data()); }
+  const unsigned char* bytes() const { return reinterpret_cast<const unsigned char*>(buf.data()); }
+  // Count of bucket `index`, which the buffer covers.
+  std::uint64_t get(std::int32_t index) const {
+    const std::size_t i = static_cast<std::size_t>(index - base);
+    return wide ? buf[i] : bytes()[i];
+  }
+  // Adds n to bucket `index`, which the buffer covers; a narrow counter must not pass 255.
+  void add_at(std::int32_t index, std::uint64_t n) {
+    const std::size_t i = static_cast<std::size_t>(index - base);
+    if (wide) {
+      buf[i] += n;
+    } else {
+      bytes()[i] = static_cast<unsigned char>(bytes()[i] + n);
+    }
   }
   // Sets the non-empty range; the buffer must cover it.
   void set_range(std::int32_t new_lo, std::int32_t new_hi) {
@@ -98,17 +120,70 @@ struct ExpHistStore {
     span = static_cast<std::uint32_t>(new_hi - new_lo + 1);
     fix_pointer();
   }
-  void fix_pointer() { at_lo = span ? buf.data() + (lo - base) : nullptr; }
+  void fix_pointer() {
+    at_lo = span ? bytes() + static_cast<std::size_t>(lo - base) * counter_bytes() : nullptr;
+  }
   // Makes the buffer cover [new_lo, new_hi] (and the current range); contents unchanged.
   void reserve_range(std::int32_t new_lo, std::int32_t new_hi);
-  // Maps every index i to i >> d, adding counts that meet.
+  // Maps every index i to i >> d, adding counts that meet (narrow: the sums must fit).
   void downscale(int d);
+  // Narrow to wide, same counts.
+  void widen();
 };
 
 // Smallest d >= 0 with (hi >> d) - (lo >> d) + 1 <= max_buckets.
 int exp_hist_extra_downscale(std::int32_t lo, std::int32_t hi, std::int32_t max_buckets);
 
 }  // namespace detail
+
+// Read-only view of the bucket counts of one store, whatever width they are kept in. Valid until
+// the next non-const call on the histogram. A range of std::uint64_t (size(), operator[],
+// begin()/end()).
+class ExpHistCounts {
+ public:
+  class iterator {
+   public:
+    using value_type = std::uint64_t;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(const ExpHistCounts* c, std::size_t i) : c_(c), i_(i) {}
+    std::uint64_t operator*() const { return (*c_)[i_]; }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator old = *this;
+      ++i_;
+      return old;
+    }
+    friend bool operator==(const iterator& a, const iterator& b) { return a.i_ == b.i_; }
+
+   private:
+    const ExpHistCounts* c_ = nullptr;
+    std::size_t i_ = 0;
+  };
+
+  ExpHistCounts() = default;
+  ExpHistCounts(const unsigned char* data, std::size_t size, bool wide)
+      : data_(data), size_(size), wide_(wide) {}
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  std::uint64_t operator[](std::size_t i) const {
+    if (!wide_) return data_[i];
+    std::uint64_t v;
+    std::memcpy(&v, data_ + 8 * i, sizeof v);
+    return v;
+  }
+  iterator begin() const { return iterator(this, 0); }
+  iterator end() const { return iterator(this, size_); }
+
+ private:
+  const unsigned char* data_ = nullptr;
+  std::size_t size_ = 0;
+  bool wide_ = false;
+};
 
 // A quantile sketch over doubles with exact count/sum/min/max.
 //
@@ -154,6 +229,12 @@ int exp_hist_extra_downscale(std::int32_t lo, std::int32_t hi, std::int32_t max_
 // bucket counts that do not add up to count - zero_count (overflow-checked), empty end buckets.
 // It allocates at most 8 bytes per bucket, and only after checking that the remaining input can
 // hold that many buckets (one width byte per 8).
+//
+// Memory. Bucket counters take one byte each until a count would pass 255; then both stores
+// switch to 8-byte counters (a representation change only: nothing observable depends on it).
+// merge() and merge_serialized() switch when the combined count passes 255, deserialize() when
+// the decoded count does. A window of a few hundred values spread over ~500 buckets thus takes
+// well under 1 KB instead of ~6 KB.
 //
 // Thread safety: thread-compatible (const methods may run concurrently; anything else needs
 // external synchronization).
@@ -202,12 +283,16 @@ class ExpHistogram {
   double relative_error_bound() const;
 
   // Bucket i of a store covers (γ^(offset+i), γ^(offset+i+1)] of |v|. The first and last
-  // counts are non-zero; empty store: offset 0 and no counts. Spans are valid until the next
+  // counts are non-zero; empty store: offset 0 and no counts. Views are valid until the next
   // non-const call.
   std::int32_t positive_offset() const { return offset_of(stores_[0]); }
-  std::span<const std::uint64_t> positive_counts() const { return stores_[0].counts(); }
+  ExpHistCounts positive_counts() const { return counts_of(stores_[0]); }
   std::int32_t negative_offset() const { return offset_of(stores_[1]); }
-  std::span<const std::uint64_t> negative_counts() const { return stores_[1].counts(); }
+  ExpHistCounts negative_counts() const { return counts_of(stores_[1]); }
+
+  // A hint for callers that know the next values ahead: loads the cache line of the counter
+  // add(v) would increment now, if the bucket is in range. Changes nothing.
+  void prefetch(double v) const;
 
   // Appends the layout documented above to `out`.
   void serialize(Bytes& out) const;
@@ -224,6 +309,19 @@ class ExpHistogram {
 
  private:
   static std::int32_t offset_of(const detail::ExpHistStore& s) { return s.span ? s.lo : 0; }
+  static ExpHistCounts counts_of(const detail::ExpHistStore& s) {
+    return ExpHistCounts(s.at_lo, s.span, s.wide);
+  }
+  // Adds n to bucket `index` of store `s`, which covers it, widening first if a narrow counter
+  // would pass 255.
+  void add_to_bucket(detail::ExpHistStore& s, std::int32_t index, std::uint64_t n);
+  // Both stores to 8-byte counters.
+  void widen();
+  // Widens unless `total` (a bound on every count) fits a narrow counter.
+  void widen_for(std::uint64_t total) {
+    if (!stores_[0].wide && total > kNarrowMax) widen();
+  }
+  static constexpr std::uint64_t kNarrowMax = 255;
   // add() for ±0, subnormals, NaN and ±inf.
   void add_special(double v, std::uint64_t n);
   // Adds n to bucket `index` of store `sign` where index is outside the store's range;
@@ -236,8 +334,9 @@ class ExpHistogram {
   detail::ExpHistStore stores_[2];  // [0] positive, [1] negative: indexed by the sign bit
   std::uint64_t count_ = 0;
   std::uint64_t zero_count_ = 0;
-  // Two partial sums, alternated by count parity: the add() loop is otherwise bound by one
-  // floating-point add chained through memory (~4 ns); two chains halve that.
+  // Two partial sums, chosen by the parity of the bucket: the add() loop is otherwise bound by
+  // one floating-point add chained through memory (~4 ns); two chains halve that. (The parity
+  // of the bucket rather than of the count keeps add() from waiting on count_.)
   double sums_[2] = {0, 0};
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
@@ -256,9 +355,9 @@ struct ExpHistQuantileParts {
   double max = 0;
   int scale = 0;
   std::int32_t positive_offset = 0;
-  std::span<const std::uint64_t> positive;
+  ExpHistCounts positive;
   std::int32_t negative_offset = 0;
-  std::span<const std::uint64_t> negative;
+  ExpHistCounts negative;
 };
 
 // ExpHistogram::quantile(φ) of the histogram with these parts, bit for bit.
@@ -267,21 +366,31 @@ double exp_hist_quantile(const ExpHistQuantileParts& h, double phi);
 // Implementation of the hot path; see the class comment for the contract.
 inline void ExpHistogram::add(double v) {
   const std::uint64_t x = std::bit_cast<std::uint64_t>(v) - 1;
-  if (!detail::exp_hist_is_normal(x)) [[unlikely]] {  // ±0, subnormal, ±inf, NaN
-    add_special(v, 1);
+  detail::ExpHistStore& s = stores_[x >> 63];
+  const std::uint32_t rel = static_cast<std::uint32_t>(detail::exp_hist_index8(x) >> shift_) -
+                            static_cast<std::uint32_t>(s.lo);
+  // One branch for everything rare (special values, a bucket outside the range), and a tail call
+  // for it: nothing of this call has to live across another, so v and the constants stay in
+  // registers.
+  if (!(detail::exp_hist_is_normal(x) & (rel < s.span))) [[unlikely]] {
+    add(v, 1);
     return;
   }
-  const std::uint64_t sign = x >> 63;
-  detail::ExpHistStore& s = stores_[sign];
-  const std::int32_t index = detail::exp_hist_index8(x) >> shift_;
-  const std::uint32_t rel = static_cast<std::uint32_t>(index) - static_cast<std::uint32_t>(s.lo);
-  if (rel < s.span) [[likely]] {
-    ++s.at_lo[rel];
+  if (!s.wide) [[likely]] {
+    if (++s.at_lo[rel] == 0) [[unlikely]] {  // the count would pass 255: widen first
+      s.at_lo[rel] = 255;
+      add(v, 1);
+      return;
+    }
   } else {
-    add_outside_range(sign, index, 1);
+    unsigned char* const counter = s.at_lo + 8 * std::size_t{rel};
+    std::uint64_t c;
+    std::memcpy(&c, counter, sizeof c);
+    ++c;
+    std::memcpy(counter, &c, sizeof c);
   }
-  sums_[count_ & 1] += v;
   ++count_;
+  sums_[rel & 1] += v;
   // Branches rather than minsd/maxsd: new extremes are rare, and a store skipped keeps the
   // next add() from waiting on this one.
   if (v < min_) [[unlikely]] {
@@ -289,6 +398,16 @@ inline void ExpHistogram::add(double v) {
   }
   if (v > max_) [[unlikely]] {
     max_ = v;
+  }
+}
+
+inline void ExpHistogram::prefetch(double v) const {
+  const std::uint64_t x = std::bit_cast<std::uint64_t>(v) - 1;
+  const detail::ExpHistStore& s = stores_[x >> 63];
+  const std::uint32_t rel = static_cast<std::uint32_t>(detail::exp_hist_index8(x) >> shift_) -
+                            static_cast<std::uint32_t>(s.lo);
+  if (detail::exp_hist_is_normal(x) & (rel < s.span)) {
+    __builtin_prefetch(s.at_lo + rel * s.counter_bytes(), 1);
   }
 }
 

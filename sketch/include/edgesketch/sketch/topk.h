@@ -59,8 +59,12 @@
 // external synchronization). A TopK owns all its memory; it is copyable and movable.
 #pragma once
 
+#include <bit>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +72,10 @@
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
 #include "edgesketch/sketch/hash.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace edgesketch::sketch {
 
@@ -165,13 +173,23 @@ class TopK {
   };
   static_assert(sizeof(Slot) == 64, "one cache line per counter");
   // Key table: groups of 8 lanes, each a 16-bit tag (top bit set when in use, 15 hash bits) and a
-  // 16-bit slot index, matched 4 lanes per word. A key lives in its home group, or, when that was
-  // full, in a later one, and the full group is marked overflowed so that lookups go on.
+  // 16-bit slot index, all 8 tags matched at once. A key lives in its home group, or, when that
+  // was full, in a later one, and the full group is marked overflowed so that lookups go on.
   static constexpr std::uint32_t kLanes = 8;
   struct alignas(32) Group {
-    std::uint64_t tags[2];  // lanes 0-3 and 4-7
+    std::uint16_t tags[kLanes];
     std::uint16_t slots[kLanes];
   };
+  static std::uint16_t tag_of(std::uint64_t hash) {
+    return static_cast<std::uint16_t>((hash >> 48) | 0x8000u);
+  }
+  // Bit 2k+1 set for each lane k whose tag equals `tag` (free lanes never match a tag).
+  static std::uint32_t matching_lanes(const Group& g, std::uint16_t tag);
+  // Bit 2k+1 set for each free lane k.
+  static std::uint32_t free_lanes(const Group& g);
+  static std::uint32_t lane_of(std::uint32_t mask) {
+    return static_cast<std::uint32_t>(std::countr_zero(mask)) / 2;
+  }
   // Eviction order (Stream-Summary, kept lazily): slots sit in FIFO buckets of equal count, and
   // buckets in a list sorted by count. A hit only raises the slot's count, so a bucket's count
   // can be stale (smaller than its slots' counts) until the slot reaches the front of the
@@ -197,6 +215,8 @@ class TopK {
 
   // Slot of key, or kNone.
   std::uint32_t find(std::uint64_t hash, std::string_view key) const;
+  // The out-of-line part of add_hashed(): a key longer than max_key_bytes or a weight of 0.
+  void add_unusual(std::uint64_t hash, std::string_view key, std::uint64_t weight);
   std::uint32_t find_slow(std::uint64_t hash, std::string_view key) const;
   void table_insert(std::uint64_t hash, std::uint32_t slot);
   void table_erase(std::uint32_t slot);
@@ -241,5 +261,113 @@ class TopK {
   std::size_t overflow_limit_;
   std::uint64_t group_mask_;
 };
+
+// ---- the hot path, inline: a tracked key costs a table probe, a key compare and an add ----
+
+namespace detail {
+
+template <typename T>
+inline T topk_load(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+// Equality of keys of up to 28 bytes with a few overlapping word loads instead of a library
+// call. Only bytes [0, n) of either side are touched. For 8 <= n <= 24 the words at 0, n/2 - 4
+// and n - 8 cover every byte, so typical keys take no length-dependent branch.
+[[gnu::always_inline]] inline bool topk_same_short_bytes(const char* a, const char* b,
+                                                         std::size_t n) {
+  using W = std::uint64_t;
+  if (n >= 8) [[likely]] {
+    const std::size_t mid = n <= 24 ? n / 2 - 4 : 8;
+    W diff = (topk_load<W>(a) ^ topk_load<W>(b)) | (topk_load<W>(a + mid) ^ topk_load<W>(b + mid)) |
+             (topk_load<W>(a + n - 8) ^ topk_load<W>(b + n - 8));
+    if (n > 24) diff |= topk_load<W>(a + 16) ^ topk_load<W>(b + 16);
+    return diff == 0;
+  }
+  if (n >= 4) {
+    return ((topk_load<std::uint32_t>(a) ^ topk_load<std::uint32_t>(b)) |
+            (topk_load<std::uint32_t>(a + n - 4) ^ topk_load<std::uint32_t>(b + n - 4))) == 0;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+// Saturating add: a hostile total near 2^64 cannot turn an overestimate into a tiny number.
+inline std::uint64_t topk_sat_add(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<std::uint64_t>::max() : r;
+}
+
+}  // namespace detail
+
+inline std::uint32_t TopK::matching_lanes(const Group& g, std::uint16_t tag) {
+#if defined(__SSE2__)
+  const __m128i tags = _mm_load_si128(reinterpret_cast<const __m128i*>(g.tags));
+  const __m128i eq = _mm_cmpeq_epi16(tags, _mm_set1_epi16(static_cast<short>(tag)));
+  return static_cast<std::uint32_t>(_mm_movemask_epi8(eq)) & 0xaaaau;
+#else
+  std::uint32_t m = 0;
+  for (std::uint32_t k = 0; k < kLanes; ++k) m |= std::uint32_t{g.tags[k] == tag} << (2 * k + 1);
+  return m;
+#endif
+}
+
+inline std::uint32_t TopK::free_lanes(const Group& g) {
+#if defined(__SSE2__)
+  const __m128i tags = _mm_load_si128(reinterpret_cast<const __m128i*>(g.tags));
+  return ~static_cast<std::uint32_t>(_mm_movemask_epi8(tags)) & 0xaaaau;
+#else
+  std::uint32_t m = 0;
+  for (std::uint32_t k = 0; k < kLanes; ++k) m |= std::uint32_t{g.tags[k] < 0x8000u} << (2 * k + 1);
+  return m;
+#endif
+}
+
+[[gnu::always_inline]] inline bool TopK::key_equals(std::uint32_t slot,
+                                                    std::string_view key) const {
+  const Slot& x = slots_[slot];
+  if (x.key_size != key.size()) return false;
+  if (x.key_size <= kInlineKeyBytes) {
+    return detail::topk_same_short_bytes(x.key, key.data(), key.size());
+  }
+  return long_keys_[slot] == key;
+}
+
+[[gnu::always_inline]] inline std::uint32_t TopK::find(std::uint64_t hash,
+                                                       std::string_view key) const {
+  // The common cases in one branch each: the key is in its home group at the first lane whose
+  // tag matches, or no lane matches and the group never overflowed.
+  const std::uint64_t g = hash & group_mask_;
+  const std::uint32_t m = matching_lanes(groups_[g], tag_of(hash));
+  if (m != 0) [[likely]] {
+    const std::uint32_t slot = groups_[g].slots[lane_of(m)];
+    if (key_equals(slot, key)) [[likely]] {
+      return slot;
+    }
+  } else if (!overflowed_[g]) [[likely]] {
+    return kNone;
+  }
+  return find_slow(hash, key);  // a tag collision or an overflowed group
+}
+
+inline void TopK::add_hashed(std::uint64_t hash, std::string_view key, std::uint64_t weight) {
+  if (key.size() > max_key_bytes_ || weight == 0) [[unlikely]] {
+    add_unusual(hash, key, weight);
+    return;
+  }
+  assert(hash == hash_key(key, seed_));
+  total_ = detail::topk_sat_add(total_, weight);
+  const std::uint32_t slot = find(hash, key);
+  if (slot != kNone) [[likely]] {
+    // The bucket order catches up lazily, when the slot reaches the front (see add_untracked).
+    slots_[slot].count = detail::topk_sat_add(slots_[slot].count, weight);
+    return;
+  }
+  add_untracked(hash, key, weight);
+}
 
 }  // namespace edgesketch::sketch
