@@ -58,21 +58,6 @@ bool read_sketch(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& path
   return true;
 }
 
-// Checks that a sketch and the string saying what it counts come together.
-Status check_sketch_subject(const FieldPath& record, std::string_view sketch_field, bool has_sketch,
-                            std::string_view of_field, std::string_view of) {
-  if (has_sketch && of.empty()) {
-    return internal::field_error(ErrorReason::kMissingField, record.child(of_field),
-                                 fmt::format("is empty but the record has a {}", sketch_field));
-  }
-  if (!has_sketch && !of.empty()) {
-    return internal::field_error(
-        ErrorReason::kBadAggregate, record.child(of_field),
-        fmt::format("is \"{}\" but the record has no {}", of, sketch_field));
-  }
-  return Status();
-}
-
 // Decodes and validates one WindowRecord from its submessage stream.
 bool decode_record(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& path,
                    WindowRecord* out, SketchBytes* out_bytes) {
@@ -136,10 +121,10 @@ bool decode_record(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& pa
                                                          : topk_path;
     return ctx.fail(ErrorReason::kBadSketch, p, "present but holds no data");
   }
-  if (!check(check_sketch_subject(path, "distinct sketch", distinct.has_value(), "distinct_of",
-                                  out->distinct_of)) ||
-      !check(
-          check_sketch_subject(path, "topk sketch", topk.has_value(), "topk_of", out->topk_of))) {
+  if (!check(internal::check_sketch_subject(path, "distinct sketch", distinct.has_value(),
+                                            "distinct_of", out->distinct_of)) ||
+      !check(internal::check_sketch_subject(path, "topk sketch", topk.has_value(), "topk_of",
+                                            out->topk_of))) {
     return false;
   }
   Result<sketch::WindowAggregate> agg = sketch::WindowAggregate::from_parts(
