@@ -156,10 +156,9 @@ void HistogramMerger::reset() {
   stores_[1].clear();
 }
 
-// Accepts exactly what ExpHistogram::deserialize() accepts (see the layout in
-// exp_histogram.h); the checks follow its order so that the messages name the first problem.
-Status HistogramMerger::decode(ByteSpan bytes, Input& in) {
-  ByteReader r(bytes);
+// The header fields of `in` (everything but the stores' counts), checked as deserialize()
+// checks them.
+Status HistogramMerger::decode_header(ByteReader& r, Input& in) {
   const std::uint8_t version = r.u8();
   if (!r.ok()) return corrupt("empty input");
   if (version != ExpHistogram::kSerialVersion) {
@@ -192,23 +191,41 @@ Status HistogramMerger::decode(ByteSpan bytes, Input& in) {
   }
   if (in.count == 0 && flags != 0) return corrupt("empty histogram with bucket stores");
   if (in.zero_count > in.count) return corrupt("zero_count above count");
+  in.present[0] = (flags & 1u) != 0;
+  in.present[1] = (flags & 2u) != 0;
+  return Status::ok_status();
+}
 
+// A present store's offset and bucket count, checked as deserialize() checks them.
+Status HistogramMerger::decode_store_header(ByteReader& r, Input& in, int k, std::uint32_t& n) {
+  const std::int64_t offset = r.svarint();
+  const std::uint64_t count = r.varint();
+  if (!r.ok()) return corrupt("truncated store header");
+  if (count == 0 || count > static_cast<std::uint64_t>(in.max_buckets)) {
+    return corrupt("store of " + std::to_string(count) + " buckets");
+  }
+  const int shift = ExpHistogram::kMaxScale - in.scale;
+  const std::int64_t min_index = kMinIndex8 >> shift;
+  const std::int64_t max_index = kMaxIndex8 >> shift;
+  if (offset < min_index || offset > max_index - static_cast<std::int64_t>(count - 1)) {
+    return corrupt("store reaches outside the finite doubles");
+  }
+  if ((count + 7) / 8 > r.remaining()) return corrupt("truncated store");
+  in.offset[k] = static_cast<std::int32_t>(offset);
+  n = static_cast<std::uint32_t>(count);
+  return Status::ok_status();
+}
+
+// Accepts exactly what ExpHistogram::deserialize() accepts (see the layout in
+// exp_histogram.h); the checks follow its order so that the messages name the first problem.
+Status HistogramMerger::decode(ByteSpan bytes, Input& in) {
+  ByteReader r(bytes);
+  ES_RETURN_IF_ERROR(decode_header(r, in));
   u128 total = 0;
   for (int k = 0; k < 2; ++k) {
-    in.present[k] = (flags & (1u << k)) != 0;
     if (!in.present[k]) continue;
-    const std::int64_t offset = r.svarint();
-    const std::uint64_t n = r.varint();
-    if (!r.ok()) return corrupt("truncated store header");
-    if (n == 0 || n > max_buckets) return corrupt("store of " + std::to_string(n) + " buckets");
-    const int shift = ExpHistogram::kMaxScale - in.scale;
-    const std::int64_t min_index = kMinIndex8 >> shift;
-    const std::int64_t max_index = kMaxIndex8 >> shift;
-    if (offset < min_index || offset > max_index - static_cast<std::int64_t>(n - 1)) {
-      return corrupt("store reaches outside the finite doubles");
-    }
-    if ((n + 7) / 8 > r.remaining()) return corrupt("truncated store");
-    in.offset[k] = static_cast<std::int32_t>(offset);
+    std::uint32_t n;
+    ES_RETURN_IF_ERROR(decode_store_header(r, in, k, n));
     std::vector<std::uint64_t>& counts = in.counts[k];
     counts.resize(static_cast<std::size_t>((n + 7) / 8 * 8));
     const std::uint8_t* p = r.position();
@@ -242,6 +259,177 @@ Status HistogramMerger::decode(ByteSpan bytes, Input& in) {
 }
 
 Status HistogramMerger::add(ByteSpan bytes) {
+  Input& in = input_;
+  // First pass: the header, the store headers and the block widths (which locate the second
+  // store), all checked; the counts are not read yet.
+  ByteReader r(bytes);
+  ES_RETURN_IF_ERROR(decode_header(r, in));
+  struct Blocks {
+    std::uint32_t n = 0;
+    const std::uint8_t* at = nullptr;
+  } blocks[2];
+  const std::uint8_t* const end = bytes.data() + bytes.size();
+  for (int k = 0; k < 2; ++k) {
+    if (!in.present[k]) continue;
+    ES_RETURN_IF_ERROR(decode_store_header(r, in, k, blocks[k].n));
+    blocks[k].at = r.position();
+    const std::uint8_t* p = r.position();
+    for (std::uint32_t b = 0; b < (blocks[k].n + 7) / 8; ++b) {
+      if (p == end) return corrupt("truncated bucket block");
+      const unsigned w = *p++;
+      if (w > 64 || static_cast<std::size_t>(end - p) < w) return corrupt("bad bucket block");
+      p += w;
+    }
+    r.bytes(static_cast<std::size_t>(p - r.position()));
+  }
+  if (!r.at_end()) return corrupt(std::to_string(r.remaining()) + " trailing bytes");
+  if (has_ && in.count > 0 && count_ > std::numeric_limits<std::uint64_t>::max() - in.count) {
+    return Status::out_of_range("histogram merge: combined count " + std::to_string(count_) +
+                                " + " + std::to_string(in.count) + " overflows 64 bits");
+  }
+  if (has_ && in.count == 0) {
+    // Valid only without buckets (checked by decode_header): as merge_serialized().
+    sum_ += in.sum;
+    return Status::ok_status();
+  }
+  const int scale = has_ ? scale_ : in.scale;
+  const std::int32_t max_buckets = has_ ? max_buckets_ : in.max_buckets;
+  const int common = std::min(scale, in.scale);
+  int extra = 0;
+  for (int k = 0; k < 2; ++k) {
+    if (!in.present[k]) continue;
+    const int d_in = in.scale - common;
+    std::int32_t lo = in.offset[k] >> d_in;
+    std::int32_t hi = (in.offset[k] + static_cast<std::int32_t>(blocks[k].n) - 1) >> d_in;
+    if (has_ && !stores_[k].empty()) {
+      lo = std::min(lo, stores_[k].lo >> (scale - common));
+      hi = std::max(hi, stores_[k].hi >> (scale - common));
+    }
+    extra = std::max(extra, extra_downscale(lo, hi, max_buckets));
+  }
+  // The merger itself must lower its scale first: that cannot be undone if the counts turn out
+  // bad, so decode them fully before touching anything.
+  if (has_ && (scale - common) + extra > 0) return add_decoded(bytes);
+
+  // Second pass: add every block's counts where they belong; on a bad block, take back what was
+  // added.
+  const int shift = (in.scale - common) + extra;
+  const std::int32_t old_lo[2] = {stores_[0].lo, stores_[1].lo};
+  const std::int32_t old_hi[2] = {stores_[0].hi, stores_[1].hi};
+  u128 total = 0;
+  Status bad;
+  int applied_stores = 0;
+  std::uint32_t applied_blocks = 0;  // of store `applied_stores` when bad
+  for (int k = 0; k < 2 && bad.ok(); ++k) {
+    if (!in.present[k]) {
+      ++applied_stores;
+      continue;
+    }
+    Store& s = stores_[k];
+    const std::uint32_t n = blocks[k].n;
+    const std::int32_t lo = in.offset[k] >> shift;
+    const std::int32_t hi = (in.offset[k] + static_cast<std::int32_t>(n) - 1) >> shift;
+    s.cover(lo, hi);
+    const std::uint8_t* p = blocks[k].at;
+    std::uint64_t narrow = 0;
+    std::uint64_t first = 0, last = 0;
+    std::uint32_t b = 0;
+    for (; b < (n + 7) / 8; ++b) {
+      const unsigned w = *p++;
+      std::uint64_t v[8];
+      unpack_block(p, static_cast<std::size_t>(end - p), w, v);
+      p += w;
+      const std::uint32_t valid = std::min<std::uint32_t>(8, n - b * 8);
+      bool padding = false;
+      for (std::uint32_t j = valid; j < 8; ++j) padding = padding || v[j] != 0;
+      if (padding) {
+        bad = corrupt("non-zero padding");
+        break;
+      }
+      const std::int32_t index = in.offset[k] + static_cast<std::int32_t>(b * 8);
+      if (shift == 0) {
+        std::uint64_t* dst = &s.at(index);
+        for (std::uint32_t j = 0; j < valid; ++j) dst[j] += v[j];
+      } else {
+        for (std::uint32_t j = 0; j < valid; ++j) {
+          s.at((index + static_cast<std::int32_t>(j)) >> shift) += v[j];
+        }
+      }
+      if (w <= 8) {
+        for (std::uint32_t j = 0; j < valid; ++j) narrow += v[j];
+      } else {
+        for (std::uint32_t j = 0; j < valid; ++j) total += v[j];
+      }
+      if (b == 0) first = v[0];
+      last = v[valid - 1];
+    }
+    total += narrow;
+    if (bad.ok() && (first == 0 || last == 0)) {
+      bad = corrupt("empty first or last bucket");
+      b = (n + 7) / 8;
+    }
+    if (!bad.ok()) {
+      applied_blocks = b;
+      break;
+    }
+    ++applied_stores;
+  }
+  if (bad.ok() && total + in.zero_count != in.count) {
+    bad = corrupt("bucket counts do not add up to count");
+  }
+  if (!bad.ok()) {
+    // Subtract what was added: every block of the stores done, and the bad store's blocks
+    // before the bad one. The ranges were not changed yet.
+    for (int k = 0; k < 2; ++k) {
+      if (!in.present[k] || k > applied_stores) continue;
+      const std::uint32_t n = blocks[k].n;
+      const std::uint32_t upto = k < applied_stores ? (n + 7) / 8 : applied_blocks;
+      const std::uint8_t* p = blocks[k].at;
+      for (std::uint32_t b = 0; b < upto; ++b) {
+        const unsigned w = *p++;
+        std::uint64_t v[8];
+        unpack_block(p, static_cast<std::size_t>(end - p), w, v);
+        p += w;
+        const std::uint32_t valid = std::min<std::uint32_t>(8, n - b * 8);
+        const std::int32_t index = in.offset[k] + static_cast<std::int32_t>(b * 8);
+        for (std::uint32_t j = 0; j < valid; ++j) {
+          stores_[k].at((index + static_cast<std::int32_t>(j)) >> shift) -= v[j];
+        }
+      }
+      stores_[k].lo = old_lo[k];
+      stores_[k].hi = old_hi[k];
+    }
+    return bad;
+  }
+  if (!has_) {
+    // As deserialize(): the input's scale and max_buckets.
+    has_ = true;
+    scale_ = in.scale;
+    max_buckets_ = in.max_buckets;
+  }
+  if (extra > 0) scale_ -= extra;  // only an empty merger gets here with extra > 0
+  for (int k = 0; k < 2; ++k) {
+    if (!in.present[k]) continue;
+    Store& s = stores_[k];
+    const std::int32_t lo = in.offset[k] >> shift;
+    const std::int32_t hi = (in.offset[k] + static_cast<std::int32_t>(blocks[k].n) - 1) >> shift;
+    if (s.empty()) {
+      s.lo = lo;
+      s.hi = hi;
+    } else {
+      s.lo = std::min(s.lo, lo);
+      s.hi = std::max(s.hi, hi);
+    }
+  }
+  count_ += in.count;
+  zero_count_ += in.zero_count;
+  sum_ += in.sum;
+  min_ = std::min(min_, in.min);
+  max_ = std::max(max_, in.max);
+  return Status::ok_status();
+}
+
+Status HistogramMerger::add_decoded(ByteSpan bytes) {
   Input& in = input_;
   ES_RETURN_IF_ERROR(decode(bytes, in));
   if (!has_) {
@@ -313,6 +501,12 @@ Status HistogramMerger::add(ByteSpan bytes) {
 }
 
 void HistogramMerger::serialize(Bytes& out) const {
+  // One allocation: the header takes at most 49 bytes, a store 15 plus 9 per 8 buckets.
+  std::size_t bound = out.size() + 49;
+  for (const Store& s : stores_) {
+    if (!s.empty()) bound += 15 + 9 * ((static_cast<std::size_t>(s.hi - s.lo) + 8) / 8);
+  }
+  out.reserve(bound);
   std::uint8_t flags = 0;
   for (int k = 0; k < 2; ++k) {
     if (!stores_[k].empty()) flags |= static_cast<std::uint8_t>(1u << k);

@@ -64,7 +64,12 @@ class HistogramMerger {
     std::vector<std::uint64_t> counts[2];
   };
 
+  Status decode_header(ByteReader& r, Input& in);
+  Status decode_store_header(ByteReader& r, Input& in, int k, std::uint32_t& n);
   Status decode(ByteSpan bytes, Input& in);
+  // add() through decode(): the input's counts are decoded first (when the merger must
+  // downscale before they are added).
+  Status add_decoded(ByteSpan bytes);
 
   bool has_ = false;
   int scale_ = 0;

@@ -42,25 +42,27 @@ Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger) {
   };
   if (!row.histogram.empty()) keep(merger.add(row.histogram));
   if (!row.distinct.empty()) {
-    if (distinct_) {
-      keep(distinct_->merge_serialized(row.distinct));
+    auto& distinct = others().distinct;
+    if (distinct) {
+      keep(distinct->merge_serialized(row.distinct));
     } else {
       auto d = sketch::HyperLogLog::deserialize(row.distinct);
       if (d.ok()) {
-        distinct_.emplace(std::move(d).value());
+        distinct.emplace(std::move(d).value());
       } else {
         keep(d.status());
       }
     }
   }
   if (!row.topk.empty()) {
+    auto& topk = others().topk;
     auto t = sketch::TopK::deserialize(row.topk);
     if (!t.ok()) {
       keep(t.status());
-    } else if (topk_) {
-      keep(topk_->merge(*t));
+    } else if (topk) {
+      keep(topk->merge(*t));
     } else {
-      topk_.emplace(std::move(t).value());
+      topk.emplace(std::move(t).value());
     }
   }
   return first;
@@ -72,7 +74,8 @@ Result<sketch::WindowAggregate> RowAccumulator::to_aggregate() && {
     ES_ASSIGN_OR_RETURN(h, sketch::ExpHistogram::deserialize(histogram_));
   }
   return sketch::WindowAggregate::from_parts(count_, sum_, min_, max_, std::move(h),
-                                             std::move(distinct_), std::move(topk_));
+                                             others_ ? std::move(others_->distinct) : std::nullopt,
+                                             others_ ? std::move(others_->topk) : std::nullopt);
 }
 
 void RowAccumulator::to_row(std::uint64_t series_id, std::int64_t window_start, Bytes& h, Bytes& d,
@@ -88,12 +91,12 @@ void RowAccumulator::to_row(std::uint64_t series_id, std::int64_t window_start, 
   d.clear();
   t.clear();
   out.histogram = h;
-  if (distinct_) {
-    distinct_->serialize(d);
+  if (others_ && others_->distinct) {
+    others_->distinct->serialize(d);
     out.distinct = d;
   }
-  if (topk_) {
-    topk_->serialize(t);
+  if (others_ && others_->topk) {
+    others_->topk->serialize(t);
     out.topk = t;
   }
 }

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 
 #include "edgesketch/common/byte_coding.h"
@@ -53,8 +54,17 @@ class RowAccumulator {
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
   Bytes histogram_;  // serialized; empty when no row had a histogram
-  std::optional<sketch::HyperLogLog> distinct_;
-  std::optional<sketch::TopK> topk_;
+  // The rarer sketches live apart, so that an accumulator of scalars and a histogram stays
+  // small (a scan keeps one per series and point).
+  struct Others {
+    std::optional<sketch::HyperLogLog> distinct;
+    std::optional<sketch::TopK> topk;
+  };
+  Others& others() {
+    if (!others_) others_ = std::make_unique<Others>();
+    return *others_;
+  }
+  std::unique_ptr<Others> others_;
 };
 
 // Decodes a stored row into an aggregate (validated like any stored row: kCorruption or

@@ -43,10 +43,10 @@ class ScanGrid {
     if (k >= points_) return nullptr;
     auto& row = cells_[s];
     if (row.empty()) row.resize(points_);
-    if (!row[k]) row[k] = std::make_unique<RowAccumulator>();
-    return row[k].get();
+    return &row[k];
   }
-  std::vector<std::unique_ptr<RowAccumulator>>& row(std::size_t s) { return cells_[s]; }
+  // The accumulators of row s: none, or one per point (empty() where no row reached it).
+  std::vector<RowAccumulator>& row(std::size_t s) { return cells_[s]; }
   std::size_t rows() const { return cells_.size(); }
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
@@ -58,7 +58,7 @@ class ScanGrid {
   const std::vector<std::uint32_t>& group_of_;
   std::int64_t start_, step_, resolution_;
   std::size_t points_;
-  std::vector<std::vector<std::unique_ptr<RowAccumulator>>> cells_;
+  std::vector<std::vector<RowAccumulator>> cells_;
   std::size_t last_ = static_cast<std::size_t>(-1);
 };
 
@@ -228,8 +228,8 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
       if (auto info = catalog_->info(ids[s])) sp.key = std::move(info->key);
     }
     for (std::size_t k = 0; k < row.size(); ++k) {
-      if (!row[k]) continue;
-      auto agg = std::move(*row[k]).to_aggregate();
+      if (row[k].empty()) continue;
+      auto agg = std::move(row[k]).to_aggregate();
       if (!agg.ok()) {
         spdlog::warn("store {}: {} {} point {}: {}", dir_, grouped ? "group" : "series",
                      sp.series_id, k, agg.status().to_string());
