@@ -41,6 +41,34 @@ Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger) {
     if (first.ok() && !s.ok()) first = std::move(s);
   };
   if (!row.histogram.empty()) keep(merger.add(row.histogram));
+  add_others(row, first);
+  return first;
+}
+
+Status RowAccumulator::add_decoded(const PartRow& row) {
+  ES_RETURN_IF_ERROR(add_scalars(row.count, row.sum, row.min, row.max));
+  Status first;
+  if (!row.histogram.empty()) {
+    if (decoded_) {
+      first = decoded_->merge_serialized(row.histogram);
+    } else {
+      // The first histogram is taken as it is (its scale and max_buckets), as a merger does.
+      auto h = sketch::ExpHistogram::deserialize(row.histogram);
+      if (h.ok()) {
+        decoded_ = std::make_unique<sketch::ExpHistogram>(std::move(h).value());
+      } else {
+        first = h.status();
+      }
+    }
+  }
+  add_others(row, first);
+  return first;
+}
+
+void RowAccumulator::add_others(const PartRow& row, Status& first) {
+  auto keep = [&first](Status s) {
+    if (first.ok() && !s.ok()) first = std::move(s);
+  };
   if (!row.distinct.empty()) {
     auto& distinct = others().distinct;
     if (distinct) {
@@ -65,12 +93,13 @@ Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger) {
       topk.emplace(std::move(t).value());
     }
   }
-  return first;
 }
 
 Result<sketch::WindowAggregate> RowAccumulator::to_aggregate() && {
   std::optional<sketch::ExpHistogram> h;
-  if (!histogram_.empty()) {
+  if (decoded_) {
+    h.emplace(std::move(*decoded_));
+  } else if (!histogram_.empty()) {
     ES_ASSIGN_OR_RETURN(h, sketch::ExpHistogram::deserialize(histogram_));
   }
   return sketch::WindowAggregate::from_parts(count_, sum_, min_, max_, std::move(h),

@@ -37,6 +37,11 @@ class RowAccumulator {
   // Keeps the run's histogram.
   void end_run(const HistogramMerger& merger);
 
+  // Merges one stored row for an answer (to_aggregate()): the histogram is kept decoded and
+  // merged with ExpHistogram::merge_serialized(), so it is neither serialized nor decoded again
+  // at the end. Errors as add(). Not to be mixed with the methods above on one accumulator.
+  Status add_decoded(const PartRow& row);
+
   bool empty() const { return rows_ == 0; }
 
   // The accumulated aggregate (validated by WindowAggregate::from_parts).
@@ -47,13 +52,16 @@ class RowAccumulator {
 
  private:
   Status add_scalars(std::uint64_t count, double sum, double min, double max);
+  // Merges the row's HyperLogLog and top-K; the first error goes to `first`.
+  void add_others(const PartRow& row, Status& first);
 
   std::uint64_t rows_ = 0;
   std::uint64_t count_ = 0;
   double sum_ = 0;
   double min_ = std::numeric_limits<double>::infinity();
   double max_ = -std::numeric_limits<double>::infinity();
-  Bytes histogram_;  // serialized; empty when no row had a histogram
+  Bytes histogram_;                                // serialized; empty when no row had a histogram
+  std::unique_ptr<sketch::ExpHistogram> decoded_;  // add_decoded()'s histogram
   // The rarer sketches live apart, so that an accumulator of scalars and a histogram stays
   // small (a scan keeps one per series and point).
   struct Others {

@@ -134,7 +134,6 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
       req.start_ms + static_cast<std::int64_t>(points - 1) * req.step_ms - tier_ms;
   ScanGrid grid(ids, req.group_of, rows, req.start_ms, req.step_ms, tier_ms, points);
   std::uint64_t sketch_errors = 0;
-  HistogramMerger merger;
 
   std::shared_ptr<const PartSet> parts;
   {
@@ -151,7 +150,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
         const std::size_t s = grid.series_index(row.series_id);
         if (s == ScanGrid::npos) return;
         if (RowAccumulator* c = grid.cell(s, ws)) {
-          if (!c->add(wanted(row, req), merger).ok()) ++sketch_errors;
+          if (!c->add_decoded(wanted(row, req)).ok()) ++sketch_errors;
           ++result.rows_read;
         }
       });
@@ -194,20 +193,12 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
               std::upper_bound(ws.begin() + static_cast<std::ptrdiff_t>(i),
                                ws.begin() + static_cast<std::ptrdiff_t>(j), lo) -
               ws.begin());
-          // Consecutive rows of one point form a run merged in the merger's dense buckets.
-          RowAccumulator* run = nullptr;
           for (; k < j && ws[k] <= hi; ++k) {
             RowAccumulator* c = grid.cell(s, ws[k]);
             if (c == nullptr) continue;
-            if (c != run) {
-              if (run != nullptr) run->end_run(merger);
-              c->begin_run(merger);
-              run = c;
-            }
-            if (!c->add_to_run(wanted(blk.row(k, scratch), req), merger).ok()) ++sketch_errors;
+            if (!c->add_decoded(wanted(blk.row(k, scratch), req)).ok()) ++sketch_errors;
             ++result.rows_read;
           }
-          if (run != nullptr) run->end_run(merger);
         }
         i = j;
       }
