@@ -46,6 +46,11 @@ class Memtable {
   // a window cut in two) is merged as stored rows are (RowAccumulator). On a merge error
   // (sketches that cannot merge, count overflow) the row is unchanged and the error is returned.
   Status apply(const PartRow& row);
+  // A hint that apply() of `key` follows soon: starts loading its index slot, which is otherwise
+  // a cache miss per record once the memtable is large.
+  void prefetch(const RowKey& key) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[RowKeyHash{}(key) & (slots_.size() - 1)]);
+  }
 
   // Heap bytes held (arena, rows and index; bytes of rows replaced by a merge stay counted
   // until the memtable is dropped).

@@ -72,16 +72,26 @@ void ReplayDecoder::drain(std::unique_lock<std::mutex>& lock, std::size_t keep) 
     queue_.pop_front();
     lock.unlock();
     apply_(item->tenant, item->decoded, item->view);
-    item.reset();
     lock.lock();
+    // Kept for the next push: its buffers (a WAL record's bytes, the view's arrays) are reused.
+    if (spare_.size() < max_in_flight_) spare_.push_back(std::move(item));
   }
 }
 
 void ReplayDecoder::push(std::string_view tenant, ByteSpan bytes) {
-  auto item = std::make_unique<Item>();
+  std::unique_lock lock(mu_);
+  std::unique_ptr<Item> item;
+  if (spare_.empty()) {
+    item = std::make_unique<Item>();
+  } else {
+    item = std::move(spare_.back());
+    spare_.pop_back();
+    item->state = State::kPending;
+  }
+  lock.unlock();
   item->tenant.assign(tenant);
   item->bytes.assign(bytes.begin(), bytes.end());
-  std::unique_lock lock(mu_);
+  lock.lock();
   queue_.push_back(std::move(item));
   work_cv_.notify_one();
   drain(lock, max_in_flight_ - 1);

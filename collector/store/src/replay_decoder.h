@@ -70,10 +70,11 @@ class ReplayDecoder {
   const ApplyFn apply_;
   const std::size_t max_in_flight_;
 
-  std::mutex mu_;                            // guards queue_, the items' state and stop_
-  std::condition_variable work_cv_;          // helpers wait for a pending item
-  std::condition_variable done_cv_;          // the caller waits for the front to be decoded
-  std::deque<std::unique_ptr<Item>> queue_;  // push order; stable items
+  std::mutex mu_;                             // guards queue_, spare_, the items' state and stop_
+  std::condition_variable work_cv_;           // helpers wait for a pending item
+  std::condition_variable done_cv_;           // the caller waits for the front to be decoded
+  std::deque<std::unique_ptr<Item>> queue_;   // push order; stable items
+  std::vector<std::unique_ptr<Item>> spare_;  // applied items, reused by push()
   bool stop_ = false;
   std::vector<std::thread> workers_;
 };

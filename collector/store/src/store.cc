@@ -458,7 +458,13 @@ void Store::Impl::apply_batch(std::string_view tenant,
   if (it == memtables_.end()) it = memtables_.emplace(std::string(tenant), Memtable()).first;
   Memtable& mt = it->second;
   const std::size_t before = mt.bytes();
+  constexpr std::size_t kAhead = 8;  // records whose index slots are being loaded
+  auto key_of = [&](std::size_t r) {
+    return RowKey{ids[r], floor_div(records[r].window_start_ms, res) * res};
+  };
+  for (std::size_t r = 0; r < std::min(kAhead, records.size()); ++r) mt.prefetch(key_of(r));
   for (std::size_t r = 0; r < records.size(); ++r) {
+    if (r + kAhead < records.size()) mt.prefetch(key_of(r + kAhead));
     const wire::WindowRecordView& rec = records[r];
     PartRow row;
     row.series_id = ids[r];
