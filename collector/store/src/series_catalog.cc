@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <iterator>
 #include <regex>
+#include <unordered_map>
 
 #include "edgesketch/common/byte_coding.h"
-#include "edgesketch/sketch/hash.h"
 
 namespace edgesketch::store {
 namespace {
@@ -133,14 +133,10 @@ void SeriesCatalog::encode_key(std::string_view tenant, const wire::SeriesKey& k
   }
 }
 
-std::size_t SeriesCatalog::KeyHash::operator()(std::string_view encoded) const {
-  return static_cast<std::size_t>(sketch::hash_key(encoded));
-}
-
 void SeriesCatalog::publish_locked(SeriesInfo info) {
   std::string k;
   encode_key(info.tenant, info.key, k);
-  by_key_.emplace(std::move(k), info.id);
+  by_key_.insert(k, SeriesKeyIndex::hash(k), info.id);
   auto it = tenants_.find(info.tenant);
   if (it == tenants_.end()) it = tenants_.emplace(info.tenant, TenantIndex{}).first;
   TenantIndex& t = it->second;
@@ -156,17 +152,28 @@ Status SeriesCatalog::resolve(std::string_view tenant,
   auto ref = [&](std::size_t i) { return KeyRef{tenant, records[i].metric, records[i].tags}; };
   std::lock_guard write(write_mu_);
   ids.assign(records.size(), 0);
+  // Encode and hash every key first, prefetching their slots, then look them up: the lookups'
+  // cache misses overlap instead of following one another.
+  keys_.clear();
+  key_end_.clear();
+  key_hash_.clear();
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    encode_key(ref(i), scratch_);
+    keys_ += scratch_;
+    key_end_.push_back(keys_.size());
+    key_hash_.push_back(SeriesKeyIndex::hash(scratch_));
+  }
+  auto key = [&](std::size_t i) {
+    const std::size_t begin = i == 0 ? 0 : key_end_[i - 1];
+    return std::string_view(keys_).substr(begin, key_end_[i] - begin);
+  };
   std::vector<std::size_t> missing;
   {
     std::shared_lock lock(mu_);
+    for (std::uint64_t h : key_hash_) by_key_.prefetch(h);
     for (std::size_t i = 0; i < records.size(); ++i) {
-      encode_key(ref(i), scratch_);
-      auto it = by_key_.find(std::string_view(scratch_));
-      if (it != by_key_.end()) {
-        ids[i] = it->second;
-      } else {
-        missing.push_back(i);
-      }
+      ids[i] = by_key_.find(key(i), key_hash_[i]);
+      if (ids[i] == 0) missing.push_back(i);
     }
   }
   if (missing.empty()) return Status();
@@ -175,8 +182,7 @@ Status SeriesCatalog::resolve(std::string_view tenant,
   std::unordered_map<std::string, std::size_t> first_of;
   std::vector<std::size_t> to_create;
   for (std::size_t i : missing) {
-    encode_key(ref(i), scratch_);
-    if (first_of.emplace(scratch_, i).second) to_create.push_back(i);
+    if (first_of.emplace(key(i), i).second) to_create.push_back(i);
   }
   const std::size_t have = tenant_size(tenant);
   if (have + to_create.size() > max_per_tenant_) {
@@ -231,10 +237,8 @@ Status SeriesCatalog::resolve(std::string_view tenant,
     publish_locked(std::move(info));
   }
   for (std::size_t i : missing) {
-    encode_key(ref(i), scratch_);
-    auto it = by_key_.find(std::string_view(scratch_));
-    if (it == by_key_.end()) return Status::internal("catalog: a series just created is missing");
-    ids[i] = it->second;
+    ids[i] = by_key_.find(key(i), key_hash_[i]);
+    if (ids[i] == 0) return Status::internal("catalog: a series just created is missing");
   }
   return Status();
 }

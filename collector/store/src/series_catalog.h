@@ -22,7 +22,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "edgesketch/common/status.h"
@@ -31,6 +30,7 @@
 #include "edgesketch/store/store.h"
 #include "edgesketch/wire/batch_view.h"
 #include "edgesketch/wire/types.h"
+#include "series_key_index.h"
 
 namespace edgesketch::store {
 
@@ -72,13 +72,6 @@ class SeriesCatalog {
     std::string_view metric;
     std::span<const wire::TagView> tags;
   };
-  // XXH3 of the encoded key bytes (encode_key); looked up by string_view, so a lookup encodes
-  // the key into a reused buffer and compares it in one piece.
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view encoded) const;
-  };
-
   SeriesCatalog() = default;
   void publish_locked(SeriesInfo info);
   static void encode_key(std::string_view tenant, const wire::SeriesKey& key, std::string& out);
@@ -87,13 +80,17 @@ class SeriesCatalog {
 
   std::size_t max_per_tenant_ = 0;
   sqlite3* db_ = nullptr;
-  std::mutex write_mu_;  // serializes resolve() and guards insert_ and scratch_
+  std::mutex write_mu_;  // serializes resolve() and guards insert_, scratch_ and the keys below
   Statement insert_;
   std::string scratch_;
+  // resolve()'s encoded keys of one batch: keys_ holds them back to back, key_end_ where each
+  // ends, key_hash_ their hashes.
+  std::string keys_;
+  std::vector<std::size_t> key_end_;
+  std::vector<std::uint64_t> key_hash_;
 
-  mutable std::shared_mutex mu_;  // guards everything below
-  std::unordered_map<std::string, std::uint64_t, KeyHash, std::equal_to<>>
-      by_key_;                     // encode_key bytes
+  mutable std::shared_mutex mu_;   // guards everything below
+  SeriesKeyIndex by_key_;          // encode_key bytes -> id
   std::vector<SeriesInfo> by_id_;  // index id - 1 (ids are dense from 1)
   std::map<std::string, TenantIndex, std::less<>> tenants_;
 };
