@@ -41,7 +41,7 @@ bool read_string(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& path
 // Reads a sketch blob (the whole substream) and deserializes it into *out.
 template <typename Sketch>
 bool read_sketch(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& path,
-                 std::optional<Sketch>* out, ByteSpan* out_bytes) {
+                 std::optional<Sketch>* out) {
   if (stream->bytes_left > ctx.limits.max_sketch_bytes) {
     return ctx.fail(ErrorReason::kSketchTooLarge, path,
                     fmt::format("{} bytes exceed max_sketch_bytes {}", stream->bytes_left,
@@ -54,28 +54,12 @@ bool read_sketch(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& path
   Result<Sketch> sketch = Sketch::deserialize(bytes);
   if (!sketch.ok()) return ctx.fail(ErrorReason::kBadSketch, path, sketch.status().message());
   *out = std::move(sketch).value();
-  *out_bytes = bytes;
   return true;
-}
-
-// Checks that a sketch and the string saying what it counts come together.
-Status check_sketch_subject(const FieldPath& record, std::string_view sketch_field, bool has_sketch,
-                            std::string_view of_field, std::string_view of) {
-  if (has_sketch && of.empty()) {
-    return internal::field_error(ErrorReason::kMissingField, record.child(of_field),
-                                 fmt::format("is empty but the record has a {}", sketch_field));
-  }
-  if (!has_sketch && !of.empty()) {
-    return internal::field_error(
-        ErrorReason::kBadAggregate, record.child(of_field),
-        fmt::format("is \"{}\" but the record has no {}", of, sketch_field));
-  }
-  return Status();
 }
 
 // Decodes and validates one WindowRecord from its submessage stream.
 bool decode_record(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& path,
-                   WindowRecord* out, SketchBytes* out_bytes) {
+                   WindowRecord* out) {
   if (!internal::is_length_delimited(stream)) {
     return ctx.fail(ErrorReason::kMalformed, path, "expected a length-delimited message");
   }
@@ -99,15 +83,12 @@ bool decode_record(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& pa
   });
   DecodeCallback topk_of_cb(
       ctx, [&](pb_istream_t* s) { return read_string(ctx, s, topk_of_path, &out->topk_of); });
-  DecodeCallback hist_cb(ctx, [&](pb_istream_t* s) {
-    return read_sketch(ctx, s, hist_path, &histogram, &out_bytes->histogram);
-  });
-  DecodeCallback distinct_cb(ctx, [&](pb_istream_t* s) {
-    return read_sketch(ctx, s, distinct_path, &distinct, &out_bytes->distinct);
-  });
-  DecodeCallback topk_cb(ctx, [&](pb_istream_t* s) {
-    return read_sketch(ctx, s, topk_path, &topk, &out_bytes->topk);
-  });
+  DecodeCallback hist_cb(
+      ctx, [&](pb_istream_t* s) { return read_sketch(ctx, s, hist_path, &histogram); });
+  DecodeCallback distinct_cb(
+      ctx, [&](pb_istream_t* s) { return read_sketch(ctx, s, distinct_path, &distinct); });
+  DecodeCallback topk_cb(ctx,
+                         [&](pb_istream_t* s) { return read_sketch(ctx, s, topk_path, &topk); });
 
   edgesketch_v1_WindowRecord rec = edgesketch_v1_WindowRecord_init_zero;
   rec.metric = metric_cb.callback();
@@ -136,10 +117,10 @@ bool decode_record(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& pa
                                                          : topk_path;
     return ctx.fail(ErrorReason::kBadSketch, p, "present but holds no data");
   }
-  if (!check(check_sketch_subject(path, "distinct sketch", distinct.has_value(), "distinct_of",
-                                  out->distinct_of)) ||
-      !check(
-          check_sketch_subject(path, "topk sketch", topk.has_value(), "topk_of", out->topk_of))) {
+  if (!check(internal::check_sketch_subject(path, "distinct sketch", distinct.has_value(),
+                                            "distinct_of", out->distinct_of)) ||
+      !check(internal::check_sketch_subject(path, "topk sketch", topk.has_value(), "topk_of",
+                                            out->topk_of))) {
     return false;
   }
   Result<sketch::WindowAggregate> agg = sketch::WindowAggregate::from_parts(
@@ -160,9 +141,8 @@ struct SerializedSketches {
   Bytes topk;
 };
 
-// Decodes a WindowBatch; with `sketch_bytes`, also where each record's sketch blobs lie.
-Result<WindowBatch> decode_batch(ByteSpan bytes, const Limits& limits, std::int64_t now_ms,
-                                 std::vector<SketchBytes>* sketch_bytes) {
+// Decodes a WindowBatch.
+Result<WindowBatch> decode_batch(ByteSpan bytes, const Limits& limits, std::int64_t now_ms) {
   const FieldPath root{nullptr, "window_batch"};
   if (bytes.size() > limits.max_payload_bytes) {
     return internal::field_error(ErrorReason::kPayloadTooLarge, root,
@@ -194,10 +174,8 @@ Result<WindowBatch> decode_batch(ByteSpan bytes, const Limits& limits, std::int6
           fmt::format("more than max_records_per_batch {} records", limits.max_records_per_batch));
     }
     WindowRecord record;
-    SketchBytes blobs;
-    if (!decode_record(ctx, s, path, &record, &blobs)) return false;
+    if (!decode_record(ctx, s, path, &record)) return false;
     batch.records.push_back(std::move(record));
-    if (sketch_bytes != nullptr) sketch_bytes->push_back(blobs);
     return true;
   });
   msg.gateway_id = gateway_cb.callback();
@@ -236,18 +214,7 @@ Result<WindowBatch> decode_window_batch(ByteSpan payload, const Limits& limits,
                                         std::int64_t now_ms) {
   Bytes scratch;
   ES_ASSIGN_OR_RETURN(const ByteSpan bytes, uncompressed_payload(payload, limits, scratch));
-  return decode_batch(bytes, limits, now_ms, nullptr);
-}
-
-Result<DecodedWindowBatch> decode_window_batch_with_sketch_bytes(ByteSpan payload,
-                                                                 const Limits& limits,
-                                                                 std::int64_t now_ms) {
-  DecodedWindowBatch out;
-  // A compressed payload decompresses into `out`, which the sketch spans then point into.
-  ES_ASSIGN_OR_RETURN(const ByteSpan bytes,
-                      uncompressed_payload(payload, limits, out.decompressed));
-  ES_ASSIGN_OR_RETURN(out.batch, decode_batch(bytes, limits, now_ms, &out.sketch_bytes));
-  return out;
+  return decode_batch(bytes, limits, now_ms);
 }
 
 Bytes encode_window_batch(const WindowBatch& batch) {

@@ -141,4 +141,17 @@ Status check_window(const FieldPath& path, std::int64_t window_start_ms, std::ui
   return Status();
 }
 
+Status check_sketch_subject(const FieldPath& record, std::string_view sketch_field, bool has_sketch,
+                            std::string_view of_field, std::string_view of) {
+  if (has_sketch && of.empty()) {
+    return field_error(ErrorReason::kMissingField, record.child(of_field),
+                       fmt::format("is empty but the record has a {}", sketch_field));
+  }
+  if (!has_sketch && !of.empty()) {
+    return field_error(ErrorReason::kBadAggregate, record.child(of_field),
+                       fmt::format("is \"{}\" but the record has no {}", of, sketch_field));
+  }
+  return Status();
+}
+
 }  // namespace edgesketch::wire::internal

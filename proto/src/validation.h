@@ -52,4 +52,10 @@ Status check_timestamp(const FieldPath& path, std::int64_t ts_ms, const Limits& 
 Status check_window(const FieldPath& path, std::int64_t window_start_ms, std::uint32_t window_ms,
                     const Limits& limits);
 
+// A record's sketch and the string saying what it counts (distinct_of, topk_of) come together:
+// missing_field when the string is empty but the sketch present, bad_aggregate the other way.
+// `record` names the record.
+Status check_sketch_subject(const FieldPath& record, std::string_view sketch_field, bool has_sketch,
+                            std::string_view of_field, std::string_view of);
+
 }  // namespace edgesketch::wire::internal

@@ -467,4 +467,30 @@ Status ExpHistogram::merge_serialized(ByteSpan bytes) {
   return Status::ok_status();
 }
 
+Status ExpHistogram::validate(ByteSpan bytes, SerializedStats* stats) {
+  // deserialize()'s checks in its order, with a sink that keeps nothing.
+  ByteReader r(bytes);
+  Header h;
+  ES_RETURN_IF_ERROR(read_header(r, h));
+  u128 bucket_total = 0;
+  for (int k = 0; k < 2; ++k) {
+    if ((h.flags & (kFlagPositive << k)) == 0) continue;
+    StoreHeader sh;
+    ES_RETURN_IF_ERROR(read_store_header(r, h, k, sh));
+    BlockStats st;
+    ES_RETURN_IF_ERROR(read_blocks(r, k, sh.n, std::numeric_limits<std::uint32_t>::max(), st,
+                                   [](std::uint32_t, std::uint64_t) {}));
+    ES_RETURN_IF_ERROR(check_store_ends(st, k));
+    bucket_total += st.total;
+  }
+  ES_RETURN_IF_ERROR(check_totals(r, bucket_total, h));
+  if (stats != nullptr) {
+    stats->count = h.count;
+    stats->sum = h.sum;
+    stats->min = h.count ? h.min : std::numeric_limits<double>::quiet_NaN();
+    stats->max = h.count ? h.max : std::numeric_limits<double>::quiet_NaN();
+  }
+  return Status::ok_status();
+}
+
 }  // namespace edgesketch::sketch

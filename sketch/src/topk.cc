@@ -15,7 +15,6 @@ namespace edgesketch::sketch {
 namespace {
 
 constexpr std::uint8_t kVersion = 1;
-constexpr std::uint64_t kMax64 = std::numeric_limits<std::uint64_t>::max();
 
 using detail::topk_sat_add;
 inline std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) { return topk_sat_add(a, b); }

@@ -107,10 +107,8 @@ Status WindowAggregate::merge(const WindowAggregate& other) {
   return Status();
 }
 
-Result<WindowAggregate> WindowAggregate::from_parts(std::uint64_t count, double sum, double min,
-                                                    double max, std::optional<ExpHistogram> h,
-                                                    std::optional<HyperLogLog> d,
-                                                    std::optional<TopK> t) {
+Status WindowAggregate::check_parts(std::uint64_t count, double sum, double min, double max,
+                                    const PartsSummary& sketches) {
   auto bad = [&](std::string_view what) {
     return Status::invalid_argument(fmt::format(
         "window aggregate (count {}, sum {}, min {}, max {}): {}", count, sum, min, max, what));
@@ -125,22 +123,45 @@ Result<WindowAggregate> WindowAggregate::from_parts(std::uint64_t count, double 
     if (count == 0) return bad("count is 0 but min and max describe values");
   }
   if (count == 0 && sum != 0) return bad("count is 0 but sum is not");
-  if (h && h->count() > 0) {
-    if (h->count() > count) {
-      return bad(fmt::format("histogram count {} exceeds the count", h->count()));
+  if (const ExpHistogram::SerializedStats* h = sketches.histogram; h && h->count > 0) {
+    if (h->count > count) {
+      return bad(fmt::format("histogram count {} exceeds the count", h->count));
     }
-    if (no_values)
-      return bad(fmt::format("histogram holds {} values but min/max none", h->count()));
-    if (h->min() < min || h->max() > max) {
-      return bad(
-          fmt::format("histogram range [{}, {}] lies outside [min, max]", h->min(), h->max()));
+    if (no_values) return bad(fmt::format("histogram holds {} values but min/max none", h->count));
+    if (h->min < min || h->max > max) {
+      return bad(fmt::format("histogram range [{}, {}] lies outside [min, max]", h->min, h->max));
     }
   }
-  if (d && count == 0 && d->estimate() != 0)
+  if (count == 0 && sketches.distinct_nonzero) {
     return bad("count is 0 but the HyperLogLog is not empty");
-  if (t && t->total() > count) {
-    return bad(fmt::format("top-K total {} exceeds the count", t->total()));
   }
+  if (sketches.topk_total && *sketches.topk_total > count) {
+    return bad(fmt::format("top-K total {} exceeds the count", *sketches.topk_total));
+  }
+  return Status();
+}
+
+Result<WindowAggregate> WindowAggregate::from_parts(std::uint64_t count, double sum, double min,
+                                                    double max, std::optional<ExpHistogram> h,
+                                                    std::optional<HyperLogLog> d,
+                                                    std::optional<TopK> t) {
+  ExpHistogram::SerializedStats hs;
+  std::uint64_t total = 0;
+  PartsSummary summary;
+  if (h) {
+    hs.count = h->count();
+    hs.min = h->min();
+    hs.max = h->max();
+    hs.sum = h->sum();
+    summary.histogram = &hs;
+  }
+  // The estimate only matters for an empty record.
+  summary.distinct_nonzero = d && count == 0 && d->estimate() != 0;
+  if (t) {
+    total = t->total();
+    summary.topk_total = &total;
+  }
+  ES_RETURN_IF_ERROR(check_parts(count, sum, min, max, summary));
   return WindowAggregate(count, sum, min, max, std::move(h), std::move(d), std::move(t));
 }
 

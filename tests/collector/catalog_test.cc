@@ -1,6 +1,7 @@
 // The series catalog: get-or-create, persistence, matchers and the per-tenant limit.
 #include <gtest/gtest.h>
 
+#include "record_views.h"
 #include "series_catalog.h"
 #include "store_test_util.h"
 
@@ -12,6 +13,14 @@ wire::WindowRecord rec(const std::string& metric, std::vector<wire::Tag> tags) {
   r.key.metric = metric;
   r.key.tags = std::move(tags);
   return r;
+}
+
+// The catalog resolves record views; these tests build them from records.
+Status resolve(SeriesCatalog& c, std::string_view tenant,
+               std::span<const wire::WindowRecord> records, std::vector<std::uint64_t>& ids) {
+  RecordViews views;
+  views.assign(records);
+  return c.resolve(tenant, views.views(), ids);
 }
 
 std::vector<std::uint64_t> sel(const SeriesCatalog& c, std::vector<LabelMatcher> m) {
@@ -34,16 +43,16 @@ TEST(StoreCatalogTest, GetOrCreatePersistsAndMatches) {
   {
     auto c = SeriesCatalog::open(path, 100);
     ASSERT_TRUE(c.ok());
-    ASSERT_TRUE((*c)->resolve("acme", records, ids).ok());
+    ASSERT_TRUE(resolve(**c, "acme", records, ids).ok());
     EXPECT_EQ(ids, (std::vector<std::uint64_t>{1, 2, 3, 1, 4}));
     std::vector<std::uint64_t> other;
-    ASSERT_TRUE((*c)->resolve("globex", std::span(records).first(1), other).ok());
+    ASSERT_TRUE(resolve(**c, "globex", std::span(records).first(1), other).ok());
     EXPECT_EQ(other[0], 5u);
   }
   auto c = SeriesCatalog::open(path, 100);
   ASSERT_TRUE(c.ok());
   std::vector<std::uint64_t> again;
-  ASSERT_TRUE((*c)->resolve("acme", records, again).ok());
+  ASSERT_TRUE(resolve(**c, "acme", records, again).ok());
   EXPECT_EQ(again, ids);
   EXPECT_EQ((*c)->size(), 5u);
   using Op = LabelMatcher::Op;
@@ -84,20 +93,20 @@ TEST(StoreCatalogTest, KeysThatDifferOnlyInPieceBoundariesStayDistinct) {
   {
     auto c = SeriesCatalog::open(path, 100);
     ASSERT_TRUE(c.ok());
-    ASSERT_TRUE((*c)->resolve("t", records, ids).ok());
+    ASSERT_TRUE(resolve(**c, "t", records, ids).ok());
     EXPECT_EQ(ids, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
     std::vector<std::uint64_t> other;
-    ASSERT_TRUE((*c)->resolve("ta", std::span(records).first(1), other).ok());
+    ASSERT_TRUE(resolve(**c, "ta", std::span(records).first(1), other).ok());
     EXPECT_EQ(other[0], 9u);  // the tenant is part of the key
     std::vector<std::uint64_t> again;
-    ASSERT_TRUE((*c)->resolve("t", records, again).ok());
+    ASSERT_TRUE(resolve(**c, "t", records, again).ok());
     EXPECT_EQ(again, ids);
   }
   auto c = SeriesCatalog::open(path, 100);
   ASSERT_TRUE(c.ok());
   std::vector<std::uint64_t> reloaded;
   std::vector<wire::WindowRecord> reversed(records.rbegin(), records.rend());
-  ASSERT_TRUE((*c)->resolve("t", reversed, reloaded).ok());
+  ASSERT_TRUE(resolve(**c, "t", reversed, reloaded).ok());
   EXPECT_EQ(reloaded, (std::vector<std::uint64_t>{8, 7, 6, 5, 4, 3, 2, 1}));
   EXPECT_EQ((*c)->size(), 9u);
 }
@@ -108,14 +117,14 @@ TEST(StoreCatalogTest, TenantLimitIsAllOrNothing) {
   ASSERT_TRUE(c.ok());
   std::vector<std::uint64_t> ids;
   std::vector<wire::WindowRecord> two = {rec("a", {}), rec("b", {})};
-  ASSERT_TRUE((*c)->resolve("acme", two, ids).ok());
+  ASSERT_TRUE(resolve(**c, "acme", two, ids).ok());
   std::vector<wire::WindowRecord> more = {rec("a", {}), rec("c", {{"k", "v"}})};
-  Status s = (*c)->resolve("acme", more, ids);
+  Status s = resolve(**c, "acme", more, ids);
   EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
   EXPECT_NE(s.message().find("c{k=\"v\"}"), std::string::npos) << s.message();
   EXPECT_EQ((*c)->tenant_size("acme"), 2u);
   // Other tenants have their own budget.
-  EXPECT_TRUE((*c)->resolve("globex", more, ids).ok());
+  EXPECT_TRUE(resolve(**c, "globex", more, ids).ok());
 }
 
 }  // namespace

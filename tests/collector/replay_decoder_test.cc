@@ -30,11 +30,11 @@ TEST_P(ReplayDecoderTest, AppliesInPushOrder) {
   {
     ReplayDecoder decoder(
         wire::Limits{}, testing::kNowMs,
-        [&got](std::string_view tenant, Result<wire::DecodedWindowBatch> batch) {
+        [&got](std::string_view tenant, const Status& decoded, const wire::WindowBatchView& batch) {
           got.push_back(std::string(tenant) + ":" +
-                        (batch.ok() ? std::to_string(batch->batch.seq) + "/" +
-                                          std::to_string(batch->sketch_bytes.size())
-                                    : "error"));
+                        (decoded.ok() ? std::to_string(batch.seq) + "/" +
+                                            std::to_string(batch.records().size())
+                                      : "error"));
         },
         4, GetParam());
     for (const Bytes& b : encoded) decoder.push("t", b);

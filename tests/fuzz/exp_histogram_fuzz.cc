@@ -1,5 +1,6 @@
 // Fuzz target for ExpHistogram's decoder: anything that decodes must re-encode to an equal sketch,
-// answer quantiles, and merge through merge_serialized() exactly like through merge().
+// answer quantiles, and merge through merge_serialized() exactly like through merge();
+// validate() must give deserialize()'s answer (and the sketch's count, min, max and sum).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -20,6 +21,15 @@ void check(bool ok) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const ByteSpan bytes(data, size);
   auto decoded = ExpHistogram::deserialize(bytes);
+  ExpHistogram::SerializedStats stats;
+  const edgesketch::Status valid = ExpHistogram::validate(bytes, &stats);
+  check(valid.ok() == decoded.ok());
+  check(valid.ok() || valid.to_string() == decoded.status().to_string());
+  if (decoded.ok()) {
+    auto same = [](double a, double b) { return a == b || (a != a && b != b); };  // NaN == NaN
+    check(stats.count == decoded->count() && same(stats.min, decoded->min()) &&
+          same(stats.max, decoded->max()) && same(stats.sum, decoded->sum()));
+  }
 
   // A fresh accumulator and one holding data: merge_serialized must agree with deserialize and
   // leave the accumulator unchanged when it fails.

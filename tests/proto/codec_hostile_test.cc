@@ -6,6 +6,7 @@
 #include <chrono>
 #include <random>
 
+#include "edgesketch/wire/batch_view.h"
 #include "edgesketch/wire/codec.h"
 #include "wire_fixtures.h"
 
@@ -17,9 +18,16 @@ using testing::ProtoWriter;
 namespace field = testing::field;
 
 // Decodes `bytes`; a success must survive encode -> decode unchanged, a failure must carry a
-// reason. Returns whether it decoded.
+// reason, and decode_window_batch_view() must give the same answer. Returns whether it decoded.
 bool check_window_batch(ByteSpan bytes) {
   auto r = decode_window_batch(bytes, Limits{}, kNowMs);
+  WindowBatchView view;
+  const Status view_status = decode_window_batch_view(bytes, Limits{}, kNowMs, view);
+  EXPECT_EQ(view_status.to_string(), r.status().to_string());
+  if (view_status.ok() && r.ok()) {
+    auto materialized = to_window_batch(view);
+    EXPECT_TRUE(materialized.ok() && *materialized == *r);
+  }
   if (!r.ok()) {
     EXPECT_NE(error_reason(r.status()), ErrorReason::kUnknown) << r.status().to_string();
     return false;

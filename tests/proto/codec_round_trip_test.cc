@@ -10,7 +10,9 @@
 #include <string>
 
 #include "edgesketch.pb.h"
+#include "edgesketch/wire/batch_view.h"
 #include "edgesketch/wire/codec.h"
+#include "edgesketch/wire/compression.h"
 #include "wire_fixtures.h"
 
 namespace edgesketch::wire {
@@ -61,36 +63,45 @@ TEST(WindowBatchRoundTrip, SketchBytesTravelVerbatim) {
   }
 }
 
-// The reported sketch bytes lie inside the input and are exactly the decoded sketches'
-// serialize() output; absent sketches report nothing.
-TEST(WindowBatchRoundTrip, DecodeReportsEachRecordsSketchBytes) {
+// A view's records point into the payload (or, compressed, into the view's own copy of it):
+// their sketch bytes are exactly the sketches' serialize() output, absent sketches are empty,
+// and the materialized batch is the decoded one.
+TEST(WindowBatchRoundTrip, ViewPointsAtEachRecordsBytes) {
   const WindowBatch batch = sample_window_batch();
-  const Bytes bytes = encode_window_batch(batch);
-  auto decoded = decode_window_batch_with_sketch_bytes(bytes, Limits{}, kNowMs);
-  ASSERT_TRUE(decoded.ok()) << decoded.status().to_string();
-  EXPECT_EQ(decoded->batch, batch);
-  ASSERT_EQ(decoded->sketch_bytes.size(), batch.records.size());
-  auto inside = [&bytes](ByteSpan s) {
-    return s.data() >= bytes.data() && s.data() + s.size() <= bytes.data() + bytes.size();
-  };
-  auto same = [&inside](ByteSpan s, const auto* sketch) {
-    if (sketch == nullptr) return s.empty();
-    const Bytes want = sketch->serialize();
-    return inside(s) && Bytes(s.begin(), s.end()) == want;
-  };
-  for (std::size_t i = 0; i < batch.records.size(); ++i) {
-    const sketch::WindowAggregate& agg = decoded->batch.records[i].agg;
-    const SketchBytes& sb = decoded->sketch_bytes[i];
-    EXPECT_TRUE(same(sb.histogram, agg.histogram())) << "record " << i;
-    EXPECT_TRUE(same(sb.distinct, agg.distinct())) << "record " << i;
-    EXPECT_TRUE(same(sb.topk, agg.topk())) << "record " << i;
+  const Bytes plain = encode_window_batch(batch);
+  for (const Bytes& bytes : {plain, compress_window_batch(plain, 3)}) {
+    WindowBatchView view;
+    const Status st = decode_window_batch_view(bytes, Limits{}, kNowMs, view);
+    ASSERT_TRUE(st.ok()) << st.to_string();
+    auto materialized = to_window_batch(view);
+    ASSERT_TRUE(materialized.ok()) << materialized.status().to_string();
+    EXPECT_EQ(*materialized, batch);
+    ASSERT_EQ(view.records().size(), batch.records.size());
+    auto same = [](ByteSpan s, const auto* sketch) {
+      if (sketch == nullptr) return s.empty();
+      return Bytes(s.begin(), s.end()) == sketch->serialize();
+    };
+    for (std::size_t i = 0; i < batch.records.size(); ++i) {
+      const WindowRecordView& v = view.records()[i];
+      const sketch::WindowAggregate& agg = batch.records[i].agg;
+      EXPECT_EQ(v.metric, batch.records[i].key.metric);
+      EXPECT_TRUE(same(v.histogram, agg.histogram())) << "record " << i;
+      EXPECT_TRUE(same(v.distinct, agg.distinct())) << "record " << i;
+      EXPECT_TRUE(same(v.topk, agg.topk())) << "record " << i;
+      if (&bytes == &plain && !v.histogram.empty()) {
+        EXPECT_TRUE(v.histogram.data() >= plain.data() &&
+                    v.histogram.data() + v.histogram.size() <= plain.data() + plain.size());
+      }
+    }
   }
-  // Errors are the plain decoder's.
-  const Bytes cut(bytes.begin(), bytes.end() - 3);
-  auto bad = decode_window_batch_with_sketch_bytes(cut, Limits{}, kNowMs);
+  // Errors are the plain decoder's, and leave no records behind.
+  const Bytes cut(plain.begin(), plain.end() - 3);
+  WindowBatchView view;
+  ASSERT_TRUE(decode_window_batch_view(plain, Limits{}, kNowMs, view).ok());
+  const Status bad = decode_window_batch_view(cut, Limits{}, kNowMs, view);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().to_string(),
-            decode_window_batch(cut, Limits{}, kNowMs).status().to_string());
+  EXPECT_EQ(bad.to_string(), decode_window_batch(cut, Limits{}, kNowMs).status().to_string());
+  EXPECT_TRUE(view.records().empty());
 }
 
 TEST(WindowBatchRoundTrip, EmptyBatch) {

@@ -48,37 +48,24 @@ ByteSpan Memtable::copy(ByteSpan bytes) {
   return ByteSpan(at, bytes.size());
 }
 
-void Memtable::store(const sketch::WindowAggregate& agg, const wire::SketchBytes& bytes,
-                     PartRow& row) {
-  row.count = agg.count();
-  row.sum = agg.sum();
-  row.min = agg.min();
-  row.max = agg.max();
-  auto put = [this](const auto* sketch, ByteSpan given) -> ByteSpan {
-    if (sketch == nullptr) return {};
-    if (!given.empty()) return copy(given);
-    scratch_.clear();
-    sketch->serialize(scratch_);
-    return copy(scratch_);
-  };
-  row.histogram = put(agg.histogram(), bytes.histogram);
-  row.distinct = put(agg.distinct(), bytes.distinct);
-  row.topk = put(agg.topk(), bytes.topk);
+void Memtable::store(const PartRow& from, PartRow& to) {
+  to = from;
+  to.histogram = copy(from.histogram);
+  to.distinct = copy(from.distinct);
+  to.topk = copy(from.topk);
 }
 
 void Memtable::update_bytes() {
   bytes_ = arena_bytes_ + rows_.capacity() * sizeof(PartRow) + slots_.capacity() * sizeof(Slot);
 }
 
-Status Memtable::apply(const RowKey& key, const sketch::WindowAggregate& agg,
-                       const wire::SketchBytes& bytes) {
+Status Memtable::apply(const PartRow& in) {
+  const RowKey key{in.series_id, in.window_start};
   std::size_t slot;
   const std::uint32_t index = find(key, slot);
   if (index == kEmpty) {
     PartRow row;
-    row.series_id = key.series_id;
-    row.window_start = key.window_start;
-    store(agg, bytes, row);
+    store(in, row);
     rows_.push_back(row);
     slots_[slot] = Slot{key, static_cast<std::uint32_t>(rows_.size() - 1)};
     // Keep the load factor at most 1/2.
@@ -86,12 +73,15 @@ Status Memtable::apply(const RowKey& key, const sketch::WindowAggregate& agg,
     update_bytes();
     return Status();
   }
-  // A second record for the row (a delta, or a window cut in two): decode, merge, store anew.
-  // The old bytes stay in the arena until the memtable is dropped.
+  // A second record for the row: merge both as stored rows and store the result anew. The old
+  // bytes stay in the arena until the memtable is dropped.
   PartRow& row = rows_[index];
-  ES_ASSIGN_OR_RETURN(sketch::WindowAggregate merged, row_to_aggregate(row));
-  ES_RETURN_IF_ERROR(merged.merge(agg));
-  store(merged, {}, row);
+  RowAccumulator acc;
+  ES_RETURN_IF_ERROR(acc.add(row, merger_));
+  ES_RETURN_IF_ERROR(acc.add(in, merger_));
+  PartRow merged;
+  acc.to_row(key.series_id, key.window_start, h_, d_, t_, merged);
+  store(merged, row);
   update_bytes();
   return Status();
 }

@@ -14,9 +14,8 @@
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
-#include "edgesketch/sketch/window_aggregate.h"
 #include "edgesketch/store/part_block.h"
-#include "edgesketch/wire/codec.h"
+#include "histogram_merger.h"
 
 namespace edgesketch::store {
 
@@ -41,12 +40,17 @@ class Memtable {
   Memtable(Memtable&&) = default;
   Memtable& operator=(Memtable&&) = default;
 
-  // Merges agg into the row at key (creating it). `bytes` may carry agg's sketches already
-  // serialized (as decoded from the wire); a new row copies them instead of serializing agg's
-  // sketches, which must be exactly what they decode to. On a merge error (sketches that cannot
-  // merge, count overflow) the row is unchanged and the error is returned.
-  Status apply(const RowKey& key, const sketch::WindowAggregate& agg,
-               const wire::SketchBytes& bytes = {});
+  // Merges `row` into the row of its key (series_id, window_start), creating it: a new row copies
+  // the scalars and the sketch bytes, which must be valid serialized sketches (as a decoded
+  // WindowBatchView's are) and consistent with the scalars. A second row for a key (a delta, or
+  // a window cut in two) is merged as stored rows are (RowAccumulator). On a merge error
+  // (sketches that cannot merge, count overflow) the row is unchanged and the error is returned.
+  Status apply(const PartRow& row);
+  // A hint that apply() of `key` follows soon: starts loading its index slot, which is otherwise
+  // a cache miss per record once the memtable is large.
+  void prefetch(const RowKey& key) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[RowKeyHash{}(key) & (slots_.size() - 1)]);
+  }
 
   // Heap bytes held (arena, rows and index; bytes of rows replaced by a merge stay counted
   // until the memtable is dropped).
@@ -75,9 +79,8 @@ class Memtable {
   // The index of key's row or kEmpty; `slot` is where the key is or would go.
   std::uint32_t find(const RowKey& key, std::size_t& slot);
   void grow();
-  // Copies agg's sketches into the arena (from `bytes` where given, else serialized) and sets
-  // row's scalars and sketch spans.
-  void store(const sketch::WindowAggregate& agg, const wire::SketchBytes& bytes, PartRow& row);
+  // Sets `to` to `from` with its sketch bytes copied into the arena.
+  void store(const PartRow& from, PartRow& to);
   // Copies bytes into the arena; the span stays valid while the memtable lives.
   ByteSpan copy(ByteSpan bytes);
   void update_bytes();
@@ -89,7 +92,9 @@ class Memtable {
   std::size_t chunk_used_ = 0;      // of chunks_.back()
   std::size_t arena_bytes_ = 0;     // all chunks
   std::size_t bytes_ = 0;
-  Bytes scratch_;
+  // Scratch of merges.
+  HistogramMerger merger_;
+  Bytes h_, d_, t_;
 };
 
 }  // namespace edgesketch::store

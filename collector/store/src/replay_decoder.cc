@@ -4,8 +4,6 @@
 #include <new>
 #include <utility>
 
-#include "edgesketch/wire/codec.h"
-
 namespace edgesketch::store {
 
 ReplayDecoder::ReplayDecoder(const wire::Limits& limits, std::int64_t now_ms, ApplyFn apply,
@@ -27,14 +25,14 @@ ReplayDecoder::~ReplayDecoder() {
   for (auto& w : workers_) w.join();
 }
 
-Result<wire::DecodedWindowBatch> ReplayDecoder::decode(const Item& item) const {
+void ReplayDecoder::decode(Item& item) const {
   // No exception may leave the helper thread.
   try {
-    return wire::decode_window_batch_with_sketch_bytes(item.bytes, limits_, now_ms_);
+    item.decoded = wire::decode_window_batch_view(item.bytes, limits_, now_ms_, item.view);
   } catch (const std::bad_alloc&) {
-    return Status::resource_exhausted("wal replay: out of memory decoding a batch");
+    item.decoded = Status::resource_exhausted("wal replay: out of memory decoding a batch");
   } catch (...) {
-    return Status::internal("wal replay: exception decoding a batch");
+    item.decoded = Status::internal("wal replay: exception decoding a batch");
   }
 }
 
@@ -56,9 +54,8 @@ void ReplayDecoder::worker_loop() {
     next->state = State::kDecoding;
     lock.unlock();
     // The item stays queued (the caller pops only decoded items), so `next` stays valid.
-    Result<wire::DecodedWindowBatch> batch = decode(*next);
+    decode(*next);
     lock.lock();
-    next->decoded.emplace(std::move(batch));
     next->state = State::kDone;
     done_cv_.notify_one();
   }
@@ -74,17 +71,27 @@ void ReplayDecoder::drain(std::unique_lock<std::mutex>& lock, std::size_t keep) 
     std::unique_ptr<Item> item = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
-    apply_(item->tenant, std::move(*item->decoded));
-    item.reset();
+    apply_(item->tenant, item->decoded, item->view);
     lock.lock();
+    // Kept for the next push: its buffers (a WAL record's bytes, the view's arrays) are reused.
+    if (spare_.size() < max_in_flight_) spare_.push_back(std::move(item));
   }
 }
 
 void ReplayDecoder::push(std::string_view tenant, ByteSpan bytes) {
-  auto item = std::make_unique<Item>();
+  std::unique_lock lock(mu_);
+  std::unique_ptr<Item> item;
+  if (spare_.empty()) {
+    item = std::make_unique<Item>();
+  } else {
+    item = std::move(spare_.back());
+    spare_.pop_back();
+    item->state = State::kPending;
+  }
+  lock.unlock();
   item->tenant.assign(tenant);
   item->bytes.assign(bytes.begin(), bytes.end());
-  std::unique_lock lock(mu_);
+  lock.lock();
   queue_.push_back(std::move(item));
   work_cv_.notify_one();
   drain(lock, max_in_flight_ - 1);

@@ -14,7 +14,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -22,18 +21,18 @@
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
-#include "edgesketch/wire/codec.h"
+#include "edgesketch/wire/batch_view.h"
 #include "edgesketch/wire/limits.h"
 
 namespace edgesketch::store {
 
 class ReplayDecoder {
  public:
-  // Receives each batch's tenant and its decode result (the decoder's error when the bytes do
-  // not decode with `limits`), in push order. The sketch bytes point into the decoder's copy of
-  // the record, valid until the function returns.
-  using ApplyFn =
-      std::function<void(std::string_view tenant, Result<wire::DecodedWindowBatch> batch)>;
+  // Receives each batch's tenant, the decode status (the decoder's error when the bytes do not
+  // decode with `limits`) and the decoded view, in push order. The view points into the
+  // decoder's copy of the record, valid until the function returns.
+  using ApplyFn = std::function<void(std::string_view tenant, const Status& decoded,
+                                     const wire::WindowBatchView& batch)>;
 
   // `max_in_flight` bounds the copies held (each at most one WAL record); `helpers` threads
   // (at least one) decode them, each a different record.
@@ -56,24 +55,26 @@ class ReplayDecoder {
     std::string tenant;
     Bytes bytes;
     State state = State::kPending;
-    std::optional<Result<wire::DecodedWindowBatch>> decoded;
+    Status decoded;
+    wire::WindowBatchView view;
   };
 
   void worker_loop();
   // Applies the decoded items at the front, waiting for the front item while the queue holds
   // more than `keep` items. Called with `lock` held; releases it around apply_.
   void drain(std::unique_lock<std::mutex>& lock, std::size_t keep);
-  Result<wire::DecodedWindowBatch> decode(const Item& item) const;
+  void decode(Item& item) const;
 
   const wire::Limits limits_;
   const std::int64_t now_ms_;
   const ApplyFn apply_;
   const std::size_t max_in_flight_;
 
-  std::mutex mu_;                            // guards queue_, the items' state and stop_
-  std::condition_variable work_cv_;          // helpers wait for a pending item
-  std::condition_variable done_cv_;          // the caller waits for the front to be decoded
-  std::deque<std::unique_ptr<Item>> queue_;  // push order; stable items
+  std::mutex mu_;                             // guards queue_, spare_, the items' state and stop_
+  std::condition_variable work_cv_;           // helpers wait for a pending item
+  std::condition_variable done_cv_;           // the caller waits for the front to be decoded
+  std::deque<std::unique_ptr<Item>> queue_;   // push order; stable items
+  std::vector<std::unique_ptr<Item>> spare_;  // applied items, reused by push()
   bool stop_ = false;
   std::vector<std::thread> workers_;
 };

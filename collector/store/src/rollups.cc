@@ -36,11 +36,12 @@ Result<std::vector<RollupSet>> make_rollup_sets(const std::vector<std::vector<st
   return out;
 }
 
-Status check_reserved_tags(const std::vector<wire::WindowRecord>& records) {
+Status check_reserved_tags(std::span<const wire::WindowRecordView> records) {
   for (const auto& r : records) {
-    for (const auto& t : r.key.tags) {
+    for (const auto& t : r.tags) {
       if (t.key.starts_with("__")) {
-        return Status::invalid_argument("record of '" + r.key.metric + "': tag key '" + t.key +
+        return Status::invalid_argument("record of '" + std::string(r.metric) + "': tag key '" +
+                                        std::string(t.key) +
                                         "' is reserved (keys starting with '__') [reserved_tag]");
       }
     }

@@ -16,11 +16,13 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "edgesketch/common/status.h"
 #include "edgesketch/store/store.h"
+#include "edgesketch/wire/batch_view.h"
 #include "edgesketch/wire/types.h"
 
 namespace edgesketch::store {
@@ -37,7 +39,7 @@ void expand_rollups(const std::vector<RollupSet>& sets,
                     std::vector<wire::WindowRecord>& out);
 
 // OK unless a record carries a tag whose key starts with "__" (reserved for the store).
-Status check_reserved_tags(const std::vector<wire::WindowRecord>& records);
+Status check_reserved_tags(std::span<const wire::WindowRecordView> records);
 
 // <dir>/ROLLUPS: one line per set, "<name> <since_ms>".
 Result<std::vector<std::pair<std::string, std::int64_t>>> read_rollup_state(

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iterator>
 #include <regex>
+#include <unordered_map>
 
 #include "edgesketch/common/byte_coding.h"
 
@@ -105,6 +106,19 @@ Result<std::unique_ptr<SeriesCatalog>> SeriesCatalog::open(const std::string& pa
   return c;
 }
 
+void SeriesCatalog::encode_key(const KeyRef& key, std::string& out) {
+  out.clear();
+  out.append(key.tenant);
+  out.push_back('\0');
+  out.append(key.metric);
+  for (const auto& t : key.tags) {
+    out.push_back('\0');
+    out.append(t.key);
+    out.push_back('\1');
+    out.append(t.value);
+  }
+}
+
 void SeriesCatalog::encode_key(std::string_view tenant, const wire::SeriesKey& key,
                                std::string& out) {
   out.clear();
@@ -119,77 +133,10 @@ void SeriesCatalog::encode_key(std::string_view tenant, const wire::SeriesKey& k
   }
 }
 
-namespace {
-
-// FNV-1a over a byte sequence fed in pieces: the pieces' boundaries do not change the result.
-class StreamHash {
- public:
-  void bytes(std::string_view s) {
-    for (unsigned char c : s) byte(c);
-  }
-  void byte(unsigned char c) { h_ = (h_ ^ c) * 0x100000001b3ull; }
-  std::size_t value() const {
-    // FNV's low bits mix poorly; the table uses them.
-    std::uint64_t x = h_;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return static_cast<std::size_t>(x);
-  }
-
- private:
-  std::uint64_t h_ = 0xcbf29ce484222325ull;
-};
-
-// Consumes `piece` from the front of `rest`; false when rest does not start with it.
-bool take(std::string_view& rest, std::string_view piece) {
-  if (rest.size() < piece.size() || rest.compare(0, piece.size(), piece) != 0) return false;
-  rest.remove_prefix(piece.size());
-  return true;
-}
-
-}  // namespace
-
-std::size_t SeriesCatalog::KeyHash::operator()(std::string_view encoded) const {
-  StreamHash h;
-  h.bytes(encoded);
-  return h.value();
-}
-
-std::size_t SeriesCatalog::KeyHash::operator()(const KeyRef& ref) const {
-  // The bytes encode_key() writes.
-  StreamHash h;
-  h.bytes(ref.tenant);
-  h.byte('\0');
-  h.bytes(ref.key->metric);
-  for (const auto& t : ref.key->tags) {
-    h.byte('\0');
-    h.bytes(t.key);
-    h.byte('\1');
-    h.bytes(t.value);
-  }
-  return h.value();
-}
-
-bool SeriesCatalog::KeyEqual::matches(const KeyRef& ref, std::string_view encoded) {
-  std::string_view rest = encoded;
-  if (!take(rest, ref.tenant) || !take(rest, std::string_view("\0", 1)) ||
-      !take(rest, ref.key->metric)) {
-    return false;
-  }
-  for (const auto& t : ref.key->tags) {
-    if (!take(rest, std::string_view("\0", 1)) || !take(rest, t.key) ||
-        !take(rest, std::string_view("\1", 1)) || !take(rest, t.value)) {
-      return false;
-    }
-  }
-  return rest.empty();
-}
-
 void SeriesCatalog::publish_locked(SeriesInfo info) {
   std::string k;
   encode_key(info.tenant, info.key, k);
-  by_key_.emplace(std::move(k), info.id);
+  by_key_.insert(k, SeriesKeyIndex::hash(k), info.id);
   auto it = tenants_.find(info.tenant);
   if (it == tenants_.end()) it = tenants_.emplace(info.tenant, TenantIndex{}).first;
   TenantIndex& t = it->second;
@@ -199,20 +146,34 @@ void SeriesCatalog::publish_locked(SeriesInfo info) {
   by_id_.push_back(std::move(info));
 }
 
-Status SeriesCatalog::resolve(std::string_view tenant, std::span<const wire::WindowRecord> records,
+Status SeriesCatalog::resolve(std::string_view tenant,
+                              std::span<const wire::WindowRecordView> records,
                               std::vector<std::uint64_t>& ids) {
+  auto ref = [&](std::size_t i) { return KeyRef{tenant, records[i].metric, records[i].tags}; };
   std::lock_guard write(write_mu_);
   ids.assign(records.size(), 0);
+  // Encode and hash every key first, prefetching their slots, then look them up: the lookups'
+  // cache misses overlap instead of following one another.
+  keys_.clear();
+  key_end_.clear();
+  key_hash_.clear();
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    encode_key(ref(i), scratch_);
+    keys_ += scratch_;
+    key_end_.push_back(keys_.size());
+    key_hash_.push_back(SeriesKeyIndex::hash(scratch_));
+  }
+  auto key = [&](std::size_t i) {
+    const std::size_t begin = i == 0 ? 0 : key_end_[i - 1];
+    return std::string_view(keys_).substr(begin, key_end_[i] - begin);
+  };
   std::vector<std::size_t> missing;
   {
     std::shared_lock lock(mu_);
+    for (std::uint64_t h : key_hash_) by_key_.prefetch(h);
     for (std::size_t i = 0; i < records.size(); ++i) {
-      auto it = by_key_.find(KeyRef{tenant, &records[i].key});
-      if (it != by_key_.end()) {
-        ids[i] = it->second;
-      } else {
-        missing.push_back(i);
-      }
+      ids[i] = by_key_.find(key(i), key_hash_[i]);
+      if (ids[i] == 0) missing.push_back(i);
     }
   }
   if (missing.empty()) return Status();
@@ -221,15 +182,15 @@ Status SeriesCatalog::resolve(std::string_view tenant, std::span<const wire::Win
   std::unordered_map<std::string, std::size_t> first_of;
   std::vector<std::size_t> to_create;
   for (std::size_t i : missing) {
-    encode_key(tenant, records[i].key, scratch_);
-    if (first_of.emplace(scratch_, i).second) to_create.push_back(i);
+    if (first_of.emplace(key(i), i).second) to_create.push_back(i);
   }
   const std::size_t have = tenant_size(tenant);
   if (have + to_create.size() > max_per_tenant_) {
-    const auto& k = records[to_create.front()].key;
-    std::string name = k.metric + "{";
+    const auto& k = records[to_create.front()];
+    std::string name = std::string(k.metric) + "{";
     for (std::size_t j = 0; j < k.tags.size(); ++j) {
-      name += (j ? "," : "") + k.tags[j].key + "=\"" + k.tags[j].value + "\"";
+      name += std::string(j ? "," : "") + std::string(k.tags[j].key) + "=\"" +
+              std::string(k.tags[j].value) + "\"";
     }
     name += "}";
     return Status::resource_exhausted(
@@ -244,7 +205,12 @@ Status SeriesCatalog::resolve(std::string_view tenant, std::span<const wire::Win
     Transaction txn(db_);
     ES_RETURN_IF_ERROR(txn.begin());
     for (std::size_t i : to_create) {
-      const auto& key = records[i].key;
+      wire::SeriesKey key;
+      key.metric.assign(records[i].metric);
+      key.tags.reserve(records[i].tags.size());
+      for (const auto& t : records[i].tags) {
+        key.tags.push_back(wire::Tag{std::string(t.key), std::string(t.value)});
+      }
       insert_.bind(1, tenant)
           .bind(2, std::string_view(key.metric))
           .bind(3, ByteSpan(encode_tags(key.tags)));
@@ -256,7 +222,7 @@ Status SeriesCatalog::resolve(std::string_view tenant, std::span<const wire::Win
       SeriesInfo info;
       info.id = static_cast<std::uint64_t>(insert_.column_int(0));
       info.tenant = std::string(tenant);
-      info.key = key;
+      info.key = std::move(key);
       insert_.reset();
       created.push_back(std::move(info));
     }
@@ -271,9 +237,8 @@ Status SeriesCatalog::resolve(std::string_view tenant, std::span<const wire::Win
     publish_locked(std::move(info));
   }
   for (std::size_t i : missing) {
-    auto it = by_key_.find(KeyRef{tenant, &records[i].key});
-    if (it == by_key_.end()) return Status::internal("catalog: a series just created is missing");
-    ids[i] = it->second;
+    ids[i] = by_key_.find(key(i), key_hash_[i]);
+    if (ids[i] == 0) return Status::internal("catalog: a series just created is missing");
   }
   return Status();
 }

@@ -22,14 +22,15 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "edgesketch/common/status.h"
 #include "edgesketch/sqlite/statement.h"
 #include "edgesketch/store/scan.h"
 #include "edgesketch/store/store.h"
+#include "edgesketch/wire/batch_view.h"
 #include "edgesketch/wire/types.h"
+#include "series_key_index.h"
 
 namespace edgesketch::store {
 
@@ -48,7 +49,7 @@ class SeriesCatalog {
   // Sets ids[i] to the id of records[i]'s series, creating the missing ones. All or nothing:
   // when the tenant would exceed its series limit nothing is created and the error is
   // kResourceExhausted naming the tenant, the limit and the first new series.
-  Status resolve(std::string_view tenant, std::span<const wire::WindowRecord> records,
+  Status resolve(std::string_view tenant, std::span<const wire::WindowRecordView> records,
                  std::vector<std::uint64_t>& ids);
 
   // Sorted ids of the tenant's series matching all matchers; kInvalidArgument for a bad regex.
@@ -65,40 +66,31 @@ class SeriesCatalog {
     std::map<std::string, std::map<std::string, std::vector<std::uint64_t>>, std::less<>> postings;
   };
 
-  // A series identity as ingest sees it, looked up without building its encoded string.
+  // A series identity as ingest sees it.
   struct KeyRef {
     std::string_view tenant;
-    const wire::SeriesKey* key;
+    std::string_view metric;
+    std::span<const wire::TagView> tags;
   };
-  // Hash and equality over the encoded key bytes (encode_key), for either the encoded string or
-  // a KeyRef: both hash the same byte sequence, so they agree for every input, including tag
-  // values that contain the separator bytes.
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view encoded) const;
-    std::size_t operator()(const KeyRef& ref) const;
-  };
-  struct KeyEqual {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-    bool operator()(const KeyRef& a, std::string_view b) const { return matches(a, b); }
-    bool operator()(std::string_view a, const KeyRef& b) const { return matches(b, a); }
-    static bool matches(const KeyRef& ref, std::string_view encoded);
-  };
-
   SeriesCatalog() = default;
   void publish_locked(SeriesInfo info);
   static void encode_key(std::string_view tenant, const wire::SeriesKey& key, std::string& out);
+  static void encode_key(const KeyRef& key, std::string& out);
   Result<std::vector<std::uint64_t>> match_one(const TenantIndex& t, const LabelMatcher& m) const;
 
   std::size_t max_per_tenant_ = 0;
   sqlite3* db_ = nullptr;
-  std::mutex write_mu_;  // serializes resolve() and guards insert_ and scratch_
+  std::mutex write_mu_;  // serializes resolve() and guards insert_, scratch_ and the keys below
   Statement insert_;
   std::string scratch_;
+  // resolve()'s encoded keys of one batch: keys_ holds them back to back, key_end_ where each
+  // ends, key_hash_ their hashes.
+  std::string keys_;
+  std::vector<std::size_t> key_end_;
+  std::vector<std::uint64_t> key_hash_;
 
-  mutable std::shared_mutex mu_;  // guards everything below
-  std::unordered_map<std::string, std::uint64_t, KeyHash, KeyEqual> by_key_;  // encode_key bytes
+  mutable std::shared_mutex mu_;   // guards everything below
+  SeriesKeyIndex by_key_;          // encode_key bytes -> id
   std::vector<SeriesInfo> by_id_;  // index id - 1 (ids are dense from 1)
   std::map<std::string, TenantIndex, std::less<>> tenants_;
 };

@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "edgesketch/wire/batch_view.h"
 #include "edgesketch/wire/codec.h"
 #include "replay_decoder.h"
 #include "rollups.h"
@@ -40,15 +41,17 @@ std::string day_name(std::int64_t day) {
   return buf;
 }
 
-Status check_tenant(std::string_view tenant, const wire::WindowBatch& batch) {
+Status check_tenant(std::string_view tenant, std::string_view batch_tenant,
+                    std::string_view gateway_id, std::uint64_t seq) {
   if (tenant.empty() || tenant.size() > 128) {
     return Status::invalid_argument("tenant must be 1..128 bytes, got " +
                                     std::to_string(tenant.size()));
   }
-  if (!batch.tenant.empty() && batch.tenant != tenant) {
-    return Status::invalid_argument("batch of gateway '" + batch.gateway_id + "' seq " +
-                                    std::to_string(batch.seq) + " names tenant '" + batch.tenant +
-                                    "' but arrived for tenant '" + std::string(tenant) + "'");
+  if (!batch_tenant.empty() && batch_tenant != tenant) {
+    return Status::invalid_argument("batch of gateway '" + std::string(gateway_id) + "' seq " +
+                                    std::to_string(seq) + " names tenant '" +
+                                    std::string(batch_tenant) + "' but arrived for tenant '" +
+                                    std::string(tenant) + "'");
   }
   return Status();
 }
@@ -196,8 +199,8 @@ Status Store::Impl::open() {
     // Replay decodes on helper threads while this one applies, in WAL order.
     ReplayDecoder decoder(
         replay_limits_, clock_->now_ms(),
-        [this](std::string_view tenant, Result<wire::DecodedWindowBatch> batch) {
-          apply_replayed(tenant, std::move(batch));
+        [this](std::string_view tenant, const Status& decoded, const wire::WindowBatchView& batch) {
+          apply_replayed(tenant, decoded, batch);
         },
         8, std::max(1u, std::min(2u, std::thread::hardware_concurrency())));
     ES_ASSIGN_OR_RETURN(wal_, Wal::open(
@@ -316,42 +319,44 @@ Status Store::Impl::remove_orphans(const Manifest& m) {
   return Status();
 }
 
-void Store::Impl::apply_replayed(std::string_view tenant,
-                                 Result<wire::DecodedWindowBatch> decoded) {
+void Store::Impl::apply_replayed(std::string_view tenant, const Status& decoded,
+                                 const wire::WindowBatchView& view) {
   if (!decoded.ok()) {
     // The bytes passed the CRC, so they are what was written; a batch that decoded then and does
     // not now means the limits were tightened. Skip it loudly rather than refuse to start.
     spdlog::error("store {}: WAL batch for tenant '{}' does not decode any more ({}); skipped",
-                  dir_, tenant, decoded.status().to_string());
+                  dir_, tenant, decoded.to_string());
     return;
   }
-  const wire::WindowBatch& batch = decoded->batch;
+  const BatchRef batch = batch_ref(view);
   if (ledger_.contains(tenant, batch.gateway_id, batch.seq)) return;
   Status s = catalog_->resolve(tenant, batch.records, ids_scratch_);
+  if (s.ok()) s = resolve_rollups(tenant, batch);
   if (!s.ok()) {
     spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch.gateway_id,
                   batch.seq, s.to_string());
     return;
   }
-  wire::WindowBatch rollups;
-  s = resolve_rollups(tenant, batch, rollups);
-  if (!s.ok()) {
-    spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch.gateway_id,
-                  batch.seq, s.to_string());
-    return;
-  }
-  apply_batch(tenant, batch, decoded->sketch_bytes, ids_scratch_);
-  if (!rollups.records.empty()) apply_batch(tenant, rollups, {}, rollup_ids_);
+  apply_batch(tenant, batch.records, ids_scratch_);
+  if (!rollup_views_.views().empty()) apply_batch(tenant, rollup_views_.views(), rollup_ids_);
   ledger_.insert(tenant, batch.gateway_id, batch.seq);
   ++replayed_;
 }
 
-Status Store::Impl::resolve_rollups(std::string_view tenant, const wire::WindowBatch& batch,
-                                    wire::WindowBatch& rollups) {
-  rollups.records.clear();
-  expand_rollups(rollups_, batch.records, rollups.records);
-  if (rollups.records.empty()) return Status();
-  return catalog_->resolve(tenant, rollups.records, rollup_ids_);
+Status Store::Impl::resolve_rollups(std::string_view tenant, const BatchRef& batch) {
+  rollup_records_.clear();
+  if (!rollups_.empty()) {
+    // Rollups merge aggregates: the records' sketches are decoded for them.
+    rollup_inputs_.clear();
+    for (const wire::WindowRecordView& v : batch.records) {
+      ES_ASSIGN_OR_RETURN(wire::WindowRecord r, wire::to_window_record(v));
+      rollup_inputs_.push_back(std::move(r));
+    }
+    expand_rollups(rollups_, rollup_inputs_, rollup_records_);
+  }
+  rollup_views_.assign(rollup_records_);
+  if (rollup_records_.empty()) return Status();
+  return catalog_->resolve(tenant, rollup_views_.views(), rollup_ids_);
 }
 
 Status Store::Impl::open_rollups() {
@@ -392,22 +397,23 @@ Status Store::Impl::open_rollups() {
 // ---- write path ----
 
 Result<IngestReceipt> Store::Impl::submit_encoded(std::string_view tenant, ByteSpan encoded) {
-  ES_ASSIGN_OR_RETURN(
-      wire::DecodedWindowBatch decoded,
-      wire::decode_window_batch_with_sketch_bytes(encoded, options_.limits, clock_->now_ms()));
-  return submit_decoded(tenant, decoded.batch, decoded.sketch_bytes, encoded);
+  wire::WindowBatchView view;
+  ES_RETURN_IF_ERROR(
+      wire::decode_window_batch_view(encoded, options_.limits, clock_->now_ms(), view));
+  return submit_decoded(tenant, batch_ref(view), encoded);
 }
 
 Result<IngestReceipt> Store::Impl::submit(std::string_view tenant, const wire::WindowBatch& batch,
                                           ByteSpan encoded) {
-  return submit_decoded(tenant, batch, {}, encoded);
+  RecordViews views;
+  views.assign(batch.records);
+  return submit_decoded(tenant, BatchRef{batch.tenant, batch.gateway_id, batch.seq, views.views()},
+                        encoded);
 }
 
-Result<IngestReceipt> Store::Impl::submit_decoded(std::string_view tenant,
-                                                  const wire::WindowBatch& batch,
-                                                  std::span<const wire::SketchBytes> sketch_bytes,
+Result<IngestReceipt> Store::Impl::submit_decoded(std::string_view tenant, const BatchRef& batch,
                                                   ByteSpan encoded) {
-  ES_RETURN_IF_ERROR(check_tenant(tenant, batch));
+  ES_RETURN_IF_ERROR(check_tenant(tenant, batch.tenant, batch.gateway_id, batch.seq));
   ES_RETURN_IF_ERROR(check_reserved_tags(batch.records));
   std::lock_guard lock(write_mu_);
   IngestReceipt r;
@@ -421,11 +427,10 @@ Result<IngestReceipt> Store::Impl::submit_decoded(std::string_view tenant,
     return r;
   }
   ES_RETURN_IF_ERROR(catalog_->resolve(tenant, batch.records, ids_scratch_));
-  wire::WindowBatch rollups;
-  ES_RETURN_IF_ERROR(resolve_rollups(tenant, batch, rollups));
+  ES_RETURN_IF_ERROR(resolve_rollups(tenant, batch));
   ES_ASSIGN_OR_RETURN(r.lsn, wal_->append(tenant, encoded));
-  apply_batch(tenant, batch, sketch_bytes, ids_scratch_);
-  if (!rollups.records.empty()) apply_batch(tenant, rollups, {}, rollup_ids_);
+  apply_batch(tenant, batch.records, ids_scratch_);
+  if (!rollup_views_.views().empty()) apply_batch(tenant, rollup_views_.views(), rollup_ids_);
   ledger_.insert(tenant, batch.gateway_id, batch.seq);
   r.records = batch.records.size();
   ++batches_applied_;
@@ -444,8 +449,8 @@ Result<IngestReceipt> Store::Impl::submit_decoded(std::string_view tenant,
   return r;
 }
 
-void Store::Impl::apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
-                              std::span<const wire::SketchBytes> sketch_bytes,
+void Store::Impl::apply_batch(std::string_view tenant,
+                              std::span<const wire::WindowRecordView> records,
                               const std::vector<std::uint64_t>& ids) {
   const std::int64_t res = options_.tiers_ms[0];
   std::unique_lock lock(mem_mu_);
@@ -453,11 +458,25 @@ void Store::Impl::apply_batch(std::string_view tenant, const wire::WindowBatch& 
   if (it == memtables_.end()) it = memtables_.emplace(std::string(tenant), Memtable()).first;
   Memtable& mt = it->second;
   const std::size_t before = mt.bytes();
-  for (std::size_t r = 0; r < batch.records.size(); ++r) {
-    const wire::WindowRecord& rec = batch.records[r];
-    const RowKey key{ids[r], floor_div(rec.window_start_ms, res) * res};
-    Status s =
-        sketch_bytes.empty() ? mt.apply(key, rec.agg) : mt.apply(key, rec.agg, sketch_bytes[r]);
+  constexpr std::size_t kAhead = 8;  // records whose index slots are being loaded
+  auto key_of = [&](std::size_t r) {
+    return RowKey{ids[r], floor_div(records[r].window_start_ms, res) * res};
+  };
+  for (std::size_t r = 0; r < std::min(kAhead, records.size()); ++r) mt.prefetch(key_of(r));
+  for (std::size_t r = 0; r < records.size(); ++r) {
+    if (r + kAhead < records.size()) mt.prefetch(key_of(r + kAhead));
+    const wire::WindowRecordView& rec = records[r];
+    PartRow row;
+    row.series_id = ids[r];
+    row.window_start = floor_div(rec.window_start_ms, res) * res;
+    row.count = rec.count;
+    row.sum = rec.sum;
+    row.min = rec.min;
+    row.max = rec.max;
+    row.histogram = rec.histogram;
+    row.distinct = rec.distinct;
+    row.topk = rec.topk;
+    Status s = mt.apply(row);
     if (!s.ok()) {
       ++merge_conflicts_;
       spdlog::debug("store: record for series {} window {} not merged: {}", ids[r],
@@ -465,7 +484,7 @@ void Store::Impl::apply_batch(std::string_view tenant, const wire::WindowBatch& 
     }
   }
   mem_bytes_ = mem_bytes_ + mt.bytes() - before;
-  records_applied_ += batch.records.size();
+  records_applied_ += records.size();
 }
 
 Status Store::Impl::flush() {

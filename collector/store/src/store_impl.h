@@ -30,6 +30,7 @@
 #include "manifest.h"
 #include "memtable.h"
 #include "part_file.h"
+#include "record_views.h"
 #include "series_catalog.h"
 #include "wal.h"
 
@@ -75,21 +76,31 @@ class Store::Impl {
   Status validate_options() const;
   Status open_parts(const Manifest& m, bool& rewrite_manifest);
   Status remove_orphans(const Manifest& m);
+  // A decoded batch as the write path takes it: a WindowBatchView's fields, or views of a
+  // WindowBatch's records (RecordViews).
+  struct BatchRef {
+    std::string_view tenant;  // as the batch names it; may be empty
+    std::string_view gateway_id;
+    std::uint64_t seq = 0;
+    std::span<const wire::WindowRecordView> records;
+  };
+  static BatchRef batch_ref(const wire::WindowBatchView& view) {
+    return BatchRef{view.tenant, view.gateway_id, view.seq, view.records()};
+  }
+
   // Applies one replayed WAL batch (decoded by a ReplayDecoder) unless the ledger has it; a
   // batch that does not decode or resolve is skipped with an error in the log.
-  void apply_replayed(std::string_view tenant, Result<wire::DecodedWindowBatch> decoded);
-  // The write path after decoding; `sketch_bytes` (one per record, or empty) are the records'
-  // serialized sketches as decoded.
-  Result<IngestReceipt> submit_decoded(std::string_view tenant, const wire::WindowBatch& batch,
-                                       std::span<const wire::SketchBytes> sketch_bytes,
+  void apply_replayed(std::string_view tenant, const Status& decoded,
+                      const wire::WindowBatchView& batch);
+  // The write path after decoding.
+  Result<IngestReceipt> submit_decoded(std::string_view tenant, const BatchRef& batch,
                                        ByteSpan encoded);
-  // Applies a decoded batch's records to the tenant's memtable (finest tier).
-  void apply_batch(std::string_view tenant, const wire::WindowBatch& batch,
-                   std::span<const wire::SketchBytes> sketch_bytes,
+  // Applies records to the tenant's memtable (finest tier).
+  void apply_batch(std::string_view tenant, std::span<const wire::WindowRecordView> records,
                    const std::vector<std::uint64_t>& ids);
-  // The rollup records of `batch` (rollups.h) with their series resolved into rollup_ids_.
-  Status resolve_rollups(std::string_view tenant, const wire::WindowBatch& batch,
-                         wire::WindowBatch& rollups);
+  // The rollup records of `batch` (rollups.h) into rollup_views_, their series resolved into
+  // rollup_ids_. write_mu_ (or the opening thread).
+  Status resolve_rollups(std::string_view tenant, const BatchRef& batch);
   // Computes since_ms of newly configured rollups and persists <dir>/ROLLUPS (after replay).
   Status open_rollups();
   Status flush_locked();
@@ -123,7 +134,9 @@ class Store::Impl {
   mutable std::mutex write_mu_;
   DedupeLedger ledger_;
   std::vector<std::uint64_t> ids_scratch_;
-  std::vector<std::uint64_t> rollup_ids_;  // write_mu_
+  std::vector<std::uint64_t> rollup_ids_;                           // write_mu_
+  std::vector<wire::WindowRecord> rollup_inputs_, rollup_records_;  // write_mu_
+  RecordViews rollup_views_;                                        // write_mu_
   mutable std::mutex rollups_mu_;
   std::vector<RollupInfo> rollups_;  // labels fixed at construction; since_ms set by open()
 

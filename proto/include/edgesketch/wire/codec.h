@@ -67,27 +67,8 @@ Result<Bytes> encode_reading_batch(const ReadingBatch& batch);
 // Accepts the payload uncompressed or as one zstd frame (wire/compression.h).
 Result<WindowBatch> decode_window_batch(ByteSpan bytes, const Limits& limits, std::int64_t now_ms);
 
-// Where one decoded record's sketch blobs lie in the decoded input: views into `bytes`, valid
-// while it lives; empty when the record has no such sketch. The blobs passed their sketch's
-// deserialize() (they are exactly what the record's aggregate was decoded from), so a receiver
-// that keeps serialized sketches can copy them instead of serializing the aggregate again.
-struct SketchBytes {
-  ByteSpan histogram;
-  ByteSpan distinct;
-  ByteSpan topk;
-};
-struct DecodedWindowBatch {
-  WindowBatch batch;
-  std::vector<SketchBytes> sketch_bytes;  // one per record, same order
-  // The decompressed payload when it was compressed (the spans above then point into it; moving
-  // the struct keeps them valid).
-  Bytes decompressed;
-};
-// decode_window_batch() that also reports every record's sketch blobs, which point into the
-// payload (or into `decompressed`): the payload must outlive their use.
-Result<DecodedWindowBatch> decode_window_batch_with_sketch_bytes(ByteSpan bytes,
-                                                                 const Limits& limits,
-                                                                 std::int64_t now_ms);
+// decode_window_batch_view() (wire/batch_view.h) decodes the same payloads in place, for
+// receivers that keep the sketches serialized.
 // Precondition: the records' sketches are valid (they serialize).
 Bytes encode_window_batch(const WindowBatch& batch);
 

@@ -300,6 +300,19 @@ class ExpHistogram {
   // Decodes untrusted bytes: never crashes, allocation bounded by the input size.
   static Result<ExpHistogram> deserialize(ByteSpan bytes);
 
+  // What validate() reports of serialized bytes: count(), min(), max() and sum() of the sketch
+  // deserialize() would build (min and max NaN when count is 0).
+  struct SerializedStats {
+    std::uint64_t count = 0;
+    double min = std::numeric_limits<double>::quiet_NaN();
+    double max = std::numeric_limits<double>::quiet_NaN();
+    double sum = 0;
+  };
+  // OK exactly when deserialize(bytes) succeeds, with the same error otherwise, in one pass over
+  // the bytes that builds nothing and allocates nothing (for receivers that keep the bytes). On
+  // success, fills *stats when given.
+  static Status validate(ByteSpan bytes, SerializedStats* stats = nullptr);
+
   // Same scale, buckets, zero count and count, and bit-equal min, max and sum (max_buckets is
   // configuration and not compared).
   friend bool operator==(const ExpHistogram& a, const ExpHistogram& b);

@@ -95,6 +95,16 @@ class WindowAggregate {
                                             std::optional<ExpHistogram> h,
                                             std::optional<HyperLogLog> d, std::optional<TopK> t);
 
+  // What from_parts() needs to know of the sketches, for receivers that keep them serialized.
+  struct PartsSummary {
+    const ExpHistogram::SerializedStats* histogram = nullptr;  // nullptr: no histogram
+    bool distinct_nonzero = false;              // a HyperLogLog whose estimate() is not 0
+    const std::uint64_t* topk_total = nullptr;  // nullptr: no top-K
+  };
+  // from_parts()'s consistency checks on those summaries: the same Status.
+  static Status check_parts(std::uint64_t count, double sum, double min, double max,
+                            const PartsSummary& sketches);
+
   // Equal count, sum, min, max (compared as doubles) and equal sketches (absent == absent).
   friend bool operator==(const WindowAggregate& a, const WindowAggregate& b);
 
