@@ -106,12 +106,17 @@ Result<std::unique_ptr<SeriesCatalog>> SeriesCatalog::open(const std::string& pa
   return c;
 }
 
-void SeriesCatalog::encode_key(const KeyRef& key, std::string& out) {
+namespace {
+
+// The catalog key of a series from its parts (whatever type holds its tags).
+template <class Tags>
+void encode_key_parts(std::string_view tenant, std::string_view metric, const Tags& tags,
+                      std::string& out) {
   out.clear();
-  out.append(key.tenant);
+  out.append(tenant);
   out.push_back('\0');
-  out.append(key.metric);
-  for (const auto& t : key.tags) {
+  out.append(metric);
+  for (const auto& t : tags) {
     out.push_back('\0');
     out.append(t.key);
     out.push_back('\1');
@@ -119,18 +124,15 @@ void SeriesCatalog::encode_key(const KeyRef& key, std::string& out) {
   }
 }
 
+}  // namespace
+
+void SeriesCatalog::encode_key(const KeyRef& key, std::string& out) {
+  encode_key_parts(key.tenant, key.metric, key.tags, out);
+}
+
 void SeriesCatalog::encode_key(std::string_view tenant, const wire::SeriesKey& key,
                                std::string& out) {
-  out.clear();
-  out.append(tenant);
-  out.push_back('\0');
-  out.append(key.metric);
-  for (const auto& t : key.tags) {
-    out.push_back('\0');
-    out.append(t.key);
-    out.push_back('\1');
-    out.append(t.value);
-  }
+  encode_key_parts(tenant, key.metric, key.tags, out);
 }
 
 void SeriesCatalog::publish_locked(SeriesInfo info) {
