@@ -38,6 +38,12 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
+// Redelivery filter (Impl::redelivery): how long after a start it applies and how many of the
+// journal's newest payload records it knows. The broker redelivers at most its in-flight window
+// of QoS 1 messages (mosquitto: 20 by default), the newest ones the agent received.
+constexpr std::int64_t kRedeliveryWindowMs = 60'000;
+constexpr std::uint64_t kRedeliveryTail = 4096;
+
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now().time_since_epoch())
       .count();
@@ -69,6 +75,16 @@ class RateLimitedLog {
   explicit RateLimitedLog(std::int64_t interval_ms) : interval_ms_(interval_ms) {}
   template <typename... Args>
   void warn(fmt::format_string<Args...> f, Args&&... args) {
+    emit(spdlog::level::warn, f, std::forward<Args>(args)...);
+  }
+  template <typename... Args>
+  void info(fmt::format_string<Args...> f, Args&&... args) {
+    emit(spdlog::level::info, f, std::forward<Args>(args)...);
+  }
+
+ private:
+  template <typename... Args>
+  void emit(spdlog::level::level_enum level, fmt::format_string<Args...> f, Args&&... args) {
     const std::int64_t now = steady_ms();
     std::int64_t last = last_ms_.load(std::memory_order_relaxed);
     if (now - last < interval_ms_ || !last_ms_.compare_exchange_strong(last, now)) {
@@ -78,10 +94,9 @@ class RateLimitedLog {
     const std::uint64_t held = suppressed_.exchange(0);
     std::string line = fmt::format(f, std::forward<Args>(args)...);
     if (held > 0) line += fmt::format(" ({} similar lines suppressed)", held);
-    spdlog::warn("{}", line);
+    spdlog::log(level, "{}", line);
   }
 
- private:
   const std::int64_t interval_ms_;
   std::atomic<std::int64_t> last_ms_{-1'000'000'000};
   std::atomic<std::uint64_t> suppressed_{0};
@@ -121,6 +136,7 @@ struct AgentApp::Impl {
   std::thread aggregator_thread;
   RateLimitedLog bad_payload_log{5'000};
   RateLimitedLog drop_log{5'000};
+  RateLimitedLog redelivery_log{5'000};
 
   std::atomic<bool> inputs_stopping{false};  // push_blocking gives up (never set while draining)
   std::atomic<bool> aggregator_stop{false};
@@ -133,10 +149,11 @@ struct AgentApp::Impl {
 
   // Redelivery filter. A kill -9 with unread input on the socket resets the connection, so
   // PUBACKs Paho had queued never reach the broker, which redelivers those messages after the
-  // restart although they are journaled already. Hashes (XXH3 of the journal record, seeded
-  // with its type) of the replayed payload records -> copies; an MQTT payload matching one in
-  // the first kRedeliveryWindowMs after start is taken as that redelivery and not journaled
-  // again (a byte-identical payload is a duplicate of the same device batch).
+  // restart although they are journaled already (and perhaps committed in a window). Hashes
+  // (XXH3 of the journal record, seeded with its type) of the newest kRedeliveryTail payload
+  // records in the journal -> copies; an MQTT payload matching one in the first
+  // kRedeliveryWindowMs after start is taken as that redelivery and not journaled again (a
+  // byte-identical payload is a duplicate of the same device batch).
   std::mutex redelivery_mu;  // guards redelivery
   std::unordered_map<std::uint64_t, std::uint32_t> redelivery;
   std::atomic<bool> redelivery_active{false};
@@ -338,6 +355,9 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
       if (it != redelivery.end()) {
         if (--it->second == 0) redelivery.erase(it);
         redelivered->inc();
+        redelivery_log.info(
+            "input {}: a redelivered payload on {} is journaled already, not counted again",
+            in.config.name, topic);
         return true;  // journaled (and replayed) before the restart
       }
     }
@@ -397,23 +417,37 @@ Status AgentApp::Impl::replay() {
   const std::uint64_t from = ostats->journal_upto + 1;
   std::vector<CloseMark> marks;
   std::uint64_t bad_marks = 0;
-  auto first = journal->replay(from, [&](std::uint64_t, std::uint8_t type, ByteSpan payload) {
-    if (type != kCloseMarksRecord) return;
-    auto decoded = decode_close_marks(payload);
+  auto add_marks = [&](ByteSpan bytes) {
+    auto decoded = decode_close_marks(bytes);
     if (!decoded.ok()) {
       ++bad_marks;
       return;
     }
     marks.insert(marks.end(), decoded->begin(), decoded->end());
+  };
+  auto stored = outbox->close_marks();
+  if (!stored.ok()) return stored.status();
+  for (const Bytes& b : *stored) add_marks(ByteSpan(b));
+  // Journals written before the marks moved into the outbox hold them as records of their own.
+  auto first = journal->replay(from, [&](std::uint64_t, std::uint8_t type, ByteSpan payload) {
+    if (type == kCloseMarksRecord) add_marks(payload);
   });
   if (!first.ok()) return first.status();
   aggregator->set_replay_fence(marks);
   PayloadParser parser;
   ReadingBuffer buf;
   std::uint64_t payloads = 0, bad = 0;
+  // Every payload record still in the journal is hashed for the redelivery filter (the newest
+  // kRedeliveryTail of them: trim keeps at least those, committed or not, because a message
+  // whose PUBACK was lost may already be in a committed window); only those past the outbox's
+  // journal_upto are fed to the windows.
+  std::deque<std::uint64_t> recent;
   auto second =
-      journal->replay(from, [&](std::uint64_t record_no, std::uint8_t type, ByteSpan payload) {
+      journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type, ByteSpan payload) {
         if (type > static_cast<std::uint8_t>(PayloadFormat::kLine) || payload.empty()) return;
+        recent.push_back(XXH3_64bits_withSeed(payload.data(), payload.size(), type));
+        if (recent.size() > kRedeliveryTail) recent.pop_front();
+        if (record_no < from) return;
         const std::size_t dev_len = payload[0];
         if (payload.size() < 1 + dev_len) {
           ++bad;
@@ -432,6 +466,7 @@ Status AgentApp::Impl::replay() {
       });
   if (!second.ok()) return second.status();
   aggregator->clear_replay_fence();
+  for (std::uint64_t h : recent) ++redelivery[h];
   replayed_records->inc(payloads);
   spdlog::info(
       "journal replay from record {}: {} payloads, {} close marks ({} bad marks "
@@ -479,7 +514,14 @@ void AgentApp::Impl::commit_device_batches() {
   if (trim_blocked) upto = 0;
   for (std::size_t i = 0; i < closed.batches.size(); ++i) {
     const bool last = i + 1 == closed.batches.size();
-    auto seq = outbox->append(std::move(closed.batches[i]), last ? upto : 0);
+    // The batch's close marks commit with it (one transaction): no crash can separate them.
+    CloseMarksBlob marks;
+    if (!closed.marks[i].empty()) {
+      marks.bytes = encode_close_marks(closed.marks[i]);
+      for (const CloseMark& mk : closed.marks[i])
+        marks.fed_upto = std::max(marks.fed_upto, mk.fed_upto);
+    }
+    auto seq = outbox->append(std::move(closed.batches[i]), last ? upto : 0, Lane::kLive, marks);
     if (!seq.ok()) {
       // The windows stay in the journal: a restart replays them. Stop trimming until then.
       outbox_append_errors->inc();
@@ -490,12 +532,10 @@ void AgentApp::Impl::commit_device_batches() {
           closed.marks[i].size(), seq.status().to_string());
       continue;
     }
-    if (!closed.marks[i].empty()) {
-      auto rec = journal->append(encode_close_marks(closed.marks[i]), kCloseMarksRecord);
-      if (!rec.ok())
-        spdlog::error("journal: close marks not written: {}", rec.status().to_string());
-    }
   }
+  // The newest kRedeliveryTail records stay for the redelivery filter of the next start.
+  const std::uint64_t next = journal->stats().next_record_no;
+  upto = std::min(upto, next > kRedeliveryTail ? next - kRedeliveryTail : 0);
   if (upto > 0 && !trim_blocked) {
     auto trimmed = journal->trim(upto);
     if (!trimmed.ok()) spdlog::warn("journal trim failed: {}", trimmed.status().to_string());
@@ -630,7 +670,7 @@ Status AgentApp::start() {
     m.metrics_server = std::move(*server);
   }
   m.aggregator_beat_ms.store(steady_ms());
-  m.redelivery_until_ms = steady_ms() + 60'000;
+  m.redelivery_until_ms = steady_ms() + kRedeliveryWindowMs;
   m.redelivery_active.store(!m.redelivery.empty());
   m.aggregator_thread = std::thread([&m] { m.run_aggregator(); });
   m.forwarder->start();

@@ -9,7 +9,9 @@
 //
 // Journal records: type 0..2 = a payload of that PayloadFormat, stored as
 //   | device_len u8 | device id from the MQTT topic (device_len bytes) | payload bytes |
-// so replay parses it exactly as the input did; type kCloseMarksRecord = encode_close_marks().
+// so replay parses it exactly as the input did. Close marks are committed in the outbox with
+// their batch; type kCloseMarksRecord (encode_close_marks()) is only read, from journals of
+// earlier versions that kept them there.
 //
 // Thread safety: create(), start(), request_reload() and stop() are called by the main thread
 // only; render_metrics() and healthy() from any thread.
@@ -24,7 +26,8 @@
 
 namespace edgesketch::agent {
 
-// Journal record type of a close-marks record (payload records use their PayloadFormat).
+// Journal record type of a close-marks record, as earlier versions wrote them (payload records
+// use their PayloadFormat); replay still reads them.
 inline constexpr std::uint8_t kCloseMarksRecord = 0x40;
 
 class AgentApp {

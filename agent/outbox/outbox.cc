@@ -57,6 +57,15 @@ CREATE INDEX batches_by_window ON batches(level, window_start_ms);
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
+// Added in schema version 2 (created by the upgrade from version 1 as well).
+constexpr const char* kCloseMarksSql = R"sql(
+CREATE TABLE IF NOT EXISTS close_marks(
+  id INTEGER PRIMARY KEY,
+  fed_upto INTEGER NOT NULL,
+  marks BLOB NOT NULL
+);
+)sql";
+
 constexpr const char* kBatchColumns =
     "seq, created_ms, window_start_ms, window_end_ms, level, lane, journal_upto, records, "
     "readings, sent_count, payload";
@@ -125,6 +134,8 @@ struct Outbox::Impl {
     Statement send_live;
     Statement send_backlog;
     Statement mark_sent;
+    Statement insert_marks;
+    Statement prune_marks;
   };
 
   OutboxOptions options;
@@ -215,15 +226,19 @@ Status Outbox::Impl::identify_and_init() {
   }
   ES_RETURN_IF_ERROR(exec_sql(
       db, "PRAGMA synchronous=FULL; PRAGMA journal_size_limit=" + std::to_string(16 << 20)));
-  if (!fresh) return Status();
+  if (!fresh && version == kOutboxSchemaVersion) return Status();
 
+  // A fresh file gets the schema; an older version is upgraded in place.
   Transaction tx(db);
   ES_RETURN_IF_ERROR(tx.begin());
-  ES_RETURN_IF_ERROR(exec_sql(db, kSchemaSql));
-  ES_RETURN_IF_ERROR(
-      exec_sql(db, "PRAGMA application_id=" + std::to_string(kOutboxApplicationId) +
-                       "; PRAGMA user_version=" + std::to_string(kOutboxSchemaVersion) +
-                       "; INSERT INTO meta(key, value) VALUES('next_seq', 1)"));
+  if (fresh) {
+    ES_RETURN_IF_ERROR(exec_sql(db, kSchemaSql));
+    ES_RETURN_IF_ERROR(
+        exec_sql(db, "PRAGMA application_id=" + std::to_string(kOutboxApplicationId) +
+                         "; INSERT INTO meta(key, value) VALUES('next_seq', 1)"));
+  }
+  ES_RETURN_IF_ERROR(exec_sql(db, kCloseMarksSql));
+  ES_RETURN_IF_ERROR(exec_sql(db, "PRAGMA user_version=" + std::to_string(kOutboxSchemaVersion)));
   return tx.commit();
 }
 
@@ -268,6 +283,9 @@ Status Outbox::Impl::prepare_statements() {
   ES_RETURN_IF_ERROR(prep(s.mark_sent,
                           "UPDATE batches SET sent_count = sent_count + 1, last_sent_ms = ?2 "
                           "WHERE seq = ?1"));
+  ES_RETURN_IF_ERROR(
+      prep(s.insert_marks, "INSERT INTO close_marks(fed_upto, marks) VALUES(?1, ?2)"));
+  ES_RETURN_IF_ERROR(prep(s.prune_marks, "DELETE FROM close_marks WHERE fed_upto <= ?1"));
   stmts.emplace(std::move(s));
   return Status();
 }
@@ -519,8 +537,8 @@ Result<std::unique_ptr<Outbox>> Outbox::open(OutboxOptions options) {
   return std::unique_ptr<Outbox>(new Outbox(std::move(impl)));
 }
 
-Result<std::uint64_t> Outbox::append(wire::WindowBatch batch, std::uint64_t journal_upto,
-                                     Lane lane) {
+Result<std::uint64_t> Outbox::append(wire::WindowBatch batch, std::uint64_t journal_upto, Lane lane,
+                                     const CloseMarksBlob& marks) {
   Impl& m = *impl_;
   if (batch.records.empty()) {
     return Status::invalid_argument("outbox: append of a batch without records");
@@ -548,6 +566,18 @@ Result<std::uint64_t> Outbox::append(wire::WindowBatch batch, std::uint64_t jour
     ES_ASSIGN_OR_RETURN(std::uint64_t seq,
                         m.insert(batch, /*level=*/0, lane, journal_upto, now, work));
     work.journal_upto = std::max(work.journal_upto, journal_upto);
+    if (!marks.bytes.empty() && marks.fed_upto > work.journal_upto) {
+      Statement& ins = m.stmts->insert_marks;
+      ins.reset();
+      ins.bind(1, static_cast<std::int64_t>(marks.fed_upto)).bind(2, ByteSpan(marks.bytes));
+      ES_RETURN_IF_ERROR(ins.run());
+    }
+    if (work.journal_upto != m.counters.journal_upto) {
+      Statement& prune = m.stmts->prune_marks;
+      prune.reset();
+      prune.bind(1, static_cast<std::int64_t>(work.journal_upto));
+      ES_RETURN_IF_ERROR(prune.run());
+    }
     ES_RETURN_IF_ERROR(m.persist_counters(work));
     ES_RETURN_IF_ERROR(tx.commit());
     return seq;
@@ -558,6 +588,22 @@ Result<std::uint64_t> Outbox::append(wire::WindowBatch batch, std::uint64_t jour
   ++m.appends;
   m.append_fsyncs += m.vfs->counts().total() - syncs_before;
   return seq;
+}
+
+Result<std::vector<Bytes>> Outbox::close_marks() {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  auto sel = Statement::prepare(m.db, "SELECT marks FROM close_marks ORDER BY id");
+  if (!sel.ok()) return m.error(sel.status().with_context("close_marks"));
+  std::vector<Bytes> out;
+  for (;;) {
+    auto row = sel->step();
+    if (!row.ok()) return m.error(row.status().with_context("close_marks"));
+    if (!*row) break;
+    ByteSpan b = sel->column_blob(0);
+    out.emplace_back(b.begin(), b.end());
+  }
+  return out;
 }
 
 Result<std::vector<OutboxBatch>> Outbox::next_to_send(Lane lane, std::size_t limit) {

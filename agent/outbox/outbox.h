@@ -11,6 +11,13 @@
 //           lane   -- 0 live, 1 backlog
 //           bytes, journal_upto, records, readings, sent_count, last_sent_ms, payload BLOB)
 //   meta(key TEXT PRIMARY KEY, value INTEGER)  -- next_seq, journal_upto, drop counters
+//   close_marks(id INTEGER PRIMARY KEY, fed_upto, marks BLOB)  -- since version 2
+//
+// Close marks (window/close_marks.h) are opaque here: the caller's replay fence, committed in
+// the same transaction as the batch whose windows they describe, so a crash can never leave a
+// committed batch without its marks. A row is kept while the persisted journal_upto is below its
+// fed_upto (the journal records it guards may still be replayed) and deleted by the append that
+// raises journal_upto to it. Version 1 files are upgraded in place when opened.
 //
 // Sequence numbers: the seq inside every stored WindowBatch equals its row's seq. Seqs strictly
 // increase for the life of the database file: the next one is persisted with every append
@@ -40,7 +47,7 @@
 
 namespace edgesketch::agent {
 
-inline constexpr std::int64_t kOutboxSchemaVersion = 1;
+inline constexpr std::int64_t kOutboxSchemaVersion = 2;
 inline constexpr std::int64_t kOutboxApplicationId = 0x45534f42;  // "ESOB"
 
 enum class Lane : std::uint8_t {
@@ -82,6 +89,12 @@ struct OutboxOptions {
   // SQLite VFS to store the files through; "" = SQLite's default. Tests pass a fault-injecting
   // one. The outbox layers its fsync-counting shim on top.
   std::string vfs;
+};
+
+// The replay fence of an appended batch: opaque bytes, needed while journal_upto < fed_upto.
+struct CloseMarksBlob {
+  Bytes bytes;
+  std::uint64_t fed_upto = 0;  // the highest journal record the bytes refer to
 };
 
 // A stored batch as next_to_send() hands it out.
@@ -146,11 +159,16 @@ class Outbox {
   // raises the persisted journal_upto. Makes room first (coarsening, then dropping older
   // batches) when the payload would take the total past max_bytes; the new batch itself is never
   // coarsened or dropped by its own append.
+  // `marks` (when not empty and fed_upto is above the new journal_upto) are stored in the same
+  // transaction; marks no longer needed (fed_upto <= the new journal_upto) are deleted in it.
   // Errors: kInvalidArgument for an empty batch or one whose payload exceeds
   // limits.max_payload_bytes or max_bytes; SQLite errors mapped by sqlite_status (kIoError,
   // kResourceExhausted for a full disk, ...). On error nothing is stored.
   Result<std::uint64_t> append(wire::WindowBatch batch, std::uint64_t journal_upto,
-                               Lane lane = Lane::kLive);
+                               Lane lane = Lane::kLive, const CloseMarksBlob& marks = {});
+
+  // Every stored close-marks blob still needed, in append order.
+  Result<std::vector<Bytes>> close_marks();
 
   // Up to `limit` batches of `lane` that were never handed out or whose last hand-out is older
   // than resend_after_ms: the live lane newest first, the backlog oldest window first. Marks them

@@ -7,12 +7,10 @@
 // "window (series, start) was committed holding everything fed to it up to journal record
 // fed_upto": replay skips exactly those readings (Aggregator::set_replay_fence).
 //
-// The app persists the marks of each take_batches() in the journal itself, right after the
-// batches are committed to the outbox, as one record of its own type (encode_close_marks); on
-// start it collects the marks from the replayed range first, then replays the readings with the
-// fence set. A process crash loses no mark (write() before the next payload is taken); a power
-// loss can lose the marks of the last fsync interval, and then the readings of those windows
-// that came from records above journal_upto are counted twice.
+// The app commits the marks of each batch from take_batches() (encode_close_marks) in the
+// outbox, in the batch's own transaction (Outbox::append's CloseMarksBlob), so no crash or power
+// loss can separate a committed window from its mark; on start it reads them back
+// (Outbox::close_marks) and replays the readings with the fence set.
 //
 // Byte layout (version 1, little-endian; varint = LEB128, svarint = zig-zag LEB128):
 //   | field           | encoding | notes                                        |

@@ -175,6 +175,78 @@ TEST(OutboxTest, SeqIsMonotonicAcrossReopenAndNeverReused) {
   }
 }
 
+Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+std::vector<Bytes> marks_of(Outbox& o) {
+  auto m = o.close_marks();
+  EXPECT_TRUE(m.ok()) << m.status().to_string();
+  return m.ok() ? *m : std::vector<Bytes>{};
+}
+
+TEST(OutboxTest, CloseMarksCommitWithTheirBatchAndGoOnceJournalUptoPassesThem) {
+  TempDir dir;
+  FakeClock clock(kT0);
+  std::mt19937_64 rng(3);
+  OutboxOptions o = options_for(dir, &clock, 64u << 20);
+  {
+    auto ob = open_outbox(o);
+    ASSERT_TRUE(ob->append(make_batch(0, 2, rng), 0, Lane::kLive, {bytes_of("m10"), 10}).ok());
+    ASSERT_TRUE(ob->append(make_batch(1, 2, rng), 0, Lane::kLive, {bytes_of("m20"), 20}).ok());
+    ASSERT_TRUE(ob->append(make_batch(2, 2, rng), 0).ok());  // no marks
+  }
+  auto ob = open_outbox(o);
+  EXPECT_EQ(marks_of(*ob), (std::vector<Bytes>{bytes_of("m10"), bytes_of("m20")}));
+  // journal_upto reaches 10: the first marks guard nothing replayable any more; marks already
+  // covered by the new journal_upto are not stored at all.
+  ASSERT_TRUE(ob->append(make_batch(3, 2, rng), 10, Lane::kLive, {bytes_of("m7"), 7}).ok());
+  EXPECT_EQ(marks_of(*ob), (std::vector<Bytes>{bytes_of("m20")}));
+  // Acks do not touch marks: they live as long as the journal records they guard.
+  ASSERT_TRUE(ob->ack(std::vector<std::uint64_t>{1, 2, 3, 4}).ok());
+  EXPECT_EQ(marks_of(*ob), (std::vector<Bytes>{bytes_of("m20")}));
+  ASSERT_TRUE(ob->append(make_batch(4, 2, rng), 25, Lane::kLive, {bytes_of("m30"), 30}).ok());
+  EXPECT_EQ(marks_of(*ob), (std::vector<Bytes>{bytes_of("m30")}));
+  // A batch the outbox refuses stores no marks either.
+  WindowBatch empty;
+  EXPECT_FALSE(ob->append(empty, 40, Lane::kLive, {bytes_of("m50"), 50}).ok());
+  EXPECT_EQ(marks_of(*ob), (std::vector<Bytes>{bytes_of("m30")}));
+}
+
+TEST(OutboxOpenTest, UpgradesAVersionOneFileInPlace) {
+  TempDir dir;
+  FakeClock clock(kT0);
+  std::mt19937_64 rng(4);
+  OutboxOptions o = options_for(dir, &clock, 64u << 20);
+  {
+    auto ob = open_outbox(o);
+    ASSERT_TRUE(ob->append(make_batch(0, 2, rng), 5).ok());
+  }
+  {
+    // What version 1 wrote: no close_marks table.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(o.path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "DROP TABLE close_marks; PRAGMA user_version=1", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto ob = open_outbox(o);
+  ASSERT_NE(ob, nullptr);
+  EXPECT_TRUE(marks_of(*ob).empty());
+  EXPECT_EQ(stats_of(*ob).rows, 1u);
+  EXPECT_EQ(stats_of(*ob).journal_upto, 5u);
+  ASSERT_TRUE(ob->append(make_batch(1, 2, rng), 5, Lane::kLive, {bytes_of("m9"), 9}).ok());
+  EXPECT_EQ(marks_of(*ob), (std::vector<Bytes>{bytes_of("m9")}));
+  ob.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(o.path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), kOutboxSchemaVersion);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 TEST(OutboxTest, StoresZstdFramesAndReadsBothKinds) {
   TempDir dir;
   FakeClock clock(kT0);
@@ -725,7 +797,8 @@ TEST(OutboxOpenTest, HostileFilesGiveClearErrors) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(o.path.c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=2", nullptr, nullptr, nullptr), SQLITE_OK);
+    const std::string newer = "PRAGMA user_version=" + std::to_string(kOutboxSchemaVersion + 1);
+    ASSERT_EQ(sqlite3_exec(db, newer.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
   }
   r = Outbox::open(o);
