@@ -217,6 +217,10 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
   if (want("scan")) {
     store::StoreOptions o = bench_options(&clock);
     o.memtable_bytes = std::size_t{256} << 20;
+    // ES_BENCH_SCAN_THREADS overrides the store's scan_threads (to see its effect).
+    if (const char* t = std::getenv("ES_BENCH_SCAN_THREADS")) {
+      o.scan_threads = static_cast<std::size_t>(std::max(0, std::atoi(t)));
+    }
     auto store = store::Store::open(fleet_dir.path(), o);
     if (!store.ok()) {
       out["store_error"] = store.status().to_string();

@@ -379,6 +379,65 @@ Result<ExpHistogram> ExpHistogram::deserialize(ByteSpan bytes) {
   return out;
 }
 
+Result<ExpHistogram> ExpHistogram::from_parts(const ExpHistParts& parts) {
+  const ExpHistQuantileParts& p = parts.buckets;
+  auto bad = [](const std::string& what) {
+    return Status::invalid_argument("histogram parts: " + what);
+  };
+  if (p.scale < kMinScale || p.scale > kMaxScale) return bad("scale outside [-4, 8]");
+  if (parts.max_buckets < kMinMaxBuckets || parts.max_buckets > kMaxMaxBuckets) {
+    return bad("max_buckets outside [128, 65536]");
+  }
+  if (p.count > 0 && !(std::isfinite(p.min) && std::isfinite(p.max) && p.min <= p.max)) {
+    return bad("min/max not finite and ordered");
+  }
+  ExpHistogram out(ExpHistogramOptions{.scale = p.scale, .max_buckets = parts.max_buckets});
+  const bool wide = p.count > kNarrowMax;
+  out.stores_[0].wide = out.stores_[1].wide = wide;
+  u128 total = 0;
+  const std::int32_t offsets[2] = {p.positive_offset, p.negative_offset};
+  const ExpHistCounts* counts[2] = {&p.positive, &p.negative};
+  for (int k = 0; k < 2; ++k) {
+    const ExpHistCounts& c = *counts[k];
+    if (c.empty()) continue;
+    const std::size_t n = c.size();
+    const int shift = kMaxScale - p.scale;
+    if (n > static_cast<std::size_t>(parts.max_buckets) || offsets[k] < (kMinIndex8 >> shift) ||
+        std::int64_t{offsets[k]} + static_cast<std::int64_t>(n) - 1 > (kMaxIndex8 >> shift)) {
+      return bad(std::string(kStoreName[k]) + " store outside the finite doubles or max_buckets");
+    }
+    if (c[0] == 0 || c[n - 1] == 0) return bad("empty first or last bucket");
+    detail::ExpHistStore& s = out.stores_[k];
+    s.buf.assign(wide ? n : (n + 7) / 8, 0);
+    s.base = offsets[k];
+    s.set_range(offsets[k], offsets[k] + static_cast<std::int32_t>(n) - 1);
+    if (wide) {
+      std::uint64_t* dst = s.buf.data();
+      for (std::size_t i = 0; i < n; ++i) {
+        dst[i] = c[i];
+        total += c[i];
+      }
+    } else {
+      unsigned char* dst = s.bytes();
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t v = c[i];
+        if (v > kNarrowMax) return bad("a bucket count above count");
+        dst[i] = static_cast<unsigned char>(v);
+        total += v;
+      }
+    }
+  }
+  if (total + p.zero_count != p.count) return bad("bucket counts do not add up to count");
+  out.count_ = p.count;
+  out.zero_count_ = p.zero_count;
+  if (p.count > 0) {
+    out.sums_[0] = parts.sum;
+    out.min_ = p.min;
+    out.max_ = p.max;
+  }
+  return out;
+}
+
 Status ExpHistogram::merge_serialized(ByteSpan bytes) {
   ByteReader r(bytes);
   Header h;

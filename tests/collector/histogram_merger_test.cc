@@ -110,6 +110,35 @@ TEST(HistogramMergerTest, QuantileEqualsTheMergedSketchs) {
   }
 }
 
+// to_histogram() builds the object deserialize() builds from serialize(); add() of an object
+// merges like add() of its bytes.
+TEST(HistogramMergerTest, ObjectsInAndOutEqualTheBytesPath) {
+  std::mt19937_64 rng(91);
+  HistogramMerger m, by_object;
+  HistogramMerger::Scratch scratch;
+  for (int round = 0; round < 300; ++round) {
+    std::vector<Bytes> inputs(1 + rng() % 6);
+    for (auto& b : inputs) b = random_histogram(rng);
+    const Bytes want = merged_by_merger(m, inputs);
+    auto built = m.to_histogram();
+    ASSERT_TRUE(built.ok()) << built.status().to_string();
+    auto decoded = ExpHistogram::deserialize(want);
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_TRUE(*built == *decoded) << "round " << round;
+    EXPECT_EQ(built->serialize(), want) << "round " << round;
+    EXPECT_EQ(built->max_buckets(), decoded->max_buckets());
+    by_object.reset();
+    for (const Bytes& b : inputs) {
+      auto h = ExpHistogram::deserialize(b);
+      ASSERT_TRUE(h.ok());
+      ASSERT_TRUE(by_object.add(*h, scratch).ok());
+    }
+    Bytes got;
+    by_object.serialize(got);
+    EXPECT_EQ(got, want) << "round " << round;
+  }
+}
+
 TEST(HistogramMergerTest, SingleInputRoundTripsItsCanonicalBytes) {
   std::mt19937_64 rng(3);
   HistogramMerger m;

@@ -673,6 +673,63 @@ TEST(ExpHistogramCodecTest, RoundTripAndMergeSerializedAgree) {
   }
 }
 
+ExpHistParts parts_of(const ExpHistogram& h) {
+  ExpHistParts p;
+  p.buckets.count = h.count();
+  p.buckets.zero_count = h.zero_count();
+  p.buckets.min = h.count() ? h.min() : 0;
+  p.buckets.max = h.count() ? h.max() : 0;
+  p.buckets.scale = h.scale();
+  p.buckets.positive_offset = h.positive_offset();
+  p.buckets.positive = h.positive_counts();
+  p.buckets.negative_offset = h.negative_offset();
+  p.buckets.negative = h.negative_counts();
+  p.sum = h.sum();
+  p.max_buckets = h.max_buckets();
+  return p;
+}
+
+TEST(ExpHistogramCodecTest, FromPartsBuildsWhatDeserializeBuilds) {
+  const auto samples = codec_samples();
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    auto built = ExpHistogram::from_parts(parts_of(samples[i]));
+    ASSERT_TRUE(built.ok()) << i << ": " << built.status().to_string();
+    auto decoded = ExpHistogram::deserialize(samples[i].serialize());
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(*built, *decoded) << i;
+    EXPECT_EQ(built->serialize(), samples[i].serialize()) << i;
+    EXPECT_EQ(built->memory_bytes(), decoded->memory_bytes()) << i;  // same counter width
+  }
+  // Parts that no serialization could hold are refused.
+  ExpHistogram h({.scale = 6, .max_buckets = 160});
+  for (double v : {1.0, 2.0, 3.0, -4.0, 0.0}) h.add(v);
+  auto refused = [](const ExpHistParts& p) {
+    auto r = ExpHistogram::from_parts(p);
+    return !r.ok() && r.status().code() == StatusCode::kInvalidArgument;
+  };
+  ExpHistParts p = parts_of(h);
+  ASSERT_TRUE(ExpHistogram::from_parts(p).ok());
+  p.buckets.count += 1;
+  EXPECT_TRUE(refused(p));  // counts do not add up
+  p = parts_of(h);
+  p.buckets.scale = 9;
+  EXPECT_TRUE(refused(p));
+  p = parts_of(h);
+  p.max_buckets = 100;
+  EXPECT_TRUE(refused(p));
+  p = parts_of(h);
+  p.buckets.min = p.buckets.max + 1;
+  EXPECT_TRUE(refused(p));
+  p = parts_of(h);
+  p.buckets.positive_offset = std::numeric_limits<std::int32_t>::max() - 1;
+  EXPECT_TRUE(refused(p));
+  const std::uint64_t zeros_at_ends[3] = {0, 1, 0};
+  p = parts_of(h);
+  p.buckets.positive =
+      ExpHistCounts(reinterpret_cast<const unsigned char*>(zeros_at_ends), 3, true);
+  EXPECT_TRUE(refused(p));
+}
+
 Bytes valid_sample() {
   std::mt19937_64 rng(18);
   ExpHistogram h({.scale = 6, .max_buckets = 512});

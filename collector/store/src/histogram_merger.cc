@@ -269,6 +269,50 @@ Status HistogramMerger::add(ByteSpan bytes, Scratch& scratch) {
   return add_decoded(in);
 }
 
+Status HistogramMerger::add(const sketch::ExpHistogram& h, Scratch& scratch) {
+  if (!scratch.in_) scratch.in_ = std::make_unique<Input>();
+  Input& in = *scratch.in_;
+  in.scale = h.scale();
+  in.max_buckets = h.max_buckets();
+  in.count = h.count();
+  in.zero_count = h.zero_count();
+  in.sum = h.count() > 0 ? h.sum() : 0;
+  in.min = h.count() > 0 ? h.min() : std::numeric_limits<double>::infinity();
+  in.max = h.count() > 0 ? h.max() : -std::numeric_limits<double>::infinity();
+  const sketch::ExpHistCounts views[2] = {h.positive_counts(), h.negative_counts()};
+  const std::int32_t offsets[2] = {h.positive_offset(), h.negative_offset()};
+  for (int k = 0; k < 2; ++k) {
+    in.present[k] = !views[k].empty();
+    in.offset[k] = offsets[k];
+    std::vector<std::uint64_t>& c = in.counts[k];
+    c.resize(views[k].size());
+    for (std::size_t i = 0; i < c.size(); ++i) c[i] = views[k][i];
+  }
+  return add_decoded(in);
+}
+
+Result<sketch::ExpHistogram> HistogramMerger::to_histogram() const {
+  sketch::ExpHistParts parts;
+  sketch::ExpHistQuantileParts& q = parts.buckets;
+  q.count = count_;
+  q.zero_count = zero_count_;
+  q.min = min_;
+  q.max = max_;
+  q.scale = scale_;
+  std::int32_t* offsets[2] = {&q.positive_offset, &q.negative_offset};
+  sketch::ExpHistCounts* counts[2] = {&q.positive, &q.negative};
+  for (int k = 0; k < 2; ++k) {
+    const Store& s = stores_[k];
+    if (s.empty()) continue;
+    *offsets[k] = s.lo;
+    *counts[k] =
+        wide_counts(s.buf.data() + (s.lo - s.base), static_cast<std::size_t>(s.hi - s.lo + 1));
+  }
+  parts.sum = sum_;
+  parts.max_buckets = max_buckets_;
+  return sketch::ExpHistogram::from_parts(parts);
+}
+
 Status HistogramMerger::add_decoded(const Input& in) {
   if (!has_) {
     // As deserialize(): the input's scale and max_buckets.

@@ -20,6 +20,7 @@
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
+#include "edgesketch/sketch/exp_histogram.h"
 
 namespace edgesketch::store {
 
@@ -54,8 +55,14 @@ class HistogramMerger {
   Status add(ByteSpan bytes);
   // add() decoding through `scratch`.
   Status add(ByteSpan bytes, Scratch& scratch);
+  // Merges a histogram object (ExpHistogram::merge() semantics, as add() of its bytes).
+  // kOutOfRange when the combined count overflows 64 bits: the merger is unchanged.
+  Status add(const sketch::ExpHistogram& h, Scratch& scratch);
   // Appends the serialized merge to `out`. Precondition: !empty().
   void serialize(Bytes& out) const;
+  // The merge as an object: ExpHistogram::deserialize() of serialize(), without the bytes.
+  // Precondition: !empty().
+  Result<sketch::ExpHistogram> to_histogram() const;
   // ExpHistogram::quantile(φ) of the merge, without building it: NaN when empty.
   double quantile(double phi) const;
   // ExpHistogram::quantile(φ) of one serialized histogram, decoded (and validated as add()

@@ -113,6 +113,12 @@ Result<sketch::WindowAggregate> RowAccumulator::to_aggregate() && {
                                              std::move(distinct_), std::move(topk_));
 }
 
+Result<sketch::WindowAggregate> RowAccumulator::to_aggregate(
+    std::optional<sketch::ExpHistogram> h) && {
+  return sketch::WindowAggregate::from_parts(count_, sum_, min_, max_, std::move(h),
+                                             std::move(distinct_), std::move(topk_));
+}
+
 void RowAccumulator::to_row(std::uint64_t series_id, std::int64_t window_start, Bytes& h, Bytes& d,
                             Bytes& t, PartRow& out) const {
   out = PartRow{};

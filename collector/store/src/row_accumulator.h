@@ -55,6 +55,8 @@ class RowAccumulator {
 
   // The accumulated aggregate (validated by WindowAggregate::from_parts).
   Result<sketch::WindowAggregate> to_aggregate() &&;
+  // The same with `h` as the histogram (none held: precondition histogram().empty()).
+  Result<sketch::WindowAggregate> to_aggregate(std::optional<sketch::ExpHistogram> h) &&;
   // Serializes into `out`, whose sketch spans point into h, d and t.
   void to_row(std::uint64_t series_id, std::int64_t window_start, Bytes& h, Bytes& d, Bytes& t,
               PartRow& out) const;

@@ -12,57 +12,42 @@
 namespace edgesketch::store {
 namespace {
 
-// One cell of a scan (a series or group at one point). Its histogram is, in turn: none; the
-// copied bytes of its only row so far (not decoded: most cells of a query on a rollup or a
-// coarse tier get one row); then, once a second row comes, either its own dense merger (merged
-// in place whatever the order of its rows) or, past the scan's dense budget, the serialized
-// merge in `acc`, merged in runs of consecutive rows through the grid's shared merger.
+// One cell of a scan (a series or group at one point). Its histogram is, in turn: none; in the
+// grid's shared merger while its rows come one after the other (a run: a series' windows within
+// a step, read in key order; a run ends when another cell's histogram comes, and the merge is
+// kept as an object in `hist`); once its rows interleave with other cells' (a group's series),
+// its own dense merger, within the scan's dense budget (past it, runs again). A histogram is
+// decoded once, when its row is merged, and never serialized again.
 struct ScanCell {
-  RowAccumulator acc;
+  RowAccumulator acc;  // everything but the histogram
+  std::optional<sketch::ExpHistogram> hist;
   std::unique_ptr<HistogramMerger> dense;
-  bool copied = false;  // acc holds a row's histogram bytes, not yet validated
 };
 
-// What turns a cell into its answer; one per thread of the final phase.
+// What turns a cell's histogram into its answer.
 struct CellFinisher {
-  HistogramMerger merger;
-  HistogramMerger::Scratch scratch;
-
   // The quantile φ of a cell's histogram, which it then drops; nullopt when it has none or an
-  // empty one. Bytes that do not decode: nullopt and kCorruption in `error`.
-  std::optional<double> take_quantile(ScanCell& c, double phi, Status& error) {
-    const HistogramMerger* m = c.dense.get();
-    if (m == nullptr) {
-      // One histogram (copied bytes) or a run's merge: straight from its bytes.
-      if (c.acc.histogram().empty()) return std::nullopt;
-      Result<double> q = HistogramMerger::quantile_of(c.acc.histogram(), phi, scratch);
-      c.acc.drop_histogram();
-      if (!q.ok()) {
-        error = q.status();
-        return std::nullopt;
-      }
-      if (std::isnan(*q)) return std::nullopt;  // an empty histogram
-      return *q;
-    }
+  // empty one.
+  static std::optional<double> take_quantile(ScanCell& c, double phi) {
     std::optional<double> q;
-    if (!m->empty() && m->count() > 0) q = m->quantile(phi);
-    c.dense.reset();
+    if (c.dense) {
+      if (!c.dense->empty() && c.dense->count() > 0) q = c.dense->quantile(phi);
+      c.dense.reset();
+    } else if (c.hist) {
+      if (c.hist->count() > 0) q = c.hist->quantile(phi);
+      c.hist.reset();
+    }
     return q;
   }
-  // Leaves the cell's histogram in its accumulator, serialized and valid (dense buckets are
-  // serialized and freed; copied bytes that do not decode are dropped: kCorruption).
-  Status settle(ScanCell& c) {
-    if (c.dense) {
-      c.acc.end_run(*c.dense);
-      c.dense.reset();
-      return Status();
-    }
-    if (!c.copied) return Status();
-    c.copied = false;
-    merger.reset();
-    Status s = merger.add(c.acc.histogram(), scratch);
-    if (!s.ok()) c.acc.drop_histogram();
-    return s;
+  // Leaves the cell's histogram in `hist` (dense buckets are built into one and freed).
+  static Status settle(ScanCell& c) {
+    if (!c.dense) return Status();
+    std::unique_ptr<HistogramMerger> dense = std::move(c.dense);
+    if (dense->empty()) return Status();
+    Result<sketch::ExpHistogram> h = dense->to_histogram();
+    if (!h.ok()) return h.status();
+    c.hist = std::move(h).value();
+    return Status();
   }
 };
 
@@ -121,7 +106,7 @@ class ScanGrid {
   }
 
   // Merges the cells of `other` (a grid of the same shape that scanned other blocks) into this
-  // one; neither may have a run in progress.
+  // one; neither may have a run in progress (end_run() both after).
   Status absorb(ScanGrid& other) {
     Status first;
     auto keep = [&first](Status s) {
@@ -145,13 +130,12 @@ class ScanGrid {
         const std::uint64_t before = dst.acc.rows();
         keep(dst.acc.merge_except_histogram(src.acc));
         if (dst.acc.rows() != before) {
-          ByteSpan bytes = src.acc.histogram();
-          if (src.dense) {
-            h.clear();
-            if (!src.dense->empty()) src.dense->serialize(h);
-            bytes = h;
-          }
-          if (!bytes.empty()) keep(add_histogram(&dst, bytes));
+          // Cells split between two grids are few (at the grids' block boundaries): their
+          // histograms travel as bytes.
+          h.clear();
+          if (src.dense && !src.dense->empty()) src.dense->serialize(h);
+          if (!src.dense && src.hist) src.hist->serialize(h);
+          if (!h.empty()) keep(add_histogram(&dst, h));
         }
         theirs[k].reset();
       }
@@ -161,33 +145,31 @@ class ScanGrid {
 
   // Merges serialized histogram bytes into cell c (see ScanCell for the cell's states).
   Status add_histogram(ScanCell* c, ByteSpan bytes) {
+    ScanCell* const previous = last_cell_;
+    last_cell_ = c;
     if (c->dense) return add_dense(c, bytes);
     if (c == run_) return shared_.add(bytes, scratch_);
-    if (c->acc.histogram().empty()) {
-      // The first histogram of the cell: keep a copy of its bytes.
-      c->acc.set_histogram(bytes);
-      c->copied = true;
-      used_ += bytes.size();
-      return Status();
-    }
-    Status first;
-    if (used_ < dense_budget_) {
-      // A second histogram: dense buckets from now on.
-      c->dense = std::make_unique<HistogramMerger>();
-      used_ -= std::min(used_, c->acc.histogram().size());
+    if (c->hist && c != previous && used_ < dense_budget_) {
+      // Rows of this cell interleave with other cells' rows: dense buckets from now on.
+      auto dense = std::make_unique<HistogramMerger>();
+      ES_RETURN_IF_ERROR(dense->add(*c->hist, scratch_));
+      used_ -= std::min(used_, c->hist->memory_bytes());
+      c->hist.reset();
+      c->dense = std::move(dense);
       used_ += c->dense->memory_bytes();
-      first = add_dense(c, c->acc.histogram());
-      c->acc.drop_histogram();
-      c->copied = false;
-      Status s = add_dense(c, bytes);
-      return first.ok() ? s : first;
+      return add_dense(c, bytes);
     }
-    end_run();
-    first = c->acc.begin_run(shared_);
-    c->copied = false;
+    // A run through the shared merger, from what the cell holds.
+    Status ended = end_run();
+    shared_.reset();
+    if (c->hist) {
+      ES_RETURN_IF_ERROR(shared_.add(*c->hist, scratch_));  // (count overflow: cell unchanged)
+      used_ -= std::min(used_, c->hist->memory_bytes());
+      c->hist.reset();
+    }
     run_ = c;
     Status s = shared_.add(bytes, scratch_);
-    return first.ok() ? s : first;
+    return ended.ok() ? s : ended;
   }
 
   Status add_dense(ScanCell* c, ByteSpan bytes) {
@@ -199,9 +181,15 @@ class ScanGrid {
 
   // Keeps the histogram of the run in progress in its cell (before reading the cells, and
   // whenever rows of another source follow).
-  void end_run() {
-    if (run_ != nullptr) run_->acc.end_run(shared_);
+  Status end_run() {
+    ScanCell* c = run_;
     run_ = nullptr;
+    if (c == nullptr || shared_.empty()) return Status();
+    Result<sketch::ExpHistogram> h = shared_.to_histogram();
+    if (!h.ok()) return h.status();
+    c->hist = std::move(h).value();
+    used_ += c->hist->memory_bytes();
+    return Status();
   }
 
   std::vector<std::unique_ptr<ScanCell>>& row(std::size_t s) { return cells_[s]; }
@@ -224,6 +212,7 @@ class ScanGrid {
   HistogramMerger shared_;
   HistogramMerger::Scratch scratch_;
   ScanCell* run_ = nullptr;
+  ScanCell* last_cell_ = nullptr;  // the cell of the last histogram added
 };
 
 // The row without the sketches the scan does not read.
@@ -322,7 +311,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
           ++result.rows_read;
         }
       });
-      grid.end_run();
+      if (!grid.end_run().ok()) ++sketch_errors;
     }
   }
 
@@ -390,7 +379,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
         i = j;
       }
     }
-    g.end_run();
+    if (!g.end_run().ok()) ++n.sketch_errors;
   };
 
   // Large scans read their blocks on several threads, each into its own grid over a contiguous
@@ -432,14 +421,13 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     result.blocks_skipped_corrupt += n.blocks_corrupt;
     sketch_errors += n.sketch_errors;
   }
-  grid.end_run();
+  if (!grid.end_run().ok()) ++sketch_errors;
 
   // The answers: each accumulator row's points (quantiles computed, histograms built) — on the
   // scan's threads too, each over a contiguous share of the rows, gathered in order.
   const bool grouped = !req.group_of.empty();
   auto finish_rows = [&](std::size_t from, std::size_t to, std::vector<SeriesPoints>& out,
                          std::uint64_t& errors) {
-    CellFinisher f;
     for (std::size_t s = from; s < to; ++s) {
       auto& row = grid.row(s);
       if (row.empty()) continue;
@@ -452,14 +440,12 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
         if (!row[k]) continue;
         ScanCell& cell = *row[k];
         std::optional<double> q;
-        Status hs;
         if (req.histogram && req.quantile) {
-          q = f.take_quantile(cell, *req.quantile, hs);
-        } else {
-          hs = f.settle(cell);
+          q = CellFinisher::take_quantile(cell, *req.quantile);
+        } else if (!CellFinisher::settle(cell).ok()) {
+          ++errors;
         }
-        if (!hs.ok()) ++errors;
-        auto agg = std::move(cell.acc).to_aggregate();
+        auto agg = std::move(cell.acc).to_aggregate(std::move(cell.hist));
         row[k].reset();
         if (!agg.ok()) {
           spdlog::warn("store {}: {} {} point {}: {}", dir_, grouped ? "group" : "series",

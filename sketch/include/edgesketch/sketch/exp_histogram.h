@@ -185,6 +185,8 @@ class ExpHistCounts {
   bool wide_ = false;
 };
 
+struct ExpHistParts;
+
 // A quantile sketch over doubles with exact count/sum/min/max.
 //
 // Buckets. At scale s the base is γ = 2^(2^-s); a positive value v lands in bucket
@@ -299,6 +301,11 @@ class ExpHistogram {
   Bytes serialize() const;
   // Decodes untrusted bytes: never crashes, allocation bounded by the input size.
   static Result<ExpHistogram> deserialize(ByteSpan bytes);
+  // The histogram with exactly these parts: what deserialize() builds from their serialization,
+  // without it (for code that merges buckets in its own layout). kInvalidArgument for parts that
+  // serialized bytes could not hold (the decoder's checks: scale, max_buckets, store ranges, end
+  // buckets, counts adding up, min/max).
+  static Result<ExpHistogram> from_parts(const ExpHistParts& parts);
 
   // What validate() reports of serialized bytes: count(), min(), max() and sum() of the sketch
   // deserialize() would build (min and max NaN when count is 0).
@@ -375,6 +382,13 @@ struct ExpHistQuantileParts {
 
 // ExpHistogram::quantile(φ) of the histogram with these parts, bit for bit.
 double exp_hist_quantile(const ExpHistQuantileParts& h, double phi);
+
+// Everything of a histogram (ExpHistogram::from_parts): the quantile parts, sum and max_buckets.
+struct ExpHistParts {
+  ExpHistQuantileParts buckets;
+  double sum = 0;
+  int max_buckets = 0;
+};
 
 // Implementation of the hot path; see the class comment for the contract.
 inline void ExpHistogram::add(double v) {
