@@ -139,6 +139,28 @@ TEST(HistogramMergerTest, ObjectsInAndOutEqualTheBytesPath) {
   }
 }
 
+// Counts of every packing width, 1 to 63 bits: each of the decoder's unpacking paths, and
+// blocks at the very end of the input.
+TEST(HistogramMergerTest, EveryCountWidthDecodesLikeTheSketch) {
+  std::mt19937_64 rng(5);
+  HistogramMerger m;
+  for (int w = 1; w <= 63; ++w) {
+    for (int values : {1, 7, 8, 9, 20}) {
+      ExpHistogram h(ExpHistogramOptions{.scale = 4, .max_buckets = 160});
+      // Counts just below 2^w in total, spread over `values` buckets.
+      const std::uint64_t each = ((std::uint64_t{1} << w) - 1) / static_cast<std::uint64_t>(values);
+      for (int i = 0; i < values; ++i) {
+        if (each > 0) h.add(1.0 + 0.3 * i, each - rng() % (each / 2 + 1));
+      }
+      const Bytes b = h.serialize();
+      EXPECT_EQ(merged_by_merger(m, {b}), b) << "width " << w << ", " << values << " values";
+      const Bytes other = random_histogram(rng);
+      EXPECT_EQ(merged_by_merger(m, {other, b}), merged_by_sketch({other, b}))
+          << "width " << w << ", " << values << " values";
+    }
+  }
+}
+
 TEST(HistogramMergerTest, SingleInputRoundTripsItsCanonicalBytes) {
   std::mt19937_64 rng(3);
   HistogramMerger m;

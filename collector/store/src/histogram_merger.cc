@@ -33,6 +33,18 @@ inline void unpack_block(const std::uint8_t* p, std::size_t avail, unsigned w, s
     for (unsigned k = 0; k < 8; ++k) v[k] = (x >> (k * w)) & mask;
     return;
   }
+  if (w <= 57 && avail >= w + 8) {
+    // Each count lies within the 8 bytes from the byte of its first bit (bit % 8 + w <= 64),
+    // and those loads stay inside the input (the last starts below byte w).
+    const std::uint64_t mask = (std::uint64_t{1} << w) - 1;
+    for (unsigned k = 0; k < 8; ++k) {
+      const unsigned bit = k * w;
+      std::uint64_t x;
+      std::memcpy(&x, p + bit / 8, 8);
+      v[k] = (x >> (bit % 8)) & mask;
+    }
+    return;
+  }
   // Copy the block into a zero-padded buffer so that every load below stays inside it.
   std::uint8_t buf[64 + 16] = {};
   std::memcpy(buf, p, w);
@@ -233,6 +245,10 @@ Status HistogramMerger::decode(ByteSpan bytes, Input& in) {
       p += w;
       if (w <= 8) {
         for (int j = 0; j < 8; ++j) narrow += v[j];
+      } else if (w <= 60) {
+        std::uint64_t block = 0;  // 8 counts below 2^60: no overflow
+        for (int j = 0; j < 8; ++j) block += v[j];
+        total += block;
       } else {
         for (int j = 0; j < 8; ++j) total += v[j];
       }

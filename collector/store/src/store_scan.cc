@@ -12,39 +12,66 @@
 namespace edgesketch::store {
 namespace {
 
-// One cell of a scan (a series or group at one point). Its histogram is, in turn: none; in the
-// grid's shared merger while its rows come one after the other (a run: a series' windows within
-// a step, read in key order; a run ends when another cell's histogram comes, and the merge is
-// kept as an object in `hist`); once its rows interleave with other cells' (a group's series),
-// its own dense merger, within the scan's dense budget (past it, runs again). A histogram is
-// decoded once, when its row is merged, and never serialized again.
+// One cell of a scan (a series or group at one point). Its histogram is, in turn: none; the
+// copied bytes of its only row so far (not decoded: most cells of a query on a rollup or a
+// coarse tier get one row); while its rows come one after the other (a series' windows within a
+// step, read in key order), a run in the grid's shared merger, which at its end keeps the merge
+// as an object in `hist`; once its rows interleave with other cells' (a group's series), its
+// own dense merger, within the scan's dense budget (past it, runs again). At most one of
+// bytes, hist and dense holds something; a histogram is decoded once and never serialized again
+// (except where two threads' grids meet).
 struct ScanCell {
   RowAccumulator acc;  // everything but the histogram
+  Bytes bytes;         // not validated yet
   std::optional<sketch::ExpHistogram> hist;
   std::unique_ptr<HistogramMerger> dense;
+
+  bool holds_histogram() const { return !bytes.empty() || hist.has_value(); }
+  std::size_t held_bytes() const { return hist ? hist->memory_bytes() : bytes.capacity(); }
+  void release_held() {
+    Bytes().swap(bytes);
+    hist.reset();
+  }
 };
 
-// What turns a cell's histogram into its answer.
+// What turns a cell's histogram into its answer; one per thread of the final phase.
 struct CellFinisher {
+  HistogramMerger::Scratch scratch;
+
   // The quantile φ of a cell's histogram, which it then drops; nullopt when it has none or an
-  // empty one.
-  static std::optional<double> take_quantile(ScanCell& c, double phi) {
+  // empty one. Copied bytes that do not decode: nullopt and kCorruption in `error`.
+  std::optional<double> take_quantile(ScanCell& c, double phi, Status& error) {
     std::optional<double> q;
     if (c.dense) {
       if (!c.dense->empty() && c.dense->count() > 0) q = c.dense->quantile(phi);
       c.dense.reset();
     } else if (c.hist) {
       if (c.hist->count() > 0) q = c.hist->quantile(phi);
-      c.hist.reset();
+    } else if (!c.bytes.empty()) {
+      Result<double> r = HistogramMerger::quantile_of(c.bytes, phi, scratch);
+      if (!r.ok()) {
+        error = r.status();
+      } else if (!std::isnan(*r)) {
+        q = *r;
+      }
     }
+    c.release_held();
     return q;
   }
-  // Leaves the cell's histogram in `hist` (dense buckets are built into one and freed).
-  static Status settle(ScanCell& c) {
-    if (!c.dense) return Status();
-    std::unique_ptr<HistogramMerger> dense = std::move(c.dense);
-    if (dense->empty()) return Status();
-    Result<sketch::ExpHistogram> h = dense->to_histogram();
+  // Leaves the cell's histogram in `hist` (dense buckets built into one and freed; copied bytes
+  // decoded, or dropped with kCorruption when they do not decode).
+  Status settle(ScanCell& c) {
+    if (c.dense) {
+      std::unique_ptr<HistogramMerger> dense = std::move(c.dense);
+      if (dense->empty()) return Status();
+      Result<sketch::ExpHistogram> h = dense->to_histogram();
+      if (!h.ok()) return h.status();
+      c.hist = std::move(h).value();
+      return Status();
+    }
+    if (c.bytes.empty()) return Status();
+    Result<sketch::ExpHistogram> h = sketch::ExpHistogram::deserialize(c.bytes);
+    Bytes().swap(c.bytes);
     if (!h.ok()) return h.status();
     c.hist = std::move(h).value();
     return Status();
@@ -134,7 +161,8 @@ class ScanGrid {
           // histograms travel as bytes.
           h.clear();
           if (src.dense && !src.dense->empty()) src.dense->serialize(h);
-          if (!src.dense && src.hist) src.hist->serialize(h);
+          if (src.hist) src.hist->serialize(h);
+          if (!src.bytes.empty()) h = src.bytes;
           if (!h.empty()) keep(add_histogram(&dst, h));
         }
         theirs[k].reset();
@@ -148,28 +176,45 @@ class ScanGrid {
     ScanCell* const previous = last_cell_;
     last_cell_ = c;
     if (c->dense) return add_dense(c, bytes);
-    if (c == run_) return shared_.add(bytes, scratch_);
-    if (c->hist && c != previous && used_ < dense_budget_) {
+    if (c == run_) {
+      if (run_started_) return shared_.add(bytes, scratch_);
+      // The run's second row: now it takes the merger.
+      shared_.reset();
+      run_started_ = true;
+      Status first = shared_.add(pending_, scratch_);
+      Status s = shared_.add(bytes, scratch_);
+      return first.ok() ? s : first;
+    }
+    Status first = Status();
+    auto keep = [&first](Status s) {
+      if (first.ok() && !s.ok()) first = std::move(s);
+    };
+    if (c->holds_histogram() && c != previous && used_ < dense_budget_) {
       // Rows of this cell interleave with other cells' rows: dense buckets from now on.
-      auto dense = std::make_unique<HistogramMerger>();
-      ES_RETURN_IF_ERROR(dense->add(*c->hist, scratch_));
-      used_ -= std::min(used_, c->hist->memory_bytes());
-      c->hist.reset();
-      c->dense = std::move(dense);
+      c->dense = std::make_unique<HistogramMerger>();
+      keep(c->hist ? c->dense->add(*c->hist, scratch_) : c->dense->add(c->bytes, scratch_));
+      used_ -= std::min(used_, c->held_bytes());
+      c->release_held();
       used_ += c->dense->memory_bytes();
-      return add_dense(c, bytes);
+      keep(add_dense(c, bytes));
+      return first;
     }
-    // A run through the shared merger, from what the cell holds.
-    Status ended = end_run();
-    shared_.reset();
-    if (c->hist) {
-      ES_RETURN_IF_ERROR(shared_.add(*c->hist, scratch_));  // (count overflow: cell unchanged)
-      used_ -= std::min(used_, c->hist->memory_bytes());
-      c->hist.reset();
-    }
+    keep(end_run());
     run_ = c;
-    Status s = shared_.add(bytes, scratch_);
-    return ended.ok() ? s : ended;
+    if (!c->holds_histogram()) {
+      // The cell's first histogram: copied, decoded only if a second row joins the run.
+      pending_.assign(bytes.begin(), bytes.end());
+      run_started_ = false;
+      return first;
+    }
+    // More rows for a cell that holds a histogram: the run starts from it.
+    shared_.reset();
+    run_started_ = true;
+    keep(c->hist ? shared_.add(*c->hist, scratch_) : shared_.add(c->bytes, scratch_));
+    used_ -= std::min(used_, c->held_bytes());
+    c->release_held();
+    keep(shared_.add(bytes, scratch_));
+    return first;
   }
 
   Status add_dense(ScanCell* c, ByteSpan bytes) {
@@ -184,7 +229,14 @@ class ScanGrid {
   Status end_run() {
     ScanCell* c = run_;
     run_ = nullptr;
-    if (c == nullptr || shared_.empty()) return Status();
+    if (c == nullptr) return Status();
+    if (!run_started_) {
+      c->bytes.assign(pending_.begin(), pending_.end());
+      used_ += c->bytes.capacity();
+      return Status();
+    }
+    run_started_ = false;
+    if (shared_.empty()) return Status();
     Result<sketch::ExpHistogram> h = shared_.to_histogram();
     if (!h.ok()) return h.status();
     c->hist = std::move(h).value();
@@ -211,7 +263,9 @@ class ScanGrid {
   std::size_t last_ = static_cast<std::size_t>(-1);
   HistogramMerger shared_;
   HistogramMerger::Scratch scratch_;
-  ScanCell* run_ = nullptr;
+  ScanCell* run_ = nullptr;        // the cell whose rows are coming one after the other
+  bool run_started_ = false;       // shared_ holds the run (else pending_ is its only row)
+  Bytes pending_;                  // the run's first histogram until a second row comes
   ScanCell* last_cell_ = nullptr;  // the cell of the last histogram added
 };
 
@@ -428,6 +482,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
   const bool grouped = !req.group_of.empty();
   auto finish_rows = [&](std::size_t from, std::size_t to, std::vector<SeriesPoints>& out,
                          std::uint64_t& errors) {
+    CellFinisher f;
     for (std::size_t s = from; s < to; ++s) {
       auto& row = grid.row(s);
       if (row.empty()) continue;
@@ -440,11 +495,13 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
         if (!row[k]) continue;
         ScanCell& cell = *row[k];
         std::optional<double> q;
+        Status hs;
         if (req.histogram && req.quantile) {
-          q = CellFinisher::take_quantile(cell, *req.quantile);
-        } else if (!CellFinisher::settle(cell).ok()) {
-          ++errors;
+          q = f.take_quantile(cell, *req.quantile, hs);
+        } else {
+          hs = f.settle(cell);
         }
+        if (!hs.ok()) ++errors;
         auto agg = std::move(cell.acc).to_aggregate(std::move(cell.hist));
         row[k].reset();
         if (!agg.ok()) {
