@@ -12,6 +12,7 @@
 //                        (10 s tier, 1 min step) over the stored range
 //   recovery_s_1m_rows   Store::open() with 1,000,000 rows (2,000 batches) in the WAL
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cmath>
@@ -22,8 +23,10 @@
 #include <string>
 #include <vector>
 
+#include "app/config.h"
 #include "bench.h"
 #include "edgesketch/common/clock.h"
+#include "edgesketch/daemon/daemon.h"
 #include "edgesketch/store/store.h"
 #include "edgesketch/wire/codec.h"
 #include "es_device/names.h"
@@ -142,6 +145,10 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 nlohmann::json run_store_bench(const BenchOptions& options) {
   spdlog::set_level(spdlog::level::warn);
+  // The allocator as edgesketch-collector sets it (ES_BENCH_DEFAULT_MALLOC=1: glibc's defaults).
+  if (std::getenv("ES_BENCH_DEFAULT_MALLOC") == nullptr) {
+    daemon::tune_allocator(collector::kDefaultRetainedMemoryBytes, 1);
+  }
   nlohmann::json out;
   FakeClock clock(kStartMs + 2 * 3'600'000);
   const int reps = std::max(1, std::min(options.repetitions, 5));
@@ -268,19 +275,33 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
     req.end_ms = kStartMs + windows * std::int64_t{kWindowMs} + 60'000;
     req.step_ms = 60'000;
     req.tier_ms = 10'000;
-    std::vector<double> rates;
+    std::vector<double> rates, cpu_ns_per_row, faults;
     for (int r = 0; r < reps; ++r) {
+      rusage u0{}, u1{};
+      ::getrusage(RUSAGE_SELF, &u0);
       const auto t0 = std::chrono::steady_clock::now();
       auto res = (*store)->scan(req);
       const double s = seconds_since(t0);
+      ::getrusage(RUSAGE_SELF, &u1);
       if (!res.ok()) {
         out["store_error"] = res.status().to_string();
         return out;
       }
-      rates.push_back(static_cast<double>(res->rows_read) / s);
+      const auto rows = static_cast<double>(res->rows_read);
+      rates.push_back(rows / s);
+      const auto cpu_us = [](const rusage& u) {
+        return 1e6 * static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+               static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+      };
+      cpu_ns_per_row.push_back(1e3 * (cpu_us(u1) - cpu_us(u0)) / rows);
+      faults.push_back(static_cast<double>(u1.ru_minflt - u0.ru_minflt));
       out["scan_rows"] = res->rows_read;
     }
     out["scan_rows_per_s"] = std::round(median(rates));
+    out["scan_rows_per_s_reps"] = rates;
+    // Machine-load-insensitive companions: CPU time (all threads) per row, page faults per scan.
+    out["scan_cpu_ns_per_row"] = std::round(10 * median(cpu_ns_per_row)) / 10;
+    out["scan_page_faults"] = median(faults);
   }
 
   // ---- recovery: reopen with 1M rows (2,000 batches of 500) in the WAL ----

@@ -20,6 +20,7 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   config::TomlTable col = root.table("collector");
   c.data_dir = col.string("data_dir", c.data_dir);
   c.log_level = col.string("log_level", c.log_level);
+  c.retained_memory_bytes = col.bytes("retained_memory_bytes", c.retained_memory_bytes);
   col.finish();
 
   config::TomlTable mq = root.table("mqtt");

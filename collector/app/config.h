@@ -37,6 +37,8 @@ struct TenantConfig {
   std::uint64_t max_concurrent_queries = 8;
 };
 
+inline constexpr std::uint64_t kDefaultRetainedMemoryBytes = 1ull << 30;
+
 struct CollectorConfig {
   std::string data_dir = "/var/lib/edgesketch/collector";
   std::string log_level = "info";
@@ -47,6 +49,9 @@ struct CollectorConfig {
   // A query over its tenant's max_concurrent_queries waits this long for a slot, then 503.
   std::int64_t query_queue_timeout_ms = 10'000;
   std::vector<TenantConfig> tenants;
+  // Freed heap memory kept mapped for the next queries (glibc's M_TRIM_THRESHOLD, with one malloc
+  // arena); 0 leaves glibc's defaults. See daemon::tune_allocator().
+  std::uint64_t retained_memory_bytes = kDefaultRetainedMemoryBytes;
   store::StoreOptions store;
   // How often the memtable is flushed into parts even when under its budget (bounds WAL replay).
   std::int64_t flush_interval_ms = 300'000;

@@ -1,14 +1,28 @@
 #include "edgesketch/daemon/daemon.h"
 
 #include <httplib.h>
+#include <malloc.h>
 #include <signal.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
+#include <limits>
 
 namespace edgesketch::daemon {
+
+// ---- allocator ----
+
+bool tune_allocator(std::size_t retain_bytes, int arenas) {
+  const auto retain =
+      static_cast<int>(std::min<std::size_t>(retain_bytes, std::numeric_limits<int>::max()));
+  bool ok = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
+  ok = mallopt(M_TRIM_THRESHOLD, retain) == 1 && ok;
+  if (arenas > 0) ok = mallopt(M_ARENA_MAX, arenas) == 1 && ok;
+  return ok;
+}
 
 // ---- signals ----
 

@@ -66,6 +66,17 @@ class MetricsServer {
   int port_ = 0;
 };
 
+// glibc malloc settings for a daemon whose requests allocate and free large working sets (the
+// collector's scans: a cell per series and step, then the answer): up to `retain_bytes` of freed
+// heap stays mapped instead of going back to the kernel (M_TRIM_THRESHOLD), so the next query
+// does not fault its pages in again, and blocks below 32 MiB come from the heap rather than from
+// their own mmap (M_MMAP_THRESHOLD; a fixed value also stops glibc's own adjustment).
+// `arenas` > 0 caps malloc's arenas (M_ARENA_MAX): each arena keeps its own freed memory, so
+// fewer arenas reuse more of it. The RSS then stays near its high-water mark, bounded by the
+// working sets plus retain_bytes. Call first thing in main, before any thread starts. Returns
+// false when glibc refused a setting (nothing else happens then).
+bool tune_allocator(std::size_t retain_bytes, int arenas);
+
 // Splits "HOST:PORT" ("[::1]:9781" for IPv6); InvalidArgument naming the input otherwise.
 Result<std::pair<std::string, int>> parse_listen_address(const std::string& listen);
 
