@@ -113,10 +113,10 @@ class ScanGrid {
     auto& row = cells_[s];
     if (row.empty()) row.resize(points_);
     if (!row[k]) {
-      row[k] = std::make_unique<ScanCell>();
+      row[k] = new_cell();
       used_ += sizeof(ScanCell);
     }
-    return row[k].get();
+    return row[k];
   }
 
   // Merges one row into cell c. Errors are of the row's sketches or of bytes copied earlier
@@ -148,8 +148,10 @@ class ScanGrid {
       for (std::size_t k = 0; k < theirs.size(); ++k) {
         if (!theirs[k]) continue;
         if (!mine[k]) {
+          // The cell stays in the other grid's pool, which outlives this grid's use of it.
           used_ += sizeof(ScanCell);
-          mine[k] = std::move(theirs[k]);
+          mine[k] = theirs[k];
+          theirs[k] = nullptr;
           continue;
         }
         ScanCell& src = *theirs[k];
@@ -165,7 +167,8 @@ class ScanGrid {
           if (!src.bytes.empty()) h = src.bytes;
           if (!h.empty()) keep(add_histogram(&dst, h));
         }
-        theirs[k].reset();
+        src = ScanCell();  // its memory goes now; the slot with the pool
+        theirs[k] = nullptr;
       }
     }
     return first;
@@ -244,7 +247,7 @@ class ScanGrid {
     return Status();
   }
 
-  std::vector<std::unique_ptr<ScanCell>>& row(std::size_t s) { return cells_[s]; }
+  std::vector<ScanCell*>& row(std::size_t s) { return cells_[s]; }
   std::size_t used_bytes() const { return used_; }
   std::size_t rows() const { return cells_.size(); }
 
@@ -259,7 +262,19 @@ class ScanGrid {
   std::size_t points_;
   std::size_t dense_budget_;
   std::size_t used_ = 0;  // bytes of cells, copied histograms and dense mergers
-  std::vector<std::vector<std::unique_ptr<ScanCell>>> cells_;
+  // Cells come from a pool of fixed-size chunks (a scan creates one per series or group and point:
+  // hundreds of thousands of them), freed with the grid.
+  ScanCell* new_cell() {
+    if (pool_used_ == kPoolChunk || pool_.empty()) {
+      pool_.push_back(std::make_unique<ScanCell[]>(kPoolChunk));
+      pool_used_ = 0;
+    }
+    return &pool_.back()[pool_used_++];
+  }
+  static constexpr std::size_t kPoolChunk = 256;
+  std::vector<std::unique_ptr<ScanCell[]>> pool_;
+  std::size_t pool_used_ = 0;
+  std::vector<std::vector<ScanCell*>> cells_;
   std::size_t last_ = static_cast<std::size_t>(-1);
   HistogramMerger shared_;
   HistogramMerger::Scratch scratch_;
@@ -444,10 +459,10 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
   threads = std::min(threads, tasks.size() / 2);
   if (task_rows < options_.scan_parallel_min_rows) threads = 1;
   std::vector<Counts> counts(std::max<std::size_t>(threads, 1));
+  std::vector<std::unique_ptr<ScanGrid>> grids;  // the other threads' (their pools hold cells)
   if (threads <= 1) {
     scan_blocks(0, tasks.size(), grid, counts[0]);
   } else {
-    std::vector<std::unique_ptr<ScanGrid>> grids;
     std::vector<std::size_t> cut(threads + 1, tasks.size());
     cut[0] = 0;
     for (std::size_t t = 1; t < threads; ++t) cut[t] = tasks.size() * t / threads;
@@ -487,6 +502,8 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
       auto& row = grid.row(s);
       if (row.empty()) continue;
       SeriesPoints sp;
+      sp.points.reserve(static_cast<std::size_t>(
+          std::count_if(row.begin(), row.end(), [](const ScanCell* c) { return c != nullptr; })));
       sp.series_id = grouped ? s : ids[s];
       if (!grouped) {
         if (auto info = catalog_->info(ids[s])) sp.key = std::move(info->key);
@@ -494,6 +511,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
       for (std::size_t k = 0; k < row.size(); ++k) {
         if (!row[k]) continue;
         ScanCell& cell = *row[k];
+        row[k] = nullptr;
         std::optional<double> q;
         Status hs;
         if (req.histogram && req.quantile) {
@@ -503,7 +521,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
         }
         if (!hs.ok()) ++errors;
         auto agg = std::move(cell.acc).to_aggregate(std::move(cell.hist));
-        row[k].reset();
+        cell = ScanCell();
         if (!agg.ok()) {
           spdlog::warn("store {}: {} {} point {}: {}", dir_, grouped ? "group" : "series",
                        sp.series_id, k, agg.status().to_string());
