@@ -1,6 +1,7 @@
 // Fuzz target for ExpHistogram's decoder: anything that decodes must re-encode to an equal sketch,
 // answer quantiles, and merge through merge_serialized() exactly like through merge();
-// validate() must give deserialize()'s answer (and the sketch's count, min, max and sum).
+// validate() must give deserialize()'s answer (and the sketch's count, min, max and sum);
+// from_parts() of a decoded sketch's parts builds it again.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -49,6 +50,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ExpHistogram& h = *decoded;
   auto again = ExpHistogram::deserialize(h.serialize());
   check(again.ok() && *again == h);
+  // from_parts() of its parts builds it again.
+  edgesketch::sketch::ExpHistParts parts;
+  parts.buckets.count = h.count();
+  parts.buckets.zero_count = h.zero_count();
+  parts.buckets.min = h.min();
+  parts.buckets.max = h.max();
+  parts.buckets.scale = h.scale();
+  parts.buckets.positive_offset = h.positive_offset();
+  parts.buckets.positive = h.positive_counts();
+  parts.buckets.negative_offset = h.negative_offset();
+  parts.buckets.negative = h.negative_counts();
+  parts.sum = h.sum();
+  parts.max_buckets = h.max_buckets();
+  auto rebuilt = ExpHistogram::from_parts(parts);
+  check(rebuilt.ok() && *rebuilt == h && rebuilt->serialize() == h.serialize());
   ExpHistogram fresh_expected;
   check(fresh_expected.merge(h).ok());
   check(fresh == fresh_expected);

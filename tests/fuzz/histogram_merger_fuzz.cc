@@ -1,7 +1,8 @@
 // Fuzz target for the collector store's HistogramMerger decoder (scans, rollups and part merges
 // decode stored histograms through it): it accepts exactly what ExpHistogram::deserialize()
 // accepts, a rejected input leaves the merger unchanged, a merge equals the sketch's merge, and
-// quantile() / quantile_of() answer the sketch's quantiles bit for bit.
+// quantile() / quantile_of() answer the sketch's quantiles bit for bit; to_histogram() and add()
+// of an object agree with the bytes.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -63,6 +64,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     busy.serialize(got);
     check(got == expected.serialize());
     check(same(busy.quantile(0.5), expected.quantile(0.5)));
+    // The object path: to_histogram() is the decoded merge, add() of an object merges like its
+    // bytes.
+    auto built = busy.to_histogram();
+    check(built.ok() && *built == expected && built->serialize() == got);
+    HistogramMerger by_object;
+    check(by_object.add(base, scratch).ok() && by_object.add(h, scratch).ok());
+    Bytes via_object;
+    by_object.serialize(via_object);
+    check(via_object == got);
   }
   return 0;
 }
