@@ -130,6 +130,11 @@ void append_batches(std::vector<wire::WindowRecord>&& records, const std::string
 store::StoreOptions bench_options(const Clock* clock) {
   store::StoreOptions o;
   o.clock = clock;
+  // ES_BENCH_ROLLUPS=1 adds the packaged config's label rollups (by site, by line and site),
+  // to see what they cost (the figures are without them).
+  if (const char* r = std::getenv("ES_BENCH_ROLLUPS"); r != nullptr && *r == '1') {
+    o.rollups = {{"site"}, {"line", "site"}};
+  }
   o.background_merge = false;
   o.memtable_bytes = std::size_t{4} << 30;
   // Accept the simulated hours however far they lie from the fake clock.

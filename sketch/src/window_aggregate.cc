@@ -107,6 +107,27 @@ Status WindowAggregate::merge(const WindowAggregate& other) {
   return Status();
 }
 
+Status WindowAggregate::merge_serialized(std::uint64_t count, double sum, double min, double max,
+                                         ByteSpan histogram) {
+  if (count_ > std::numeric_limits<std::uint64_t>::max() - count) {
+    return Status::out_of_range(fmt::format(
+        "window aggregate: merging count {} into count {} overflows 64 bits", count, count_));
+  }
+  if (!histogram.empty()) {
+    if (histogram_) {
+      ES_RETURN_IF_ERROR(histogram_->merge_serialized(histogram));
+    } else {
+      ES_ASSIGN_OR_RETURN(ExpHistogram h, ExpHistogram::deserialize(histogram));
+      histogram_.emplace(std::move(h));
+    }
+  }
+  count_ += count;
+  sum_ += sum;
+  if (min < min_) min_ = min;
+  if (max > max_) max_ = max;
+  return Status();
+}
+
 Status WindowAggregate::check_parts(std::uint64_t count, double sum, double min, double max,
                                     const PartsSummary& sketches) {
   auto bad = [&](std::string_view what) {

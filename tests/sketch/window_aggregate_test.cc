@@ -150,6 +150,38 @@ TEST(WindowAggregateTest, MergeEqualsStraightAggregation) {
   EXPECT_EQ(merged.histogram()->count(), values);
 }
 
+// merge_serialized() of a histogram-only aggregate's parts is merge() of the aggregate; a
+// failure (count overflow, bytes that do not decode) changes nothing.
+TEST(WindowAggregateTest, MergeSerializedEqualsMergeOfTheDecodedAggregate) {
+  const auto inputs = make_inputs(3000, 11, /*integral=*/false);
+  AggregateSpec spec;
+  spec.quantiles = true;
+  auto parts = aggregate_chunks(inputs, {700, 1, 0, 1299, 1000}, spec);
+  WindowAggregate by_object(spec), by_bytes(spec);
+  WindowAggregate from_nothing;  // no histogram yet: the first bytes are decoded
+  for (const auto& p : parts) {
+    ASSERT_TRUE(by_object.merge(p).ok());
+    const Bytes h = p.histogram()->serialize();
+    ASSERT_TRUE(by_bytes.merge_serialized(p.count(), p.sum(), p.min(), p.max(), h).ok());
+    ASSERT_TRUE(from_nothing.merge_serialized(p.count(), p.sum(), p.min(), p.max(), h).ok());
+  }
+  EXPECT_EQ(by_bytes, by_object);
+  EXPECT_EQ(from_nothing, by_object);
+  // An event-only part (no histogram bytes) merges its count.
+  ASSERT_TRUE(by_bytes.merge_serialized(4, 0, kInf, -kInf, {}).ok());
+  EXPECT_EQ(by_bytes.count(), by_object.count() + 4);
+
+  const WindowAggregate before = by_bytes;
+  Bytes bad = parts[0].histogram()->serialize();
+  bad.pop_back();
+  EXPECT_FALSE(by_bytes.merge_serialized(1, 1.0, 1.0, 1.0, bad).ok());
+  EXPECT_EQ(by_bytes, before);
+  EXPECT_EQ(by_bytes.merge_serialized(std::numeric_limits<std::uint64_t>::max(), 0, kInf, -kInf, {})
+                .code(),
+            StatusCode::kOutOfRange);
+  EXPECT_EQ(by_bytes, before);
+}
+
 // count/min/max and the histogram buckets do not depend on merge order or grouping, even where
 // the floating-point sum does.
 TEST(WindowAggregateTest, MergeIsOrderIndependent) {

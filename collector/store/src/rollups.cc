@@ -49,31 +49,33 @@ Status check_reserved_tags(std::span<const wire::WindowRecordView> records) {
   return Status();
 }
 
-void expand_rollups(const std::vector<RollupSet>& sets,
-                    const std::vector<wire::WindowRecord>& records,
-                    std::vector<wire::WindowRecord>& out) {
-  if (sets.empty()) return;
+Status expand_rollups(const std::vector<RollupSet>& sets,
+                      std::span<const wire::WindowRecordView> records,
+                      std::vector<wire::WindowRecord>& out) {
+  if (sets.empty()) return Status();
   std::unordered_map<std::string, std::size_t> index;
   std::string key;
+  std::vector<const wire::TagView*> group;
   for (std::size_t si = 0; si < sets.size(); ++si) {
     const RollupSet& set = sets[si];
     index.clear();
-    for (const wire::WindowRecord& r : records) {
+    for (const wire::WindowRecordView& r : records) {
       // The group: the set's labels the record has (tags are sorted by key, as are labels).
-      std::vector<wire::Tag> tags;
-      tags.push_back(wire::Tag{kRollupTag, set.name});
-      auto t = r.key.tags.begin();
+      group.clear();
+      auto t = r.tags.begin();
       for (const std::string& l : set.labels) {
-        while (t != r.key.tags.end() && t->key < l) ++t;
-        if (t != r.key.tags.end() && t->key == l) tags.push_back(*t);
+        while (t != r.tags.end() && t->key < l) ++t;
+        if (t != r.tags.end() && t->key == l) group.push_back(&*t);
       }
       key.clear();
-      key += r.key.metric;
-      for (const auto& tag : tags) {
+      key += r.metric;
+      key += '\0';
+      key += set.name;
+      for (const wire::TagView* tag : group) {
         key += '\0';
-        key += tag.key;
+        key += tag->key;
         key += '\0';
-        key += tag.value;
+        key += tag->value;
       }
       key += '\x01';
       key += std::to_string(r.window_start_ms);
@@ -84,22 +86,27 @@ void expand_rollups(const std::vector<RollupSet>& sets,
       key += '\0';
       key += r.topk_of;
       auto [it, fresh] = index.try_emplace(key, out.size());
-      if (!fresh && out[it->second].agg.merge(r.agg).ok()) continue;
-      // New, or sketches that do not merge (the store's apply counts that conflict like any
-      // other): a record of its own.
-      wire::WindowRecord rr;
-      rr.key.metric = r.key.metric;
-      rr.key.tags = std::move(tags);
-      rr.window_start_ms = r.window_start_ms;
-      rr.window_ms = r.window_ms;
-      rr.delta = r.delta;
-      rr.distinct_of = r.distinct_of;
-      rr.topk_of = r.topk_of;
-      rr.agg = r.agg;
+      if (!fresh) {
+        wire::WindowRecord& into = out[it->second];
+        if (r.distinct.empty() && r.topk.empty()) {
+          if (into.agg.merge_serialized(r.count, r.sum, r.min, r.max, r.histogram).ok()) continue;
+        } else {
+          ES_ASSIGN_OR_RETURN(wire::WindowRecord decoded, wire::to_window_record(r));
+          if (into.agg.merge(decoded.agg).ok()) continue;
+        }
+      }
+      // New, or sketches that do not merge: a record of its own.
+      ES_ASSIGN_OR_RETURN(wire::WindowRecord rr, wire::to_window_record(r));
+      rr.key.tags.clear();
+      rr.key.tags.push_back(wire::Tag{kRollupTag, set.name});
+      for (const wire::TagView* tag : group) {
+        rr.key.tags.push_back(wire::Tag{std::string(tag->key), std::string(tag->value)});
+      }
       if (!fresh) it->second = out.size();
       out.push_back(std::move(rr));
     }
   }
+  return Status();
 }
 
 Result<std::vector<std::pair<std::string, std::int64_t>>> read_rollup_state(

@@ -33,10 +33,14 @@ using RollupSet = RollupInfo;
 Result<std::vector<RollupSet>> make_rollup_sets(const std::vector<std::vector<std::string>>& sets);
 
 // Appends to `out` the rollup records of `records`: one per set, metric, values of the set's
-// labels, window, delta flag and sketch subjects, merging every record that maps to it.
-void expand_rollups(const std::vector<RollupSet>& sets,
-                    const std::vector<wire::WindowRecord>& records,
-                    std::vector<wire::WindowRecord>& out);
+// labels, window, delta flag and sketch subjects, merging every record that maps to it. A
+// record's sketches are decoded only when it starts a rollup record or carries more than a
+// histogram; histograms merge straight from their bytes. Records whose sketches do not merge
+// into the rollup record (the store's apply counts that conflict like any other) get one of
+// their own. Errors: a record whose sketches do not decode (the caller's decoder validated them).
+Status expand_rollups(const std::vector<RollupSet>& sets,
+                      std::span<const wire::WindowRecordView> records,
+                      std::vector<wire::WindowRecord>& out);
 
 // OK unless a record carries a tag whose key starts with "__" (reserved for the store).
 Status check_reserved_tags(std::span<const wire::WindowRecordView> records);

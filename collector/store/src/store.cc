@@ -345,15 +345,7 @@ void Store::Impl::apply_replayed(std::string_view tenant, const Status& decoded,
 
 Status Store::Impl::resolve_rollups(std::string_view tenant, const BatchRef& batch) {
   rollup_records_.clear();
-  if (!rollups_.empty()) {
-    // Rollups merge aggregates: the records' sketches are decoded for them.
-    rollup_inputs_.clear();
-    for (const wire::WindowRecordView& v : batch.records) {
-      ES_ASSIGN_OR_RETURN(wire::WindowRecord r, wire::to_window_record(v));
-      rollup_inputs_.push_back(std::move(r));
-    }
-    expand_rollups(rollups_, rollup_inputs_, rollup_records_);
-  }
+  ES_RETURN_IF_ERROR(expand_rollups(rollups_, batch.records, rollup_records_));
   rollup_views_.assign(rollup_records_);
   if (rollup_records_.empty()) return Status();
   return catalog_->resolve(tenant, rollup_views_.views(), rollup_ids_);

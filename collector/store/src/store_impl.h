@@ -134,9 +134,9 @@ class Store::Impl {
   mutable std::mutex write_mu_;
   DedupeLedger ledger_;
   std::vector<std::uint64_t> ids_scratch_;
-  std::vector<std::uint64_t> rollup_ids_;                           // write_mu_
-  std::vector<wire::WindowRecord> rollup_inputs_, rollup_records_;  // write_mu_
-  RecordViews rollup_views_;                                        // write_mu_
+  std::vector<std::uint64_t> rollup_ids_;           // write_mu_
+  std::vector<wire::WindowRecord> rollup_records_;  // write_mu_
+  RecordViews rollup_views_;                        // write_mu_
   mutable std::mutex rollups_mu_;
   std::vector<RollupInfo> rollups_;  // labels fixed at construction; since_ms set by open()
 

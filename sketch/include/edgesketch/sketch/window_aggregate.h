@@ -69,6 +69,13 @@ class WindowAggregate {
   // (HyperLogLog precision or seed differ, top-K seed differs or other's keys may be longer),
   // kOutOfRange when a count would overflow 64 bits. Merging an aggregate into itself doubles it.
   Status merge(const WindowAggregate& other);
+  // merge() of an aggregate whose only sketch (if any) is the serialized histogram `histogram`,
+  // straight from its bytes (ExpHistogram::merge_serialized: nothing decoded into an object
+  // when *this holds a histogram). The parts must be consistent as from_parts() requires (the
+  // caller's decoder checked them). Errors as merge() (plus kCorruption for bytes that do not
+  // decode); *this is unchanged then.
+  Status merge_serialized(std::uint64_t count, double sum, double min, double max,
+                          ByteSpan histogram);
 
   std::uint64_t count() const { return count_; }
   double sum() const { return sum_; }
