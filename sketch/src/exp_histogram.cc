@@ -296,18 +296,22 @@ double exp_hist_quantile(const ExpHistQuantileParts& h, double phi) {
   return h.max;  // unreachable while the counts add up to count
 }
 
-double ExpHistogram::quantile(double phi) const {
-  ExpHistQuantileParts parts;
-  parts.count = count_;
-  parts.zero_count = zero_count_;
-  parts.min = min_;
-  parts.max = max_;
-  parts.scale = scale_;
-  parts.positive_offset = positive_offset();
-  parts.positive = positive_counts();
-  parts.negative_offset = negative_offset();
-  parts.negative = negative_counts();
-  return exp_hist_quantile(parts, phi);
+double ExpHistogram::quantile(double phi) const { return exp_hist_quantile(parts().buckets, phi); }
+
+ExpHistParts ExpHistogram::parts() const {
+  ExpHistParts p;
+  p.buckets.count = count_;
+  p.buckets.zero_count = zero_count_;
+  p.buckets.min = min_;
+  p.buckets.max = max_;
+  p.buckets.scale = scale_;
+  p.buckets.positive_offset = positive_offset();
+  p.buckets.positive = positive_counts();
+  p.buckets.negative_offset = negative_offset();
+  p.buckets.negative = negative_counts();
+  p.sum = sum();
+  p.max_buckets = max_buckets_;
+  return p;
 }
 
 double ExpHistogram::relative_error_bound() const {

@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 
+#include "edgesketch/sketch/exp_hist_blocks.h"
 #include "edgesketch/sketch/exp_histogram.h"
 
 namespace edgesketch::sketch {
@@ -108,50 +109,6 @@ Status read_store_header(ByteReader& r, const Header& h, int store, StoreHeader&
   return Status::ok_status();
 }
 
-// Unpacks 8 counts of w bits (LSB-first) from p, where `avail` >= w bytes are readable.
-inline void unpack_block(const std::uint8_t* p, std::size_t avail, unsigned w, std::uint64_t v[8]) {
-  if (w <= 8) [[likely]] {
-    // One load holds all 8 counts; bytes past the block are never shifted in.
-    std::uint64_t x = 0;
-    if (avail >= 8) [[likely]] {
-      std::memcpy(&x, p, 8);
-    } else {
-      for (unsigned i = 0; i < w; ++i) x |= std::uint64_t{p[i]} << (8 * i);
-    }
-    const std::uint64_t mask = (std::uint64_t{1} << w) - 1;
-    for (unsigned k = 0; k < 8; ++k) v[k] = (x >> (k * w)) & mask;
-    return;
-  }
-  if (w <= 56) {
-    // Count k starts at bit k·w: one unaligned 8-byte load at its byte covers it.
-    std::uint8_t padded[72] = {};
-    if (avail < w + 8) {
-      std::memcpy(padded, p, w);
-      p = padded;
-    }
-    const std::uint64_t mask = (std::uint64_t{1} << w) - 1;
-    for (unsigned k = 0; k < 8; ++k) {
-      const unsigned bit = k * w;
-      std::uint64_t x;
-      std::memcpy(&x, p + bit / 8, 8);
-      v[k] = (x >> (bit % 8)) & mask;
-    }
-    return;
-  }
-  const std::uint64_t mask = w == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << w) - 1;
-  u128 acc = 0;
-  unsigned bits = 0;
-  for (unsigned k = 0; k < 8; ++k) {
-    while (bits < w) {
-      acc |= static_cast<u128>(*p++) << bits;
-      bits += 8;
-    }
-    v[k] = static_cast<std::uint64_t>(acc) & mask;
-    acc >>= w;
-    bits -= w;
-  }
-}
-
 void put_block(Bytes& out, const std::uint64_t v[8]) {
   std::uint64_t all = 0;
   for (int k = 0; k < 8; ++k) all |= v[k];
@@ -222,7 +179,7 @@ Status read_blocks(ByteReader& r, int store, std::uint32_t n, std::uint32_t max_
       last = c;
     } else {
       std::uint64_t v[8];
-      unpack_block(p, avail, w, v);
+      detail::exp_hist_unpack_block(p, avail, w, v);
       const std::uint32_t valid = std::min<std::uint32_t>(8, n - i);
       for (std::uint32_t k = valid; k < 8; ++k) {
         if (v[k] != 0) {

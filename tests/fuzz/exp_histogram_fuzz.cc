@@ -51,19 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto again = ExpHistogram::deserialize(h.serialize());
   check(again.ok() && *again == h);
   // from_parts() of its parts builds it again.
-  edgesketch::sketch::ExpHistParts parts;
-  parts.buckets.count = h.count();
-  parts.buckets.zero_count = h.zero_count();
-  parts.buckets.min = h.min();
-  parts.buckets.max = h.max();
-  parts.buckets.scale = h.scale();
-  parts.buckets.positive_offset = h.positive_offset();
-  parts.buckets.positive = h.positive_counts();
-  parts.buckets.negative_offset = h.negative_offset();
-  parts.buckets.negative = h.negative_counts();
-  parts.sum = h.sum();
-  parts.max_buckets = h.max_buckets();
-  auto rebuilt = ExpHistogram::from_parts(parts);
+  auto rebuilt = ExpHistogram::from_parts(h.parts());
   check(rebuilt.ok() && *rebuilt == h && rebuilt->serialize() == h.serialize());
   ExpHistogram fresh_expected;
   check(fresh_expected.merge(h).ok());

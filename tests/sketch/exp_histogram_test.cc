@@ -673,26 +673,10 @@ TEST(ExpHistogramCodecTest, RoundTripAndMergeSerializedAgree) {
   }
 }
 
-ExpHistParts parts_of(const ExpHistogram& h) {
-  ExpHistParts p;
-  p.buckets.count = h.count();
-  p.buckets.zero_count = h.zero_count();
-  p.buckets.min = h.count() ? h.min() : 0;
-  p.buckets.max = h.count() ? h.max() : 0;
-  p.buckets.scale = h.scale();
-  p.buckets.positive_offset = h.positive_offset();
-  p.buckets.positive = h.positive_counts();
-  p.buckets.negative_offset = h.negative_offset();
-  p.buckets.negative = h.negative_counts();
-  p.sum = h.sum();
-  p.max_buckets = h.max_buckets();
-  return p;
-}
-
 TEST(ExpHistogramCodecTest, FromPartsBuildsWhatDeserializeBuilds) {
   const auto samples = codec_samples();
   for (std::size_t i = 0; i < samples.size(); ++i) {
-    auto built = ExpHistogram::from_parts(parts_of(samples[i]));
+    auto built = ExpHistogram::from_parts(samples[i].parts());
     ASSERT_TRUE(built.ok()) << i << ": " << built.status().to_string();
     auto decoded = ExpHistogram::deserialize(samples[i].serialize());
     ASSERT_TRUE(decoded.ok());
@@ -707,24 +691,24 @@ TEST(ExpHistogramCodecTest, FromPartsBuildsWhatDeserializeBuilds) {
     auto r = ExpHistogram::from_parts(p);
     return !r.ok() && r.status().code() == StatusCode::kInvalidArgument;
   };
-  ExpHistParts p = parts_of(h);
+  ExpHistParts p = h.parts();
   ASSERT_TRUE(ExpHistogram::from_parts(p).ok());
   p.buckets.count += 1;
   EXPECT_TRUE(refused(p));  // counts do not add up
-  p = parts_of(h);
+  p = h.parts();
   p.buckets.scale = 9;
   EXPECT_TRUE(refused(p));
-  p = parts_of(h);
+  p = h.parts();
   p.max_buckets = 100;
   EXPECT_TRUE(refused(p));
-  p = parts_of(h);
+  p = h.parts();
   p.buckets.min = p.buckets.max + 1;
   EXPECT_TRUE(refused(p));
-  p = parts_of(h);
+  p = h.parts();
   p.buckets.positive_offset = std::numeric_limits<std::int32_t>::max() - 1;
   EXPECT_TRUE(refused(p));
   const std::uint64_t zeros_at_ends[3] = {0, 1, 0};
-  p = parts_of(h);
+  p = h.parts();
   p.buckets.positive =
       ExpHistCounts(reinterpret_cast<const unsigned char*>(zeros_at_ends), 3, true);
   EXPECT_TRUE(refused(p));

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "edgesketch/sketch/exp_hist_blocks.h"
 #include "edgesketch/sketch/exp_histogram.h"
 
 namespace edgesketch::store {
@@ -19,43 +20,6 @@ constexpr std::int32_t kMinIndex8 = -1022 * 256 - 1;   // scale-8 bucket of 2^-1
 constexpr std::int32_t kMaxIndex8 = 1023 * 256 + 255;  // scale-8 bucket of the largest double
 
 Status corrupt(const std::string& what) { return Status::corruption("histogram: " + what); }
-
-// Unpacks the 8 counts of w bits (LSB-first) of one block; `avail` >= w bytes are readable at p.
-inline void unpack_block(const std::uint8_t* p, std::size_t avail, unsigned w, std::uint64_t v[8]) {
-  if (w == 0) {
-    std::fill(v, v + 8, 0);
-    return;
-  }
-  if (w <= 8 && avail >= 8) {
-    std::uint64_t x;
-    std::memcpy(&x, p, 8);
-    const std::uint64_t mask = (std::uint64_t{1} << w) - 1;
-    for (unsigned k = 0; k < 8; ++k) v[k] = (x >> (k * w)) & mask;
-    return;
-  }
-  if (w <= 57 && avail >= w + 8) {
-    // Each count lies within the 8 bytes from the byte of its first bit (bit % 8 + w <= 64),
-    // and those loads stay inside the input (the last starts below byte w).
-    const std::uint64_t mask = (std::uint64_t{1} << w) - 1;
-    for (unsigned k = 0; k < 8; ++k) {
-      const unsigned bit = k * w;
-      std::uint64_t x;
-      std::memcpy(&x, p + bit / 8, 8);
-      v[k] = (x >> (bit % 8)) & mask;
-    }
-    return;
-  }
-  // Copy the block into a zero-padded buffer so that every load below stays inside it.
-  std::uint8_t buf[64 + 16] = {};
-  std::memcpy(buf, p, w);
-  const std::uint64_t mask = w == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << w) - 1;
-  for (unsigned k = 0; k < 8; ++k) {
-    const unsigned bit = k * w;
-    u128 x;
-    std::memcpy(&x, buf + bit / 8, 16);
-    v[k] = static_cast<std::uint64_t>(x >> (bit % 8)) & mask;
-  }
-}
 
 // Appends the counts of one store as blocks of 8 at the smallest width that holds each block
 // (the layout's packing: a width byte, then the 8 counts LSB-first).
@@ -241,7 +205,7 @@ Status HistogramMerger::decode(ByteSpan bytes, Input& in) {
       const auto avail = static_cast<std::size_t>(end - p);
       if (w > 64 || avail < w) return corrupt("bad bucket block");
       std::uint64_t* v = counts.data() + b * 8;
-      unpack_block(p, avail, w, v);
+      sketch::detail::exp_hist_unpack_block(p, avail, w, v);
       p += w;
       if (w <= 8) {
         for (int j = 0; j < 8; ++j) narrow += v[j];
@@ -288,26 +252,27 @@ Status HistogramMerger::add(ByteSpan bytes, Scratch& scratch) {
 Status HistogramMerger::add(const sketch::ExpHistogram& h, Scratch& scratch) {
   if (!scratch.in_) scratch.in_ = std::make_unique<Input>();
   Input& in = *scratch.in_;
-  in.scale = h.scale();
-  in.max_buckets = h.max_buckets();
-  in.count = h.count();
-  in.zero_count = h.zero_count();
-  in.sum = h.count() > 0 ? h.sum() : 0;
-  in.min = h.count() > 0 ? h.min() : std::numeric_limits<double>::infinity();
-  in.max = h.count() > 0 ? h.max() : -std::numeric_limits<double>::infinity();
-  const sketch::ExpHistCounts views[2] = {h.positive_counts(), h.negative_counts()};
-  const std::int32_t offsets[2] = {h.positive_offset(), h.negative_offset()};
+  const sketch::ExpHistParts p = h.parts();
+  in.scale = p.buckets.scale;
+  in.max_buckets = p.max_buckets;
+  in.count = p.buckets.count;
+  in.zero_count = p.buckets.zero_count;
+  in.sum = p.sum;
+  in.min = p.buckets.min;
+  in.max = p.buckets.max;
+  const sketch::ExpHistCounts* views[2] = {&p.buckets.positive, &p.buckets.negative};
+  const std::int32_t offsets[2] = {p.buckets.positive_offset, p.buckets.negative_offset};
   for (int k = 0; k < 2; ++k) {
-    in.present[k] = !views[k].empty();
+    in.present[k] = !views[k]->empty();
     in.offset[k] = offsets[k];
     std::vector<std::uint64_t>& c = in.counts[k];
-    c.resize(views[k].size());
-    for (std::size_t i = 0; i < c.size(); ++i) c[i] = views[k][i];
+    c.resize(views[k]->size());
+    for (std::size_t i = 0; i < c.size(); ++i) c[i] = (*views[k])[i];
   }
   return add_decoded(in);
 }
 
-Result<sketch::ExpHistogram> HistogramMerger::to_histogram() const {
+sketch::ExpHistParts HistogramMerger::parts() const {
   sketch::ExpHistParts parts;
   sketch::ExpHistQuantileParts& q = parts.buckets;
   q.count = count_;
@@ -326,7 +291,11 @@ Result<sketch::ExpHistogram> HistogramMerger::to_histogram() const {
   }
   parts.sum = sum_;
   parts.max_buckets = max_buckets_;
-  return sketch::ExpHistogram::from_parts(parts);
+  return parts;
+}
+
+Result<sketch::ExpHistogram> HistogramMerger::to_histogram() const {
+  return sketch::ExpHistogram::from_parts(parts());
 }
 
 Status HistogramMerger::add_decoded(const Input& in) {
@@ -399,22 +368,7 @@ Status HistogramMerger::add_decoded(const Input& in) {
 }
 
 double HistogramMerger::quantile(double phi) const {
-  sketch::ExpHistQuantileParts parts;
-  parts.count = count_;
-  parts.zero_count = zero_count_;
-  parts.min = min_;
-  parts.max = max_;
-  parts.scale = scale_;
-  std::int32_t* offsets[2] = {&parts.positive_offset, &parts.negative_offset};
-  sketch::ExpHistCounts* counts[2] = {&parts.positive, &parts.negative};
-  for (int k = 0; k < 2; ++k) {
-    const Store& s = stores_[k];
-    if (s.empty()) continue;
-    *offsets[k] = s.lo;
-    *counts[k] =
-        wide_counts(s.buf.data() + (s.lo - s.base), static_cast<std::size_t>(s.hi - s.lo + 1));
-  }
-  return sketch::exp_hist_quantile(parts, phi);
+  return sketch::exp_hist_quantile(parts().buckets, phi);
 }
 
 Result<double> HistogramMerger::quantile_of(ByteSpan bytes, double phi, Scratch& scratch) {

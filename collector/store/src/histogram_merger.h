@@ -104,6 +104,8 @@ class HistogramMerger {
   };
 
   static Status decode(ByteSpan bytes, Input& in);
+  // The merge's parts; the counts are views into stores_.
+  sketch::ExpHistParts parts() const;
   Status add_decoded(const Input& in);
 
   bool has_ = false;

@@ -306,6 +306,9 @@ class ExpHistogram {
   // serialized bytes could not hold (the decoder's checks: scale, max_buckets, store ranges, end
   // buckets, counts adding up, min/max).
   static Result<ExpHistogram> from_parts(const ExpHistParts& parts);
+  // This histogram's parts (from_parts(parts()) builds it again); the counts are views into
+  // *this, valid until it changes. min and max are +inf and -inf when count() is 0.
+  ExpHistParts parts() const;
 
   // What validate() reports of serialized bytes: count(), min(), max() and sum() of the sketch
   // deserialize() would build (min and max NaN when count is 0).
