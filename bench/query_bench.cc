@@ -34,11 +34,9 @@
 #include <thread>
 #include <vector>
 
-#include "app/config.h"
 #include "app/store_source.h"
 #include "bench.h"
 #include "edgesketch/common/clock.h"
-#include "edgesketch/daemon/daemon.h"
 #include "edgesketch/http/http_server.h"
 #include "edgesketch/query/query_engine.h"
 #include "edgesketch/query/range_query_cache.h"
@@ -191,10 +189,7 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 nlohmann::json run_query_bench(const BenchOptions& options) {
   spdlog::set_level(spdlog::level::warn);
-  // The allocator as edgesketch-collector sets it (ES_BENCH_DEFAULT_MALLOC=1: glibc's defaults).
-  if (std::getenv("ES_BENCH_DEFAULT_MALLOC") == nullptr) {
-    daemon::tune_allocator(collector::kDefaultRetainedMemoryBytes, 1);
-  }
+  use_collector_allocator();
   const std::uint32_t devices = options.quick ? 100 : 1'000;
   // ES_BENCH_QUERY_HOURS overrides the stored range (for profiling smaller runs).
   const char* hours_env = std::getenv("ES_BENCH_QUERY_HOURS");

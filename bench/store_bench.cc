@@ -127,6 +127,16 @@ void append_batches(std::vector<wire::WindowRecord>&& records, const std::string
   }
 }
 
+}  // namespace
+
+void use_collector_allocator() {
+  if (std::getenv("ES_BENCH_DEFAULT_MALLOC") == nullptr) {
+    daemon::tune_allocator(collector::kDefaultRetainedMemoryBytes, 1);
+  }
+}
+
+namespace {
+
 store::StoreOptions bench_options(const Clock* clock) {
   store::StoreOptions o;
   o.clock = clock;
@@ -150,10 +160,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 nlohmann::json run_store_bench(const BenchOptions& options) {
   spdlog::set_level(spdlog::level::warn);
-  // The allocator as edgesketch-collector sets it (ES_BENCH_DEFAULT_MALLOC=1: glibc's defaults).
-  if (std::getenv("ES_BENCH_DEFAULT_MALLOC") == nullptr) {
-    daemon::tune_allocator(collector::kDefaultRetainedMemoryBytes, 1);
-  }
+  use_collector_allocator();
   nlohmann::json out;
   FakeClock clock(kStartMs + 2 * 3'600'000);
   const int reps = std::max(1, std::min(options.repetitions, 5));

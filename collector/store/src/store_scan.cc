@@ -195,9 +195,7 @@ class ScanGrid {
     if (c->holds_histogram() && c != previous && used_ < dense_budget_) {
       // Rows of this cell interleave with other cells' rows: dense buckets from now on.
       c->dense = std::make_unique<HistogramMerger>();
-      keep(c->hist ? c->dense->add(*c->hist, scratch_) : c->dense->add(c->bytes, scratch_));
-      used_ -= std::min(used_, c->held_bytes());
-      c->release_held();
+      keep(move_held(c, *c->dense));
       used_ += c->dense->memory_bytes();
       keep(add_dense(c, bytes));
       return first;
@@ -213,11 +211,17 @@ class ScanGrid {
     // More rows for a cell that holds a histogram: the run starts from it.
     shared_.reset();
     run_started_ = true;
-    keep(c->hist ? shared_.add(*c->hist, scratch_) : shared_.add(c->bytes, scratch_));
-    used_ -= std::min(used_, c->held_bytes());
-    c->release_held();
+    keep(move_held(c, shared_));
     keep(shared_.add(bytes, scratch_));
     return first;
+  }
+
+  // Merges the histogram cell c holds (object or copied bytes) into m and frees it there.
+  Status move_held(ScanCell* c, HistogramMerger& m) {
+    Status s = c->hist ? m.add(*c->hist, scratch_) : m.add(c->bytes, scratch_);
+    used_ -= std::min(used_, c->held_bytes());
+    c->release_held();
+    return s;
   }
 
   Status add_dense(ScanCell* c, ByteSpan bytes) {
