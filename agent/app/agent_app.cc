@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -160,8 +161,13 @@ struct AgentApp::Impl {
   std::int64_t redelivery_until_ms = 0;  // steady; set before the inputs start
   daemon::Counter* redelivered = nullptr;
 
-  std::mutex reload_mu;  // guards pending_rules
+  std::mutex reload_mu;  // guards pending_rules, reload_result
+  std::condition_variable reload_cv;
   std::optional<std::vector<RuleSpec>> pending_rules;
+  std::optional<Status> reload_result;  // of the last rule set the aggregator took
+  daemon::Counter* reloads_applied = nullptr;
+  daemon::Counter* reloads_rejected = nullptr;
+  std::atomic<std::size_t> rule_count{0};  // the aggregator's rules, for the gauge
 
   std::mutex agg_stats_mu;  // guards agg_stats (copied by the aggregator thread every ~500 ms)
   AggregatorStats agg_stats;
@@ -240,6 +246,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
   auto aggregator = Aggregator::create(std::move(ao));
   if (!aggregator.ok()) return aggregator.status();
   impl->aggregator = std::move(*aggregator);
+  impl->rule_count.store(impl->aggregator->rules().size());
   if (c.self_metrics.enabled) {
     AggregatorOptions so = self_aggregator_options(c);
     so.clock = &impl->clock;
@@ -622,10 +629,13 @@ void AgentApp::Impl::run_aggregator() {
         Status s = aggregator->reload_rules(std::move(*pending_rules));
         pending_rules.reset();
         if (s.ok()) {
-          spdlog::info("rules reloaded ({} rules)", aggregator->rules().size());
+          reloads_applied->inc();
+          rule_count.store(aggregator->rules().size(), std::memory_order_relaxed);
         } else {
-          spdlog::error("rule reload rejected, keeping the old rules: {}", s.to_string());
+          reloads_rejected->inc();
         }
+        reload_result = std::move(s);
+        reload_cv.notify_all();
       }
     }
     if (now - last_poll >= 100) {
@@ -682,10 +692,20 @@ Status AgentApp::start() {
   return Status();
 }
 
-void AgentApp::request_reload(std::vector<RuleSpec> rules) {
-  std::lock_guard lock(impl_->reload_mu);
-  impl_->pending_rules = std::move(rules);
+Status AgentApp::reload_rules(std::vector<RuleSpec> rules, std::chrono::milliseconds timeout) {
+  Impl& m = *impl_;
+  std::unique_lock lock(m.reload_mu);
+  m.pending_rules = std::move(rules);
+  m.reload_result.reset();
+  if (!m.reload_cv.wait_for(lock, timeout, [&] { return m.reload_result.has_value(); })) {
+    return Status::unavailable(
+        "the aggregator has not taken the new rules yet; they apply when "
+        "it does");
+  }
+  return *m.reload_result;
 }
+
+void AgentApp::reload_rejected() { impl_->reloads_rejected->inc(); }
 
 void AgentApp::stop(int forward_grace_ms) {
   Impl& m = *impl_;
@@ -740,6 +760,13 @@ void AgentApp::Impl::register_metrics() {
                                     "Batches the outbox failed to store");
   redelivered = &m.counter("edgesketch_agent_redelivered_payloads_total",
                            "MQTT payloads redelivered after a restart and already journaled");
+  const std::string reloads_help = "SIGHUP reloads of the rules, by result";
+  reloads_applied =
+      &m.counter("edgesketch_agent_config_reloads_total", reloads_help, {{"result", "applied"}});
+  reloads_rejected =
+      &m.counter("edgesketch_agent_config_reloads_total", reloads_help, {{"result", "rejected"}});
+  m.gauge_fn("edgesketch_agent_rules", "Rules the aggregator applies", {},
+             [this] { return static_cast<double>(rule_count.load(std::memory_order_relaxed)); });
   replayed_records =
       &m.counter("edgesketch_agent_journal_replayed_total", "Journal payloads replayed at start");
   self_samples = &m.counter("edgesketch_agent_self_samples_total",

@@ -13,10 +13,12 @@
 // their batch; type kCloseMarksRecord (encode_close_marks()) is only read, from journals of
 // earlier versions that kept them there.
 //
-// Thread safety: create(), start(), request_reload() and stop() are called by the main thread
+// Thread safety: create(), start(), reload_rules(), reload_rejected() and
+// stop() are called by the main thread
 // only; render_metrics() and healthy() from any thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -42,9 +44,15 @@ class AgentApp {
 
   // Starts the metrics server, the aggregator and forwarder threads and then the inputs.
   Status start();
-  // SIGHUP: new rules, applied by the aggregator thread (reload_rules keeps unchanged rules'
-  // open windows). A rejected rule set is logged and the old rules stay.
-  void request_reload(std::vector<RuleSpec> rules);
+  // SIGHUP: new rules, applied by the aggregator thread (Aggregator::reload_rules keeps the
+  // unchanged rules' open windows and flushes the changed ones). Waits up to `timeout` for the
+  // aggregator to take them: its verdict (a rejected rule set leaves the old rules), or
+  // Unavailable when it has not taken them yet (it will). Counted in
+  // edgesketch_agent_config_reloads_total{result="applied"|"rejected"}.
+  Status reload_rules(std::vector<RuleSpec> rules,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // SIGHUP with a config file that did not load: counted as a rejected reload.
+  void reload_rejected();
   // SIGTERM: inputs stop, rings drain, every window is flushed to the outbox, the journal is
   // synced, the forwarder gets up to `forward_grace_ms` to ship what is left, then stops.
   // Idempotent; bounded (~ the inputs' disconnect + forward_grace_ms + forwarder stop).

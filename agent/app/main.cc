@@ -54,10 +54,18 @@ int run(AgentConfig config, const std::string& config_path) {
       if (!fresh.ok()) {
         spdlog::error("SIGHUP: {} not reloaded, keeping the old rules: {}", config_path,
                       fresh.status().message());
+        (*app)->reload_rejected();
       } else {
-        spdlog::info("SIGHUP: reloading the rules of {} (other sections need a restart)",
-                     config_path);
-        (*app)->request_reload(std::move(fresh->rules));
+        const std::size_t n = fresh->rules.size();
+        if (Status s = (*app)->reload_rules(std::move(fresh->rules)); s.ok()) {
+          spdlog::info("SIGHUP: {} rules of {} in effect (other sections need a restart)", n,
+                       config_path);
+        } else if (s.code() == StatusCode::kUnavailable) {
+          spdlog::warn("SIGHUP: the rules of {}: {}", config_path, s.message());
+        } else {
+          spdlog::error("SIGHUP: the rules of {} were refused, keeping the old rules: {}",
+                        config_path, s.message());
+        }
       }
       notifier.ready("running");
     }

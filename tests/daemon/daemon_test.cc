@@ -11,8 +11,12 @@
 #include <filesystem>
 #include <string>
 
+#include "support/notify_socket.h"
+
 namespace edgesketch::daemon {
 namespace {
+
+using test_support::NotifySocket;
 
 TEST(ListenAddressTest, ParsesHostAndPort) {
   auto a = parse_listen_address("127.0.0.1:9781");
@@ -59,38 +63,6 @@ TEST(SignalsTest, ReceivesSignalsSynchronously) {
   ::kill(::getpid(), SIGTERM);
   EXPECT_EQ(signals.wait(std::chrono::milliseconds(1000)), SIGTERM);
 }
-
-// A datagram socket standing in for systemd's notify socket.
-class NotifySocket {
- public:
-  NotifySocket() {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("es-notify-" + std::to_string(::getpid()) + ".sock"))
-                .string();
-    ::unlink(path_.c_str());
-    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    path_.copy(addr.sun_path, sizeof(addr.sun_path) - 1);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    timeval tv{2, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~NotifySocket() {
-    ::close(fd_);
-    ::unlink(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  std::string receive() {
-    char buf[512];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
 
 TEST(NotifierTest, SendsReadyWatchdogAndStoppingWhenNotifySocketIsSet) {
   NotifySocket socket;

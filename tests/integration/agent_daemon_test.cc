@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -25,6 +26,7 @@
 #include "integration/daemon_process.h"
 #include "support/ack_double.h"
 #include "support/mosquitto_broker.h"
+#include "support/notify_socket.h"
 
 namespace edgesketch::test_support {
 namespace {
@@ -67,11 +69,12 @@ struct Truth {
 };
 
 // series name (ack double spelling) @ window start -> truth line.
-std::map<std::pair<std::string, std::int64_t>, Truth> load_truth(const std::string& record,
-                                                                 const std::string& dir) {
-  const std::string out = dir + "/truth.jsonl";
+// `group_by`: the one tag of the rule's grouping.
+std::map<std::pair<std::string, std::int64_t>, Truth> load_truth(
+    const std::string& record, const std::string& dir, const std::string& group_by = "device") {
+  const std::string out = dir + "/truth-" + group_by + ".jsonl";
   EXPECT_EQ(run_program({ES_SIM_BINARY, "truth", "--record", record, "--window", "2s", "--group-by",
-                         "device", "--output", out},
+                         group_by, "--output", out},
                         dir + "/truth.log"),
             0)
       << read_file(dir + "/truth.log");
@@ -107,21 +110,36 @@ std::uint64_t truth_readings(const std::map<std::pair<std::string, std::int64_t>
 // The agent's own series (window/self_metrics.h): edgesketch_agent_<name>{gateway=...}.
 bool is_self_series(const std::string& series) { return series.rfind("edgesketch_agent_", 0) == 0; }
 
+// A series of a rule grouping by the one tag `group_by` (any device series when empty).
+bool in_group(const std::string& series, const std::string& group_by) {
+  if (is_self_series(series)) return false;
+  return group_by.empty() || series.find("{" + group_by + "=") != std::string::npos;
+}
+
 // Readings of the device series the ack double committed (the self series left out).
-std::uint64_t device_readings(const AckDouble& ack) {
+std::uint64_t device_readings(const AckDouble& ack, const std::string& group_by = "") {
   std::uint64_t n = 0;
   for (const auto& [k, w] : ack.windows()) {
-    if (!is_self_series(k.series)) n += w.agg.count();
+    if (in_group(k.series, group_by)) n += w.agg.count();
   }
   return n;
 }
 
-void expect_equal_to_truth(const std::map<std::pair<std::string, std::int64_t>, Truth>& truth,
-                           const AckDouble& ack) {
+// The committed windows of the rule grouping by `group_by` equal the truth, window by window;
+// windows starting before `from_ms` are left out on both sides.
+void expect_equal_to_truth(const std::map<std::pair<std::string, std::int64_t>, Truth>& truth_all,
+                           const AckDouble& ack, const std::string& group_by = "",
+                           std::int64_t from_ms = INT64_MIN) {
+  std::map<std::pair<std::string, std::int64_t>, Truth> truth;
+  for (const auto& [k, t] : truth_all) {
+    if (k.second >= from_ms) truth.emplace(k, t);
+  }
   std::map<std::pair<std::string, std::int64_t>, const CommittedWindow*> got;
   const auto windows = ack.windows();
   for (const auto& [k, w] : windows) {
-    if (!is_self_series(k.series)) got[{k.series, k.window_start_ms}] = &w;
+    if (in_group(k.series, group_by) && k.window_start_ms >= from_ms) {
+      got[{k.series, k.window_start_ms}] = &w;
+    }
   }
   ASSERT_FALSE(truth.empty());
   EXPECT_EQ(got.size(), truth.size());
@@ -226,13 +244,23 @@ class AgentDaemonTest : public ::testing::Test {
   }
 
   // Waits until the device series at the ack double hold n readings.
-  bool wait_for_readings(std::uint64_t n, int timeout_ms) {
+  bool wait_for_readings(std::uint64_t n, int timeout_ms, const std::string& group_by = "") {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     while (Clock::now() < deadline) {
-      if (device_readings(*ack_) >= n) return true;
+      if (device_readings(*ack_, group_by) >= n) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    return device_readings(*ack_) >= n;
+    return device_readings(*ack_, group_by) >= n;
+  }
+
+  // Waits until the metric lines starting with `prefix` add up to at least `v`.
+  bool wait_for_metric(const std::string& prefix, double v, int timeout_ms) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (Clock::now() < deadline) {
+      if (metric(http_get(metrics_port_, "/metrics").body, prefix) >= v) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
   }
 
   double metric(const std::string& body, const std::string& prefix) {
@@ -312,6 +340,91 @@ TEST_F(AgentDaemonTest, FiveKillsLoseAndDoubleCountNothing) {
   EXPECT_EQ(seqs.begin()->second, 1u);
   EXPECT_EQ(seqs.rbegin()->second, seqs.size());
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+}
+
+// SIGHUP while readings stream in: a rule is added; the unchanged rule keeps its open windows
+// (its totals still equal the truth, window by window), the new rule's windows that start after
+// the reload equal the truth of its grouping; then a config that does not load is refused and
+// the rules stay. Both are counted. Under systemd's notify protocol the agent reports READY,
+// RELOADING (with MONOTONIC_USEC, as Type=notify-reload wants), WATCHDOG pings and STOPPING.
+TEST_F(AgentDaemonTest, SighupReloadsRulesKeepingBufferedReadingsAndTalksToSystemd) {
+  NotifySocket notify;
+  notify.start_collecting();
+  const std::string config = write_config("nanopb");
+  ::setenv("NOTIFY_SOCKET", notify.path().c_str(), 1);
+  ::setenv("WATCHDOG_USEC", "600000", 1);
+  start_agent(config);
+  ::unsetenv("NOTIFY_SOCKET");
+  ::unsetenv("WATCHDOG_USEC");
+  EXPECT_EQ(metric(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_rules "), 1);
+
+  // 30 simulated seconds at 5x: 6 s of wall time; the reload comes after about 2 s.
+  const std::int64_t start = sim_start();
+  DaemonProcess sim(
+      ES_SIM_BINARY,
+      [&] {
+        auto a = sim_args("nanopb", 10, "30s", 5, start);
+        a.erase(a.begin());
+        return a;
+      }(),
+      dir_ + "/sim.log");
+  ASSERT_TRUE(sim.start());
+  const auto sim_began = Clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  write_config("nanopb", "[[rule]]\nname = \"per-site\"\ngroup_by = [\"site\"]\nwindow = \"2s\"\n");
+  ASSERT_EQ(::kill(agent_->pid(), SIGHUP), 0);
+  EXPECT_TRUE(
+      wait_for_metric("edgesketch_agent_config_reloads_total{result=\"applied\"}", 1, 5'000))
+      << agent_->log_tail();
+  const auto reloaded = Clock::now();
+  EXPECT_EQ(metric(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_rules "), 2);
+
+  std::ofstream(config, std::ios::app) << "[[rule]]\nname = 7\n";
+  ASSERT_EQ(::kill(agent_->pid(), SIGHUP), 0);
+  EXPECT_TRUE(
+      wait_for_metric("edgesketch_agent_config_reloads_total{result=\"rejected\"}", 1, 5'000))
+      << agent_->log_tail();
+  EXPECT_EQ(metric(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_rules "), 2);
+  EXPECT_NE(agent_->log_tail().find("not reloaded, keeping the old rules"), std::string::npos)
+      << agent_->log_tail();
+
+  const int status = sim.stop(0, 60'000);
+  ASSERT_TRUE(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << read_file(dir_ + "/sim.log");
+  // The sim's event time runs 5x its wall time from `start`: windows starting 10 simulated
+  // seconds after the reload's wall time hold readings sent well after the reload only.
+  const std::int64_t after_reload_ms =
+      start +
+      5 * std::chrono::duration_cast<std::chrono::milliseconds>(reloaded - sim_began).count() +
+      10'000;
+  const auto truth = load_truth(dir_ + "/sim.rec", dir_);
+  const std::uint64_t want = truth_readings(truth);
+  EXPECT_TRUE(wait_for_readings(want, 30'000, "device"))
+      << device_readings(*ack_, "device") << " of " << want;
+  expect_equal_to_truth(truth, *ack_, "device");
+  EXPECT_EQ(device_readings(*ack_, "device"), want);
+  const auto site_truth = load_truth(dir_ + "/sim.rec", dir_, "site");
+  ASSERT_LT(after_reload_ms, start + 28'000) << "the reload came too late to check the new rule";
+  expect_equal_to_truth(site_truth, *ack_, "site", after_reload_ms);
+  EXPECT_GT(device_readings(*ack_, "site"), 0u);
+  EXPECT_LT(device_readings(*ack_, "site"), want);  // the new rule saw nothing before the reload
+
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+  const std::vector<std::string> messages = notify.collected();
+  ASSERT_FALSE(messages.empty());
+  EXPECT_EQ(messages.front().rfind("READY=1", 0), 0u) << messages.front();
+  EXPECT_EQ(messages.back(), "STOPPING=1");
+  int reloading = 0, watchdog = 0;
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (messages[i].rfind("RELOADING=1\nMONOTONIC_USEC=", 0) == 0) {
+      ++reloading;  // READY comes next: the new rules are in effect (or were refused)
+      ASSERT_LT(i + 1, messages.size());
+      EXPECT_EQ(messages[i + 1].rfind("READY=1", 0), 0u) << messages[i + 1];
+    }
+    if (messages[i] == "WATCHDOG=1") ++watchdog;
+  }
+  EXPECT_EQ(reloading, 2);  // both SIGHUPs, the refused one too (READY follows each)
+  EXPECT_GE(watchdog, 10);  // every 200 ms for ~8 s
 }
 
 TEST_F(AgentDaemonTest, MalformedPayloadsAreCountedAndValidOnesAllArrive) {
