@@ -313,6 +313,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
       uo.name = ic.name;
       uo.bind_address = addr->first;
       uo.port = addr->second;
+      uo.receive_buffer_bytes = static_cast<int>(ic.receive_buffer_bytes);
       auto in = UdpInput::create(uo, std::move(sink));
       if (!in.ok())
         return Status(in.status().code(), "input " + ic.name + ": " + in.status().message());
@@ -790,9 +791,21 @@ void AgentApp::Impl::register_metrics() {
                  [in] { return in->mqtt->stats().connected ? 1.0 : 0.0; });
       m.counter_fn("edgesketch_agent_input_messages_total", "Messages the input received", l,
                    [in] { return static_cast<double>(in->mqtt->stats().received); });
+      m.counter_fn("edgesketch_agent_payloads_oversize_total",
+                   "Payloads above the input's size limit, dropped unparsed", l,
+                   [in] { return static_cast<double>(in->mqtt->stats().oversize); });
     } else {
       m.counter_fn("edgesketch_agent_input_messages_total", "Messages the input received", l,
                    [in] { return static_cast<double>(in->udp->stats().received); });
+      m.counter_fn("edgesketch_agent_payloads_oversize_total",
+                   "Payloads above the input's size limit, dropped unparsed", l,
+                   [in] { return static_cast<double>(in->udp->stats().oversize); });
+      m.counter_fn("edgesketch_agent_udp_socket_drops_total",
+                   "Datagrams the kernel dropped at the input's socket (receive buffer full)", l,
+                   [in] { return static_cast<double>(in->udp->stats().socket_drops); });
+      m.gauge_fn("edgesketch_agent_udp_receive_buffer_bytes",
+                 "The input socket's receive buffer as the kernel granted it", l,
+                 [in] { return static_cast<double>(in->udp->receive_buffer_effective()); });
     }
   }
 

@@ -112,6 +112,8 @@ void read_input(TomlTable t, std::size_t index, InputConfig& in) {
     }
   } else {
     in.bind = t.string("bind", in.bind);
+    in.receive_buffer_bytes =
+        bytes(t, "receive_buffer", in.receive_buffer_bytes, 0, std::uint64_t{1} << 30);
     if (!valid_host_port(in.bind)) {
       t.error("bind", fmt::format("must look like \"127.0.0.1:9782\", not \"{}\"", in.bind));
     }

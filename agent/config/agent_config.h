@@ -56,6 +56,9 @@ struct InputConfig {
   std::string tls_key_file;
   // UDP: "ADDRESS:PORT" to bind.
   std::string bind = "127.0.0.1:9782";
+  // UDP: the socket's receive buffer (SO_RCVBUF, capped by net.core.rmem_max); 0 = the system
+  // default. What overflows it is dropped by the kernel and counted.
+  std::uint64_t receive_buffer_bytes = 0;
   // Parsed payloads the input's ring holds before MQTT blocks or UDP drops.
   std::uint32_t ring_capacity = 1024;
 };

@@ -1,5 +1,6 @@
-// UdpInput: poll() with a timeout (so stop() is noticed) then recvfrom(MSG_TRUNC), which
-// returns a datagram's real length even when it did not fit the buffer.
+// UdpInput: poll() with a timeout (so stop() is noticed) then recvmsg(MSG_TRUNC), which
+// returns a datagram's real length even when it did not fit the buffer, with the socket's
+// drop count (SO_RXQ_OVFL) as ancillary data.
 #include "input/udp_input.h"
 
 #include <arpa/inet.h>
@@ -47,6 +48,13 @@ Result<std::unique_ptr<UdpInput>> UdpInput::create(UdpInputOptions options, Inpu
     int size = options.receive_buffer_bytes;
     (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   }
+  const int on = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &on, sizeof on) != 0) {
+    spdlog::warn(
+        "udp input {}: SO_RXQ_OVFL: {}; datagrams the kernel drops at this socket "
+        "will not be counted",
+        options.name, errno_text(errno));
+  }
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     int err = errno;
     ::close(fd);
@@ -60,7 +68,19 @@ Result<std::unique_ptr<UdpInput>> UdpInput::create(UdpInputOptions options, Inpu
     return Status::io_error("udp input " + options.name + ": getsockname: " + errno_text(err));
   }
   int port = ntohs(addr.sin_port);
-  return std::unique_ptr<UdpInput>(new UdpInput(std::move(options), std::move(sink), fd, port));
+  int granted = 0;
+  socklen_t granted_len = sizeof granted;
+  (void)::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &granted_len);
+  // Linux reserves (and reports) twice what was asked, up to twice net.core.rmem_max.
+  if (options.receive_buffer_bytes > 0 && granted / 2 < options.receive_buffer_bytes) {
+    spdlog::warn(
+        "udp input {}: receive buffer {} bytes asked, the kernel granted {} "
+        "(raise net.core.rmem_max to get more)",
+        options.name, options.receive_buffer_bytes, granted);
+  }
+  auto in = std::unique_ptr<UdpInput>(new UdpInput(std::move(options), std::move(sink), fd, port));
+  in->receive_buffer_effective_ = granted;
+  return in;
 }
 
 UdpInput::UdpInput(UdpInputOptions options, InputSink sink, int fd, int port)
@@ -99,18 +119,26 @@ void UdpInput::run() {
     // Drain what is queued before polling again.
     while (!stopping_.load()) {
       sockaddr_in from{};
-      socklen_t from_len = sizeof from;
-      ssize_t got = ::recvfrom(fd_, buf.data(), buf.size(), MSG_TRUNC | MSG_DONTWAIT,
-                               reinterpret_cast<sockaddr*>(&from), &from_len);
+      iovec iov{buf.data(), buf.size()};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(std::uint32_t))];
+      msghdr msg{};
+      msg.msg_name = &from;
+      msg.msg_namelen = sizeof from;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      ssize_t got = ::recvmsg(fd_, &msg, MSG_TRUNC | MSG_DONTWAIT);
       if (got < 0) {
         int err = errno;
         if (err == EAGAIN || err == EWOULDBLOCK) break;
         if (err == EINTR) continue;
         if (errors_.fetch_add(1) == 0) {
-          spdlog::error("udp input {}: recvfrom: {}", options_.name, errno_text(err));
+          spdlog::error("udp input {}: recvmsg: {}", options_.name, errno_text(err));
         }
         break;
       }
+      note_kernel_drops(msg);
       received_.fetch_add(1, std::memory_order_relaxed);
       bytes_.fetch_add(static_cast<std::uint64_t>(got), std::memory_order_relaxed);
       if (static_cast<std::size_t>(got) > buf.size()) {
@@ -135,6 +163,27 @@ void UdpInput::run() {
   }
 }
 
+void UdpInput::note_kernel_drops(const msghdr& msg) {
+  for (const cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), const_cast<cmsghdr*>(c))) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
+        c->cmsg_len < CMSG_LEN(sizeof(std::uint32_t))) {
+      continue;
+    }
+    std::uint32_t total = 0;
+    std::memcpy(&total, CMSG_DATA(c), sizeof total);
+    const std::uint32_t fresh = total - kernel_drops_seen_;  // modulo 2^32
+    if (fresh == 0) continue;
+    kernel_drops_seen_ = total;
+    if (socket_drops_.fetch_add(fresh, std::memory_order_relaxed) == 0) {
+      spdlog::warn(
+          "udp input {}: the kernel dropped {} datagrams at this socket (receive buffer "
+          "full; raise receive_buffer)",
+          options_.name, fresh);
+    }
+  }
+}
+
 UdpInputStats UdpInput::stats() const {
   UdpInputStats s;
   s.received = received_.load();
@@ -144,6 +193,7 @@ UdpInputStats UdpInput::stats() const {
   s.oversize = oversize_.load();
   s.errors = errors_.load();
   s.sink_exceptions = sink_exceptions_.load();
+  s.socket_drops = socket_drops_.load();
   return s;
 }
 

@@ -55,6 +55,11 @@ TEST(AgentConfigTest, PackagedExampleParses) {
   EXPECT_EQ(c->uplink.batch_max_bytes, 512u << 10);
   EXPECT_EQ(c->metrics.listen, "127.0.0.1:9781");
   EXPECT_TRUE(c->self_metrics.enabled);
+  auto u = parse_agent_config(kMinimal + "[[input]]\ntype = \"udp\"\nreceive_buffer = \"4MiB\"\n",
+                              "agent.toml");
+  ASSERT_TRUE(u.ok()) << u.status().to_string();
+  EXPECT_EQ(c->inputs[0].receive_buffer_bytes, 0u);
+  EXPECT_EQ(u->inputs[1].receive_buffer_bytes, 4u << 20);
   EXPECT_EQ(c->self_metrics.interval_ms, 10'000);
   // The rules build an aggregator, and so does the self source's built-in rule.
   EXPECT_TRUE(Aggregator::create(aggregator_options(*c)).ok());
@@ -172,6 +177,10 @@ TEST(AgentConfigTest, BadValues) {
   expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nqos = 2\n",
                "'input[1].qos': 2 is out of range [0, 1]");
   expect_error(kMinimal + "[[input]]\ntype = \"udp\"\nbind = \"nowhere\"\n", "'input[1].bind'");
+  expect_error(kMinimal + "[[input]]\ntype = \"udp\"\nreceive_buffer = \"2GiB\"\n",
+               "'input[1].receive_buffer'");
+  expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nreceive_buffer = \"1MiB\"\n",
+               "unknown key 'input[1].receive_buffer'");
   expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nformat = \"xml\"\n", "'input[1].format'");
   expect_error(kMinimal + "[[rule]]\nname = \"r\"\nwindow = \"7s\"\n",
                "rule 'r': window_ms 7000 does not divide");

@@ -262,6 +262,35 @@ TEST(UdpInputTest, ReceivesDatagramsAndCountsOversize) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
+// A burst the socket cannot hold while nobody reads it: what the kernel dropped is counted
+// (SO_RXQ_OVFL, reported with the first datagram queued after the drops), so what was sent
+// equals what was read plus what was dropped, exactly.
+TEST(UdpInputTest, CountsWhatTheKernelDropsAtTheSocket) {
+  Collector c;
+  UdpInputOptions o;
+  o.receive_buffer_bytes = 4096;  // the kernel grants its minimum, a few datagrams
+  auto in = UdpInput::create(o, c.sink());
+  ASSERT_TRUE(in.ok()) << in.status().to_string();
+  EXPECT_GT((*in)->receive_buffer_effective(), 0);
+  const int burst = 2000;
+  for (int i = 0; i < burst; ++i) send_udp((*in)->port(), std::string(500, 'b'));
+  (*in)->start();
+  ASSERT_TRUE(eventually([&] { return (*in)->stats().received > 0; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the queued ones are read
+  EXPECT_EQ((*in)->stats().socket_drops, 0u);  // none of them was queued after a drop
+  send_udp((*in)->port(), "after the burst");
+  ASSERT_TRUE(eventually([&] {
+    const UdpInputStats s = (*in)->stats();
+    return s.received + s.socket_drops == static_cast<std::uint64_t>(burst) + 1;
+  })) << (*in)->stats().received
+      << " read, " << (*in)->stats().socket_drops << " dropped";
+  const UdpInputStats s = (*in)->stats();
+  EXPECT_GT(s.socket_drops, 0u);
+  EXPECT_LT(s.received, static_cast<std::uint64_t>(burst));
+  EXPECT_EQ(s.accepted, s.received);
+  (*in)->stop();
+}
+
 TEST(UdpInputTest, RejectsBadOptions) {
   InputSink sink = [](std::string_view, ByteSpan) { return true; };
   UdpInputOptions o;

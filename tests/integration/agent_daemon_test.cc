@@ -180,13 +180,19 @@ class AgentDaemonTest : public ::testing::Test {
 
   // `extra`: more TOML appended (rules, [self_metrics]); without a [self_metrics] section the
   // self source samples every second.
+  // `format` "udp:PORT": a UDP input on 127.0.0.1:PORT (nanopb datagrams) instead of MQTT.
   std::string write_config(const std::string& format, const std::string& extra = "") {
     const std::string path = dir_ + "/agent.toml";
     std::ofstream f(path);
-    f << "[agent]\ngateway_id = \"gw-it\"\ndata_dir = \"" << dir_ << "/data\"\n"
-      << "[[input]]\nname = \"local\"\ntype = \"mqtt\"\nformat = \"" << format << "\"\n"
-      << "broker = \"" << local_->uri() << "\"\ntopics = [\"devices/+/readings\"]\nqos = 1\n"
-      << "[[rule]]\nname = \"per-device\"\ngroup_by = [\"device\"]\nwindow = \"2s\"\n"
+    f << "[agent]\ngateway_id = \"gw-it\"\ndata_dir = \"" << dir_ << "/data\"\n";
+    if (format.rfind("udp:", 0) == 0) {
+      f << "[[input]]\nname = \"local\"\ntype = \"udp\"\nbind = \"127.0.0.1:" << format.substr(4)
+        << "\"\n";
+    } else {
+      f << "[[input]]\nname = \"local\"\ntype = \"mqtt\"\nformat = \"" << format << "\"\n"
+        << "broker = \"" << local_->uri() << "\"\ntopics = [\"devices/+/readings\"]\nqos = 1\n";
+    }
+    f << "[[rule]]\nname = \"per-device\"\ngroup_by = [\"device\"]\nwindow = \"2s\"\n"
       << "[window]\nallowed_lateness = \"500ms\"\nidle_timeout = \"1s\"\n"
       << "[uplink]\nbroker = \"" << uplink_->uri() << "\"\nresend_timeout = \"3s\"\n"
       << "backoff_min = \"100ms\"\nbackoff_max = \"1s\"\nbacklog_rate_cap = 0\n"
@@ -197,7 +203,7 @@ class AgentDaemonTest : public ::testing::Test {
     return path;
   }
 
-  void start_agent(const std::string& config) {
+  void start_agent(const std::string& config, bool mqtt_input = true) {
     agent_ = std::make_unique<DaemonProcess>(
         ES_AGENT_BINARY, std::vector<std::string>{"--config", config}, dir_ + "/agent.log");
     ASSERT_TRUE(agent_->start());
@@ -207,8 +213,9 @@ class AgentDaemonTest : public ::testing::Test {
     }
     ASSERT_EQ(http_get(metrics_port_, "/metrics").status, 200) << agent_->log_tail();
     // Subscribed before anything is published: a first session holds nothing sent before it.
-    while (Clock::now() < deadline && metric(http_get(metrics_port_, "/metrics").body,
-                                             "edgesketch_agent_input_connected") < 1) {
+    while (mqtt_input && Clock::now() < deadline &&
+           metric(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_input_connected") <
+               1) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
@@ -425,6 +432,35 @@ TEST_F(AgentDaemonTest, SighupReloadsRulesKeepingBufferedReadingsAndTalksToSyste
   }
   EXPECT_EQ(reloading, 2);  // both SIGHUPs, the refused one too (READY follows each)
   EXPECT_GE(watchdog, 10);  // every 200 ms for ~8 s
+}
+
+// A UDP input, nanopb datagrams as the firmware sends them: the windows equal the truth and
+// every datagram is accounted for (none dropped in the kernel, the ring or the parser).
+TEST_F(AgentDaemonTest, UdpDatagramsEqualSimTruth) {
+  const int udp_port = free_port();
+  start_agent(write_config("udp:" + std::to_string(udp_port)), false);
+  ASSERT_EQ(run_program({ES_SIM_BINARY, "--devices", "20", "--duration", "30s", "--speed", "20",
+                         "--start-ms", std::to_string(sim_start()), "--format", "nanopb", "--udp",
+                         "127.0.0.1:" + std::to_string(udp_port), "--record", dir_ + "/sim.rec",
+                         "--seed", "7", "--quiet"},
+                        dir_ + "/sim.log"),
+            0)
+      << read_file(dir_ + "/sim.log");
+  const auto truth = load_truth(dir_ + "/sim.rec", dir_);
+  const std::uint64_t want = truth_readings(truth);
+  ASSERT_GT(want, 10'000u);
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want << "\n"
+                                               << http_get(metrics_port_, "/metrics").body;
+  expect_equal_to_truth(truth, *ack_);
+  EXPECT_EQ(device_readings(*ack_), want);
+  const std::string m = http_get(metrics_port_, "/metrics").body;
+  EXPECT_GT(metric(m, "edgesketch_agent_input_messages_total{input=\"local\"}"), 0) << m;
+  EXPECT_EQ(metric(m, "edgesketch_agent_input_messages_total{input=\"local\"}"),
+            metric(m, "edgesketch_agent_payloads_accepted_total{input=\"local\"}"))
+      << m;
+  EXPECT_EQ(metric(m, "edgesketch_agent_udp_socket_drops_total"), 0) << m;
+  EXPECT_GT(metric(m, "edgesketch_agent_udp_receive_buffer_bytes"), 0) << m;
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 }
 
 TEST_F(AgentDaemonTest, MalformedPayloadsAreCountedAndValidOnesAllArrive) {
