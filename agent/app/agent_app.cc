@@ -346,6 +346,7 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
                          parsed.to_string());
     return false;
   }
+  const std::size_t n = chunk.readings.size();
   // One write() of the whole record: this is what makes the (already PUBACKed) message durable.
   const std::size_t dev_len = device.size() <= 255 ? device.size() : 0;
   in.record.resize(1 + dev_len + payload.size());
@@ -370,6 +371,29 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
       }
     }
   }
+  // Room in the ring before the journal write: a payload dropped here was never journaled, so
+  // a restart cannot replay what the counters report as dropped. Only this thread pushes, so
+  // the room seen here is still there after the write.
+  if (in.config.type == InputType::kUdp) {
+    if (in.ring->fill() >= in.ring->capacity()) {
+      drop_ring_full->inc(n);
+      drop_log.warn("input {}: ring full, datagram of {} readings dropped", in.config.name, n);
+      return false;
+    }
+  } else {
+    // Bounded wait (keepalive / 2) so a stalled aggregator cannot cost the broker connection.
+    const auto deadline = Steady::now() + std::chrono::seconds(15);
+    while (in.ring->fill() >= in.ring->capacity() && Steady::now() < deadline &&
+           !inputs_stopping.load(std::memory_order_relaxed)) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (in.ring->fill() >= in.ring->capacity()) {
+      drop_ring_timeout->inc(n);
+      drop_log.warn("input {}: ring still full after 15 s, payload of {} readings dropped",
+                    in.config.name, n);
+      return false;
+    }
+  }
   {
     std::lock_guard lock(in.unfed_mu);
     auto rec = journal->append(ByteSpan(in.record.data(), in.record.size()),
@@ -383,35 +407,9 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
     chunk.record_no = *rec;
     in.unfed.push_back(*rec);
   }
-  const std::size_t n = chunk.readings.size();
-  auto unfed_drop = [&] {
-    std::lock_guard lock(in.unfed_mu);
-    in.unfed.pop_back();
-  };
-  if (in.config.type == InputType::kUdp) {
-    if (!in.ring->try_push(std::move(in.spare))) {
-      unfed_drop();
-      drop_ring_full->inc(n);
-      drop_log.warn("input {}: ring full, datagram of {} readings dropped", in.config.name, n);
-      return false;
-    }
-  } else {
-    // Bounded wait (keepalive / 2) so a stalled aggregator cannot cost the broker connection.
-    const auto deadline = Steady::now() + std::chrono::seconds(15);
-    while (in.ring->fill() >= in.ring->capacity() && Steady::now() < deadline &&
-           !inputs_stopping.load(std::memory_order_relaxed)) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-    // Only this thread pushes, so with room now push_blocking() returns at once.
-    if (in.ring->fill() >= in.ring->capacity() ||
-        !in.ring->push_blocking(std::move(in.spare), inputs_stopping)) {
-      unfed_drop();
-      drop_ring_timeout->inc(n);
-      drop_log.warn("input {}: ring still full after 15 s, payload of {} readings dropped",
-                    in.config.name, n);
-      return false;
-    }
-  }
+  // Journaled, so it must be fed: with the room seen above this returns at once.
+  static const std::atomic<bool> kNeverStop{false};
+  (void)in.ring->push_blocking(std::move(in.spare), kNeverStop);
   in.accepted_payloads->inc();
   in.accepted_readings->inc(n);
   return true;
