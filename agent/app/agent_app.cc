@@ -399,7 +399,7 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
     auto rec = journal->append(ByteSpan(in.record.data(), in.record.size()),
                                static_cast<std::uint8_t>(in.config.format));
     if (!rec.ok()) {
-      drop_journal_error->inc();
+      drop_journal_error->inc(n);
       drop_log.warn("input {}: journal append failed, payload refused: {}", in.config.name,
                     rec.status().to_string());
       return false;
@@ -527,7 +527,9 @@ void AgentApp::Impl::commit_device_batches() {
       for (const CloseMark& mk : closed.marks[i])
         marks.fed_upto = std::max(marks.fed_upto, mk.fed_upto);
     }
-    auto seq = outbox->append(std::move(closed.batches[i]), last ? upto : 0, Lane::kLive, marks);
+    // After a failed append in this round the journal position must not move past its records.
+    const std::uint64_t batch_upto = last && !trim_blocked ? upto : 0;
+    auto seq = outbox->append(std::move(closed.batches[i]), batch_upto, Lane::kLive, marks);
     if (!seq.ok()) {
       // The windows stay in the journal: a restart replays them. Stop trimming until then.
       outbox_append_errors->inc();

@@ -261,6 +261,20 @@ void Forwarder::send_round_http(std::int64_t now_ns) {
       note_handed_out(b);
       http_posts_.fetch_add(1, std::memory_order_relaxed);
       Status s = http_->post(b.payload);
+      if (s.code() == StatusCode::kInvalidArgument) {
+        // Refused for good: dropped and counted like an Ack rejection, the backlog goes on.
+        http_backoff_->reset();
+        if (Status r = outbox_->reject(b.seq); !r.ok()) {
+          outbox_error(r, "reject");
+          continue;
+        }
+        spdlog::warn("forwarder: the collector rejected batch {} over HTTP ({}); dropped", b.seq,
+                     s.message());
+        rejected_.fetch_add(1, std::memory_order_relaxed);
+        outstanding_.erase(b.seq);
+        in_flight_.erase(b.seq);
+        continue;
+      }
       if (!s.ok()) {
         http_errors_.fetch_add(1, std::memory_order_relaxed);
         std::int64_t delay = http_backoff_->next_delay_ms();

@@ -89,6 +89,9 @@ Status HttpUplink::post(ByteSpan window_batch) {
   std::string msg = "http uplink: POST " + url_ + " answered " + std::to_string(code);
   if (!response_.empty()) msg += ": " + response_.substr(0, 200);
   if (code >= 500 || code == 429) return Status::unavailable(msg);
+  // The collector refuses this batch for good (undecodable, too large): like an Ack rejection.
+  if (code == 400 || code == 413 || code == 422) return Status::invalid_argument(msg);
+  // 401/403/404…: the agent's token or URL is wrong; retried, the operator fixes the config.
   return Status::failed_precondition(msg);
 }
 
