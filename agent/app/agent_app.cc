@@ -221,6 +221,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
   oo.coarsen_levels = c.outbox.coarsen_ms;
   oo.resend_after_ms = c.uplink.resend_timeout_ms;  // == ForwarderOptions::ack_timeout_ms
   oo.zstd_level = c.uplink.zstd_level;
+  oo.first_seq = 0;  // a random start: a replaced outbox file never reuses a sent seq
   oo.clock = &impl->clock;
   auto outbox = Outbox::open(oo);
   if (!outbox.ok()) {
@@ -234,7 +235,18 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
   jo.dir = c.journal.dir;
   jo.segment_bytes = c.journal.segment_bytes;
   jo.sync_interval_ms = c.journal.fsync_interval_ms;
-  jo.min_next_record_no = ostats->journal_upto + 1;
+  // New records are numbered past everything the outbox refers to: journal_upto and the stored
+  // close marks (a power loss can cut the journal's tail below a mark's fed_upto; a reused
+  // number would put a new reading behind that mark's replay fence).
+  std::uint64_t referenced = ostats->journal_upto;
+  auto stored_marks = impl->outbox->close_marks();
+  if (!stored_marks.ok()) return stored_marks.status();
+  for (const Bytes& b : *stored_marks) {
+    auto decoded = decode_close_marks(ByteSpan(b));
+    if (!decoded.ok()) continue;  // counted by replay()
+    for (const CloseMark& mk : *decoded) referenced = std::max(referenced, mk.fed_upto);
+  }
+  jo.min_next_record_no = referenced + 1;
   auto journal = Journal::open(jo);
   if (!journal.ok()) {
     return Status(journal.status().code(), "journal " + jo.dir + ": " + journal.status().message());

@@ -9,6 +9,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <random>
 
 #include "edgesketch/sqlite/statement.h"
 #include "edgesketch/wire/codec.h"
@@ -93,6 +94,13 @@ std::uint64_t sum_counts(const wire::WindowBatch& b) {
             : n + r.agg.count();
   }
   return n;
+}
+
+std::uint64_t first_seq(const OutboxOptions& o) {
+  if (o.first_seq != 0) return o.first_seq;
+  std::random_device rd;
+  const std::uint64_t r = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+  return (std::uint64_t{1} << 32) + r % ((std::uint64_t{1} << 62) - (std::uint64_t{1} << 32));
 }
 
 Status check_options(const OutboxOptions& o) {
@@ -235,7 +243,8 @@ Status Outbox::Impl::identify_and_init() {
     ES_RETURN_IF_ERROR(exec_sql(db, kSchemaSql));
     ES_RETURN_IF_ERROR(
         exec_sql(db, "PRAGMA application_id=" + std::to_string(kOutboxApplicationId) +
-                         "; INSERT INTO meta(key, value) VALUES('next_seq', 1)"));
+                         "; INSERT INTO meta(key, value) VALUES('next_seq', " +
+                         std::to_string(first_seq(options)) + ")"));
   }
   ES_RETURN_IF_ERROR(exec_sql(db, kCloseMarksSql));
   ES_RETURN_IF_ERROR(exec_sql(db, "PRAGMA user_version=" + std::to_string(kOutboxSchemaVersion)));

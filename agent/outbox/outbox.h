@@ -86,6 +86,10 @@ struct OutboxOptions {
   // Time source for created_ms, lanes and resends; nullptr = the system clock. Not owned; must
   // outlive the outbox.
   const Clock* clock = nullptr;
+  // seq of a fresh file's first batch. 0 = a random start in [2^32, 2^62): a file that replaces
+  // a lost or corrupt one never reuses seqs its predecessor sent, which the collector's dedupe
+  // by (gateway_id, seq) would take for duplicates and drop. The agent uses 0; tests use 1.
+  std::uint64_t first_seq = 1;
   // SQLite VFS to store the files through; "" = SQLite's default. Tests pass a fault-injecting
   // one. The outbox layers its fsync-counting shim on top.
   std::string vfs;

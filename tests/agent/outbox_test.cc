@@ -134,6 +134,43 @@ std::vector<std::pair<OutboxBatch, WindowBatch>> drain(Outbox& o, const Clock& c
   return all;
 }
 
+// first_seq = 0 (the agent's setting): a fresh file starts at a random seq of at least 2^32, so
+// a file replacing a lost one does not reuse the seqs the collector has already seen; reopening
+// continues where it was.
+TEST(OutboxTest, ARandomFirstSeqKeepsAReplacedFileFromReusingSeqs) {
+  TempDir dir;
+  FakeClock clock(kT0);
+  std::mt19937_64 rng(2);
+  OutboxOptions o = options_for(dir, &clock, 64u << 20);
+  o.first_seq = 0;
+  std::uint64_t first = 0;
+  {
+    auto ob = open_outbox(o);
+    auto seq = ob->append(make_batch(0, 3, rng), 1);
+    ASSERT_TRUE(seq.ok()) << seq.status().to_string();
+    first = *seq;
+    EXPECT_GE(first, std::uint64_t{1} << 32);
+    EXPECT_LT(first, std::uint64_t{1} << 62);
+  }
+  {
+    auto ob = open_outbox(o);
+    auto seq = ob->append(make_batch(1, 3, rng), 2);
+    ASSERT_TRUE(seq.ok());
+    EXPECT_EQ(*seq, first + 1);
+  }
+  // The file is lost and replaced: the new one starts elsewhere.
+  std::filesystem::remove(o.path);
+  std::filesystem::remove(o.path + "-wal");
+  std::filesystem::remove(o.path + "-shm");
+  auto ob = open_outbox(o);
+  auto seq = ob->append(make_batch(2, 3, rng), 3);
+  ASSERT_TRUE(seq.ok());
+  EXPECT_GE(*seq, std::uint64_t{1} << 32);
+  EXPECT_NE(*seq, first);
+  EXPECT_NE(*seq, first + 1);
+  EXPECT_NE(*seq, first + 2);
+}
+
 TEST(OutboxTest, SeqIsMonotonicAcrossReopenAndNeverReused) {
   TempDir dir;
   FakeClock clock(kT0);
