@@ -44,6 +44,8 @@ using Steady = std::chrono::steady_clock;
 // of QoS 1 messages (mosquitto: 20 by default), the newest ones the agent received.
 constexpr std::int64_t kRedeliveryWindowMs = 60'000;
 constexpr std::uint64_t kRedeliveryTail = 4096;
+// The receive time at the head of a kTimedPayloadRecord.
+constexpr std::size_t kTimeBytes = 8;
 
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now().time_since_epoch())
@@ -345,8 +347,8 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
   ReadingChunk& chunk = *in.spare;
   chunk.readings.clear();
   const std::string_view device = device_from_topic(topic);
-  Status parsed =
-      in.parser.parse(in.config.format, payload, clock.now_ms(), chunk.readings, device);
+  const std::int64_t received_ms = clock.now_ms();
+  Status parsed = in.parser.parse(in.config.format, payload, received_ms, chunk.readings, device);
   if (!parsed.ok()) {
     payloads_bad.fetch_add(1, std::memory_order_relaxed);
     const std::string reason(parse_error_reason(parsed));
@@ -361,16 +363,22 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
   const std::size_t n = chunk.readings.size();
   // One write() of the whole record: this is what makes the (already PUBACKed) message durable.
   const std::size_t dev_len = device.size() <= 255 ? device.size() : 0;
-  in.record.resize(1 + dev_len + payload.size());
-  in.record[0] = static_cast<std::uint8_t>(dev_len);
-  std::copy_n(device.data(), dev_len, reinterpret_cast<char*>(in.record.data() + 1));
-  std::copy(payload.begin(), payload.end(), in.record.begin() + 1 + dev_len);
+  in.record.resize(kTimeBytes + 1 + dev_len + payload.size());
+  const auto received = static_cast<std::uint64_t>(received_ms);
+  for (std::size_t i = 0; i < kTimeBytes; ++i) {
+    in.record[i] = static_cast<std::uint8_t>(received >> (8 * i));
+  }
+  std::uint8_t* body = in.record.data() + kTimeBytes;  // what the redelivery filter hashes
+  body[0] = static_cast<std::uint8_t>(dev_len);
+  std::copy_n(device.data(), dev_len, reinterpret_cast<char*>(body + 1));
+  std::copy(payload.begin(), payload.end(), body + 1 + dev_len);
+  const std::size_t body_len = 1 + dev_len + payload.size();
   if (in.config.type == InputType::kMqtt && redelivery_active.load(std::memory_order_relaxed)) {
     if (steady_ms() > redelivery_until_ms) {
       redelivery_active.store(false);
     } else {
-      const std::uint64_t h = XXH3_64bits_withSeed(in.record.data(), in.record.size(),
-                                                   static_cast<std::uint64_t>(in.config.format));
+      const std::uint64_t h =
+          XXH3_64bits_withSeed(body, body_len, static_cast<std::uint64_t>(in.config.format));
       std::lock_guard lock(redelivery_mu);
       auto it = redelivery.find(h);
       if (it != redelivery.end()) {
@@ -409,7 +417,7 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
   {
     std::lock_guard lock(in.unfed_mu);
     auto rec = journal->append(ByteSpan(in.record.data(), in.record.size()),
-                               static_cast<std::uint8_t>(in.config.format));
+                               kTimedPayloadRecord | static_cast<std::uint8_t>(in.config.format));
     if (!rec.ok()) {
       drop_journal_error->inc(n);
       drop_log.warn("input {}: journal append failed, payload refused: {}", in.config.name,
@@ -462,8 +470,26 @@ Status AgentApp::Impl::replay() {
   std::deque<std::uint64_t> recent;
   auto second =
       journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type, ByteSpan payload) {
-        if (type > static_cast<std::uint8_t>(PayloadFormat::kLine) || payload.empty()) return;
-        recent.push_back(XXH3_64bits_withSeed(payload.data(), payload.size(), type));
+        constexpr auto kLast = static_cast<std::uint8_t>(PayloadFormat::kLine);
+        std::int64_t received_ms = 0;  // 0: an untimed record of an earlier version
+        std::uint8_t format = type;
+        if ((type & 0xE0) == kTimedPayloadRecord && (type & 0x1F) <= kLast) {
+          format = static_cast<std::uint8_t>(type & 0x1F);
+          if (payload.size() < kTimeBytes) {
+            if (record_no >= from) ++bad;
+            return;
+          }
+          std::uint64_t t = 0;
+          for (std::size_t i = 0; i < kTimeBytes; ++i) {
+            t |= static_cast<std::uint64_t>(payload[i]) << (8 * i);
+          }
+          received_ms = static_cast<std::int64_t>(t);
+          payload = payload.subspan(kTimeBytes);
+        } else if (type > kLast) {
+          return;  // close marks (earlier versions) and anything unknown
+        }
+        if (payload.empty()) return;
+        recent.push_back(XXH3_64bits_withSeed(payload.data(), payload.size(), format));
         if (recent.size() > kRedeliveryTail) recent.pop_front();
         if (record_no < from) return;
         const std::size_t dev_len = payload[0];
@@ -473,8 +499,8 @@ Status AgentApp::Impl::replay() {
         }
         const std::string_view device(reinterpret_cast<const char*>(payload.data() + 1), dev_len);
         buf.clear();
-        Status s = parser.parse(static_cast<PayloadFormat>(type), payload.subspan(1 + dev_len),
-                                clock.now_ms(), buf, device);
+        Status s = parser.parse(static_cast<PayloadFormat>(format), payload.subspan(1 + dev_len),
+                                received_ms > 0 ? received_ms : clock.now_ms(), buf, device);
         if (!s.ok()) {
           ++bad;
           return;

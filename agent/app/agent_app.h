@@ -31,6 +31,13 @@ namespace edgesketch::agent {
 // Journal record type of a close-marks record, as earlier versions wrote them (payload records
 // use their PayloadFormat); replay still reads them.
 inline constexpr std::uint8_t kCloseMarksRecord = 0x40;
+// Journal record type of a payload record with its receive time: kTimedPayloadRecord | format,
+// body = receive time (ms since the epoch, 8 bytes little-endian), device length (1 byte),
+// device, payload. Replay parses with the receive time, so readings without a timestamp of
+// their own (line protocol may omit it) land in the windows they first went to, and the clock
+// sanity bounds are those of the moment they arrived. Earlier versions wrote the body without
+// the time and the bare format as the type; replay reads both.
+inline constexpr std::uint8_t kTimedPayloadRecord = 0x20;
 
 class AgentApp {
  public:

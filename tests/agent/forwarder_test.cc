@@ -183,7 +183,13 @@ TEST_F(ForwarderTest, RejectedBatchesAreDroppedAndCounted) {
   ASSERT_TRUE(outbox_->append(wrong, 0).ok());
   append();
   fwd_->start();
-  ASSERT_TRUE(eventually([&] { return outbox_rows(*outbox_) == 0; }, 10'000));
+  // The forwarder counts a rejection right after the outbox deleted the row: wait for both.
+  ASSERT_TRUE(eventually(
+      [&] {
+        const ForwarderStats st = fwd_->stats();
+        return outbox_rows(*outbox_) == 0 && st.rejected + st.acked == 2;
+      },
+      10'000));
   EXPECT_EQ(ack_->topic_mismatches(), 1u);
   EXPECT_EQ(ack_->batches_committed(), 1u);
   ForwarderStats s = fwd_->stats();
@@ -245,7 +251,12 @@ TEST(ForwarderHttpTest, FallsBackToHttpWhenTheBrokerIsUnreachable) {
   BatchMaker maker;
   for (int i = 0; i < 10; ++i) ASSERT_TRUE((*outbox)->append(maker.make(i), 0).ok());
   (*fwd)->start();
-  EXPECT_TRUE(eventually([&] { return outbox_rows(**outbox) == 0; }, 15'000));
+  EXPECT_TRUE(eventually(
+      [&] {
+        const ForwarderStats st = (*fwd)->stats();  // counted right after the outbox deletes
+        return outbox_rows(**outbox) == 0 && st.acked + st.rejected == 10;
+      },
+      15'000));
   ForwarderStats s = (*fwd)->stats();
   EXPECT_EQ(s.state, UplinkState::kHttp);
   EXPECT_EQ(s.acked, 9u);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "integration/daemon_process.h"
+#include "journal/journal.h"
 #include "support/ack_double.h"
 #include "support/mosquitto_broker.h"
 #include "support/notify_socket.h"
@@ -460,6 +462,49 @@ TEST_F(AgentDaemonTest, UdpDatagramsEqualSimTruth) {
       << m;
   EXPECT_EQ(metric(m, "edgesketch_agent_udp_socket_drops_total"), 0) << m;
   EXPECT_GT(metric(m, "edgesketch_agent_udp_receive_buffer_bytes"), 0) << m;
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+}
+
+// Replay parses a payload record with the time it was received: a line-protocol reading
+// without a timestamp of its own lands in the window it first went to, not in the window of the
+// restart (where it would count twice next to an already committed copy). A journal written by
+// an earlier version (records without the receive time) still replays.
+TEST_F(AgentDaemonTest, ReplayUsesTheReceiveTimeAndReadsEarlierJournals) {
+  const std::int64_t received_ms = (now_ms() - 20'000) / 2'000 * 2'000 + 500;
+  const std::int64_t stamped_ms = (now_ms() - 10'000) / 2'000 * 2'000 + 700;
+  {
+    agent::JournalOptions jo;
+    jo.dir = dir_ + "/data/journal";
+    std::filesystem::create_directories(dir_ + "/data");
+    auto journal = agent::Journal::open(jo);
+    ASSERT_TRUE(journal.ok()) << journal.status().to_string();
+    auto record = [](const std::string& device, const std::string& payload) {
+      Bytes b;
+      b.push_back(static_cast<std::uint8_t>(device.size()));
+      for (char c : device + payload) b.push_back(static_cast<std::uint8_t>(c));
+      return b;
+    };
+    // An earlier version's record: type = the format (2, line protocol), no receive time.
+    const Bytes old = record("dev-old", "temp value=1.5 " + std::to_string(stamped_ms) + "000000");
+    ASSERT_TRUE((*journal)->append(ByteSpan(old), 2).ok());
+    // This version's: type 0x20 | format, the receive time first; the line has no timestamp.
+    Bytes timed(8);
+    for (int i = 0; i < 8; ++i) {
+      timed[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(received_ms) >> (8 * i));
+    }
+    for (std::uint8_t c : record("dev-timed", "temp value=2.5")) timed.push_back(c);
+    ASSERT_TRUE((*journal)->append(ByteSpan(timed), 0x20 | 2).ok());
+    ASSERT_TRUE((*journal)->sync().ok());
+  }
+  start_agent(write_config("line"));
+  EXPECT_TRUE(wait_for_readings(2, 20'000)) << device_readings(*ack_) << "\n" << agent_->log_tail();
+  std::map<std::string, std::int64_t> window_of;
+  for (const auto& [k, w] : ack_->windows()) {
+    if (!is_self_series(k.series)) window_of[k.series] = k.window_start_ms;
+  }
+  EXPECT_EQ(window_of["temp{device=dev-timed}"], received_ms - 500) << agent_->log_tail();
+  EXPECT_EQ(window_of["temp{device=dev-old}"], stamped_ms - 700) << agent_->log_tail();
+  EXPECT_EQ(device_readings(*ack_), 2u);
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 }
 
