@@ -190,6 +190,7 @@ struct AgentApp::Impl {
   daemon::Counter* drop_journal_error = nullptr;
   daemon::Counter* outbox_append_errors = nullptr;
   daemon::Counter* replayed_records = nullptr;
+  daemon::Counter* replay_unparsable = nullptr;
 
   bool sink(InputPipe& in, std::string_view topic, ByteSpan payload);
   Status replay();
@@ -512,6 +513,7 @@ Status AgentApp::Impl::replay() {
   aggregator->clear_replay_fence();
   for (std::uint64_t h : recent) ++redelivery[h];
   replayed_records->inc(payloads);
+  replay_unparsable->inc(bad);
   spdlog::info(
       "journal replay from record {}: {} payloads, {} close marks ({} bad marks "
       "records, {} unparsable payloads), {} corrupt segments, {} torn records",
@@ -808,6 +810,9 @@ void AgentApp::Impl::register_metrics() {
              [this] { return static_cast<double>(rule_count.load(std::memory_order_relaxed)); });
   replayed_records =
       &m.counter("edgesketch_agent_journal_replayed_total", "Journal payloads replayed at start");
+  replay_unparsable =
+      &m.counter("edgesketch_agent_journal_replay_unparsable_total",
+                 "Journal payloads replay could not parse (their readings are not counted)");
   self_samples = &m.counter("edgesketch_agent_self_samples_total",
                             "Samples of the agent's own health fed to the self-metrics rule");
   self_records = &m.counter("edgesketch_agent_self_records_total",

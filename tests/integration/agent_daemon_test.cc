@@ -494,6 +494,10 @@ TEST_F(AgentDaemonTest, ReplayUsesTheReceiveTimeAndReadsEarlierJournals) {
     }
     for (std::uint8_t c : record("dev-timed", "temp value=2.5")) timed.push_back(c);
     ASSERT_TRUE((*journal)->append(ByteSpan(timed), 0x20 | 2).ok());
+    // A record replay cannot parse: counted, not fatal.
+    Bytes bad(timed.begin(), timed.begin() + 8);
+    for (std::uint8_t c : record("dev-bad", "temp value=")) bad.push_back(c);
+    ASSERT_TRUE((*journal)->append(ByteSpan(bad), 0x20 | 2).ok());
     ASSERT_TRUE((*journal)->sync().ok());
   }
   start_agent(write_config("line"));
@@ -505,6 +509,9 @@ TEST_F(AgentDaemonTest, ReplayUsesTheReceiveTimeAndReadsEarlierJournals) {
   EXPECT_EQ(window_of["temp{device=dev-timed}"], received_ms - 500) << agent_->log_tail();
   EXPECT_EQ(window_of["temp{device=dev-old}"], stamped_ms - 700) << agent_->log_tail();
   EXPECT_EQ(device_readings(*ack_), 2u);
+  const std::string m = http_get(metrics_port_, "/metrics").body;
+  EXPECT_EQ(metric(m, "edgesketch_agent_journal_replayed_total"), 2) << m;
+  EXPECT_EQ(metric(m, "edgesketch_agent_journal_replay_unparsable_total"), 1) << m;
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 }
 
