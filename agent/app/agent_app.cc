@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -21,6 +22,7 @@
 
 #include <xxhash.h>
 
+#include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/clock.h"
 #include "edgesketch/daemon/daemon.h"
 #include "edgesketch/daemon/metrics.h"
@@ -45,7 +47,7 @@ using Steady = std::chrono::steady_clock;
 constexpr std::int64_t kRedeliveryWindowMs = 60'000;
 constexpr std::uint64_t kRedeliveryTail = 4096;
 // The receive time at the head of a kTimedPayloadRecord.
-constexpr std::size_t kTimeBytes = 8;
+constexpr std::size_t kTimeBytes = sizeof(std::uint64_t);
 
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now().time_since_epoch())
@@ -241,15 +243,9 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
   // New records are numbered past everything the outbox refers to: journal_upto and the stored
   // close marks (a power loss can cut the journal's tail below a mark's fed_upto; a reused
   // number would put a new reading behind that mark's replay fence).
-  std::uint64_t referenced = ostats->journal_upto;
-  auto stored_marks = impl->outbox->close_marks();
-  if (!stored_marks.ok()) return stored_marks.status();
-  for (const Bytes& b : *stored_marks) {
-    auto decoded = decode_close_marks(ByteSpan(b));
-    if (!decoded.ok()) continue;  // counted by replay()
-    for (const CloseMark& mk : *decoded) referenced = std::max(referenced, mk.fed_upto);
-  }
-  jo.min_next_record_no = referenced + 1;
+  auto marks_fed_upto = impl->outbox->close_marks_fed_upto();
+  if (!marks_fed_upto.ok()) return marks_fed_upto.status();
+  jo.min_next_record_no = std::max(ostats->journal_upto, *marks_fed_upto) + 1;
   auto journal = Journal::open(jo);
   if (!journal.ok()) {
     return Status(journal.status().code(), "journal " + jo.dir + ": " + journal.status().message());
@@ -365,15 +361,13 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
   // One write() of the whole record: this is what makes the (already PUBACKed) message durable.
   const std::size_t dev_len = device.size() <= 255 ? device.size() : 0;
   in.record.resize(kTimeBytes + 1 + dev_len + payload.size());
-  const auto received = static_cast<std::uint64_t>(received_ms);
-  for (std::size_t i = 0; i < kTimeBytes; ++i) {
-    in.record[i] = static_cast<std::uint8_t>(received >> (8 * i));
-  }
+  const auto received = static_cast<std::uint64_t>(received_ms);  // little-endian, as put_u64
+  std::memcpy(in.record.data(), &received, kTimeBytes);
   std::uint8_t* body = in.record.data() + kTimeBytes;  // what the redelivery filter hashes
   body[0] = static_cast<std::uint8_t>(dev_len);
   std::copy_n(device.data(), dev_len, reinterpret_cast<char*>(body + 1));
   std::copy(payload.begin(), payload.end(), body + 1 + dev_len);
-  const std::size_t body_len = 1 + dev_len + payload.size();
+  const std::size_t body_len = in.record.size() - kTimeBytes;
   if (in.config.type == InputType::kMqtt && redelivery_active.load(std::memory_order_relaxed)) {
     if (steady_ms() > redelivery_until_ms) {
       redelivery_active.store(false);
@@ -469,46 +463,43 @@ Status AgentApp::Impl::replay() {
   // whose PUBACK was lost may already be in a committed window); only those past the outbox's
   // journal_upto are fed to the windows.
   std::deque<std::uint64_t> recent;
-  auto second =
-      journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type, ByteSpan payload) {
-        constexpr auto kLast = static_cast<std::uint8_t>(PayloadFormat::kLine);
-        std::int64_t received_ms = 0;  // 0: an untimed record of an earlier version
-        std::uint8_t format = type;
-        if ((type & 0xE0) == kTimedPayloadRecord && (type & 0x1F) <= kLast) {
-          format = static_cast<std::uint8_t>(type & 0x1F);
-          if (payload.size() < kTimeBytes) {
-            if (record_no >= from) ++bad;
-            return;
-          }
-          std::uint64_t t = 0;
-          for (std::size_t i = 0; i < kTimeBytes; ++i) {
-            t |= static_cast<std::uint64_t>(payload[i]) << (8 * i);
-          }
-          received_ms = static_cast<std::int64_t>(t);
-          payload = payload.subspan(kTimeBytes);
-        } else if (type > kLast) {
-          return;  // close marks (earlier versions) and anything unknown
-        }
-        if (payload.empty()) return;
-        recent.push_back(XXH3_64bits_withSeed(payload.data(), payload.size(), format));
-        if (recent.size() > kRedeliveryTail) recent.pop_front();
-        if (record_no < from) return;
-        const std::size_t dev_len = payload[0];
-        if (payload.size() < 1 + dev_len) {
-          ++bad;
-          return;
-        }
-        const std::string_view device(reinterpret_cast<const char*>(payload.data() + 1), dev_len);
-        buf.clear();
-        Status s = parser.parse(static_cast<PayloadFormat>(format), payload.subspan(1 + dev_len),
-                                received_ms > 0 ? received_ms : clock.now_ms(), buf, device);
-        if (!s.ok()) {
-          ++bad;
-          return;
-        }
-        aggregator->add(buf.view(), record_no);
-        ++payloads;
-      });
+  auto second = journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type,
+                                       ByteSpan payload) {
+    constexpr auto kLast = static_cast<std::uint8_t>(PayloadFormat::kLine);
+    std::int64_t received_ms = 0;  // 0: an untimed record of an earlier version
+    std::uint8_t format = type;
+    if ((type & ~kRecordFormatMask) == kTimedPayloadRecord && (type & kRecordFormatMask) <= kLast) {
+      format = static_cast<std::uint8_t>(type & kRecordFormatMask);
+      ByteReader r(payload);
+      received_ms = static_cast<std::int64_t>(r.u64());
+      if (!r.ok()) {
+        if (record_no >= from) ++bad;
+        return;
+      }
+      payload = payload.subspan(kTimeBytes);
+    } else if (type > kLast) {
+      return;  // close marks (earlier versions) and anything unknown
+    }
+    if (payload.empty()) return;
+    recent.push_back(XXH3_64bits_withSeed(payload.data(), payload.size(), format));
+    if (recent.size() > kRedeliveryTail) recent.pop_front();
+    if (record_no < from) return;
+    const std::size_t dev_len = payload[0];
+    if (payload.size() < 1 + dev_len) {
+      ++bad;
+      return;
+    }
+    const std::string_view device(reinterpret_cast<const char*>(payload.data() + 1), dev_len);
+    buf.clear();
+    Status s = parser.parse(static_cast<PayloadFormat>(format), payload.subspan(1 + dev_len),
+                            received_ms > 0 ? received_ms : clock.now_ms(), buf, device);
+    if (!s.ok()) {
+      ++bad;
+      return;
+    }
+    aggregator->add(buf.view(), record_no);
+    ++payloads;
+  });
   if (!second.ok()) return second.status();
   aggregator->clear_replay_fence();
   for (std::uint64_t h : recent) ++redelivery[h];

@@ -13,9 +13,8 @@
 // their batch; type kCloseMarksRecord (encode_close_marks()) is only read, from journals of
 // earlier versions that kept them there.
 //
-// Thread safety: create(), start(), reload_rules(), reload_rejected() and
-// stop() are called by the main thread
-// only; render_metrics() and healthy() from any thread.
+// Thread safety: create(), start(), reload_rules(), reload_rejected() and stop() are called by
+// the main thread only; render_metrics() and healthy() from any thread.
 #pragma once
 
 #include <chrono>
@@ -38,6 +37,8 @@ inline constexpr std::uint8_t kCloseMarksRecord = 0x40;
 // sanity bounds are those of the moment they arrived. Earlier versions wrote the body without
 // the time and the bare format as the type; replay reads both.
 inline constexpr std::uint8_t kTimedPayloadRecord = 0x20;
+// The format bits of a kTimedPayloadRecord type.
+inline constexpr std::uint8_t kRecordFormatMask = 0x1F;
 
 class AgentApp {
  public:

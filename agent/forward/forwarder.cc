@@ -181,19 +181,21 @@ void Forwarder::process_acks() {
     }
   }
   for (const wire::Ack& a : acks) {
-    for (const wire::AckRejection& r : a.rejected) {
-      Status s = outbox_->reject(r.seq);
-      if (!s.ok()) {
-        outbox_error(s, "reject");
-        continue;
-      }
-      spdlog::warn("forwarder: the collector rejected batch {} ({}); dropped", r.seq, r.reason);
-      rejected_.fetch_add(1, std::memory_order_relaxed);
-      outstanding_.erase(r.seq);
-      in_flight_.erase(r.seq);
-    }
+    for (const wire::AckRejection& r : a.rejected) drop_rejected(r.seq, r.reason);
   }
   in_flight_count_.store(in_flight_.size(), std::memory_order_relaxed);
+}
+
+void Forwarder::drop_rejected(std::uint64_t seq, std::string_view reason) {
+  Status s = outbox_->reject(seq);
+  if (!s.ok()) {
+    outbox_error(s, "reject");
+    return;
+  }
+  spdlog::warn("forwarder: the collector rejected batch {} ({}); dropped", seq, reason);
+  rejected_.fetch_add(1, std::memory_order_relaxed);
+  outstanding_.erase(seq);
+  in_flight_.erase(seq);
 }
 
 void Forwarder::expire_in_flight(std::int64_t now_ns) {
@@ -264,15 +266,7 @@ void Forwarder::send_round_http(std::int64_t now_ns) {
       if (s.code() == StatusCode::kInvalidArgument) {
         // Refused for good: dropped and counted like an Ack rejection, the backlog goes on.
         http_backoff_->reset();
-        if (Status r = outbox_->reject(b.seq); !r.ok()) {
-          outbox_error(r, "reject");
-          continue;
-        }
-        spdlog::warn("forwarder: the collector rejected batch {} over HTTP ({}); dropped", b.seq,
-                     s.message());
-        rejected_.fetch_add(1, std::memory_order_relaxed);
-        outstanding_.erase(b.seq);
-        in_flight_.erase(b.seq);
+        drop_rejected(b.seq, s.message());
         continue;
       }
       if (!s.ok()) {

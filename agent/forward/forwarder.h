@@ -153,6 +153,9 @@ class Forwarder {
   void send_round_http(std::int64_t now_ns);
   void note_handed_out(const OutboxBatch& b);
   void note_acked(std::uint64_t seq, std::int64_t now_ns);
+  // The collector refused `seq` for good (an Ack rejection, or a 400/413/422 answer over HTTP):
+  // deleted from the outbox, logged and counted.
+  void drop_rejected(std::uint64_t seq, std::string_view reason);
   void outbox_error(const Status& s, std::string_view what);
   std::int64_t next_wait_ns(std::int64_t now_ns);
 

@@ -76,7 +76,7 @@ Result<std::unique_ptr<UdpInput>> UdpInput::create(UdpInputOptions options, Inpu
     spdlog::warn(
         "udp input {}: receive buffer {} bytes asked, the kernel granted {} "
         "(raise net.core.rmem_max to get more)",
-        options.name, options.receive_buffer_bytes, granted);
+        options.name, options.receive_buffer_bytes, granted / 2);
   }
   auto in = std::unique_ptr<UdpInput>(new UdpInput(std::move(options), std::move(sink), fd, port));
   in->receive_buffer_effective_ = granted;

@@ -615,6 +615,14 @@ Result<std::vector<Bytes>> Outbox::close_marks() {
   return out;
 }
 
+Result<std::uint64_t> Outbox::close_marks_fed_upto() {
+  Impl& m = *impl_;
+  std::lock_guard lock(m.mu);
+  auto v = m.query_int("SELECT COALESCE(MAX(fed_upto), 0) FROM close_marks");
+  if (!v.ok()) return m.error(v.status().with_context("close_marks_fed_upto"));
+  return as_u64(*v);
+}
+
 Result<std::vector<OutboxBatch>> Outbox::next_to_send(Lane lane, std::size_t limit) {
   Impl& m = *impl_;
   std::lock_guard lock(m.mu);

@@ -173,6 +173,9 @@ class Outbox {
 
   // Every stored close-marks blob still needed, in append order.
   Result<std::vector<Bytes>> close_marks();
+  // The highest fed_upto among them (0 when none): journal record numbers up to it are still
+  // referred to.
+  Result<std::uint64_t> close_marks_fed_upto();
 
   // Up to `limit` batches of `lane` that were never handed out or whose last hand-out is older
   // than resend_after_ms: the live lane newest first, the backlog oldest window first. Marks them

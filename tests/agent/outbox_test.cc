@@ -233,6 +233,7 @@ TEST(OutboxTest, CloseMarksCommitWithTheirBatchAndGoOnceJournalUptoPassesThem) {
   }
   auto ob = open_outbox(o);
   EXPECT_EQ(marks_of(*ob), (std::vector<Bytes>{bytes_of("m10"), bytes_of("m20")}));
+  EXPECT_EQ(*ob->close_marks_fed_upto(), 20u);
   // journal_upto reaches 10: the first marks guard nothing replayable any more; marks already
   // covered by the new journal_upto are not stored at all.
   ASSERT_TRUE(ob->append(make_batch(3, 2, rng), 10, Lane::kLive, {bytes_of("m7"), 7}).ok());
@@ -246,6 +247,9 @@ TEST(OutboxTest, CloseMarksCommitWithTheirBatchAndGoOnceJournalUptoPassesThem) {
   WindowBatch empty;
   EXPECT_FALSE(ob->append(empty, 40, Lane::kLive, {bytes_of("m50"), 50}).ok());
   EXPECT_EQ(marks_of(*ob), (std::vector<Bytes>{bytes_of("m30")}));
+  EXPECT_EQ(*ob->close_marks_fed_upto(), 30u);
+  ASSERT_TRUE(ob->append(make_batch(5, 2, rng), 30).ok());
+  EXPECT_EQ(*ob->close_marks_fed_upto(), 0u);  // none left
 }
 
 TEST(OutboxOpenTest, UpgradesAVersionOneFileInPlace) {
