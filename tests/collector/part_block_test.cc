@@ -134,7 +134,7 @@ TEST(StorePartFileTest, WritesAndReadsBackWithIndex) {
   meta.day = 19'675;
   const std::string path = dir.path() + "/x.part";
   {
-    PartWriter w(path, meta, 1000, 3);
+    PartWriter w(env::Env::posix(), path, meta, 1000, 3);
     for (const auto& o : rows) ASSERT_TRUE(w.add(o.row).ok());
     std::uint64_t bytes = 0;
     auto done = w.finish(bytes);
@@ -142,7 +142,7 @@ TEST(StorePartFileTest, WritesAndReadsBackWithIndex) {
     EXPECT_EQ(done->rows, rows.size());
     EXPECT_EQ(done->blocks, 3u);
   }
-  auto reader = PartReader::open(path, true);
+  auto reader = PartReader::open(env::Env::posix(), path, true);
   ASSERT_TRUE(reader.ok()) << reader.status().to_string();
   EXPECT_EQ((*reader)->meta().tenant, "acme");
   EXPECT_EQ((*reader)->meta().rows, rows.size());
@@ -161,7 +161,7 @@ TEST(StorePartFileTest, WritesAndReadsBackWithIndex) {
   const std::string data = testing::read_all(path);
   for (std::size_t cut : {data.size() - 1, data.size() / 2, std::size_t{10}}) {
     testing::write_all(path, data.substr(0, cut));
-    EXPECT_FALSE(PartReader::open(path, true).ok()) << cut;
+    EXPECT_FALSE(PartReader::open(env::Env::posix(), path, true).ok()) << cut;
   }
 }
 

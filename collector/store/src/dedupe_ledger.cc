@@ -12,18 +12,87 @@ std::string DedupeLedger::key(std::string_view tenant, std::string_view gateway)
   return k;
 }
 
-bool DedupeLedger::contains(std::string_view tenant, std::string_view gateway,
-                            std::uint64_t seq) const {
+const DedupeLedger::Intervals* DedupeLedger::find(std::string_view tenant,
+                                                  std::string_view gateway) const {
   scratch_.assign(tenant);
   scratch_.push_back('\0');
   scratch_.append(gateway);
   auto g = gateways_.find(scratch_);
-  if (g == gateways_.end()) return false;
-  const Intervals& iv = g->second;
-  auto it = iv.upper_bound(seq);
-  if (it == iv.begin()) return false;
+  return g == gateways_.end() ? nullptr : &g->second;
+}
+
+bool DedupeLedger::contains(std::string_view tenant, std::string_view gateway,
+                            std::uint64_t seq) const {
+  const Intervals* iv = find(tenant, gateway);
+  if (iv == nullptr) return false;
+  auto it = iv->upper_bound(seq);
+  if (it == iv->begin()) return false;
   --it;
   return seq <= it->second;
+}
+
+std::size_t DedupeLedger::runs(const Intervals& iv) const {
+  std::size_t n = 0;
+  std::uint64_t prev_last = 0;
+  for (const auto& [first, last] : iv) {
+    if (n == 0 || first - prev_last > limits_.max_run_gap) ++n;
+    prev_last = last;
+  }
+  return n;
+}
+
+Status DedupeLedger::check(std::string_view tenant, std::string_view gateway,
+                           std::uint64_t seq) const {
+  const auto refuse = [&](const std::string& why) {
+    return Status::invalid_argument("seq " + std::to_string(seq) + " of gateway '" +
+                                    std::string(gateway) + "': " + why + " [seq_out_of_range]");
+  };
+  if (seq < kMinSeq || seq > kMaxSeq) {
+    return refuse("outside [1, 2^63), where every agent numbers its batches");
+  }
+  const Intervals* iv = find(tenant, gateway);
+  if (iv == nullptr || iv->empty()) return Status();
+  auto next = iv->upper_bound(seq);
+  if (next != iv->begin()) {
+    auto prev = std::prev(next);
+    if (seq <= prev->second) return Status();  // applied: a duplicate
+    if (seq - prev->second <= limits_.max_run_gap) return Status();
+  }
+  if (next != iv->end() && next->first - seq <= limits_.max_run_gap) return Status();
+  const std::size_t have = runs(*iv);
+  if (have < limits_.max_runs) return Status();
+  return refuse("more than " + std::to_string(limits_.max_run_gap) +
+                " from every seq applied before, and the gateway has " + std::to_string(have) +
+                " runs of seqs already (the most allowed; each run is an outbox file)");
+}
+
+// Joins the two neighbouring intervals of one run with the smallest gap between them. The gap
+// lies below the run's highest applied seq, so no seq still to come is declared applied.
+void DedupeLedger::force_join(Intervals& iv) {
+  auto best = iv.end();
+  std::uint64_t best_gap = 0;
+  for (auto it = iv.begin(), nx = std::next(it); nx != iv.end(); it = nx++) {
+    const std::uint64_t gap = nx->first - it->second;
+    if (gap > limits_.max_run_gap) continue;  // another run
+    if (best == iv.end() || gap < best_gap) {
+      best = it;
+      best_gap = gap;
+    }
+  }
+  if (best == iv.end()) {
+    // Only single-interval runs (max_runs >= max_intervals): join the two closest ones.
+    for (auto it = iv.begin(), nx = std::next(it); nx != iv.end(); it = nx++) {
+      const std::uint64_t gap = nx->first - it->second;
+      if (best == iv.end() || gap < best_gap) {
+        best = it;
+        best_gap = gap;
+      }
+    }
+  }
+  auto nx = std::next(best);
+  best->second = nx->second;
+  iv.erase(nx);
+  ++forced_gaps_;
 }
 
 void DedupeLedger::insert(std::string_view tenant, std::string_view gateway, std::uint64_t seq) {
@@ -48,13 +117,7 @@ void DedupeLedger::insert(std::string_view tenant, std::string_view gateway, std
     return;
   }
   iv.emplace(seq, seq);
-  if (iv.size() > max_intervals_) {
-    auto first = iv.begin();
-    auto second = std::next(first);
-    first->second = second->second;
-    iv.erase(second);
-    ++forced_gaps_;
-  }
+  if (iv.size() > limits_.max_intervals) force_join(iv);
 }
 
 void DedupeLedger::encode(Bytes& out) const {
@@ -74,8 +137,8 @@ void DedupeLedger::encode(Bytes& out) const {
   }
 }
 
-Result<DedupeLedger> DedupeLedger::decode(ByteSpan bytes, std::size_t max_intervals) {
-  DedupeLedger ledger(max_intervals);
+Result<DedupeLedger> DedupeLedger::decode(ByteSpan bytes, LedgerLimits limits) {
+  DedupeLedger ledger(limits);
   if (bytes.empty()) return ledger;  // a store that never flushed
   ByteReader r(bytes);
   const std::uint64_t n = r.varint();
@@ -83,7 +146,7 @@ Result<DedupeLedger> DedupeLedger::decode(ByteSpan bytes, std::size_t max_interv
   for (std::uint64_t i = 0; i < n; ++i) {
     std::string k(r.string(4096));
     const std::uint64_t m = r.varint();
-    if (!r.ok() || m > r.remaining() / 2 || m > max_intervals) {
+    if (!r.ok() || m > r.remaining() / 2 || m > limits.max_intervals) {
       return Status::corruption("ledger: bad interval count for gateway " + std::to_string(i));
     }
     Intervals& iv = ledger.gateways_[k];

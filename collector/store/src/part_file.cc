@@ -1,9 +1,6 @@
 // Writing and opening part files.
 #include "part_file.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -19,26 +16,12 @@ constexpr std::uint32_t kVersion = 1;
 constexpr std::size_t kIndexEntryBytes = 48;
 constexpr std::size_t kTrailerBytes = 16;
 
-Status write_fd(int fd, ByteSpan data, const std::string& path) {
-  const std::uint8_t* p = data.data();
-  std::size_t n = data.size();
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return errno_status("write", path, errno);
-    }
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return Status();
-}
-
 }  // namespace
 
-PartWriter::PartWriter(std::string path, PartMeta meta, std::size_t block_rows, int zstd_level,
-                       std::size_t block_bytes)
-    : path_(std::move(path)),
+PartWriter::PartWriter(env::Env& env, std::string path, PartMeta meta, std::size_t block_rows,
+                       int zstd_level, std::size_t block_bytes)
+    : env_(env),
+      path_(std::move(path)),
       meta_(std::move(meta)),
       block_rows_(std::max<std::size_t>(1, std::min(block_rows, kMaxBlockRows))),
       block_bytes_(std::max<std::size_t>(1, std::min(block_bytes, kMaxBlockRawBytes / 2))),
@@ -48,19 +31,20 @@ PartWriter::PartWriter(std::string path, PartMeta meta, std::size_t block_rows, 
   meta_.min_ws = std::numeric_limits<std::int64_t>::max();
   meta_.max_ws = std::numeric_limits<std::int64_t>::min();
   const std::string tmp = path_ + ".tmp";
-  fd_ = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) {
-    status_ = errno_status("open", tmp, errno);
+  auto f = env_.open_append(tmp, /*truncate=*/true);
+  if (!f.ok()) {
+    status_ = f.status();
     return;
   }
-  status_ = write_fd(fd_, ByteSpan(reinterpret_cast<const std::uint8_t*>(kHeadMagic), 8), tmp);
+  file_ = std::move(f).value();
+  status_ = file_->append(ByteSpan(reinterpret_cast<const std::uint8_t*>(kHeadMagic), 8));
   offset_ = 8;
 }
 
 PartWriter::~PartWriter() {
-  if (fd_ >= 0) {
-    ::close(fd_);
-    ::unlink((path_ + ".tmp").c_str());
+  if (file_ != nullptr) {
+    file_.reset();
+    (void)env_.remove_file(path_ + ".tmp");
   }
 }
 
@@ -117,7 +101,7 @@ Status PartWriter::flush_block() {
   e.last_series = rows.back().series_id;
   e.last_ws = rows.back().window_start;
   index_.push_back(e);
-  ES_RETURN_IF_ERROR(write_fd(fd_, out_, path_ + ".tmp"));
+  ES_RETURN_IF_ERROR(file_->append(out_));
   offset_ += out_.size();
   pending_.clear();
   arena_.clear();
@@ -157,26 +141,24 @@ Result<PartMeta> PartWriter::finish(std::uint64_t& bytes) {
   put_u32(tail, crc32c(meta));
   for (char c : kTailMagic) tail.push_back(static_cast<std::uint8_t>(c));
   const std::string tmp = path_ + ".tmp";
-  ES_RETURN_IF_ERROR(write_fd(fd_, tail, tmp));
+  ES_RETURN_IF_ERROR(file_->append(tail));
   offset_ += tail.size();
-  if (::fsync(fd_) != 0) return errno_status("fsync", tmp, errno);
-  ::close(fd_);
-  fd_ = -1;
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    Status s = errno_status("rename", tmp, errno);
-    ::unlink(tmp.c_str());
+  ES_RETURN_IF_ERROR(file_->sync());
+  file_.reset();
+  if (Status s = env_.rename(tmp, path_); !s.ok()) {
+    (void)env_.remove_file(tmp);
     return s;
   }
-  ES_RETURN_IF_ERROR(sync_dir(parent_dir(path_)));
+  ES_RETURN_IF_ERROR(env_.sync_dir(env::parent_dir(path_)));
   bytes = offset_;
   return meta_;
 }
 
-Result<std::shared_ptr<const PartReader>> PartReader::open(const std::string& path,
+Result<std::shared_ptr<const PartReader>> PartReader::open(env::Env& env, const std::string& path,
                                                            bool verify_blocks) {
   std::shared_ptr<PartReader> p(new PartReader());
   p->path_ = path;
-  ES_ASSIGN_OR_RETURN(p->map_, MappedFile::open(path));
+  ES_ASSIGN_OR_RETURN(p->map_, env.map_file(path));
   const ByteSpan f = p->map_.bytes();
   auto bad = [&](const std::string& what) {
     return Status::corruption("part " + path + ": " + what);

@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "edgesketch/common/status.h"
+#include "edgesketch/env/env.h"
 #include "edgesketch/store/part_block.h"
-#include "file_io.h"
 
 namespace edgesketch::store {
 
@@ -53,7 +53,7 @@ class PartWriter {
  public:
   // A block ends after block_rows rows or once its sketch bytes reach block_bytes, whichever
   // comes first.
-  PartWriter(std::string path, PartMeta meta, std::size_t block_rows, int zstd_level,
+  PartWriter(env::Env& env, std::string path, PartMeta meta, std::size_t block_rows, int zstd_level,
              std::size_t block_bytes = std::size_t{1} << 20);
   ~PartWriter();
   PartWriter(const PartWriter&) = delete;
@@ -72,12 +72,13 @@ class PartWriter {
   };
   Status flush_block();
 
+  env::Env& env_;
   std::string path_;
   PartMeta meta_;
   std::size_t block_rows_;
   std::size_t block_bytes_;
   int zstd_level_;
-  int fd_ = -1;
+  std::unique_ptr<env::WritableFile> file_;
   Status status_;
   std::uint64_t offset_ = 0;
   std::vector<Pending> pending_;
@@ -93,7 +94,7 @@ class PartReader {
  public:
   // Maps and checks the footer, meta and index; with verify_blocks also every block's CRC.
   // kCorruption says what is wrong.
-  static Result<std::shared_ptr<const PartReader>> open(const std::string& path,
+  static Result<std::shared_ptr<const PartReader>> open(env::Env& env, const std::string& path,
                                                         bool verify_blocks);
 
   const PartMeta& meta() const { return meta_; }
@@ -105,7 +106,7 @@ class PartReader {
  private:
   PartReader() = default;
   std::string path_;
-  MappedFile map_;
+  env::MappedFile map_;
   PartMeta meta_;
   std::vector<BlockIndexEntry> index_;
 };

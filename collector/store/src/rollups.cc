@@ -6,8 +6,6 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "file_io.h"
-
 namespace edgesketch::store {
 
 Result<std::vector<RollupSet>> make_rollup_sets(const std::vector<std::vector<std::string>>& sets) {
@@ -110,10 +108,10 @@ Status expand_rollups(const std::vector<RollupSet>& sets,
 }
 
 Result<std::vector<std::pair<std::string, std::int64_t>>> read_rollup_state(
-    const std::string& path) {
+    env::Env& env, const std::string& path) {
   std::vector<std::pair<std::string, std::int64_t>> out;
-  if (!path_exists(path)) return out;
-  ES_ASSIGN_OR_RETURN(Bytes bytes, read_file(path, 1u << 20));
+  if (!env.exists(path)) return out;
+  ES_ASSIGN_OR_RETURN(Bytes bytes, env.read_file(path, 1u << 20));
   std::istringstream in(std::string(bytes.begin(), bytes.end()));
   std::string line;
   while (std::getline(in, line)) {
@@ -129,10 +127,11 @@ Result<std::vector<std::pair<std::string, std::int64_t>>> read_rollup_state(
   return out;
 }
 
-Status write_rollup_state(const std::string& path, const std::vector<RollupSet>& sets) {
+Status write_rollup_state(env::Env& env, const std::string& path,
+                          const std::vector<RollupSet>& sets) {
   std::string text;
   for (const auto& s : sets) text += s.name + " " + std::to_string(s.since_ms) + "\n";
-  return write_file_durable(
+  return env.write_file_durable(
       path, ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "edgesketch/common/status.h"
+#include "edgesketch/env/env.h"
 #include "edgesketch/store/store.h"
 #include "edgesketch/wire/batch_view.h"
 #include "edgesketch/wire/types.h"
@@ -47,7 +48,8 @@ Status check_reserved_tags(std::span<const wire::WindowRecordView> records);
 
 // <dir>/ROLLUPS: one line per set, "<name> <since_ms>".
 Result<std::vector<std::pair<std::string, std::int64_t>>> read_rollup_state(
-    const std::string& path);
-Status write_rollup_state(const std::string& path, const std::vector<RollupSet>& sets);
+    env::Env& env, const std::string& path);
+Status write_rollup_state(env::Env& env, const std::string& path,
+                          const std::vector<RollupSet>& sets);
 
 }  // namespace edgesketch::store

@@ -69,13 +69,14 @@ SeriesCatalog::~SeriesCatalog() {
   if (db_ != nullptr) sqlite3_close(db_);
 }
 
-Result<std::unique_ptr<SeriesCatalog>> SeriesCatalog::open(const std::string& path,
-                                                           std::size_t max_series_per_tenant) {
+Result<std::unique_ptr<SeriesCatalog>> SeriesCatalog::open(
+    const std::string& path, std::size_t default_max_series,
+    std::map<std::string, std::size_t, std::less<>> max_series, const char* vfs) {
   std::unique_ptr<SeriesCatalog> c(new SeriesCatalog());
-  c->max_per_tenant_ = max_series_per_tenant;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &c->db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  c->default_max_ = default_max_series;
+  c->max_series_ = std::move(max_series);
+  int rc = sqlite3_open_v2(path.c_str(), &c->db_,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
   if (rc != SQLITE_OK) return sqlite_status(c->db_, rc, "open catalog " + path);
   ES_RETURN_IF_ERROR(exec_sql(c->db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
   ES_RETURN_IF_ERROR(exec_sql(c->db_, kSchemaSql));
@@ -187,7 +188,8 @@ Status SeriesCatalog::resolve(std::string_view tenant,
     if (first_of.emplace(key(i), i).second) to_create.push_back(i);
   }
   const std::size_t have = tenant_size(tenant);
-  if (have + to_create.size() > max_per_tenant_) {
+  const std::size_t limit = limit_of(tenant);
+  if (have + to_create.size() > limit) {
     const auto& k = records[to_create.front()];
     std::string name = std::string(k.metric) + "{";
     for (std::size_t j = 0; j < k.tags.size(); ++j) {
@@ -198,8 +200,8 @@ Status SeriesCatalog::resolve(std::string_view tenant,
     return Status::resource_exhausted(
         "tenant '" + std::string(tenant) + "' has " + std::to_string(have) +
         " series and the batch would add " + std::to_string(to_create.size()) +
-        ", over the limit of " + std::to_string(max_per_tenant_) + " (first new series " + name +
-        "); raise max_series_per_tenant or drop high-cardinality tags");
+        ", over its limit of " + std::to_string(limit) + " (first new series " + name +
+        "); raise the tenant's max_series or drop high-cardinality tags [series_limit]");
   }
 
   std::vector<SeriesInfo> created;
@@ -229,6 +231,7 @@ Status SeriesCatalog::resolve(std::string_view tenant,
       created.push_back(std::move(info));
     }
     ES_RETURN_IF_ERROR(txn.commit());
+    writes_.fetch_add(1, std::memory_order_relaxed);
   }
   std::unique_lock lock(mu_);
   for (auto& info : created) {
@@ -243,6 +246,11 @@ Status SeriesCatalog::resolve(std::string_view tenant,
     if (ids[i] == 0) return Status::internal("catalog: a series just created is missing");
   }
   return Status();
+}
+
+std::size_t SeriesCatalog::limit_of(std::string_view tenant) const {
+  auto it = max_series_.find(tenant);
+  return it != max_series_.end() ? it->second : default_max_;
 }
 
 std::size_t SeriesCatalog::size() const {

@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -43,12 +44,17 @@ class SeriesCatalog {
  public:
   ~SeriesCatalog();
   // Opens or creates the catalog at `path` and loads every series.
-  static Result<std::unique_ptr<SeriesCatalog>> open(const std::string& path,
-                                                     std::size_t max_series_per_tenant);
+  // A tenant may hold max_series[tenant] series, or default_max_series when not listed.
+  // `vfs`: the SQLite VFS to open the file with (Env::sqlite_vfs(); nullptr = the default).
+  static Result<std::unique_ptr<SeriesCatalog>> open(
+      const std::string& path, std::size_t default_max_series,
+      std::map<std::string, std::size_t, std::less<>> max_series = {}, const char* vfs = nullptr);
 
   // Sets ids[i] to the id of records[i]'s series, creating the missing ones. All or nothing:
   // when the tenant would exceed its series limit nothing is created and the error is
-  // kResourceExhausted naming the tenant, the limit and the first new series.
+  // kResourceExhausted naming the tenant, the limit and the first new series, tagged
+  // [series_limit]. A failed catalog write (disk full, I/O error) is kIoError: nothing is
+  // created and the same batch may succeed later.
   Status resolve(std::string_view tenant, std::span<const wire::WindowRecordView> records,
                  std::vector<std::uint64_t>& ids);
 
@@ -57,6 +63,8 @@ class SeriesCatalog {
                                             std::span<const LabelMatcher> matchers) const;
   std::optional<SeriesInfo> info(std::uint64_t id) const;
   std::size_t size() const;
+  // Transactions resolve() has committed (each one creating series).
+  std::uint64_t writes() const { return writes_.load(std::memory_order_relaxed); }
   std::size_t tenant_size(std::string_view tenant) const;
 
  private:
@@ -78,7 +86,11 @@ class SeriesCatalog {
   static void encode_key(const KeyRef& key, std::string& out);
   Result<std::vector<std::uint64_t>> match_one(const TenantIndex& t, const LabelMatcher& m) const;
 
-  std::size_t max_per_tenant_ = 0;
+  std::size_t limit_of(std::string_view tenant) const;
+
+  std::size_t default_max_ = 0;
+  std::atomic<std::uint64_t> writes_{0};
+  std::map<std::string, std::size_t, std::less<>> max_series_;
   sqlite3* db_ = nullptr;
   std::mutex write_mu_;  // serializes resolve() and guards insert_, scratch_ and the keys below
   Statement insert_;

@@ -109,6 +109,7 @@ std::vector<RollupInfo> Store::rollups() const { return impl_->rollups(); }
 Store::Impl::Impl(std::string dir, StoreOptions options)
     : dir_(std::move(dir)), options_(std::move(options)) {
   clock_ = options_.clock != nullptr ? options_.clock : &system_clock_;
+  env_ = options_.env != nullptr ? options_.env : &env::Env::posix();
   replay_limits_ = options_.limits;
   // Replayed batches were validated when they arrived; their clock bounds were relative to
   // that moment, not to now.
@@ -156,12 +157,12 @@ Status Store::Impl::validate_options() const {
 Status Store::Impl::open() {
   ES_RETURN_IF_ERROR(validate_options());
   ES_ASSIGN_OR_RETURN(rollups_, make_rollup_sets(options_.rollups));
-  ES_RETURN_IF_ERROR(ensure_dir(dir_ + "/parts"));
-  ES_RETURN_IF_ERROR(ensure_dir(dir_ + "/quarantine"));
+  ES_RETURN_IF_ERROR(env_->ensure_dir(dir_ + "/parts"));
+  ES_RETURN_IF_ERROR(env_->ensure_dir(dir_ + "/quarantine"));
   Manifest m;
   const std::string manifest_path = dir_ + "/MANIFEST";
-  if (path_exists(manifest_path)) {
-    ES_ASSIGN_OR_RETURN(Bytes bytes, read_file(manifest_path, std::uint64_t{1} << 30));
+  if (env_->exists(manifest_path)) {
+    ES_ASSIGN_OR_RETURN(Bytes bytes, env_->read_file(manifest_path, std::uint64_t{1} << 30));
     auto decoded = Manifest::decode(bytes);
     if (!decoded.ok()) {
       return decoded.status().with_context(
@@ -180,7 +181,8 @@ Status Store::Impl::open() {
     ledger_ = std::move(ledger).value();
   }
   ES_ASSIGN_OR_RETURN(catalog_,
-                      SeriesCatalog::open(dir_ + "/catalog.db", options_.max_series_per_tenant));
+                      SeriesCatalog::open(dir_ + "/catalog.db", options_.max_series_per_tenant,
+                                          options_.max_series_by_tenant, env_->sqlite_vfs()));
   bool rewrite = false;
   ES_RETURN_IF_ERROR(open_parts(m, rewrite));
   ES_RETURN_IF_ERROR(remove_orphans(m));
@@ -193,6 +195,8 @@ Status Store::Impl::open() {
   wo.dir = dir_ + "/wal";
   wo.segment_bytes = options_.wal_segment_bytes;
   wo.group_commit_delay_us = options_.group_commit_delay_us;
+  wo.quarantine_dir = dir_ + "/quarantine";
+  wo.env = env_;
   WalReplayReport report;
   const auto t0 = std::chrono::steady_clock::now();
   {
@@ -213,6 +217,7 @@ Status Store::Impl::open() {
     decoder.finish();
   }
   torn_bytes_ = report.torn_bytes;
+  wal_quarantined_ = report.segments_quarantined;
   ES_RETURN_IF_ERROR(open_rollups());
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (report.records > 0 || report.torn_bytes > 0) {
@@ -250,13 +255,13 @@ Status Store::Impl::quarantine(const std::string& rel_path, const Status& why) {
   const std::string to = dir_ + "/quarantine/" + flat;
   spdlog::error("store {}: part {} is unreadable ({}); moved to {} and left out of the store", dir_,
                 rel_path, why.to_string(), to);
-  return rename_durable(dir_ + "/" + rel_path, to);
+  return env_->rename_durable(dir_ + "/" + rel_path, to);
 }
 
 Status Store::Impl::open_parts(const Manifest& m, bool& rewrite) {
   auto set = std::make_shared<PartSet>();
   for (const auto& mp : m.parts) {
-    auto reader = PartReader::open(dir_ + "/" + mp.path, options_.verify_parts_on_open);
+    auto reader = PartReader::open(*env_, dir_ + "/" + mp.path, options_.verify_parts_on_open);
     Status why;
     if (!reader.ok()) {
       why = reader.status();
@@ -269,7 +274,7 @@ Status Store::Impl::open_parts(const Manifest& m, bool& rewrite) {
     }
     if (!why.ok()) {
       rewrite = true;
-      if (path_exists(dir_ + "/" + mp.path)) {
+      if (env_->exists(dir_ + "/" + mp.path)) {
         ES_RETURN_IF_ERROR(quarantine(mp.path, why));
       } else {
         ++quarantined_;
@@ -291,16 +296,16 @@ Status Store::Impl::open_parts(const Manifest& m, bool& rewrite) {
 Status Store::Impl::remove_orphans(const Manifest& m) {
   std::set<std::string> live;
   for (const auto& p : m.parts) live.insert(p.path);
-  ES_ASSIGN_OR_RETURN(auto tenants, list_dir(dir_ + "/parts"));
+  ES_ASSIGN_OR_RETURN(auto tenants, env_->list_dir(dir_ + "/parts"));
   for (const auto& t : tenants) {
     const std::string td = "parts/" + t;
-    ES_ASSIGN_OR_RETURN(auto tiers, list_dir(dir_ + "/" + td));
+    ES_ASSIGN_OR_RETURN(auto tiers, env_->list_dir(dir_ + "/" + td));
     for (const auto& tier : tiers) {
       const std::string tierd = td + "/" + tier;
-      ES_ASSIGN_OR_RETURN(auto days, list_dir(dir_ + "/" + tierd));
+      ES_ASSIGN_OR_RETURN(auto days, env_->list_dir(dir_ + "/" + tierd));
       for (const auto& day : days) {
         const std::string dd = tierd + "/" + day;
-        ES_ASSIGN_OR_RETURN(auto files, list_dir(dir_ + "/" + dd));
+        ES_ASSIGN_OR_RETURN(auto files, env_->list_dir(dir_ + "/" + dd));
         for (const auto& f : files) {
           const std::string rel = dd + "/" + f;
           if (live.count(rel)) continue;
@@ -308,13 +313,13 @@ Status Store::Impl::remove_orphans(const Manifest& m) {
             ++orphans_removed_;
             spdlog::info("store {}: removing {} (left by an unfinished flush or merge)", dir_, rel);
           }
-          ES_RETURN_IF_ERROR(remove_file(dir_ + "/" + rel));
+          ES_RETURN_IF_ERROR(env_->remove_file(dir_ + "/" + rel));
         }
-        ES_RETURN_IF_ERROR(remove_dir_if_empty(dir_ + "/" + dd));
+        ES_RETURN_IF_ERROR(env_->remove_dir_if_empty(dir_ + "/" + dd));
       }
-      ES_RETURN_IF_ERROR(remove_dir_if_empty(dir_ + "/" + tierd));
+      ES_RETURN_IF_ERROR(env_->remove_dir_if_empty(dir_ + "/" + tierd));
     }
-    ES_RETURN_IF_ERROR(remove_dir_if_empty(dir_ + "/" + td));
+    ES_RETURN_IF_ERROR(env_->remove_dir_if_empty(dir_ + "/" + td));
   }
   return Status();
 }
@@ -324,6 +329,7 @@ void Store::Impl::apply_replayed(std::string_view tenant, const Status& decoded,
   if (!decoded.ok()) {
     // The bytes passed the CRC, so they are what was written; a batch that decoded then and does
     // not now means the limits were tightened. Skip it loudly rather than refuse to start.
+    ++wal_unreadable_;
     spdlog::error("store {}: WAL batch for tenant '{}' does not decode any more ({}); skipped",
                   dir_, tenant, decoded.to_string());
     return;
@@ -333,6 +339,7 @@ void Store::Impl::apply_replayed(std::string_view tenant, const Status& decoded,
   Status s = catalog_->resolve(tenant, batch.records, ids_scratch_);
   if (s.ok()) s = resolve_rollups(tenant, batch);
   if (!s.ok()) {
+    ++wal_unreadable_;
     spdlog::error("store {}: WAL batch gateway '{}' seq {} skipped: {}", dir_, batch.gateway_id,
                   batch.seq, s.to_string());
     return;
@@ -353,7 +360,7 @@ Status Store::Impl::resolve_rollups(std::string_view tenant, const BatchRef& bat
 
 Status Store::Impl::open_rollups() {
   const std::string path = dir_ + "/ROLLUPS";
-  ES_ASSIGN_OR_RETURN(auto known, read_rollup_state(path));
+  ES_ASSIGN_OR_RETURN(auto known, read_rollup_state(*env_, path));
   // The end of every window stored so far (parts and the replayed memtable), rounded up to the
   // coarsest tier: no row at or after it holds data from before a new rollup.
   auto complete_from = [&] {
@@ -383,7 +390,7 @@ Status Store::Impl::open_rollups() {
       spdlog::info("store {}: new rollup [{}], complete from {} ms", dir_, r.name, r.since_ms);
     }
   }
-  return changed ? write_rollup_state(path, rollups_) : Status();
+  return changed ? write_rollup_state(*env_, path, rollups_) : Status();
 }
 
 // ---- write path ----
@@ -408,6 +415,8 @@ Result<IngestReceipt> Store::Impl::submit_decoded(std::string_view tenant, const
   ES_RETURN_IF_ERROR(check_tenant(tenant, batch.tenant, batch.gateway_id, batch.seq));
   ES_RETURN_IF_ERROR(check_reserved_tags(batch.records));
   std::lock_guard lock(write_mu_);
+  // Nothing is accepted, not even a duplicate's ack, while a stall lasts.
+  ES_RETURN_IF_ERROR(resume_locked());
   IngestReceipt r;
   r.gateway_id = batch.gateway_id;
   r.seq = batch.seq;
@@ -418,9 +427,25 @@ Result<IngestReceipt> Store::Impl::submit_decoded(std::string_view tenant, const
     r.lsn = wal_->last_lsn();
     return r;
   }
-  ES_RETURN_IF_ERROR(catalog_->resolve(tenant, batch.records, ids_scratch_));
-  ES_RETURN_IF_ERROR(resolve_rollups(tenant, batch));
-  ES_ASSIGN_OR_RETURN(r.lsn, wal_->append(tenant, encoded));
+  ES_RETURN_IF_ERROR(ledger_.check(tenant, batch.gateway_id, batch.seq));
+  {
+    const std::uint64_t writes = catalog_->writes();
+    Status s = catalog_->resolve(tenant, batch.records, ids_scratch_);
+    if (s.ok()) s = resolve_rollups(tenant, batch);
+    if (!s.ok()) {
+      if (env::is_temporary(s)) enter_stall(Stage::kCatalog, s);
+      return s;
+    }
+    if (catalog_->writes() != writes) clear_stall(Stage::kCatalog);
+  }
+  {
+    auto lsn = wal_->append(tenant, encoded);
+    if (!lsn.ok()) {
+      enter_stall(Stage::kWal, lsn.status());
+      return Status::unavailable("store: the WAL is stalled: " + lsn.status().to_string());
+    }
+    r.lsn = *lsn;
+  }
   apply_batch(tenant, batch.records, ids_scratch_);
   if (!rollup_views_.views().empty()) apply_batch(tenant, rollup_views_.views(), rollup_ids_);
   ledger_.insert(tenant, batch.gateway_id, batch.seq);
@@ -431,12 +456,10 @@ Result<IngestReceipt> Store::Impl::submit_decoded(std::string_view tenant, const
     std::shared_lock mlock(mem_mu_);
     over = mem_bytes_ > options_.memtable_bytes;
   }
-  if (over) {
-    Status s = flush_locked();
-    if (!s.ok()) {
-      // The batch is applied and in the WAL; a failed flush only delays truncation.
-      spdlog::error("store {}: flush after memtable overflow failed: {}", dir_, s.to_string());
-    }
+  if (over && !stalled(Stage::kFlush)) {
+    // The batch is applied and in the WAL; a failed flush only delays truncation (and is
+    // retried by resume_locked()).
+    (void)flush_locked();
   }
   return r;
 }
@@ -479,9 +502,101 @@ void Store::Impl::apply_batch(std::string_view tenant,
   records_applied_ += records.size();
 }
 
+Status Store::Impl::wait_durable(std::uint64_t lsn) {
+  Status s = wal_->wait_durable(lsn);
+  if (s.ok()) return s;
+  enter_stall(Stage::kWal, s);
+  return Status::unavailable("store: the WAL is stalled: " + s.to_string());
+}
+
 Status Store::Impl::flush() {
   std::lock_guard lock(write_mu_);
+  if (!wal_->failure().ok()) return recover_wal_locked();
   return flush_locked();
+}
+
+void Store::Impl::enter_stall(Stage stage, const Status& why) {
+  static constexpr const char* kNames[] = {"WAL", "catalog", "flush"};
+  {
+    std::lock_guard lock(stall_mu_);
+    stall_reason_ = std::string(kNames[static_cast<int>(stage)]) + ": " + why.to_string();
+    StallState& st = stall_[static_cast<int>(stage)];
+    if (st.active) return;
+    st.active = true;
+    st.since = std::chrono::steady_clock::now();
+    ++stalls_;
+  }
+  spdlog::error(
+      "store {}: {} write failed ({}); ingest is held back (no acks, agents resend, HTTP 503) "
+      "and retried every {} ms until it succeeds",
+      dir_, kNames[static_cast<int>(stage)], why.to_string(), options_.stall_retry_ms);
+  wake_background();
+}
+
+void Store::Impl::clear_stall(Stage stage) {
+  static constexpr const char* kNames[] = {"WAL", "catalog", "flush"};
+  std::lock_guard lock(stall_mu_);
+  StallState& st = stall_[static_cast<int>(stage)];
+  if (!st.active) return;
+  st.active = false;
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - st.since).count();
+  spdlog::info("store {}: {} writes work again after {:.1f} s; ingest resumed", dir_,
+               kNames[static_cast<int>(stage)], secs);
+  if (!stall_[0].active && !stall_[1].active && !stall_[2].active) stall_reason_.clear();
+}
+
+bool Store::Impl::stalled(Stage stage) const {
+  std::lock_guard lock(stall_mu_);
+  return stall_[static_cast<int>(stage)].active;
+}
+
+bool Store::Impl::memtable_over_hard_limit() const {
+  std::shared_lock lock(mem_mu_);
+  return mem_bytes_ > 2 * options_.memtable_bytes;
+}
+
+Status Store::Impl::resume_locked(bool force) {
+  const bool wal = stalled(Stage::kWal) || !wal_->failure().ok();
+  const bool flush = stalled(Stage::kFlush);
+  if (!wal && !flush) return Status();
+  const auto now = std::chrono::steady_clock::now();
+  if (force || now - last_retry_ >= std::chrono::milliseconds(options_.stall_retry_ms)) {
+    last_retry_ = now;
+    if (wal) {
+      (void)recover_wal_locked();
+    } else {
+      (void)flush_locked();
+    }
+  }
+  if (stalled(Stage::kWal) || !wal_->failure().ok()) {
+    std::lock_guard lock(stall_mu_);
+    return Status::unavailable("store stalled (" + stall_reason_ + "); retrying");
+  }
+  // A stalled flush holds ingest back only once the memtable is far over its budget.
+  if (stalled(Stage::kFlush) && memtable_over_hard_limit()) {
+    std::lock_guard lock(stall_mu_);
+    return Status::unavailable("store stalled (" + stall_reason_ +
+                               ") and the memtable is at twice its budget; retrying");
+  }
+  return Status();
+}
+
+Status Store::Impl::recover_wal_locked() {
+  auto segment = wal_->begin_recovery();
+  Status s = segment.status();
+  // Every record the WAL took is in the memtables: once they are in committed parts, nothing
+  // the failed segment may have lost matters.
+  // The MANIFEST moves replay past the failed segment even when the memtables are empty.
+  if (s.ok()) s = flush_into_parts_locked(*segment, /*always_commit=*/true);
+  if (!s.ok()) {
+    enter_stall(Stage::kWal, s);
+    return s;
+  }
+  wal_->end_recovery();
+  clear_stall(Stage::kWal);
+  clear_stall(Stage::kFlush);
+  return Status();
 }
 
 std::uint64_t Store::Impl::allocate_part_id() {
@@ -493,7 +608,7 @@ Result<std::shared_ptr<const LivePart>> Store::Impl::write_part(
     const std::string& tenant, std::uint32_t tier_ms, std::int64_t day, int zstd_level,
     const std::function<Status(PartWriter&)>& fill) {
   const std::string pdir = partition_dir(tenant, tier_ms, day);
-  ES_RETURN_IF_ERROR(ensure_dir(dir_ + "/" + pdir));
+  ES_RETURN_IF_ERROR(env_->ensure_dir(dir_ + "/" + pdir));
   char name[40];
   std::snprintf(name, sizeof name, "%012" PRIu64 ".part", allocate_part_id());
   const std::string rel = pdir + "/" + name;
@@ -501,13 +616,19 @@ Result<std::shared_ptr<const LivePart>> Store::Impl::write_part(
   meta.tenant = tenant;
   meta.tier_ms = tier_ms;
   meta.day = day;
-  PartWriter w(dir_ + "/" + rel, meta, options_.block_rows, zstd_level, options_.block_bytes);
+  PartWriter w(*env_, dir_ + "/" + rel, meta, options_.block_rows, zstd_level,
+               options_.block_bytes);
   ES_RETURN_IF_ERROR(fill(w));
   std::uint64_t bytes = 0;
   ES_ASSIGN_OR_RETURN(PartMeta done, w.finish(bytes));
   // The directory entry of a new partition directory must be durable too.
-  ES_RETURN_IF_ERROR(sync_dir(parent_dir(dir_ + "/" + pdir)));
-  ES_ASSIGN_OR_RETURN(auto reader, PartReader::open(dir_ + "/" + rel, false));
+  Status synced = env_->sync_dir(env::parent_dir(dir_ + "/" + pdir));
+  auto reader = synced.ok() ? PartReader::open(*env_, dir_ + "/" + rel, false)
+                            : Result<std::shared_ptr<const PartReader>>(synced);
+  if (!reader.ok()) {
+    (void)env_->remove_file(dir_ + "/" + rel);
+    return reader.status();
+  }
   auto lp = std::make_shared<LivePart>();
   lp->meta.path = rel;
   lp->meta.tenant = tenant;
@@ -517,7 +638,7 @@ Result<std::shared_ptr<const LivePart>> Store::Impl::write_part(
   lp->meta.bytes = bytes;
   lp->meta.min_ws = done.min_ws;
   lp->meta.max_ws = done.max_ws;
-  lp->reader = std::move(reader);
+  lp->reader = std::move(reader).value();
   return std::shared_ptr<const LivePart>(std::move(lp));
 }
 
@@ -529,7 +650,27 @@ Status Store::Impl::flush_locked() {
     if (!any) return Status();
   }
   // Everything in the memtables came from segments below `segment`.
-  ES_ASSIGN_OR_RETURN(const std::uint64_t segment, wal_->rotate());
+  auto rotated = wal_->rotate();
+  if (!rotated.ok()) {
+    enter_stall(Stage::kWal, rotated.status());
+    return rotated.status().with_context("flush");
+  }
+  Status s = flush_into_parts_locked(*rotated);
+  if (!s.ok()) {
+    enter_stall(Stage::kFlush, s);
+    return s;
+  }
+  clear_stall(Stage::kFlush);
+  return Status();
+}
+
+Status Store::Impl::flush_into_parts_locked(const std::uint64_t segment, bool always_commit) {
+  {
+    std::shared_lock lock(mem_mu_);
+    bool any = false;
+    for (const auto& [k, m] : memtables_) any = any || !m.empty();
+    if (!any && !always_commit) return Status();
+  }
   // Only this thread (holding write_mu_) changes the memtables, so they are stable here.
   std::vector<std::shared_ptr<const LivePart>> added;
   Bytes h, d, t;
@@ -584,7 +725,10 @@ Status Store::Impl::flush_locked() {
               }
               return Status();
             });
-        if (!part.ok()) return part.status().with_context("flush");
+        if (!part.ok()) {
+          for (const auto& p : added) (void)env_->remove_file(dir_ + "/" + p->meta.path);
+          return part.status().with_context("flush");
+        }
         added.push_back(std::move(part).value());
       }
     }
@@ -602,6 +746,7 @@ Status Store::Impl::flush_locked() {
     if (!s.ok()) {
       wal_replay_from_ = old_from;
       committed_ledger_ = std::move(old_ledger);
+      for (const auto& p : added) (void)env_->remove_file(dir_ + "/" + p->meta.path);
       return s.with_context("flush");
     }
     std::unique_lock mem(mem_mu_);
@@ -611,8 +756,12 @@ Status Store::Impl::flush_locked() {
     mem_bytes_ = 0;
   }
   ++flushes_;
-  ES_RETURN_IF_ERROR(wal_->remove_segments_before(segment));
   wake_background();
+  // The parts are committed: a failure to remove old segments only delays it (the next flush
+  // removes them; replay skips what the ledger has).
+  if (Status r = wal_->remove_segments_before(segment); !r.ok()) {
+    spdlog::warn("store {}: removing WAL segments before {}: {}", dir_, segment, r.to_string());
+  }
   return Status();
 }
 
@@ -623,7 +772,7 @@ Status Store::Impl::commit_manifest_locked(const PartSet& parts) {
   m.ledger = committed_ledger_;
   m.parts.reserve(parts.size());
   for (const auto& p : parts) m.parts.push_back(p->meta);
-  return write_file_durable(dir_ + "/MANIFEST", m.encode());
+  return env_->write_file_durable(dir_ + "/MANIFEST", m.encode());
 }
 
 std::shared_ptr<const PartSet> Store::Impl::parts_snapshot() const {
@@ -684,6 +833,16 @@ StoreStats Store::Impl::stats() const {
     s.ledger_gateways = ledger_.gateways();
     s.ledger_forced_gaps = ledger_.forced_gaps();
   }
+  s.wal_segments_quarantined = wal_quarantined_;
+  s.wal_batches_unreadable = wal_unreadable_;
+  {
+    std::lock_guard lock(stall_mu_);
+    s.stalled_wal = stall_[0].active ? 1 : 0;
+    s.stalled_catalog = stall_[1].active ? 1 : 0;
+    s.stalled_flush = stall_[2].active ? 1 : 0;
+    s.stall_reason = stall_reason_;
+  }
+  s.stalls = stalls_;
   return s;
 }
 

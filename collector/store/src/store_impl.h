@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -58,7 +59,7 @@ class Store::Impl {
   Result<IngestReceipt> submit(std::string_view tenant, const wire::WindowBatch& batch,
                                ByteSpan encoded);
   Result<IngestReceipt> submit_encoded(std::string_view tenant, ByteSpan encoded);
-  Status wait_durable(std::uint64_t lsn) { return wal_->wait_durable(lsn); }
+  Status wait_durable(std::uint64_t lsn);
   Status flush();
   Status compact(bool full);
   Status apply_retention();
@@ -104,6 +105,22 @@ class Store::Impl {
   // Computes since_ms of newly configured rollups and persists <dir>/ROLLUPS (after replay).
   Status open_rollups();
   Status flush_locked();
+  // Writes the memtables into parts and commits them with WAL replay starting at `segment`
+  // (every record in the memtables lies below it), then truncates the WAL. On failure the
+  // parts written are removed and the memtables stay. Without always_commit, empty memtables
+  // are a no-op.
+  Status flush_into_parts_locked(std::uint64_t segment, bool always_commit = false);
+  // Stalls (see StoreOptions::stall_retry_ms). write_mu_ for the *_locked ones.
+  enum class Stage { kWal = 0, kCatalog = 1, kFlush = 2 };
+  void enter_stall(Stage stage, const Status& why);
+  void clear_stall(Stage stage);
+  bool stalled(Stage stage) const;
+  // Retries what is stalled when the retry interval has passed; OK when ingest may proceed,
+  // kUnavailable naming the fault otherwise.
+  Status resume_locked(bool force = false);
+  // After a WAL failure: a fresh segment, the memtables into parts, the WAL's failure cleared.
+  Status recover_wal_locked();
+  bool memtable_over_hard_limit() const;
   std::string partition_dir(const std::string& tenant, std::uint32_t tier_ms,
                             std::int64_t day) const;
   Result<std::shared_ptr<const LivePart>> write_part(
@@ -124,6 +141,7 @@ class Store::Impl {
 
   const std::string dir_;
   const StoreOptions options_;
+  env::Env* env_;
   SystemClock system_clock_;
   const Clock* clock_;
   wire::Limits replay_limits_;
@@ -157,6 +175,16 @@ class Store::Impl {
 
   mutable std::mutex parts_mu_;
   std::shared_ptr<const PartSet> parts_;
+
+  mutable std::mutex stall_mu_;
+  struct StallState {
+    bool active = false;
+    std::chrono::steady_clock::time_point since{};
+  };
+  StallState stall_[3];
+  std::string stall_reason_;
+  std::chrono::steady_clock::time_point last_retry_{};  // write_mu_
+  std::atomic<std::uint64_t> stalls_{0}, wal_quarantined_{0}, wal_unreadable_{0};
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;

@@ -126,7 +126,7 @@ Status Store::Impl::merge_parts(const std::vector<std::shared_ptr<const LivePart
   }
   ++merges_;
   // Scans that still hold the old parts keep their mappings; unlinking does not disturb them.
-  for (const auto& p : inputs) ES_RETURN_IF_ERROR(remove_file(dir_ + "/" + p->meta.path));
+  for (const auto& p : inputs) ES_RETURN_IF_ERROR(env_->remove_file(dir_ + "/" + p->meta.path));
   return Status();
 }
 
@@ -193,11 +193,11 @@ Status Store::Impl::retention_locked() {
                  partition_dir(tenant, tier, day));
   }
   for (const auto& p : drop) {
-    ES_RETURN_IF_ERROR(remove_file(dir_ + "/" + p->meta.path));
-    const std::string pdir = dir_ + "/" + parent_dir(p->meta.path);
-    ES_RETURN_IF_ERROR(remove_dir_if_empty(pdir));
-    ES_RETURN_IF_ERROR(remove_dir_if_empty(parent_dir(pdir)));
-    ES_RETURN_IF_ERROR(remove_dir_if_empty(parent_dir(parent_dir(pdir))));
+    ES_RETURN_IF_ERROR(env_->remove_file(dir_ + "/" + p->meta.path));
+    const std::string pdir = dir_ + "/" + env::parent_dir(p->meta.path);
+    ES_RETURN_IF_ERROR(env_->remove_dir_if_empty(pdir));
+    ES_RETURN_IF_ERROR(env_->remove_dir_if_empty(env::parent_dir(pdir)));
+    ES_RETURN_IF_ERROR(env_->remove_dir_if_empty(env::parent_dir(env::parent_dir(pdir))));
   }
   return Status();
 }
@@ -213,10 +213,21 @@ void Store::Impl::wake_background() {
 void Store::Impl::background_loop() {
   std::unique_lock lock(bg_mu_);
   for (;;) {
-    bg_cv_.wait(lock, [&] { return bg_stop_ || bg_work_; });
+    const bool stalled_now = stalled(Stage::kWal) || stalled(Stage::kFlush);
+    if (stalled_now) {
+      bg_cv_.wait_for(lock, std::chrono::milliseconds(options_.stall_retry_ms),
+                      [&] { return bg_stop_; });
+    } else {
+      bg_cv_.wait(lock, [&] { return bg_stop_ || bg_work_; });
+    }
     if (bg_stop_) return;
     bg_work_ = false;
     lock.unlock();
+    if (stalled_now) {
+      // Resume by itself even when no batch arrives to trigger it.
+      std::lock_guard wlock(write_mu_);
+      (void)resume_locked();
+    }
     {
       std::lock_guard mlock(merge_mu_);
       for (;;) {

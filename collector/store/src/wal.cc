@@ -46,8 +46,14 @@ std::string Wal::segment_path(std::uint64_t n) const {
 Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, std::uint64_t first_live,
                                        const ReplayFn& replay, WalReplayReport& report) {
   std::unique_ptr<Wal> wal(new Wal(options));
-  ES_RETURN_IF_ERROR(ensure_dir(options.dir));
-  ES_ASSIGN_OR_RETURN(auto names, list_dir(options.dir));
+  env::Env& env = *wal->env_;
+  ES_RETURN_IF_ERROR(env.ensure_dir(options.dir));
+  ES_ASSIGN_OR_RETURN(auto names, env.list_dir(options.dir));
+  std::uint64_t newest = 0;
+  for (const auto& name : names) {
+    std::uint64_t n;
+    if (parse_segment_name(name, n)) newest = std::max(newest, n);
+  }
   std::uint64_t last = first_live == 0 ? 0 : first_live - 1;
   std::uint64_t lowest = 0;
   for (const auto& name : names) {
@@ -55,14 +61,14 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, std::uint64_t 
     if (!parse_segment_name(name, n)) continue;
     const std::string path = options.dir + "/" + name;
     if (n < first_live) {
-      ES_RETURN_IF_ERROR(remove_file(path));
+      ES_RETURN_IF_ERROR(env.remove_file(path));
       ++report.stale_segments_removed;
       continue;
     }
     if (lowest == 0) lowest = n;
     last = std::max(last, n);
     ++report.segments;
-    ES_ASSIGN_OR_RETURN(MappedFile map, MappedFile::open(path));
+    ES_ASSIGN_OR_RETURN(env::MappedFile map, env.map_file(path));
     ByteSpan b = map.bytes();
     std::size_t valid = 0;
     if (b.size() >= kHeaderBytes && std::memcmp(b.data(), kMagic, 8) == 0) {
@@ -86,15 +92,31 @@ Result<std::unique_ptr<Wal>> Wal::open(const WalOptions& options, std::uint64_t 
       pos += kRecordHeaderBytes + len;
       valid = pos;
     }
+    if (valid < b.size() && n != newest) {
+      // A closed segment: it was complete when the next one started. Keep it for inspection.
+      ++report.segments_quarantined;
+      const std::string qdir =
+          options.quarantine_dir.empty() ? options.dir + "/quarantine" : options.quarantine_dir;
+      const std::string to = qdir + "/" + name;
+      spdlog::error(
+          "wal: closed segment {} has {} invalid bytes after offset {} (damaged storage); "
+          "replayed the {} bytes before them and moved the segment to {}; batches after the "
+          "damage are not in the store unless their agents still hold them",
+          path, b.size() - valid, valid, valid, to);
+      map = env::MappedFile();
+      ES_RETURN_IF_ERROR(env.ensure_dir(qdir));
+      ES_RETURN_IF_ERROR(env.rename_durable(path, to));
+      continue;
+    }
     if (valid < b.size()) {
       report.torn_bytes += b.size() - valid;
       spdlog::warn(
-          "wal: segment {} has {} invalid bytes after offset {} (torn write or "
-          "corruption); truncating them",
+          "wal: newest segment {} has {} invalid bytes after offset {} (a write cut short by a "
+          "crash); truncating them",
           path, b.size() - valid, valid);
-      ES_ASSIGN_OR_RETURN(AppendFile f, AppendFile::open(path));
-      ES_RETURN_IF_ERROR(f.truncate(valid));
-      ES_RETURN_IF_ERROR(f.datasync());
+      ES_ASSIGN_OR_RETURN(auto f, env.open_append(path, false));
+      ES_RETURN_IF_ERROR(f->truncate(valid));
+      ES_RETURN_IF_ERROR(f->sync());
     }
     wal->closed_bytes_ += valid;
   }
@@ -116,18 +138,23 @@ Wal::~Wal() {
 
 Status Wal::start_segment_locked(std::uint64_t n) {
   const std::string path = segment_path(n);
-  ES_RETURN_IF_ERROR(remove_file(path));
-  ES_ASSIGN_OR_RETURN(AppendFile f, AppendFile::open(path));
+  ES_RETURN_IF_ERROR(env_->remove_file(path));
+  ES_ASSIGN_OR_RETURN(auto f, env_->open_append(path, true));
   Bytes header;
   for (char c : kMagic) header.push_back(static_cast<std::uint8_t>(c));
   put_u64(header, n);
-  ES_RETURN_IF_ERROR(f.append(header));
-  ES_RETURN_IF_ERROR(f.datasync());
-  ES_RETURN_IF_ERROR(sync_dir(options_.dir));
-  if (segment_ != 0) closed_bytes_ += file_.size();
+  Status s = f->append(header);
+  if (s.ok()) s = f->sync();
+  if (s.ok()) s = env_->sync_dir(options_.dir);
+  if (!s.ok()) {
+    f.reset();
+    (void)env_->remove_file(path);  // a later attempt creates it again
+    return s;
+  }
+  if (segment_ != 0 && file_ != nullptr) closed_bytes_ += file_->size();
   file_ = std::move(f);
   segment_ = n;
-  segment_size_ = file_.size();
+  segment_size_ = file_->size();
   return Status();
 }
 
@@ -180,15 +207,15 @@ void Wal::sync_loop() {
     durable_cv_.notify_all();  // the buffer has room again
     lock.unlock();
     // file_ is only replaced by rotate(), which waits for !syncing_ and an empty buffer first.
-    Status s = file_.append(group);
-    if (s.ok()) s = file_.datasync();
+    Status s = file_->append(group);
+    if (s.ok()) s = file_->sync();
     lock.lock();
     syncing_ = false;
     ++fsyncs_;
     if (s.ok()) {
       synced_ = target;
     } else {
-      spdlog::error("wal: {}; refusing further writes", s.to_string());
+      spdlog::error("wal: {}; refusing writes until the store recovers", s.to_string());
       failed_ = s;
     }
     durable_cv_.notify_all();
@@ -220,10 +247,36 @@ Status Wal::remove_segments_before(std::uint64_t segment) {
       closed_bytes_ -=
           std::min<std::uint64_t>(closed_bytes_, static_cast<std::uint64_t>(st.st_size));
     }
-    ES_RETURN_IF_ERROR(remove_file(path));
+    ES_RETURN_IF_ERROR(env_->remove_file(path));
+    first_segment_ = std::max(first_segment_, n + 1);
   }
   first_segment_ = std::max(first_segment_, segment);
-  return sync_dir(options_.dir);
+  return env_->sync_dir(options_.dir);
+}
+
+Status Wal::failure() const {
+  std::lock_guard lock(mu_);
+  return failed_;
+}
+
+Result<std::uint64_t> Wal::begin_recovery() {
+  std::unique_lock lock(mu_);
+  durable_cv_.wait(lock, [&] { return !syncing_; });
+  buffer_.clear();
+  // The current segment may hold a partial group; a fresh one keeps replay's torn-tail rule
+  // (only the newest segment may end early) true.
+  ES_RETURN_IF_ERROR(start_segment_locked(segment_ + 1));
+  durable_cv_.notify_all();
+  return segment_;
+}
+
+void Wal::end_recovery() {
+  {
+    std::lock_guard lock(mu_);
+    synced_ = appended_;
+    failed_ = Status();
+  }
+  durable_cv_.notify_all();
 }
 
 std::uint64_t Wal::last_lsn() const {

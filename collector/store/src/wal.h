@@ -13,8 +13,14 @@
 // wait_durable(lsn) blocks until that covers lsn. The appending thread never touches the disk
 // (in particular it never writes into a page that is under writeback, which would make it wait
 // for the fsync). The buffer is bounded (max_buffer_bytes): append() waits when it is full.
-// An fsync failure is sticky: every later append and wait fails (the data's fate is unknown, so
-// the store must restart and replay).
+// A write or fsync failure is sticky: every later append and wait fails (the fate of the data
+// is unknown) until the store has made everything appended durable another way (a flush into
+// parts) and calls recover(): begin_recovery() starts a fresh segment, end_recovery() declares
+// every appended record durable and clears the failure.
+//
+// Replay: a torn tail of the newest segment (a crash in the middle of a write) is cut off. A
+// segment that a later one follows was closed complete, so invalid bytes in it are damage: its
+// valid records are replayed, the file is moved to quarantine_dir and reported, never cut.
 //
 // Thread safety: append(), rotate() and remove_segments_before() need one writer at a time
 // (the store's write mutex); wait_durable() and stats may be called from any thread.
@@ -30,12 +36,15 @@
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
-#include "file_io.h"
+#include "edgesketch/env/env.h"
 
 namespace edgesketch::store {
 
 struct WalOptions {
   std::string dir;
+  // Damaged closed segments are moved here (created when needed).
+  std::string quarantine_dir;
+  env::Env* env = nullptr;  // Env::posix() when null
   std::uint64_t segment_bytes = std::uint64_t{64} << 20;
   std::uint32_t group_commit_delay_us = 0;
   std::size_t max_buffer_bytes = std::size_t{64} << 20;
@@ -46,6 +55,7 @@ struct WalReplayReport {
   std::uint64_t records = 0;
   std::uint64_t torn_bytes = 0;  // cut from segment tails
   std::uint64_t stale_segments_removed = 0;
+  std::uint64_t segments_quarantined = 0;  // closed segments with invalid bytes
 };
 
 class Wal {
@@ -69,6 +79,16 @@ class Wal {
   // Removes the segment files numbered below `segment` (never the current one).
   Status remove_segments_before(std::uint64_t segment);
 
+  // The failure that stopped the WAL; OK while it works.
+  Status failure() const;
+  // After a failure: waits for the sync thread, drops what it had not written and starts a new
+  // segment, whose number it returns (every record appended so far lies below it). The failure
+  // stays set: appends and waits keep failing.
+  Result<std::uint64_t> begin_recovery();
+  // Every record appended so far is durable elsewhere (the caller flushed it into parts):
+  // marks them synced and clears the failure.
+  void end_recovery();
+
   // The LSN of the last record appended (0 before the first).
   std::uint64_t last_lsn() const;
   std::uint64_t bytes() const;
@@ -76,17 +96,21 @@ class Wal {
   std::uint64_t fsyncs() const;
 
  private:
-  explicit Wal(WalOptions options) : options_(std::move(options)) {}
+  explicit Wal(WalOptions options) : options_(std::move(options)) {
+    env_ = options_.env != nullptr ? options_.env : &env::Env::posix();
+  }
   std::string segment_path(std::uint64_t n) const;
   Status start_segment_locked(std::uint64_t n);
   void sync_loop();
 
   const WalOptions options_;
+  env::Env* env_;
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable work_cv_;
   std::condition_variable durable_cv_;
-  AppendFile file_;  // written only by the sync thread (and by rotate() when it is idle)
-  Bytes buffer_;     // records appended but not yet written
+  // Written only by the sync thread (and by rotate() when it is idle).
+  std::unique_ptr<env::WritableFile> file_;
+  Bytes buffer_;                    // records appended but not yet written
   std::uint64_t segment_size_ = 0;  // bytes of the current segment, written or buffered
   std::uint64_t segment_ = 0;
   std::uint64_t first_segment_ = 0;  // lowest segment file present

@@ -14,8 +14,7 @@ Status sqlite_status(sqlite3* db, int rc, std::string_view what) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return Status::corruption(std::move(m));
-    case SQLITE_FULL:
-      return Status::resource_exhausted(std::move(m));
+    case SQLITE_FULL:  // the disk is full: a temporary fault like any other I/O error
     case SQLITE_IOERR:
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:

@@ -22,9 +22,10 @@ enum class StatusCode : std::uint8_t {
   kFailedPrecondition,  // the operation does not fit the object's state (seed mismatch)
   kNotFound,
   kAlreadyExists,
-  kIoError,      // the operating system refused (errno is in the message)
-  kUnavailable,  // a peer (broker, collector) cannot be reached now; retrying may help
-  kInternal,     // a bug: an invariant did not hold
+  kIoError,           // the operating system refused (errno is in the message)
+  kUnavailable,       // a peer (broker, collector) cannot be reached now; retrying may help
+  kInternal,          // a bug: an invariant did not hold
+  kPermissionDenied,  // the caller's credentials do not allow the operation
 };
 
 std::string_view status_code_name(StatusCode code);
@@ -35,7 +36,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status ok_status() { return Status(); }
-  static Status invalid_argument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status invalid_argument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status out_of_range(std::string m) { return {StatusCode::kOutOfRange, std::move(m)}; }
   static Status resource_exhausted(std::string m) {
@@ -49,6 +52,9 @@ class [[nodiscard]] Status {
   static Status io_error(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status permission_denied(std::string m) {
+    return {StatusCode::kPermissionDenied, std::move(m)};
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -72,7 +78,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     if (std::get<Status>(v_).ok()) v_ = Status::internal("Result constructed from OK status");
   }
@@ -100,10 +106,10 @@ class [[nodiscard]] Result {
 #define ES_STATUS_CONCAT(a, b) ES_STATUS_CONCAT_INNER(a, b)
 
 // Evaluates `expr` (a Status) and returns it from the enclosing function when not OK.
-#define ES_RETURN_IF_ERROR(expr)                        \
-  do {                                                  \
-    ::edgesketch::Status es_status_tmp_ = (expr);       \
-    if (!es_status_tmp_.ok()) return es_status_tmp_;    \
+#define ES_RETURN_IF_ERROR(expr)                     \
+  do {                                               \
+    ::edgesketch::Status es_status_tmp_ = (expr);    \
+    if (!es_status_tmp_.ok()) return es_status_tmp_; \
   } while (0)
 
 // `ES_ASSIGN_OR_RETURN(auto x, make_x());` declares x from a Result or returns its Status.

@@ -23,6 +23,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +36,10 @@
 #include "edgesketch/store/scan.h"
 #include "edgesketch/wire/limits.h"
 #include "edgesketch/wire/types.h"
+
+namespace edgesketch::env {
+class Env;
+}
 
 namespace edgesketch::store {
 
@@ -60,6 +66,8 @@ struct StoreOptions {
   // Series a tenant may create; ingest of a batch that would exceed it fails (kResourceExhausted)
   // and nothing of the batch is stored.
   std::size_t max_series_per_tenant = 1'000'000;
+  // Per-tenant series limits that replace max_series_per_tenant for the tenants listed.
+  std::map<std::string, std::size_t, std::less<>> max_series_by_tenant;
   // Extra wait before each WAL fsync to gather more appends into it (0: fsync as soon as the
   // previous one is done; concurrent appends still share it). Bounds the added ack latency.
   std::uint32_t group_commit_delay_us = 0;
@@ -105,6 +113,13 @@ struct StoreOptions {
   wire::Limits limits;
   // Wall clock for clock bounds and retention; SystemClock when null. Must outlive the store.
   const Clock* clock = nullptr;
+  // The file system every file of the store is written through (WAL, parts, MANIFEST, catalog,
+  // ROLLUPS); Env::posix() when null. Must outlive the store.
+  env::Env* env = nullptr;
+  // While a write fails for a temporary reason (disk full, I/O error, failed fsync) the store is
+  // stalled: ingest answers kUnavailable (nothing is acked, agents resend) and the failed step
+  // is retried at most this often, by ingest and by the background thread, until it succeeds.
+  std::uint32_t stall_retry_ms = 1000;
 };
 
 // The outcome of one ingested batch.
@@ -146,6 +161,14 @@ struct StoreStats {
   std::uint64_t corrupt_blocks = 0;        // found by scans and merges since open
   std::uint64_t ledger_gateways = 0;
   std::uint64_t ledger_forced_gaps = 0;
+  std::uint64_t wal_segments_quarantined = 0;  // closed segments with damage, at the last open
+  std::uint64_t wal_batches_unreadable = 0;    // WAL batches that no longer decode or resolve
+  // 1 while that part of the write path is stalled by a temporary fault (see stall_retry_ms).
+  std::uint64_t stalled_wal = 0;
+  std::uint64_t stalled_catalog = 0;
+  std::uint64_t stalled_flush = 0;
+  std::uint64_t stalls = 0;  // stall episodes since open
+  std::string stall_reason;  // the newest stall's error; empty while none
 };
 
 // One catalog entry.
@@ -154,6 +177,22 @@ struct SeriesInfo {
   std::string tenant;
   wire::SeriesKey key;
 };
+
+struct BackupReport {
+  std::uint64_t parts = 0;
+  std::uint64_t part_bytes = 0;
+  std::uint64_t wal_segments = 0;
+  int attempts = 0;
+};
+
+// Copies the store in `dir` into the empty or missing directory `dest`, consistently, while a
+// collector may be ingesting, flushing and merging in it (another process or this one): the
+// copy opens as the store did at one moment (every batch acknowledged before the backup started
+// is in it exactly once). Parts are hard-linked when dest is on the same file system, else
+// copied. Retries (up to `attempts`) when the store commits a flush or merge during the copy.
+// Restore: stop the collector, put the copy in place of its data directory, start it.
+Status backup_store(const std::string& dir, const std::string& dest, BackupReport& report,
+                    int attempts = 20);
 
 class Store {
  public:
@@ -168,9 +207,11 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // Decodes `encoded` (a WindowBatch) with the configured limits and ingests it; returns once
-  // it is durable. The batch's tenant must be empty or equal `tenant`. Errors: the decoder's
-  // (kInvalidArgument / kOutOfRange / kCorruption, with the wire reason), kResourceExhausted
-  // (series limit), kIoError (WAL; the store then refuses further writes).
+  // it is durable. The batch's tenant must be empty or equal `tenant`. Permanent errors: the
+  // decoder's (kInvalidArgument / kOutOfRange / kCorruption, with the wire reason),
+  // kInvalidArgument [seq_out_of_range] (DedupeLedger::check), kResourceExhausted
+  // [series_limit]. Temporary ones: kIoError / kUnavailable (a stalled store; nothing of the
+  // batch is acknowledged, the same batch succeeds or is a duplicate once the store resumes).
   Result<IngestReceipt> ingest(std::string_view tenant, ByteSpan encoded);
   // The same for a batch the caller has decoded already; `encoded` must be its bytes.
   Result<IngestReceipt> ingest(std::string_view tenant, const wire::WindowBatch& batch,

@@ -16,7 +16,8 @@
 namespace edgesketch::sqlite {
 
 // Maps an SQLite result code to a Status: corruption for SQLITE_CORRUPT / SQLITE_NOTADB,
-// resource_exhausted for SQLITE_FULL, io_error for SQLITE_IOERR* / SQLITE_CANTOPEN,
+// io_error for SQLITE_FULL / SQLITE_IOERR* / SQLITE_CANTOPEN (temporary: a full disk or a
+// failing device may recover),
 // unavailable for SQLITE_BUSY / SQLITE_LOCKED, internal otherwise. The message is
 // "<what>: <sqlite3_errmsg> (sqlite code <extended code>)".
 Status sqlite_status(sqlite3* db, int rc, std::string_view what);
