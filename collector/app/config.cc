@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -21,6 +22,7 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   c.data_dir = col.string("data_dir", c.data_dir);
   c.log_level = col.string("log_level", c.log_level);
   c.retained_memory_bytes = col.bytes("retained_memory_bytes", c.retained_memory_bytes);
+  c.gateways_file = col.string("gateways_file", c.gateways_file);
   col.finish();
 
   config::TomlTable mq = root.table("mqtt");
@@ -81,6 +83,45 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
     }
     t.finish();
     c.tenants.push_back(std::move(tc));
+  }
+
+  std::set<std::pair<std::string, std::string>> gateway_ids;
+  auto check_gateway = [&](const GatewayConfig& g, const std::function<void(std::string)>& err) {
+    if (g.id.empty() || g.id.find_first_of("/+#") != std::string::npos) {
+      err("a gateway needs an id without '/', '+' or '#'");
+    } else if (!names.count(g.tenant)) {
+      err("gateway '" + g.id + "': tenant '" + g.tenant + "' is not a configured [[tenant]]");
+    } else if (!gateway_ids.emplace(g.tenant, g.id).second) {
+      err("gateway '" + g.id + "' of tenant '" + g.tenant + "' is defined twice");
+    }
+    if (g.token.size() < 16) {
+      err("gateway '" + g.id + "': a token needs at least 16 characters");
+    } else if (!tokens.insert(g.token).second) {
+      err("gateway '" + g.id + "': its token is also another gateway's or a tenant's");
+    }
+  };
+  for (config::TomlTable t : root.tables("gateway")) {
+    GatewayConfig g;
+    g.id = t.string("id");
+    g.tenant = t.string("tenant");
+    g.token = t.string("token");
+    const std::string token_file = t.string("token_file");
+    if (!token_file.empty()) {
+      if (!g.token.empty()) t.error("token_file", "give token or token_file, not both");
+      std::ifstream in(token_file);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in) {
+        t.error("token_file", "cannot read '" + token_file + "'");
+      } else {
+        g.token = text.str();
+        g.token.erase(g.token.find_last_not_of(" \t\r\n") + 1);
+        g.token.erase(0, g.token.find_first_not_of(" \t\r\n"));
+      }
+    }
+    check_gateway(g, [&](const std::string& m) { t.error("id", m); });
+    t.finish();
+    c.gateways.push_back(std::move(g));
   }
 
   config::TomlTable st = root.table("store");
@@ -159,13 +200,43 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
     return Status::invalid_argument(
         "no [[tenant]] configured: the HTTP API needs at least one tenant with a token");
   }
-  std::uint64_t max_series = 0;
-  for (const TenantConfig& t : c.tenants) max_series = std::max(max_series, t.max_series);
-  c.store.max_series_per_tenant = max_series;
+  if (!c.gateways_file.empty()) {
+    ES_ASSIGN_OR_RETURN(auto listed, load_gateways_file(c.gateways_file));
+    Status first;
+    for (GatewayConfig& g : listed) {
+      check_gateway(g, [&](const std::string& m) {
+        if (first.ok()) first = Status::invalid_argument(c.gateways_file + ": " + m);
+      });
+      c.gateways.push_back(std::move(g));
+    }
+    ES_RETURN_IF_ERROR(first);
+  }
+  // Each tenant's own series limit.
+  for (const TenantConfig& t : c.tenants) c.store.max_series_by_tenant[t.name] = t.max_series;
   return c;
 }
 
 }  // namespace
+
+Result<std::vector<GatewayConfig>> load_gateways_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::io_error("cannot read gateways file '" + path + "'");
+  std::vector<GatewayConfig> out;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::istringstream fields(line);
+    GatewayConfig g;
+    std::string extra;
+    if (!(fields >> g.tenant)) continue;  // blank or comment
+    if (!(fields >> g.id >> g.token) || (fields >> extra)) {
+      return Status::invalid_argument(fmt::format(
+          "{}:{}: expected '<tenant> <gateway_id> <token>' separated by blanks", path, n));
+    }
+    out.push_back(std::move(g));
+  }
+  return out;
+}
 
 Result<CollectorConfig> parse_collector_config(std::string_view text, const std::string& name) {
   ES_ASSIGN_OR_RETURN(auto doc, config::TomlDocument::parse(text, name));

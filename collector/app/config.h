@@ -30,11 +30,20 @@ struct MqttConfig {
 
 struct TenantConfig {
   std::string name;
-  std::vector<std::string> tokens;  // bearer tokens of this tenant (HTTP API)
+  // Read tokens of this tenant: the query API only (POST /api/v1/ingest with one is 403).
+  std::vector<std::string> tokens;
   std::uint64_t max_series = 1'000'000;
   std::uint64_t max_series_per_query = 10'000;
   std::uint64_t max_points_per_query = 5'000'000;
   std::uint64_t max_concurrent_queries = 8;
+};
+
+// One gateway's ingest credential ([[gateway]] or a line of gateways_file): its token may
+// POST /api/v1/ingest batches whose gateway_id is `id`, for `tenant`.
+struct GatewayConfig {
+  std::string id;
+  std::string tenant;
+  std::string token;
 };
 
 inline constexpr std::uint64_t kDefaultRetainedMemoryBytes = 1ull << 30;
@@ -49,6 +58,10 @@ struct CollectorConfig {
   // A query over its tenant's max_concurrent_queries waits this long for a slot, then 503.
   std::int64_t query_queue_timeout_ms = 10'000;
   std::vector<TenantConfig> tenants;
+  // [[gateway]] blocks and the lines of [collector] gateways_file. When there is at least one,
+  // MQTT batches of gateways not listed are rejected (unknown_gateway).
+  std::vector<GatewayConfig> gateways;
+  std::string gateways_file;
   // Freed heap memory kept mapped for the next queries (glibc's M_TRIM_THRESHOLD, with one malloc
   // arena); 0 leaves glibc's defaults. See daemon::tune_allocator().
   std::uint64_t retained_memory_bytes = kDefaultRetainedMemoryBytes;
@@ -61,5 +74,9 @@ struct CollectorConfig {
 // errors naming the key.
 Result<CollectorConfig> load_collector_config(const std::string& path);
 Result<CollectorConfig> parse_collector_config(std::string_view text, const std::string& name);
+
+// Reads a gateways file: one gateway per line, "<tenant> <gateway_id> <token>", separated by
+// blanks; '#' starts a comment. Errors name the file and line.
+Result<std::vector<GatewayConfig>> load_gateways_file(const std::string& path);
 
 }  // namespace edgesketch::collector

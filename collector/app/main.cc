@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <cinttypes>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -39,8 +40,8 @@ namespace {
 class HttpIngest final : public http::IngestSink {
  public:
   explicit HttpIngest(IngestService& service) : service_(service) {}
-  Status ingest(std::string_view tenant, ByteSpan body) override {
-    return service_.ingest_http(tenant, body);
+  Status ingest(std::string_view tenant, std::string_view gateway, ByteSpan body) override {
+    return service_.ingest_http(tenant, gateway, body);
   }
 
  private:
@@ -96,6 +97,30 @@ void register_store_metrics(daemon::MetricsRegistry& m, store::Store& store) {
   m.counter_fn("edgesketch_collector_corrupt_blocks_total",
                "Corrupt part blocks found by scans and merges", {},
                read([](const S& s) { return s.corrupt_blocks; }));
+  m.counter_fn("edgesketch_collector_ledger_forced_gaps",
+               "Gaps in a gateway's batch seqs the dedupe ledger declared applied to stay within "
+               "its bound (a batch from such a gap would be taken for a duplicate)",
+               {}, read([](const S& s) { return s.ledger_forced_gaps; }));
+  m.gauge_fn("edgesketch_collector_ledger_gateways", "Gateways the dedupe ledger knows", {},
+             read([](const S& s) { return s.ledger_gateways; }));
+  m.gauge_fn("edgesketch_collector_wal_segments_quarantined",
+             "Closed WAL segments found damaged and moved to quarantine/ at the last start", {},
+             read([](const S& s) { return s.wal_segments_quarantined; }));
+  m.gauge_fn("edgesketch_collector_wal_batches_unreadable",
+             "WAL batches that no longer decode or resolve, skipped at the last start", {},
+             read([](const S& s) { return s.wal_batches_unreadable; }));
+  const char* stall_help =
+      "1 while that stage of the write path is stalled by a temporary fault (disk full, I/O "
+      "error, failed fsync): batches are not acked and agents resend";
+  m.gauge_fn("edgesketch_collector_store_stalled", stall_help, {{"stage", "wal"}},
+             read([](const S& s) { return s.stalled_wal; }));
+  m.gauge_fn("edgesketch_collector_store_stalled", stall_help, {{"stage", "catalog"}},
+             read([](const S& s) { return s.stalled_catalog; }));
+  m.gauge_fn("edgesketch_collector_store_stalled", stall_help, {{"stage", "flush"}},
+             read([](const S& s) { return s.stalled_flush; }));
+  m.counter_fn("edgesketch_collector_store_stalls_total",
+               "Stall episodes of the store's write path since start", {},
+               read([](const S& s) { return s.stalls; }));
 }
 
 int run(const CollectorConfig& config, const std::string& config_path) {
@@ -148,6 +173,8 @@ int run(const CollectorConfig& config, const std::string& config_path) {
   std::unique_ptr<net::MqttLink> link;
   IngestOptions ingest_options;
   ingest_options.topic_prefix = config.mqtt.topic_prefix;
+  for (const TenantConfig& t : config.tenants) ingest_options.tenants.insert(t.name);
+  for (const GatewayConfig& g : config.gateways) ingest_options.gateways.emplace(g.tenant, g.id);
   IngestService ingest(
       **store, ingest_options,
       [&link](const std::string& topic, ByteSpan payload) -> Status {
@@ -166,6 +193,10 @@ int run(const CollectorConfig& config, const std::string& config_path) {
   http_options.bind_address = listen->first;
   http_options.port = listen->second;
   http_options.query_queue_timeout_ms = config.query_queue_timeout_ms;
+  http_options.max_ingest_bytes = config.store.limits.max_payload_bytes;
+  for (const GatewayConfig& g : config.gateways) {
+    http_options.ingest_tokens[g.token] = http::IngestCredential{g.tenant, g.id};
+  }
   for (const TenantConfig& t : config.tenants) {
     for (const std::string& token : t.tokens) http_options.tokens[token] = t.name;
     http::TenantLimits limits;
@@ -269,6 +300,13 @@ int main(int argc, char** argv) {
   app.add_option("-c,--config", config_path, "Config file (TOML)");
   app.add_flag("--check-config", check_only, "Validate the config file and exit");
   app.set_version_flag("--version", "edgesketch-collector " + std::string(kVersion));
+  std::string backup_dest;
+  CLI::App* backup = app.add_subcommand(
+      "backup",
+      "Copy the store of the config's data_dir into DEST, consistently, while the collector "
+      "runs (restore: stop it, put DEST in place of data_dir, start it)");
+  backup->add_option("-c,--config", config_path, "Config file (TOML)");
+  backup->add_option("dest", backup_dest, "An empty or missing directory")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -278,6 +316,22 @@ int main(int argc, char** argv) {
   if (!config.ok()) {
     std::fprintf(stderr, "edgesketch-collector: %s\n", config.status().message().c_str());
     return 2;
+  }
+  if (backup->parsed()) {
+    store::BackupReport report;
+    const auto t0 = std::chrono::steady_clock::now();
+    Status s = store::backup_store(config->data_dir, backup_dest, report);
+    if (!s.ok()) {
+      std::fprintf(stderr, "edgesketch-collector backup: %s\n", s.to_string().c_str());
+      return 1;
+    }
+    std::printf("backed up %s to %s: %" PRIu64 " parts (%" PRIu64 " bytes), %" PRIu64
+                " WAL segments, the catalog and the MANIFEST in %.2f s (%d attempt%s)\n",
+                config->data_dir.c_str(), backup_dest.c_str(), report.parts, report.part_bytes,
+                report.wal_segments,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+                report.attempts, report.attempts == 1 ? "" : "s");
+    return 0;
   }
   if (check_only) {
     std::printf("%s: OK (%zu tenants, tiers", config_path.c_str(), config->tenants.size());

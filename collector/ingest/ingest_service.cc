@@ -23,9 +23,18 @@ bool is_transient(const Status& s) {
   return s.code() == StatusCode::kIoError || s.code() == StatusCode::kUnavailable;
 }
 
+// The reason a permanent rejection is counted and acked with: the codec's, or the tag at the
+// end of the message ("... [seq_out_of_range]").
 std::string reason_of(const Status& s) {
   const wire::ErrorReason r = wire::error_reason(s);
   if (r != wire::ErrorReason::kUnknown) return std::string(wire::reason_name(r));
+  const std::string& m = s.message();
+  if (!m.empty() && m.back() == ']') {
+    const auto open = m.rfind('[');
+    if (open != std::string::npos && m.size() - open <= 40) {
+      return m.substr(open + 1, m.size() - open - 2);
+    }
+  }
   if (s.code() == StatusCode::kResourceExhausted) return "series_limit";
   return "invalid";
 }
@@ -78,7 +87,11 @@ IngestService::IngestService(store::Store& store, IngestOptions options, Publish
           "edgesketch_collector_ack_publish_errors_total",
           "Ack messages that could not be published (the agent resends; the batch is deduped)")),
       durable_errors_(metrics.counter("edgesketch_collector_wal_errors_total",
-                                      "Batches whose WAL fsync failed (not acked)")) {}
+                                      "Batches whose WAL fsync failed (not acked)")),
+      deferred_(metrics.counter(
+          "edgesketch_collector_ingest_deferred_total",
+          "Batches not acked because of a temporary fault (disk full, I/O error, stalled "
+          "store); the agent resends them")) {}
 
 IngestService::~IngestService() { stop(); }
 
@@ -96,6 +109,40 @@ void IngestService::stop() {
   }
   cv_.notify_all();
   if (ack_thread_.joinable()) ack_thread_.join();
+}
+
+void IngestService::defer(const Status& why) {
+  (void)why;
+  deferred_.inc();
+}
+
+std::string IngestService::check_known(std::string_view tenant, std::string_view gateway,
+                                       bool mqtt) const {
+  if (!options_.tenants.empty() && !options_.tenants.count(std::string(tenant))) {
+    return "unknown_tenant";
+  }
+  if (mqtt && !options_.gateways.empty() &&
+      !options_.gateways.count({std::string(tenant), std::string(gateway)})) {
+    return "unknown_gateway";
+  }
+  return "";
+}
+
+void IngestService::log_refusal(std::string_view tenant, std::string_view gateway,
+                                const std::string& reason, const Status& status) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(log_mu_);
+  if (now - last_log_ >= std::chrono::seconds(1)) {
+    spdlog::warn(
+        "ingest: {} a batch from {}/{} ({}): {}{}", is_transient(status) ? "deferred" : "rejected",
+        tenant, gateway, reason, status.to_string(),
+        suppressed_logs_ ? fmt::format(" ({} more since the last message)", suppressed_logs_)
+                         : std::string());
+    last_log_ = now;
+    suppressed_logs_ = 0;
+  } else {
+    ++suppressed_logs_;
+  }
 }
 
 void IngestService::reject(const std::string& reason) {
@@ -146,10 +193,15 @@ void IngestService::on_message(const std::string& topic, ByteSpan payload) {
   std::uint64_t seq = 0;
   if (!decoded.ok()) {
     status = decoded.status();
-    const std::string& m = status.message();
-    reason = m.find("[gateway_mismatch]") != std::string::npos  ? "gateway_mismatch"
-             : m.find("[tenant_mismatch]") != std::string::npos ? "tenant_mismatch"
-                                                                : reason_of(status);
+    reason = reason_of(status);
+  } else if (std::string unknown = check_known(tenant, gateway, true); !unknown.empty()) {
+    seq = decoded->batch.seq;
+    reason = unknown;
+    status = Status::permission_denied(unknown == "unknown_tenant"
+                                           ? "tenant '" + tenant + "' is not configured"
+                                           : "gateway '" + gateway +
+                                                 "' is not a configured [[gateway]] of tenant '" +
+                                                 tenant + "'");
   } else {
     seq = decoded->batch.seq;
     auto receipt = store_.submit(tenant, decoded->batch, payload);
@@ -165,44 +217,53 @@ void IngestService::on_message(const std::string& topic, ByteSpan payload) {
       return;
     }
     status = receipt.status();
-    reason = is_transient(status)                                           ? "store_unavailable"
-             : status.message().find("[reserved_tag]") != std::string::npos ? "reserved_tag"
-                                                                            : reason_of(status);
+    reason = is_transient(status) ? "store_unavailable" : reason_of(status);
+  }
+  log_refusal(tenant, gateway, reason, status);
+  if (is_transient(status)) {
+    // Not acked: the agent resends once the fault has cleared.
+    defer(status);
+    return;
   }
   reject(reason);
-  const auto now = std::chrono::steady_clock::now();
-  if (now - last_log_ >= std::chrono::seconds(1)) {
-    spdlog::warn("ingest: rejected a batch from {}/{} ({}): {}{}", tenant, gateway, reason,
-                 status.to_string(),
-                 suppressed_logs_
-                     ? fmt::format(" ({} more since the last message)", suppressed_logs_)
-                     : std::string());
-    last_log_ = now;
-    suppressed_logs_ = 0;
-  } else {
-    ++suppressed_logs_;
-  }
   // A permanent rejection of a batch whose seq is known is acked as rejected.
-  if (decoded.ok() && !is_transient(status)) {
-    enqueue(Pending{tenant, gateway, seq, 0, reason});
-  }
+  if (decoded.ok()) enqueue(Pending{tenant, gateway, seq, 0, reason});
 }
 
-Status IngestService::ingest_http(std::string_view tenant, ByteSpan body) {
+Status IngestService::ingest_http(std::string_view tenant, std::string_view gateway,
+                                  ByteSpan body) {
   messages_.inc();
   auto batch = wire::decode_window_batch(body, store_.options().limits, clock_->now_ms());
   if (!batch.ok()) {
     reject(reason_of(batch.status()));
     return batch.status();
   }
+  if (batch->gateway_id != gateway) {
+    reject("gateway_mismatch");
+    return Status::permission_denied("batch gateway_id '" + batch->gateway_id +
+                                     "' is not the token's gateway '" + std::string(gateway) +
+                                     "' [gateway_mismatch]");
+  }
   if (!batch->tenant.empty() && batch->tenant != tenant) {
     reject("tenant_mismatch");
     return Status::invalid_argument("batch tenant '" + batch->tenant +
                                     "' is not the token's tenant [tenant_mismatch]");
   }
+  if (std::string unknown = check_known(tenant, gateway, false); !unknown.empty()) {
+    reject(unknown);
+    return Status::permission_denied("tenant '" + std::string(tenant) + "' is not configured [" +
+                                     unknown + "]");
+  }
   auto receipt = store_.ingest(tenant, *batch, body);
   if (!receipt.ok()) {
-    reject(is_transient(receipt.status()) ? "store_unavailable" : reason_of(receipt.status()));
+    if (is_transient(receipt.status())) {
+      defer(receipt.status());
+    } else {
+      reject(reason_of(receipt.status()));
+    }
+    log_refusal(tenant, gateway,
+                is_transient(receipt.status()) ? "store_unavailable" : reason_of(receipt.status()),
+                receipt.status());
     return receipt.status();
   }
   if (receipt->duplicate) {

@@ -11,8 +11,9 @@
 // covers the case of its original still waiting for its fsync). Rejections that will never
 // succeed (malformed records, limits, clock bounds, a gateway_id that is not the topic's) are
 // acked as rejected so the agent stops resending and counts them; failures that may pass later
-// (I/O errors) are not acked, and the agent resends. A payload that cannot be decoded at all
-// cannot name its seq: it is counted and logged (rate-limited) only.
+// (a full disk, I/O errors, a stalled store) are not acked, and the agent resends; they are
+// counted in edgesketch_collector_ingest_deferred_total, never as rejections. A payload that
+// cannot be decoded at all cannot name its seq: it is counted and logged (rate-limited) only.
 //
 // ingest_http() is the same path for POST /api/v1/ingest; it returns once the batch is durable.
 //
@@ -27,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -43,6 +45,11 @@ namespace edgesketch::collector {
 struct IngestOptions {
   // Topics are <topic_prefix>/<tenant>/<gateway_id>/windows and .../ack.
   std::string topic_prefix = "edgesketch/v1";
+  // The configured tenants: a batch for any other is rejected (unknown_tenant). Empty: any.
+  std::set<std::string> tenants;
+  // The configured gateways as (tenant, gateway_id). When not empty, an MQTT batch from a
+  // gateway not listed for its tenant is rejected (unknown_gateway).
+  std::set<std::pair<std::string, std::string>> gateways;
 };
 
 // What the transport offers the service: publish `payload` on `topic` at QoS 1.
@@ -68,11 +75,12 @@ class IngestService {
   // One MQTT message. Never throws; every outcome is counted.
   void on_message(const std::string& topic, ByteSpan payload);
 
-  // POST /api/v1/ingest of `tenant` (from the verified token). OK once the batch is durable
-  // (also for a duplicate); InvalidArgument/OutOfRange/ResourceExhausted for a batch that will
-  // never be stored (the message names the reason); Unavailable/IoError for a failure that may
-  // pass (the client retries).
-  Status ingest_http(std::string_view tenant, ByteSpan body);
+  // POST /api/v1/ingest with the token of gateway `gateway` of `tenant`. OK once the batch is
+  // durable (also for a duplicate); PermissionDenied when the batch names another gateway;
+  // InvalidArgument/OutOfRange/ResourceExhausted for a batch that will never be stored (the
+  // message names the reason); Unavailable/IoError for a failure that may pass (the client
+  // retries).
+  Status ingest_http(std::string_view tenant, std::string_view gateway, ByteSpan body);
 
   // Called after each batch is applied (for query cache invalidation): tenant and the time
   // range [start_ms, end_ms) its records cover.
@@ -91,6 +99,11 @@ class IngestService {
   struct Decoded;
   Result<Decoded> decode(std::string_view tenant, std::string_view gateway, ByteSpan payload);
   void reject(const std::string& reason);
+  void defer(const Status& why);
+  void log_refusal(std::string_view tenant, std::string_view gateway, const std::string& reason,
+                   const Status& status);
+  // "unknown_tenant" / "unknown_gateway" when the configuration does not know them; "" else.
+  std::string check_known(std::string_view tenant, std::string_view gateway, bool mqtt) const;
   void enqueue(Pending p);
   void run_acks();
   void publish_acks(std::deque<Pending>& batch);
@@ -116,6 +129,8 @@ class IngestService {
   daemon::Counter& acks_published_;
   daemon::Counter& ack_publish_errors_;
   daemon::Counter& durable_errors_;
+  daemon::Counter& deferred_;
+  std::mutex log_mu_;  // guards the two below (MQTT and HTTP threads log)
   std::chrono::steady_clock::time_point last_log_{};
   std::uint64_t suppressed_logs_ = 0;
 };

@@ -23,15 +23,19 @@ using query::testing::kWindows;
 
 class RecordingSink final : public IngestSink {
  public:
-  Status ingest(std::string_view tenant, ByteSpan body) override {
+  Status ingest(std::string_view tenant, std::string_view gateway, ByteSpan body) override {
     std::lock_guard lock(mu);
-    tenants.emplace_back(tenant);
-    bytes += body.size();
     if (body.size() == 1 && body[0] == 'x') return Status::corruption("bad batch");
+    if (body.size() == 1 && body[0] == 'u') return Status::unavailable("disk full");
+    if (body.size() == 1 && body[0] == 'g') return Status::permission_denied("other gateway");
+    tenants.emplace_back(tenant);
+    gateways.emplace_back(gateway);
+    bytes += body.size();
     return Status();
   }
   std::mutex mu;
   std::vector<std::string> tenants;
+  std::vector<std::string> gateways;
   std::size_t bytes = 0;
 };
 
@@ -42,6 +46,8 @@ class HttpApiTest : public ::testing::Test {
     HttpServerOptions options;
     options.port = 0;
     options.tokens = {{"tok-acme", "acme"}, {"tok-other", "other"}, {"tok-busy", "busy"}};
+    options.ingest_tokens = {{"tok-gw-1", IngestCredential{"other", "gw-1"}}};
+    options.max_ingest_bytes = 1 << 20;
     options.tenant_limits["busy"].max_concurrent_queries = 0;
     options.worker_threads = 4;
     options.query_queue_timeout_ms = 50;
@@ -292,14 +298,67 @@ TEST_F(HttpApiTest, ConcurrencyLimitAndIngestHook) {
   ASSERT_TRUE(busy);
   EXPECT_EQ(busy->status, 503);
   EXPECT_NE(busy->body.find(R"("errorType":"unavailable")"), std::string::npos);
-  httplib::Headers h{{"Authorization", "Bearer tok-other"}};
+  httplib::Headers h{{"Authorization", "Bearer tok-gw-1"}};
   auto ok = client_->Post("/api/v1/ingest", h, "batch", "application/octet-stream");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
   EXPECT_EQ(sink_.tenants, (std::vector<std::string>{"other"}));
+  EXPECT_EQ(sink_.gateways, (std::vector<std::string>{"gw-1"}));
   auto bad = client_->Post("/api/v1/ingest", h, "x", "application/octet-stream");
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
+}
+
+// Read tokens (a Grafana data source's) cannot ingest; a gateway's token ingests only as that
+// gateway; a temporary fault is 503 with Retry-After, never a rejection.
+TEST_F(HttpApiTest, IngestNeedsAGatewayTokenAndTheSinkDecidesTheRest) {
+  for (const char* token : {"tok-acme", "tok-other"}) {
+    httplib::Headers h{{"Authorization", std::string("Bearer ") + token}};
+    auto r = client_->Post("/api/v1/ingest", h, "batch", "application/octet-stream");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403) << token;
+    EXPECT_NE(r->body.find(R"("errorType":"forbidden")"), std::string::npos) << r->body;
+  }
+  httplib::Headers none;
+  auto anon = client_->Post("/api/v1/ingest", none, "batch", "application/octet-stream");
+  ASSERT_TRUE(anon);
+  EXPECT_EQ(anon->status, 401);
+  httplib::Headers unknown{{"Authorization", "Bearer tok-gw-unknown"}};
+  auto u = client_->Post("/api/v1/ingest", unknown, "batch", "application/octet-stream");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->status, 401);
+  EXPECT_TRUE(sink_.tenants.empty());
+
+  httplib::Headers gw{{"Authorization", "Bearer tok-gw-1"}};
+  auto other = client_->Post("/api/v1/ingest", gw, "g", "application/octet-stream");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 403);
+  auto full = client_->Post("/api/v1/ingest", gw, "u", "application/octet-stream");
+  ASSERT_TRUE(full);
+  EXPECT_EQ(full->status, 503);
+  EXPECT_EQ(full->get_header_value("Retry-After"), "1");
+  EXPECT_TRUE(sink_.tenants.empty());
+}
+
+// curl --data-binary sends application/x-www-form-urlencoded: the body is still the batch's
+// bytes, up to max_ingest_bytes; past it a JSON 413.
+TEST_F(HttpApiTest, IngestTakesTheBodyAsBytesWhateverItsContentType) {
+  httplib::Headers gw{{"Authorization", "Bearer tok-gw-1"}};
+  std::string body(300'000, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 131 % 251);
+  for (const char* type : {"application/x-www-form-urlencoded", "application/octet-stream",
+                           "application/x-protobuf", "text/plain"}) {
+    auto r = client_->Post("/api/v1/ingest", gw, body, type);
+    ASSERT_TRUE(r) << type;
+    EXPECT_EQ(r->status, 200) << type << ": " << r->body;
+  }
+  EXPECT_EQ(sink_.bytes, 4 * body.size());
+  auto big = client_->Post("/api/v1/ingest", gw, std::string((1 << 20) + 1, 'a'),
+                           "application/x-www-form-urlencoded");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  EXPECT_NE(big->body.find(R"("errorType":"bad_data")"), std::string::npos) << big->body;
+  EXPECT_EQ(sink_.bytes, 4 * body.size());
 }
 
 TEST_F(HttpApiTest, OpsEndpoints) {

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "edgesketch/wire/codec.h"
 #include "store_test_util.h"
@@ -422,6 +424,98 @@ TEST(StoreTest, KillNineDuringIngestLosesNoAckedBatch) {
     }
   }
   EXPECT_GT(acked.size(), 100u);
+}
+
+// backup_store() while another thread ingests with frequent flushes and background merges:
+// the copy opens as a store holding every batch acknowledged before the backup started exactly
+// once (later ones at most once), and after every batch is sent again, all exactly once.
+TEST(StoreTest, OnlineBackupDuringIngestAndMergesRestoresEveryAckedBatchOnce) {
+  TempDir dir;
+  TempDir backups;
+  constexpr int kBatches = 1500;
+  std::mt19937_64 rng(5);
+  std::vector<Bytes> encoded;
+  const std::int64_t first = (kNowMs / 10'000 - kBatches - 10) * 10'000;
+  for (int s = 0; s < kBatches; ++s) {
+    wire::WindowBatch b;
+    b.gateway_id = "gw";
+    b.seq = static_cast<std::uint64_t>(s + 1);
+    b.created_ms = kNowMs;
+    b.records.push_back(
+        testing::make_record(rng, "m", s % 16, first + s * 10'000LL, 10'000, s % 7 + 1));
+    encoded.push_back(wire::encode_window_batch(b));
+  }
+  auto counts = [&](const Store& st) {
+    auto res = st.scan(all_of(first, first + (kBatches + 2) * 10'000LL, 10'000, 10'000));
+    EXPECT_TRUE(res.ok());
+    std::map<std::int64_t, std::uint64_t> at;
+    if (!res.ok()) return at;
+    for (const auto& sp : res->series) {
+      for (const auto& p : sp.points) at[p.t_ms] += p.agg.count();
+    }
+    return at;
+  };
+  auto count_of = [&](std::map<std::int64_t, std::uint64_t>& at, int s) {
+    return at[first + (s + 1) * 10'000LL];
+  };
+
+  FakeClock clock(kNowMs);
+  StoreOptions o = test_options(&clock);
+  o.memtable_bytes = 32 << 10;  // a flush every few batches
+  o.background_merge = true;
+  o.merge_min_parts = 3;
+  auto store = Store::open(dir.path(), o);
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  std::atomic<int> acked{0};
+  std::thread writer([&] {
+    for (int s = 0; s < kBatches; ++s) {
+      auto r = (*store)->ingest("acme", encoded[static_cast<std::size_t>(s)]);
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      acked.store(s + 1);
+    }
+  });
+  std::vector<int> acked_before;
+  std::vector<std::string> dests;
+  for (int b = 0; b < 3; ++b) {
+    while (acked.load() < (b + 1) * kBatches / 4) std::this_thread::yield();
+    acked_before.push_back(acked.load());
+    dests.push_back(backups.path() + "/copy-" + std::to_string(b));
+    BackupReport report;
+    Status s = backup_store(dir.path(), dests.back(), report);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    EXPECT_GT(report.parts + report.wal_segments, 0u);
+  }
+  writer.join();
+  EXPECT_GT((*store)->stats().merges, 0u);
+  store = Result<std::unique_ptr<Store>>(Status::internal("closed"));
+
+  for (std::size_t b = 0; b < dests.size(); ++b) {
+    StoreOptions ro = test_options(&clock);
+    auto restored = Store::open(dests[b], ro);
+    ASSERT_TRUE(restored.ok()) << restored.status().to_string();
+    EXPECT_EQ((*restored)->stats().wal_segments_quarantined, 0u);
+    EXPECT_EQ((*restored)->stats().parts_quarantined, 0u);
+    auto at = counts(**restored);
+    for (int s = 0; s < kBatches; ++s) {
+      const std::uint64_t c = count_of(at, s);
+      const std::uint64_t want = static_cast<std::uint64_t>(s % 7 + 1);
+      if (s < acked_before[b]) {
+        ASSERT_EQ(c, want) << "copy " << b << ": batch acked before the backup, seq " << s + 1;
+      } else {
+        ASSERT_TRUE(c == 0 || c == want) << "copy " << b << ", seq " << s + 1;
+      }
+    }
+    // Agents resend what the restored store lacks; the ledger keeps the rest once.
+    for (int s = 0; s < kBatches; ++s) {
+      ASSERT_TRUE((*restored)->ingest("acme", encoded[static_cast<std::size_t>(s)]).ok());
+    }
+    at = counts(**restored);
+    for (int s = 0; s < kBatches; ++s) {
+      ASSERT_EQ(count_of(at, s), static_cast<std::uint64_t>(s % 7 + 1)) << "seq " << s + 1;
+    }
+  }
+  BackupReport again;
+  EXPECT_EQ(backup_store(dir.path(), dests[0], again).code(), StatusCode::kAlreadyExists);
 }
 
 }  // namespace

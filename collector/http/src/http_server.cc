@@ -79,6 +79,8 @@ ApiError from_status(const Status& s) {
       return {503, "unavailable", s.message()};
     case StatusCode::kNotFound:
       return {404, "not_found", s.message()};
+    case StatusCode::kPermissionDenied:
+      return {403, "forbidden", s.message()};
     default:
       return {500, "internal", s.message()};
   }
@@ -307,40 +309,50 @@ class HttpServer::Impl {
     bool acquired_ = false;
   };
 
-  // The tenant of a verified token: `Authorization: Bearer <token>`, or HTTP Basic auth whose
+  // The token a request presents: `Authorization: Bearer <token>`, or HTTP Basic auth whose
   // password is the token (for clients that only speak Basic auth, such as promtool with
   // http://user:token@host/ URLs); the user name is ignored.
-  std::optional<std::string> authenticate(const httplib::Request& req) const {
+  static std::optional<std::string> presented_token(const httplib::Request& req) {
     const std::string header = req.get_header_value("Authorization");
     auto has_prefix = [&](std::string_view prefix) {
       return header.size() > prefix.size() &&
              std::equal(prefix.begin(), prefix.end(), header.begin(),
                         [](char a, char b) { return std::tolower(a) == std::tolower(b); });
     };
-    std::string token_storage;
-    if (has_prefix("Bearer ")) {
-      token_storage = header.substr(7);
-    } else if (has_prefix("Basic ")) {
+    if (has_prefix("Bearer ")) return header.substr(7);
+    if (has_prefix("Basic ")) {
       auto decoded = decode_base64(std::string_view(header).substr(6));
       if (!decoded) return std::nullopt;
       const auto colon = decoded->find(':');
       if (colon == std::string::npos) return std::nullopt;
-      token_storage = decoded->substr(colon + 1);
-    } else {
-      return std::nullopt;
+      return decoded->substr(colon + 1);
     }
-    const std::string_view token = token_storage;
-    // Compare with every token in constant time per token, so timing does not reveal prefixes.
-    std::optional<std::string> tenant;
-    for (const auto& [t, ten] : options_.tokens) {
+    return std::nullopt;
+  }
+
+  // The value of the entry of `table` whose key is `token`. Compares with every key in constant
+  // time per key, so timing does not reveal prefixes.
+  template <typename V>
+  static const V* find_token(const std::map<std::string, V>& table, std::string_view token) {
+    const V* found = nullptr;
+    for (const auto& [t, v] : table) {
       if (t.size() != token.size() || t.empty()) continue;
       unsigned diff = 0;
       for (std::size_t i = 0; i < t.size(); ++i) {
         diff |= static_cast<unsigned char>(t[i]) ^ static_cast<unsigned char>(token[i]);
       }
-      if (diff == 0) tenant = ten;
+      if (diff == 0) found = &v;
     }
-    return tenant;
+    return found;
+  }
+
+  // The tenant of a verified read token.
+  std::optional<std::string> authenticate(const httplib::Request& req) const {
+    const auto token = presented_token(req);
+    if (!token) return std::nullopt;
+    const std::string* tenant = find_token(options_.tokens, *token);
+    if (tenant == nullptr) return std::nullopt;
+    return *tenant;
   }
 
   const TenantLimits& limits(const std::string& tenant) const {
@@ -463,11 +475,9 @@ class HttpServer::Impl {
         api(
             "/api/v1/sketch",
             [this](auto&, auto& res, auto& t, auto& p) { handle_sketch(res, t, p); }, true));
-    server_.Post(
-        "/api/v1/ingest",
-        api(
-            "/api/v1/ingest",
-            [this](auto& req, auto& res, auto& t, auto&) { handle_ingest(req, res, t); }, false));
+    server_.Post("/api/v1/ingest",
+                 [this](const httplib::Request& req, httplib::Response& res,
+                        const httplib::ContentReader& read) { handle_ingest(req, res, read); });
     server_.Get("/-/healthy", [this](const httplib::Request&, httplib::Response& res) {
       res.set_content("edgesketch is Healthy.\n", "text/plain; charset=utf-8");
       metrics_.record("/-/healthy", 200, "", 0);
@@ -752,19 +762,70 @@ class HttpServer::Impl {
     send_json(res, 200, encode_success(data));
   }
 
+  // POST /api/v1/ingest: a gateway's token only (read tokens are refused before the body is
+  // read); the body is taken as bytes whatever its Content-Type, up to max_ingest_bytes.
   void handle_ingest(const httplib::Request& req, httplib::Response& res,
-                     const std::string& tenant) {
-    if (ingest_ == nullptr) {
-      return send_error(res, {503, "unavailable", "ingest is not enabled on this server"});
+                     const httplib::ContentReader& read) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::string tenant;
+    auto finish = [&] {
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      metrics_.record("/api/v1/ingest", res.status, tenant, s);
+    };
+    const auto token = presented_token(req);
+    const IngestCredential* who = token ? find_token(options_.ingest_tokens, *token) : nullptr;
+    if (who == nullptr) {
+      if (token && find_token(options_.tokens, *token) != nullptr) {
+        send_error(res, {403, "forbidden",
+                         "this is a read token (query API only); ingest needs the token of a "
+                         "[[gateway]]"});
+      } else {
+        res.set_header("WWW-Authenticate", "Bearer");
+        send_error(res, {401, "unauthorized",
+                         "missing or unknown gateway token: send 'Authorization: Bearer "
+                         "<token>' with the token of a configured [[gateway]]"});
+      }
+      return finish();
     }
-    const ByteSpan body(reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size());
-    const Status s = ingest_->ingest(tenant, body);
+    tenant = who->tenant;
+    if (ingest_ == nullptr) {
+      send_error(res, {503, "unavailable", "ingest is not enabled on this server"});
+      return finish();
+    }
+    const std::size_t limit =
+        options_.max_ingest_bytes > 0 ? options_.max_ingest_bytes : options_.max_body_bytes;
+    std::string body;
+    bool too_large = false;
+    const bool complete = read([&](const char* data, std::size_t n) {
+      if (body.size() + n > limit) {
+        too_large = true;
+        return false;
+      }
+      body.append(data, n);
+      return true;
+    });
+    if (too_large) {
+      send_error(res,
+                 {413, "bad_data",
+                  fmt::format("the batch exceeds the largest accepted payload ({} bytes)", limit)});
+      return finish();
+    }
+    if (!complete) {
+      send_error(res, {400, "bad_data", "the request body could not be read"});
+      return finish();
+    }
+    const ByteSpan bytes(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
+    const Status s = ingest_->ingest(who->tenant, who->gateway_id, bytes);
     if (!s.ok()) {
       ApiError e = from_status(s);
-      if (s.code() == StatusCode::kResourceExhausted) e = {503, "unavailable", s.message()};
-      return send_error(res, e);
+      if (s.code() == StatusCode::kResourceExhausted) e = {422, "execution", s.message()};
+      if (s.code() == StatusCode::kPermissionDenied) e = {403, "forbidden", s.message()};
+      if (e.code == 503) res.set_header("Retry-After", "1");
+      send_error(res, e);
+      return finish();
     }
     send_json(res, 200, R"({"status":"success"})");
+    finish();
   }
 
   const HttpServerOptions options_;

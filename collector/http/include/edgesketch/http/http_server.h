@@ -35,13 +35,21 @@ struct TenantLimits {
   std::size_t max_concurrent_queries = 8;
 };
 
+// Who an ingest token belongs to.
+struct IngestCredential {
+  std::string tenant;
+  std::string gateway_id;
+};
+
 struct HttpServerOptions {
   // Address to bind; loopback by default (put a TLS proxy in front for remote access).
   std::string bind_address = "127.0.0.1";
   // TCP port; 0 binds any free port (see HttpServer::port()).
   int port = 9780;
-  // Bearer token -> tenant.
+  // Read token -> tenant: the query API. POST /api/v1/ingest with one is 403 "forbidden".
   std::map<std::string, std::string> tokens;
+  // Gateway token -> its gateway: POST /api/v1/ingest only, for batches of that gateway.
+  std::map<std::string, IngestCredential> ingest_tokens;
   // Limits of tenants not listed in tenant_limits.
   TenantLimits default_limits;
   std::map<std::string, TenantLimits> tenant_limits;
@@ -52,6 +60,8 @@ struct HttpServerOptions {
   std::int64_t query_queue_timeout_ms = 10'000;
   // Largest request body (form POST queries, ingest batches).
   std::size_t max_body_bytes = 16u << 20;
+  // Largest ingest body (the collector's max_payload_bytes); 0: max_body_bytes.
+  std::size_t max_ingest_bytes = 0;
   // Points per series of a range query ((end - start) / step), as Prometheus.
   std::size_t max_points_per_series = 11'000;
   // Most series /api/v1/series returns.
@@ -67,11 +77,12 @@ struct HttpServerOptions {
 class IngestSink {
  public:
   virtual ~IngestSink() = default;
-  // `body` is the encoded WindowBatch of `tenant` (the verified token's tenant). Return OK only
-  // once the batch is durable (or was already applied: a duplicate) — the 200 response is the
-  // agent's ack. kInvalidArgument / kCorruption / kOutOfRange: 400, never to be resent;
-  // kUnavailable / kResourceExhausted / kIoError: 503, retry later.
-  virtual Status ingest(std::string_view tenant, ByteSpan body) = 0;
+  // `body` is an encoded WindowBatch sent with the token of gateway `gateway_id` of `tenant`.
+  // Return OK only once the batch is durable (or was already applied: a duplicate) — the 200
+  // response is the agent's ack. kInvalidArgument / kCorruption / kOutOfRange: 400, and
+  // kResourceExhausted (a configured limit): 422, never to be resent; kPermissionDenied: 403;
+  // kUnavailable / kIoError (a temporary fault): 503 with Retry-After, retry later.
+  virtual Status ingest(std::string_view tenant, std::string_view gateway_id, ByteSpan body) = 0;
 };
 
 // Thread-safe. Construction does no I/O; start() binds and serves on background threads;
