@@ -13,9 +13,9 @@
 namespace edgesketch::store {
 
 // A label matcher as in PromQL. The metric name is the label "__name__". Regular expressions are
-// ECMAScript (std::regex) and anchored: they must match the whole value. A series without the
-// label has the value "" for matching, so `team=""` selects series without `team` and
-// `team!=""` series with it.
+// RE2, as PromQL's (`.` also matches a newline), and anchored: they must match the whole value.
+// A series without the label has the value "" for matching, so `team=""` selects series without
+// `team` and `team!=""` series with it.
 struct LabelMatcher {
   enum class Op : std::uint8_t { kEqual, kNotEqual, kRegexMatch, kRegexNoMatch };
   std::string name;
