@@ -130,9 +130,11 @@ Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view 
     }
   }
   s.series_ids = std::move(sorted_ids);
+  // The store stops reading once the rows it merged are over the points limit.
+  s.max_rows = req.max_points;
   ES_ASSIGN_OR_RETURN(store::ScanResult r, store_.scan(s));
   if (req.stats != nullptr) req.stats->points = r.rows_read;
-  if (r.rows_read > req.max_points) {
+  if (r.rows_limit_exceeded) {
     return Status::resource_exhausted("the query loads more than " +
                                       std::to_string(req.max_points) + " points");
   }
