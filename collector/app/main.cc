@@ -166,6 +166,10 @@ int run(const CollectorConfig& config, const std::string& config_path) {
   http_options.bind_address = listen->first;
   http_options.port = listen->second;
   http_options.query_queue_timeout_ms = config.query_queue_timeout_ms;
+  http_options.worker_threads = config.http_worker_threads;
+  http_options.reserved_workers = config.http_reserved_workers;
+  http_options.max_query_workers_per_tenant = config.max_query_workers_per_tenant;
+  http_options.header_timeout_ms = config.header_timeout_ms;
   for (const TenantConfig& t : config.tenants) {
     for (const std::string& token : t.tokens) http_options.tokens[token] = t.name;
     http::TenantLimits limits;
