@@ -285,8 +285,9 @@ class HttpServer::Impl {
           if (slot->state() == QuerySlot::State::kNoWorker) {
             ++refused_workers_;
             send_error(res, {503, "unavailable",
-                             fmt::format("too many queries in progress for this tenant (they "
-                                         "occupy {} of the server's {} query workers); retry "
+                             fmt::format("too many queries in progress: this tenant's may "
+                                         "occupy {} of the server's {} query workers, running "
+                                         "or waiting, and those it may take are busy; retry "
                                          "later",
                                          tenant_worker_cap_, query_worker_cap_)});
           } else {
