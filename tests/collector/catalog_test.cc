@@ -178,6 +178,9 @@ TEST_F(CatalogMatcherTest, EmptyValueMeansMissingLabel) {
   EXPECT_EQ(sel({{"team", Op::kRegexMatch, ".*"}}), (Ids{1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(sel({{"team", Op::kRegexMatch, ".+"}}), (Ids{1, 3, 5}));
   EXPECT_EQ(sel({{"team", Op::kRegexNoMatch, ".+"}}), (Ids{2, 4, 6}));
+  EXPECT_EQ(sel({{"team", Op::kRegexNoMatch, ".*"}}), Ids{});
+  EXPECT_EQ(sel({{"nolabel", Op::kRegexMatch, ".+"}}), Ids{});
+  EXPECT_EQ(sel({{"nolabel", Op::kRegexNoMatch, ".+"}}), (Ids{1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(sel({{"nolabel", Op::kRegexNoMatch, "v.*"}}), (Ids{1, 2, 3, 4, 5, 6}));
 }
 

@@ -411,6 +411,22 @@ struct SeriesCatalog::Term {
 // subtracted. Equality and literal alternations look their values up; other regexes test the
 // label's values (those with the regex's literal prefix only).
 Result<SeriesCatalog::Term> SeriesCatalog::match_one(const TenantIndex& t, const LabelMatcher& m) {
+  // The common "any value" regexes need no test of each value: `.*` accepts every value (and
+  // ""), `.+` every value but "" (`l=~".+"` is `l!=""`).
+  const bool regex =
+      m.op == LabelMatcher::Op::kRegexMatch || m.op == LabelMatcher::Op::kRegexNoMatch;
+  if (regex && m.value == ".*") {
+    Term all_or_none;
+    all_or_none.subtract = m.op == LabelMatcher::Op::kRegexMatch;  // nothing to subtract: all
+    return all_or_none;                                            // else nothing to intersect
+  }
+  if (regex && m.value == ".+") {
+    return match_one(
+        t, LabelMatcher{m.name,
+                        m.op == LabelMatcher::Op::kRegexMatch ? LabelMatcher::Op::kNotEqual
+                                                              : LabelMatcher::Op::kEqual,
+                        std::string()});
+  }
   ES_ASSIGN_OR_RETURN(ValueTest test, ValueTest::make(m));
   Term term;
   term.subtract = test.accepts("");
