@@ -310,6 +310,21 @@ TEST_F(HttpApiTest, ConcurrencyLimitAndIngestHook) {
   EXPECT_EQ(bad->status, 400);
 }
 
+// Request bodies larger than the server's read buffer arrive whole, over keep-alive too.
+TEST_F(HttpApiTest, LargeBodiesArriveWhole) {
+  httplib::Headers h{{"Authorization", "Bearer tok-other"}};
+  client_->set_keep_alive(true);
+  std::string body(3 << 20, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  for (int i = 0; i < 2; ++i) {
+    auto r = client_->Post("/api/v1/ingest", h, body, "application/octet-stream");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+  std::lock_guard lock(sink_.mu);
+  EXPECT_EQ(sink_.bytes, 2 * body.size());
+}
+
 TEST_F(HttpApiTest, OpsEndpoints) {
   auto h = get("/-/healthy", "");
   ASSERT_TRUE(h);

@@ -85,13 +85,13 @@ class ConnectionStream final : public httplib::Stream {
   }
   bool is_writable() const override { return wait_ready(sock_, POLLOUT, write_timeout_); }
 
+  // Small reads (the parser reads the head a byte at a time) come from a buffer; large ones
+  // (bodies) go straight to the caller's memory, as httplib's own stream does.
   ssize_t read(char* ptr, size_t size) override {
     if (pos_ == end_) {
       if (!is_readable()) return -1;
-      ssize_t n;
-      do {
-        n = ::recv(sock_, buf_.data(), buf_.size(), 0);
-      } while (n < 0 && errno == EINTR);
+      if (size >= buf_.size()) return receive(ptr, size);
+      const ssize_t n = receive(buf_.data(), buf_.size());
       if (n <= 0) return n;
       pos_ = 0;
       end_ = static_cast<std::size_t>(n);
@@ -122,6 +122,14 @@ class ConnectionStream final : public httplib::Stream {
   socket_t socket() const override { return sock_; }
 
  private:
+  ssize_t receive(char* to, std::size_t size) {
+    ssize_t n;
+    do {
+      n = ::recv(sock_, to, size, 0);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
   socket_t sock_;
   std::chrono::milliseconds read_timeout_;
   std::chrono::milliseconds write_timeout_;
