@@ -14,6 +14,21 @@
 //   cached_qps_16_clients       panel queries per second answered from the cache for 16 clients,
 //                               each with its own connection and one request in flight
 //
+// Label matching (the `label` part) on fleets of 50,000 and 1,000,000 series: 4 metrics per
+// device (vibration, temperature, humidity, pressure) with tags device, line and site (50
+// sites of 5 lines), one 1-minute window per series in the last hour, ingested through
+// Store::submit in batches of 10,000 records (as agents' batches arrive) and flushed:
+//
+//   label_match_ms_50k, label_match_ms_1m
+//       median latency of the two requests of a device's panel over HTTP (keep-alive):
+//       /api/v1/query?query=vibration_count{device="d1"}[1h] (instant) and
+//       /api/v1/series?match[]={device="d1"}
+//   label_store_build_s_50k, label_store_build_s_1m   time to ingest and flush the fleet
+//   label_match_rss_mb_1m                             peak resident memory after the 1M fleet
+//   label_match_ms_1m_memtable, label_store_build_s_1m_memtable
+//       the same with the fleet's windows left in the memtable (not flushed), as the last
+//       minutes of a running collector are
+//
 // The store is built with tiers 1 min and 1 h (agents configured with 1-minute windows), so the
 // query reads the 1-minute tier exactly as it does under the default tiers (10 s, 1 min, 1 h):
 // step 60 s picks the coarsest tier that divides it. The collector is configured as
@@ -27,7 +42,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -172,6 +189,60 @@ class Client {
   httplib::Client cli_;
 };
 
+// Fills a store with one 1-minute window ending at `end_ms` for each of `series` series (a
+// quarter per metric), through Store::submit as agents' batches arrive; with `flush` the
+// memtable is then written into parts.
+void build_label_fleet(store::Store& st, std::uint32_t series, std::int64_t end_ms, bool flush) {
+  const char* const metrics[] = {"vibration", "temperature", "humidity", "pressure"};
+  const std::uint32_t devices = series / 4;
+  wire::WindowBatch batch;
+  std::uint64_t seq = 1;
+  std::uint64_t last_lsn = 0;
+  auto ship = [&] {
+    if (batch.records.empty()) return;
+    batch.gateway_id = "bench-label";
+    batch.seq = seq++;
+    batch.created_ms = end_ms;
+    const Bytes bytes = wire::encode_window_batch(batch);
+    auto r = st.submit("bench", batch, bytes);
+    if (!r.ok()) fail("ingest: " + r.status().to_string());
+    last_lsn = std::max(last_lsn, r->lsn);
+    batch.records.clear();
+  };
+  for (std::uint32_t d = 0; d < devices; ++d) {
+    const std::uint32_t site = d % 50;
+    const std::string device = "d" + std::to_string(d);
+    const std::string site_name = "s" + std::to_string(site);
+    const std::string line = "l" + std::to_string(site * 5 + (d / 50) % 5);
+    for (const char* metric : metrics) {
+      wire::WindowRecord r;
+      r.key.metric = metric;
+      r.key.tags = {{"device", device}, {"line", line}, {"site", site_name}};
+      r.window_start_ms = end_ms - kMinuteMs;
+      r.window_ms = static_cast<std::uint32_t>(kMinuteMs);
+      r.agg.add_value(static_cast<double>(d % 97));
+      batch.records.push_back(std::move(r));
+    }
+    if (batch.records.size() >= 10'000) ship();
+  }
+  ship();
+  if (auto s = st.wait_durable(last_lsn); !s.ok()) fail("wait_durable: " + s.to_string());
+  if (!flush) return;
+  if (auto s = st.flush(); !s.ok()) fail("flush: " + s.to_string());
+}
+
+double peak_rss_mb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  double kb = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::atof(line + 6);
+  }
+  std::fclose(f);
+  return kb / 1024;
+}
+
 double percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -185,11 +256,93 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The label part for one fleet size: the two requests, `rounds` times each, over one
+// keep-alive connection; adds the keys with `suffix` ("50k", "1m") to `out`.
+void run_label_bench(std::uint32_t series, const std::string& suffix, int rounds, bool flush,
+                     nlohmann::json& out) {
+  const std::int64_t end_ms = kStartMs + 3'600'000;
+  FakeClock clock(end_ms);
+  ScratchDir dir;
+  if (dir.path().empty()) fail("cannot create a scratch directory");
+  store::StoreOptions so;
+  so.clock = &clock;
+  so.tiers_ms = {60'000, 3'600'000};
+  so.retention_ms = {0, 0};
+  so.background_merge = false;
+  so.memtable_bytes = std::size_t{4} << 30;
+  so.max_series_per_tenant = std::size_t{series} + 1;
+  so.limits.max_payload_bytes = std::size_t{16} << 20;
+  auto opened = store::Store::open(dir.path() + "/store", so);
+  if (!opened.ok()) fail("open store: " + opened.status().to_string());
+  store::Store& st = **opened;
+  const auto build_t0 = std::chrono::steady_clock::now();
+  build_label_fleet(st, series, end_ms, flush);
+  out["label_store_build_s_" + suffix] = ms_since(build_t0) / 1000;
+
+  collector::StoreSeriesSource source(st);
+  query::QueryEngine engine(source, query::EngineOptions{});
+  http::HttpServerOptions ho;
+  ho.port = 0;
+  ho.tokens[kToken] = "bench";
+  ho.default_limits.max_series_per_query = 1'000'000;
+  http::HttpServer server(ho, engine, clock);
+  if (auto s = server.start(); !s.ok()) fail(s.to_string());
+  httplib::Client cli("127.0.0.1", server.port());
+  cli.set_keep_alive(true);
+  cli.set_tcp_nodelay(true);
+  cli.set_read_timeout(120, 0);
+  cli.set_default_headers({{"Authorization", std::string("Bearer ") + kToken}});
+  const std::string query_path =
+      "/api/v1/query?query=" +
+      httplib::detail::encode_query_param("vibration_count{device=\"d1\"}[1h]") +
+      "&time=" + std::to_string(end_ms / 1000);
+  const std::string series_path =
+      "/api/v1/series?match[]=" + httplib::detail::encode_query_param("{device=\"d1\"}");
+  auto get = [&](const std::string& path) {
+    auto res = cli.Get(path);
+    if (!res) fail(path + ": " + httplib::to_string(res.error()));
+    if (res->status != 200) fail(path + ": HTTP " + std::to_string(res->status) + ": " + res->body);
+    return std::move(res->body);
+  };
+  // The answers: d1's vibration window, and d1's series under every visible name (4 metrics x 5).
+  {
+    const auto q = nlohmann::json::parse(get(query_path));
+    const auto& result = q["data"]["result"];
+    if (result.size() != 1 || result[0]["value"][1] != "1")
+      fail("unexpected answer to the label query: " + q.dump().substr(0, 300));
+    const auto sr = nlohmann::json::parse(get(series_path));
+    if (sr["data"].size() != 20)
+      fail("unexpected answer to the series request: " + sr.dump().substr(0, 300));
+  }
+  std::vector<double> lat;
+  for (int i = 0; i < rounds; ++i) {
+    for (const std::string* path : {&query_path, &series_path}) {
+      const auto t0 = std::chrono::steady_clock::now();
+      do_not_optimize(get(*path));
+      lat.push_back(ms_since(t0));
+    }
+  }
+  out["label_match_ms_" + suffix] = percentile(lat, 0.5);
+  server.stop();
+}
+
 }  // namespace
 
 nlohmann::json run_query_bench(const BenchOptions& options) {
   spdlog::set_level(spdlog::level::warn);
   use_collector_allocator();
+  nlohmann::json out;
+  const std::string& only = options.only;
+  if (only.empty() || only == "label") {
+    const int rounds = options.quick ? 5 : std::max(25, options.repetitions * 3);
+    run_label_bench(50'000, "50k", rounds, /*flush=*/true, out);
+    if (!options.quick) {
+      run_label_bench(1'000'000, "1m", rounds, /*flush=*/true, out);
+      out["label_match_rss_mb_1m"] = peak_rss_mb();
+      run_label_bench(1'000'000, "1m_memtable", rounds, /*flush=*/false, out);
+    }
+    if (only == "label") return out;
+  }
   const std::uint32_t devices = options.quick ? 100 : 1'000;
   // ES_BENCH_QUERY_HOURS overrides the stored range (for profiling smaller runs).
   const char* hours_env = std::getenv("ES_BENCH_QUERY_HOURS");
@@ -255,10 +408,8 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
     }
   }
 
-  nlohmann::json out;
-  const std::string& only = options.only;
   if (!only.empty() && only != "panel" && only != "norollup" && only != "cached") {
-    out["query_error"] = "unknown part '" + only + "' (panel, norollup, cached)";
+    out["query_error"] = "unknown part '" + only + "' (label, panel, norollup, cached)";
     return out;
   }
   auto want = [&only](const char* part) { return only.empty() || only == part; };

@@ -54,6 +54,21 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   c.lookback_ms = http.duration_ms("lookback", c.lookback_ms);
   c.query_cache_bytes = http.bytes("query_cache_bytes", c.query_cache_bytes);
   c.query_queue_timeout_ms = http.duration_ms("query_queue_timeout", c.query_queue_timeout_ms);
+  c.http_worker_threads =
+      static_cast<int>(http.integer("worker_threads", c.http_worker_threads, 2, 1024));
+  c.http_reserved_workers =
+      static_cast<int>(http.integer("reserved_workers", c.http_reserved_workers, 1, 1023));
+  c.max_query_workers_per_tenant = static_cast<int>(
+      http.integer("max_query_workers_per_tenant", c.max_query_workers_per_tenant, 0, 1024));
+  c.header_timeout_ms = http.duration_ms("header_timeout", c.header_timeout_ms);
+  if (c.http_reserved_workers >= c.http_worker_threads) {
+    http.error("reserved_workers", "must be less than worker_threads (queries need a worker)");
+  }
+  if (c.max_query_workers_per_tenant > c.http_worker_threads - c.http_reserved_workers) {
+    http.error("max_query_workers_per_tenant",
+               "must be at most worker_threads - reserved_workers (0: half of them)");
+  }
+  if (c.header_timeout_ms <= 0) http.error("header_timeout", "must be positive");
   http.finish();
 
   std::set<std::string> names, tokens;

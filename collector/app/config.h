@@ -57,6 +57,13 @@ struct CollectorConfig {
   std::uint64_t query_cache_bytes = 64ull << 20;
   // A query over its tenant's max_concurrent_queries waits this long for a slot, then 503.
   std::int64_t query_queue_timeout_ms = 10'000;
+  // HTTP worker threads, those queries never occupy, and those one tenant's queries may occupy
+  // (0: half of the query workers); see http::HttpServerOptions.
+  int http_worker_threads = 16;
+  int http_reserved_workers = 2;
+  int max_query_workers_per_tenant = 0;
+  // A client must send a request's line and headers within this time from its first byte.
+  std::int64_t header_timeout_ms = 10'000;
   std::vector<TenantConfig> tenants;
   // [[gateway]] blocks and the lines of [collector] gateways_file. When there is at least one,
   // MQTT batches of gateways not listed are rejected (unknown_gateway).

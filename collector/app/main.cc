@@ -197,6 +197,10 @@ int run(const CollectorConfig& config, const std::string& config_path) {
   for (const GatewayConfig& g : config.gateways) {
     http_options.ingest_tokens[g.token] = http::IngestCredential{g.tenant, g.id};
   }
+  http_options.worker_threads = config.http_worker_threads;
+  http_options.reserved_workers = config.http_reserved_workers;
+  http_options.max_query_workers_per_tenant = config.max_query_workers_per_tenant;
+  http_options.header_timeout_ms = config.header_timeout_ms;
   for (const TenantConfig& t : config.tenants) {
     for (const std::string& token : t.tokens) http_options.tokens[token] = t.name;
     http::TenantLimits limits;

@@ -8,22 +8,32 @@ namespace edgesketch::collector {
 
 namespace {
 
-// Only the equality matchers go to the store (its catalog index answers them); every matcher is
-// then applied to the returned series with the engine's RE2 matchers, so regexes have PromQL's
-// (RE2) syntax and semantics, not std::regex's.
-std::vector<store::LabelMatcher> equality_matchers(std::span<const query::LabelMatcher> matchers) {
-  std::vector<store::LabelMatcher> out;
-  for (const query::LabelMatcher& m : matchers) {
-    if (m.op() == query::MatchOp::kEqual) {
-      out.push_back(store::LabelMatcher{m.name(), store::LabelMatcher::Op::kEqual, m.value()});
-    }
+store::LabelMatcher::Op store_op(query::MatchOp op) {
+  switch (op) {
+    case query::MatchOp::kEqual:
+      return store::LabelMatcher::Op::kEqual;
+    case query::MatchOp::kNotEqual:
+      return store::LabelMatcher::Op::kNotEqual;
+    case query::MatchOp::kRegexMatch:
+      return store::LabelMatcher::Op::kRegexMatch;
+    case query::MatchOp::kRegexNoMatch:
+      return store::LabelMatcher::Op::kRegexNoMatch;
   }
-  return out;
+  return store::LabelMatcher::Op::kEqual;
 }
 
-bool is_rollup(const wire::SeriesKey& key) {
-  return std::any_of(key.tags.begin(), key.tags.end(),
-                     [](const wire::Tag& t) { return t.key == store::kRollupTag; });
+// The store's matchers for `matchers` (its catalog index answers all of them, with RE2 regexes
+// as PromQL's) over the series of `rollup`, or over the stored series (no rollup tag) when null.
+std::vector<store::LabelMatcher> store_matchers(std::span<const query::LabelMatcher> matchers,
+                                                const store::RollupInfo* rollup) {
+  std::vector<store::LabelMatcher> out;
+  out.reserve(matchers.size() + 1);
+  for (const query::LabelMatcher& m : matchers) {
+    out.push_back(store::LabelMatcher{m.name(), store_op(m.op()), m.value()});
+  }
+  out.push_back(store::LabelMatcher{store::kRollupTag, store::LabelMatcher::Op::kEqual,
+                                    rollup != nullptr ? rollup->name : std::string()});
+  return out;
 }
 
 // The rollup that answers `req` (a grouped scan by labels G with matchers on labels of the set
@@ -64,33 +74,28 @@ query::Labels labels_of(const wire::SeriesKey& key) {
 
 Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view tenant,
                                                                const query::ScanRequest& req) {
-  // Select first (the catalog answers the equality matchers, RE2 the rest), then scan exactly
-  // the selected series: non-matching series are never read. A grouped scan that a label rollup
-  // answers reads the rollup's series instead (one per combination of its labels' values).
+  // Select first (the catalog's index answers the matchers), then scan exactly the selected
+  // series: non-matching series are never read. A grouped scan that a label rollup answers
+  // reads the rollup's series instead (one per combination of its labels' values).
   const std::vector<store::RollupInfo> rollups = store_.rollups();
   const store::RollupInfo* rollup = rollup_for(rollups, req);
-  std::vector<store::LabelMatcher> eq = equality_matchers(req.matchers);
-  if (rollup != nullptr) {
-    eq.push_back(
-        store::LabelMatcher{store::kRollupTag, store::LabelMatcher::Op::kEqual, rollup->name});
+  ES_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> infos,
+                      store_.select(tenant, store_matchers(req.matchers, rollup)));
+  // The series limit is known now, before anything is read.
+  if (infos.size() > req.max_series) {
+    return Status::resource_exhausted("the query selects more than " +
+                                      std::to_string(req.max_series) + " series");
   }
-  ES_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> infos, store_.select(tenant, eq));
   std::vector<std::uint64_t> ids;
   std::vector<query::Labels> labels;
+  ids.reserve(infos.size());
+  labels.reserve(infos.size());
   for (store::SeriesInfo& info : infos) {
     if (rollup != nullptr) {
       std::erase_if(info.key.tags, [](const wire::Tag& t) { return t.key == store::kRollupTag; });
-    } else if (is_rollup(info.key)) {
-      continue;
-    }
-    query::Labels l = labels_of(info.key);
-    if (!query::matches_all(l, req.matchers)) continue;
-    if (ids.size() == req.max_series) {
-      return Status::resource_exhausted("the query selects more than " +
-                                        std::to_string(req.max_series) + " series");
     }
     ids.push_back(info.id);
-    labels.push_back(std::move(l));
+    labels.push_back(labels_of(info.key));
   }
   if (req.stats != nullptr) req.stats->series = ids.size();
   if (ids.empty()) return std::vector<query::SeriesRows>{};
@@ -125,9 +130,11 @@ Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view 
     }
   }
   s.series_ids = std::move(sorted_ids);
+  // The store stops reading once the rows it merged are over the points limit.
+  s.max_rows = req.max_points;
   ES_ASSIGN_OR_RETURN(store::ScanResult r, store_.scan(s));
   if (req.stats != nullptr) req.stats->points = r.rows_read;
-  if (r.rows_read > req.max_points) {
+  if (r.rows_limit_exceeded) {
     return Status::resource_exhausted("the query loads more than " +
                                       std::to_string(req.max_points) + " points");
   }
@@ -166,18 +173,14 @@ Result<std::vector<query::SeriesRows>> StoreSeriesSource::scan(std::string_view 
 Result<std::vector<query::Labels>> StoreSeriesSource::select(
     std::string_view tenant, std::span<const query::LabelMatcher> matchers, std::size_t limit) {
   ES_ASSIGN_OR_RETURN(std::vector<store::SeriesInfo> infos,
-                      store_.select(tenant, equality_matchers(matchers)));
-  std::vector<query::Labels> out;
-  for (const store::SeriesInfo& info : infos) {
-    if (is_rollup(info.key)) continue;
-    query::Labels labels = labels_of(info.key);
-    if (!query::matches_all(labels, matchers)) continue;
-    if (out.size() == limit) {
-      return Status::resource_exhausted("more than " + std::to_string(limit) +
-                                        " series match; narrow the selector");
-    }
-    out.push_back(std::move(labels));
+                      store_.select(tenant, store_matchers(matchers, nullptr)));
+  if (infos.size() > limit) {
+    return Status::resource_exhausted("more than " + std::to_string(limit) +
+                                      " series match; narrow the selector");
   }
+  std::vector<query::Labels> out;
+  out.reserve(infos.size());
+  for (const store::SeriesInfo& info : infos) out.push_back(labels_of(info.key));
   return out;
 }
 

@@ -5,7 +5,15 @@
 #include <httplib.h>
 #include <zlib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -361,6 +369,21 @@ TEST_F(HttpApiTest, IngestTakesTheBodyAsBytesWhateverItsContentType) {
   EXPECT_EQ(sink_.bytes, 4 * body.size());
 }
 
+// Request bodies larger than the server's read buffer arrive whole, over keep-alive too.
+TEST_F(HttpApiTest, LargeBodiesArriveWhole) {
+  httplib::Headers h{{"Authorization", "Bearer tok-gw-1"}};
+  client_->set_keep_alive(true);
+  std::string body(900'000, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 26);
+  for (int i = 0; i < 2; ++i) {
+    auto r = client_->Post("/api/v1/ingest", h, body, "application/octet-stream");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+  std::lock_guard lock(sink_.mu);
+  EXPECT_EQ(sink_.bytes, 2 * body.size());
+}
+
 TEST_F(HttpApiTest, OpsEndpoints) {
   auto h = get("/-/healthy", "");
   ASSERT_TRUE(h);
@@ -420,10 +443,12 @@ TEST(HttpJson, TimeParameters) {
   EXPECT_FALSE(parse_step_ms("fast").ok());
 }
 
-// A source whose scans wait until the test opens the gate.
+// A source whose scans (of one tenant, or of all when `tenant` is empty) wait until the test
+// opens the gate.
 class GatedSource final : public query::SeriesSource {
  public:
-  explicit GatedSource(query::SeriesSource& inner) : inner_(inner) {}
+  explicit GatedSource(query::SeriesSource& inner, std::string tenant = "")
+      : inner_(inner), tenant_(std::move(tenant)) {}
   void open() {
     {
       std::lock_guard lock(mu_);
@@ -438,7 +463,7 @@ class GatedSource final : public query::SeriesSource {
   }
   Result<std::vector<query::SeriesRows>> scan(std::string_view tenant,
                                               const query::ScanRequest& req) override {
-    {
+    if (tenant_.empty() || tenant == tenant_) {
       std::unique_lock lock(mu_);
       ++waiting_;
       cv_.notify_all();
@@ -465,6 +490,7 @@ class GatedSource final : public query::SeriesSource {
 
  private:
   query::SeriesSource& inner_;
+  const std::string tenant_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool open_ = false;
@@ -514,6 +540,186 @@ TEST(HttpConcurrencyTest, QueriesOverTheLimitQueueThenRunOrTimeOut) {
   EXPECT_EQ(queued->status, 200) << queued->body;
   opener.join();
   first.join();
+  server.stop();
+}
+
+// Counts finished requests; waits for a number of them.
+class Outcomes {
+ public:
+  void add(int status, bool retry_after) {
+    {
+      std::lock_guard lock(mu_);
+      ++by_status_[status];
+      if (retry_after) ++retry_after_;
+      ++done_;
+    }
+    cv_.notify_all();
+  }
+  void wait_for(int status, int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return by_status_[status] >= n; });
+  }
+  int count(int status) {
+    std::lock_guard lock(mu_);
+    return by_status_[status];
+  }
+  int done() {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+  int retry_after() {
+    std::lock_guard lock(mu_);
+    return retry_after_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<int, int> by_status_;
+  int done_ = 0;
+  int retry_after_ = 0;
+};
+
+// One tenant flooding the server with slow queries occupies at most its share of the workers:
+// its queries beyond the share are refused at once (503, Retry-After), while another tenant's
+// query, /-/healthy and /metrics are answered before any of the flood's queries finishes.
+TEST(HttpFairnessTest, OneTenantsQueriesLeaveWorkersForTheOthers) {
+  query::MemorySeriesSource memory;
+  query::testing::fill_fleet(memory);
+  GatedSource gated(memory, "acme");
+  query::QueryEngine engine(gated);
+  FakeClock clock(kT0 + kWindows * kWindowMs);
+  HttpServerOptions options;
+  options.port = 0;
+  options.tokens = {{"tok-acme", "acme"}, {"tok-other", "other"}};
+  options.default_limits.max_concurrent_queries = 1;
+  options.worker_threads = 6;
+  options.reserved_workers = 2;  // 4 query workers, 2 per tenant
+  options.query_queue_timeout_ms = 120'000;
+  HttpServer server(options, engine, clock);
+  ASSERT_TRUE(server.start().ok());
+  const std::string t = std::to_string((kT0 + kWindows * kWindowMs) / 1000);
+  auto query = [&](const std::string& token, const std::string& q) {
+    httplib::Client c("127.0.0.1", server.port());
+    c.set_read_timeout(120, 0);
+    return c.Get("/api/v1/query?query=" + q + "&time=" + t,
+                 httplib::Headers{{"Authorization", "Bearer " + token}});
+  };
+
+  constexpr int kFlood = 8;
+  Outcomes flood;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kFlood; ++i) {
+    threads.emplace_back([&] {
+      auto r = query("tok-acme", "sum(vibration_count)");
+      if (!r) {
+        flood.add(0, false);
+        return;
+      }
+      flood.add(r->status, r->has_header("Retry-After"));
+    });
+  }
+  // Two of acme's queries hold its two workers (one running at the gate, one waiting for the
+  // slot); the other six are refused without waiting.
+  flood.wait_for(503, kFlood - 2);
+  gated.wait_for_scan();
+
+  auto other = query("tok-other", "secret_count");
+  httplib::Client ops("127.0.0.1", server.port());
+  ops.set_read_timeout(120, 0);
+  auto healthy = ops.Get("/-/healthy");
+  auto metrics = ops.Get("/metrics");
+  // All three were answered while acme's two queries were still held at the gate.
+  EXPECT_EQ(flood.done(), kFlood - 2);
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200) << other->body;
+  EXPECT_NE(other->body.find(R"("__name__":"secret_count")"), std::string::npos) << other->body;
+  ASSERT_TRUE(healthy);
+  EXPECT_EQ(healthy->status, 200);
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("edgesketch_http_queries_refused_total{reason=\"workers\"} 6"),
+            std::string::npos)
+      << metrics->body;
+
+  gated.open();
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(flood.count(200), 2);
+  EXPECT_EQ(flood.count(503), kFlood - 2);
+  EXPECT_EQ(flood.retry_after(), kFlood - 2);
+  server.stop();
+}
+
+// A client that sends its request head byte by byte and never finishes it is cut off once the
+// header timeout has passed since its first byte, so it cannot keep a worker: with both workers
+// taken by such clients, a normal request is still answered.
+TEST(HttpHeaderTimeoutTest, SlowHeadersAreCutOffAndOthersServed) {
+  query::MemorySeriesSource memory;
+  query::QueryEngine engine(memory);
+  FakeClock clock(kT0);
+  HttpServerOptions options;
+  options.port = 0;
+  options.worker_threads = 2;
+  options.reserved_workers = 1;
+  options.header_timeout_ms = 300;
+  HttpServer server(options, engine, clock);
+  ASSERT_TRUE(server.start().ok());
+
+  // Returns the milliseconds until the server closed the connection (or answered), or -1 when
+  // it still had not after 60 s of dribbling.
+  auto slow_client = [&]() -> std::int64_t {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -2;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(server.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd);
+      return -2;
+    }
+    const std::string head = "GET /-/healthy HTTP/1.1\r\nHost: x\r\n";
+    const auto t0 = std::chrono::steady_clock::now();
+    std::int64_t result = -1;
+    for (std::size_t i = 0; i < 3000; ++i) {
+      const char c = i < head.size() ? head[i] : "X-Slow: a\r\n"[(i - head.size()) % 11];
+      if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1) {
+        result = 0;
+        break;
+      }
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 20) > 0) {  // an answer (400) or the close
+        char buf[512];
+        while (::recv(fd, buf, sizeof buf, 0) > 0) {
+        }
+        result = 0;
+        break;
+      }
+    }
+    if (result == 0) {
+      result = std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - t0)
+                   .count();
+    }
+    ::close(fd);
+    return result;
+  };
+  std::int64_t cut[2] = {-1, -1};
+  std::thread a([&] { cut[0] = slow_client(); });
+  std::thread b([&] { cut[1] = slow_client(); });
+  httplib::Client c("127.0.0.1", server.port());
+  c.set_read_timeout(60, 0);
+  auto r = c.Get("/-/healthy");
+  a.join();
+  b.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  for (std::int64_t ms : cut) {
+    EXPECT_GE(ms, 300) << "cut off before the header timeout, or never (-1)";
+  }
+  auto m = c.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("edgesketch_http_header_timeouts_total 2"), std::string::npos) << m->body;
   server.stop();
 }
 

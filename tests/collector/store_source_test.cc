@@ -463,5 +463,129 @@ TEST(StoreRollupTest, ReservedTagsAreRejectedAndNewRollupsStartAfterTheData) {
   EXPECT_FALSE(store::Store::open(dir.path() + "/s", o).ok());
 }
 
+// Query limits are enforced while the store scans: a query over the points limit is refused
+// once the scan has read about the limit's worth of rows, not after reading everything; one over
+// the series limit is refused before anything is read.
+class ScanLimitTest : public ::testing::Test {
+ protected:
+  static constexpr int kSeries = 40;
+  static constexpr int kSteps = 250;  // 10 s windows: kSeries x kSteps = 10,000 rows
+  static constexpr std::size_t kBlockRows = 64;
+  static constexpr std::size_t kThreads = 2;
+
+  void SetUp() override {
+    store::StoreOptions o;
+    o.clock = &clock_;
+    o.background_merge = false;
+    o.block_rows = kBlockRows;
+    o.scan_threads = kThreads;
+    o.scan_parallel_min_rows = 0;
+    auto st = store::Store::open(dir_.path() + "/store", o);
+    ASSERT_TRUE(st.ok()) << st.status().to_string();
+    store_ = std::move(st).value();
+    wire::WindowBatch b;
+    b.gateway_id = "gw";
+    b.created_ms = kT0;
+    for (int w = 0; w < kSteps; ++w) {
+      for (int d = 0; d < kSeries; ++d) {
+        wire::WindowRecord r;
+        r.key.metric = "vibration";
+        r.key.tags = {{"device", numbered("d", d)}, {"site", numbered("s", d % 4)}};
+        r.window_start_ms = kT0 + w * kWindowMs;
+        r.window_ms = static_cast<std::uint32_t>(kWindowMs);
+        r.distinct_of = "key";
+        r.topk_of = "label";
+        r.agg = make_window(1, 1, d, w);
+        b.records.push_back(std::move(r));
+      }
+      if (b.records.size() >= 2000 || w == kSteps - 1) {
+        ++b.seq;
+        auto receipt = store_->ingest("acme", wire::encode_window_batch(b));
+        ASSERT_TRUE(receipt.ok()) << receipt.status().to_string();
+        b.records.clear();
+      }
+    }
+    ASSERT_TRUE(store_->flush().ok());
+    source_ = std::make_unique<StoreSeriesSource>(*store_);
+  }
+
+  query::ScanRequest request(std::size_t max_series, std::size_t max_points) {
+    query::ScanRequest req;
+    req.matchers.push_back(
+        query::LabelMatcher::make("__name__", query::MatchOp::kEqual, "vibration").value());
+    req.start_ms = kT0 + kWindowMs;
+    req.end_ms = kT0 + kSteps * kWindowMs;
+    req.step_ms = kWindowMs;
+    req.max_series = max_series;
+    req.max_points = max_points;
+    req.stats = &stats_;
+    return req;
+  }
+
+  store::testing::TempDir dir_;
+  FakeClock clock_{kT0 + kSteps * kWindowMs + 60'000};
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<StoreSeriesSource> source_;
+  query::ScanRequest::Stats stats_;
+};
+
+TEST_F(ScanLimitTest, WithinTheLimitsEverythingIsRead) {
+  auto rows = source_->scan("acme", request(kSeries, kSeries * kSteps));
+  ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+  EXPECT_EQ(rows->size(), std::size_t{kSeries});
+  EXPECT_EQ(stats_.points, std::size_t{kSeries * kSteps});
+}
+
+TEST_F(ScanLimitTest, PointsLimitStopsTheScanWhileReading) {
+  constexpr std::size_t kLimit = 500;
+  auto rows = source_->scan("acme", request(kSeries, kLimit));
+  ASSERT_FALSE(rows.ok());
+  EXPECT_EQ(rows.status().code(), StatusCode::kResourceExhausted);
+  // Over the limit, by at most the block each scan thread was reading: far from all 10,000.
+  EXPECT_GT(stats_.points, kLimit);
+  EXPECT_LE(stats_.points, kLimit + kThreads * kBlockRows);
+
+  // The store's own scan says the same, and read only the blocks it needed.
+  store::ScanRequest s;
+  s.tenant = "acme";
+  s.matchers = {{"__name__", store::LabelMatcher::Op::kEqual, "vibration"}};
+  s.start_ms = kT0 + kWindowMs;
+  s.end_ms = kT0 + kSteps * kWindowMs + 1;
+  s.step_ms = kWindowMs;
+  s.max_rows = kLimit;
+  auto r = store_->scan(s);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_TRUE(r->rows_limit_exceeded);
+  EXPECT_TRUE(r->series.empty());
+  EXPECT_LE(r->rows_read, kLimit + kThreads * kBlockRows);
+  EXPECT_LE(r->blocks_read, kLimit / kBlockRows + 1 + kThreads);
+  s.max_rows = kSeries * kSteps;
+  auto all = store_->scan(s);
+  ASSERT_TRUE(all.ok());
+  EXPECT_FALSE(all->rows_limit_exceeded);
+  EXPECT_EQ(all->rows_read, std::uint64_t{kSeries * kSteps});
+  EXPECT_GT(all->blocks_read, 10 * r->blocks_read);
+}
+
+TEST_F(ScanLimitTest, SeriesLimitIsCheckedBeforeReading) {
+  auto rows = source_->scan("acme", request(kSeries - 1, kSeries * kSteps));
+  ASSERT_FALSE(rows.ok());
+  EXPECT_EQ(rows.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(stats_.points, 0u);
+}
+
+TEST_F(ScanLimitTest, EngineAnswersTooManySamples) {
+  query::QueryEngine engine(*source_);
+  auto e = query::parse_promql("sum by (site) (vibration_count)");
+  ASSERT_TRUE(e.ok());
+  query::QueryLimits limits;
+  limits.max_points = 1000;
+  auto r = engine.range("acme", **e, kT0 + kWindowMs, kT0 + kSteps * kWindowMs, kWindowMs, limits);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(r.status().message().find("too many samples"), std::string::npos)
+      << r.status().message();
+}
+
 }  // namespace
 }  // namespace edgesketch::collector

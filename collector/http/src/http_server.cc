@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "deadline_server.h"
 #include "edgesketch/common/version.h"
 #include "edgesketch/http/prom_json.h"
 #include "edgesketch/http/server_metrics.h"
@@ -64,6 +65,9 @@ struct ApiError {
 };
 
 ApiError bad_data(std::string message) { return {400, "bad_data", std::move(message)}; }
+
+// Seconds a client refused for load should wait before retrying (Retry-After).
+constexpr const char* kRetryAfterSeconds = "1";
 
 ApiError from_status(const Status& s) {
   switch (s.code()) {
@@ -166,6 +170,14 @@ class HttpServer::Impl {
         clock_(clock),
         cache_(cache),
         ingest_(ingest) {
+    const int workers = std::max(1, options_.worker_threads);
+    query_worker_cap_ = static_cast<std::size_t>(
+        std::max(1, workers - std::clamp(options_.reserved_workers, 0, workers - 1)));
+    tenant_worker_cap_ =
+        options_.max_query_workers_per_tenant > 0
+            ? std::min(query_worker_cap_,
+                       static_cast<std::size_t>(options_.max_query_workers_per_tenant))
+            : std::max<std::size_t>(1, query_worker_cap_ / 2);
     install_routes();
   }
 
@@ -174,6 +186,8 @@ class HttpServer::Impl {
       return new httplib::ThreadPool(static_cast<std::size_t>(std::max(1, n)));
     };
     server_.set_payload_max_length(options_.max_body_bytes);
+    server_.set_header_timeout(
+        std::chrono::milliseconds(std::max<std::int64_t>(1, options_.header_timeout_ms)));
     // httplib's default sets SO_REUSEPORT, which would let a second collector bind the same port
     // and silently take half the requests; SO_REUSEADDR alone still allows a quick restart.
     // TCP_NODELAY (inherited by accepted connections): a response goes out in several writes,
@@ -220,6 +234,18 @@ class HttpServer::Impl {
     } else {
       text = metrics_.render(nullptr, running_.load());
     }
+    text += fmt::format(
+        "# HELP edgesketch_http_queries_refused_total Queries refused with 503: no query worker "
+        "left for the tenant (workers) or no concurrency slot within the queue timeout "
+        "(queue_timeout).\n"
+        "# TYPE edgesketch_http_queries_refused_total counter\n"
+        "edgesketch_http_queries_refused_total{{reason=\"workers\"}} {}\n"
+        "edgesketch_http_queries_refused_total{{reason=\"queue_timeout\"}} {}\n"
+        "# HELP edgesketch_http_header_timeouts_total Connections closed because a request head "
+        "did not arrive within the header timeout.\n"
+        "# TYPE edgesketch_http_header_timeouts_total counter\n"
+        "edgesketch_http_header_timeouts_total {}\n",
+        refused_workers_.load(), refused_timeout_.load(), server_.header_timeouts());
     if (options_.extra_metrics) text += options_.extra_metrics();
     return text;
   }
@@ -253,15 +279,27 @@ class HttpServer::Impl {
         return;
       }
       tenant = *auth;
-      std::optional<ConcurrencySlot> slot;
+      std::optional<QuerySlot> slot;
       if (is_query) {
         slot.emplace(*this, tenant);
-        if (!slot->acquired()) {
-          send_error(res, {503, "unavailable",
-                           fmt::format("too many concurrent queries for this tenant (limit {}, "
-                                       "none finished within {} ms); retry later",
-                                       limits(tenant).max_concurrent_queries,
-                                       options_.query_queue_timeout_ms)});
+        if (slot->state() != QuerySlot::State::kRunning) {
+          res.set_header("Retry-After", kRetryAfterSeconds);
+          if (slot->state() == QuerySlot::State::kNoWorker) {
+            ++refused_workers_;
+            send_error(res, {503, "unavailable",
+                             fmt::format("too many queries in progress: this tenant's may "
+                                         "occupy {} of the server's {} query workers, running "
+                                         "or waiting, and those it may take are busy; retry "
+                                         "later",
+                                         tenant_worker_cap_, query_worker_cap_)});
+          } else {
+            ++refused_timeout_;
+            send_error(res, {503, "unavailable",
+                             fmt::format("too many concurrent queries for this tenant (limit {}, "
+                                         "none finished within {} ms); retry later",
+                                         limits(tenant).max_concurrent_queries,
+                                         options_.query_queue_timeout_ms)});
+          }
           finish();
           return;
         }
@@ -272,41 +310,59 @@ class HttpServer::Impl {
     };
   }
 
-  class ConcurrencySlot {
+  // A query's hold on a worker thread and on one of its tenant's concurrency slots. A query
+  // first takes a worker of its tenant's share (kNoWorker at once when the tenant's queries, or
+  // all queries, occupy every worker they may), then waits there for a slot up to the queue
+  // timeout (as Prometheus queues queries beyond its max concurrency: a dashboard that loads 20
+  // panels at once gets them all, a little later, instead of errors).
+  class QuerySlot {
    public:
-    // Waits up to the queue timeout for one of the tenant's slots (as Prometheus queues queries
-    // beyond its max concurrency): a dashboard that loads 20 panels at once gets them all, a
-    // little later, instead of errors.
-    ConcurrencySlot(Impl& impl, const std::string& tenant) : impl_(impl), tenant_(tenant) {
+    enum class State { kRunning, kNoWorker, kTimedOut };
+
+    QuerySlot(Impl& impl, const std::string& tenant) : impl_(impl), tenant_(tenant) {
       std::unique_lock lock(impl_.mu_);
+      TenantLoad& load = impl_.load_[tenant_];
+      if (load.workers >= impl_.tenant_worker_cap_ ||
+          impl_.query_workers_ >= impl_.query_worker_cap_) {
+        return;
+      }
+      ++load.workers;
+      ++impl_.query_workers_;
+      holds_worker_ = true;
+      state_ = State::kTimedOut;
       const std::size_t limit = impl_.limits(tenant_).max_concurrent_queries;
       if (limit == 0) return;
       const auto deadline = std::chrono::steady_clock::now() +
                             std::chrono::milliseconds(impl_.options_.query_queue_timeout_ms);
-      if (impl_.slot_freed_.wait_until(lock, deadline,
-                                       [&] { return impl_.running_by_tenant_[tenant_] < limit; })) {
-        ++impl_.running_by_tenant_[tenant_];
+      if (impl_.slot_freed_.wait_until(lock, deadline, [&] { return load.running < limit; })) {
+        ++load.running;
         ++impl_.running_;
-        acquired_ = true;
+        state_ = State::kRunning;
       }
     }
-    ~ConcurrencySlot() {
-      if (!acquired_) return;
+    ~QuerySlot() {
+      if (!holds_worker_) return;
       {
         std::lock_guard lock(impl_.mu_);
-        --impl_.running_by_tenant_[tenant_];
-        --impl_.running_;
+        TenantLoad& load = impl_.load_[tenant_];
+        if (state_ == State::kRunning) {
+          --load.running;
+          --impl_.running_;
+        }
+        --load.workers;
+        --impl_.query_workers_;
       }
       impl_.slot_freed_.notify_all();
     }
-    ConcurrencySlot(const ConcurrencySlot&) = delete;
-    ConcurrencySlot& operator=(const ConcurrencySlot&) = delete;
-    bool acquired() const { return acquired_; }
+    QuerySlot(const QuerySlot&) = delete;
+    QuerySlot& operator=(const QuerySlot&) = delete;
+    State state() const { return state_; }
 
    private:
     Impl& impl_;
     std::string tenant_;
-    bool acquired_ = false;
+    bool holds_worker_ = false;
+    State state_ = State::kNoWorker;
   };
 
   // The token a request presents: `Authorization: Bearer <token>`, or HTTP Basic auth whose
@@ -834,16 +890,26 @@ class HttpServer::Impl {
   query::RangeQueryCache* cache_;
   IngestSink* ingest_;
 
-  httplib::Server server_;
+  DeadlineServer server_;
   std::thread thread_;
   int port_ = 0;
   std::atomic<bool> ready_{false};
   ServerMetrics metrics_;
 
+  // Workers the queries may occupy, all tenants together and one tenant's (from the options).
+  std::size_t query_worker_cap_ = 1;
+  std::size_t tenant_worker_cap_ = 1;
+  struct TenantLoad {
+    std::size_t workers = 0;  // the tenant's queries on a worker, running or waiting
+    std::size_t running = 0;  // of those, the running ones
+  };
   std::mutex mu_;
   std::condition_variable slot_freed_;
-  std::map<std::string, std::size_t> running_by_tenant_;  // guarded by mu_
+  std::map<std::string, TenantLoad, std::less<>> load_;  // guarded by mu_
+  std::size_t query_workers_ = 0;                        // guarded by mu_
   std::atomic<std::size_t> running_{0};
+  std::atomic<std::uint64_t> refused_workers_{0};
+  std::atomic<std::uint64_t> refused_timeout_{0};
 };
 
 HttpServer::HttpServer(HttpServerOptions options, QueryEngine& engine, const Clock& clock,

@@ -3,9 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <re2/re2.h>
 #include <algorithm>
 #include <iterator>
-#include <regex>
+
+#include <optional>
 #include <unordered_map>
 
 #include "edgesketch/common/byte_coding.h"
@@ -47,20 +49,137 @@ Result<std::vector<wire::Tag>> decode_tags(ByteSpan b) {
   return tags;
 }
 
-std::vector<std::uint64_t> set_union(const std::vector<std::uint64_t>& a,
-                                     const std::vector<std::uint64_t>& b) {
-  std::vector<std::uint64_t> out;
-  out.reserve(a.size() + b.size());
-  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+using Ids = std::vector<std::uint64_t>;
+using IdSpan = std::span<const std::uint64_t>;
+
+// Set operations on sorted id lists. When one side is much smaller, its elements are looked up
+// in the other by binary search (O(small * log large)) instead of merging both.
+bool much_smaller(std::size_t a, std::size_t b) { return a * 16 < b; }
+
+bool contains(IdSpan sorted, std::uint64_t id) {
+  return std::binary_search(sorted.begin(), sorted.end(), id);
+}
+
+Ids intersect(IdSpan a, IdSpan b) {
+  if (much_smaller(b.size(), a.size())) std::swap(a, b);
+  Ids out;
+  if (much_smaller(a.size(), b.size())) {
+    for (std::uint64_t id : a) {
+      if (contains(b, id)) out.push_back(id);
+    }
+    return out;
+  }
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
   return out;
 }
 
-std::vector<std::uint64_t> set_difference(const std::vector<std::uint64_t>& a,
-                                          const std::vector<std::uint64_t>& b) {
-  std::vector<std::uint64_t> out;
+Ids difference(IdSpan a, IdSpan b) {
+  Ids out;
+  if (much_smaller(a.size(), b.size())) {
+    for (std::uint64_t id : a) {
+      if (!contains(b, id)) out.push_back(id);
+    }
+    return out;
+  }
   std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
   return out;
 }
+
+// The sorted union of several sorted lists (ids of different values of one label are disjoint).
+Ids union_of(std::span<const IdSpan> lists) {
+  Ids out;
+  std::size_t n = 0;
+  for (IdSpan l : lists) n += l.size();
+  out.reserve(n);
+  for (IdSpan l : lists) out.insert(out.end(), l.begin(), l.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+constexpr std::string_view kRegexMeta = "\\.+*?()|[]{}^$";
+
+bool is_literal(std::string_view s) {
+  return s.find_first_of(kRegexMeta) == std::string_view::npos;
+}
+
+// The values an anchored regex accepts when it is a literal or an alternation of literals
+// ("d1|d2|d3"); nullopt otherwise.
+std::optional<std::vector<std::string_view>> literal_alternatives(std::string_view re) {
+  std::vector<std::string_view> out;
+  for (;;) {
+    const std::size_t bar = re.find('|');
+    const std::string_view part = re.substr(0, bar);
+    if (!is_literal(part)) return std::nullopt;
+    out.push_back(part);
+    if (bar == std::string_view::npos) break;
+    re.remove_prefix(bar + 1);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// A prefix every value the anchored regex accepts starts with ("" when none is known): the
+// literal characters before the first metacharacter, without the last one when a quantifier
+// follows it; none when an alternation may be at the top level.
+std::string_view literal_prefix(std::string_view re) {
+  if (re.find('[') != std::string_view::npos && re.find('|') != std::string_view::npos) return {};
+  int depth = 0;
+  for (std::size_t i = 0; i < re.size(); ++i) {
+    if (re[i] == '\\') {
+      ++i;
+    } else if (re[i] == '(') {
+      ++depth;
+    } else if (re[i] == ')') {
+      --depth;
+    } else if (re[i] == '|' && depth == 0) {
+      return {};
+    }
+  }
+  std::size_t n = std::min(re.find_first_of(kRegexMeta), re.size());
+  if (n < re.size() && n > 0 && (re[n] == '*' || re[n] == '?' || re[n] == '{')) --n;
+  return re.substr(0, n);
+}
+
+// A matcher's test of one value, RE2 for the regex forms (anchored, `.` matches newlines: the
+// semantics of PromQL's matchers).
+class ValueTest {
+ public:
+  static Result<ValueTest> make(const LabelMatcher& m) {
+    ValueTest t;
+    t.op_ = m.op;
+    t.value_ = m.value;
+    if (m.op == LabelMatcher::Op::kRegexMatch || m.op == LabelMatcher::Op::kRegexNoMatch) {
+      RE2::Options options;
+      options.set_log_errors(false);
+      options.set_dot_nl(true);
+      options.set_max_mem(8 << 20);
+      t.re_ = std::make_unique<RE2>("^(?:" + m.value + ")$", options);
+      if (!t.re_->ok()) {
+        return Status::invalid_argument(
+            "matcher " + m.name + (m.op == LabelMatcher::Op::kRegexMatch ? "=~" : "!~") + "\"" +
+            m.value + "\": invalid regular expression: " + t.re_->error());
+      }
+    }
+    return t;
+  }
+  bool regex() const { return re_ != nullptr; }
+  // Whether the matcher's positive form (= or =~) accepts v.
+  bool positive_accepts(std::string_view v) const {
+    if (re_ == nullptr) return v == value_;
+    return RE2::FullMatch(re2::StringPiece(v.data(), v.size()), *re_);
+  }
+  bool negated() const {
+    return op_ == LabelMatcher::Op::kNotEqual || op_ == LabelMatcher::Op::kRegexNoMatch;
+  }
+  bool accepts(std::string_view v) const { return positive_accepts(v) != negated(); }
+
+ private:
+  LabelMatcher::Op op_ = LabelMatcher::Op::kEqual;
+  std::string value_;
+  std::unique_ptr<RE2> re_;
+};
 
 }  // namespace
 
@@ -144,8 +263,18 @@ void SeriesCatalog::publish_locked(SeriesInfo info) {
   if (it == tenants_.end()) it = tenants_.emplace(info.tenant, TenantIndex{}).first;
   TenantIndex& t = it->second;
   t.all.push_back(info.id);
-  t.postings[kMetricLabel][info.key.metric].push_back(info.id);
-  for (const auto& tag : info.key.tags) t.postings[tag.key][tag.value].push_back(info.id);
+  // Ids grow, so appending keeps every list sorted; a label repeated within a key is added once.
+  auto add = [&](const std::string& label, const std::string& value) {
+    auto l = t.labels.find(label);
+    if (l == t.labels.end()) l = t.labels.emplace(label, LabelPostings{}).first;
+    if (!l->second.with_label.empty() && l->second.with_label.back() == info.id) return;
+    l->second.with_label.push_back(info.id);
+    auto v = l->second.values.find(value);
+    if (v == l->second.values.end()) v = l->second.values.emplace(value, Ids{}).first;
+    v->second.push_back(info.id);
+  };
+  add(kMetricLabel, info.key.metric);
+  for (const auto& tag : info.key.tags) add(tag.key, tag.value);
   by_id_.push_back(std::move(info));
 }
 
@@ -270,56 +399,146 @@ std::optional<SeriesInfo> SeriesCatalog::info(std::uint64_t id) const {
   return by_id_[id - 1];
 }
 
-// The ids whose label `m.name` has a value the matcher's positive form accepts (=, =~), then
-// complemented for != and !~. Series without the label count as having "".
-Result<std::vector<std::uint64_t>> SeriesCatalog::match_one(const TenantIndex& t,
-                                                            const LabelMatcher& m) const {
+// One matcher's part of a selection: the series in the union of `lists` (intersect) or not in it
+// (subtract). Series without the label count as having "".
+struct SeriesCatalog::Term {
+  bool subtract = false;
+  std::vector<IdSpan> lists;
+  std::size_t size = 0;  // sum of the lists' sizes
+
+  void add(IdSpan ids) {
+    if (ids.empty()) return;
+    lists.push_back(ids);
+    size += ids.size();
+  }
+};
+
+// A matcher that rejects "" selects the series whose value it accepts: the union of those
+// values' postings (intersected with the other matchers). A matcher that accepts "" selects
+// every series except those whose value it rejects: the union of those values' postings is
+// subtracted. Equality and literal alternations look their values up; other regexes test the
+// label's values (those with the regex's literal prefix only).
+Result<SeriesCatalog::Term> SeriesCatalog::match_one(const TenantIndex& t, const LabelMatcher& m) {
+  // The common "any value" regexes need no test of each value: `.*` accepts every value (and
+  // ""), `.+` every value but "" (`l=~".+"` is `l!=""`).
   const bool regex =
       m.op == LabelMatcher::Op::kRegexMatch || m.op == LabelMatcher::Op::kRegexNoMatch;
-  const bool negate =
-      m.op == LabelMatcher::Op::kNotEqual || m.op == LabelMatcher::Op::kRegexNoMatch;
-  std::optional<std::regex> re;
-  if (regex) {
-    try {
-      re.emplace(m.value, std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return Status::invalid_argument("matcher " + m.name + "=~\"" + m.value +
-                                      "\": invalid regular expression: " + e.what());
-    }
+  if (regex && m.value == ".*") {
+    Term all_or_none;
+    all_or_none.subtract = m.op == LabelMatcher::Op::kRegexMatch;  // nothing to subtract: all
+    return all_or_none;                                            // else nothing to intersect
   }
-  auto accepts = [&](const std::string& v) {
-    return regex ? std::regex_match(v, *re) : v == m.value;
-  };
-  std::vector<std::uint64_t> positive;
-  std::vector<std::uint64_t> with_label;
-  auto pl = t.postings.find(m.name);
-  if (pl != t.postings.end()) {
-    for (const auto& [value, ids] : pl->second) {
-      with_label = set_union(with_label, ids);
-      if (accepts(value)) positive = set_union(positive, ids);
-    }
+  if (regex && m.value == ".+") {
+    return match_one(
+        t, LabelMatcher{m.name,
+                        m.op == LabelMatcher::Op::kRegexMatch ? LabelMatcher::Op::kNotEqual
+                                                              : LabelMatcher::Op::kEqual,
+                        std::string()});
   }
-  if (accepts(std::string())) positive = set_union(positive, set_difference(t.all, with_label));
-  if (negate) return set_difference(t.all, positive);
-  return positive;
+  ES_ASSIGN_OR_RETURN(ValueTest test, ValueTest::make(m));
+  Term term;
+  term.subtract = test.accepts("");
+  auto l = t.labels.find(m.name);
+  if (l == t.labels.end()) return term;  // nobody has the label: all or nothing, by `subtract`
+  const LabelPostings& p = l->second;
+
+  // The values whose postings the term takes: those the matcher accepts (intersect) or rejects
+  // (subtract). Either way, those where the positive form's answer equals `want`.
+  const bool want = term.subtract == test.negated();
+  std::optional<std::vector<std::string_view>> literals;
+  if (!test.regex()) {
+    literals.emplace(1, std::string_view(m.value));
+  } else {
+    literals = literal_alternatives(m.value);
+  }
+  if (literals && want) {
+    for (std::string_view v : *literals) {
+      // A series without the label is in no list; one whose value is "" is in the list of "".
+      if (auto it = p.values.find(v); it != p.values.end()) term.add(it->second);
+    }
+    return term;
+  }
+  if (literals) {
+    // Every value but the (literal) ones the positive form accepts: when that is all of them,
+    // the label's own list.
+    if (std::none_of(literals->begin(), literals->end(),
+                     [&](std::string_view v) { return p.values.find(v) != p.values.end(); })) {
+      term.add(p.with_label);
+      return term;
+    }
+    for (const auto& [value, ids] : p.values) {
+      if (!std::binary_search(literals->begin(), literals->end(), std::string_view(value))) {
+        term.add(ids);
+      }
+    }
+    return term;
+  }
+  // A regex tested on the values; when the term wants the values it accepts, only those with its
+  // literal prefix can be.
+  auto it = p.values.begin();
+  const std::string_view prefix = want ? literal_prefix(m.value) : std::string_view();
+  if (!prefix.empty()) it = p.values.lower_bound(prefix);
+  for (; it != p.values.end(); ++it) {
+    if (!prefix.empty() && !std::string_view(it->first).starts_with(prefix)) break;
+    if (test.positive_accepts(it->first) == want) term.add(it->second);
+  }
+  return term;
 }
 
 Result<std::vector<std::uint64_t>> SeriesCatalog::select(
     std::string_view tenant, std::span<const LabelMatcher> matchers) const {
   std::shared_lock lock(mu_);
   auto it = tenants_.find(tenant);
-  if (it == tenants_.end()) return std::vector<std::uint64_t>{};
+  if (it == tenants_.end()) return Ids{};
   const TenantIndex& t = it->second;
-  std::vector<std::uint64_t> result = t.all;
+  std::vector<Term> terms;
+  terms.reserve(matchers.size());
   for (const auto& m : matchers) {
-    ES_ASSIGN_OR_RETURN(auto ids, match_one(t, m));
-    std::vector<std::uint64_t> next;
-    std::set_intersection(result.begin(), result.end(), ids.begin(), ids.end(),
-                          std::back_inserter(next));
-    result = std::move(next);
-    if (result.empty()) break;
+    ES_ASSIGN_OR_RETURN(Term term, match_one(t, m));
+    if (!term.subtract && term.lists.empty()) return Ids{};
+    terms.push_back(std::move(term));
   }
-  return result;
+  // Intersections first, smallest first; then the differences, from what is left.
+  std::stable_sort(terms.begin(), terms.end(), [](const Term& a, const Term& b) {
+    if (a.subtract != b.subtract) return !a.subtract;
+    return a.size < b.size;
+  });
+  std::optional<Ids> result;
+  auto current = [&]() -> IdSpan { return result ? IdSpan(*result) : IdSpan(t.all); };
+  for (const Term& term : terms) {
+    if (term.subtract) {
+      if (term.lists.empty()) continue;
+      if (term.lists.size() == 1 || much_smaller(current().size(), term.size)) {
+        Ids left(current().begin(), current().end());
+        for (IdSpan l : term.lists) left = difference(left, l);
+        result = std::move(left);
+      } else {
+        result = difference(current(), union_of(term.lists));
+      }
+    } else if (!result) {
+      result = term.lists.size() == 1 ? Ids(term.lists[0].begin(), term.lists[0].end())
+                                      : union_of(term.lists);
+    } else if (term.lists.size() == 1) {
+      result = intersect(*result, term.lists[0]);
+    } else if (much_smaller(result->size() * term.lists.size(), term.size)) {
+      // A few candidates left: keep those found in one of the lists.
+      Ids kept;
+      for (std::uint64_t id : *result) {
+        for (IdSpan l : term.lists) {
+          if (contains(l, id)) {
+            kept.push_back(id);
+            break;
+          }
+        }
+      }
+      result = std::move(kept);
+    } else {
+      result = intersect(*result, union_of(term.lists));
+    }
+    if (result && result->empty()) break;
+  }
+  if (!result) return t.all;
+  return std::move(*result);
 }
 
 }  // namespace edgesketch::store

@@ -1,6 +1,12 @@
 // SeriesCatalog: series_id <-> (tenant, metric, sorted tags), persisted in SQLite (catalog.db),
-// with an in-memory inverted index (label name -> value -> sorted series ids) per tenant, loaded
-// at open, for label matchers.
+// with an in-memory inverted index per tenant (label name -> value -> sorted series ids, and the
+// sorted ids of the series that have the label), loaded at open, for label matchers.
+//
+// select() works like Prometheus' TSDB index: an equality matcher is one lookup of its postings
+// list, the lists of the positive matchers are intersected smallest first, and the matchers that
+// accept "" (`!=`, `!~`, `=""`) are set differences from that intersection. A regex is RE2,
+// anchored; a literal or an alternation of literals is a few lookups, a literal prefix narrows
+// the values tried. The cost is that of the lists touched, not of every series or value.
 //
 // Durability: resolve() commits new series in one transaction with synchronous=FULL before it
 // returns, so every id a WAL record or part refers to is on disk first. Ids are never reused
@@ -58,7 +64,9 @@ class SeriesCatalog {
   Status resolve(std::string_view tenant, std::span<const wire::WindowRecordView> records,
                  std::vector<std::uint64_t>& ids);
 
-  // Sorted ids of the tenant's series matching all matchers; kInvalidArgument for a bad regex.
+  // Sorted ids of the tenant's series matching all matchers (see LabelMatcher for the semantics:
+  // RE2 anchored regexes, a missing label counts as ""); no matchers selects every series.
+  // kInvalidArgument naming the matcher for a bad regex.
   Result<std::vector<std::uint64_t>> select(std::string_view tenant,
                                             std::span<const LabelMatcher> matchers) const;
   std::optional<SeriesInfo> info(std::uint64_t id) const;
@@ -68,11 +76,19 @@ class SeriesCatalog {
   std::size_t tenant_size(std::string_view tenant) const;
 
  private:
+  // The postings of one label name.
+  struct LabelPostings {
+    // value -> sorted ids of the series with that value (sorted by value, for prefix ranges).
+    std::map<std::string, std::vector<std::uint64_t>, std::less<>> values;
+    // Sorted ids of the series that have the label (any value): what `name=""` excludes.
+    std::vector<std::uint64_t> with_label;
+  };
   struct TenantIndex {
     std::vector<std::uint64_t> all;  // sorted (ids grow)
-    // label -> value -> sorted ids; "__name__" holds the metric.
-    std::map<std::string, std::map<std::string, std::vector<std::uint64_t>>, std::less<>> postings;
+    // label -> postings; "__name__" holds the metric.
+    std::map<std::string, LabelPostings, std::less<>> labels;
   };
+  struct Term;
 
   // A series identity as ingest sees it.
   struct KeyRef {
@@ -84,7 +100,8 @@ class SeriesCatalog {
   void publish_locked(SeriesInfo info);
   static void encode_key(std::string_view tenant, const wire::SeriesKey& key, std::string& out);
   static void encode_key(const KeyRef& key, std::string& out);
-  Result<std::vector<std::uint64_t>> match_one(const TenantIndex& t, const LabelMatcher& m) const;
+  // What one matcher contributes to select(): the postings lists to intersect with or subtract.
+  static Result<Term> match_one(const TenantIndex& t, const LabelMatcher& m);
 
   std::size_t limit_of(std::string_view tenant) const;
 

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <thread>
 
@@ -375,6 +376,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     if (it != memtables_.end()) {
       // The memtable holds the finest tier; a coarser tier's row is the merge of its fine rows.
       it->second.for_each([&](const PartRow& row) {
+        if (result.rows_read > req.max_rows) return;
         const std::int64_t ws = floor_div(row.window_start, tier_ms) * tier_ms;
         if (ws <= lo || ws > hi) return;
         const std::size_t s = grid.series_index(row.series_id);
@@ -412,13 +414,19 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     }
   }
 
+  // Rows merged by all threads so far, against req.max_rows: every thread adds its rows after
+  // each block and stops once the total is over the limit.
+  std::atomic<std::uint64_t> rows_merged{result.rows_read};
+  auto over_limit = [&] { return rows_merged.load(std::memory_order_relaxed) > req.max_rows; };
+
   // Reads tasks [from, to) into grid g.
   struct Counts {
     std::uint64_t rows_read = 0, blocks_read = 0, blocks_corrupt = 0, sketch_errors = 0;
   };
   auto scan_blocks = [&](std::size_t from, std::size_t to, ScanGrid& g, Counts& n) {
     Bytes scratch;
-    for (std::size_t t = from; t < to; ++t) {
+    for (std::size_t t = from; t < to && !over_limit(); ++t) {
+      const std::uint64_t rows_before = n.rows_read;
       auto block = tasks[t].reader->read_block(tasks[t].block);
       if (!block.ok()) {
         ++corrupt_blocks_;
@@ -451,6 +459,7 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
         }
         i = j;
       }
+      rows_merged.fetch_add(n.rows_read - rows_before, std::memory_order_relaxed);
     }
     if (!g.end_run().ok()) ++n.sketch_errors;
   };
@@ -495,6 +504,10 @@ Result<ScanResult> Store::Impl::scan(const ScanRequest& req) const {
     sketch_errors += n.sketch_errors;
   }
   if (!grid.end_run().ok()) ++sketch_errors;
+  if (result.rows_read > req.max_rows) {
+    result.rows_limit_exceeded = true;
+    return result;
+  }
 
   // The answers: each accumulator row's points (quantiles computed, histograms built) — on the
   // scan's threads too, each over a contiguous share of the rows, gathered in order.

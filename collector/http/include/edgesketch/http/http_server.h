@@ -53,11 +53,23 @@ struct HttpServerOptions {
   // Limits of tenants not listed in tenant_limits.
   TenantLimits default_limits;
   std::map<std::string, TenantLimits> tenant_limits;
-  // Worker threads serving requests (more than a tenant's concurrent queries, so queued
-  // queries do not hold back cheap requests).
+  // Worker threads serving connections (httplib serves a connection on one worker, keep-alive
+  // included).
   int worker_threads = 16;
+  // Workers that queries, running or waiting for a slot, never occupy: they stay free for
+  // /-/healthy, /-/ready, /metrics and the other requests whatever the query load. At most
+  // worker_threads - 1.
+  int reserved_workers = 2;
+  // Workers one tenant's queries may occupy, running or waiting for a slot (the query workers
+  // are worker_threads - reserved_workers). A query that would take more, or find every query
+  // worker taken, is refused at once: 503 "unavailable" with Retry-After. 0: half of the query
+  // workers (at least 1), so one tenant's load leaves room for the others'.
+  int max_query_workers_per_tenant = 0;
   // How long a query over its tenant's concurrency limit waits for a slot before 503.
   std::int64_t query_queue_timeout_ms = 10'000;
+  // The time a client has, from the first byte of a request, to send the request line and
+  // headers; a slower connection is closed, freeing its worker.
+  std::int64_t header_timeout_ms = 10'000;
   // Largest request body (form POST queries, ingest batches).
   std::size_t max_body_bytes = 16u << 20;
   // Largest ingest body (the collector's max_payload_bytes); 0: max_body_bytes.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,9 +14,9 @@
 namespace edgesketch::store {
 
 // A label matcher as in PromQL. The metric name is the label "__name__". Regular expressions are
-// ECMAScript (std::regex) and anchored: they must match the whole value. A series without the
-// label has the value "" for matching, so `team=""` selects series without `team` and
-// `team!=""` series with it.
+// RE2, as PromQL's (`.` also matches a newline), and anchored: they must match the whole value.
+// A series without the label has the value "" for matching, so `team=""` selects series without
+// `team` and `team!=""` series with it.
 struct LabelMatcher {
   enum class Op : std::uint8_t { kEqual, kNotEqual, kRegexMatch, kRegexNoMatch };
   std::string name;
@@ -57,6 +58,11 @@ struct ScanRequest {
   // histogram instead of the histogram, which the scan then never builds (histogram_quantile
   // needs nothing else). The value is ExpHistogram::quantile(φ) of that histogram, bit for bit.
   std::optional<double> quantile;
+  // The most stored rows the scan may merge. The scan counts rows as it reads them and stops
+  // once more than this were merged: the result then has rows_limit_exceeded set, rows_read
+  // what was read until then (past the limit by at most one block per scan thread), and no
+  // series.
+  std::uint64_t max_rows = std::numeric_limits<std::uint64_t>::max();
 };
 
 struct ScanPoint {
@@ -86,6 +92,8 @@ struct ScanResult {
   // Bytes the scan's cells held at the end of reading (all threads' grids), against
   // StoreOptions::scan_dense_bytes.
   std::uint64_t cell_bytes = 0;
+  // ScanRequest::max_rows was exceeded: the scan stopped early and `series` is empty.
+  bool rows_limit_exceeded = false;
 };
 
 }  // namespace edgesketch::store
