@@ -172,6 +172,7 @@ void Forwarder::process_acks() {
   for (const wire::Ack& a : acks) seqs.insert(seqs.end(), a.seqs.begin(), a.seqs.end());
   std::int64_t now = clock_->monotonic_ns();
   if (!seqs.empty()) {
+    std::lock_guard stats_lock(stats_mu_);
     Status s = outbox_->ack(seqs);
     if (!s.ok()) {
       // Not deleted: the rows stay and are resent; the collector dedupes.
@@ -187,6 +188,7 @@ void Forwarder::process_acks() {
 }
 
 void Forwarder::drop_rejected(std::uint64_t seq, std::string_view reason) {
+  std::lock_guard stats_lock(stats_mu_);
   Status s = outbox_->reject(seq);
   if (!s.ok()) {
     outbox_error(s, "reject");
@@ -282,6 +284,7 @@ void Forwarder::send_round_http(std::int64_t now_ns) {
         return false;
       }
       http_backoff_->reset();
+      std::lock_guard stats_lock(stats_mu_);
       Status a = outbox_->ack(b.seq);
       if (!a.ok()) {
         outbox_error(a, "ack");
@@ -373,6 +376,7 @@ void Forwarder::run() {
 }
 
 ForwarderStats Forwarder::stats() const {
+  std::lock_guard stats_lock(stats_mu_);
   ForwarderStats s;
   s.state = state_.load(std::memory_order_relaxed);
   s.published = published_.load();

@@ -185,6 +185,11 @@ class Forwarder {
   bool woken_ = false;
   std::atomic<bool> stopping_{false};
 
+  // Held by the forwarder's thread from an outbox delete (ack, reject) until the counters that
+  // follow it are updated, and by stats() while it reads them: whoever sees a row gone from the
+  // outbox and then calls stats() sees it counted (acked or rejected). Taken before the Outbox's
+  // own mutex, never the other way round.
+  mutable std::mutex stats_mu_;
   // Counters: written by the forwarder's thread (and Paho's for ack_messages, bad_acks,
   // foreign_acks, dropped_acks), read by stats().
   std::atomic<UplinkState> state_{UplinkState::kDisconnected};
