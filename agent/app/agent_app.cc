@@ -22,6 +22,7 @@
 
 #include <xxhash.h>
 
+#include "app/storage_stall.h"
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/clock.h"
 #include "edgesketch/daemon/daemon.h"
@@ -48,6 +49,24 @@ constexpr std::int64_t kRedeliveryWindowMs = 60'000;
 constexpr std::uint64_t kRedeliveryTail = 4096;
 // The receive time at the head of a kTimedPayloadRecord.
 constexpr std::size_t kTimeBytes = sizeof(std::uint64_t);
+
+// Storage stalls (StorageStall sites). The journal: its appends (segment starts included) and
+// its fsyncs; the outbox: the aggregator's appends and the forwarder's calls (hand-outs, acks).
+constexpr unsigned kJournalAppend = 0;
+constexpr unsigned kJournalSync = 1;
+constexpr unsigned kOutboxAppend = 0;
+constexpr unsigned kOutboxForwarder = 1;
+// While the journal cannot write, a UDP input (no backpressure) holds this many datagrams (or
+// bytes) in memory and drops, counted as journal_stalled, beyond that.
+constexpr std::size_t kUdpHoldPayloads = 4096;
+constexpr std::size_t kUdpHoldBytes = 8u << 20;
+// While the outbox cannot write, closed batches wait in memory; past this many the aggregator
+// stops taking readings from the rings (backpressure: MQTT inputs wait, UDP inputs drop).
+constexpr std::size_t kOutboxHoldBatches = 1024;
+// Retry intervals of a stalled journal (input threads back off up to the max) and outbox.
+constexpr std::int64_t kJournalRetryMinMs = 10;
+constexpr std::int64_t kJournalRetryMaxMs = 200;
+constexpr std::int64_t kOutboxRetryMs = 200;
 
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now().time_since_epoch())
@@ -109,6 +128,30 @@ class RateLimitedLog {
 
 }  // namespace
 
+// A UDP datagram held while the journal cannot write, with what it was received with.
+struct HeldPayload {
+  std::string topic;
+  Bytes payload;
+  std::int64_t received_ms = 0;
+  std::size_t readings = 0;
+};
+
+// A closed batch waiting for the outbox (appended in order; see commit_device_batches()).
+struct HeldBatch {
+  wire::WindowBatch batch;
+  CloseMarksBlob marks;
+  std::uint64_t journal_upto = 0;  // 0 for all but the last batch of a round
+  bool self = false;               // a self-metrics batch (nothing of it is journaled)
+};
+
+// What became of a payload in Impl::take().
+enum class Taken {
+  kAccepted,       // journaled and pushed (or a redelivery, already journaled)
+  kRefused,        // bad payload, or dropped (counted)
+  kNoRoom,         // UDP: the ring is full (not counted yet)
+  kJournalFailed,  // UDP: the journal cannot write now (not counted yet)
+};
+
 // One input: its transport, ring and the state its sink keeps on the transport's thread.
 struct InputPipe {
   InputConfig config;
@@ -124,6 +167,12 @@ struct InputPipe {
   // journal_upto below every record not yet fed (records of several inputs interleave).
   std::mutex unfed_mu;
   std::deque<std::uint64_t> unfed;
+  // UDP: datagrams held while the journal cannot write, oldest first (the transport's thread;
+  // the main thread after the transport stopped).
+  std::deque<HeldPayload> held;
+  std::size_t held_bytes = 0;
+  std::atomic<std::size_t> held_count{0};  // held.size(), for the gauge
+  std::int64_t held_retry_ms = 0;          // steady; the next attempt to journal them
   daemon::Counter* accepted_payloads = nullptr;
   daemon::Counter* accepted_readings = nullptr;
 };
@@ -144,21 +193,42 @@ struct AgentApp::Impl {
   RateLimitedLog redelivery_log{5'000};
 
   std::atomic<bool> inputs_stopping{false};  // push_blocking gives up (never set while draining)
+  // Set when stop() begins: a sink waiting for the journal gives up, the aggregator drains the
+  // rings even when the outbox is stalled.
+  std::atomic<bool> shutting_down{false};
   std::atomic<bool> aggregator_stop{false};
   std::atomic<std::int64_t> aggregator_beat_ms{0};
   bool started = false;
   bool stopped = false;
-  // Set after an outbox append failed: the journal is not trimmed any more this run (what the
-  // failed batch held is replayed after a restart).
+  // Set after the outbox refused a batch for good (too large): the journal is not trimmed any
+  // more this run (what the batch held is replayed after a restart).
   bool trim_blocked = false;
+
+  // Storage stalls: held data is retried until the component writes again (docs/agent.md).
+  std::unique_ptr<StorageStall> journal_stall;
+  std::unique_ptr<StorageStall> outbox_stall;
+  std::int64_t journal_sync_retry_ms = 0;  // steady; the aggregator thread's
+  // Closed batches not yet in the outbox, oldest first (the aggregator thread's).
+  std::deque<HeldBatch> outbox_held;
+  std::atomic<std::size_t> outbox_held_count{0};
+  std::int64_t outbox_retry_ms = 0;  // steady
+  // The highest journal_upto the outbox committed (the journal is trimmed up to it), and how far
+  // it was trimmed.
+  std::uint64_t committed_upto = 0;
+  std::uint64_t trimmed_upto = 0;
+  // Set while outbox_held is full: the aggregator takes nothing from the rings, MQTT sinks wait.
+  std::atomic<bool> outbox_backpressure{false};
 
   // Redelivery filter. A kill -9 with unread input on the socket resets the connection, so
   // PUBACKs Paho had queued never reach the broker, which redelivers those messages after the
-  // restart although they are journaled already (and perhaps committed in a window). Hashes
-  // (XXH3 of the journal record, seeded with its type) of the newest kRedeliveryTail payload
-  // records in the journal -> copies; an MQTT payload matching one in the first
-  // kRedeliveryWindowMs after start is taken as that redelivery and not journaled again (a
-  // byte-identical payload is a duplicate of the same device batch).
+  // restart although they are journaled already (and perhaps committed in a window). The broker
+  // marks every redelivery with the DUP flag (MQTT 3.1.1 [MQTT-3.3.1-1]; mosquitto sets it on
+  // each message it sends again, the resend after a reconnect included, and keeps it in its
+  // persistence file). Hashes (XXH3 of the journal record, seeded with its type) of the newest
+  // kRedeliveryTail payload records in the journal -> copies; an MQTT message flagged DUP whose
+  // payload matches one in the first kRedeliveryWindowMs after start is taken as that
+  // redelivery and not journaled again, and uses that copy up. A message without DUP was never
+  // delivered before and is always taken, however many identical payloads the journal holds.
   std::mutex redelivery_mu;  // guards redelivery
   std::unordered_map<std::uint64_t, std::uint32_t> redelivery;
   std::atomic<bool> redelivery_active{false};
@@ -190,17 +260,34 @@ struct AgentApp::Impl {
   daemon::Counter* drop_ring_full = nullptr;
   daemon::Counter* drop_ring_timeout = nullptr;
   daemon::Counter* drop_journal_error = nullptr;
+  daemon::Counter* drop_journal_stalled = nullptr;
+  daemon::Counter* drop_outbox_stalled = nullptr;
   daemon::Counter* outbox_append_errors = nullptr;
   daemon::Counter* replayed_records = nullptr;
   daemon::Counter* replay_unparsable = nullptr;
 
-  bool sink(InputPipe& in, std::string_view topic, ByteSpan payload);
+  bool sink(InputPipe& in, std::string_view topic, ByteSpan payload, bool dup);
+  // Parses, journals and pushes one payload. `may_journal` false: stop before the journal
+  // (UDP datagrams queue behind held ones). MQTT waits for ring room and for the journal.
+  Taken take(InputPipe& in, std::string_view topic, ByteSpan payload, std::int64_t received_ms,
+             bool dup, bool may_journal);
+  // UDP: holds the datagram just parsed into in.spare (or drops it, counted, when the hold is
+  // full). Returns whether it was held.
+  bool hold(InputPipe& in, std::string_view topic, ByteSpan payload, std::int64_t received_ms);
+  // UDP: journals held datagrams, oldest first, when a retry is due (or `force`).
+  void retry_held(InputPipe& in, bool force);
   Status replay();
   void run_aggregator();
   std::uint64_t drain_rings();
-  void commit_closed();
+  // Takes the closed batches into outbox_held and stores what it can (`force`: now, whatever
+  // the retry interval).
+  void commit_closed(bool force = false);
   void commit_device_batches();
   void commit_self_batches();
+  // Appends held batches in order until one fails (retried after kOutboxRetryMs) or none is
+  // left; then trims the journal up to what is committed.
+  void flush_outbox_held(bool force);
+  void sync_journal(std::int64_t now);
   // Feeds a sample to the self aggregator when its interval slot has none yet (or `force`).
   void sample_self(bool force);
   SelfSample take_self_sample();
@@ -211,7 +298,7 @@ struct AgentApp::Impl {
 AgentApp::AgentApp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AgentApp::~AgentApp() { stop(0); }
 
-Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
+Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps deps) {
   auto impl = std::make_unique<Impl>();
   impl->config = std::move(config);
   const AgentConfig& c = impl->config;
@@ -228,6 +315,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
   oo.zstd_level = c.uplink.zstd_level;
   oo.first_seq = 0;  // a random start: a replaced outbox file never reuses a sent seq
   oo.clock = &impl->clock;
+  oo.vfs = deps.outbox_vfs;
   auto outbox = Outbox::open(oo);
   if (!outbox.ok()) {
     return Status(outbox.status().code(), "outbox " + oo.path + ": " + outbox.status().message());
@@ -240,6 +328,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
   jo.dir = c.journal.dir;
   jo.segment_bytes = c.journal.segment_bytes;
   jo.sync_interval_ms = c.journal.fsync_interval_ms;
+  jo.file_ops = deps.journal_file_ops;
   // New records are numbered past everything the outbox refers to: journal_upto and the stored
   // close marks (a power loss can cut the journal's tail below a mark's fed_upto; a reused
   // number would put a new reading behind that mark's replay fence).
@@ -251,6 +340,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
     return Status(journal.status().code(), "journal " + jo.dir + ": " + journal.status().message());
   }
   impl->journal = std::move(*journal);
+  impl->committed_upto = ostats->journal_upto;
 
   AggregatorOptions ao = aggregator_options(c);
   ao.clock = &impl->clock;
@@ -298,8 +388,8 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
     pipe->config = ic;
     pipe->ring = std::make_unique<ReadingRing>(ic.ring_capacity);
     InputPipe* p = pipe.get();
-    InputSink sink = [self, p](std::string_view topic, ByteSpan payload) {
-      return self->sink(*p, topic, payload);
+    InputSink sink = [self, p](std::string_view topic, ByteSpan payload, bool dup) {
+      return self->sink(*p, topic, payload, dup);
     };
     if (ic.type == InputType::kMqtt) {
       MqttInputOptions mo;
@@ -339,12 +429,47 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config) {
 
 // --- input threads ----------------------------------------------------------------------------
 
-bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payload) {
+bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payload, bool dup) {
+  const std::int64_t received_ms = clock.now_ms();
+  if (in.config.type == InputType::kMqtt) {
+    return take(in, topic, payload, received_ms, dup, /*may_journal=*/true) == Taken::kAccepted;
+  }
+  // UDP: datagrams keep their order behind the held ones.
+  if (!in.held.empty()) retry_held(in, /*force=*/false);
+  const bool behind_held = !in.held.empty();
+  const Taken t = take(in, topic, payload, received_ms, false, /*may_journal=*/!behind_held);
+  if (behind_held && t == Taken::kNoRoom) return hold(in, topic, payload, received_ms);
+  switch (t) {
+    case Taken::kAccepted:
+      return true;
+    case Taken::kRefused:
+      return false;
+    case Taken::kJournalFailed:
+      return hold(in, topic, payload, received_ms);
+    case Taken::kNoRoom: {
+      const std::size_t n = in.spare->readings.size();
+      if (outbox_backpressure.load(std::memory_order_relaxed)) {
+        drop_outbox_stalled->inc(n);
+        drop_log.warn(
+            "input {}: ring full while the outbox is stalled, datagram of {} readings "
+            "dropped",
+            in.config.name, n);
+      } else {
+        drop_ring_full->inc(n);
+        drop_log.warn("input {}: ring full, datagram of {} readings dropped", in.config.name, n);
+      }
+      return false;
+    }
+  }
+  return false;
+}
+
+Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan payload,
+                           std::int64_t received_ms, bool dup, bool may_journal) {
   if (!in.spare) in.spare = in.ring->acquire();
   ReadingChunk& chunk = *in.spare;
   chunk.readings.clear();
   const std::string_view device = device_from_topic(topic);
-  const std::int64_t received_ms = clock.now_ms();
   Status parsed = in.parser.parse(in.config.format, payload, received_ms, chunk.readings, device);
   if (!parsed.ok()) {
     payloads_bad.fetch_add(1, std::memory_order_relaxed);
@@ -355,7 +480,7 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
         .inc();
     bad_payload_log.warn("input {}: bad payload on {}: {}", in.config.name, topic,
                          parsed.to_string());
-    return false;
+    return Taken::kRefused;
   }
   const std::size_t n = chunk.readings.size();
   // One write() of the whole record: this is what makes the (already PUBACKed) message durable.
@@ -368,7 +493,11 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
   std::copy_n(device.data(), dev_len, reinterpret_cast<char*>(body + 1));
   std::copy(payload.begin(), payload.end(), body + 1 + dev_len);
   const std::size_t body_len = in.record.size() - kTimeBytes;
-  if (in.config.type == InputType::kMqtt && redelivery_active.load(std::memory_order_relaxed)) {
+  // Only a message the broker flags as DUP can be a redelivery: one without the flag was never
+  // delivered before, however many byte-identical payloads the journal holds (line protocol
+  // without timestamps repeats byte for byte).
+  if (dup && in.config.type == InputType::kMqtt &&
+      redelivery_active.load(std::memory_order_relaxed)) {
     if (steady_ms() > redelivery_until_ms) {
       redelivery_active.store(false);
     } else {
@@ -382,7 +511,7 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
         redelivery_log.info(
             "input {}: a redelivered payload on {} is journaled already, not counted again",
             in.config.name, topic);
-        return true;  // journaled (and replayed) before the restart
+        return Taken::kAccepted;  // journaled (and replayed) before the restart
       }
     }
   }
@@ -390,44 +519,95 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
   // a restart cannot replay what the counters report as dropped. Only this thread pushes, so
   // the room seen here is still there after the write.
   if (in.config.type == InputType::kUdp) {
-    if (in.ring->fill() >= in.ring->capacity()) {
-      drop_ring_full->inc(n);
-      drop_log.warn("input {}: ring full, datagram of {} readings dropped", in.config.name, n);
-      return false;
-    }
+    if (in.ring->fill() >= in.ring->capacity()) return Taken::kNoRoom;
   } else {
-    // Bounded wait (keepalive / 2) so a stalled aggregator cannot cost the broker connection.
-    const auto deadline = Steady::now() + std::chrono::seconds(15);
+    // Bounded wait (keepalive / 2) so a stalled aggregator cannot cost the broker connection;
+    // unbounded while the outbox is stalled (the broker queues for the session meanwhile).
+    auto deadline = Steady::now() + std::chrono::seconds(15);
     while (in.ring->fill() >= in.ring->capacity() && Steady::now() < deadline &&
            !inputs_stopping.load(std::memory_order_relaxed)) {
+      if (outbox_backpressure.load(std::memory_order_relaxed)) {
+        deadline = Steady::now() + std::chrono::seconds(15);
+      }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     if (in.ring->fill() >= in.ring->capacity()) {
       drop_ring_timeout->inc(n);
       drop_log.warn("input {}: ring still full after 15 s, payload of {} readings dropped",
                     in.config.name, n);
-      return false;
+      return Taken::kRefused;
     }
   }
-  {
-    std::lock_guard lock(in.unfed_mu);
-    auto rec = journal->append(ByteSpan(in.record.data(), in.record.size()),
-                               kTimedPayloadRecord | static_cast<std::uint8_t>(in.config.format));
-    if (!rec.ok()) {
-      drop_journal_error->inc(n);
-      drop_log.warn("input {}: journal append failed, payload refused: {}", in.config.name,
-                    rec.status().to_string());
-      return false;
+  // The journal write. MQTT holds the payload and retries until the journal works again (Paho
+  // reads nothing more meanwhile: the broker queues at QoS 1); UDP hands it back for the hold.
+  const auto type =
+      static_cast<std::uint8_t>(kTimedPayloadRecord | static_cast<std::uint8_t>(in.config.format));
+  std::int64_t backoff_ms = kJournalRetryMinMs;
+  for (;;) {
+    if (may_journal && !journal_stall->failing(kJournalSync)) {
+      std::lock_guard lock(in.unfed_mu);
+      auto rec = journal->append(ByteSpan(in.record.data(), in.record.size()), type);
+      if (rec.ok()) {
+        chunk.record_no = *rec;
+        in.unfed.push_back(*rec);
+        journal_stall->cleared(kJournalAppend);
+        break;
+      }
+      journal_stall->failed(kJournalAppend, rec.status());
     }
-    chunk.record_no = *rec;
-    in.unfed.push_back(*rec);
+    if (in.config.type == InputType::kUdp) return Taken::kJournalFailed;
+    if (shutting_down.load(std::memory_order_relaxed)) {
+      // Shutting down with a journal that still cannot write: the payload cannot be kept.
+      drop_journal_error->inc(n);
+      spdlog::error(
+          "input {}: stopping while the journal cannot write; payload of {} readings "
+          "dropped",
+          in.config.name, n);
+      return Taken::kRefused;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, kJournalRetryMaxMs);
   }
   // Journaled, so it must be fed: with the room seen above this returns at once.
   static const std::atomic<bool> kNeverStop{false};
   (void)in.ring->push_blocking(std::move(in.spare), kNeverStop);
   in.accepted_payloads->inc();
   in.accepted_readings->inc(n);
+  return Taken::kAccepted;
+}
+
+bool AgentApp::Impl::hold(InputPipe& in, std::string_view topic, ByteSpan payload,
+                          std::int64_t received_ms) {
+  const std::size_t n = in.spare->readings.size();
+  if (in.held.size() >= kUdpHoldPayloads || in.held_bytes + payload.size() > kUdpHoldBytes) {
+    drop_journal_stalled->inc(n);
+    drop_log.warn(
+        "input {}: the journal cannot write and {} datagrams are held already; "
+        "datagram of {} readings dropped",
+        in.config.name, in.held.size(), n);
+    return false;
+  }
+  in.held.push_back(
+      HeldPayload{std::string(topic), Bytes(payload.begin(), payload.end()), received_ms, n});
+  in.held_bytes += payload.size();
+  in.held_count.store(in.held.size(), std::memory_order_relaxed);
   return true;
+}
+
+void AgentApp::Impl::retry_held(InputPipe& in, bool force) {
+  const std::int64_t now = steady_ms();
+  if (!force && now < in.held_retry_ms) return;
+  while (!in.held.empty()) {
+    HeldPayload& h = in.held.front();
+    const Taken t = take(in, h.topic, ByteSpan(h.payload), h.received_ms, false, true);
+    if (t == Taken::kJournalFailed || t == Taken::kNoRoom) {
+      in.held_retry_ms = now + kJournalRetryMaxMs;
+      break;
+    }
+    in.held_bytes -= h.payload.size();
+    in.held.pop_front();  // accepted (or, parsed once already, never refused)
+  }
+  in.held_count.store(in.held.size(), std::memory_order_relaxed);
 }
 
 // --- aggregator thread -----------------------------------------------------------------------
@@ -533,12 +713,10 @@ std::uint64_t AgentApp::Impl::drain_rings() {
   return chunks;
 }
 
-void AgentApp::Impl::commit_closed() {
-  const bool device = aggregator->has_pending();
-  const bool self = self_aggregator && self_aggregator->has_pending();
-  if (device) commit_device_batches();
-  if (self) commit_self_batches();
-  if (device || self) forwarder->wake();
+void AgentApp::Impl::commit_closed(bool force) {
+  if (aggregator->has_pending()) commit_device_batches();
+  if (self_aggregator && self_aggregator->has_pending()) commit_self_batches();
+  flush_outbox_held(force);
 }
 
 void AgentApp::Impl::commit_device_batches() {
@@ -548,53 +726,109 @@ void AgentApp::Impl::commit_device_batches() {
     std::lock_guard lock(in->unfed_mu);
     if (!in->unfed.empty()) upto = std::min(upto, in->unfed.front() - 1);
   }
-  if (trim_blocked) upto = 0;
+  if (closed.batches.empty()) {
+    // Nothing new to store, but the position may move: with the batches still held, once they
+    // are stored (they hold every window fed so far).
+    if (!outbox_held.empty()) {
+      outbox_held.back().journal_upto = std::max(outbox_held.back().journal_upto, upto);
+    } else {
+      committed_upto = std::max(committed_upto, upto);
+    }
+  }
   for (std::size_t i = 0; i < closed.batches.size(); ++i) {
-    const bool last = i + 1 == closed.batches.size();
+    HeldBatch h;
+    h.batch = std::move(closed.batches[i]);
     // The batch's close marks commit with it (one transaction): no crash can separate them.
-    CloseMarksBlob marks;
     if (!closed.marks[i].empty()) {
-      marks.bytes = encode_close_marks(closed.marks[i]);
+      h.marks.bytes = encode_close_marks(closed.marks[i]);
       for (const CloseMark& mk : closed.marks[i])
-        marks.fed_upto = std::max(marks.fed_upto, mk.fed_upto);
+        h.marks.fed_upto = std::max(h.marks.fed_upto, mk.fed_upto);
     }
-    // After a failed append in this round the journal position must not move past its records.
-    const std::uint64_t batch_upto = last && !trim_blocked ? upto : 0;
-    auto seq = outbox->append(std::move(closed.batches[i]), batch_upto, Lane::kLive, marks);
-    if (!seq.ok()) {
-      // The windows stay in the journal: a restart replays them. Stop trimming until then.
-      outbox_append_errors->inc();
-      trim_blocked = true;
-      spdlog::error(
-          "outbox append failed ({} records lost until a restart replays the "
-          "journal): {}",
-          closed.marks[i].size(), seq.status().to_string());
-      continue;
-    }
+    // The journal position goes with the round's last batch only: batches are stored in order,
+    // so when it is stored, every window fed up to `upto` is.
+    if (i + 1 == closed.batches.size()) h.journal_upto = upto;
+    outbox_held.push_back(std::move(h));
   }
-  // The newest kRedeliveryTail records stay for the redelivery filter of the next start.
-  const std::uint64_t next = journal->stats().next_record_no;
-  upto = std::min(upto, next > kRedeliveryTail ? next - kRedeliveryTail : 0);
-  if (upto > 0 && !trim_blocked) {
-    auto trimmed = journal->trim(upto);
-    if (!trimmed.ok()) spdlog::warn("journal trim failed: {}", trimmed.status().to_string());
-  }
+  outbox_held_count.store(outbox_held.size(), std::memory_order_relaxed);
 }
 
-// Self batches carry no journal position and no close marks: nothing of them is in the journal,
-// so a failed append loses those samples (counted, logged) and blocks no trim.
+// Self batches carry no journal position and no close marks: nothing of them is in the journal.
 void AgentApp::Impl::commit_self_batches() {
   ClosedBatches closed = self_aggregator->take_batches();
   for (wire::WindowBatch& batch : closed.batches) {
-    const std::size_t records = batch.records.size();
-    auto seq = outbox->append(std::move(batch), 0);
-    if (!seq.ok()) {
-      outbox_append_errors->inc();
-      spdlog::error("outbox append of {} self-metrics records failed: {}", records,
-                    seq.status().to_string());
-      continue;
+    HeldBatch h;
+    h.batch = std::move(batch);
+    h.self = true;
+    outbox_held.push_back(std::move(h));
+  }
+  outbox_held_count.store(outbox_held.size(), std::memory_order_relaxed);
+}
+
+void AgentApp::Impl::flush_outbox_held(bool force) {
+  const std::int64_t now = steady_ms();
+  if (!outbox_held.empty() && (force || now >= outbox_retry_ms)) {
+    while (!outbox_held.empty()) {
+      HeldBatch& h = outbox_held.front();
+      const std::size_t records = h.batch.records.size();
+      const Lane lane = Lane::kLive;
+      auto seq = outbox->append_in_place(h.batch, h.journal_upto, lane, h.marks);
+      if (!seq.ok() && seq.status().code() != StatusCode::kInvalidArgument) {
+        // A full disk, an I/O or fsync error: the batch stays first in line and is retried.
+        outbox_append_errors->inc();
+        outbox_stall->failed(kOutboxAppend, seq.status());
+        outbox_retry_ms = now + kOutboxRetryMs;
+        break;
+      }
+      if (!seq.ok()) {
+        // Refused for good (too large for the outbox): counted and logged. A device batch's
+        // readings stay in the journal, which is not trimmed any more this run, so a restart
+        // replays them.
+        outbox_append_errors->inc();
+        if (!h.self) trim_blocked = true;
+        spdlog::error("outbox refused a batch of {} records: {}", records,
+                      seq.status().to_string());
+      } else {
+        outbox_stall->cleared(kOutboxAppend);
+        if (h.self) self_records->inc(records);
+        committed_upto = std::max(committed_upto, h.journal_upto);
+      }
+      outbox_held.pop_front();
+      forwarder->wake();
     }
-    self_records->inc(records);
+    outbox_held_count.store(outbox_held.size(), std::memory_order_relaxed);
+  }
+  outbox_backpressure.store(outbox_held.size() >= kOutboxHoldBatches, std::memory_order_relaxed);
+  // The newest kRedeliveryTail records stay for the redelivery filter of the next start.
+  const std::uint64_t next = journal->stats().next_record_no;
+  const std::uint64_t upto =
+      std::min(committed_upto, next > kRedeliveryTail ? next - kRedeliveryTail : 0);
+  if (upto > trimmed_upto && !trim_blocked) {
+    auto trimmed = journal->trim(upto);
+    if (trimmed.ok()) {
+      trimmed_upto = upto;
+    } else {
+      drop_log.warn("journal trim failed (retried): {}", trimmed.status().to_string());
+    }
+  }
+}
+
+void AgentApp::Impl::sync_journal(std::int64_t now) {
+  if (journal_stall->failing(kJournalSync)) {
+    // Appends wait while the fsync fails: retry it until it works.
+    if (now < journal_sync_retry_ms) return;
+    Status s = journal->sync();
+    if (s.ok()) {
+      journal_stall->cleared(kJournalSync);
+    } else {
+      journal_stall->failed(kJournalSync, s);
+      journal_sync_retry_ms = now + kJournalRetryMaxMs;
+    }
+    return;
+  }
+  Status s = journal->maybe_sync(now);
+  if (!s.ok()) {
+    journal_stall->failed(kJournalSync, s);
+    journal_sync_retry_ms = now + kJournalRetryMaxMs;
   }
 }
 
@@ -606,8 +840,9 @@ SelfSample AgentApp::Impl::take_self_sample() {
   s.readings_accepted = a.accepted;
   for (std::uint64_t r : a.rejected) s.readings_rejected += r;
   s.windows_closed = a.windows_closed;
-  s.readings_dropped =
-      drop_ring_full->value() + drop_ring_timeout->value() + drop_journal_error->value();
+  s.readings_dropped = drop_ring_full->value() + drop_ring_timeout->value() +
+                       drop_journal_error->value() + drop_journal_stalled->value() +
+                       drop_outbox_stalled->value();
   s.payloads_bad = payloads_bad.load(std::memory_order_relaxed);
   auto ost = outbox->stats();
   if (ost.ok()) {
@@ -654,7 +889,10 @@ void AgentApp::Impl::run_aggregator() {
   while (!aggregator_stop.load(std::memory_order_acquire)) {
     const std::int64_t now = steady_ms();
     aggregator_beat_ms.store(now, std::memory_order_relaxed);
-    const std::uint64_t chunks = drain_rings();
+    // Backpressure while the outbox holds too many batches: the rings fill, MQTT sinks wait.
+    const bool hold_back = outbox_backpressure.load(std::memory_order_relaxed) &&
+                           !shutting_down.load(std::memory_order_relaxed);
+    const std::uint64_t chunks = hold_back ? 0 : drain_rings();
     {
       std::lock_guard lock(reload_mu);
       if (pending_rules) {
@@ -674,10 +912,16 @@ void AgentApp::Impl::run_aggregator() {
       aggregator->poll();
       sample_self(false);
       last_poll = now;
+      // The forwarder's outbox calls count towards the outbox's stall too.
+      if (forwarder->stats().outbox_failing) {
+        outbox_stall->failed(kOutboxForwarder,
+                             Status::io_error("the forwarder's outbox calls fail (see its log)"));
+      } else {
+        outbox_stall->cleared(kOutboxForwarder);
+      }
     }
     commit_closed();
-    Status synced = journal->maybe_sync(now);
-    if (!synced.ok()) drop_log.warn("journal sync failed: {}", synced.to_string());
+    sync_journal(now);
     if (now - last_stats >= 500) {
       publish_stats();
       last_stats = now;
@@ -688,13 +932,19 @@ void AgentApp::Impl::run_aggregator() {
   while (drain_rings() > 0) {
   }
   aggregator->flush_all();
-  commit_closed();
+  commit_closed(true);
   // A last sample after the flush, so the self series' counter increases add up to this run's
   // totals (the device windows just flushed included).
   if (self_source) {
     sample_self(true);
     self_aggregator->flush_all();
-    commit_closed();
+    commit_closed(true);
+  }
+  if (!outbox_held.empty()) {
+    spdlog::error(
+        "stopping with {} batches the outbox could not store; the journal keeps their readings "
+        "and the next start replays them",
+        outbox_held.size());
   }
   Status s = journal->sync();
   if (!s.ok()) spdlog::error("final journal sync failed: {}", s.to_string());
@@ -746,9 +996,28 @@ void AgentApp::stop(int forward_grace_ms) {
   if (!m.started) return;
   // The aggregator keeps draining while the inputs stop, so a sink blocked on a full ring
   // returns and Paho's thread can be joined.
+  m.shutting_down.store(true);
   for (auto& in : m.inputs) {
     if (in->mqtt) in->mqtt->stop();
     if (in->udp) in->udp->stop();
+  }
+  // Datagrams held for the journal: a last chance (bounded) to journal them, else counted.
+  for (auto& in : m.inputs) {
+    const auto until = Steady::now() + std::chrono::seconds(2);
+    while (!in->held.empty() && Steady::now() < until) {
+      m.retry_held(*in, /*force=*/true);
+      if (!in->held.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (in->held.empty()) continue;
+    std::uint64_t readings = 0;
+    for (const HeldPayload& h : in->held) readings += h.readings;
+    m.drop_journal_stalled->inc(readings);
+    spdlog::error(
+        "input {}: stopping while the journal cannot write; {} held datagrams ({} "
+        "readings) dropped",
+        in->config.name, in->held.size(), readings);
+    in->held.clear();
+    in->held_count.store(0);
   }
   m.inputs_stopping.store(true);
   m.aggregator_stop.store(true, std::memory_order_release);
@@ -788,6 +1057,13 @@ void AgentApp::Impl::register_metrics() {
   drop_ring_full = dropped("ring_full");
   drop_ring_timeout = dropped("ring_timeout");
   drop_journal_error = dropped("journal_error");
+  drop_journal_stalled = dropped("journal_stalled");
+  drop_outbox_stalled = dropped("outbox_stalled");
+  journal_stall = std::make_unique<StorageStall>("journal", m);
+  outbox_stall = std::make_unique<StorageStall>("outbox", m);
+  m.gauge_fn("edgesketch_agent_outbox_held_batches",
+             "Closed batches waiting in memory for the outbox to write again", {},
+             [this] { return static_cast<double>(outbox_held_count.load()); });
   outbox_append_errors = &m.counter("edgesketch_agent_outbox_append_errors_total",
                                     "Batches the outbox failed to store");
   redelivered = &m.counter("edgesketch_agent_redelivered_payloads_total",
@@ -820,6 +1096,11 @@ void AgentApp::Impl::register_metrics() {
                [in] { return static_cast<double>(in->ring->fill()); });
     m.gauge_fn("edgesketch_agent_ring_capacity", "Capacity of the input's ring", l,
                [in] { return static_cast<double>(in->ring->capacity()); });
+    if (in->udp) {
+      m.gauge_fn("edgesketch_agent_input_held_payloads",
+                 "Datagrams held in memory while the journal cannot write", l,
+                 [in] { return static_cast<double>(in->held_count.load()); });
+    }
     if (in->mqtt) {
       m.gauge_fn("edgesketch_agent_input_connected", "1 while the MQTT input is connected", l,
                  [in] { return in->mqtt->stats().connected ? 1.0 : 0.0; });

@@ -24,6 +24,7 @@
 
 #include "config/agent_config.h"
 #include "edgesketch/common/status.h"
+#include "journal/file_ops.h"
 
 namespace edgesketch::agent {
 
@@ -40,12 +41,21 @@ inline constexpr std::uint8_t kTimedPayloadRecord = 0x20;
 // The format bits of a kTimedPayloadRecord type.
 inline constexpr std::uint8_t kRecordFormatMask = 0x1F;
 
+// What the daemon uses besides its config: main() passes the defaults; tests pass storage that
+// fails on demand.
+struct AgentDeps {
+  // The journal's file-system access; nullptr = POSIX.
+  std::shared_ptr<FileOps> journal_file_ops;
+  // The SQLite VFS the outbox stores through (registered by the caller); "" = SQLite's default.
+  std::string outbox_vfs;
+};
+
 class AgentApp {
  public:
   // Opens the outbox and the journal, builds the aggregator, inputs and forwarder, and replays
   // the journal into the aggregator (close marks first, then payloads behind the fence).
   // Nothing runs yet. Errors name the part that failed.
-  static Result<std::unique_ptr<AgentApp>> create(AgentConfig config);
+  static Result<std::unique_ptr<AgentApp>> create(AgentConfig config, AgentDeps deps = {});
   ~AgentApp();  // stop()
   AgentApp(const AgentApp&) = delete;
   AgentApp& operator=(const AgentApp&) = delete;

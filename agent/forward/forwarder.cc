@@ -144,6 +144,7 @@ void Forwarder::on_ack_message(ByteSpan payload) {
 
 void Forwarder::outbox_error(const Status& s, std::string_view what) {
   outbox_errors_.fetch_add(1, std::memory_order_relaxed);
+  outbox_failing_.store(true, std::memory_order_relaxed);
   std::int64_t now = clock_->monotonic_ns();
   if (now - last_error_log_ns_ >= 10'000 * kMsNs || last_error_log_ns_ == 0) {
     last_error_log_ns_ = now;
@@ -172,11 +173,13 @@ void Forwarder::process_acks() {
   for (const wire::Ack& a : acks) seqs.insert(seqs.end(), a.seqs.begin(), a.seqs.end());
   std::int64_t now = clock_->monotonic_ns();
   if (!seqs.empty()) {
+    std::lock_guard stats_lock(stats_mu_);
     Status s = outbox_->ack(seqs);
     if (!s.ok()) {
       // Not deleted: the rows stay and are resent; the collector dedupes.
       outbox_error(s, "ack");
     } else {
+      outbox_ok();
       for (std::uint64_t seq : seqs) note_acked(seq, now);
     }
   }
@@ -187,6 +190,7 @@ void Forwarder::process_acks() {
 }
 
 void Forwarder::drop_rejected(std::uint64_t seq, std::string_view reason) {
+  std::lock_guard stats_lock(stats_mu_);
   Status s = outbox_->reject(seq);
   if (!s.ok()) {
     outbox_error(s, "reject");
@@ -240,6 +244,7 @@ void Forwarder::send_round_mqtt(std::int64_t now_ns) {
     outbox_error(live.status(), "next_to_send(live)");
     return;
   }
+  outbox_ok();
   publish_all(*live, Lane::kLive);
   room -= std::min(room, live->size());
   if (room == 0 || !link_->connected()) return;
@@ -282,6 +287,7 @@ void Forwarder::send_round_http(std::int64_t now_ns) {
         return false;
       }
       http_backoff_->reset();
+      std::lock_guard stats_lock(stats_mu_);
       Status a = outbox_->ack(b.seq);
       if (!a.ok()) {
         outbox_error(a, "ack");
@@ -373,6 +379,7 @@ void Forwarder::run() {
 }
 
 ForwarderStats Forwarder::stats() const {
+  std::lock_guard stats_lock(stats_mu_);
   ForwarderStats s;
   s.state = state_.load(std::memory_order_relaxed);
   s.published = published_.load();
@@ -391,6 +398,7 @@ ForwarderStats Forwarder::stats() const {
   s.repeat_acks = repeat_acks_.load();
   s.publish_errors = publish_errors_.load();
   s.outbox_errors = outbox_errors_.load();
+  s.outbox_failing = outbox_failing_.load();
   s.http_posts = http_posts_.load();
   s.http_errors = http_errors_.load();
   s.mqtt = link_->stats();

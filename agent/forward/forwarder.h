@@ -108,6 +108,7 @@ struct ForwarderStats {
   std::uint64_t repeat_acks = 0;        // acked seqs that were not outstanding (already acked)
   std::uint64_t publish_errors = 0;
   std::uint64_t outbox_errors = 0;
+  bool outbox_failing = false;  // the last outbox call failed (a full disk, an I/O error)
   std::uint64_t http_posts = 0;
   std::uint64_t http_errors = 0;
   std::uint64_t reconnects = 0;  // MQTT connects after the first
@@ -157,6 +158,7 @@ class Forwarder {
   // deleted from the outbox, logged and counted.
   void drop_rejected(std::uint64_t seq, std::string_view reason);
   void outbox_error(const Status& s, std::string_view what);
+  void outbox_ok() { outbox_failing_.store(false, std::memory_order_relaxed); }
   std::int64_t next_wait_ns(std::int64_t now_ns);
 
   const ForwarderOptions options_;
@@ -185,6 +187,11 @@ class Forwarder {
   bool woken_ = false;
   std::atomic<bool> stopping_{false};
 
+  // Held by the forwarder's thread from an outbox delete (ack, reject) until the counters that
+  // follow it are updated, and by stats() while it reads them: whoever sees a row gone from the
+  // outbox and then calls stats() sees it counted (acked or rejected). Taken before the Outbox's
+  // own mutex, never the other way round.
+  mutable std::mutex stats_mu_;
   // Counters: written by the forwarder's thread (and Paho's for ack_messages, bad_acks,
   // foreign_acks, dropped_acks), read by stats().
   std::atomic<UplinkState> state_{UplinkState::kDisconnected};
@@ -193,6 +200,7 @@ class Forwarder {
       foreign_acks_{0}, dropped_acks_{0}, repeat_acks_{0}, publish_errors_{0}, outbox_errors_{0},
       http_posts_{0}, http_errors_{0};
   std::atomic<std::int64_t> last_ack_ns_{-1};
+  std::atomic<bool> outbox_failing_{false};
 };
 
 }  // namespace edgesketch::agent

@@ -27,10 +27,11 @@ Result<std::unique_ptr<MqttInput>> MqttInput::create(MqttInputOptions options, I
   for (const std::string& t : in->options_.topics)
     lo.subscriptions.push_back({t, in->options_.qos});
   MqttInput* self = in.get();
-  ES_ASSIGN_OR_RETURN(in->link_, net::MqttLink::create(
+  ES_ASSIGN_OR_RETURN(in->link_, net::MqttLink::create_flagged(
                                      std::move(lo),
-                                     [self](const std::string& topic, ByteSpan payload) {
-                                       self->on_message(topic, payload);
+                                     [self](const std::string& topic, ByteSpan payload,
+                                            const net::MqttLink::MessageFlags& flags) {
+                                       self->on_message(topic, payload, flags.dup);
                                      },
                                      nullptr));
   return in;
@@ -47,7 +48,7 @@ void MqttInput::stop() {
   if (link_) link_->stop();
 }
 
-void MqttInput::on_message(const std::string& topic, ByteSpan payload) {
+void MqttInput::on_message(const std::string& topic, ByteSpan payload, bool dup) {
   received_.fetch_add(1, std::memory_order_relaxed);
   bytes_.fetch_add(payload.size(), std::memory_order_relaxed);
   if (payload.size() > options_.max_payload_bytes) {
@@ -59,7 +60,7 @@ void MqttInput::on_message(const std::string& topic, ByteSpan payload) {
   }
   bool ok = false;
   try {
-    ok = sink_(topic, payload);
+    ok = sink_(topic, payload, dup);
   } catch (...) {
     sink_exceptions_.fetch_add(1, std::memory_order_relaxed);
     return;

@@ -13,6 +13,9 @@
 //    and only then blocks on the ring. A process crash therefore loses at most a message
 //    whose sink had not reached the journal write; see docs/agent.md, "Inputs".
 //
+// The sink gets the message's DUP flag: only a message flagged DUP can be a redelivery of one
+// the agent already has (MQTT 3.1.1 [MQTT-3.3.1-1]).
+//
 // Reconnects with backoff and jitter and resubscribes after every connect (net/mqtt_link.h).
 // Thread-safety: start/stop from one controlling thread; stats() from any thread.
 #pragma once
@@ -82,7 +85,7 @@ class MqttInput {
 
  private:
   MqttInput(MqttInputOptions options, InputSink sink);
-  void on_message(const std::string& topic, ByteSpan payload);
+  void on_message(const std::string& topic, ByteSpan payload, bool dup);
 
   const MqttInputOptions options_;
   InputSink sink_;

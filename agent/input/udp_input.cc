@@ -153,7 +153,7 @@ void UdpInput::run() {
       source.assign("udp://").append(ip).append(":").append(std::to_string(ntohs(from.sin_port)));
       bool ok = false;
       try {
-        ok = sink_(source, ByteSpan(buf.data(), static_cast<std::size_t>(got)));
+        ok = sink_(source, ByteSpan(buf.data(), static_cast<std::size_t>(got)), false);
       } catch (...) {
         sink_exceptions_.fetch_add(1, std::memory_order_relaxed);
         continue;

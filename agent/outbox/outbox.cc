@@ -548,6 +548,11 @@ Result<std::unique_ptr<Outbox>> Outbox::open(OutboxOptions options) {
 
 Result<std::uint64_t> Outbox::append(wire::WindowBatch batch, std::uint64_t journal_upto, Lane lane,
                                      const CloseMarksBlob& marks) {
+  return append_in_place(batch, journal_upto, lane, marks);
+}
+
+Result<std::uint64_t> Outbox::append_in_place(wire::WindowBatch& batch, std::uint64_t journal_upto,
+                                              Lane lane, const CloseMarksBlob& marks) {
   Impl& m = *impl_;
   if (batch.records.empty()) {
     return Status::invalid_argument("outbox: append of a batch without records");

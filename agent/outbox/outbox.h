@@ -170,6 +170,11 @@ class Outbox {
   // kResourceExhausted for a full disk, ...). On error nothing is stored.
   Result<std::uint64_t> append(wire::WindowBatch batch, std::uint64_t journal_upto,
                                Lane lane = Lane::kLive, const CloseMarksBlob& marks = {});
+  // The same, but `batch` stays the caller's (only its seq and created_ms are set), so after an
+  // error (a full disk, an I/O error) the same batch can be appended again once the fault
+  // clears; it then gets a new seq.
+  Result<std::uint64_t> append_in_place(wire::WindowBatch& batch, std::uint64_t journal_upto,
+                                        Lane lane = Lane::kLive, const CloseMarksBlob& marks = {});
 
   // Every stored close-marks blob still needed, in append order.
   Result<std::vector<Bytes>> close_marks();

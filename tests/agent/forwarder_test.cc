@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <mqtt/async_client.h>
@@ -14,6 +15,7 @@
 
 #include "agent/forwarder_harness.h"
 #include "edgesketch/wire/codec.h"
+#include "support/fault_vfs.h"
 #include "support/mosquitto_broker.h"
 
 namespace edgesketch::agent::testing {
@@ -113,6 +115,50 @@ TEST_F(ForwarderTest, InFlightWindowIsBounded) {
   EXPECT_EQ(ack_->batches_committed(), 10u);
   EXPECT_EQ(compare_windows(maker_.expected(), ack_->windows()), "");
 }
+
+// The outbox cannot write while acks arrive (a full disk, a failing one): the ack deletes fail,
+// the rows stay, the forwarder says so (outbox_failing, outbox_errors); once the disk works the
+// batches are handed out again after the ack timeout, the collector dedupes them and acks again,
+// and every batch is committed exactly once.
+class ForwarderAckFaultTest : public ForwarderTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(ForwarderAckFaultTest, FailedAckDeletesAreRetriedLosingAndDoublingNothing) {
+  test_support::FaultVfs vfs;
+  OutboxOptions oo = outbox_options(dir_.file("outbox.db"), 1000);
+  oo.vfs = vfs.name();
+  auto ob = Outbox::open(oo);
+  ASSERT_TRUE(ob.ok()) << ob.status().to_string();
+  outbox_ = std::move(ob).value();
+  auto f = Forwarder::create(forwarder_options(broker_.uri(), 1000), outbox_.get());
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  fwd_ = std::move(f).value();
+  for (int i = 0; i < 5; ++i) append();
+  ack_->set_ack_delay_ms(1500);
+  fwd_->start();
+  ASSERT_TRUE(ack_->wait_for_batches(5, 10'000));
+  // Handed out and committed; the disk fails before the acks come.
+  vfs.set_write_error(GetParam());
+  ASSERT_TRUE(eventually(
+      [&] {
+        const ForwarderStats st = fwd_->stats();
+        return st.outbox_failing && st.outbox_errors > 0 && ack_->acks_sent() >= 5;
+      },
+      10'000));
+  EXPECT_EQ(fwd_->stats().acked, 0u);
+  vfs.set_write_error(SQLITE_OK);
+  ack_->set_ack_delay_ms(0);
+  ASSERT_TRUE(eventually([&] { return outbox_rows(*outbox_) == 0; }, 15'000));
+  EXPECT_FALSE(fwd_->stats().outbox_failing);
+  EXPECT_EQ(fwd_->stats().acked, 5u);
+  EXPECT_EQ(ack_->batches_committed(), 5u);
+  EXPECT_EQ(compare_windows(maker_.expected(), ack_->windows()), "");
+  fwd_->stop();
+  fwd_.reset();
+  outbox_.reset();  // closed before the VFS goes
+}
+
+INSTANTIATE_TEST_SUITE_P(DiskFaults, ForwarderAckFaultTest,
+                         ::testing::Values(SQLITE_FULL, SQLITE_IOERR_WRITE));
 
 // The outage scenario brings its own broker and ack double (forwarder_harness.cc).
 TEST(ForwarderOutageShortTest, BrokerDownThreeSecondsLosesNothing) { run_outage_scenario(3); }

@@ -41,7 +41,7 @@ struct Collector {
   std::vector<std::pair<std::string, std::string>> got;
 
   InputSink sink() {
-    return [this](std::string_view topic, ByteSpan payload) {
+    return [this](std::string_view topic, ByteSpan payload, bool) {
       std::lock_guard<std::mutex> lock(mu);
       got.emplace_back(std::string(topic),
                        std::string(reinterpret_cast<const char*>(payload.data()), payload.size()));
@@ -162,7 +162,7 @@ TEST(MqttInputTest, BlockingSinkIsBackpressureAndRefusalsAreCounted) {
   bool released = false;
   int calls = 0;
   std::vector<std::string> order;
-  auto sink = [&](std::string_view, ByteSpan payload) -> bool {
+  auto sink = [&](std::string_view, ByteSpan payload, bool) -> bool {
     std::string p(reinterpret_cast<const char*>(payload.data()), payload.size());
     std::unique_lock<std::mutex> lock(mu);
     ++calls;
@@ -206,7 +206,7 @@ TEST(MqttInputTest, BlockingSinkIsBackpressureAndRefusalsAreCounted) {
 }
 
 TEST(MqttInputTest, RejectsBadOptions) {
-  InputSink sink = [](std::string_view, ByteSpan) { return true; };
+  InputSink sink = [](std::string_view, ByteSpan, bool) { return true; };
   MqttInputOptions o;
   o.topics = {};
   EXPECT_EQ(MqttInput::create(o, sink).status().code(), StatusCode::kInvalidArgument);
@@ -292,7 +292,7 @@ TEST(UdpInputTest, CountsWhatTheKernelDropsAtTheSocket) {
 }
 
 TEST(UdpInputTest, RejectsBadOptions) {
-  InputSink sink = [](std::string_view, ByteSpan) { return true; };
+  InputSink sink = [](std::string_view, ByteSpan, bool) { return true; };
   UdpInputOptions o;
   o.bind_address = "not-an-address";
   EXPECT_EQ(UdpInput::create(o, sink).status().code(), StatusCode::kInvalidArgument);

@@ -17,6 +17,7 @@
 
 #include "edgesketch/common/crc32c.h"
 #include "journal/journal_format.h"
+#include "support/fault_file_ops.h"
 
 namespace edgesketch::agent {
 namespace {
@@ -466,58 +467,7 @@ TEST(JournalTest, MaybeSyncHonoursTheInterval) {
   EXPECT_EQ(j->stats().syncs, base + 1);
 }
 
-// FileOps that forwards to POSIX and fails on demand; the switches are atomics so tests can flip
-// them while the journal runs.
-class FaultyFileOps final : public FileOps {
- public:
-  std::atomic<int> write_errno{0};     // fail append() with this errno
-  std::atomic<bool> partial{false};    // ...after writing half the bytes
-  std::atomic<int> sync_errno{0};      // fail AppendFile::sync() with this errno
-  std::atomic<int> truncate_errno{0};  // fail truncate() with this errno
-  std::atomic<int> open_errno{0};      // fail open_append() with this errno
-
-  Result<std::unique_ptr<AppendFile>> open_append(const std::string& path, bool truncate) override {
-    if (int e = open_errno.load()) return errno_status("open", path, e);
-    ES_ASSIGN_OR_RETURN(auto file, real_.open_append(path, truncate));
-    return std::unique_ptr<AppendFile>(std::make_unique<File>(*this, std::move(file)));
-  }
-  Result<Bytes> read_file(const std::string& path) override { return real_.read_file(path); }
-  Result<std::vector<std::string>> list_dir(const std::string& dir) override {
-    return real_.list_dir(dir);
-  }
-  Status remove_file(const std::string& path) override { return real_.remove_file(path); }
-  Status create_dir(const std::string& dir) override { return real_.create_dir(dir); }
-  Status sync_dir(const std::string& dir) override { return real_.sync_dir(dir); }
-
- private:
-  class File final : public AppendFile {
-   public:
-    File(FaultyFileOps& ops, std::unique_ptr<AppendFile> real)
-        : ops_(ops), real_(std::move(real)) {}
-    Status append(ByteSpan data) override {
-      if (int e = ops_.write_errno.load()) {
-        if (ops_.partial.load()) ES_RETURN_IF_ERROR(real_->append(data.first(data.size() / 2)));
-        return errno_status("write", path(), e);
-      }
-      return real_->append(data);
-    }
-    Status sync() override {
-      if (int e = ops_.sync_errno.load()) return errno_status("fdatasync", path(), e);
-      return real_->sync();
-    }
-    Status truncate(std::uint64_t size) override {
-      if (int e = ops_.truncate_errno.load()) return errno_status("ftruncate", path(), e);
-      return real_->truncate(size);
-    }
-    const std::string& path() const override { return real_->path(); }
-
-   private:
-    FaultyFileOps& ops_;
-    std::unique_ptr<AppendFile> real_;
-  };
-
-  PosixFileOps real_;
-};
+using FaultyFileOps = test_support::FaultFileOps;
 
 TEST(JournalFaultTest, WriteErrorsAreReportedAndTheJournalRecovers) {
   TempDir dir;

@@ -5,14 +5,17 @@
 // left out of the comparisons with the truth; their own test checks them against the agent's
 // counters and gauges, through an uplink outage.
 #include <gtest/gtest.h>
+#include <mqtt/async_client.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -349,6 +352,99 @@ TEST_F(AgentDaemonTest, FiveKillsLoseAndDoubleCountNothing) {
   EXPECT_GE(seqs.begin()->second, std::uint64_t{1} << 32);
   EXPECT_EQ(seqs.rbegin()->second - seqs.begin()->second + 1, seqs.size());
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+}
+
+// Line protocol without a timestamp repeats byte for byte legitimately. 200 identical payloads
+// published at QoS 1 (each PUBACKed by the broker), half while the agent runs and half while it
+// is stopped (queued for its persistent session), are all counted: none carries the DUP flag, so
+// none is taken for a redelivery of the identical journaled ones.
+TEST_F(AgentDaemonTest, IdenticalPayloadsAcrossARestartAreAllCounted) {
+  const std::string config = write_config("line");
+  start_agent(config);
+  mqtt::async_client pub(local_->uri(), "identical-pub-" + std::to_string(::getpid()), nullptr);
+  pub.connect()->wait();
+  const std::string line = "temp,device=dev-same,site=s1 value=21.5";
+  auto publish = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      pub.publish(mqtt::make_message("devices/dev-same/readings", line, 1, false))->wait();
+    }
+  };
+  publish(100);
+  ASSERT_TRUE(wait_for_metric("edgesketch_agent_payloads_accepted_total", 100, 20'000))
+      << agent_->log_tail();
+  ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+  publish(100);  // queued by the broker for the agent's session
+  start_agent(config);
+  EXPECT_TRUE(wait_for_readings(200, 30'000)) << device_readings(*ack_) << "\n"
+                                              << agent_->log_tail();
+  ASSERT_TRUE(wait_for_metric("edgesketch_agent_payloads_accepted_total", 100, 10'000));
+  // Everything the second run accepted is at the ack double; nothing more is on its way.
+  ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+  EXPECT_EQ(device_readings(*ack_), 200u) << agent_->log_tail();
+  const std::string log = read_file(dir_ + "/agent.log");
+  EXPECT_EQ(log.find("is journaled already, not counted again"), std::string::npos) << log;
+  pub.disconnect()->wait();
+}
+
+// A real full disk: the agent's data_dir on a 4 MiB tmpfs, filled up to ENOSPC while line
+// protocol payloads arrive. The stall shows on /metrics, and once the filler is deleted the agent
+// resumes by itself and every reading arrives exactly once. Needs CAP_SYS_ADMIN (mount).
+TEST_F(AgentDaemonTest, FullTmpfsStallsAndResumesLosingNothing) {
+  const std::string data = dir_ + "/data";
+  std::filesystem::create_directories(data);
+  ASSERT_EQ(::mount("tmpfs", data.c_str(), "tmpfs", 0, "size=4m"), 0)
+      << "mounting a tmpfs on " << data << " needs CAP_SYS_ADMIN: " << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{data};
+  start_agent(write_config("line"));
+  mqtt::async_client pub(local_->uri(), "tmpfs-pub-" + std::to_string(::getpid()), nullptr);
+  pub.connect()->wait();
+  int published = 0;
+  auto publish = [&](int n) {
+    for (int i = 0; i < n; ++i, ++published) {
+      std::string payload;
+      for (int l = 0; l < 10; ++l) {
+        payload +=
+            "temp,device=dev-" + std::to_string(l) + " value=" + std::to_string(published) + "\n";
+      }
+      pub.publish(mqtt::make_message("devices/dev-0/readings", payload, 1, false))->wait();
+    }
+  };
+  publish(20);
+  ASSERT_TRUE(wait_for_metric("edgesketch_agent_payloads_accepted_total", 20, 10'000));
+  // Fill the file system to the last byte.
+  const std::string filler = data + "/filler";
+  {
+    std::ofstream f(filler, std::ios::binary);
+    const std::string block(4096, 'x');
+    while (f.write(block.data(), block.size())) {
+    }
+  }
+  {
+    std::ofstream f(filler, std::ios::binary | std::ios::app);
+    while (f.put('x')) f.flush();
+  }
+  publish(50);
+  EXPECT_TRUE(wait_for_metric("edgesketch_agent_storage_stalled", 1, 15'000))
+      << http_get(metrics_port_, "/metrics").body << agent_->log_tail();
+  std::filesystem::remove(filler);
+  EXPECT_TRUE(wait_for_metric("edgesketch_agent_payloads_accepted_total", 70, 20'000))
+      << agent_->log_tail();
+  publish(10);
+  const std::uint64_t want = static_cast<std::uint64_t>(published) * 10;
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
+  const std::string m = http_get(metrics_port_, "/metrics").body;
+  EXPECT_EQ(metric(m, "edgesketch_agent_storage_stalled"), 0) << m;
+  EXPECT_GE(metric(m, "edgesketch_agent_storage_stalls_total"), 1) << m;
+  EXPECT_EQ(metric(m, "edgesketch_agent_dropped_readings_total"), 0) << m;
+  ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+  EXPECT_EQ(device_readings(*ack_), want);
+  const std::string log = read_file(dir_ + "/agent.log");
+  EXPECT_NE(log.find("stalled: "), std::string::npos) << log;
+  EXPECT_NE(log.find("writes again after"), std::string::npos) << log;
+  pub.disconnect()->wait();
 }
 
 // SIGHUP while readings stream in: a rule is added; the unchanged rule keeps its open windows

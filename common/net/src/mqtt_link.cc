@@ -36,6 +36,17 @@ Status wait_token(const mqtt::token_ptr& tok, int timeout_ms, const std::atomic<
 Result<std::unique_ptr<MqttLink>> MqttLink::create(MqttLinkOptions options,
                                                    MessageHandler on_message,
                                                    StateHandler on_state) {
+  FlaggedMessageHandler flagged;
+  if (on_message) {
+    flagged = [h = std::move(on_message)](const std::string& topic, ByteSpan payload,
+                                          const MessageFlags&) { h(topic, payload); };
+  }
+  return create_flagged(std::move(options), std::move(flagged), std::move(on_state));
+}
+
+Result<std::unique_ptr<MqttLink>> MqttLink::create_flagged(MqttLinkOptions options,
+                                                           FlaggedMessageHandler on_message,
+                                                           StateHandler on_state) {
   if (options.client_id.empty()) {
     return Status::invalid_argument("mqtt " + options.name +
                                     ": client_id is empty (set a stable, unique id: the "
@@ -82,8 +93,10 @@ Result<std::unique_ptr<MqttLink>> MqttLink::create(MqttLinkOptions options,
     if (!self->on_message_) return;
     try {
       const std::string& p = msg->get_payload();
+      MessageFlags flags;
+      flags.dup = msg->is_duplicate();
       self->on_message_(msg->get_topic(),
-                        ByteSpan(reinterpret_cast<const std::uint8_t*>(p.data()), p.size()));
+                        ByteSpan(reinterpret_cast<const std::uint8_t*>(p.data()), p.size()), flags);
     } catch (...) {
       // Nothing may unwind into Paho's C code.
       self->handler_exceptions_.fetch_add(1, std::memory_order_relaxed);
@@ -92,7 +105,7 @@ Result<std::unique_ptr<MqttLink>> MqttLink::create(MqttLinkOptions options,
   return link;
 }
 
-MqttLink::MqttLink(MqttLinkOptions options, MessageHandler on_message, StateHandler on_state)
+MqttLink::MqttLink(MqttLinkOptions options, FlaggedMessageHandler on_message, StateHandler on_state)
     : options_(std::move(options)),
       on_message_(std::move(on_message)),
       on_state_(std::move(on_state)) {}

@@ -89,6 +89,14 @@ class MqttLink {
   // Runs on Paho's receive thread for every message; may block (backpressure). Exceptions are
   // caught and counted: none may reach Paho's C code.
   using MessageHandler = std::function<void(const std::string& topic, ByteSpan payload)>;
+  // What the broker says about a received message beyond its topic and payload.
+  struct MessageFlags {
+    // MQTT DUP: the broker sent this message before on the session without getting its PUBACK
+    // (MQTT 3.1.1 [MQTT-3.3.1-1]). A message without it was never delivered before.
+    bool dup = false;
+  };
+  using FlaggedMessageHandler =
+      std::function<void(const std::string& topic, ByteSpan payload, const MessageFlags& flags)>;
   // Told about connects and losses; must only signal.
   using StateHandler = std::function<void(bool connected)>;
 
@@ -96,6 +104,10 @@ class MqttLink {
   // bad URI, an empty client id or a QoS other than 0/1.
   static Result<std::unique_ptr<MqttLink>> create(MqttLinkOptions options,
                                                   MessageHandler on_message, StateHandler on_state);
+  // The same, with a handler that also receives the message's flags.
+  static Result<std::unique_ptr<MqttLink>> create_flagged(MqttLinkOptions options,
+                                                          FlaggedMessageHandler on_message,
+                                                          StateHandler on_state);
   ~MqttLink();  // stop()
   MqttLink(const MqttLink&) = delete;
   MqttLink& operator=(const MqttLink&) = delete;
@@ -119,14 +131,14 @@ class MqttLink {
   const MqttLinkOptions& options() const { return options_; }
 
  private:
-  MqttLink(MqttLinkOptions options, MessageHandler on_message, StateHandler on_state);
+  MqttLink(MqttLinkOptions options, FlaggedMessageHandler on_message, StateHandler on_state);
   void run();
   Status connect_once();
   void on_connection_lost();
   void disconnect_quietly();
 
   const MqttLinkOptions options_;
-  MessageHandler on_message_;
+  FlaggedMessageHandler on_message_;
   StateHandler on_state_;
   std::unique_ptr<mqtt::async_client> client_;
   std::thread thread_;

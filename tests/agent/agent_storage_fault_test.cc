@@ -1,0 +1,339 @@
+// The agent (AgentApp, in process) through storage faults: its journal writes through a
+// fault-injecting FileOps, its outbox through a fault-injecting SQLite VFS; a real mosquitto
+// feeds its MQTT input and carries its windows to the ack double. For each write site and fault
+// (ENOSPC / SQLITE_FULL, EIO / SQLITE_IOERR, a failed fsync): the stall shows on /metrics while
+// it lasts (one episode), the agent resumes by itself when the fault clears, and every reading
+// arrives exactly once with nothing counted as dropped.
+//
+// Payloads are published by mosquitto_pub, a process of its own: the agent's MQTT sink holds
+// Paho's receive thread while the journal cannot write (that is the backpressure), and Paho C
+// serialises every client of a process on it.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sqlite3.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "app/agent_app.h"
+#include "config/agent_config.h"
+#include "edgesketch/wire/codec.h"
+#include "support/ack_double.h"
+#include "support/fault_file_ops.h"
+#include "support/fault_vfs.h"
+#include "support/mosquitto_broker.h"
+
+namespace edgesketch::agent {
+namespace {
+
+using test_support::AckDouble;
+using test_support::AckDoubleOptions;
+using test_support::FaultFileOps;
+using test_support::FaultVfs;
+using test_support::MosquittoBroker;
+using test_support::MosquittoOptions;
+
+bool eventually(const std::function<bool()>& done, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+// Sum of the values of the metric lines starting with `prefix`.
+double metric(const std::string& text, const std::string& prefix) {
+  double total = 0;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(prefix, 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
+}
+
+// Readings of the device series the ack double committed.
+std::uint64_t device_readings(const AckDouble& ack) {
+  std::uint64_t n = 0;
+  for (const auto& [k, w] : ack.windows()) n += w.agg.count();
+  return n;
+}
+
+struct Injector {
+  std::shared_ptr<FaultFileOps> files = std::make_shared<FaultFileOps>();
+  FaultVfs vfs;
+  std::uint64_t injected() const { return files->injected() + vfs.injected(); }
+};
+
+struct FaultCase {
+  std::string name;
+  std::string component;  // "journal" or "outbox"
+  std::function<void(Injector&, bool on)> set;
+  int payloads_during = 200;  // published while the fault is on
+};
+
+void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
+
+// One nanopb datagram of one reading, stamped now.
+void send_datagram(int port, int i) {
+  wire::ReadingBatch b;
+  b.device_id = "dev-" + std::to_string(i % 4);
+  b.batch_seq = static_cast<std::uint64_t>(i);
+  wire::Reading r;
+  r.metric = "vibration";
+  r.ts_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  r.value = i * 0.5;
+  b.readings.push_back(r);
+  auto bytes = wire::encode_reading_batch(b);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::sendto(fd, bytes->data(), bytes->size(), 0, reinterpret_cast<sockaddr*>(&addr),
+                     sizeof addr),
+            static_cast<ssize_t>(bytes->size()));
+  ::close(fd);
+}
+
+class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = info->name();
+    for (char& c : name) {
+      if (c == '/') c = '-';
+    }
+    dir_ = std::filesystem::temp_directory_path() /
+           ("es-agent-fault-" + std::to_string(::getpid()) + "-" + name);
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    MosquittoOptions mo;
+    mo.extra_config = "max_queued_messages 1000000\n";
+    local_ = std::make_unique<MosquittoBroker>(mo);
+    uplink_ = std::make_unique<MosquittoBroker>(mo);
+    ASSERT_TRUE(local_->start().ok());
+    ASSERT_TRUE(uplink_->start().ok());
+    ack_ = std::make_unique<AckDouble>(AckDoubleOptions{.uri = uplink_->uri()});
+    ASSERT_TRUE(ack_->start().ok());
+  }
+  void TearDown() override {
+    app_.reset();
+    ack_.reset();
+    std::filesystem::remove(dir_ / "lines.txt");
+    (void)local_->stop();
+    (void)uplink_->stop();
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  // `udp_port` > 0: a UDP input on it instead of the MQTT one.
+  void start_agent(int udp_port = 0) {
+    const std::string input =
+        udp_port > 0
+            ? "[[input]]\nname = \"local\"\ntype = \"udp\"\nbind = \"127.0.0.1:" +
+                  std::to_string(udp_port) + "\"\nreceive_buffer = \"4MiB\"\n"
+            : "[[input]]\nname = \"local\"\ntype = \"mqtt\"\nformat = \"line\"\n" +
+                  std::string("broker = \"") + local_->uri() +
+                  "\"\ntopics = [\"devices/+/readings\"]\nqos = 1\n" + "client_id = \"fault-in\"\n";
+    const std::string text =
+        "[agent]\ngateway_id = \"gw-fault\"\ndata_dir = \"" + dir_.string() + "/data\"\n" + input +
+        "[journal]\nfsync_interval = \"20ms\"\nsegment_bytes = \"64KiB\"\n" +
+        "[[rule]]\nname = \"per-device\"\ngroup_by = [\"device\"]\nwindow = \"1s\"\n" +
+        "[window]\nallowed_lateness = \"200ms\"\nidle_timeout = \"1s\"\n" +
+        "[uplink]\nbroker = \"" + uplink_->uri() +
+        "\"\nresend_timeout = \"2s\"\nbackoff_min = \"100ms\"\nbackoff_max = \"500ms\"\n" +
+        "backlog_rate_cap = 0\n[metrics]\nlisten = \"\"\n[self_metrics]\nenabled = false\n";
+    auto config = parse_agent_config(text, "fault-test");
+    ASSERT_TRUE(config.ok()) << config.status().to_string();
+    AgentDeps deps;
+    deps.journal_file_ops = faults_.files;
+    deps.outbox_vfs = faults_.vfs.name();
+    auto app = AgentApp::create(std::move(*config), deps);
+    ASSERT_TRUE(app.ok()) << app.status().to_string();
+    app_ = std::move(*app);
+    ASSERT_TRUE(app_->start().ok());
+    ASSERT_TRUE(eventually([&] { return m("edgesketch_agent_uplink_state") == 1; }, 10'000));
+    if (udp_port > 0) return;
+    ASSERT_TRUE(eventually([&] { return m("edgesketch_agent_input_connected") == 1; }, 10'000));
+  }
+
+  double m(const std::string& prefix) const { return metric(app_->render_metrics(), prefix); }
+  double stalled(const std::string& component) const {
+    return m("edgesketch_agent_storage_stalled{component=\"" + component + "\"}");
+  }
+
+  // Publishes n payloads of one reading each (no timestamp: the agent's clock) at QoS 1 with
+  // mosquitto_pub, which returns once the broker has them all.
+  void publish(int n) {
+    const std::string lines = (dir_ / "lines.txt").string();
+    {
+      std::ofstream f(lines);
+      for (int i = 0; i < n; ++i, ++published_) {
+        f << "vibration,device=dev-" << published_ % 4
+          << ",line=line-0,site=site-01 value=" << published_ * 0.5 << "\n";
+      }
+    }
+    const std::string cmd = "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(local_->port()) +
+                            " -q 1 -i fault-pub -t devices/dev-0/readings -l < " + lines;
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<MosquittoBroker> local_, uplink_;
+  std::unique_ptr<AckDouble> ack_;
+  Injector faults_;
+  std::unique_ptr<AgentApp> app_;
+  int published_ = 0;
+};
+
+// UDP has no backpressure: while the journal cannot write, datagrams are held in memory (4,096 at
+// most), journaled in order once it can; beyond the hold they are dropped and counted as
+// journal_stalled. Every datagram sent is either delivered exactly once or counted.
+TEST_F(AgentStorageFaultTest, UdpHoldsWhileTheJournalIsStalledAndCountsWhatDoesNotFit) {
+  auto port = test_support::pick_free_loopback_port();
+  ASSERT_TRUE(port.ok());
+  start_agent(*port);
+  int sent = 0;
+  for (; sent < 100; ++sent) send_datagram(*port, sent);
+  ASSERT_TRUE(
+      eventually([&] { return m("edgesketch_agent_payloads_accepted_total") >= 100; }, 10'000));
+
+  faults_.files->write_errno = ENOSPC;
+  for (; sent < 100 + 5000; ++sent) {
+    send_datagram(*port, sent);
+    // Paced, so the socket's receive buffer is not what overflows.
+    if (sent % 200 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  auto held_or_dropped = [&] {
+    return m("edgesketch_agent_input_held_payloads") +
+           m("edgesketch_agent_dropped_readings_total{reason=\"journal_stalled\"}") +
+           m("edgesketch_agent_udp_socket_drops_total");
+  };
+  ASSERT_TRUE(eventually([&] { return held_or_dropped() >= 5000; }, 10'000))
+      << app_->render_metrics();
+  EXPECT_EQ(stalled("journal"), 1);
+  EXPECT_EQ(m("edgesketch_agent_input_held_payloads"), 4096);
+  EXPECT_GT(m("edgesketch_agent_dropped_readings_total{reason=\"journal_stalled\"}"), 0);
+
+  faults_.files->write_errno = 0;
+  // Held datagrams are journaled as the next ones arrive.
+  ASSERT_TRUE(eventually(
+      [&] {
+        send_datagram(*port, sent++);
+        return m("edgesketch_agent_input_held_payloads") == 0;
+      },
+      10'000))
+      << app_->render_metrics();
+  EXPECT_EQ(stalled("journal"), 0);
+  // Every datagram sent is taken or counted before the agent stops.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return m("edgesketch_agent_payloads_accepted_total") +
+                   m("edgesketch_agent_dropped_readings_total") +
+                   m("edgesketch_agent_udp_socket_drops_total") ==
+               sent;
+      },
+      10'000))
+      << app_->render_metrics();
+  const std::string metrics = app_->render_metrics();
+  const double dropped = metric(metrics, "edgesketch_agent_dropped_readings_total");
+  const double socket_drops = metric(metrics, "edgesketch_agent_udp_socket_drops_total");
+  EXPECT_EQ(metric(metrics, "edgesketch_agent_storage_stalls_total{component=\"journal\"}"), 1);
+  app_->stop(5000);
+  const auto want = static_cast<std::uint64_t>(sent - dropped - socket_drops);
+  EXPECT_TRUE(eventually([&] { return device_readings(*ack_) >= want; }, 20'000))
+      << device_readings(*ack_) << " of " << want;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // anything extra arrives too
+  EXPECT_EQ(device_readings(*ack_), want)
+      << "sent " << sent << ", dropped " << dropped << ", socket drops " << socket_drops << "\n"
+      << app_->render_metrics();
+}
+
+TEST_P(AgentStorageFaultTest, StallIsVisibleAndTheAgentResumesLosingNothing) {
+  const FaultCase& fc = GetParam();
+  start_agent();
+  publish(200);
+  ASSERT_TRUE(
+      eventually([&] { return m("edgesketch_agent_payloads_accepted_total") >= 200; }, 10'000));
+  EXPECT_EQ(stalled(fc.component), 0);
+
+  fc.set(faults_, true);
+  publish(fc.payloads_during);
+  ASSERT_TRUE(eventually([&] { return stalled(fc.component) == 1; }, 15'000))
+      << app_->render_metrics();
+  // Retried while the fault lasts, still one episode, and the stall stays on /metrics.
+  const std::uint64_t hits = faults_.injected();
+  ASSERT_TRUE(eventually([&] { return faults_.injected() >= hits + 3; }, 10'000));
+  EXPECT_EQ(stalled(fc.component), 1);
+  fc.set(faults_, false);
+
+  ASSERT_TRUE(eventually([&] { return stalled(fc.component) == 0; }, 15'000))
+      << app_->render_metrics();
+  publish(200);
+  const double want_payloads = published_;
+  ASSERT_TRUE(eventually(
+      [&] { return m("edgesketch_agent_payloads_accepted_total") >= want_payloads; }, 20'000))
+      << app_->render_metrics();
+  const std::string metrics = app_->render_metrics();
+  EXPECT_EQ(
+      metric(metrics, "edgesketch_agent_storage_stalls_total{component=\"" + fc.component + "\"}"),
+      1)
+      << metrics;
+  EXPECT_EQ(metric(metrics, "edgesketch_agent_dropped_readings_total"), 0) << metrics;
+  EXPECT_EQ(metric(metrics, "edgesketch_agent_payloads_accepted_total"), want_payloads);
+
+  // SIGTERM's path: every window flushed into the outbox, shipped, acked.
+  app_->stop(5000);
+  const std::uint64_t want = static_cast<std::uint64_t>(published_);
+  EXPECT_TRUE(eventually([&] { return device_readings(*ack_) >= want; }, 20'000))
+      << device_readings(*ack_) << " of " << want;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // anything extra arrives too
+  EXPECT_EQ(device_readings(*ack_), want);
+  EXPECT_EQ(ack_->merge_errors(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    WriteSites, AgentStorageFaultTest,
+    ::testing::Values(
+        FaultCase{"journal_append_enospc", "journal",
+                  [](Injector& f, bool on) { f.files->write_errno = on ? ENOSPC : 0; }},
+        FaultCase{"journal_append_eio_partial", "journal",
+                  [](Injector& f, bool on) {
+                    f.files->partial = on;
+                    f.files->write_errno = on ? EIO : 0;
+                  }},
+        FaultCase{"journal_fsync_eio", "journal",
+                  [](Injector& f, bool on) { f.files->sync_errno = on ? EIO : 0; }},
+        // A new segment cannot be created: 1,200 records of ~100 bytes cross the 64 KiB mark.
+        FaultCase{"journal_segment_create_enospc", "journal",
+                  [](Injector& f, bool on) { f.files->open_errno = on ? ENOSPC : 0; }, 1200},
+        FaultCase{
+            "outbox_append_full", "outbox",
+            [](Injector& f, bool on) { f.vfs.set_write_error(on ? SQLITE_FULL : SQLITE_OK); }},
+        FaultCase{"outbox_append_ioerr", "outbox",
+                  [](Injector& f, bool on) {
+                    f.vfs.set_write_error(on ? SQLITE_IOERR_WRITE : SQLITE_OK);
+                  }},
+        FaultCase{"outbox_fsync_ioerr", "outbox",
+                  [](Injector& f, bool on) {
+                    f.vfs.set_sync_error(on ? SQLITE_IOERR_FSYNC : SQLITE_OK);
+                  }}),
+    [](const ::testing::TestParamInfo<FaultCase>& info) { return info.param.name; });
+
+}  // namespace
+}  // namespace edgesketch::agent
