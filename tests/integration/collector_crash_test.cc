@@ -4,13 +4,16 @@
 // missing or extra — and the outbox is empty (everything acked). Recovery times are reported.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -226,6 +229,99 @@ TEST(CollectorBackupTest, BackupCommandDuringIngestRestoresEveryAckedBatchOnce) 
   }
   EXPECT_LE(served.size(), maker.expected().size());
   EXPECT_EQ(restored.stop(SIGTERM, 30'000) >= 0, true) << restored.log_tail();
+}
+
+// A real full disk: the collector's data_dir on an 8 MiB tmpfs filled to the last byte while a
+// forwarder sends. Nothing is acked and nothing is rejected (the outbox keeps every batch), the
+// stall shows on /metrics; once the filler is deleted the collector resumes by itself and every
+// window is stored exactly once, also after a restart. Needs CAP_SYS_ADMIN (mount).
+TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
+  test_support::MosquittoBroker broker;
+  ASSERT_TRUE(broker.start().ok());
+  TempDir dir;
+  const std::string data = dir.file("data");
+  std::filesystem::create_directories(data);
+  ASSERT_EQ(::mount("tmpfs", data.c_str(), "tmpfs", 0, "size=8m"), 0)
+      << "mounting a tmpfs on " << data << " needs CAP_SYS_ADMIN: " << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{data};
+  const int port = test_support::free_port();
+  std::ofstream(dir.file("collector.toml")) << collector_config(data, broker.uri(), port);
+  DaemonProcess collector(ES_COLLECTOR_BINARY, {"--config", dir.file("collector.toml")},
+                          dir.file("collector.log"));
+  ASSERT_TRUE(collector.start());
+  ASSERT_TRUE(wait_ready(port, 20'000)) << collector.log_tail();
+
+  auto outbox = agent::Outbox::open(agent::testing::outbox_options(dir.file("outbox.db"), 1000));
+  ASSERT_TRUE(outbox.ok()) << outbox.status().to_string();
+  auto forwarder = agent::Forwarder::create(agent::testing::forwarder_options(broker.uri(), 1000),
+                                            outbox->get());
+  ASSERT_TRUE(forwarder.ok()) << forwarder.status().to_string();
+  (*forwarder)->start();
+  BatchMaker maker;
+  int next = 0;
+  for (; next < 20; ++next) ASSERT_TRUE((*outbox)->append(maker.make(next), 0).ok());
+  ASSERT_TRUE(agent::testing::eventually([&] { return agent::testing::outbox_rows(**outbox) == 0; },
+                                         30'000));
+
+  const std::string filler = data + "/filler";
+  {
+    std::ofstream f(filler, std::ios::binary);
+    const std::string block(4096, 'x');
+    while (f.write(block.data(), block.size())) {
+    }
+  }
+  {
+    std::ofstream f(filler, std::ios::binary | std::ios::app);
+    while (f.put('x')) f.flush();
+  }
+  for (; next < 60; ++next) ASSERT_TRUE((*outbox)->append(maker.make(next), 0).ok());
+  auto stalled = [&] {
+    const std::string m = http_get(port, "/metrics").body;
+    return m.find("edgesketch_collector_store_stalled{stage=\"wal\"} 1") != std::string::npos ||
+           m.find("edgesketch_collector_store_stalled{stage=\"catalog\"} 1") != std::string::npos;
+  };
+  ASSERT_TRUE(agent::testing::eventually(stalled, 20'000))
+      << http_get(port, "/metrics").body << collector.log_tail();
+  EXPECT_GT(agent::testing::outbox_rows(**outbox), 0u);  // held, not acked
+  EXPECT_EQ((*forwarder)->stats().rejected, 0u);         // and never rejected
+
+  std::filesystem::remove(filler);
+  ASSERT_TRUE(agent::testing::eventually([&] { return agent::testing::outbox_rows(**outbox) == 0; },
+                                         60'000))
+      << collector.log_tail();
+  EXPECT_FALSE(stalled());
+  EXPECT_EQ((*forwarder)->stats().rejected, 0u);
+  (*forwarder)->stop();
+  const std::string metrics = http_get(port, "/metrics").body;
+  EXPECT_NE(metrics.find("edgesketch_collector_store_stalls_total"), std::string::npos);
+
+  std::int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (const auto& [key, e] : maker.expected()) {
+    lo = std::min(lo, key.window_start_ms);
+    hi = std::max(hi, key.window_start_ms);
+  }
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) {
+      ASSERT_EQ(collector.stop(SIGTERM, 30'000) >= 0, true) << collector.log_tail();
+      ASSERT_TRUE(collector.start());
+      ASSERT_TRUE(wait_ready(port, 20'000)) << collector.log_tail();
+    }
+    Served served;
+    for (const char* field : {"count", "min", "max"}) {
+      read_field(port, field, lo + 10'000, hi + 10'000, served);
+    }
+    ASSERT_EQ(served.size(), maker.expected().size()) << "round " << round;
+    for (const auto& [key, e] : maker.expected()) {
+      const std::string device = key.series.substr(key.series.find("device=") + 7, 2);
+      auto it = served.find({device, key.window_start_ms});
+      ASSERT_NE(it, served.end()) << key.series << " @" << key.window_start_ms << " missing";
+      EXPECT_EQ(it->second.count, e.count) << key.series << " @" << key.window_start_ms;
+    }
+  }
+  EXPECT_EQ(collector.stop(SIGTERM, 30'000) >= 0, true) << collector.log_tail();
 }
 
 }  // namespace
