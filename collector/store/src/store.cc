@@ -527,9 +527,13 @@ void Store::Impl::enter_stall(Stage stage, const Status& why) {
     ++stalls_;
   }
   spdlog::error(
-      "store {}: {} write failed ({}); ingest is held back (no acks, agents resend, HTTP 503) "
-      "and retried every {} ms until it succeeds",
-      dir_, kNames[static_cast<int>(stage)], why.to_string(), options_.stall_retry_ms);
+      "store {}: {} write failed ({}); {} held back (no acks, agents resend, HTTP 503) and "
+      "retried every {} ms until it succeeds",
+      dir_, kNames[static_cast<int>(stage)], why.to_string(),
+      stage == Stage::kCatalog ? "batches with new series are"
+      : stage == Stage::kFlush ? "the memtable keeps the data; ingest is"
+                               : "ingest is",
+      options_.stall_retry_ms);
   wake_background();
 }
 
