@@ -416,16 +416,7 @@ TEST_F(AgentDaemonTest, FullTmpfsStallsAndResumesLosingNothing) {
   ASSERT_TRUE(wait_for_metric("edgesketch_agent_payloads_accepted_total", 20, 10'000));
   // Fill the file system to the last byte.
   const std::string filler = data + "/filler";
-  {
-    std::ofstream f(filler, std::ios::binary);
-    const std::string block(4096, 'x');
-    while (f.write(block.data(), block.size())) {
-    }
-  }
-  {
-    std::ofstream f(filler, std::ios::binary | std::ios::app);
-    while (f.put('x')) f.flush();
-  }
+  test_support::fill_file_system(filler);
   publish(50);
   EXPECT_TRUE(wait_for_metric("edgesketch_agent_storage_stalled", 1, 15'000))
       << http_get(metrics_port_, "/metrics").body << agent_->log_tail();

@@ -73,6 +73,44 @@ void read_field(int port, const std::string& field, std::int64_t start_ms, std::
   }
 }
 
+// Every window `maker` made, as the collector on `port` serves it.
+Served read_windows(int port, const BatchMaker& maker) {
+  std::int64_t lo = INT64_MAX, hi = INT64_MIN;
+  for (const auto& [key, e] : maker.expected()) {
+    lo = std::min(lo, key.window_start_ms);
+    hi = std::max(hi, key.window_start_ms);
+  }
+  Served served;
+  for (const char* field : {"count", "sum", "min", "max"}) {
+    read_field(port, field, lo + 10'000, hi + 10'000, served);
+  }
+  return served;
+}
+
+// An agent's outbox and a started forwarder to `broker_uri`, as the collector tests use them.
+struct Uplink {
+  std::unique_ptr<agent::Outbox> outbox;
+  std::unique_ptr<agent::Forwarder> forwarder;
+
+  Uplink(TempDir& dir, const std::string& broker_uri, std::int64_t resend_ms) {
+    auto o = agent::Outbox::open(agent::testing::outbox_options(dir.file("outbox.db"), resend_ms));
+    EXPECT_TRUE(o.ok()) << o.status().to_string();
+    if (!o.ok()) return;
+    outbox = std::move(*o);
+    auto f = agent::Forwarder::create(agent::testing::forwarder_options(broker_uri, resend_ms),
+                                      outbox.get());
+    EXPECT_TRUE(f.ok()) << f.status().to_string();
+    if (!f.ok()) return;
+    forwarder = std::move(*f);
+    forwarder->start();
+  }
+  bool ok() const { return forwarder != nullptr; }
+  bool drained(int timeout_ms) {
+    return agent::testing::eventually([&] { return agent::testing::outbox_rows(*outbox) == 0; },
+                                      timeout_ms);
+  }
+};
+
 TEST(CollectorCrashTest, KillNineFiveTimesDuringIngestStoresEveryBatchExactlyOnce) {
   test_support::MosquittoBroker broker;
   ASSERT_TRUE(broker.start().ok());
@@ -85,18 +123,14 @@ TEST(CollectorCrashTest, KillNineFiveTimesDuringIngestStoresEveryBatchExactlyOnc
   ASSERT_TRUE(collector.start());
   ASSERT_TRUE(wait_ready(port, 20'000)) << collector.log_tail();
 
-  auto outbox = agent::Outbox::open(agent::testing::outbox_options(dir.file("outbox.db"), 1500));
-  ASSERT_TRUE(outbox.ok()) << outbox.status().to_string();
-  auto forwarder = agent::Forwarder::create(agent::testing::forwarder_options(broker.uri(), 1500),
-                                            outbox->get());
-  ASSERT_TRUE(forwarder.ok()) << forwarder.status().to_string();
-  (*forwarder)->start();
+  Uplink up(dir, broker.uri(), 1500);
+  ASSERT_TRUE(up.ok());
 
   BatchMaker maker;
   int next = 0;
   auto append_some = [&](int n) {
     for (int i = 0; i < n; ++i) {
-      ASSERT_TRUE((*outbox)->append(maker.make(next++), 0).ok());
+      ASSERT_TRUE(up.outbox->append(maker.make(next++), 0).ok());
       std::this_thread::sleep_for(std::chrono::milliseconds(40));
     }
   };
@@ -112,11 +146,9 @@ TEST(CollectorCrashTest, KillNineFiveTimesDuringIngestStoresEveryBatchExactlyOnc
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   append_some(10);
-  ASSERT_TRUE(agent::testing::eventually([&] { return agent::testing::outbox_rows(**outbox) == 0; },
-                                         90'000))
-      << "unacked batches remain; collector log:\n"
-      << collector.log_tail();
-  (*forwarder)->stop();
+  ASSERT_TRUE(up.drained(90'000)) << "unacked batches remain; collector log:\n"
+                                  << collector.log_tail();
+  up.forwarder->stop();
 
   std::string report;
   for (double s : recovery_s) report += std::to_string(s) + " ";
@@ -124,15 +156,7 @@ TEST(CollectorCrashTest, KillNineFiveTimesDuringIngestStoresEveryBatchExactlyOnc
   ::testing::Test::RecordProperty("recovery_seconds", report);
 
   // Every window exactly once.
-  std::int64_t lo = INT64_MAX, hi = INT64_MIN;
-  for (const auto& [key, e] : maker.expected()) {
-    lo = std::min(lo, key.window_start_ms);
-    hi = std::max(hi, key.window_start_ms);
-  }
-  Served served;
-  for (const char* field : {"count", "sum", "min", "max"}) {
-    read_field(port, field, lo + 10'000, hi + 10'000, served);
-  }
+  const Served served = read_windows(port, maker);
   ASSERT_EQ(served.size(), maker.expected().size());
   for (const auto& [key, e] : maker.expected()) {
     const std::string device = key.series.substr(key.series.find("device=") + 7, 2);
@@ -162,23 +186,18 @@ TEST(CollectorBackupTest, BackupCommandDuringIngestRestoresEveryAckedBatchOnce) 
   ASSERT_TRUE(collector.start());
   ASSERT_TRUE(wait_ready(port, 20'000)) << collector.log_tail();
 
-  auto outbox = agent::Outbox::open(agent::testing::outbox_options(dir.file("outbox.db"), 1500));
-  ASSERT_TRUE(outbox.ok()) << outbox.status().to_string();
-  auto forwarder = agent::Forwarder::create(agent::testing::forwarder_options(broker.uri(), 1500),
-                                            outbox->get());
-  ASSERT_TRUE(forwarder.ok()) << forwarder.status().to_string();
-  (*forwarder)->start();
+  Uplink up(dir, broker.uri(), 1500);
+  ASSERT_TRUE(up.ok());
   BatchMaker maker;
   int next = 0;
-  for (; next < 60; ++next) ASSERT_TRUE((*outbox)->append(maker.make(next), 0).ok());
-  ASSERT_TRUE(agent::testing::eventually([&] { return agent::testing::outbox_rows(**outbox) == 0; },
-                                         60'000));
+  for (; next < 60; ++next) ASSERT_TRUE(up.outbox->append(maker.make(next), 0).ok());
+  ASSERT_TRUE(up.drained(60'000));
   const auto acked_before = maker.expected();
 
   std::atomic<bool> sending{true};
   std::thread more([&] {
     for (int i = 0; i < 60 && sending; ++i) {
-      ASSERT_TRUE((*outbox)->append(maker.make(next++), 0).ok());
+      ASSERT_TRUE(up.outbox->append(maker.make(next++), 0).ok());
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
   });
@@ -194,9 +213,8 @@ TEST(CollectorBackupTest, BackupCommandDuringIngestRestoresEveryAckedBatchOnce) 
   ASSERT_EQ(rc, 0) << backup_log;
   EXPECT_NE(backup_log.find("backed up"), std::string::npos) << backup_log;
   std::printf("%s", backup_log.c_str());
-  ASSERT_TRUE(agent::testing::eventually([&] { return agent::testing::outbox_rows(**outbox) == 0; },
-                                         60'000));
-  (*forwarder)->stop();
+  ASSERT_TRUE(up.drained(60'000));
+  up.forwarder->stop();
   EXPECT_EQ(collector.stop(SIGTERM, 30'000) >= 0, true) << collector.log_tail();
 
   // Restore: a collector whose data directory is the copy.
@@ -207,15 +225,7 @@ TEST(CollectorBackupTest, BackupCommandDuringIngestRestoresEveryAckedBatchOnce) 
                          dir.file("restored.log"));
   ASSERT_TRUE(restored.start());
   ASSERT_TRUE(wait_ready(port2, 20'000)) << restored.log_tail();
-  std::int64_t lo = INT64_MAX, hi = INT64_MIN;
-  for (const auto& [key, e] : maker.expected()) {
-    lo = std::min(lo, key.window_start_ms);
-    hi = std::max(hi, key.window_start_ms);
-  }
-  Served served;
-  for (const char* field : {"count", "sum", "min", "max"}) {
-    read_field(port2, field, lo + 10'000, hi + 10'000, served);
-  }
+  const Served served = read_windows(port2, maker);
   for (const auto& [key, e] : maker.expected()) {
     const std::string device = key.series.substr(key.series.find("device=") + 7, 2);
     auto it = served.find({device, key.window_start_ms});
@@ -254,30 +264,16 @@ TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
   ASSERT_TRUE(collector.start());
   ASSERT_TRUE(wait_ready(port, 20'000)) << collector.log_tail();
 
-  auto outbox = agent::Outbox::open(agent::testing::outbox_options(dir.file("outbox.db"), 1000));
-  ASSERT_TRUE(outbox.ok()) << outbox.status().to_string();
-  auto forwarder = agent::Forwarder::create(agent::testing::forwarder_options(broker.uri(), 1000),
-                                            outbox->get());
-  ASSERT_TRUE(forwarder.ok()) << forwarder.status().to_string();
-  (*forwarder)->start();
+  Uplink up(dir, broker.uri(), 1000);
+  ASSERT_TRUE(up.ok());
   BatchMaker maker;
   int next = 0;
-  for (; next < 20; ++next) ASSERT_TRUE((*outbox)->append(maker.make(next), 0).ok());
-  ASSERT_TRUE(agent::testing::eventually([&] { return agent::testing::outbox_rows(**outbox) == 0; },
-                                         30'000));
+  for (; next < 20; ++next) ASSERT_TRUE(up.outbox->append(maker.make(next), 0).ok());
+  ASSERT_TRUE(up.drained(30'000));
 
   const std::string filler = data + "/filler";
-  {
-    std::ofstream f(filler, std::ios::binary);
-    const std::string block(4096, 'x');
-    while (f.write(block.data(), block.size())) {
-    }
-  }
-  {
-    std::ofstream f(filler, std::ios::binary | std::ios::app);
-    while (f.put('x')) f.flush();
-  }
-  for (; next < 60; ++next) ASSERT_TRUE((*outbox)->append(maker.make(next), 0).ok());
+  test_support::fill_file_system(filler);
+  for (; next < 60; ++next) ASSERT_TRUE(up.outbox->append(maker.make(next), 0).ok());
   auto stalled = [&] {
     const std::string m = http_get(port, "/metrics").body;
     return m.find("edgesketch_collector_store_stalled{stage=\"wal\"} 1") != std::string::npos ||
@@ -285,34 +281,24 @@ TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
   };
   ASSERT_TRUE(agent::testing::eventually(stalled, 20'000))
       << http_get(port, "/metrics").body << collector.log_tail();
-  EXPECT_GT(agent::testing::outbox_rows(**outbox), 0u);  // held, not acked
-  EXPECT_EQ((*forwarder)->stats().rejected, 0u);         // and never rejected
+  EXPECT_GT(agent::testing::outbox_rows(*up.outbox), 0u);  // held, not acked
+  EXPECT_EQ(up.forwarder->stats().rejected, 0u);           // and never rejected
 
   std::filesystem::remove(filler);
-  ASSERT_TRUE(agent::testing::eventually([&] { return agent::testing::outbox_rows(**outbox) == 0; },
-                                         60'000))
-      << collector.log_tail();
+  ASSERT_TRUE(up.drained(60'000)) << collector.log_tail();
   EXPECT_FALSE(stalled());
-  EXPECT_EQ((*forwarder)->stats().rejected, 0u);
-  (*forwarder)->stop();
+  EXPECT_EQ(up.forwarder->stats().rejected, 0u);
+  up.forwarder->stop();
   const std::string metrics = http_get(port, "/metrics").body;
   EXPECT_NE(metrics.find("edgesketch_collector_store_stalls_total"), std::string::npos);
 
-  std::int64_t lo = INT64_MAX, hi = INT64_MIN;
-  for (const auto& [key, e] : maker.expected()) {
-    lo = std::min(lo, key.window_start_ms);
-    hi = std::max(hi, key.window_start_ms);
-  }
   for (int round = 0; round < 2; ++round) {
     if (round == 1) {
       ASSERT_EQ(collector.stop(SIGTERM, 30'000) >= 0, true) << collector.log_tail();
       ASSERT_TRUE(collector.start());
       ASSERT_TRUE(wait_ready(port, 20'000)) << collector.log_tail();
     }
-    Served served;
-    for (const char* field : {"count", "min", "max"}) {
-      read_field(port, field, lo + 10'000, hi + 10'000, served);
-    }
+    const Served served = read_windows(port, maker);
     ASSERT_EQ(served.size(), maker.expected().size()) << "round " << round;
     for (const auto& [key, e] : maker.expected()) {
       const std::string device = key.series.substr(key.series.find("device=") + 7, 2);

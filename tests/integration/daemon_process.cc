@@ -86,6 +86,17 @@ HttpReply http_get(int port, const std::string& path, const std::string& bearer)
   return {res->status, res->body};
 }
 
+void fill_file_system(const std::string& path) {
+  {
+    std::ofstream f(path, std::ios::binary);
+    const std::string block(4096, 'x');
+    while (f.write(block.data(), block.size())) {
+    }
+  }
+  std::ofstream f(path, std::ios::binary | std::ios::app);
+  while (f.put('x')) f.flush();
+}
+
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -42,4 +42,8 @@ HttpReply http_get(int port, const std::string& path, const std::string& bearer 
 // A TCP port that was free a moment ago on 127.0.0.1.
 int free_port();
 
+// Writes `path` until the file system it lies on is full to the last byte (ENOSPC); deleting
+// the file frees the space again.
+void fill_file_system(const std::string& path);
+
 }  // namespace edgesketch::test_support

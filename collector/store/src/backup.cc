@@ -22,6 +22,7 @@
 #include "edgesketch/sqlite/statement.h"
 #include "edgesketch/store/store.h"
 #include "manifest.h"
+#include "wal.h"
 
 namespace edgesketch::store {
 namespace {
@@ -97,16 +98,6 @@ Status copy_catalog(const std::string& from, const std::string& to) {
   return s;
 }
 
-bool segment_number(const std::string& name, std::uint64_t& n) {
-  if (name.size() != 20 || name.compare(16, 4, ".wal") != 0) return false;
-  n = 0;
-  for (int i = 0; i < 16; ++i) {
-    if (name[i] < '0' || name[i] > '9') return false;
-    n = n * 10 + static_cast<std::uint64_t>(name[i] - '0');
-  }
-  return true;
-}
-
 // One attempt; kAborted-like kUnavailable when the store committed meanwhile.
 Status copy_once(const std::string& dir, const std::string& dest, BackupReport& report) {
   env::Env& fs = env::Env::posix();
@@ -126,7 +117,7 @@ Status copy_once(const std::string& dir, const std::string& dest, BackupReport& 
   ES_ASSIGN_OR_RETURN(auto names, fs.list_dir(dir + "/wal"));
   for (const std::string& name : names) {
     std::uint64_t n;
-    if (!segment_number(name, n) || n < m.wal_replay_from) continue;
+    if (!Wal::parse_segment_name(name, n) || n < m.wal_replay_from) continue;
     Status s = copy_file_synced(dir + "/wal/" + name, dest + "/wal/" + name);
     if (s.code() == StatusCode::kNotFound) return Status::unavailable("a flush removed a segment");
     ES_RETURN_IF_ERROR(s);

@@ -19,7 +19,15 @@ constexpr std::size_t kHeaderBytes = 16;
 constexpr std::size_t kRecordHeaderBytes = 8;
 constexpr std::uint32_t kMaxPayloadBytes = 64u << 20;
 
-bool parse_segment_name(const std::string& name, std::uint64_t& n) {
+std::uint32_t record_crc(std::uint32_t len, ByteSpan payload) {
+  std::uint8_t l[4];
+  std::memcpy(l, &len, 4);
+  return crc32c_extend(crc32c(l, 4), payload.data(), payload.size());
+}
+
+}  // namespace
+
+bool Wal::parse_segment_name(const std::string& name, std::uint64_t& n) {
   if (name.size() != 20 || name.compare(16, 4, ".wal") != 0) return false;
   n = 0;
   for (int i = 0; i < 16; ++i) {
@@ -28,14 +36,6 @@ bool parse_segment_name(const std::string& name, std::uint64_t& n) {
   }
   return true;
 }
-
-std::uint32_t record_crc(std::uint32_t len, ByteSpan payload) {
-  std::uint8_t l[4];
-  std::memcpy(l, &len, 4);
-  return crc32c_extend(crc32c(l, 4), payload.data(), payload.size());
-}
-
-}  // namespace
 
 std::string Wal::segment_path(std::uint64_t n) const {
   char name[32];

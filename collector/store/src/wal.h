@@ -89,6 +89,9 @@ class Wal {
   // marks them synced and clears the failure.
   void end_recovery();
 
+  // The number of a segment file's name ("<16 digits>.wal"); false for any other name.
+  static bool parse_segment_name(const std::string& name, std::uint64_t& n);
+
   // The LSN of the last record appended (0 before the first).
   std::uint64_t last_lsn() const;
   std::uint64_t bytes() const;
