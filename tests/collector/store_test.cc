@@ -344,6 +344,19 @@ TEST(StoreTest, SeriesLimitRejectsTheWholeBatch) {
   EXPECT_EQ((*store)->stats().batches_applied, 0u);
 }
 
+// Batch s of gateway "gw" (seq s + 1): one record of series dev-(s % 16) in its own window
+// first + s * 10 s with `readings` readings, so a scan shows each batch's presence and
+// multiplicity.
+wire::WindowBatch window_batch(std::mt19937_64& rng, int s, std::int64_t first, int readings) {
+  wire::WindowBatch b;
+  b.gateway_id = "gw";
+  b.seq = static_cast<std::uint64_t>(s + 1);
+  b.created_ms = kNowMs;
+  b.records.push_back(
+      testing::make_record(rng, "m", s % 16, first + s * 10'000LL, 10'000, readings));
+  return b;
+}
+
 // A child process ingests batches and reports each seq on a pipe once ingest() returned; the
 // parent kills it with SIGKILL mid-stream, reopens the store and checks that every reported
 // batch is present exactly once (and unreported ones at most once). Repeated 3 times on the
@@ -358,14 +371,8 @@ TEST(StoreTest, KillNineDuringIngestLosesNoAckedBatch) {
   // every batch is visible in a scan.
   const std::int64_t first = (kNowMs / 10'000 - kBatches - 10) * 10'000;
   for (int s = 0; s < kBatches; ++s) {
-    wire::WindowBatch b;
-    b.gateway_id = "gw";
-    b.seq = static_cast<std::uint64_t>(s + 1);
-    b.created_ms = kNowMs;
-    b.records.push_back(
-        testing::make_record(rng, "m", s % 16, first + s * 10'000LL, 10'000, s + 1));
-    encoded.push_back(wire::encode_window_batch(b));
-    batches.push_back(std::move(b));
+    batches.push_back(window_batch(rng, s, first, s + 1));
+    encoded.push_back(wire::encode_window_batch(batches.back()));
   }
   std::set<std::uint64_t> acked;
   for (int round = 0; round < 3; ++round) {
@@ -437,13 +444,7 @@ TEST(StoreTest, OnlineBackupDuringIngestAndMergesRestoresEveryAckedBatchOnce) {
   std::vector<Bytes> encoded;
   const std::int64_t first = (kNowMs / 10'000 - kBatches - 10) * 10'000;
   for (int s = 0; s < kBatches; ++s) {
-    wire::WindowBatch b;
-    b.gateway_id = "gw";
-    b.seq = static_cast<std::uint64_t>(s + 1);
-    b.created_ms = kNowMs;
-    b.records.push_back(
-        testing::make_record(rng, "m", s % 16, first + s * 10'000LL, 10'000, s % 7 + 1));
-    encoded.push_back(wire::encode_window_batch(b));
+    encoded.push_back(wire::encode_window_batch(window_batch(rng, s, first, s % 7 + 1)));
   }
   auto counts = [&](const Store& st) {
     auto res = st.scan(all_of(first, first + (kBatches + 2) * 10'000LL, 10'000, 10'000));

@@ -392,12 +392,8 @@ TEST_F(AgentDaemonTest, IdenticalPayloadsAcrossARestartAreAllCounted) {
 TEST_F(AgentDaemonTest, FullTmpfsStallsAndResumesLosingNothing) {
   const std::string data = dir_ + "/data";
   std::filesystem::create_directories(data);
-  ASSERT_EQ(::mount("tmpfs", data.c_str(), "tmpfs", 0, "size=4m"), 0)
-      << "mounting a tmpfs on " << data << " needs CAP_SYS_ADMIN: " << std::strerror(errno);
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{data};
+  test_support::TmpfsMount tmpfs(data, "4m");
+  ASSERT_EQ(tmpfs.error(), "");
   start_agent(write_config("line"));
   mqtt::async_client pub(local_->uri(), "tmpfs-pub-" + std::to_string(::getpid()), nullptr);
   pub.connect()->wait();

@@ -73,6 +73,20 @@ void read_field(int port, const std::string& field, std::int64_t start_ms, std::
   }
 }
 
+// edgesketch-collector with collector_config() plus `extra` (TOML), started and ready.
+std::unique_ptr<DaemonProcess> start_collector(TempDir& dir, const std::string& name,
+                                               const std::string& data_dir,
+                                               const std::string& broker_uri, int port,
+                                               const std::string& extra = "") {
+  std::ofstream(dir.file(name + ".toml")) << collector_config(data_dir, broker_uri, port) << extra;
+  auto p = std::make_unique<DaemonProcess>(
+      ES_COLLECTOR_BINARY, std::vector<std::string>{"--config", dir.file(name + ".toml")},
+      dir.file(name + ".log"));
+  EXPECT_TRUE(p->start());
+  EXPECT_TRUE(wait_ready(port, 20'000)) << p->log_tail();
+  return p;
+}
+
 // Every window `maker` made, as the collector on `port` serves it.
 Served read_windows(int port, const BatchMaker& maker) {
   std::int64_t lo = INT64_MAX, hi = INT64_MIN;
@@ -179,12 +193,8 @@ TEST(CollectorBackupTest, BackupCommandDuringIngestRestoresEveryAckedBatchOnce) 
   TempDir dir;
   const int port = test_support::free_port();
   const std::string store_keys = "[store]\nmemtable_bytes = \"64KiB\"\nflush_interval = \"1s\"\n";
-  std::ofstream(dir.file("collector.toml"))
-      << collector_config(dir.file("data"), broker.uri(), port) << store_keys;
-  DaemonProcess collector(ES_COLLECTOR_BINARY, {"--config", dir.file("collector.toml")},
-                          dir.file("collector.log"));
-  ASSERT_TRUE(collector.start());
-  ASSERT_TRUE(wait_ready(port, 20'000)) << collector.log_tail();
+  auto collector =
+      start_collector(dir, "collector", dir.file("data"), broker.uri(), port, store_keys);
 
   Uplink up(dir, broker.uri(), 1500);
   ASSERT_TRUE(up.ok());
@@ -215,16 +225,11 @@ TEST(CollectorBackupTest, BackupCommandDuringIngestRestoresEveryAckedBatchOnce) 
   std::printf("%s", backup_log.c_str());
   ASSERT_TRUE(up.drained(60'000));
   up.forwarder->stop();
-  EXPECT_EQ(collector.stop(SIGTERM, 30'000) >= 0, true) << collector.log_tail();
+  EXPECT_EQ(collector->stop(SIGTERM, 30'000) >= 0, true) << collector->log_tail();
 
   // Restore: a collector whose data directory is the copy.
   const int port2 = test_support::free_port();
-  std::ofstream(dir.file("restored.toml"))
-      << collector_config(dest, broker.uri(), port2) << store_keys;
-  DaemonProcess restored(ES_COLLECTOR_BINARY, {"--config", dir.file("restored.toml")},
-                         dir.file("restored.log"));
-  ASSERT_TRUE(restored.start());
-  ASSERT_TRUE(wait_ready(port2, 20'000)) << restored.log_tail();
+  auto restored = start_collector(dir, "restored", dest, broker.uri(), port2, store_keys);
   const Served served = read_windows(port2, maker);
   for (const auto& [key, e] : maker.expected()) {
     const std::string device = key.series.substr(key.series.find("device=") + 7, 2);
@@ -238,7 +243,7 @@ TEST(CollectorBackupTest, BackupCommandDuringIngestRestoresEveryAckedBatchOnce) 
     EXPECT_EQ(it->second.max, e.max);
   }
   EXPECT_LE(served.size(), maker.expected().size());
-  EXPECT_EQ(restored.stop(SIGTERM, 30'000) >= 0, true) << restored.log_tail();
+  EXPECT_EQ(restored->stop(SIGTERM, 30'000) >= 0, true) << restored->log_tail();
 }
 
 // A real full disk: the collector's data_dir on an 8 MiB tmpfs filled to the last byte while a
@@ -251,18 +256,10 @@ TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
   TempDir dir;
   const std::string data = dir.file("data");
   std::filesystem::create_directories(data);
-  ASSERT_EQ(::mount("tmpfs", data.c_str(), "tmpfs", 0, "size=8m"), 0)
-      << "mounting a tmpfs on " << data << " needs CAP_SYS_ADMIN: " << std::strerror(errno);
-  struct Unmount {
-    std::string path;
-    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{data};
+  test_support::TmpfsMount tmpfs(data, "8m");
+  ASSERT_EQ(tmpfs.error(), "");
   const int port = test_support::free_port();
-  std::ofstream(dir.file("collector.toml")) << collector_config(data, broker.uri(), port);
-  DaemonProcess collector(ES_COLLECTOR_BINARY, {"--config", dir.file("collector.toml")},
-                          dir.file("collector.log"));
-  ASSERT_TRUE(collector.start());
-  ASSERT_TRUE(wait_ready(port, 20'000)) << collector.log_tail();
+  auto collector = start_collector(dir, "collector", data, broker.uri(), port);
 
   Uplink up(dir, broker.uri(), 1000);
   ASSERT_TRUE(up.ok());
@@ -280,12 +277,12 @@ TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
            m.find("edgesketch_collector_store_stalled{stage=\"catalog\"} 1") != std::string::npos;
   };
   ASSERT_TRUE(agent::testing::eventually(stalled, 20'000))
-      << http_get(port, "/metrics").body << collector.log_tail();
+      << http_get(port, "/metrics").body << collector->log_tail();
   EXPECT_GT(agent::testing::outbox_rows(*up.outbox), 0u);  // held, not acked
   EXPECT_EQ(up.forwarder->stats().rejected, 0u);           // and never rejected
 
   std::filesystem::remove(filler);
-  ASSERT_TRUE(up.drained(60'000)) << collector.log_tail();
+  ASSERT_TRUE(up.drained(60'000)) << collector->log_tail();
   EXPECT_FALSE(stalled());
   EXPECT_EQ(up.forwarder->stats().rejected, 0u);
   up.forwarder->stop();
@@ -294,9 +291,9 @@ TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
 
   for (int round = 0; round < 2; ++round) {
     if (round == 1) {
-      ASSERT_EQ(collector.stop(SIGTERM, 30'000) >= 0, true) << collector.log_tail();
-      ASSERT_TRUE(collector.start());
-      ASSERT_TRUE(wait_ready(port, 20'000)) << collector.log_tail();
+      ASSERT_EQ(collector->stop(SIGTERM, 30'000) >= 0, true) << collector->log_tail();
+      ASSERT_TRUE(collector->start());
+      ASSERT_TRUE(wait_ready(port, 20'000)) << collector->log_tail();
     }
     const Served served = read_windows(port, maker);
     ASSERT_EQ(served.size(), maker.expected().size()) << "round " << round;
@@ -307,7 +304,7 @@ TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
       EXPECT_EQ(it->second.count, e.count) << key.series << " @" << key.window_start_ms;
     }
   }
-  EXPECT_EQ(collector.stop(SIGTERM, 30'000) >= 0, true) << collector.log_tail();
+  EXPECT_EQ(collector->stop(SIGTERM, 30'000) >= 0, true) << collector->log_tail();
 }
 
 }  // namespace

@@ -4,12 +4,15 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -84,6 +87,17 @@ HttpReply http_get(int port, const std::string& path, const std::string& bearer)
   auto res = client.Get(path, headers);
   if (!res) return {};
   return {res->status, res->body};
+}
+
+TmpfsMount::TmpfsMount(std::string dir, const std::string& size) : dir_(std::move(dir)) {
+  if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, ("size=" + size).c_str()) != 0) {
+    error_ = "mounting a tmpfs on " + dir_ + " needs CAP_SYS_ADMIN: " + std::strerror(errno);
+    dir_.clear();
+  }
+}
+
+TmpfsMount::~TmpfsMount() {
+  if (!dir_.empty()) ::umount2(dir_.c_str(), MNT_DETACH);
 }
 
 void fill_file_system(const std::string& path) {

@@ -42,6 +42,21 @@ HttpReply http_get(int port, const std::string& path, const std::string& bearer 
 // A TCP port that was free a moment ago on 127.0.0.1.
 int free_port();
 
+// A tmpfs of `size` ("8m") mounted on the existing directory `dir` while the object lives
+// (needs CAP_SYS_ADMIN); error() says why the mount failed ("" when it worked).
+class TmpfsMount {
+ public:
+  TmpfsMount(std::string dir, const std::string& size);
+  ~TmpfsMount();
+  TmpfsMount(const TmpfsMount&) = delete;
+  TmpfsMount& operator=(const TmpfsMount&) = delete;
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string dir_;
+  std::string error_;
+};
+
 // Writes `path` until the file system it lies on is full to the last byte (ENOSPC); deleting
 // the file frees the space again.
 void fill_file_system(const std::string& path);
