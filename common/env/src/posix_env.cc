@@ -27,6 +27,19 @@ Status write_all(int fd, const std::uint8_t* p, std::size_t n, const std::string
   return Status();
 }
 
+// Opens `path` with `flags` and reads its size; the fd is closed again on failure.
+Result<std::pair<int, std::uint64_t>> open_sized(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) return errno_status("open", path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return errno_status("fstat", path, err);
+  }
+  return std::make_pair(fd, static_cast<std::uint64_t>(st.st_size));
+}
+
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(int fd, std::uint64_t size, std::string path)
@@ -68,33 +81,19 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<WritableFile>> open_append(const std::string& path,
                                                     bool truncate) override {
     const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-    int fd = ::open(path.c_str(), flags, 0644);
-    if (fd < 0) return errno_status("open", path, errno);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      int err = errno;
-      ::close(fd);
-      return errno_status("fstat", path, err);
-    }
-    return std::unique_ptr<WritableFile>(
-        new PosixWritableFile(fd, static_cast<std::uint64_t>(st.st_size), path));
+    ES_ASSIGN_OR_RETURN(const auto opened, open_sized(path, flags));
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(opened.first, opened.second, path));
   }
 
   Result<Bytes> read_file(const std::string& path, std::uint64_t max_bytes) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno_status("open", path, errno);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      int err = errno;
+    ES_ASSIGN_OR_RETURN(const auto opened, open_sized(path, O_RDONLY | O_CLOEXEC));
+    const auto [fd, size] = opened;
+    if (size > max_bytes) {
       ::close(fd);
-      return errno_status("fstat", path, err);
-    }
-    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-      ::close(fd);
-      return Status::resource_exhausted("read " + path + ": " + std::to_string(st.st_size) +
+      return Status::resource_exhausted("read " + path + ": " + std::to_string(size) +
                                         " bytes exceed the limit of " + std::to_string(max_bytes));
     }
-    Bytes out(static_cast<std::size_t>(st.st_size));
+    Bytes out(static_cast<std::size_t>(size));
     std::size_t got = 0;
     while (got < out.size()) {
       ssize_t r = ::read(fd, out.data() + got, out.size() - got);
@@ -205,16 +204,10 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
 }
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_status("open", path, errno);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return errno_status("fstat", path, err);
-  }
+  ES_ASSIGN_OR_RETURN(const auto opened, open_sized(path, O_RDONLY | O_CLOEXEC));
+  const int fd = opened.first;
   MappedFile m;
-  m.size_ = static_cast<std::size_t>(st.st_size);
+  m.size_ = static_cast<std::size_t>(opened.second);
   if (m.size_ > 0) {
     void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
