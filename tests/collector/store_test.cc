@@ -519,5 +519,31 @@ TEST(StoreTest, OnlineBackupDuringIngestAndMergesRestoresEveryAckedBatchOnce) {
   EXPECT_EQ(backup_store(dir.path(), dests[0], again).code(), StatusCode::kAlreadyExists);
 }
 
+// A store that has not flushed yet (no MANIFEST: everything is in the WAL) backs up too.
+TEST(StoreTest, BackupOfAStoreThatNeverFlushedKeepsItsWal) {
+  TempDir dir;
+  TempDir backups;
+  FakeClock clock(kNowMs);
+  std::mt19937_64 rng(8);
+  const std::int64_t first = (kNowMs / 10'000 - 50) * 10'000;
+  auto store = Store::open(dir.path(), test_options(&clock));
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  for (int s = 0; s < 20; ++s) {
+    ASSERT_TRUE(
+        (*store)->ingest("acme", wire::encode_window_batch(window_batch(rng, s, first, 3))).ok());
+  }
+  BackupReport report;
+  ASSERT_TRUE(backup_store(dir.path(), backups.path() + "/copy", report).ok());
+  EXPECT_EQ(report.parts, 0u);
+  EXPECT_GE(report.wal_segments, 1u);
+  auto restored = Store::open(backups.path() + "/copy", test_options(&clock));
+  ASSERT_TRUE(restored.ok()) << restored.status().to_string();
+  EXPECT_EQ((*restored)->stats().wal_replayed_batches, 20u);
+  EXPECT_EQ((*restored)->stats().batches_applied + (*restored)->stats().wal_replayed_batches, 20u);
+  BackupReport none;
+  EXPECT_EQ(backup_store(backups.path() + "/nothing-here", backups.path() + "/x", none).code(),
+            StatusCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace edgesketch::store

@@ -101,8 +101,16 @@ Status copy_catalog(const std::string& from, const std::string& to) {
 // One attempt; kAborted-like kUnavailable when the store committed meanwhile.
 Status copy_once(const std::string& dir, const std::string& dest, BackupReport& report) {
   env::Env& fs = env::Env::posix();
-  ES_ASSIGN_OR_RETURN(Bytes before, fs.read_file(dir + "/MANIFEST", std::uint64_t{1} << 30));
-  ES_ASSIGN_OR_RETURN(Manifest m, Manifest::decode(before));
+  // A store that never flushed has no MANIFEST yet: no parts, replay from the first segment.
+  auto read_manifest = [&]() -> Result<Bytes> {
+    if (!fs.exists(dir + "/MANIFEST")) return Bytes{};
+    return fs.read_file(dir + "/MANIFEST", std::uint64_t{1} << 30);
+  };
+  ES_ASSIGN_OR_RETURN(Bytes before, read_manifest());
+  Manifest m;
+  if (!before.empty()) {
+    ES_ASSIGN_OR_RETURN(m, Manifest::decode(before));
+  }
   report = BackupReport{};
   for (const ManifestPart& p : m.parts) {
     const std::string to = dest + "/" + p.path;
@@ -128,10 +136,10 @@ Status copy_once(const std::string& dir, const std::string& dest, BackupReport& 
     ES_ASSIGN_OR_RETURN(Bytes rollups, fs.read_file(dir + "/ROLLUPS", 1u << 20));
     ES_RETURN_IF_ERROR(fs.write_file_durable(dest + "/ROLLUPS", rollups));
   }
-  ES_ASSIGN_OR_RETURN(Bytes after, fs.read_file(dir + "/MANIFEST", std::uint64_t{1} << 30));
+  ES_ASSIGN_OR_RETURN(Bytes after, read_manifest());
   if (after != before) return Status::unavailable("the store committed during the copy");
-  // The MANIFEST last: a copy without it is visibly unfinished.
-  ES_RETURN_IF_ERROR(fs.write_file_durable(dest + "/MANIFEST", before));
+  // The MANIFEST last: a copy without it is visibly unfinished (unless the store had none).
+  if (!before.empty()) ES_RETURN_IF_ERROR(fs.write_file_durable(dest + "/MANIFEST", before));
   ES_RETURN_IF_ERROR(fs.sync_dir(dest + "/wal"));
   return fs.sync_dir(dest);
 }
@@ -141,8 +149,8 @@ Status copy_once(const std::string& dir, const std::string& dest, BackupReport& 
 Status backup_store(const std::string& dir, const std::string& dest, BackupReport& report,
                     int attempts) {
   env::Env& fs = env::Env::posix();
-  if (!fs.exists(dir + "/MANIFEST")) {
-    return Status::not_found("no store in " + dir + " (no MANIFEST): nothing to back up");
+  if (!fs.exists(dir + "/MANIFEST") && !fs.exists(dir + "/catalog.db")) {
+    return Status::not_found("no store in " + dir + " (no MANIFEST, no catalog.db)");
   }
   ES_ASSIGN_OR_RETURN(auto existing, fs.list_dir(dest));
   if (!existing.empty()) {

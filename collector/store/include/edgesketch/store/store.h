@@ -190,6 +190,7 @@ struct BackupReport {
 // copy opens as the store did at one moment (every batch acknowledged before the backup started
 // is in it exactly once). Parts are hard-linked when dest is on the same file system, else
 // copied. Retries (up to `attempts`) when the store commits a flush or merge during the copy.
+// The MANIFEST is written last (none when the store never flushed).
 // Restore: stop the collector, put the copy in place of its data directory, start it.
 Status backup_store(const std::string& dir, const std::string& dest, BackupReport& report,
                     int attempts = 20);
