@@ -1,5 +1,6 @@
 // Reading journal: round trips across rotation, torn tails at every offset, damage in the
-// middle, trim, restart numbering, injected write/fsync faults and concurrent appends.
+// middle, trim, restart numbering, injected write/fsync/open/unlink faults (FaultEnv) and
+// concurrent appends.
 #include "journal/journal.h"
 
 #include <gtest/gtest.h>
@@ -584,6 +585,36 @@ TEST(JournalFaultTest, FailingToStartASegmentIsRetried) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, 2u);
   EXPECT_EQ(replay_all(*j, 1).size(), 2u);
+}
+
+// Unlinking trimmed segments fails part-way: what was removed is counted, the rest stays listed
+// and on disk, and the next trim removes it.
+TEST(JournalFaultTest, FailedTrimKeepsTheRestAndIsRetried) {
+  TempDir dir;
+  fill(dir.path(), 100, 512);
+  FaultEnv faulty;  // outlives the journal
+  JournalOptions o = small_segments(dir.path(), 512);
+  o.env = &faulty;
+  auto j = open_journal(o);
+  const std::size_t files = segment_files(dir.path()).size();
+  ASSERT_GE(files, 3u);
+
+  faulty.fail(Op::kRemove, "", EIO, {.skip = 1});  // the first unlink works, the next fails
+  auto r = j->trim(UINT64_MAX);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kIoError);
+  EXPECT_NE(r.status().message().find("unlink"), std::string::npos) << r.status().message();
+  EXPECT_EQ(j->stats().segments_trimmed, 1u);
+  EXPECT_EQ(j->stats().segments, files - 1);
+  EXPECT_EQ(segment_files(dir.path()).size(), files - 1);
+
+  faulty.heal();
+  r = j->trim(UINT64_MAX);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(*r, files - 2);
+  EXPECT_EQ(segment_files(dir.path()).size(), 1u);
+  EXPECT_EQ(j->stats().segments_trimmed, files - 1);
+  EXPECT_EQ(faulty.injected(), 1u);
 }
 
 TEST(JournalTest, ConcurrentAppendersAndSyncer) {
