@@ -315,7 +315,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
   oo.zstd_level = c.uplink.zstd_level;
   oo.first_seq = 0;  // a random start: a replaced outbox file never reuses a sent seq
   oo.clock = &impl->clock;
-  oo.vfs = deps.outbox_vfs;
+  oo.env = deps.env;
   auto outbox = Outbox::open(oo);
   if (!outbox.ok()) {
     return Status(outbox.status().code(), "outbox " + oo.path + ": " + outbox.status().message());
@@ -328,7 +328,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
   jo.dir = c.journal.dir;
   jo.segment_bytes = c.journal.segment_bytes;
   jo.sync_interval_ms = c.journal.fsync_interval_ms;
-  jo.file_ops = deps.journal_file_ops;
+  jo.env = deps.env;
   // New records are numbered past everything the outbox refers to: journal_upto and the stored
   // close marks (a power loss can cut the journal's tail below a mark's fed_upto; a reused
   // number would put a new reading behind that mark's replay fence).

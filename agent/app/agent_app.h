@@ -24,7 +24,7 @@
 
 #include "config/agent_config.h"
 #include "edgesketch/common/status.h"
-#include "journal/file_ops.h"
+#include "edgesketch/env/env.h"
 
 namespace edgesketch::agent {
 
@@ -44,10 +44,9 @@ inline constexpr std::uint8_t kRecordFormatMask = 0x1F;
 // What the daemon uses besides its config: main() passes the defaults; tests pass storage that
 // fails on demand.
 struct AgentDeps {
-  // The journal's file-system access; nullptr = POSIX.
-  std::shared_ptr<FileOps> journal_file_ops;
-  // The SQLite VFS the outbox stores through (registered by the caller); "" = SQLite's default.
-  std::string outbox_vfs;
+  // The file system the journal and the outbox (through env->sqlite_vfs()) write through;
+  // nullptr = env::Env::posix(). Not owned; must outlive the AgentApp.
+  env::Env* env = nullptr;
 };
 
 class AgentApp {

@@ -12,10 +12,9 @@ namespace edgesketch::agent {
 
 namespace {
 
-std::shared_ptr<FileOps> file_ops_or_posix(std::shared_ptr<FileOps> ops) {
-  if (ops) return ops;
-  return std::make_shared<PosixFileOps>();
-}
+// Segments are read whole whatever their size: one written under a larger segment_bytes (or
+// holding a single large record) must still replay.
+constexpr std::uint64_t kNoSizeLimit = UINT64_MAX;
 
 const char* segment_end_name(SegmentEnd end) {
   switch (end) {
@@ -33,7 +32,9 @@ const char* segment_end_name(SegmentEnd end) {
 
 }  // namespace
 
-Journal::Journal(JournalOptions options) : options_(std::move(options)), fs_(*options_.file_ops) {}
+Journal::Journal(JournalOptions options)
+    : options_(std::move(options)),
+      fs_(options_.env != nullptr ? *options_.env : env::Env::posix()) {}
 
 Journal::~Journal() {
   // Wait for a concurrent sync() (a contract violation, but cheap to tolerate).
@@ -52,7 +53,6 @@ Result<std::unique_ptr<Journal>> Journal::open(JournalOptions options) {
     return Status::invalid_argument("journal: sync_interval_ms must be >= 0");
   }
   if (options.min_next_record_no == 0) options.min_next_record_no = 1;
-  options.file_ops = file_ops_or_posix(std::move(options.file_ops));
   std::unique_ptr<Journal> journal(new Journal(std::move(options)));
   ES_RETURN_IF_ERROR(journal->recover());
   {
@@ -101,7 +101,7 @@ Status Journal::recover() {
 
   const std::uint64_t last = segments_.back();
   const std::string path = segment_path(last);
-  ES_ASSIGN_OR_RETURN(Bytes data, fs_.read_file(path));
+  ES_ASSIGN_OR_RETURN(Bytes data, fs_.read_file(path, kNoSizeLimit));
   SegmentScan scan = scan_segment(data, nullptr);
   if (scan.end == SegmentEnd::kBadHeader && scan.version != 0) {
     return Status::failed_precondition(
@@ -158,10 +158,11 @@ Status Journal::recover() {
   return Status();
 }
 
-Result<std::unique_ptr<AppendFile>> Journal::create_segment_locked(std::uint64_t first_record_no) {
+Result<std::unique_ptr<env::WritableFile>> Journal::create_segment_locked(
+    std::uint64_t first_record_no) {
   // A segment that fails half-way stays on disk: a later attempt reuses the same name (no record
   // number was used up), and open() restarts a last segment shorter than its header.
-  ES_ASSIGN_OR_RETURN(std::unique_ptr<AppendFile> file,
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<env::WritableFile> file,
                       fs_.open_append(segment_path(first_record_no), /*truncate=*/true));
   Bytes header;
   append_segment_header(header, first_record_no);
@@ -173,7 +174,7 @@ Result<std::unique_ptr<AppendFile>> Journal::create_segment_locked(std::uint64_t
 
 Status Journal::rotate_locked() {
   const std::uint64_t first = next_record_no_;
-  ES_ASSIGN_OR_RETURN(std::unique_ptr<AppendFile> file, create_segment_locked(first));
+  ES_ASSIGN_OR_RETURN(std::unique_ptr<env::WritableFile> file, create_segment_locked(first));
   // Kept alive until the next sync() even when it had no record (then it has this very name
   // and was just recreated): a concurrent sync() may be using it.
   if (active_) unsynced_closed_.push_back(std::move(active_));
@@ -225,8 +226,8 @@ Result<std::uint64_t> Journal::append(ByteSpan payload, std::uint8_t type) {
 
 Status Journal::sync() {
   std::lock_guard sync_lock(sync_mu_);
-  std::vector<std::unique_ptr<AppendFile>> closed;
-  AppendFile* active = nullptr;
+  std::vector<std::unique_ptr<env::WritableFile>> closed;
+  env::WritableFile* active = nullptr;
   std::uint64_t target;
   bool need_dir;
   {
@@ -241,7 +242,7 @@ Status Journal::sync() {
   if (closed.empty() && active == nullptr && !need_dir) return Status();
 
   // Directory entries first, then older segments before the active one. Nothing here touches
-  // state guarded by mu_: only sync() (serialised by sync_mu_) retires AppendFile objects.
+  // state guarded by mu_: only sync() (serialised by sync_mu_) retires WritableFile objects.
   Status first_error;
   std::uint64_t ok_syncs = 0, errors = 0;
   auto note = [&](const Status& s) {
@@ -303,7 +304,7 @@ Result<ReplayResult> Journal::replay(std::uint64_t from_record_no, const ReplayC
   for (std::size_t i = 0; i < firsts.size(); ++i) {
     const std::uint64_t first = firsts[i];
     const std::string path = segment_path(first);
-    auto data = fs_.read_file(path);
+    auto data = fs_.read_file(path, kNoSizeLimit);
     if (!data.ok()) {
       ++result.corrupt_segments;
       spdlog::warn("{}: skipping unreadable segment: {}", context, data.status().to_string());

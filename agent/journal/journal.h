@@ -21,7 +21,7 @@
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
-#include "journal/file_ops.h"
+#include "edgesketch/env/env.h"
 
 namespace edgesketch::agent {
 
@@ -38,8 +38,9 @@ struct JournalOptions {
   // of the journal while the outbox already committed (journal_upto) windows fed by it; pass
   // the outbox's highest journal_upto + 1 so such numbers are never handed out twice.
   std::uint64_t min_next_record_no = 1;
-  // File-system access; nullptr means PosixFileOps. Tests pass a fault-injecting one.
-  std::shared_ptr<FileOps> file_ops;
+  // The file system the segments are written through; nullptr = env::Env::posix(). Tests pass
+  // a fault-injecting one (tests/support/fault_env.h). Not owned; must outlive the journal.
+  env::Env* env = nullptr;
 };
 
 // Counters since open(). Plain values, a consistent snapshot.
@@ -126,12 +127,12 @@ class Journal {
  private:
   explicit Journal(JournalOptions options);
   Status recover();
-  Result<std::unique_ptr<AppendFile>> create_segment_locked(std::uint64_t first_record_no);
+  Result<std::unique_ptr<env::WritableFile>> create_segment_locked(std::uint64_t first_record_no);
   Status rotate_locked();
   std::string segment_path(std::uint64_t first_record_no) const;
 
   const JournalOptions options_;
-  FileOps& fs_;  // options_.file_ops, never null after construction
+  env::Env& fs_;  // options_.env, or Env::posix() when that is null
 
   // Serialises sync() calls; taken before mu_ when both are needed. Guards nothing else.
   std::mutex sync_mu_;
@@ -139,7 +140,7 @@ class Journal {
   mutable std::mutex mu_;
   // --- guarded by mu_ ---
   // The segment appends go to, its first record number, size and record count.
-  std::unique_ptr<AppendFile> active_;
+  std::unique_ptr<env::WritableFile> active_;
   std::uint64_t active_first_ = 0;
   std::uint64_t active_size_ = 0;
   std::uint64_t active_records_ = 0;
@@ -148,7 +149,7 @@ class Journal {
   // Set after a failed truncate or fdatasync: the next append starts a new segment.
   bool active_broken_ = false;
   // Segments rotated away but not yet fdatasynced; sync() syncs and closes them.
-  std::vector<std::unique_ptr<AppendFile>> unsynced_closed_;
+  std::vector<std::unique_ptr<env::WritableFile>> unsynced_closed_;
   // A segment file was created since the last directory fsync.
   bool dir_dirty_ = false;
   // First record numbers of the segment files, ascending; the last is the active segment.

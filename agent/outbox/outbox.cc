@@ -533,7 +533,8 @@ Result<std::unique_ptr<Outbox>> Outbox::open(OutboxOptions options) {
   impl->options = std::move(options);
   Impl& m = *impl;
   m.clock = m.options.clock != nullptr ? m.options.clock : &m.system_clock;
-  ES_ASSIGN_OR_RETURN(m.vfs, SyncCountingVfs::create(m.options.vfs));
+  env::Env& fs = m.options.env != nullptr ? *m.options.env : env::Env::posix();
+  ES_ASSIGN_OR_RETURN(m.vfs, SyncCountingVfs::create(fs.sqlite_vfs()));
   int rc = sqlite3_open_v2(m.options.path.c_str(), &m.db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            m.vfs->name());

@@ -42,6 +42,7 @@
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/clock.h"
 #include "edgesketch/common/status.h"
+#include "edgesketch/env/env.h"
 #include "edgesketch/wire/limits.h"
 #include "edgesketch/wire/types.h"
 
@@ -90,9 +91,10 @@ struct OutboxOptions {
   // a lost or corrupt one never reuses seqs its predecessor sent, which the collector's dedupe
   // by (gateway_id, seq) would take for duplicates and drop. The agent uses 0; tests use 1.
   std::uint64_t first_seq = 1;
-  // SQLite VFS to store the files through; "" = SQLite's default. Tests pass a fault-injecting
-  // one. The outbox layers its fsync-counting shim on top.
-  std::string vfs;
+  // The file system the database is stored through: it is opened with env->sqlite_vfs(), under
+  // the outbox's fsync-counting shim; nullptr = env::Env::posix() (SQLite's default VFS). Tests
+  // pass a fault-injecting one (tests/support/fault_env.h). Not owned; must outlive the outbox.
+  env::Env* env = nullptr;
 };
 
 // The replay fence of an appended batch: opaque bytes, needed while journal_upto < fed_upto.

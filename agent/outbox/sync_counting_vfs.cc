@@ -159,10 +159,12 @@ struct SyncCountingShim {
 const sqlite3_io_methods SyncCountingShim::kMethods[3] = {make_methods(1), make_methods(2),
                                                           make_methods(3)};
 
-Result<std::unique_ptr<SyncCountingVfs>> SyncCountingVfs::create(const std::string& base_name) {
-  sqlite3_vfs* base = sqlite3_vfs_find(base_name.empty() ? nullptr : base_name.c_str());
+Result<std::unique_ptr<SyncCountingVfs>> SyncCountingVfs::create(const char* base_name) {
+  sqlite3_vfs* base = sqlite3_vfs_find(base_name);
   if (base == nullptr) {
-    return Status::not_found("sqlite: no VFS named '" + base_name + "' is registered");
+    return Status::not_found("sqlite: no VFS named '" +
+                             std::string(base_name != nullptr ? base_name : "(default)") +
+                             "' is registered");
   }
   if (base->iVersion < 2) {
     return Status::failed_precondition("sqlite: VFS '" + std::string(base->zName) +

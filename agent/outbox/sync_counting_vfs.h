@@ -26,9 +26,10 @@ struct SyncCounts {
 // SQLite calls the shim from its own. The shim's callbacks never throw.
 class SyncCountingVfs {
  public:
-  // Wraps the VFS called `base_name` ("" = SQLite's default VFS).
-  // Errors: kNotFound when no such VFS is registered; kInternal when registration fails.
-  static Result<std::unique_ptr<SyncCountingVfs>> create(const std::string& base_name);
+  // Wraps the VFS called `base_name` (nullptr = SQLite's default VFS), as env::Env::sqlite_vfs()
+  // names it. Errors: kNotFound when no such VFS is registered; kInternal when registration
+  // fails.
+  static Result<std::unique_ptr<SyncCountingVfs>> create(const char* base_name);
   ~SyncCountingVfs();
   SyncCountingVfs(const SyncCountingVfs&) = delete;
   SyncCountingVfs& operator=(const SyncCountingVfs&) = delete;

@@ -1,5 +1,5 @@
-// The agent (AgentApp, in process) through storage faults: its journal writes through a
-// fault-injecting FileOps, its outbox through a fault-injecting SQLite VFS; a real mosquitto
+// The agent (AgentApp, in process) through storage faults: its journal and its outbox (through
+// the Env's SQLite VFS) write through one fault-injecting env::Env (FaultEnv); a real mosquitto
 // feeds its MQTT input and carries its windows to the ack double. For each write site and fault
 // (ENOSPC / SQLITE_FULL, EIO / SQLITE_IOERR, a failed fsync): the stall shows on /metrics while
 // it lasts (one episode), the agent resumes by itself when the fault clears, and every reading
@@ -11,7 +11,6 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
-#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,19 +28,19 @@
 #include "config/agent_config.h"
 #include "edgesketch/wire/codec.h"
 #include "support/ack_double.h"
-#include "support/fault_file_ops.h"
-#include "support/fault_vfs.h"
+#include "support/fault_env.h"
 #include "support/mosquitto_broker.h"
 
 namespace edgesketch::agent {
 namespace {
 
+using edgesketch::testing::FaultEnv;
+using edgesketch::testing::PartialWrite;
 using test_support::AckDouble;
 using test_support::AckDoubleOptions;
-using test_support::FaultFileOps;
-using test_support::FaultVfs;
 using test_support::MosquittoBroker;
 using test_support::MosquittoOptions;
+using Op = FaultEnv::Op;
 
 bool eventually(const std::function<bool()>& done, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -70,17 +69,16 @@ std::uint64_t device_readings(const AckDouble& ack) {
   return n;
 }
 
-struct Injector {
-  std::shared_ptr<FaultFileOps> files = std::make_shared<FaultFileOps>();
-  FaultVfs vfs;
-  std::uint64_t injected() const { return files->injected() + vfs.injected(); }
-};
+// What the faults are aimed at, inside the agent's data_dir: the journal's directory and
+// segments, and the outbox's database with its -wal and -shm files.
+constexpr const char* kJournal = "/data/journal";
+constexpr const char* kOutbox = "/data/outbox.db";
 
 struct FaultCase {
   std::string name;
-  std::string component;  // "journal" or "outbox"
-  std::function<void(Injector&, bool on)> set;
-  int payloads_during = 200;  // published while the fault is on
+  std::string component;               // "journal" or "outbox"
+  std::function<void(FaultEnv&)> set;  // turns the fault on; heal() turns it off
+  int payloads_during = 200;           // published while the fault is on
 };
 
 void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
@@ -161,8 +159,7 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
     auto config = parse_agent_config(text, "fault-test");
     ASSERT_TRUE(config.ok()) << config.status().to_string();
     AgentDeps deps;
-    deps.journal_file_ops = faults_.files;
-    deps.outbox_vfs = faults_.vfs.name();
+    deps.env = &faults_;
     auto app = AgentApp::create(std::move(*config), deps);
     ASSERT_TRUE(app.ok()) << app.status().to_string();
     app_ = std::move(*app);
@@ -196,7 +193,7 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
   std::filesystem::path dir_;
   std::unique_ptr<MosquittoBroker> local_, uplink_;
   std::unique_ptr<AckDouble> ack_;
-  Injector faults_;
+  FaultEnv faults_;  // outlives app_
   std::unique_ptr<AgentApp> app_;
   int published_ = 0;
 };
@@ -213,7 +210,7 @@ TEST_F(AgentStorageFaultTest, UdpHoldsWhileTheJournalIsStalledAndCountsWhatDoesN
   ASSERT_TRUE(
       eventually([&] { return m("edgesketch_agent_payloads_accepted_total") >= 100; }, 10'000));
 
-  faults_.files->write_errno = ENOSPC;
+  faults_.fail(Op::kWrite, kJournal, ENOSPC, {.partial = PartialWrite::kNone});
   for (; sent < 100 + 5000; ++sent) {
     send_datagram(*port, sent);
     // Paced, so the socket's receive buffer is not what overflows.
@@ -230,7 +227,7 @@ TEST_F(AgentStorageFaultTest, UdpHoldsWhileTheJournalIsStalledAndCountsWhatDoesN
   EXPECT_EQ(m("edgesketch_agent_input_held_payloads"), 4096);
   EXPECT_GT(m("edgesketch_agent_dropped_readings_total{reason=\"journal_stalled\"}"), 0);
 
-  faults_.files->write_errno = 0;
+  faults_.heal();
   // Held datagrams are journaled as the next ones arrive.
   ASSERT_TRUE(eventually(
       [&] {
@@ -272,7 +269,7 @@ TEST_P(AgentStorageFaultTest, StallIsVisibleAndTheAgentResumesLosingNothing) {
       eventually([&] { return m("edgesketch_agent_payloads_accepted_total") >= 200; }, 10'000));
   EXPECT_EQ(stalled(fc.component), 0);
 
-  fc.set(faults_, true);
+  fc.set(faults_);
   publish(fc.payloads_during);
   ASSERT_TRUE(eventually([&] { return stalled(fc.component) == 1; }, 15'000))
       << app_->render_metrics();
@@ -280,7 +277,7 @@ TEST_P(AgentStorageFaultTest, StallIsVisibleAndTheAgentResumesLosingNothing) {
   const std::uint64_t hits = faults_.injected();
   ASSERT_TRUE(eventually([&] { return faults_.injected() >= hits + 3; }, 10'000));
   EXPECT_EQ(stalled(fc.component), 1);
-  fc.set(faults_, false);
+  faults_.heal();
 
   ASSERT_TRUE(eventually([&] { return stalled(fc.component) == 0; }, 15'000))
       << app_->render_metrics();
@@ -311,28 +308,34 @@ INSTANTIATE_TEST_SUITE_P(
     WriteSites, AgentStorageFaultTest,
     ::testing::Values(
         FaultCase{"journal_append_enospc", "journal",
-                  [](Injector& f, bool on) { f.files->write_errno = on ? ENOSPC : 0; }},
+                  [](FaultEnv& f) {
+                    f.fail(Op::kWrite, kJournal, ENOSPC, {.partial = PartialWrite::kNone});
+                  }},
         FaultCase{"journal_append_eio_partial", "journal",
-                  [](Injector& f, bool on) {
-                    f.files->partial = on;
-                    f.files->write_errno = on ? EIO : 0;
+                  [](FaultEnv& f) {
+                    f.fail(Op::kWrite, kJournal, EIO, {.partial = PartialWrite::kHalf});
                   }},
         FaultCase{"journal_fsync_eio", "journal",
-                  [](Injector& f, bool on) { f.files->sync_errno = on ? EIO : 0; }},
+                  [](FaultEnv& f) {
+                    f.fail(Op::kSync, kJournal, EIO);
+                    f.fail(Op::kSyncDir, kJournal, EIO);
+                  }},
         // A new segment cannot be created: 1,200 records of ~100 bytes cross the 64 KiB mark.
         FaultCase{"journal_segment_create_enospc", "journal",
-                  [](Injector& f, bool on) { f.files->open_errno = on ? ENOSPC : 0; }, 1200},
-        FaultCase{
-            "outbox_append_full", "outbox",
-            [](Injector& f, bool on) { f.vfs.set_write_error(on ? SQLITE_FULL : SQLITE_OK); }},
+                  [](FaultEnv& f) { f.fail(Op::kOpen, kJournal, ENOSPC); }, 1200},
+        // SQLite sees SQLITE_FULL (ENOSPC), SQLITE_IOERR_WRITE / _TRUNCATE and SQLITE_IOERR_FSYNC.
+        FaultCase{"outbox_append_full", "outbox",
+                  [](FaultEnv& f) {
+                    f.fail(Op::kWrite, kOutbox, ENOSPC);
+                    f.fail(Op::kTruncate, kOutbox, ENOSPC);
+                  }},
         FaultCase{"outbox_append_ioerr", "outbox",
-                  [](Injector& f, bool on) {
-                    f.vfs.set_write_error(on ? SQLITE_IOERR_WRITE : SQLITE_OK);
+                  [](FaultEnv& f) {
+                    f.fail(Op::kWrite, kOutbox, EIO);
+                    f.fail(Op::kTruncate, kOutbox, EIO);
                   }},
         FaultCase{"outbox_fsync_ioerr", "outbox",
-                  [](Injector& f, bool on) {
-                    f.vfs.set_sync_error(on ? SQLITE_IOERR_FSYNC : SQLITE_OK);
-                  }}),
+                  [](FaultEnv& f) { f.fail(Op::kSync, kOutbox, EIO); }}),
     [](const ::testing::TestParamInfo<FaultCase>& info) { return info.param.name; });
 
 }  // namespace

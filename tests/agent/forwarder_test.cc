@@ -5,22 +5,23 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include <mqtt/async_client.h>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <thread>
 
 #include "agent/forwarder_harness.h"
 #include "edgesketch/wire/codec.h"
-#include "support/fault_vfs.h"
+#include "support/fault_env.h"
 #include "support/mosquitto_broker.h"
 
 namespace edgesketch::agent::testing {
 namespace {
 
+using edgesketch::testing::FaultEnv;
 using test_support::AckDouble;
 using test_support::AckDoubleOptions;
 using test_support::MosquittoBroker;
@@ -119,13 +120,14 @@ TEST_F(ForwarderTest, InFlightWindowIsBounded) {
 // The outbox cannot write while acks arrive (a full disk, a failing one): the ack deletes fail,
 // the rows stay, the forwarder says so (outbox_failing, outbox_errors); once the disk works the
 // batches are handed out again after the ack timeout, the collector dedupes them and acks again,
-// and every batch is committed exactly once.
+// and every batch is committed exactly once. The parameter is the errno: SQLite sees ENOSPC as
+// SQLITE_FULL, EIO as SQLITE_IOERR_WRITE.
 class ForwarderAckFaultTest : public ForwarderTest, public ::testing::WithParamInterface<int> {};
 
 TEST_P(ForwarderAckFaultTest, FailedAckDeletesAreRetriedLosingAndDoublingNothing) {
-  test_support::FaultVfs vfs;
+  FaultEnv fenv;
   OutboxOptions oo = outbox_options(dir_.file("outbox.db"), 1000);
-  oo.vfs = vfs.name();
+  oo.env = &fenv;
   auto ob = Outbox::open(oo);
   ASSERT_TRUE(ob.ok()) << ob.status().to_string();
   outbox_ = std::move(ob).value();
@@ -137,7 +139,8 @@ TEST_P(ForwarderAckFaultTest, FailedAckDeletesAreRetriedLosingAndDoublingNothing
   fwd_->start();
   ASSERT_TRUE(ack_->wait_for_batches(5, 10'000));
   // Handed out and committed; the disk fails before the acks come.
-  vfs.set_write_error(GetParam());
+  fenv.fail(FaultEnv::Op::kWrite, "outbox.db", GetParam());
+  fenv.fail(FaultEnv::Op::kTruncate, "outbox.db", GetParam());
   ASSERT_TRUE(eventually(
       [&] {
         const ForwarderStats st = fwd_->stats();
@@ -145,7 +148,7 @@ TEST_P(ForwarderAckFaultTest, FailedAckDeletesAreRetriedLosingAndDoublingNothing
       },
       10'000));
   EXPECT_EQ(fwd_->stats().acked, 0u);
-  vfs.set_write_error(SQLITE_OK);
+  fenv.heal();
   ack_->set_ack_delay_ms(0);
   ASSERT_TRUE(eventually([&] { return outbox_rows(*outbox_) == 0; }, 15'000));
   EXPECT_FALSE(fwd_->stats().outbox_failing);
@@ -154,11 +157,13 @@ TEST_P(ForwarderAckFaultTest, FailedAckDeletesAreRetriedLosingAndDoublingNothing
   EXPECT_EQ(compare_windows(maker_.expected(), ack_->windows()), "");
   fwd_->stop();
   fwd_.reset();
-  outbox_.reset();  // closed before the VFS goes
+  outbox_.reset();  // closed before the Env and its VFS go
 }
 
-INSTANTIATE_TEST_SUITE_P(DiskFaults, ForwarderAckFaultTest,
-                         ::testing::Values(SQLITE_FULL, SQLITE_IOERR_WRITE));
+INSTANTIATE_TEST_SUITE_P(DiskFaults, ForwarderAckFaultTest, ::testing::Values(ENOSPC, EIO),
+                         [](const auto& info) {
+                           return std::string(info.param == ENOSPC ? "ENOSPC" : "EIO");
+                         });
 
 // The outage scenario brings its own broker and ack double (forwarder_harness.cc).
 TEST(ForwarderOutageShortTest, BrokerDownThreeSecondsLosesNothing) { run_outage_scenario(3); }

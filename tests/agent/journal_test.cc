@@ -1,5 +1,6 @@
 // Reading journal: round trips across rotation, torn tails at every offset, damage in the
-// middle, trim, restart numbering, injected write/fsync faults and concurrent appends.
+// middle, trim, restart numbering, injected write/fsync/open/unlink faults (FaultEnv) and
+// concurrent appends.
 #include "journal/journal.h"
 
 #include <gtest/gtest.h>
@@ -17,7 +18,7 @@
 
 #include "edgesketch/common/crc32c.h"
 #include "journal/journal_format.h"
-#include "support/fault_file_ops.h"
+#include "support/fault_env.h"
 
 namespace edgesketch::agent {
 namespace {
@@ -467,18 +468,20 @@ TEST(JournalTest, MaybeSyncHonoursTheInterval) {
   EXPECT_EQ(j->stats().syncs, base + 1);
 }
 
-using FaultyFileOps = test_support::FaultFileOps;
+using edgesketch::testing::FaultEnv;
+using edgesketch::testing::PartialWrite;
+using Op = FaultEnv::Op;
 
 TEST(JournalFaultTest, WriteErrorsAreReportedAndTheJournalRecovers) {
   TempDir dir;
-  auto faulty = std::make_shared<FaultyFileOps>();
+  FaultEnv faulty;  // outlives the journal
   JournalOptions o = small_segments(dir.path(), 4096);
-  o.file_ops = faulty;
+  o.env = &faulty;
   auto j = open_journal(o);
   ASSERT_TRUE(j->append(make_payload(1, 50), 1).ok());
 
-  faulty->write_errno = ENOSPC;
-  faulty->partial = true;  // half a record reaches the file, then the disk is full
+  // Half a record reaches the file, then the disk is full.
+  faulty.fail(Op::kWrite, "", ENOSPC, {.partial = PartialWrite::kHalf});
   auto r = j->append(make_payload(2, 50), 1);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kIoError);
@@ -486,13 +489,13 @@ TEST(JournalFaultTest, WriteErrorsAreReportedAndTheJournalRecovers) {
       << r.status().message();
   EXPECT_NE(r.status().message().find("record 2"), std::string::npos) << r.status().message();
 
-  faulty->write_errno = EIO;
-  faulty->partial = false;
+  faulty.heal();
+  faulty.fail(Op::kWrite, "", EIO, {.partial = PartialWrite::kNone});
   r = j->append(make_payload(2, 50), 1);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("Input/output error"), std::string::npos);
 
-  faulty->write_errno = 0;  // the fault clears: the same number is used, nothing was lost
+  faulty.heal();  // the fault clears: the same number is used, nothing was lost
   r = j->append(make_payload(2, 50), 1);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(*r, 2u);
@@ -510,17 +513,15 @@ TEST(JournalFaultTest, WriteErrorsAreReportedAndTheJournalRecovers) {
 
 TEST(JournalFaultTest, FailedTruncateAfterPartialWriteMovesToANewSegment) {
   TempDir dir;
-  auto faulty = std::make_shared<FaultyFileOps>();
+  FaultEnv faulty;  // outlives the journal
   JournalOptions o = small_segments(dir.path(), 4096);
-  o.file_ops = faulty;
+  o.env = &faulty;
   auto j = open_journal(o);
   ASSERT_TRUE(j->append(make_payload(1, 50), 1).ok());
-  faulty->write_errno = ENOSPC;
-  faulty->partial = true;
-  faulty->truncate_errno = EIO;
+  faulty.fail(Op::kWrite, "", ENOSPC, {.partial = PartialWrite::kHalf});
+  faulty.fail(Op::kTruncate, "", EIO);
   ASSERT_FALSE(j->append(make_payload(2, 50), 1).ok());
-  faulty->write_errno = 0;
-  faulty->truncate_errno = 0;
+  faulty.heal();
   auto r = j->append(make_payload(2, 50), 1);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(*r, 2u);
@@ -539,16 +540,18 @@ TEST(JournalFaultTest, FailedTruncateAfterPartialWriteMovesToANewSegment) {
 
 TEST(JournalFaultTest, SyncErrorsAreReportedAndTheJournalRecovers) {
   TempDir dir;
-  auto faulty = std::make_shared<FaultyFileOps>();
+  FaultEnv faulty;  // outlives the journal
   JournalOptions o = small_segments(dir.path(), 4096);
-  o.file_ops = faulty;
+  o.env = &faulty;
   auto j = open_journal(o);
   ASSERT_TRUE(j->append(make_payload(1, 50), 1).ok());
   ASSERT_TRUE(j->sync().ok());
   EXPECT_EQ(j->stats().synced_record_no, 1u);
 
   ASSERT_TRUE(j->append(make_payload(2, 50), 1).ok());
-  faulty->sync_errno = EIO;
+  // Every fsync fails: the segments' and the directory's.
+  faulty.fail(Op::kSync, "", EIO);
+  faulty.fail(Op::kSyncDir, "", EIO);
   Status s = j->sync();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), StatusCode::kIoError);
@@ -557,7 +560,7 @@ TEST(JournalFaultTest, SyncErrorsAreReportedAndTheJournalRecovers) {
   EXPECT_EQ(j->stats().synced_record_no, 1u);
   EXPECT_EQ(j->stats().sync_errors, 1u);
 
-  faulty->sync_errno = 0;
+  faulty.heal();
   auto r = j->append(make_payload(3, 50), 1);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(j->stats().segments, 2u);  // no more records next to the failed sync
@@ -568,20 +571,50 @@ TEST(JournalFaultTest, SyncErrorsAreReportedAndTheJournalRecovers) {
 
 TEST(JournalFaultTest, FailingToStartASegmentIsRetried) {
   TempDir dir;
-  auto faulty = std::make_shared<FaultyFileOps>();
+  FaultEnv faulty;  // outlives the journal
   JournalOptions o = small_segments(dir.path(), 100);
-  o.file_ops = faulty;
+  o.env = &faulty;
   auto j = open_journal(o);
   ASSERT_TRUE(j->append(make_payload(1, 50), 1).ok());
-  faulty->open_errno = EMFILE;
+  faulty.fail(Op::kOpen, "", EMFILE);
   auto r = j->append(make_payload(2, 50), 1);  // needs a new segment
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("Too many open files"), std::string::npos);
-  faulty->open_errno = 0;
+  faulty.heal();
   r = j->append(make_payload(2, 50), 1);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, 2u);
   EXPECT_EQ(replay_all(*j, 1).size(), 2u);
+}
+
+// Unlinking trimmed segments fails part-way: what was removed is counted, the rest stays listed
+// and on disk, and the next trim removes it.
+TEST(JournalFaultTest, FailedTrimKeepsTheRestAndIsRetried) {
+  TempDir dir;
+  fill(dir.path(), 100, 512);
+  FaultEnv faulty;  // outlives the journal
+  JournalOptions o = small_segments(dir.path(), 512);
+  o.env = &faulty;
+  auto j = open_journal(o);
+  const std::size_t files = segment_files(dir.path()).size();
+  ASSERT_GE(files, 3u);
+
+  faulty.fail(Op::kRemove, "", EIO, {.skip = 1});  // the first unlink works, the next fails
+  auto r = j->trim(UINT64_MAX);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kIoError);
+  EXPECT_NE(r.status().message().find("unlink"), std::string::npos) << r.status().message();
+  EXPECT_EQ(j->stats().segments_trimmed, 1u);
+  EXPECT_EQ(j->stats().segments, files - 1);
+  EXPECT_EQ(segment_files(dir.path()).size(), files - 1);
+
+  faulty.heal();
+  r = j->trim(UINT64_MAX);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(*r, files - 2);
+  EXPECT_EQ(segment_files(dir.path()).size(), 1u);
+  EXPECT_EQ(j->stats().segments_trimmed, files - 1);
+  EXPECT_EQ(faulty.injected(), 1u);
 }
 
 TEST(JournalTest, ConcurrentAppendersAndSyncer) {

@@ -13,23 +13,22 @@ class FaultFile final : public env::WritableFile {
   FaultFile(FaultEnv& env, std::unique_ptr<env::WritableFile> real)
       : env_(env), real_(std::move(real)) {}
   Status append(ByteSpan data) override {
-    if (int e = env_.check(FaultEnv::Op::kWrite, path())) {
-      if (e == ENOSPC && data.size() > 1) {
-        // A full disk often takes part of the write: leave a prefix behind, as write() would.
-        (void)real_->append(data.first(data.size() / 2));
-      }
-      return env::errno_status("write", path(), e);
-    }
-    return real_->append(data);
+    const FaultEnv::Verdict v = env_.check(FaultEnv::Op::kWrite, path());
+    if (v.err == 0) return real_->append(data);
+    const bool half =
+        v.partial == PartialWrite::kHalf || (v.partial == PartialWrite::kIfFull && v.err == ENOSPC);
+    // Leave a prefix behind, as a write() cut short by the fault would.
+    if (half && data.size() > 1) (void)real_->append(data.first(data.size() / 2));
+    return env::errno_status("write", path(), v.err);
   }
   Status sync() override {
-    if (int e = env_.check(FaultEnv::Op::kSync, path())) {
+    if (int e = env_.check(FaultEnv::Op::kSync, path()).err) {
       return env::errno_status("fdatasync", path(), e);
     }
     return real_->sync();
   }
   Status truncate(std::uint64_t size) override {
-    if (int e = env_.check(FaultEnv::Op::kTruncate, path())) {
+    if (int e = env_.check(FaultEnv::Op::kTruncate, path()).err) {
       return env::errno_status("ftruncate", path(), e);
     }
     return real_->truncate(size);
@@ -78,7 +77,7 @@ struct FaultEnv::Vfs {
   static File* file(sqlite3_file* f) { return reinterpret_cast<File*>(f); }
   static sqlite3_file* real(sqlite3_file* f) { return file(f)->real; }
   static int fault(sqlite3_file* f, Op op) {
-    const int e = file(f)->env->check(op, file(f)->path);
+    const int e = file(f)->env->check(op, file(f)->path).err;
     return e == 0 ? SQLITE_OK : sqlite_code(op, e);
   }
 
@@ -166,7 +165,7 @@ struct FaultEnv::Vfs {
     ff->real->pMethods = nullptr;
     ff->env = self(vfs);
     std::snprintf(ff->path, sizeof ff->path, "%s", name != nullptr ? name : "");
-    if (int e = ff->env->check(Op::kOpen, ff->path)) return sqlite_code(Op::kOpen, e);
+    if (int e = ff->env->check(Op::kOpen, ff->path).err) return sqlite_code(Op::kOpen, e);
     int rc = base()->xOpen(base(), name, ff->real, flags, out);
     if (rc != SQLITE_OK) {
       if (ff->real->pMethods != nullptr) ff->real->pMethods->xClose(ff->real);
@@ -238,9 +237,9 @@ FaultEnv::FaultEnv(env::Env& base) : base_(base), vfs_(std::make_unique<sqlite3_
 
 FaultEnv::~FaultEnv() { sqlite3_vfs_unregister(vfs_.get()); }
 
-void FaultEnv::fail(Op op, std::string path_part, int err, int skip) {
+void FaultEnv::fail(Op op, std::string path_part, int err, FaultOptions how) {
   std::lock_guard lock(mu_);
-  rules_.push_back(Rule{op, std::move(path_part), err, skip});
+  rules_.push_back(Rule{op, std::move(path_part), err, how});
 }
 
 void FaultEnv::heal() {
@@ -248,44 +247,44 @@ void FaultEnv::heal() {
   rules_.clear();
 }
 
-int FaultEnv::check(Op op, const std::string& path) {
+FaultEnv::Verdict FaultEnv::check(Op op, const std::string& path) {
   std::lock_guard lock(mu_);
   for (Rule& r : rules_) {
     if (r.op != op || path.find(r.path_part) == std::string::npos) continue;
-    if (r.skip > 0) {
-      --r.skip;
+    if (r.how.skip > 0) {
+      --r.how.skip;
       continue;
     }
     ++injected_;
-    return r.err;
+    return Verdict{r.err, r.how.partial};
   }
-  return 0;
+  return Verdict{};
 }
 
 Result<std::unique_ptr<env::WritableFile>> FaultEnv::open_append(const std::string& path,
                                                                  bool truncate) {
-  if (int e = check(Op::kOpen, path)) return env::errno_status("open", path, e);
+  if (int e = check(Op::kOpen, path).err) return env::errno_status("open", path, e);
   ES_ASSIGN_OR_RETURN(auto real, base_.open_append(path, truncate));
   return std::unique_ptr<env::WritableFile>(new FaultFile(*this, std::move(real)));
 }
 
 Status FaultEnv::create_dir(const std::string& dir) {
-  if (int e = check(Op::kCreateDir, dir)) return env::errno_status("mkdir", dir, e);
+  if (int e = check(Op::kCreateDir, dir).err) return env::errno_status("mkdir", dir, e);
   return base_.create_dir(dir);
 }
 
 Status FaultEnv::sync_dir(const std::string& dir) {
-  if (int e = check(Op::kSyncDir, dir)) return env::errno_status("fsync dir", dir, e);
+  if (int e = check(Op::kSyncDir, dir).err) return env::errno_status("fsync dir", dir, e);
   return base_.sync_dir(dir);
 }
 
 Status FaultEnv::remove_file(const std::string& path) {
-  if (int e = check(Op::kRemove, path)) return env::errno_status("unlink", path, e);
+  if (int e = check(Op::kRemove, path).err) return env::errno_status("unlink", path, e);
   return base_.remove_file(path);
 }
 
 Status FaultEnv::rename(const std::string& from, const std::string& to) {
-  if (int e = check(Op::kRename, from)) return env::errno_status("rename", from, e);
+  if (int e = check(Op::kRename, from).err) return env::errno_status("rename", from, e);
   return base_.rename(from, to);
 }
 

@@ -3,9 +3,19 @@
 // the way to check that a full disk, an I/O error or a failed fsync at any write site is held,
 // reported and resumed from, never turned into a loss or a rejection.
 //
+// The agent's journal and outbox and the collector's store all take it as their env::Env
+// (JournalOptions, OutboxOptions, StoreOptions, AgentDeps):
+//
+//   testing::FaultEnv fenv;  // outlives what writes through it
+//   options.env = &fenv;
+//   fenv.fail(testing::FaultEnv::Op::kWrite, "/journal/", ENOSPC);  // the disk is full
+//   ...
+//   fenv.heal();                                                     // it has room again
+//
 // SQLite databases opened through sqlite_vfs() see the same faults: the VFS forwards to SQLite's
-// default one, and its xWrite / xSync / xTruncate fail with SQLITE_FULL (ENOSPC) or
-// SQLITE_IOERR_* (anything else) while a matching rule is active.
+// default one, and its xOpen / xWrite / xSync / xTruncate fail with SQLITE_FULL (ENOSPC) or
+// SQLITE_IOERR_WRITE / _FSYNC / _TRUNCATE / SQLITE_IOERR (anything else) while a matching rule
+// is active.
 //
 // Thread-safe: rules may change while other threads use the Env.
 #pragma once
@@ -22,6 +32,19 @@
 #include "edgesketch/env/env.h"
 
 namespace edgesketch::testing {
+
+// What a failing WritableFile::append leaves at the end of the file before it returns the error.
+enum class PartialWrite {
+  kIfFull,  // half of the data for ENOSPC (a full disk often takes part of a write), else none
+  kNone,    // nothing
+  kHalf,    // half of the data, whatever the errno
+};
+
+// How a FaultEnv rule fails, besides its errno.
+struct FaultOptions {
+  int skip = 0;  // matching calls that still succeed before the first failure
+  PartialWrite partial = PartialWrite::kIfFull;  // for Op::kWrite on a WritableFile
+};
 
 class FaultEnv final : public env::Env {
  public:
@@ -42,9 +65,9 @@ class FaultEnv final : public env::Env {
   FaultEnv(const FaultEnv&) = delete;
   FaultEnv& operator=(const FaultEnv&) = delete;
 
-  // From now on `op` on a path containing `path_part` fails with `err`, after `skip` matching
-  // calls that still succeed. Until heal().
-  void fail(Op op, std::string path_part, int err, int skip = 0);
+  // From now on `op` on a path containing `path_part` ("" = every path) fails with `err`, as
+  // `how` says. Until heal(). When several rules match a call, the first one added decides.
+  void fail(Op op, std::string path_part, int err, FaultOptions how = {});
   // Removes every rule: the file system works again.
   void heal();
   // Failures injected so far.
@@ -74,15 +97,20 @@ class FaultEnv final : public env::Env {
   bool exists(const std::string& path) override { return base_.exists(path); }
   const char* sqlite_vfs() const override { return vfs_name_.c_str(); }
 
-  // The errno a rule gives `op` on `path` now (0: none); counts the call. Used by the files.
-  int check(Op op, const std::string& path);
+  // What a rule does to `op` on `path` now: err 0 when the call is to succeed. Counts the
+  // failures. Used by the files and the SQLite shim.
+  struct Verdict {
+    int err = 0;
+    PartialWrite partial = PartialWrite::kIfFull;
+  };
+  Verdict check(Op op, const std::string& path);
 
  private:
   struct Rule {
     Op op;
     std::string path_part;
     int err;
-    int skip;
+    FaultOptions how;
   };
   struct Vfs;  // the SQLite shim, in the .cc file
 
