@@ -10,6 +10,7 @@
 #include <string>
 
 #include "edgesketch/common/status.h"
+#include "edgesketch/sqlite/shim_vfs.h"
 
 namespace edgesketch::agent {
 
@@ -20,35 +21,26 @@ struct SyncCounts {
   std::uint64_t total() const { return db + wal + other; }
 };
 
-// Registers itself with SQLite under a name unique to this object (never as the default VFS)
-// and unregisters on destruction. Every connection opened through name() must be closed before
-// the object is destroyed. The counters are atomics: counts() may be read from any thread while
-// SQLite calls the shim from its own. The shim's callbacks never throw.
-class SyncCountingVfs {
+// A ShimVfs (common/sqlite) that counts xSync calls by kind of file. Registers itself under a
+// name unique to this object and unregisters on destruction; every connection opened through
+// name() must be closed before. The counters are atomics: counts() may be read from any thread
+// while SQLite calls the shim from its own.
+class SyncCountingVfs final : public sqlite::ShimVfs {
  public:
   // Wraps the VFS called `base_name` (nullptr = SQLite's default VFS), as env::Env::sqlite_vfs()
   // names it. Errors: kNotFound when no such VFS is registered; kInternal when registration
   // fails.
   static Result<std::unique_ptr<SyncCountingVfs>> create(const char* base_name);
-  ~SyncCountingVfs();
-  SyncCountingVfs(const SyncCountingVfs&) = delete;
-  SyncCountingVfs& operator=(const SyncCountingVfs&) = delete;
 
-  // The name to pass to sqlite3_open_v2().
-  const char* name() const { return name_.c_str(); }
   SyncCounts counts() const;
 
  private:
-  friend struct SyncCountingShim;  // the C callbacks, in the .cc file
   SyncCountingVfs() = default;
+  int on_sync(const char* path, int flags) override;
 
-  std::string name_;
-  sqlite3_vfs vfs_{};
-  sqlite3_vfs* base_ = nullptr;
   std::atomic<std::uint64_t> db_syncs_{0};
   std::atomic<std::uint64_t> wal_syncs_{0};
   std::atomic<std::uint64_t> other_syncs_{0};
-  bool registered_ = false;
 };
 
 }  // namespace edgesketch::agent

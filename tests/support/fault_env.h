@@ -95,7 +95,7 @@ class FaultEnv final : public env::Env {
     return base_.link(from, to);
   }
   bool exists(const std::string& path) override { return base_.exists(path); }
-  const char* sqlite_vfs() const override { return vfs_name_.c_str(); }
+  const char* sqlite_vfs() const override;
 
   // What a rule does to `op` on `path` now: err 0 when the call is to succeed. Counts the
   // failures. Used by the files and the SQLite shim.
@@ -112,14 +112,13 @@ class FaultEnv final : public env::Env {
     int err;
     FaultOptions how;
   };
-  struct Vfs;  // the SQLite shim, in the .cc file
+  class Vfs;  // the SQLite shim, in the .cc file
 
   env::Env& base_;
   mutable std::mutex mu_;
   std::vector<Rule> rules_;
   std::atomic<std::uint64_t> injected_{0};
-  std::string vfs_name_;
-  std::unique_ptr<sqlite3_vfs> vfs_;
+  std::unique_ptr<Vfs> vfs_;
 };
 
 }  // namespace edgesketch::testing
