@@ -5,7 +5,8 @@
 //   edgesketch-collector --check-config --config FILE
 //
 // Signals: SIGTERM/SIGINT stop ingest, let the last acks out, flush the memtable and exit;
-// SIGHUP is logged (the config is read at start). systemd: READY=1 once the store is open and
+// SIGHUP puts the config's gateway credentials in effect again ([[gateway]], gateways_file); the
+// rest of the config is read at start. systemd: READY=1 once the store is open and
 // the HTTP API listens, WATCHDOG=1 from the main loop.
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -15,8 +16,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "app/config.h"
@@ -123,6 +126,59 @@ void register_store_metrics(daemon::MetricsRegistry& m, store::Store& store) {
                read([](const S& s) { return s.stalls; }));
 }
 
+// The gateway credentials of `config` whose tenant is one of `tenants`: the (tenant, id) pairs
+// MQTT batches may come from and the HTTP ingest tokens.
+struct GatewaySet {
+  std::set<std::pair<std::string, std::string>> ids;
+  std::map<std::string, http::IngestCredential> tokens;
+  std::size_t skipped = 0;  // gateways of tenants not in `tenants`
+};
+GatewaySet gateway_set(const CollectorConfig& config, const std::set<std::string>& tenants) {
+  GatewaySet out;
+  for (const GatewayConfig& g : config.gateways) {
+    if (!tenants.count(g.tenant)) {
+      ++out.skipped;
+      continue;
+    }
+    out.ids.emplace(g.tenant, g.id);
+    out.tokens[g.token] = http::IngestCredential{g.tenant, g.id};
+  }
+  return out;
+}
+
+// SIGHUP: reads the config again and puts its [[gateway]] blocks and gateways_file in effect
+// (added gateways may ingest, removed ones are refused). Everything else applies at restart.
+void reload_gateways(const std::string& config_path, const std::set<std::string>& tenants,
+                     IngestService& ingest, http::HttpServer& server,
+                     daemon::MetricsRegistry& metrics) {
+  auto fresh = load_collector_config(config_path);
+  if (!fresh.ok()) {
+    metrics
+        .counter("edgesketch_collector_config_reloads_total", "SIGHUP reloads, by result",
+                 {{"result", "rejected"}})
+        .inc();
+    spdlog::error("SIGHUP: {} does not load, the gateways in effect stay: {}", config_path,
+                  fresh.status().to_string());
+    return;
+  }
+  GatewaySet set = gateway_set(*fresh, tenants);
+  const std::size_t n = set.ids.size();
+  ingest.set_gateways(std::move(set.ids));
+  server.set_ingest_tokens(std::move(set.tokens));
+  metrics.gauge("edgesketch_collector_gateways", "Gateways with ingest credentials in effect")
+      .set(static_cast<double>(n));
+  metrics
+      .counter("edgesketch_collector_config_reloads_total", "SIGHUP reloads, by result",
+               {{"result", "applied"}})
+      .inc();
+  spdlog::info(
+      "SIGHUP: {} gateways in effect{}; other config changes (tenants, store, ...) apply at the "
+      "next restart",
+      n,
+      set.skipped ? fmt::format(" ({} of tenants that need a restart left out)", set.skipped)
+                  : std::string());
+}
+
 int run(const CollectorConfig& config, const std::string& config_path) {
   // A scan allocates and frees its cells and answer (hundreds of MB for a large one): keep
   // that memory mapped, in one arena that every thread reuses, rather than faulting it in again
@@ -174,7 +230,10 @@ int run(const CollectorConfig& config, const std::string& config_path) {
   IngestOptions ingest_options;
   ingest_options.topic_prefix = config.mqtt.topic_prefix;
   for (const TenantConfig& t : config.tenants) ingest_options.tenants.insert(t.name);
-  for (const GatewayConfig& g : config.gateways) ingest_options.gateways.emplace(g.tenant, g.id);
+  GatewaySet gateways = gateway_set(config, ingest_options.tenants);
+  ingest_options.gateways = gateways.ids;
+  metrics.gauge("edgesketch_collector_gateways", "Gateways with ingest credentials in effect")
+      .set(static_cast<double>(gateways.ids.size()));
   IngestService ingest(
       **store, ingest_options,
       [&link](const std::string& topic, ByteSpan payload) -> Status {
@@ -194,9 +253,7 @@ int run(const CollectorConfig& config, const std::string& config_path) {
   http_options.port = listen->second;
   http_options.query_queue_timeout_ms = config.query_queue_timeout_ms;
   http_options.max_ingest_bytes = config.store.limits.max_payload_bytes;
-  for (const GatewayConfig& g : config.gateways) {
-    http_options.ingest_tokens[g.token] = http::IngestCredential{g.tenant, g.id};
-  }
+  http_options.ingest_tokens = gateways.tokens;
   http_options.worker_threads = config.http_worker_threads;
   http_options.reserved_workers = config.http_reserved_workers;
   http_options.max_query_workers_per_tenant = config.max_query_workers_per_tenant;
@@ -264,9 +321,8 @@ int run(const CollectorConfig& config, const std::string& config_path) {
   for (;;) {
     const auto sig = signals.wait(std::min(tick, std::chrono::milliseconds(1000)));
     if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: the collector reads its config only at start; restart to apply");
-    }
+    if (sig == SIGHUP)
+      reload_gateways(config_path, ingest_options.tenants, ingest, server, metrics);
     notifier.watchdog();
     if (std::chrono::steady_clock::now() - last_flush >=
         std::chrono::milliseconds(config.flush_interval_ms)) {

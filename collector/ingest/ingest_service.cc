@@ -68,6 +68,7 @@ IngestService::IngestService(store::Store& store, IngestOptions options, Publish
                              daemon::MetricsRegistry& metrics, const Clock* clock)
     : store_(store),
       options_(std::move(options)),
+      gateways_(options_.gateways),
       publish_(std::move(publish)),
       metrics_(metrics),
       clock_(clock ? clock : &system_clock()),
@@ -121,11 +122,18 @@ std::string IngestService::check_known(std::string_view tenant, std::string_view
   if (!options_.tenants.empty() && !options_.tenants.count(std::string(tenant))) {
     return "unknown_tenant";
   }
-  if (mqtt && !options_.gateways.empty() &&
-      !options_.gateways.count({std::string(tenant), std::string(gateway)})) {
-    return "unknown_gateway";
+  if (mqtt) {
+    std::lock_guard lock(gateways_mu_);
+    if (!gateways_.empty() && !gateways_.count({std::string(tenant), std::string(gateway)})) {
+      return "unknown_gateway";
+    }
   }
   return "";
+}
+
+void IngestService::set_gateways(std::set<std::pair<std::string, std::string>> gateways) {
+  std::lock_guard lock(gateways_mu_);
+  gateways_ = std::move(gateways);
 }
 
 void IngestService::log_refusal(std::string_view tenant, std::string_view gateway,

@@ -82,6 +82,9 @@ class IngestService {
   // retries).
   Status ingest_http(std::string_view tenant, std::string_view gateway, ByteSpan body);
 
+  // Replaces IngestOptions::gateways (the collector's SIGHUP); thread-safe.
+  void set_gateways(std::set<std::pair<std::string, std::string>> gateways);
+
   // Called after each batch is applied (for query cache invalidation): tenant and the time
   // range [start_ms, end_ms) its records cover.
   void set_on_applied(std::function<void(const std::string&, std::int64_t, std::int64_t)> fn) {
@@ -111,6 +114,8 @@ class IngestService {
 
   store::Store& store_;
   const IngestOptions options_;
+  mutable std::mutex gateways_mu_;  // guards gateways_
+  std::set<std::pair<std::string, std::string>> gateways_;
   PublishFn publish_;
   daemon::MetricsRegistry& metrics_;
   const Clock* clock_;

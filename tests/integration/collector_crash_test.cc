@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "agent/forwarder_harness.h"
+#include "edgesketch/wire/codec.h"
 #include "integration/daemon_process.h"
 #include "support/mosquitto_broker.h"
 
@@ -305,6 +306,65 @@ TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
     }
   }
   EXPECT_EQ(collector->stop(SIGTERM, 30'000) >= 0, true) << collector->log_tail();
+}
+
+// Gateway credentials from a gateways_file: SIGHUP puts an edited file in effect (an added
+// gateway may ingest, a removed one is refused), and a file that does not load changes nothing.
+TEST(CollectorGatewayReloadTest, SighupPutsAddedAndRemovedGatewaysInEffect) {
+  test_support::MosquittoBroker broker;
+  ASSERT_TRUE(broker.start().ok());
+  TempDir dir;
+  const std::string file = dir.file("gateways");
+  std::ofstream(file) << "# tenant gateway token\nacme gw-1 gw-1-token-0123456789\n";
+  const int port = test_support::free_port();
+  std::string config = collector_config(dir.file("data"), broker.uri(), port);
+  config.replace(config.find("[collector]\n"), 12,
+                 "[collector]\ngateways_file = \"" + file + "\"\n");
+  std::ofstream(dir.file("collector.toml")) << config;
+  auto collector = std::make_unique<DaemonProcess>(
+      ES_COLLECTOR_BINARY, std::vector<std::string>{"--config", dir.file("collector.toml")},
+      dir.file("collector.log"));
+  ASSERT_TRUE(collector->start());
+  ASSERT_TRUE(wait_ready(port, 20'000)) << collector->log_tail();
+
+  BatchMaker maker;
+  auto post = [&](const std::string& gateway, const std::string& token, std::uint64_t seq) {
+    wire::WindowBatch b = maker.make(static_cast<int>(seq));
+    b.gateway_id = gateway;
+    b.seq = seq;
+    b.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+    const Bytes body = wire::encode_window_batch(b);
+    const auto r = test_support::http_post(
+        port, "/api/v1/ingest",
+        std::string(reinterpret_cast<const char*>(body.data()), body.size()),
+        "application/octet-stream", token);
+    return r.status;
+  };
+  auto reloaded = [&](const std::string& result, int n) {
+    const std::string line =
+        "edgesketch_collector_config_reloads_total{result=\"" + result + "\"} " + std::to_string(n);
+    return agent::testing::eventually(
+        [&] { return http_get(port, "/metrics").body.find(line) != std::string::npos; }, 10'000);
+  };
+  EXPECT_EQ(post("gw-1", "gw-1-token-0123456789", 1), 200);
+  EXPECT_EQ(post("gw-2", "gw-2-token-0123456789", 2), 401);
+  EXPECT_EQ(post("gw-2", "gw-1-token-0123456789", 3), 403);  // gw-1's token, gw-2's batch
+
+  std::ofstream(file) << "acme gw-2 gw-2-token-0123456789\n";
+  ASSERT_EQ(::kill(collector->pid(), SIGHUP), 0);
+  ASSERT_TRUE(reloaded("applied", 1)) << collector->log_tail();
+  EXPECT_EQ(post("gw-2", "gw-2-token-0123456789", 4), 200);
+  EXPECT_EQ(post("gw-1", "gw-1-token-0123456789", 5), 401);
+  EXPECT_NE(http_get(port, "/metrics").body.find("edgesketch_collector_gateways 1"),
+            std::string::npos);
+
+  std::ofstream(file) << "acme gw-3\n";  // no token: the file does not load
+  ASSERT_EQ(::kill(collector->pid(), SIGHUP), 0);
+  ASSERT_TRUE(reloaded("rejected", 1)) << collector->log_tail();
+  EXPECT_EQ(post("gw-2", "gw-2-token-0123456789", 6), 200);
+  EXPECT_GE(collector->stop(SIGTERM, 30'000), 0) << collector->log_tail();
 }
 
 }  // namespace

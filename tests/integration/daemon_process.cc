@@ -89,6 +89,18 @@ HttpReply http_get(int port, const std::string& path, const std::string& bearer)
   return {res->status, res->body};
 }
 
+HttpReply http_post(int port, const std::string& path, const std::string& body,
+                    const std::string& content_type, const std::string& bearer) {
+  httplib::Client client("127.0.0.1", port);
+  client.set_connection_timeout(2, 0);
+  client.set_read_timeout(30, 0);
+  httplib::Headers headers;
+  if (!bearer.empty()) headers.emplace("Authorization", "Bearer " + bearer);
+  auto res = client.Post(path, headers, body, content_type);
+  if (!res) return {};
+  return {res->status, res->body};
+}
+
 TmpfsMount::TmpfsMount(std::string dir, const std::string& size) : dir_(std::move(dir)) {
   if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, ("size=" + size).c_str()) != 0) {
     error_ = "mounting a tmpfs on " + dir_ + " needs CAP_SYS_ADMIN: " + std::strerror(errno);

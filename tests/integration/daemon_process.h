@@ -38,6 +38,9 @@ struct HttpReply {
   std::string body;
 };
 HttpReply http_get(int port, const std::string& path, const std::string& bearer = {});
+// POST of `body` with `content_type`.
+HttpReply http_post(int port, const std::string& path, const std::string& body,
+                    const std::string& content_type, const std::string& bearer = {});
 
 // A TCP port that was free a moment ago on 127.0.0.1.
 int free_port();

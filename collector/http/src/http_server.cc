@@ -169,7 +169,8 @@ class HttpServer::Impl {
         engine_(engine),
         clock_(clock),
         cache_(cache),
-        ingest_(ingest) {
+        ingest_(ingest),
+        ingest_tokens_(options_.ingest_tokens) {
     const int workers = std::max(1, options_.worker_threads);
     query_worker_cap_ = static_cast<std::size_t>(
         std::max(1, workers - std::clamp(options_.reserved_workers, 0, workers - 1)));
@@ -248,6 +249,11 @@ class HttpServer::Impl {
         refused_workers_.load(), refused_timeout_.load(), server_.header_timeouts());
     if (options_.extra_metrics) text += options_.extra_metrics();
     return text;
+  }
+
+  void set_ingest_tokens(std::map<std::string, IngestCredential> tokens) {
+    std::lock_guard lock(ingest_tokens_mu_);
+    ingest_tokens_ = std::move(tokens);
   }
 
   void invalidate(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms) {
@@ -829,8 +835,12 @@ class HttpServer::Impl {
       metrics_.record("/api/v1/ingest", res.status, tenant, s);
     };
     const auto token = presented_token(req);
-    const IngestCredential* who = token ? find_token(options_.ingest_tokens, *token) : nullptr;
-    if (who == nullptr) {
+    std::optional<IngestCredential> who;
+    if (token) {
+      std::lock_guard lock(ingest_tokens_mu_);
+      if (const IngestCredential* c = find_token(ingest_tokens_, *token)) who = *c;
+    }
+    if (!who) {
       if (token && find_token(options_.tokens, *token) != nullptr) {
         send_error(res, {403, "forbidden",
                          "this is a read token (query API only); ingest needs the token of a "
@@ -889,6 +899,8 @@ class HttpServer::Impl {
   const Clock& clock_;
   query::RangeQueryCache* cache_;
   IngestSink* ingest_;
+  std::mutex ingest_tokens_mu_;  // guards ingest_tokens_ (replaced by set_ingest_tokens())
+  std::map<std::string, IngestCredential> ingest_tokens_;
 
   DeadlineServer server_;
   std::thread thread_;
@@ -923,6 +935,10 @@ void HttpServer::stop() { impl_->stop(); }
 int HttpServer::port() const { return impl_->port(); }
 void HttpServer::set_ready(bool ready) { impl_->set_ready(ready); }
 std::string HttpServer::metrics_text() const { return impl_->metrics_text(); }
+void HttpServer::set_ingest_tokens(std::map<std::string, IngestCredential> tokens) {
+  impl_->set_ingest_tokens(std::move(tokens));
+}
+
 void HttpServer::invalidate_cache(std::string_view tenant, std::int64_t start_ms,
                                   std::int64_t end_ms) {
   impl_->invalidate(tenant, start_ms, end_ms);

@@ -116,6 +116,9 @@ class HttpServer {
   int port() const;
   // /-/ready answers 200 only while ready (default: true once started).
   void set_ready(bool ready);
+  // Replaces HttpServerOptions::ingest_tokens (the collector's SIGHUP); requests in flight keep
+  // the credential they were checked with.
+  void set_ingest_tokens(std::map<std::string, IngestCredential> tokens);
 
   // The /metrics text (Prometheus exposition format).
   std::string metrics_text() const;
