@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "edgesketch/common/time_math.h"
 #include "edgesketch/wire/codec.h"
 #include "edgesketch/wire/error_reason.h"
 #include "input/payload_text.h"
@@ -51,10 +52,6 @@ std::string_view parse_error_reason(const Status& status) {
 }
 
 std::int64_t line_timestamp_to_ms(std::int64_t ts) {
-  auto floor_div = [](std::int64_t a, std::int64_t b) {
-    std::int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-  };
   const std::int64_t mag = ts < 0 ? -(ts + 1) : ts;
   if (mag < 100'000'000'000) return ts * 1000;
   if (mag < 100'000'000'000'000) return ts;

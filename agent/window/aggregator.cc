@@ -9,6 +9,7 @@
 #include <limits>
 #include <utility>
 
+#include "edgesketch/common/time_math.h"
 #include "edgesketch/sketch/hash.h"
 
 namespace edgesketch::agent {
@@ -101,12 +102,6 @@ Subject make_subject(const std::string& of) {
     }
   }
   return false;
-}
-
-std::int64_t floor_to(std::int64_t ts, std::int64_t w) {
-  std::int64_t m = ts % w;
-  if (m < 0) m += w;
-  return ts - m;
 }
 
 std::uint64_t mix(std::uint64_t h, std::uint64_t i) {
@@ -440,7 +435,7 @@ bool Aggregator::add_to_rule(std::uint32_t rule_index, const wire::Reading& r,
   // Most readings fall into the window the previous one did: no division then.
   std::int64_t start = s->last_start;
   if (r.ts_ms < start || r.ts_ms >= start + wms) {
-    start = floor_to(r.ts_ms, wms);
+    start = window_floor(r.ts_ms, wms);
     s->last_start = start;
   }
   const std::int64_t end = start + wms;

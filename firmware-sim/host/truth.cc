@@ -9,15 +9,11 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "edgesketch/common/time_math.h"
 #include "record_reader.h"
 
 namespace edgesketch::sim {
 namespace {
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
 // What a distinct count or a top-K is over.
 struct Attribute {

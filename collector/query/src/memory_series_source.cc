@@ -6,16 +6,12 @@
 
 #include <fmt/format.h>
 
+#include "edgesketch/common/time_math.h"
+
 namespace edgesketch::query {
 namespace {
 
 // floor(a / b) for b > 0.
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  if ((a % b != 0) && (a < 0)) --q;
-  return q;
-}
-
 sketch::WindowAggregate project(const sketch::WindowAggregate& agg, const ScanFields& f) {
   if (f.histogram && f.distinct && f.topk) return agg;
   auto h = f.histogram && agg.histogram() ? std::optional(*agg.histogram()) : std::nullopt;

@@ -6,16 +6,12 @@
 
 #include <fmt/format.h>
 
+#include "edgesketch/common/time_math.h"
+
 namespace edgesketch::query {
 namespace {
 
 constexpr std::size_t kMaxLoggedInvalidations = 4096;
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  if ((a % b != 0) && (a < 0)) --q;
-  return q;
-}
 
 std::size_t estimate_bytes(const std::vector<ResultSeries>& series) {
   std::size_t bytes = 128;

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "dedupe_ledger.h"
+#include "edgesketch/common/time_math.h"
 #include "edgesketch/store/store.h"
 #include "manifest.h"
 #include "memtable.h"
@@ -38,11 +39,6 @@
 namespace edgesketch::store {
 
 inline constexpr std::int64_t kDayMs = 86'400'000;
-
-inline std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
 
 struct LivePart {
   ManifestPart meta;
