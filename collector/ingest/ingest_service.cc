@@ -112,11 +112,6 @@ void IngestService::stop() {
   if (ack_thread_.joinable()) ack_thread_.join();
 }
 
-void IngestService::defer(const Status& why) {
-  (void)why;
-  deferred_.inc();
-}
-
 std::string IngestService::check_known(std::string_view tenant, std::string_view gateway,
                                        bool mqtt) const {
   if (!options_.tenants.empty() && !options_.tenants.count(std::string(tenant))) {
@@ -136,21 +131,28 @@ void IngestService::set_gateways(std::set<std::pair<std::string, std::string>> g
   gateways_ = std::move(gateways);
 }
 
-void IngestService::log_refusal(std::string_view tenant, std::string_view gateway,
-                                const std::string& reason, const Status& status) {
+bool IngestService::refuse(std::string_view tenant, std::string_view gateway, const Status& status,
+                           const std::string& reason) {
+  const bool temporary = is_transient(status);
+  if (temporary) {
+    deferred_.inc();
+  } else {
+    reject(reason);
+  }
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(log_mu_);
   if (now - last_log_ >= std::chrono::seconds(1)) {
-    spdlog::warn(
-        "ingest: {} a batch from {}/{} ({}): {}{}", is_transient(status) ? "deferred" : "rejected",
-        tenant, gateway, reason, status.to_string(),
-        suppressed_logs_ ? fmt::format(" ({} more since the last message)", suppressed_logs_)
-                         : std::string());
+    spdlog::warn("ingest: {} a batch from {}/{} ({}): {}{}", temporary ? "deferred" : "rejected",
+                 tenant, gateway, temporary ? "store_unavailable" : reason, status.to_string(),
+                 suppressed_logs_
+                     ? fmt::format(" ({} more since the last message)", suppressed_logs_)
+                     : std::string());
     last_log_ = now;
     suppressed_logs_ = 0;
   } else {
     ++suppressed_logs_;
   }
+  return !temporary;
 }
 
 void IngestService::reject(const std::string& reason) {
@@ -225,17 +227,13 @@ void IngestService::on_message(const std::string& topic, ByteSpan payload) {
       return;
     }
     status = receipt.status();
-    reason = is_transient(status) ? "store_unavailable" : reason_of(status);
+    reason = reason_of(status);
   }
-  log_refusal(tenant, gateway, reason, status);
-  if (is_transient(status)) {
-    // Not acked: the agent resends once the fault has cleared.
-    defer(status);
-    return;
+  // A permanent rejection of a batch whose seq is known is acked as rejected; a deferred batch
+  // is not acked at all, and the agent resends it once the fault has cleared.
+  if (refuse(tenant, gateway, status, reason) && decoded.ok()) {
+    enqueue(Pending{tenant, gateway, seq, 0, reason});
   }
-  reject(reason);
-  // A permanent rejection of a batch whose seq is known is acked as rejected.
-  if (decoded.ok()) enqueue(Pending{tenant, gateway, seq, 0, reason});
 }
 
 Status IngestService::ingest_http(std::string_view tenant, std::string_view gateway,
@@ -264,14 +262,7 @@ Status IngestService::ingest_http(std::string_view tenant, std::string_view gate
   }
   auto receipt = store_.ingest(tenant, *batch, body);
   if (!receipt.ok()) {
-    if (is_transient(receipt.status())) {
-      defer(receipt.status());
-    } else {
-      reject(reason_of(receipt.status()));
-    }
-    log_refusal(tenant, gateway,
-                is_transient(receipt.status()) ? "store_unavailable" : reason_of(receipt.status()),
-                receipt.status());
+    refuse(tenant, gateway, receipt.status(), reason_of(receipt.status()));
     return receipt.status();
   }
   if (receipt->duplicate) {

@@ -102,9 +102,11 @@ class IngestService {
   struct Decoded;
   Result<Decoded> decode(std::string_view tenant, std::string_view gateway, ByteSpan payload);
   void reject(const std::string& reason);
-  void defer(const Status& why);
-  void log_refusal(std::string_view tenant, std::string_view gateway, const std::string& reason,
-                   const Status& status);
+  // Counts and logs (rate-limited) a batch that is not stored: deferred when `status` is a
+  // temporary fault (not acked; the agent resends), else rejected for good with `reason`.
+  // True for a rejection.
+  bool refuse(std::string_view tenant, std::string_view gateway, const Status& status,
+              const std::string& reason);
   // "unknown_tenant" / "unknown_gateway" when the configuration does not know them; "" else.
   std::string check_known(std::string_view tenant, std::string_view gateway, bool mqtt) const;
   void enqueue(Pending p);

@@ -515,21 +515,26 @@ Status Store::Impl::flush() {
   return flush_locked();
 }
 
-void Store::Impl::enter_stall(Stage stage, const Status& why) {
+const char* Store::Impl::stage_name(Stage stage) {
   static constexpr const char* kNames[] = {"WAL", "catalog", "flush"};
+  return kNames[static_cast<int>(stage)];
+}
+
+void Store::Impl::enter_stall(Stage stage, const Status& why) {
   {
     std::lock_guard lock(stall_mu_);
-    stall_reason_ = std::string(kNames[static_cast<int>(stage)]) + ": " + why.to_string();
+    stall_reason_ = std::string(stage_name(stage)) + ": " + why.to_string();
     StallState& st = stall_[static_cast<int>(stage)];
     if (st.active) return;
     st.active = true;
     st.since = std::chrono::steady_clock::now();
     ++stalls_;
+    any_stall_.store(true, std::memory_order_release);
   }
   spdlog::error(
       "store {}: {} write failed ({}); {} held back (no acks, agents resend, HTTP 503) and "
       "retried every {} ms until it succeeds",
-      dir_, kNames[static_cast<int>(stage)], why.to_string(),
+      dir_, stage_name(stage), why.to_string(),
       stage == Stage::kCatalog ? "batches with new series are"
       : stage == Stage::kFlush ? "the memtable keeps the data; ingest is"
                                : "ingest is",
@@ -538,7 +543,6 @@ void Store::Impl::enter_stall(Stage stage, const Status& why) {
 }
 
 void Store::Impl::clear_stall(Stage stage) {
-  static constexpr const char* kNames[] = {"WAL", "catalog", "flush"};
   std::lock_guard lock(stall_mu_);
   StallState& st = stall_[static_cast<int>(stage)];
   if (!st.active) return;
@@ -546,8 +550,11 @@ void Store::Impl::clear_stall(Stage stage) {
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - st.since).count();
   spdlog::info("store {}: {} writes work again after {:.1f} s; ingest resumed", dir_,
-               kNames[static_cast<int>(stage)], secs);
-  if (!stall_[0].active && !stall_[1].active && !stall_[2].active) stall_reason_.clear();
+               stage_name(stage), secs);
+  if (!stall_[0].active && !stall_[1].active && !stall_[2].active) {
+    stall_reason_.clear();
+    any_stall_.store(false, std::memory_order_release);
+  }
 }
 
 bool Store::Impl::stalled(Stage stage) const {
@@ -560,12 +567,15 @@ bool Store::Impl::memtable_over_hard_limit() const {
   return mem_bytes_ > 2 * options_.memtable_bytes;
 }
 
-Status Store::Impl::resume_locked(bool force) {
+Status Store::Impl::resume_locked() {
+  // The common case costs one load: a WAL failure the sync thread met becomes a stall at the
+  // next append or wait_durable(), both of which come before any ack.
+  if (!any_stall_.load(std::memory_order_acquire)) return Status();
   const bool wal = stalled(Stage::kWal) || !wal_->failure().ok();
   const bool flush = stalled(Stage::kFlush);
   if (!wal && !flush) return Status();
   const auto now = std::chrono::steady_clock::now();
-  if (force || now - last_retry_ >= std::chrono::milliseconds(options_.stall_retry_ms)) {
+  if (now - last_retry_ >= std::chrono::milliseconds(options_.stall_retry_ms)) {
     last_retry_ = now;
     if (wal) {
       (void)recover_wal_locked();

@@ -108,12 +108,13 @@ class Store::Impl {
   Status flush_into_parts_locked(std::uint64_t segment, bool always_commit = false);
   // Stalls (see StoreOptions::stall_retry_ms). write_mu_ for the *_locked ones.
   enum class Stage { kWal = 0, kCatalog = 1, kFlush = 2 };
+  static const char* stage_name(Stage stage);
   void enter_stall(Stage stage, const Status& why);
   void clear_stall(Stage stage);
   bool stalled(Stage stage) const;
   // Retries what is stalled when the retry interval has passed; OK when ingest may proceed,
   // kUnavailable naming the fault otherwise.
-  Status resume_locked(bool force = false);
+  Status resume_locked();
   // After a WAL failure: a fresh segment, the memtables into parts, the WAL's failure cleared.
   Status recover_wal_locked();
   bool memtable_over_hard_limit() const;
@@ -178,6 +179,7 @@ class Store::Impl {
     std::chrono::steady_clock::time_point since{};
   };
   StallState stall_[3];
+  std::atomic<bool> any_stall_{false};  // some stall_[i].active; read without stall_mu_
   std::string stall_reason_;
   std::chrono::steady_clock::time_point last_retry_{};  // write_mu_
   std::atomic<std::uint64_t> stalls_{0}, wal_quarantined_{0}, wal_unreadable_{0};
