@@ -101,6 +101,29 @@ class ScratchDir {
   std::exit(1);
 }
 
+// Submits the records gathered in `batch` as one batch of `gateway` (seqs 1, 2, ...), as an
+// agent's uplink would; last_lsn is the WAL position of the newest.
+struct BatchShipper {
+  store::Store& st;
+  std::string gateway;
+  std::int64_t created_ms;
+  wire::WindowBatch batch;
+  std::uint64_t seq = 1;
+  std::uint64_t last_lsn = 0;
+
+  void ship() {
+    if (batch.records.empty()) return;
+    batch.gateway_id = gateway;
+    batch.seq = seq++;
+    batch.created_ms = created_ms;
+    const Bytes bytes = wire::encode_window_batch(batch);
+    auto r = st.submit("bench", batch, bytes);
+    if (!r.ok()) fail("ingest: " + r.status().to_string());
+    last_lsn = std::max(last_lsn, r->lsn);
+    batch.records.clear();
+  }
+};
+
 // Fills a store with `hours` of 1-minute vibration windows of `devices` devices.
 void build_store(store::Store& st, FakeClock& clock, std::uint32_t devices, int hours) {
   sketch::AggregateSpec spec;
@@ -124,18 +147,7 @@ void build_store(store::Store& st, FakeClock& clock, std::uint32_t devices, int 
     tags[d] = {{"device", id}, {"line", l}, {"site", s}};
   }
 
-  std::uint64_t seq = 1;
-  wire::WindowBatch batch;
-  auto ship = [&] {
-    if (batch.records.empty()) return;
-    batch.gateway_id = "bench-gw";
-    batch.seq = seq++;
-    batch.created_ms = kStartMs;
-    const Bytes bytes = wire::encode_window_batch(batch);
-    auto r = st.submit("bench", batch, bytes);
-    if (!r.ok()) fail("ingest: " + r.status().to_string());
-    batch.records.clear();
-  };
+  BatchShipper out{st, "bench-gw", kStartMs, {}};
   const int minutes = hours * 60;
   for (int m = 0; m < minutes; ++m) {
     // Windows arrive as they close.
@@ -149,11 +161,11 @@ void build_store(store::Store& st, FakeClock& clock, std::uint32_t devices, int 
       r.agg =
           templates[std::size_t{d} * kTemplatesPerDevice +
                     static_cast<std::size_t>((m * 7 + static_cast<int>(d)) % kTemplatesPerDevice)];
-      batch.records.push_back(std::move(r));
-      if (batch.records.size() == kRecordsPerBatch) ship();
+      out.batch.records.push_back(std::move(r));
+      if (out.batch.records.size() == kRecordsPerBatch) out.ship();
     }
   }
-  ship();
+  out.ship();
   if (auto s = st.flush(); !s.ok()) fail("flush: " + s.to_string());
   if (auto s = st.compact(/*full=*/true); !s.ok()) fail("compact: " + s.to_string());
 }
@@ -195,20 +207,7 @@ class Client {
 void build_label_fleet(store::Store& st, std::uint32_t series, std::int64_t end_ms, bool flush) {
   const char* const metrics[] = {"vibration", "temperature", "humidity", "pressure"};
   const std::uint32_t devices = series / 4;
-  wire::WindowBatch batch;
-  std::uint64_t seq = 1;
-  std::uint64_t last_lsn = 0;
-  auto ship = [&] {
-    if (batch.records.empty()) return;
-    batch.gateway_id = "bench-label";
-    batch.seq = seq++;
-    batch.created_ms = end_ms;
-    const Bytes bytes = wire::encode_window_batch(batch);
-    auto r = st.submit("bench", batch, bytes);
-    if (!r.ok()) fail("ingest: " + r.status().to_string());
-    last_lsn = std::max(last_lsn, r->lsn);
-    batch.records.clear();
-  };
+  BatchShipper out{st, "bench-label", end_ms, {}};
   for (std::uint32_t d = 0; d < devices; ++d) {
     const std::uint32_t site = d % 50;
     const std::string device = "d" + std::to_string(d);
@@ -221,12 +220,12 @@ void build_label_fleet(store::Store& st, std::uint32_t series, std::int64_t end_
       r.window_start_ms = end_ms - kMinuteMs;
       r.window_ms = static_cast<std::uint32_t>(kMinuteMs);
       r.agg.add_value(static_cast<double>(d % 97));
-      batch.records.push_back(std::move(r));
+      out.batch.records.push_back(std::move(r));
     }
-    if (batch.records.size() >= 10'000) ship();
+    if (out.batch.records.size() >= 10'000) out.ship();
   }
-  ship();
-  if (auto s = st.wait_durable(last_lsn); !s.ok()) fail("wait_durable: " + s.to_string());
+  out.ship();
+  if (auto s = st.wait_durable(out.last_lsn); !s.ok()) fail("wait_durable: " + s.to_string());
   if (!flush) return;
   if (auto s = st.flush(); !s.ok()) fail("flush: " + s.to_string());
 }

@@ -29,6 +29,7 @@
 #include "edgesketch/wire/codec.h"
 #include "support/ack_double.h"
 #include "support/fault_env.h"
+#include "support/metrics_text.h"
 #include "support/mosquitto_broker.h"
 
 namespace edgesketch::agent {
@@ -49,17 +50,6 @@ bool eventually(const std::function<bool()>& done, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return done();
-}
-
-// Sum of the values of the metric lines starting with `prefix`.
-double metric(const std::string& text, const std::string& prefix) {
-  double total = 0;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
 }
 
 // Readings of the device series the ack double committed.
@@ -169,7 +159,9 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
     ASSERT_TRUE(eventually([&] { return m("edgesketch_agent_input_connected") == 1; }, 10'000));
   }
 
-  double m(const std::string& prefix) const { return metric(app_->render_metrics(), prefix); }
+  double m(const std::string& prefix) const {
+    return test_support::metric_sum(app_->render_metrics(), prefix);
+  }
   double stalled(const std::string& component) const {
     return m("edgesketch_agent_storage_stalled{component=\"" + component + "\"}");
   }
@@ -248,9 +240,13 @@ TEST_F(AgentStorageFaultTest, UdpHoldsWhileTheJournalIsStalledAndCountsWhatDoesN
       10'000))
       << app_->render_metrics();
   const std::string metrics = app_->render_metrics();
-  const double dropped = metric(metrics, "edgesketch_agent_dropped_readings_total");
-  const double socket_drops = metric(metrics, "edgesketch_agent_udp_socket_drops_total");
-  EXPECT_EQ(metric(metrics, "edgesketch_agent_storage_stalls_total{component=\"journal\"}"), 1);
+  const double dropped =
+      test_support::metric_sum(metrics, "edgesketch_agent_dropped_readings_total");
+  const double socket_drops =
+      test_support::metric_sum(metrics, "edgesketch_agent_udp_socket_drops_total");
+  EXPECT_EQ(test_support::metric_sum(
+                metrics, "edgesketch_agent_storage_stalls_total{component=\"journal\"}"),
+            1);
   app_->stop(5000);
   const auto want = static_cast<std::uint64_t>(sent - dropped - socket_drops);
   EXPECT_TRUE(eventually([&] { return device_readings(*ack_) >= want; }, 20'000))
@@ -287,12 +283,14 @@ TEST_P(AgentStorageFaultTest, StallIsVisibleAndTheAgentResumesLosingNothing) {
       [&] { return m("edgesketch_agent_payloads_accepted_total") >= want_payloads; }, 20'000))
       << app_->render_metrics();
   const std::string metrics = app_->render_metrics();
-  EXPECT_EQ(
-      metric(metrics, "edgesketch_agent_storage_stalls_total{component=\"" + fc.component + "\"}"),
-      1)
+  EXPECT_EQ(test_support::metric_sum(metrics, "edgesketch_agent_storage_stalls_total{component=\"" +
+                                                  fc.component + "\"}"),
+            1)
       << metrics;
-  EXPECT_EQ(metric(metrics, "edgesketch_agent_dropped_readings_total"), 0) << metrics;
-  EXPECT_EQ(metric(metrics, "edgesketch_agent_payloads_accepted_total"), want_payloads);
+  EXPECT_EQ(test_support::metric_sum(metrics, "edgesketch_agent_dropped_readings_total"), 0)
+      << metrics;
+  EXPECT_EQ(test_support::metric_sum(metrics, "edgesketch_agent_payloads_accepted_total"),
+            want_payloads);
 
   // SIGTERM's path: every window flushed into the outbox, shipped, acked.
   app_->stop(5000);

@@ -30,6 +30,7 @@
 #include "integration/daemon_process.h"
 #include "journal/journal.h"
 #include "support/ack_double.h"
+#include "support/metrics_text.h"
 #include "support/mosquitto_broker.h"
 #include "support/notify_socket.h"
 
@@ -219,8 +220,8 @@ class AgentDaemonTest : public ::testing::Test {
     ASSERT_EQ(http_get(metrics_port_, "/metrics").status, 200) << agent_->log_tail();
     // Subscribed before anything is published: a first session holds nothing sent before it.
     while (mqtt_input && Clock::now() < deadline &&
-           metric(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_input_connected") <
-               1) {
+           test_support::metric_sum(http_get(metrics_port_, "/metrics").body,
+                                    "edgesketch_agent_input_connected") < 1) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
@@ -269,20 +270,11 @@ class AgentDaemonTest : public ::testing::Test {
   bool wait_for_metric(const std::string& prefix, double v, int timeout_ms) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     while (Clock::now() < deadline) {
-      if (metric(http_get(metrics_port_, "/metrics").body, prefix) >= v) return true;
+      if (test_support::metric_sum(http_get(metrics_port_, "/metrics").body, prefix) >= v)
+        return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
-  }
-
-  double metric(const std::string& body, const std::string& prefix) {
-    double total = 0;
-    std::istringstream in(body);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind(prefix, 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    return total;
   }
 
   std::string dir_;
@@ -329,8 +321,8 @@ TEST_F(AgentDaemonTest, FiveKillsLoseAndDoubleCountNothing) {
   double redelivered = 0;  // redeliveries the filter recognised, over every run
   for (int kill = 0; kill < 5; ++kill) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500 + 300 * kill));
-    redelivered += metric(http_get(metrics_port_, "/metrics").body,
-                          "edgesketch_agent_redelivered_payloads_total");
+    redelivered += test_support::metric_sum(http_get(metrics_port_, "/metrics").body,
+                                            "edgesketch_agent_redelivered_payloads_total");
     (void)agent_->stop(SIGKILL, 5'000);
     start_agent(config);
   }
@@ -341,8 +333,8 @@ TEST_F(AgentDaemonTest, FiveKillsLoseAndDoubleCountNothing) {
   const std::uint64_t want = truth_readings(truth);
   EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // anything extra arrives too
-  redelivered += metric(http_get(metrics_port_, "/metrics").body,
-                        "edgesketch_agent_redelivered_payloads_total");
+  redelivered += test_support::metric_sum(http_get(metrics_port_, "/metrics").body,
+                                          "edgesketch_agent_redelivered_payloads_total");
   std::cout << "redelivered payloads recognised after the kills: " << redelivered << "\n";
   expect_equal_to_truth(truth, *ack_);
   EXPECT_EQ(device_readings(*ack_), want);
@@ -423,9 +415,9 @@ TEST_F(AgentDaemonTest, FullTmpfsStallsAndResumesLosingNothing) {
   const std::uint64_t want = static_cast<std::uint64_t>(published) * 10;
   EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
   const std::string m = http_get(metrics_port_, "/metrics").body;
-  EXPECT_EQ(metric(m, "edgesketch_agent_storage_stalled"), 0) << m;
-  EXPECT_GE(metric(m, "edgesketch_agent_storage_stalls_total"), 1) << m;
-  EXPECT_EQ(metric(m, "edgesketch_agent_dropped_readings_total"), 0) << m;
+  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_storage_stalled"), 0) << m;
+  EXPECT_GE(test_support::metric_sum(m, "edgesketch_agent_storage_stalls_total"), 1) << m;
+  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_dropped_readings_total"), 0) << m;
   ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0);
   EXPECT_EQ(device_readings(*ack_), want);
   const std::string log = read_file(dir_ + "/agent.log");
@@ -448,7 +440,9 @@ TEST_F(AgentDaemonTest, SighupReloadsRulesKeepingBufferedReadingsAndTalksToSyste
   start_agent(config);
   ::unsetenv("NOTIFY_SOCKET");
   ::unsetenv("WATCHDOG_USEC");
-  EXPECT_EQ(metric(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_rules "), 1);
+  EXPECT_EQ(
+      test_support::metric_sum(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_rules "),
+      1);
 
   // 30 simulated seconds at 5x: 6 s of wall time; the reload comes after about 2 s.
   const std::int64_t start = sim_start();
@@ -469,14 +463,18 @@ TEST_F(AgentDaemonTest, SighupReloadsRulesKeepingBufferedReadingsAndTalksToSyste
       wait_for_metric("edgesketch_agent_config_reloads_total{result=\"applied\"}", 1, 5'000))
       << agent_->log_tail();
   const auto reloaded = Clock::now();
-  EXPECT_EQ(metric(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_rules "), 2);
+  EXPECT_EQ(
+      test_support::metric_sum(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_rules "),
+      2);
 
   std::ofstream(config, std::ios::app) << "[[rule]]\nname = 7\n";
   ASSERT_EQ(::kill(agent_->pid(), SIGHUP), 0);
   EXPECT_TRUE(
       wait_for_metric("edgesketch_agent_config_reloads_total{result=\"rejected\"}", 1, 5'000))
       << agent_->log_tail();
-  EXPECT_EQ(metric(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_rules "), 2);
+  EXPECT_EQ(
+      test_support::metric_sum(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_rules "),
+      2);
   EXPECT_NE(agent_->log_tail().find("not reloaded, keeping the old rules"), std::string::npos)
       << agent_->log_tail();
 
@@ -539,12 +537,15 @@ TEST_F(AgentDaemonTest, UdpDatagramsEqualSimTruth) {
   expect_equal_to_truth(truth, *ack_);
   EXPECT_EQ(device_readings(*ack_), want);
   const std::string m = http_get(metrics_port_, "/metrics").body;
-  EXPECT_GT(metric(m, "edgesketch_agent_input_messages_total{input=\"local\"}"), 0) << m;
-  EXPECT_EQ(metric(m, "edgesketch_agent_input_messages_total{input=\"local\"}"),
-            metric(m, "edgesketch_agent_payloads_accepted_total{input=\"local\"}"))
+  EXPECT_GT(test_support::metric_sum(m, "edgesketch_agent_input_messages_total{input=\"local\"}"),
+            0)
       << m;
-  EXPECT_EQ(metric(m, "edgesketch_agent_udp_socket_drops_total"), 0) << m;
-  EXPECT_GT(metric(m, "edgesketch_agent_udp_receive_buffer_bytes"), 0) << m;
+  EXPECT_EQ(
+      test_support::metric_sum(m, "edgesketch_agent_input_messages_total{input=\"local\"}"),
+      test_support::metric_sum(m, "edgesketch_agent_payloads_accepted_total{input=\"local\"}"))
+      << m;
+  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_udp_socket_drops_total"), 0) << m;
+  EXPECT_GT(test_support::metric_sum(m, "edgesketch_agent_udp_receive_buffer_bytes"), 0) << m;
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 }
 
@@ -593,8 +594,9 @@ TEST_F(AgentDaemonTest, ReplayUsesTheReceiveTimeAndReadsEarlierJournals) {
   EXPECT_EQ(window_of["temp{device=dev-old}"], stamped_ms - 700) << agent_->log_tail();
   EXPECT_EQ(device_readings(*ack_), 2u);
   const std::string m = http_get(metrics_port_, "/metrics").body;
-  EXPECT_EQ(metric(m, "edgesketch_agent_journal_replayed_total"), 2) << m;
-  EXPECT_EQ(metric(m, "edgesketch_agent_journal_replay_unparsable_total"), 1) << m;
+  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_journal_replayed_total"), 2) << m;
+  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_journal_replay_unparsable_total"), 1)
+      << m;
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 }
 
@@ -609,12 +611,14 @@ TEST_F(AgentDaemonTest, MalformedPayloadsAreCountedAndValidOnesAllArrive) {
   EXPECT_EQ(device_readings(*ack_), want);
   HttpReply m = http_get(metrics_port_, "/metrics");
   ASSERT_EQ(m.status, 200);
-  const double bad = metric(m.body, "edgesketch_agent_payloads_bad_total");
-  const double good = metric(m.body, "edgesketch_agent_payloads_accepted_total");
+  const double bad = test_support::metric_sum(m.body, "edgesketch_agent_payloads_bad_total");
+  const double good = test_support::metric_sum(m.body, "edgesketch_agent_payloads_accepted_total");
   EXPECT_GT(bad, 0.05 * (bad + good)) << m.body;
   EXPECT_LT(bad, 0.15 * (bad + good)) << m.body;
-  EXPECT_EQ(metric(m.body, "edgesketch_agent_input_readings_total"), static_cast<double>(want));
-  EXPECT_EQ(metric(m.body, "edgesketch_agent_readings_accepted_total"), static_cast<double>(want));
+  EXPECT_EQ(test_support::metric_sum(m.body, "edgesketch_agent_input_readings_total"),
+            static_cast<double>(want));
+  EXPECT_EQ(test_support::metric_sum(m.body, "edgesketch_agent_readings_accepted_total"),
+            static_cast<double>(want));
   EXPECT_TRUE(agent_->running());
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 }
@@ -650,7 +654,7 @@ TEST_F(AgentDaemonTest, CheckConfigVersionAndSigtermFlush) {
   ASSERT_EQ(run_program(sim_args("nanopb", 5, "10s", 0, sim_start()), dir_ + "/sim.log"), 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   HttpReply m = http_get(metrics_port_, "/metrics");
-  const double open_windows = metric(m.body, "edgesketch_agent_open_windows");
+  const double open_windows = test_support::metric_sum(m.body, "edgesketch_agent_open_windows");
   EXPECT_GT(open_windows, 0) << m.body;
   const auto t0 = Clock::now();
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0) << agent_->log_tail();
@@ -663,7 +667,8 @@ TEST_F(AgentDaemonTest, CheckConfigVersionAndSigtermFlush) {
   EXPECT_TRUE(wait_for_readings(want, 20'000)) << device_readings(*ack_) << " of " << want;
   expect_equal_to_truth(truth, *ack_);
   HttpReply m2 = http_get(metrics_port_, "/metrics");
-  EXPECT_EQ(metric(m2.body, "edgesketch_agent_journal_replayed_total"), 0) << m2.body;
+  EXPECT_EQ(test_support::metric_sum(m2.body, "edgesketch_agent_journal_replayed_total"), 0)
+      << m2.body;
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 }
 
@@ -688,19 +693,21 @@ TEST_F(AgentDaemonTest, SelfSeriesCarryTheAgentsHealthThroughAnOutage) {
   const auto deadline = Clock::now() + std::chrono::seconds(20);
   while (Clock::now() < deadline) {
     body = http_get(metrics_port_, "/metrics").body;
-    if (metric(body, "edgesketch_agent_readings_accepted_total") == static_cast<double>(want) &&
-        metric(body, "edgesketch_agent_open_windows") == 0) {
+    if (test_support::metric_sum(body, "edgesketch_agent_readings_accepted_total") ==
+            static_cast<double>(want) &&
+        test_support::metric_sum(body, "edgesketch_agent_open_windows") == 0) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_EQ(metric(body, "edgesketch_agent_readings_accepted_total"), static_cast<double>(want))
+  ASSERT_EQ(test_support::metric_sum(body, "edgesketch_agent_readings_accepted_total"),
+            static_cast<double>(want))
       << body;
   // The outbox gauge before and after a few samples (each also appends a self batch).
-  const double rows_before = metric(body, "edgesketch_agent_outbox_rows");
+  const double rows_before = test_support::metric_sum(body, "edgesketch_agent_outbox_rows");
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  const double rows_after =
-      metric(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_outbox_rows");
+  const double rows_after = test_support::metric_sum(http_get(metrics_port_, "/metrics").body,
+                                                     "edgesketch_agent_outbox_rows");
   EXPECT_GT(rows_before, 0);
   EXPECT_GT(rows_after, rows_before);
   const std::int64_t outage_end_ms = now_ms();
@@ -709,16 +716,18 @@ TEST_F(AgentDaemonTest, SelfSeriesCarryTheAgentsHealthThroughAnOutage) {
   // Drained; the counters are final (nothing more arrives, no window is open).
   for (int i = 0; i < 100; ++i) {
     body = http_get(metrics_port_, "/metrics").body;
-    if (metric(body, "edgesketch_agent_outbox_rows") <= 1) break;
+    if (test_support::metric_sum(body, "edgesketch_agent_outbox_rows") <= 1) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // samples of the drained state
   body = http_get(metrics_port_, "/metrics").body;
-  const double accepted = metric(body, "edgesketch_agent_readings_accepted_total");
-  const double windows_closed = metric(body, "edgesketch_agent_windows_closed_total");
-  const double payloads_bad = metric(body, "edgesketch_agent_payloads_bad_total");
+  const double accepted =
+      test_support::metric_sum(body, "edgesketch_agent_readings_accepted_total");
+  const double windows_closed =
+      test_support::metric_sum(body, "edgesketch_agent_windows_closed_total");
+  const double payloads_bad = test_support::metric_sum(body, "edgesketch_agent_payloads_bad_total");
   EXPECT_GT(payloads_bad, 0) << body;
-  EXPECT_GT(metric(body, "edgesketch_agent_self_samples_total"), 5) << body;
+  EXPECT_GT(test_support::metric_sum(body, "edgesketch_agent_self_samples_total"), 5) << body;
   // SIGTERM takes a last sample and ships it, so the increases add up to the totals.
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
   const std::string selfs = "{gateway=gw-it}";
@@ -810,7 +819,7 @@ TEST_F(AgentDaemonTest, SelfMetricsOffShipsNoSelfSeriesAndBadKeysAreNamed) {
   for (const auto& [k, w] : ack_->windows()) EXPECT_FALSE(is_self_series(k.series)) << k.series;
   EXPECT_EQ(ack_->readings(), want);
   HttpReply m = http_get(metrics_port_, "/metrics");
-  EXPECT_EQ(metric(m.body, "edgesketch_agent_self_samples_total"), 0) << m.body;
+  EXPECT_EQ(test_support::metric_sum(m.body, "edgesketch_agent_self_samples_total"), 0) << m.body;
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 
   const std::string bad = write_config("nanopb", "[self_metrics]\nenable = false\n");
