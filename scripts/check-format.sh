@@ -10,13 +10,10 @@ if [[ "${1:-}" == "--fix" ]]; then
   clang-format -i "${files[@]}"
   exit 0
 fi
-bad=()
-for f in "${files[@]}"; do
-  clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad+=("$f")
-done
-if ((${#bad[@]})); then
+# One clang-format process for all files; its diagnostics name each file that differs.
+if ! out="$(clang-format --dry-run -Werror "${files[@]}" 2>&1)"; then
   printf 'not formatted (run scripts/check-format.sh --fix):\n' >&2
-  printf '  %s\n' "${bad[@]}" >&2
+  grep -oE '^[^:]+:[0-9]+:[0-9]+: error' <<<"$out" | cut -d: -f1 | sort -u | sed 's/^/  /' >&2
   exit 1
 fi
 echo "${#files[@]} files formatted"
