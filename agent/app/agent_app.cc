@@ -363,17 +363,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
   ForwarderOptions fo;
   fo.tenant = c.agent.tenant;
   fo.gateway_id = c.agent.gateway_id;
-  fo.mqtt.uri = c.uplink.broker;
-  fo.mqtt.client_id = c.uplink.client_id;
-  fo.mqtt.username = c.uplink.username;
-  fo.mqtt.password = c.uplink.password;
-  fo.mqtt.password_file = c.uplink.password_file;
-  fo.mqtt.ca_file = c.uplink.tls_ca_file;
-  fo.mqtt.cert_file = c.uplink.tls_cert_file;
-  fo.mqtt.key_file = c.uplink.tls_key_file;
-  fo.mqtt.backoff.min_ms = c.uplink.backoff_min_ms;
-  fo.mqtt.backoff.max_ms = c.uplink.backoff_max_ms;
-  fo.mqtt.name = "uplink";
+  fo.mqtt = c.uplink.mqtt;
   fo.ack_timeout_ms = c.uplink.resend_timeout_ms;
   fo.backlog_batches_per_s = c.uplink.backlog_rate_cap;
   fo.http_url = c.uplink.http_fallback_url;
@@ -394,15 +384,9 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
     if (ic.type == InputType::kMqtt) {
       MqttInputOptions mo;
       mo.name = ic.name;
-      mo.uri = ic.broker;
-      mo.client_id = ic.client_id;
+      mo.connection = ic.mqtt;
       mo.topics = ic.topics;
       mo.qos = ic.qos;
-      mo.username = ic.username;
-      mo.password = ic.password;
-      mo.ca_file = ic.tls_ca_file;
-      mo.cert_file = ic.tls_cert_file;
-      mo.key_file = ic.tls_key_file;
       auto in = MqttInput::create(mo, std::move(sink));
       if (!in.ok())
         return Status(in.status().code(), "input " + ic.name + ": " + in.status().message());

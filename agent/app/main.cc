@@ -105,6 +105,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check_only) {
+    for (const std::string& w : config->warnings) {
+      std::fprintf(stderr, "edgesketch-agent: warning: %s\n", w.c_str());
+    }
     std::printf("%s: OK (%zu inputs, %zu rules)\n", config_path.c_str(), config->inputs.size(),
                 config->rules.size());
     return 0;
@@ -116,5 +119,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "edgesketch-agent: %s\n", s.to_string().c_str());
     return 2;
   }
+  for (const std::string& w : config->warnings) spdlog::warn("{}", w);
   return agent::run(std::move(*config), config_path);
 }

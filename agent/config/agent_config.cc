@@ -8,6 +8,7 @@
 #include <set>
 
 #include "edgesketch/common/units.h"
+#include "edgesketch/config/mqtt_connection_reader.h"
 #include "edgesketch/config/toml_reader.h"
 #include "window/self_metrics.h"
 
@@ -30,13 +31,6 @@ bool valid_host_port(std::string_view s) {
     if (port > 65535) return false;
   }
   return true;
-}
-
-bool valid_broker(std::string_view s) {
-  for (std::string_view scheme : {"tcp://", "ssl://", "mqtt://", "mqtts://"}) {
-    if (s.starts_with(scheme)) return valid_host_port(s.substr(scheme.size()));
-  }
-  return false;
 }
 
 // A duration key within [min, max] ms.
@@ -94,18 +88,10 @@ void read_input(TomlTable t, std::size_t index, InputConfig& in) {
   in.ring_capacity =
       static_cast<std::uint32_t>(t.integer("ring_capacity", in.ring_capacity, 2, 1 << 20));
   if (in.type == InputType::kMqtt) {
-    in.broker = t.string("broker", in.broker);
+    in.mqtt = config::read_mqtt_connection(t, in.mqtt);
     in.topics = t.strings("topics", in.topics);
     in.qos = static_cast<int>(t.integer("qos", in.qos, 0, 1));
-    in.client_id = t.string("client_id", in.client_id);
-    in.username = t.string("username", in.username);
-    in.password = t.string("password", in.password);
-    in.tls_ca_file = t.string("tls_ca_file", in.tls_ca_file);
-    in.tls_cert_file = t.string("tls_cert_file", in.tls_cert_file);
-    in.tls_key_file = t.string("tls_key_file", in.tls_key_file);
-    if (!valid_broker(in.broker)) {
-      t.error("broker", fmt::format("must look like \"tcp://HOST:PORT\", not \"{}\"", in.broker));
-    }
+    if (in.mqtt.uri.empty()) t.error("broker", "is required");
     if (in.topics.empty()) t.error("topics", "is empty");
     for (const std::string& topic : in.topics) {
       if (topic.empty()) t.error("topics", "holds an empty topic");
@@ -174,18 +160,9 @@ void read_outbox(TomlTable t, OutboxConfig& o) {
 }
 
 void read_uplink(TomlTable t, UplinkConfig& u) {
-  u.broker = t.string("broker", u.broker);
-  u.client_id = t.string("client_id", u.client_id);
+  u.mqtt = config::read_mqtt_connection(t, u.mqtt);
   u.qos = static_cast<int>(t.integer("qos", u.qos, 1, 1));
-  u.username = t.string("username", u.username);
-  u.password = t.string("password", u.password);
-  u.password_file = t.string("password_file", u.password_file);
-  u.tls_ca_file = t.string("tls_ca_file", u.tls_ca_file);
-  u.tls_cert_file = t.string("tls_cert_file", u.tls_cert_file);
-  u.tls_key_file = t.string("tls_key_file", u.tls_key_file);
   u.resend_timeout_ms = duration(t, "resend_timeout", u.resend_timeout_ms, 1000);
-  u.backoff_min_ms = duration(t, "backoff_min", u.backoff_min_ms, 1);
-  u.backoff_max_ms = duration(t, "backoff_max", u.backoff_max_ms, 1);
   u.backlog_rate_cap = t.number("backlog_rate_cap", u.backlog_rate_cap);
   if (!(u.backlog_rate_cap >= 0 && u.backlog_rate_cap <= 1e6)) {
     t.error("backlog_rate_cap", "must be in [0, 1000000] batches per second");
@@ -204,13 +181,9 @@ void read_uplink(TomlTable t, UplinkConfig& u) {
   } else {
     t.error("compression", fmt::format("must be \"zstd\" or \"none\", not \"{}\"", compression));
   }
-  if (u.broker.empty() && u.http_fallback_url.empty()) {
+  if (u.mqtt.uri.empty() && u.http_fallback_url.empty()) {
     t.error("broker", "is required (or at least 'uplink.http_fallback_url')");
   }
-  if (!u.broker.empty() && !valid_broker(u.broker)) {
-    t.error("broker", fmt::format("must look like \"tcp://HOST:PORT\", not \"{}\"", u.broker));
-  }
-  if (u.backoff_max_ms < u.backoff_min_ms) t.error("backoff_max", "is below 'uplink.backoff_min'");
   if (!u.http_fallback_url.empty() && !u.http_fallback_url.starts_with("http://") &&
       !u.http_fallback_url.starts_with("https://")) {
     t.error("http_fallback_url", "must start with http:// or https://");
@@ -278,14 +251,17 @@ Result<AgentConfig> read(config::TomlDocument& doc) {
   ES_RETURN_IF_ERROR(doc.status());
 
   for (InputConfig& in : c.inputs) {
-    if (in.type == InputType::kMqtt && in.client_id.empty()) {
-      in.client_id = "edgesketch-agent-" + c.agent.gateway_id + "-" + in.name;
+    if (in.type == InputType::kMqtt && in.mqtt.client_id.empty()) {
+      in.mqtt.client_id = "edgesketch-agent-" + c.agent.gateway_id + "-" + in.name;
     }
   }
   if (c.rules.empty()) c.rules.push_back(default_rule());
   if (c.journal.dir.empty()) c.journal.dir = c.agent.data_dir + "/journal";
   if (c.outbox.path.empty()) c.outbox.path = c.agent.data_dir + "/outbox.db";
-  if (c.uplink.client_id.empty()) c.uplink.client_id = "edgesketch-agent-" + c.agent.gateway_id;
+  if (c.uplink.mqtt.client_id.empty()) {
+    c.uplink.mqtt.client_id = "edgesketch-agent-" + c.agent.gateway_id;
+  }
+  c.warnings = doc.warnings();
   return c;
 }
 

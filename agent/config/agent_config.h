@@ -1,6 +1,10 @@
 // The agent's configuration file (TOML, /etc/edgesketch/agent.toml; packaging/agent.toml is the
 // commented reference) and the struct it loads into. docs/agent.md has the key reference.
 //
+// The MQTT connection keys of [[input]] (type "mqtt") and [uplink] are read by es_config's
+// config::read_mqtt_connection, the same reader as the collector's [mqtt]. Deprecated key
+// spellings load with a warning in AgentConfig::warnings.
+//
 // Loading is strict (es_config's TomlDocument): an unknown key anywhere is an error naming its full
 // path ("agent.toml: unknown key 'rule[1].windw'"), as is a value of the wrong type or range
 // ("agent.toml: 'window.allowed_lateness': expected a duration string like \"10s\""); every
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "edgesketch/common/status.h"
+#include "edgesketch/net/mqtt_connection.h"
 #include "input/payload_parser.h"
 #include "window/aggregator.h"
 #include "window/rule.h"
@@ -41,18 +46,12 @@ struct InputConfig {
   std::string name;
   InputType type = InputType::kMqtt;
   PayloadFormat format = PayloadFormat::kNanopb;
-  // MQTT: the local broker "tcp://HOST:PORT" (or ssl://), topic filters, QoS (0 or 1).
-  std::string broker = "tcp://127.0.0.1:1883";
+  // MQTT: the local broker's connection (the keys of config::read_mqtt_connection; client_id
+  // defaults to "edgesketch-agent-<gateway_id>-<name>", the persistent session lives under it),
+  // topic filters and their QoS (0 or 1).
+  net::MqttConnection mqtt;
   std::vector<std::string> topics = {"devices/+/readings"};
   int qos = 1;
-  // Default "edgesketch-agent-<gateway_id>-<name>"; the persistent session lives under it.
-  std::string client_id;
-  std::string username;
-  std::string password;
-  // TLS (ssl:// brokers): CA bundle, client certificate and key files; "" = none.
-  std::string tls_ca_file;
-  std::string tls_cert_file;
-  std::string tls_key_file;
   // UDP: "ADDRESS:PORT" to bind.
   std::string bind = "127.0.0.1:9782";
   // UDP: the socket's receive buffer (SO_RCVBUF, capped by net.core.rmem_max); 0 = the system
@@ -79,19 +78,12 @@ struct OutboxConfig {
 
 // [uplink]
 struct UplinkConfig {
-  // Required: the collector-side broker "tcp://HOST:PORT" or "ssl://HOST:PORT".
-  std::string broker;
-  std::string client_id;  // default "edgesketch-agent-<gateway_id>"
+  // The collector-side broker's connection (the keys of config::read_mqtt_connection). The
+  // broker is required unless http_fallback_url is set; client_id defaults to
+  // "edgesketch-agent-<gateway_id>".
+  net::MqttConnection mqtt{.uri = ""};
   int qos = 1;
-  std::string username;
-  std::string password;
-  std::string password_file;  // read at every connect; overrides password
-  std::string tls_ca_file;
-  std::string tls_cert_file;
-  std::string tls_key_file;
   std::int64_t resend_timeout_ms = 30'000;
-  std::int64_t backoff_min_ms = 500;
-  std::int64_t backoff_max_ms = 30'000;
   // Backlog lane rate cap, batches per second (0 = none).
   double backlog_rate_cap = 20;
   // Bounds of one WindowBatch.
@@ -131,6 +123,10 @@ struct AgentConfig {
   UplinkConfig uplink;
   MetricsConfig metrics;
   SelfMetricsConfig self_metrics;
+  // What loads but deserves the operator's attention (deprecated key spellings), one
+  // "<source>: '<key path>': <what>" line each. The daemon logs them at start and
+  // --check-config prints them.
+  std::vector<std::string> warnings;
 };
 
 // Parses and validates a config. `source` names the text in messages (usually the file path).

@@ -45,10 +45,11 @@ Result<std::unique_ptr<Forwarder>> Forwarder::create(ForwarderOptions options, O
   if (options.idle_poll_ms <= 0) options.idle_poll_ms = 200;
   if (options.mqtt.client_id.empty())
     options.mqtt.client_id = "edgesketch-agent-" + options.gateway_id;
-  if (options.mqtt.name == "mqtt") options.mqtt.name = "uplink";
   std::unique_ptr<Forwarder> f(new Forwarder(std::move(options), outbox, clock));
   Forwarder* self = f.get();
-  net::MqttLinkOptions link_options = f->options_.mqtt;
+  net::MqttLinkOptions link_options;
+  link_options.connection = f->options_.mqtt;
+  link_options.name = "uplink";
   link_options.subscriptions = {{f->ack_topic_, 1}};
   link_options.max_inflight =
       std::max<int>(link_options.max_inflight, static_cast<int>(f->options_.max_in_flight) * 2);

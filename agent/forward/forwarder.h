@@ -62,9 +62,9 @@ struct ForwarderOptions {
   std::string tenant;
   std::string gateway_id;
   std::string topic_prefix = "edgesketch/v1";
-  // The uplink connection: uri, client id (empty: "edgesketch-agent-<gateway_id>"), keepalive,
-  // credentials, reconnect backoff. Its subscriptions are set by the forwarder (the ack topic).
-  net::MqttLinkOptions mqtt;
+  // The uplink connection: uri, client id (empty: "edgesketch-agent-<gateway_id>"),
+  // credentials, TLS, reconnect backoff. The forwarder subscribes to its ack topic.
+  net::MqttConnection mqtt;
   // Batches published and not yet acked, at most.
   std::size_t max_in_flight = 64;
   // A batch unacked this long is resent; must equal OutboxOptions::resend_after_ms.

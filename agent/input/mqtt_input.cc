@@ -13,17 +13,7 @@ Result<std::unique_ptr<MqttInput>> MqttInput::create(MqttInputOptions options, I
   std::unique_ptr<MqttInput> in(new MqttInput(std::move(options), std::move(sink)));
   net::MqttLinkOptions lo;
   lo.name = "input " + in->options_.name;
-  lo.uri = in->options_.uri;
-  lo.client_id = in->options_.client_id;
-  lo.clean_session = in->options_.clean_session;
-  lo.keepalive_s = in->options_.keepalive_s;
-  lo.connect_timeout_ms = in->options_.connect_timeout_ms;
-  lo.username = in->options_.username;
-  lo.ca_file = in->options_.ca_file;
-  lo.cert_file = in->options_.cert_file;
-  lo.key_file = in->options_.key_file;
-  lo.password = in->options_.password;
-  lo.backoff = in->options_.backoff;
+  lo.connection = in->options_.connection;
   for (const std::string& t : in->options_.topics)
     lo.subscriptions.push_back({t, in->options_.qos});
   MqttInput* self = in.get();

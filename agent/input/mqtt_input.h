@@ -35,24 +35,12 @@ namespace edgesketch::agent {
 struct MqttInputOptions {
   // Names the input in logs and metrics.
   std::string name = "mqtt";
-  // The local broker, "tcp://HOST:PORT" or "ssl://HOST:PORT".
-  std::string uri = "tcp://127.0.0.1:1883";
-  // Stable and unique on the broker (the persistent session is kept under it).
-  std::string client_id = "edgesketch-agent-input";
+  // The local broker: uri, client id (stable and unique on the broker: the persistent session
+  // is kept under it), credentials, TLS, reconnect delays.
+  net::MqttConnection connection{.client_id = "edgesketch-agent-input"};
   // Topic filters (wildcards allowed), all subscribed with `qos`.
   std::vector<std::string> topics = {"devices/+/readings"};
   int qos = 1;
-  // false: persistent session, the broker queues QoS 1 messages while the agent is down.
-  bool clean_session = false;
-  int keepalive_s = 30;
-  int connect_timeout_ms = 5000;
-  std::string username;
-  std::string password;
-  // TLS for ssl:// URIs (see net::MqttLinkOptions): CA, optional client certificate and key.
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
-  net::BackoffOptions backoff;
   // Payloads larger than this are not handed to the sink; counted as oversize.
   std::size_t max_payload_bytes = std::size_t{1} << 20;
 };

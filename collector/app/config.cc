@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "edgesketch/common/units.h"
+#include "edgesketch/config/mqtt_connection_reader.h"
 #include "edgesketch/config/toml_reader.h"
 
 namespace edgesketch::collector {
@@ -28,25 +29,11 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   config::TomlTable mq = root.table("mqtt");
   MqttConfig& m = c.mqtt;
   m.enabled = mq.boolean("enabled", m.enabled);
-  m.broker = mq.string("broker", m.broker);
-  m.client_id = mq.string("client_id", m.client_id);
+  m.connection = config::read_mqtt_connection(mq, m.connection);
   m.topic_prefix = mq.string("topic_prefix", m.topic_prefix);
   m.share_group = mq.string("share_group", m.share_group);
-  m.username = mq.string("username", m.username);
-  m.password = mq.string("password", m.password);
-  m.password_file = mq.string("password_file", m.password_file);
-  m.ca_file = mq.string("ca_file", m.ca_file);
-  m.cert_file = mq.string("cert_file", m.cert_file);
-  m.key_file = mq.string("key_file", m.key_file);
-  m.reconnect_min_ms = mq.duration_ms("reconnect_min", m.reconnect_min_ms);
-  m.reconnect_max_ms = mq.duration_ms("reconnect_max", m.reconnect_max_ms);
-  if (m.enabled && m.broker.rfind("tcp://", 0) != 0 && m.broker.rfind("ssl://", 0) != 0) {
-    mq.error("broker", "expected tcp://HOST:PORT or ssl://HOST:PORT");
-  }
-  if (m.client_id.empty()) mq.error("client_id", "must not be empty");
-  if (m.reconnect_min_ms <= 0 || m.reconnect_max_ms < m.reconnect_min_ms) {
-    mq.error("reconnect_max", "needs 0 < reconnect_min <= reconnect_max");
-  }
+  if (m.enabled && m.connection.uri.empty()) mq.error("broker", "is required (or enabled = false)");
+  if (m.connection.client_id.empty()) mq.error("client_id", "must not be empty");
   mq.finish();
 
   config::TomlTable http = root.table("http");
@@ -228,6 +215,7 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   }
   // Each tenant's own series limit.
   for (const TenantConfig& t : c.tenants) c.store.max_series_by_tenant[t.name] = t.max_series;
+  c.warnings = doc.warnings();
   return c;
 }
 

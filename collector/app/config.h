@@ -1,5 +1,6 @@
 // The collector's configuration (/etc/edgesketch/collector.toml): see packaging/collector.toml
-// for every key with its default and meaning.
+// for every key with its default and meaning. The [mqtt] connection keys are read by es_config's
+// config::read_mqtt_connection, the same reader as the agent's [[input]] and [uplink].
 #pragma once
 
 #include <cstdint>
@@ -7,25 +8,20 @@
 #include <vector>
 
 #include "edgesketch/common/status.h"
+#include "edgesketch/net/mqtt_connection.h"
 #include "edgesketch/store/store.h"
 
 namespace edgesketch::collector {
 
+// [mqtt]
 struct MqttConfig {
   bool enabled = true;
-  std::string broker = "tcp://127.0.0.1:1883";  // tcp://HOST:PORT or ssl://HOST:PORT
-  std::string client_id = "edgesketch-collector";
+  // The broker the agents publish to (the keys of config::read_mqtt_connection). client_id must
+  // be stable and unique on the broker: the persistent session (queued batches) is kept under it.
+  net::MqttConnection connection{.client_id = "edgesketch-collector"};
   std::string topic_prefix = "edgesketch/v1";
   // Non-empty: subscribe as $share/<group>/... so several collectors split the load.
   std::string share_group;
-  std::string username;
-  std::string password;
-  std::string password_file;  // read at start; overrides password
-  std::string ca_file;        // TLS: the broker's CA (ssl:// URIs)
-  std::string cert_file;      // TLS client certificate (optional)
-  std::string key_file;
-  std::int64_t reconnect_min_ms = 500;
-  std::int64_t reconnect_max_ms = 30'000;
 };
 
 struct TenantConfig {
@@ -75,10 +71,14 @@ struct CollectorConfig {
   store::StoreOptions store;
   // How often the memtable is flushed into parts even when under its budget (bounds WAL replay).
   std::int64_t flush_interval_ms = 300'000;
+  // What loads but deserves the operator's attention (deprecated key spellings), one
+  // "<file>: '<key path>': <what>" line each. The daemon logs them at start and --check-config
+  // prints them.
+  std::vector<std::string> warnings;
 };
 
 // Reads and validates a config file: unknown keys, type errors and inconsistent values are
-// errors naming the key.
+// errors naming the key; deprecated key spellings load, with a line in `warnings`.
 Result<CollectorConfig> load_collector_config(const std::string& path);
 Result<CollectorConfig> parse_collector_config(std::string_view text, const std::string& name);
 

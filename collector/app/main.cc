@@ -275,16 +275,7 @@ int run(const CollectorConfig& config, const std::string& config_path) {
 
   if (config.mqtt.enabled) {
     net::MqttLinkOptions o;
-    o.uri = config.mqtt.broker;
-    o.client_id = config.mqtt.client_id;
-    o.username = config.mqtt.username;
-    o.password = config.mqtt.password;
-    o.password_file = config.mqtt.password_file;
-    o.ca_file = config.mqtt.ca_file;
-    o.cert_file = config.mqtt.cert_file;
-    o.key_file = config.mqtt.key_file;
-    o.backoff.min_ms = config.mqtt.reconnect_min_ms;
-    o.backoff.max_ms = config.mqtt.reconnect_max_ms;
+    o.connection = config.mqtt.connection;
     o.name = "uplink";
     std::string filter = config.mqtt.topic_prefix + "/+/+/windows";
     if (!config.mqtt.share_group.empty())
@@ -394,6 +385,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (check_only) {
+    for (const std::string& w : config->warnings) {
+      std::fprintf(stderr, "edgesketch-collector: warning: %s\n", w.c_str());
+    }
     std::printf("%s: OK (%zu tenants, tiers", config_path.c_str(), config->tenants.size());
     for (auto t : config->store.tiers_ms) std::printf(" %us", t / 1000);
     std::printf(")\n");
@@ -407,5 +401,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "edgesketch-collector: %s\n", s.to_string().c_str());
     return 2;
   }
+  for (const std::string& w : config->warnings) spdlog::warn("{}", w);
   return collector::run(*config, config_path);
 }

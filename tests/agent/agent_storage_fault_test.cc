@@ -144,7 +144,7 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
         "[[rule]]\nname = \"per-device\"\ngroup_by = [\"device\"]\nwindow = \"1s\"\n" +
         "[window]\nallowed_lateness = \"200ms\"\nidle_timeout = \"1s\"\n" +
         "[uplink]\nbroker = \"" + uplink_->uri() +
-        "\"\nresend_timeout = \"2s\"\nbackoff_min = \"100ms\"\nbackoff_max = \"500ms\"\n" +
+        "\"\nresend_timeout = \"2s\"\nreconnect_min = \"100ms\"\nreconnect_max = \"500ms\"\n" +
         "backlog_rate_cap = 0\n[metrics]\nlisten = \"\"\n[self_metrics]\nenabled = false\n";
     auto config = parse_agent_config(text, "fault-test");
     ASSERT_TRUE(config.ok()) << config.status().to_string();

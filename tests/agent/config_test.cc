@@ -55,6 +55,15 @@ TEST(AgentConfigTest, PackagedExampleParses) {
   EXPECT_EQ(c->uplink.batch_max_bytes, 512u << 10);
   EXPECT_EQ(c->metrics.listen, "127.0.0.1:9781");
   EXPECT_TRUE(c->self_metrics.enabled);
+  // The packaged file uses the current key names only.
+  EXPECT_TRUE(c->warnings.empty()) << c->warnings.front();
+  EXPECT_EQ(c->inputs[0].mqtt.uri, "tcp://127.0.0.1:1883");
+  EXPECT_EQ(c->inputs[0].mqtt.backoff.min_ms, 500);
+  EXPECT_EQ(c->inputs[0].mqtt.backoff.max_ms, 30'000);
+  EXPECT_EQ(c->uplink.mqtt.uri, "tcp://collector.example.net:1883");
+  EXPECT_EQ(c->uplink.mqtt.client_id, "edgesketch-agent-gateway-01");
+  EXPECT_EQ(c->uplink.mqtt.backoff.min_ms, 500);
+  EXPECT_EQ(c->uplink.mqtt.backoff.max_ms, 30'000);
   auto u = parse_agent_config(kMinimal + "[[input]]\ntype = \"udp\"\nreceive_buffer = \"4MiB\"\n",
                               "agent.toml");
   ASSERT_TRUE(u.ok()) << u.status().to_string();
@@ -72,12 +81,12 @@ TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c->agent.tenant, "default");
   ASSERT_EQ(c->inputs.size(), 1u);
   EXPECT_EQ(c->inputs[0].name, "mqtt0");
-  EXPECT_EQ(c->inputs[0].client_id, "edgesketch-agent-gw-1-mqtt0");
+  EXPECT_EQ(c->inputs[0].mqtt.client_id, "edgesketch-agent-gw-1-mqtt0");
   EXPECT_EQ(c->inputs[0].topics, (std::vector<std::string>{"devices/+/readings"}));
   EXPECT_EQ(c->inputs[0].format, PayloadFormat::kNanopb);
   EXPECT_EQ(c->journal.dir, "/var/lib/edgesketch/agent/journal");
   EXPECT_EQ(c->outbox.path, "/var/lib/edgesketch/agent/outbox.db");
-  EXPECT_EQ(c->uplink.client_id, "edgesketch-agent-gw-1");
+  EXPECT_EQ(c->uplink.mqtt.client_id, "edgesketch-agent-gw-1");
   ASSERT_EQ(c->rules.size(), 1u);
   EXPECT_EQ(c->rules[0], default_rule());
   EXPECT_TRUE(c->rules[0].quantiles);
@@ -118,6 +127,74 @@ TEST(AgentConfigTest, UplinkCompression) {
   EXPECT_EQ(c->uplink.zstd_level, 9);
   expect_error(kMinimal + "compression = \"gzip\"\n", "uplink.compression");
   expect_error(kMinimal + "compression_level = 30\n", "uplink.compression_level");
+}
+
+TEST(AgentConfigTest, InputsAndUplinkShareTheMqttConnectionKeys) {
+  const std::string connection = R"(broker = "ssl://broker.lan:8883"
+client_id = "id-X"
+username = "acme/gw-1"
+password_file = "/etc/edgesketch/X.pw"
+tls_ca_file = "/etc/edgesketch/ca.crt"
+tls_cert_file = "/etc/edgesketch/X.crt"
+tls_key_file = "/etc/edgesketch/X.key"
+reconnect_min = "200ms"
+reconnect_max = "20s"
+)";
+  auto with = [&](const std::string& name) {
+    std::string text = connection;
+    for (std::size_t at; (at = text.find('X')) != std::string::npos;) text.replace(at, 1, name);
+    return text;
+  };
+  auto c = parse_agent_config("[agent]\ngateway_id = \"gw-1\"\n[[input]]\ntype = \"mqtt\"\n" +
+                                  with("in") + "[uplink]\n" + with("up"),
+                              "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_TRUE(c->warnings.empty()) << c->warnings.front();
+  for (const auto& [m, name] : {std::pair{c->inputs[0].mqtt, "in"}, {c->uplink.mqtt, "up"}}) {
+    EXPECT_EQ(m.uri, "ssl://broker.lan:8883");
+    EXPECT_EQ(m.client_id, std::string("id-") + name);
+    EXPECT_EQ(m.username, "acme/gw-1");
+    EXPECT_EQ(m.password_file, std::string("/etc/edgesketch/") + name + ".pw");
+    EXPECT_EQ(m.ca_file, "/etc/edgesketch/ca.crt");
+    EXPECT_EQ(m.cert_file, std::string("/etc/edgesketch/") + name + ".crt");
+    EXPECT_EQ(m.key_file, std::string("/etc/edgesketch/") + name + ".key");
+    EXPECT_EQ(m.backoff.min_ms, 200);
+    EXPECT_EQ(m.backoff.max_ms, 20'000);
+    EXPECT_FALSE(m.clean_session);  // persistent sessions, whatever the file says
+  }
+  // One reader, one set of checks: the same mistake is named in either table.
+  expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\npassword = \"x\"\n",
+               "agent.toml: 'input[1].password': is set but 'input[1].username' is empty");
+  expect_error(kMinimal + "password = \"x\"\n",
+               "agent.toml: 'uplink.password': is set but 'uplink.username' is empty");
+  expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nbroker = \"\"\n",
+               "agent.toml: 'input[1].broker': is required");
+  expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nbroker = \"mqtts://h:8883\"\n",
+               "'input[1].broker': \"mqtts://h:8883\": TLS brokers are written");
+  expect_error(kMinimal + "tls_ca_file = \"/ca\"\n",
+               "'uplink.tls_ca_file': TLS files need an ssl:// broker");
+  expect_error(kMinimal + "[[input]]\ntype = \"udp\"\npassword_file = \"/pw\"\n",
+               "unknown key 'input[1].password_file'");
+}
+
+TEST(AgentConfigTest, OldUplinkKeysLoadWithAWarning) {
+  auto c = parse_agent_config(kMinimal + "backoff_min = \"100ms\"\nbackoff_max = \"1s\"\n",
+                              "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->uplink.mqtt.backoff.min_ms, 100);
+  EXPECT_EQ(c->uplink.mqtt.backoff.max_ms, 1'000);
+  EXPECT_EQ(c->warnings, (std::vector<std::string>{
+                             "agent.toml: 'uplink.backoff_min': deprecated, rename it to "
+                             "'reconnect_min' (the old name is refused from edgesketch 0.2)",
+                             "agent.toml: 'uplink.backoff_max': deprecated, rename it to "
+                             "'reconnect_max' (the old name is refused from edgesketch 0.2)"}));
+  expect_error(kMinimal + "backoff_min = \"100ms\"\nreconnect_min = \"200ms\"\n",
+               "agent.toml: 'uplink.backoff_min': deprecated name of 'uplink.reconnect_min', "
+               "which gives a different value");
+  expect_error(kMinimal + "backoff_min = \"10s\"\nbackoff_max = \"1s\"\n",
+               "agent.toml: 'uplink.backoff_max': 1000 ms is below 'uplink.backoff_min'");
+  expect_error(kMinimal + "backoff_min = 100\n",
+               "agent.toml: 'uplink.backoff_min': expected a duration string");
 }
 
 TEST(AgentConfigTest, DurationsAndSizes) {

@@ -56,13 +56,13 @@ struct Collector {
 
 MqttInputOptions input_options(const MosquittoBroker& broker, const std::string& id) {
   MqttInputOptions o;
-  o.uri = broker.uri();
-  o.client_id = id + "-" + std::to_string(::getpid());
+  o.connection.uri = broker.uri();
+  o.connection.client_id = id + "-" + std::to_string(::getpid());
   o.topics = {"devices/+/readings"};
   o.qos = 1;
-  o.backoff.min_ms = 200;
-  o.backoff.max_ms = 1000;
-  o.backoff.seed = 3;
+  o.connection.backoff.min_ms = 200;
+  o.connection.backoff.max_ms = 1000;
+  o.connection.backoff.seed = 3;
   return o;
 }
 
@@ -214,7 +214,7 @@ TEST(MqttInputTest, RejectsBadOptions) {
   o.qos = 2;
   EXPECT_EQ(MqttInput::create(o, sink).status().code(), StatusCode::kInvalidArgument);
   o = MqttInputOptions{};
-  o.client_id = "";
+  o.connection.client_id = "";
   EXPECT_EQ(MqttInput::create(o, sink).status().code(), StatusCode::kInvalidArgument);
   o = MqttInputOptions{};
   EXPECT_EQ(MqttInput::create(o, nullptr).status().code(), StatusCode::kInvalidArgument);

@@ -201,7 +201,7 @@ class AgentDaemonTest : public ::testing::Test {
     f << "[[rule]]\nname = \"per-device\"\ngroup_by = [\"device\"]\nwindow = \"2s\"\n"
       << "[window]\nallowed_lateness = \"500ms\"\nidle_timeout = \"1s\"\n"
       << "[uplink]\nbroker = \"" << uplink_->uri() << "\"\nresend_timeout = \"3s\"\n"
-      << "backoff_min = \"100ms\"\nbackoff_max = \"1s\"\nbacklog_rate_cap = 0\n"
+      << "reconnect_min = \"100ms\"\nreconnect_max = \"1s\"\nbacklog_rate_cap = 0\n"
       << "[metrics]\nlisten = \"127.0.0.1:" << metrics_port_ << "\"\n";
     if (extra.find("[self_metrics]") == std::string::npos)
       f << "[self_metrics]\ninterval = \"1s\"\n";

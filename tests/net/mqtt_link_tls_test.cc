@@ -58,13 +58,13 @@ class TlsBrokerTest : public ::testing::Test {
 
   MqttLinkOptions link_options(const std::string& name) {
     MqttLinkOptions o;
-    o.uri = "ssl://127.0.0.1:" + std::to_string(broker_->port());
-    o.client_id = "tls-test-" + name;
-    o.username = "acme/gw-1";
-    o.ca_file = (dir_ / "ca.crt").string();
-    o.connect_timeout_ms = 3000;
-    o.backoff.min_ms = 100;
-    o.backoff.max_ms = 200;
+    o.connection.uri = "ssl://127.0.0.1:" + std::to_string(broker_->port());
+    o.connection.client_id = "tls-test-" + name;
+    o.connection.username = "acme/gw-1";
+    o.connection.ca_file = (dir_ / "ca.crt").string();
+    o.connection.connect_timeout_ms = 3000;
+    o.connection.backoff.min_ms = 100;
+    o.connection.backoff.max_ms = 200;
     o.name = name;
     return o;
   }
@@ -83,7 +83,7 @@ class TlsBrokerTest : public ::testing::Test {
 
 TEST_F(TlsBrokerTest, ConnectsWithCaAndPasswordAndDeliversMessages) {
   MqttLinkOptions o = link_options("ok");
-  o.password = "s3cret";
+  o.connection.password = "s3cret";
   o.subscriptions = {{"t/#", 1}};
   std::atomic<int> received{0};
   auto link = MqttLink::create(
@@ -111,13 +111,13 @@ TEST_F(TlsBrokerTest, ConnectsWithCaAndPasswordAndDeliversMessages) {
 
 TEST_F(TlsBrokerTest, RefusesAnUnknownCaAndAWrongPassword) {
   MqttLinkOptions wrong_ca = link_options("wrong-ca");
-  wrong_ca.password = "s3cret";
-  wrong_ca.ca_file = (dir_ / "other.crt").string();
+  wrong_ca.connection.password = "s3cret";
+  wrong_ca.connection.ca_file = (dir_ / "other.crt").string();
   auto a = MqttLink::create(wrong_ca, nullptr, nullptr);
   ASSERT_TRUE(a.ok());
   (*a)->start();
   MqttLinkOptions wrong_pw = link_options("wrong-pw");
-  wrong_pw.password = "nope";
+  wrong_pw.connection.password = "nope";
   auto b = MqttLink::create(wrong_pw, nullptr, nullptr);
   ASSERT_TRUE(b.ok());
   (*b)->start();
@@ -134,7 +134,7 @@ TEST_F(TlsBrokerTest, RereadsThePasswordFileAtEveryConnect) {
   const std::string pw_file = (dir_ / "gw.pw").string();
   std::ofstream(pw_file) << "wrong\n";
   MqttLinkOptions o = link_options("pwfile");
-  o.password_file = pw_file;
+  o.connection.password_file = pw_file;
   auto link = MqttLink::create(o, nullptr, nullptr);
   ASSERT_TRUE(link.ok());
   (*link)->start();
@@ -147,14 +147,14 @@ TEST_F(TlsBrokerTest, RereadsThePasswordFileAtEveryConnect) {
 
 TEST(MqttLinkOptionsTest, RejectsTlsFilesWithoutSslAndHalfAClientCertificate) {
   MqttLinkOptions o;
-  o.client_id = "x";
-  o.uri = "tcp://127.0.0.1:1";
-  o.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  o.connection.client_id = "x";
+  o.connection.uri = "tcp://127.0.0.1:1";
+  o.connection.ca_file = "/etc/ssl/certs/ca-certificates.crt";
   EXPECT_FALSE(MqttLink::create(o, nullptr, nullptr).ok());
-  o.uri = "ssl://127.0.0.1:1";
-  o.cert_file = "/x.crt";
+  o.connection.uri = "ssl://127.0.0.1:1";
+  o.connection.cert_file = "/x.crt";
   EXPECT_FALSE(MqttLink::create(o, nullptr, nullptr).ok());
-  o.key_file = "/x.key";
+  o.connection.key_file = "/x.key";
   EXPECT_TRUE(MqttLink::create(o, nullptr, nullptr).ok());
 }
 

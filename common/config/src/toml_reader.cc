@@ -60,6 +60,10 @@ void TomlTable::error(std::string_view key, std::string_view message) {
   doc_->errors_.push_back(fmt::format("'{}': {}", key_path(key), message));
 }
 
+void TomlTable::warning(std::string_view key, std::string_view message) {
+  doc_->warnings_.push_back(fmt::format("{}: '{}': {}", doc_->name_, key_path(key), message));
+}
+
 const toml::node* TomlTable::get(std::string_view key) {
   read_.emplace(key);
   if (table_ == nullptr) return nullptr;

@@ -47,22 +47,23 @@ Result<std::unique_ptr<MqttLink>> MqttLink::create(MqttLinkOptions options,
 Result<std::unique_ptr<MqttLink>> MqttLink::create_flagged(MqttLinkOptions options,
                                                            FlaggedMessageHandler on_message,
                                                            StateHandler on_state) {
-  if (options.client_id.empty()) {
+  const MqttConnection& c = options.connection;
+  if (c.client_id.empty()) {
     return Status::invalid_argument("mqtt " + options.name +
                                     ": client_id is empty (set a stable, unique id: the "
                                     "persistent session is kept under it)");
   }
-  const bool tls = options.uri.rfind("ssl://", 0) == 0;
-  if (!tls && options.uri.rfind("tcp://", 0) != 0 && options.uri.rfind("mqtt://", 0) != 0) {
-    return Status::invalid_argument("mqtt " + options.name + ": broker uri '" + options.uri +
+  const bool tls = c.uri.rfind("ssl://", 0) == 0;
+  if (!tls && c.uri.rfind("tcp://", 0) != 0 && c.uri.rfind("mqtt://", 0) != 0) {
+    return Status::invalid_argument("mqtt " + options.name + ": broker uri '" + c.uri +
                                     "' is not tcp://HOST:PORT or ssl://HOST:PORT");
   }
-  if (!tls && (!options.ca_file.empty() || !options.cert_file.empty())) {
+  if (!tls && (!c.ca_file.empty() || !c.cert_file.empty())) {
     return Status::invalid_argument("mqtt " + options.name +
-                                    ": TLS files are set but the broker uri '" + options.uri +
+                                    ": TLS files are set but the broker uri '" + c.uri +
                                     "' is not ssl://");
   }
-  if (options.cert_file.empty() != options.key_file.empty()) {
+  if (c.cert_file.empty() != c.key_file.empty()) {
     return Status::invalid_argument("mqtt " + options.name +
                                     ": a client certificate needs both cert_file and key_file");
   }
@@ -78,12 +79,12 @@ Result<std::unique_ptr<MqttLink>> MqttLink::create_flagged(MqttLinkOptions optio
   std::unique_ptr<MqttLink> link(
       new MqttLink(std::move(options), std::move(on_message), std::move(on_state)));
   try {
-    link->client_ =
-        std::make_unique<mqtt::async_client>(link->options_.uri, link->options_.client_id, nullptr);
+    link->client_ = std::make_unique<mqtt::async_client>(
+        link->options_.connection.uri, link->options_.connection.client_id, nullptr);
   } catch (const std::exception& e) {
     return Status::invalid_argument("mqtt " + link->options_.name +
-                                    ": cannot create a client for '" + link->options_.uri +
-                                    "': " + e.what());
+                                    ": cannot create a client for '" +
+                                    link->options_.connection.uri + "': " + e.what());
   }
   MqttLink* self = link.get();
   link->client_->set_connection_lost_handler(
@@ -143,33 +144,34 @@ void MqttLink::on_connection_lost() {
 }
 
 Status MqttLink::connect_once() {
+  const MqttConnection& c = options_.connection;
   mqtt::connect_options opts;
   opts.set_mqtt_version(MQTTVERSION_3_1_1);
-  opts.set_clean_session(options_.clean_session);
-  opts.set_keep_alive_interval(options_.keepalive_s);
-  opts.set_connect_timeout(std::max(1, (options_.connect_timeout_ms + 999) / 1000));
+  opts.set_clean_session(c.clean_session);
+  opts.set_keep_alive_interval(c.keepalive_s);
+  opts.set_connect_timeout(std::max(1, (c.connect_timeout_ms + 999) / 1000));
   opts.set_automatic_reconnect(false);
   opts.set_max_inflight(options_.max_inflight);
-  if (!options_.username.empty()) {
-    opts.set_user_name(options_.username);
-    std::string password = options_.password;
-    if (!options_.password_file.empty()) {
-      std::ifstream in(options_.password_file);
+  if (!c.username.empty()) {
+    opts.set_user_name(c.username);
+    std::string password = c.password;
+    if (!c.password_file.empty()) {
+      std::ifstream in(c.password_file);
       if (!in || !std::getline(in, password)) {
         return Status::unavailable("mqtt " + options_.name + ": cannot read password_file " +
-                                   options_.password_file);
+                                   c.password_file);
       }
     }
     opts.set_password(password);
   }
-  if (options_.uri.rfind("ssl://", 0) == 0) {
+  if (c.uri.rfind("ssl://", 0) == 0) {
     mqtt::ssl_options ssl;
     ssl.set_enable_server_cert_auth(true);
     ssl.set_verify(true);  // the certificate must name the host we connect to
-    if (!options_.ca_file.empty()) ssl.set_trust_store(options_.ca_file);
-    if (!options_.cert_file.empty()) {
-      ssl.set_key_store(options_.cert_file);
-      ssl.set_private_key(options_.key_file);
+    if (!c.ca_file.empty()) ssl.set_trust_store(c.ca_file);
+    if (!c.cert_file.empty()) {
+      ssl.set_key_store(c.cert_file);
+      ssl.set_private_key(c.key_file);
     }
     opts.set_ssl(ssl);
   }
@@ -182,10 +184,9 @@ Status MqttLink::connect_once() {
   try {
     tok = client_->connect(opts);
   } catch (const std::exception& e) {
-    return Status::unavailable("connect to " + options_.uri + ": " + e.what());
+    return Status::unavailable("connect to " + c.uri + ": " + e.what());
   }
-  ES_RETURN_IF_ERROR(
-      wait_token(tok, options_.connect_timeout_ms + 500, stopping_, "connect to " + options_.uri));
+  ES_RETURN_IF_ERROR(wait_token(tok, c.connect_timeout_ms + 500, stopping_, "connect to " + c.uri));
   if (!options_.subscriptions.empty()) {
     auto filters = std::make_shared<mqtt::string_collection>();
     std::vector<int> qos;
@@ -198,9 +199,9 @@ Status MqttLink::connect_once() {
       sub = client_->subscribe(filters, qos);
     } catch (const std::exception& e) {
       disconnect_quietly();
-      return Status::unavailable("subscribe on " + options_.uri + ": " + e.what());
+      return Status::unavailable("subscribe on " + c.uri + ": " + e.what());
     }
-    Status s = wait_token(sub, options_.connect_timeout_ms, stopping_, "subscribe");
+    Status s = wait_token(sub, c.connect_timeout_ms, stopping_, "subscribe");
     if (!s.ok()) {
       disconnect_quietly();
       return s;
@@ -222,7 +223,7 @@ void MqttLink::disconnect_quietly() {
 }
 
 void MqttLink::run() {
-  Backoff backoff(options_.backoff);
+  Backoff backoff(options_.connection.backoff);
   while (!stopping_.load()) {
     Status s = connect_once();
     if (stopping_.load()) break;
@@ -241,8 +242,8 @@ void MqttLink::run() {
       continue;
     }
     if (backoff.failures() > 0) {
-      spdlog::info("mqtt {}: connected to {} after {} failed attempts", options_.name, options_.uri,
-                   backoff.failures());
+      spdlog::info("mqtt {}: connected to {} after {} failed attempts", options_.name,
+                   options_.connection.uri, backoff.failures());
     }
     backoff.reset();
     connects_.fetch_add(1, std::memory_order_relaxed);
@@ -255,7 +256,8 @@ void MqttLink::run() {
       if (stopping_.load()) break;
     }
     connected_.store(false, std::memory_order_release);
-    spdlog::warn("mqtt {}: connection to {} lost; reconnecting", options_.name, options_.uri);
+    spdlog::warn("mqtt {}: connection to {} lost; reconnecting", options_.name,
+                 options_.connection.uri);
     std::int64_t delay = backoff.next_delay_ms();
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait_for(lock, std::chrono::milliseconds(delay), [this] { return stopping_.load(); });

@@ -10,8 +10,11 @@
 //   for (TomlTable t : root.tables("tenant")) { ... }    // [[tenant]] arrays of tables
 //   http.finish(); root.finish();                        // unknown keys become errors
 //   if (!doc->errors().empty()) ... doc->status() ...
+//   for (const std::string& w : doc->warnings()) ...   // e.g. deprecated key names
 //
-// Readers never throw; they record errors in the document and return the default.
+// Readers never throw; they record errors in the document and return the default. Warnings are
+// problems that do not stop the file from loading; the daemons log them at start and
+// --check-config prints them.
 #pragma once
 
 #include <cstdint>
@@ -59,14 +62,17 @@ class TomlTable {
   void finish();
   // Records an error about `key` of this table.
   void error(std::string_view key, std::string_view message);
+  // Records a warning about `key` of this table: "<file>: '<key path>': <message>".
+  void warning(std::string_view key, std::string_view message);
   const std::string& path() const { return path_; }
+  // The full path of `key` of this table, as messages name it ("uplink.broker", "input[0].qos").
+  std::string key_path(std::string_view key) const;
 
  private:
   friend class TomlDocument;
   TomlTable(const toml::table* table, std::string path, TomlDocument* doc)
       : table_(table), path_(std::move(path)), doc_(doc) {}
   const toml::node* get(std::string_view key);
-  std::string key_path(std::string_view key) const;
 
   const toml::table* table_;  // null: absent (reads as empty)
   std::string path_;
@@ -85,6 +91,8 @@ class TomlDocument {
 
   TomlTable root();
   const std::vector<std::string>& errors() const { return errors_; }
+  // Warnings recorded so far, each "<file>: '<key path>': <what>", in the order found.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   // OK, or InvalidArgument listing every error, one per line.
   Status status() const;
 
@@ -95,6 +103,7 @@ class TomlDocument {
   std::unique_ptr<Impl> impl_;
   std::string name_;
   std::vector<std::string> errors_;
+  std::vector<std::string> warnings_;
 };
 
 }  // namespace edgesketch::config

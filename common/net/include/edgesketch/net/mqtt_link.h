@@ -29,6 +29,7 @@
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
 #include "edgesketch/net/backoff.h"
+#include "edgesketch/net/mqtt_connection.h"
 
 namespace mqtt {
 class async_client;
@@ -42,34 +43,14 @@ struct MqttSubscription {
 };
 
 struct MqttLinkOptions {
-  // "tcp://HOST:PORT", or "ssl://HOST:PORT" for TLS (see ca_file).
-  std::string uri = "tcp://127.0.0.1:1883";
-  // Must be stable across restarts and unique on the broker: the session is kept under it.
-  std::string client_id;
-  // false: persistent session (the broker keeps subscriptions and queues QoS 1 messages).
-  bool clean_session = false;
-  int keepalive_s = 30;
-  // Bound on one connect attempt (TCP + CONNACK) and on one SUBACK.
-  int connect_timeout_ms = 5000;
-  // Bound on the DISCONNECT at stop().
-  int disconnect_timeout_ms = 1000;
-  // Empty: no credentials.
-  std::string username;
-  std::string password;
-  // Read at every connect (so a rotated password needs no restart); overrides `password`.
-  std::string password_file;
-  // TLS, for ssl:// URIs: the CA certificate(s) the broker's certificate must chain to, and an
-  // optional client certificate and key (PEM). The files are read at every connect, so renewed
-  // certificates take effect at the next reconnect.
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
-  // Reconnect delays after a failed attempt or a lost connection.
-  BackoffOptions backoff;
+  // Broker, identity, credentials, TLS, reconnect delays (net/mqtt_connection.h).
+  MqttConnection connection;
   // Made after every successful connect.
   std::vector<MqttSubscription> subscriptions;
   // QoS 1 messages Paho keeps in flight on the connection (its MQTT receive maximum).
   int max_inflight = 1024;
+  // Bound on the DISCONNECT at stop().
+  int disconnect_timeout_ms = 1000;
   // Names the link in log lines ("uplink", "input local").
   std::string name = "mqtt";
 };
@@ -101,7 +82,8 @@ class MqttLink {
   using StateHandler = std::function<void(bool connected)>;
 
   // Validates the options and creates the (not yet connected) client. kInvalidArgument for a
-  // bad URI, an empty client id or a QoS other than 0/1.
+  // bad URI, an empty client id, TLS files without an ssl:// URI, a client certificate without
+  // its key (or the reverse), an empty topic filter or a QoS other than 0/1.
   static Result<std::unique_ptr<MqttLink>> create(MqttLinkOptions options,
                                                   MessageHandler on_message, StateHandler on_state);
   // The same, with a handler that also receives the message's flags.
