@@ -31,6 +31,7 @@
 #include "input/mqtt_input.h"
 #include "input/udp_input.h"
 #include "journal/journal.h"
+#include "journal/payload_record.h"
 #include "outbox/outbox.h"
 #include "ring/reading_ring.h"
 #include "window/aggregator.h"
@@ -47,8 +48,8 @@ using Steady = std::chrono::steady_clock;
 // of QoS 1 messages (mosquitto: 20 by default), the newest ones the agent received.
 constexpr std::int64_t kRedeliveryWindowMs = 60'000;
 constexpr std::uint64_t kRedeliveryTail = 4096;
-// The receive time at the head of a kTimedPayloadRecord.
-constexpr std::size_t kTimeBytes = sizeof(std::uint64_t);
+static_assert(kMaxPayloadRecordFormat == static_cast<std::uint8_t>(PayloadFormat::kLine),
+              "journal payload records name every PayloadFormat");
 
 // Storage stalls (StorageStall sites). The journal: its appends (segment starts included) and
 // its fsyncs; the outbox: the aggregator's appends and the forwarder's calls (hand-outs, acks).
@@ -484,15 +485,9 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   }
   const std::size_t n = chunk.readings.size();
   // One write() of the whole record: this is what makes the (already PUBACKed) message durable.
-  const std::size_t dev_len = device.size() <= 255 ? device.size() : 0;
-  in.record.resize(kTimeBytes + 1 + dev_len + payload.size());
-  const auto received = static_cast<std::uint64_t>(received_ms);  // little-endian, as put_u64
-  std::memcpy(in.record.data(), &received, kTimeBytes);
-  std::uint8_t* body = in.record.data() + kTimeBytes;  // what the redelivery filter hashes
-  body[0] = static_cast<std::uint8_t>(dev_len);
-  std::copy_n(device.data(), dev_len, reinterpret_cast<char*>(body + 1));
-  std::copy(payload.begin(), payload.end(), body + 1 + dev_len);
-  const std::size_t body_len = in.record.size() - kTimeBytes;
+  const std::uint8_t type = encode_payload_record(static_cast<std::uint8_t>(in.config.format),
+                                                  received_ms, device, payload, in.record);
+  const ByteSpan body = payload_record_body(in.record);  // what the redelivery filter hashes
   // Only a message the broker flags as DUP can be a redelivery: one without the flag was never
   // delivered before, however many byte-identical payloads the journal holds (line protocol
   // without timestamps repeats byte for byte).
@@ -501,8 +496,8 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
     if (steady_ms() > redelivery_until_ms) {
       redelivery_active.store(false);
     } else {
-      const std::uint64_t h =
-          XXH3_64bits_withSeed(body, body_len, static_cast<std::uint64_t>(in.config.format));
+      const std::uint64_t h = XXH3_64bits_withSeed(body.data(), body.size(),
+                                                   static_cast<std::uint64_t>(in.config.format));
       std::lock_guard lock(redelivery_mu);
       auto it = redelivery.find(h);
       if (it != redelivery.end()) {
@@ -540,8 +535,6 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   }
   // The journal write. MQTT holds the payload and retries until the journal works again (Paho
   // reads nothing more meanwhile: the broker queues at QoS 1); UDP hands it back for the hold.
-  const auto type =
-      static_cast<std::uint8_t>(kTimedPayloadRecord | static_cast<std::uint8_t>(in.config.format));
   std::int64_t backoff_ms = kJournalRetryMinMs;
   for (;;) {
     if (may_journal && !journal_stall->failing(kJournalSync)) {
@@ -643,43 +636,34 @@ Status AgentApp::Impl::replay() {
   // whose PUBACK was lost may already be in a committed window); only those past the outbox's
   // journal_upto are fed to the windows.
   std::deque<std::uint64_t> recent;
-  auto second = journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type,
-                                       ByteSpan payload) {
-    constexpr auto kLast = static_cast<std::uint8_t>(PayloadFormat::kLine);
-    std::int64_t received_ms = 0;  // 0: an untimed record of an earlier version
-    std::uint8_t format = type;
-    if ((type & ~kRecordFormatMask) == kTimedPayloadRecord && (type & kRecordFormatMask) <= kLast) {
-      format = static_cast<std::uint8_t>(type & kRecordFormatMask);
-      ByteReader r(payload);
-      received_ms = static_cast<std::int64_t>(r.u64());
-      if (!r.ok()) {
-        if (record_no >= from) ++bad;
-        return;
-      }
-      payload = payload.subspan(kTimeBytes);
-    } else if (type > kLast) {
-      return;  // close marks (earlier versions) and anything unknown
-    }
-    if (payload.empty()) return;
-    recent.push_back(XXH3_64bits_withSeed(payload.data(), payload.size(), format));
-    if (recent.size() > kRedeliveryTail) recent.pop_front();
-    if (record_no < from) return;
-    const std::size_t dev_len = payload[0];
-    if (payload.size() < 1 + dev_len) {
-      ++bad;
-      return;
-    }
-    const std::string_view device(reinterpret_cast<const char*>(payload.data() + 1), dev_len);
-    buf.clear();
-    Status s = parser.parse(static_cast<PayloadFormat>(format), payload.subspan(1 + dev_len),
-                            received_ms > 0 ? received_ms : clock.now_ms(), buf, device);
-    if (!s.ok()) {
-      ++bad;
-      return;
-    }
-    aggregator->add(buf.view(), record_no);
-    ++payloads;
-  });
+  auto second =
+      journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type, ByteSpan payload) {
+        const PayloadRecordView rec = read_payload_record(type, payload);
+        if (rec.kind == PayloadRecordView::Kind::kOther) return;  // close marks, anything unknown
+        if (rec.kind == PayloadRecordView::Kind::kMalformed) {
+          if (record_no >= from) ++bad;
+          return;
+        }
+        if (rec.body.empty()) return;
+        recent.push_back(XXH3_64bits_withSeed(rec.body.data(), rec.body.size(), rec.format));
+        if (recent.size() > kRedeliveryTail) recent.pop_front();
+        if (record_no < from) return;
+        const auto parts = split_payload_record_body(rec.body);
+        if (!parts) {
+          ++bad;
+          return;
+        }
+        buf.clear();
+        Status s = parser.parse(static_cast<PayloadFormat>(rec.format), parts->payload,
+                                rec.received_ms > 0 ? rec.received_ms : clock.now_ms(), buf,
+                                parts->device);
+        if (!s.ok()) {
+          ++bad;
+          return;
+        }
+        aggregator->add(buf.view(), record_no);
+        ++payloads;
+      });
   if (!second.ok()) return second.status();
   aggregator->clear_replay_fence();
   for (std::uint64_t h : recent) ++redelivery[h];
