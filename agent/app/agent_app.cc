@@ -69,9 +69,16 @@ constexpr std::int64_t kJournalRetryMinMs = 10;
 constexpr std::int64_t kJournalRetryMaxMs = 200;
 constexpr std::int64_t kOutboxRetryMs = 200;
 
+// Real monotonic time, for log rate limits and the metrics cache (not the daemon's decisions,
+// which follow AgentDeps::clock).
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now().time_since_epoch())
       .count();
+}
+
+const Clock& system_clock() {
+  static const SystemClock clock;
+  return clock;
 }
 
 // STA_UNSYNC clear in the kernel's NTP state: some time daemon disciplines the clock.
@@ -173,14 +180,18 @@ struct InputPipe {
   std::deque<HeldPayload> held;
   std::size_t held_bytes = 0;
   std::atomic<std::size_t> held_count{0};  // held.size(), for the gauge
-  std::int64_t held_retry_ms = 0;          // steady; the next attempt to journal them
+  std::int64_t held_retry_ms = 0;          // Impl::mono_ms(); the next attempt to journal
   daemon::Counter* accepted_payloads = nullptr;
   daemon::Counter* accepted_readings = nullptr;
 };
 
 struct AgentApp::Impl {
+  explicit Impl(const Clock& c) : clock(c) {}
+  // Monotonic milliseconds of `clock`: retry and sync intervals, the watchdog beat.
+  std::int64_t mono_ms() const { return clock.monotonic_ns() / 1'000'000; }
+
   AgentConfig config;
-  SystemClock clock;
+  const Clock& clock;
   daemon::MetricsRegistry metrics;
   std::unique_ptr<Outbox> outbox;
   std::unique_ptr<Journal> journal;
@@ -208,11 +219,11 @@ struct AgentApp::Impl {
   // Storage stalls: held data is retried until the component writes again (docs/agent.md).
   std::unique_ptr<StorageStall> journal_stall;
   std::unique_ptr<StorageStall> outbox_stall;
-  std::int64_t journal_sync_retry_ms = 0;  // steady; the aggregator thread's
+  std::int64_t journal_sync_retry_ms = 0;  // mono_ms(); the aggregator thread's
   // Closed batches not yet in the outbox, oldest first (the aggregator thread's).
   std::deque<HeldBatch> outbox_held;
   std::atomic<std::size_t> outbox_held_count{0};
-  std::int64_t outbox_retry_ms = 0;  // steady
+  std::int64_t outbox_retry_ms = 0;  // mono_ms()
   // The highest journal_upto the outbox committed (the journal is trimmed up to it), and how far
   // it was trimmed.
   std::uint64_t committed_upto = 0;
@@ -233,7 +244,7 @@ struct AgentApp::Impl {
   std::mutex redelivery_mu;  // guards redelivery
   std::unordered_map<std::uint64_t, std::uint32_t> redelivery;
   std::atomic<bool> redelivery_active{false};
-  std::int64_t redelivery_until_ms = 0;  // steady; set before the inputs start
+  std::int64_t redelivery_until_ms = 0;  // mono_ms(); set before the inputs start
   daemon::Counter* redelivered = nullptr;
 
   std::mutex reload_mu;  // guards pending_rules, reload_result
@@ -300,7 +311,7 @@ AgentApp::AgentApp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AgentApp::~AgentApp() { stop(0); }
 
 Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps deps) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(deps.clock ? *deps.clock : system_clock());
   impl->config = std::move(config);
   const AgentConfig& c = impl->config;
   if (::mkdir(c.agent.data_dir.c_str(), 0750) != 0 && errno != EEXIST) {
@@ -493,7 +504,7 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   // without timestamps repeats byte for byte).
   if (dup && in.config.type == InputType::kMqtt &&
       redelivery_active.load(std::memory_order_relaxed)) {
-    if (steady_ms() > redelivery_until_ms) {
+    if (mono_ms() > redelivery_until_ms) {
       redelivery_active.store(false);
     } else {
       const std::uint64_t h = XXH3_64bits_withSeed(body.data(), body.size(),
@@ -588,7 +599,7 @@ bool AgentApp::Impl::hold(InputPipe& in, std::string_view topic, ByteSpan payloa
 }
 
 void AgentApp::Impl::retry_held(InputPipe& in, bool force) {
-  const std::int64_t now = steady_ms();
+  const std::int64_t now = mono_ms();
   if (!force && now < in.held_retry_ms) return;
   while (!in.held.empty()) {
     HeldPayload& h = in.held.front();
@@ -749,7 +760,7 @@ void AgentApp::Impl::commit_self_batches() {
 }
 
 void AgentApp::Impl::flush_outbox_held(bool force) {
-  const std::int64_t now = steady_ms();
+  const std::int64_t now = mono_ms();
   if (!outbox_held.empty() && (force || now >= outbox_retry_ms)) {
     while (!outbox_held.empty()) {
       HeldBatch& h = outbox_held.front();
@@ -868,10 +879,10 @@ void AgentApp::Impl::publish_stats() {
 }
 
 void AgentApp::Impl::run_aggregator() {
-  std::int64_t last_poll = steady_ms();
+  std::int64_t last_poll = mono_ms();
   std::int64_t last_stats = 0;
   while (!aggregator_stop.load(std::memory_order_acquire)) {
-    const std::int64_t now = steady_ms();
+    const std::int64_t now = mono_ms();
     aggregator_beat_ms.store(now, std::memory_order_relaxed);
     // Backpressure while the outbox holds too many batches: the rings fill, MQTT sinks wait.
     const bool hold_back = outbox_backpressure.load(std::memory_order_relaxed) &&
@@ -945,8 +956,8 @@ Status AgentApp::start() {
     if (!server.ok()) return server.status();
     m.metrics_server = std::move(*server);
   }
-  m.aggregator_beat_ms.store(steady_ms());
-  m.redelivery_until_ms = steady_ms() + kRedeliveryWindowMs;
+  m.aggregator_beat_ms.store(m.mono_ms());
+  m.redelivery_until_ms = m.mono_ms() + kRedeliveryWindowMs;
   m.redelivery_active.store(!m.redelivery.empty());
   m.aggregator_thread = std::thread([&m] { m.run_aggregator(); });
   m.forwarder->start();
@@ -1021,7 +1032,7 @@ void AgentApp::stop(int forward_grace_ms) {
 }
 
 bool AgentApp::healthy() const {
-  return steady_ms() - impl_->aggregator_beat_ms.load(std::memory_order_relaxed) < 5'000;
+  return impl_->mono_ms() - impl_->aggregator_beat_ms.load(std::memory_order_relaxed) < 5'000;
 }
 
 int AgentApp::metrics_port() const {
@@ -1201,7 +1212,7 @@ void AgentApp::Impl::register_metrics() {
              "1 when the kernel reports the clock synchronised (STA_UNSYNC clear)", {},
              [] { return clock_synced() ? 1.0 : 0.0; });
   m.gauge_fn("edgesketch_agent_healthy", "1 while the aggregator thread runs its loop", {}, [this] {
-    return steady_ms() - aggregator_beat_ms.load(std::memory_order_relaxed) < 5'000 ? 1.0 : 0.0;
+    return mono_ms() - aggregator_beat_ms.load(std::memory_order_relaxed) < 5'000 ? 1.0 : 0.0;
   });
 }
 

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "config/agent_config.h"
+#include "edgesketch/common/clock.h"
 #include "edgesketch/common/status.h"
 #include "edgesketch/env/env.h"
 
@@ -33,6 +34,11 @@ struct AgentDeps {
   // The file system the journal and the outbox (through env->sqlite_vfs()) write through;
   // nullptr = env::Env::posix(). Not owned; must outlive the AgentApp.
   env::Env* env = nullptr;
+  // The clock every time decision of the daemon reads: receive times, windows, outbox ages and
+  // retry, sync and sample intervals, the redelivery window, the watchdog beat; nullptr = the
+  // system clock. Bounded waits (a full ring, the shutdown grace) and log rate limits use real
+  // time. Not owned; must outlive the AgentApp.
+  const Clock* clock = nullptr;
 };
 
 class AgentApp {

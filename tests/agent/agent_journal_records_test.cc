@@ -33,12 +33,6 @@ bool eventually(const std::function<bool()>& done, int timeout_ms) {
   return done();
 }
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 Bytes concat(std::initializer_list<Bytes> parts) {
@@ -85,7 +79,9 @@ class AgentJournalRecordsTest : public ::testing::Test {
         "[self_metrics]\nenabled = false\n";
     auto config = parse_agent_config(text, "records-test");
     ASSERT_TRUE(config.ok()) << config.status().to_string();
-    auto app = AgentApp::create(std::move(*config));
+    AgentDeps deps;
+    deps.clock = &clock_;
+    auto app = AgentApp::create(std::move(*config), deps);
     ASSERT_TRUE(app.ok()) << app.status().to_string();
     app_ = std::move(*app);
   }
@@ -110,11 +106,13 @@ class AgentJournalRecordsTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  FakeClock clock_{1'700'000'000'123};  // outlives app_
   std::unique_ptr<AgentApp> app_;
 };
 
-// One MQTT payload is one record: type 0x20 | format (line = 2), then the receive time (u64 LE,
-// ms since the epoch), the length of the topic's device id (u8), the device id, the payload.
+// One MQTT payload is one record: type 0x20 | format (line = 2), then the receive time by the
+// agent's clock (u64 LE, ms since the epoch), the length of the topic's device id (u8), the device
+// id, the payload.
 TEST_F(AgentJournalRecordsTest, AnMqttPayloadIsOneTimedRecordWithTheTopicsDevice) {
   MosquittoBroker broker;
   ASSERT_TRUE(broker.start().ok());
@@ -126,24 +124,20 @@ TEST_F(AgentJournalRecordsTest, AnMqttPayloadIsOneTimedRecordWithTheTopicsDevice
   ASSERT_TRUE(app_->start().ok());
   ASSERT_TRUE(eventually([&] { return m("edgesketch_agent_input_connected") == 1; }, 10'000));
   const std::string payload = "vibration,site=s1 value=1.5";
-  const std::int64_t before = wall_ms();
   const std::string cmd = "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(broker.port()) +
                           " -q 1 -i records-pub -t devices/dev-7/readings -m '" + payload + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   ASSERT_TRUE(eventually([&] { return m("edgesketch_agent_journal_records_total") >= 1; }, 10'000));
-  const std::int64_t after = wall_ms();
   app_->stop(0);
 
   const std::vector<Record> records = read_journal();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].type, 0x22);
-  ASSERT_EQ(records[0].bytes.size(), 8 + 1 + 5 + payload.size());
-  std::uint64_t received = 0;
-  for (int i = 7; i >= 0; --i) received = received << 8 | records[0].bytes[i];
-  EXPECT_GE(static_cast<std::int64_t>(received), before);
-  EXPECT_LE(static_cast<std::int64_t>(received), after);
-  const Bytes body(records[0].bytes.begin() + 8, records[0].bytes.end());
-  EXPECT_EQ(body, concat({{0x05}, bytes_of("dev-7"), bytes_of(payload)}));
+  const Bytes golden = {
+      0x7b, 0x68, 0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00,  // the agent's clock, u64 LE
+      0x05, 'd',  'e',  'v',  '-',  '7',               // the topic's device id
+  };
+  EXPECT_EQ(records[0].bytes, concat({golden, bytes_of(payload)}));
 }
 
 // A start replays timed records (0x20 | format) with their receive time, untimed ones of earlier
@@ -151,7 +145,7 @@ TEST_F(AgentJournalRecordsTest, AnMqttPayloadIsOneTimedRecordWithTheTopicsDevice
 // that do not hold what their type says are counted as unparsable. The record's format, not the
 // input's, says how it is parsed.
 TEST_F(AgentJournalRecordsTest, AStartReplaysTheRecordsOfEveryVersion) {
-  const std::int64_t now = wall_ms();
+  const std::int64_t now = clock_.now_ms();
   const std::int64_t long_ago = now - 30LL * 24 * 3600 * 1000;  // past the aggregator's bound
   const Bytes device = concat({{0x05}, bytes_of("dev-7")});
   {
