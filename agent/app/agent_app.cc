@@ -17,11 +17,9 @@
 #include <mutex>
 #include <optional>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
-#include <xxhash.h>
-
+#include "app/redelivery_filter.h"
 #include "app/storage_stall.h"
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/clock.h"
@@ -43,11 +41,6 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-// Redelivery filter (Impl::redelivery): how long after a start it applies and how many of the
-// journal's newest payload records it knows. The broker redelivers at most its in-flight window
-// of QoS 1 messages (mosquitto: 20 by default), the newest ones the agent received.
-constexpr std::int64_t kRedeliveryWindowMs = 60'000;
-constexpr std::uint64_t kRedeliveryTail = 4096;
 static_assert(kMaxPayloadRecordFormat == static_cast<std::uint8_t>(PayloadFormat::kLine),
               "journal payload records name every PayloadFormat");
 
@@ -231,20 +224,8 @@ struct AgentApp::Impl {
   // Set while outbox_held is full: the aggregator takes nothing from the rings, MQTT sinks wait.
   std::atomic<bool> outbox_backpressure{false};
 
-  // Redelivery filter. A kill -9 with unread input on the socket resets the connection, so
-  // PUBACKs Paho had queued never reach the broker, which redelivers those messages after the
-  // restart although they are journaled already (and perhaps committed in a window). The broker
-  // marks every redelivery with the DUP flag (MQTT 3.1.1 [MQTT-3.3.1-1]; mosquitto sets it on
-  // each message it sends again, the resend after a reconnect included, and keeps it in its
-  // persistence file). Hashes (XXH3 of the journal record, seeded with its type) of the newest
-  // kRedeliveryTail payload records in the journal -> copies; an MQTT message flagged DUP whose
-  // payload matches one in the first kRedeliveryWindowMs after start is taken as that
-  // redelivery and not journaled again, and uses that copy up. A message without DUP was never
-  // delivered before and is always taken, however many identical payloads the journal holds.
-  std::mutex redelivery_mu;  // guards redelivery
-  std::unordered_map<std::uint64_t, std::uint32_t> redelivery;
-  std::atomic<bool> redelivery_active{false};
-  std::int64_t redelivery_until_ms = 0;  // mono_ms(); set before the inputs start
+  // MQTT redeliveries of journaled payloads after a restart (redelivery_filter.h).
+  RedeliveryFilter redelivery{clock};
   daemon::Counter* redelivered = nullptr;
 
   std::mutex reload_mu;  // guards pending_rules, reload_result
@@ -503,23 +484,12 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   // delivered before, however many byte-identical payloads the journal holds (line protocol
   // without timestamps repeats byte for byte).
   if (dup && in.config.type == InputType::kMqtt &&
-      redelivery_active.load(std::memory_order_relaxed)) {
-    if (mono_ms() > redelivery_until_ms) {
-      redelivery_active.store(false);
-    } else {
-      const std::uint64_t h = XXH3_64bits_withSeed(body.data(), body.size(),
-                                                   static_cast<std::uint64_t>(in.config.format));
-      std::lock_guard lock(redelivery_mu);
-      auto it = redelivery.find(h);
-      if (it != redelivery.end()) {
-        if (--it->second == 0) redelivery.erase(it);
-        redelivered->inc();
-        redelivery_log.info(
-            "input {}: a redelivered payload on {} is journaled already, not counted again",
-            in.config.name, topic);
-        return Taken::kAccepted;  // journaled (and replayed) before the restart
-      }
-    }
+      redelivery.take_redelivery(static_cast<std::uint8_t>(in.config.format), body)) {
+    redelivered->inc();
+    redelivery_log.info(
+        "input {}: a redelivered payload on {} is journaled already, not counted again",
+        in.config.name, topic);
+    return Taken::kAccepted;  // journaled (and replayed) before the restart
   }
   // Room in the ring before the journal write: a payload dropped here was never journaled, so
   // a restart cannot replay what the counters report as dropped. Only this thread pushes, so
@@ -642,11 +612,10 @@ Status AgentApp::Impl::replay() {
   PayloadParser parser;
   ReadingBuffer buf;
   std::uint64_t payloads = 0, bad = 0;
-  // Every payload record still in the journal is hashed for the redelivery filter (the newest
-  // kRedeliveryTail of them: trim keeps at least those, committed or not, because a message
+  // Every payload record still in the journal goes to the redelivery filter (it keeps the newest
+  // RedeliveryFilter::kTail of them: trim keeps at least those, committed or not, because a message
   // whose PUBACK was lost may already be in a committed window); only those past the outbox's
   // journal_upto are fed to the windows.
-  std::deque<std::uint64_t> recent;
   auto second =
       journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type, ByteSpan payload) {
         const PayloadRecordView rec = read_payload_record(type, payload);
@@ -656,8 +625,7 @@ Status AgentApp::Impl::replay() {
           return;
         }
         if (rec.body.empty()) return;
-        recent.push_back(XXH3_64bits_withSeed(rec.body.data(), rec.body.size(), rec.format));
-        if (recent.size() > kRedeliveryTail) recent.pop_front();
+        redelivery.remember(rec.format, rec.body);
         if (record_no < from) return;
         const auto parts = split_payload_record_body(rec.body);
         if (!parts) {
@@ -677,7 +645,6 @@ Status AgentApp::Impl::replay() {
       });
   if (!second.ok()) return second.status();
   aggregator->clear_replay_fence();
-  for (std::uint64_t h : recent) ++redelivery[h];
   replayed_records->inc(payloads);
   replay_unparsable->inc(bad);
   spdlog::info(
@@ -793,10 +760,10 @@ void AgentApp::Impl::flush_outbox_held(bool force) {
     outbox_held_count.store(outbox_held.size(), std::memory_order_relaxed);
   }
   outbox_backpressure.store(outbox_held.size() >= kOutboxHoldBatches, std::memory_order_relaxed);
-  // The newest kRedeliveryTail records stay for the redelivery filter of the next start.
+  // The newest RedeliveryFilter::kTail records stay for the redelivery filter of the next start.
   const std::uint64_t next = journal->stats().next_record_no;
   const std::uint64_t upto =
-      std::min(committed_upto, next > kRedeliveryTail ? next - kRedeliveryTail : 0);
+      std::min(committed_upto, next > RedeliveryFilter::kTail ? next - RedeliveryFilter::kTail : 0);
   if (upto > trimmed_upto && !trim_blocked) {
     auto trimmed = journal->trim(upto);
     if (trimmed.ok()) {
@@ -957,8 +924,7 @@ Status AgentApp::start() {
     m.metrics_server = std::move(*server);
   }
   m.aggregator_beat_ms.store(m.mono_ms());
-  m.redelivery_until_ms = m.mono_ms() + kRedeliveryWindowMs;
-  m.redelivery_active.store(!m.redelivery.empty());
+  m.redelivery.start();
   m.aggregator_thread = std::thread([&m] { m.run_aggregator(); });
   m.forwarder->start();
   for (auto& in : m.inputs) {
