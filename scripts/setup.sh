@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config ccache clang clang-format libclang-rt-dev python3
   # libraries
   libgtest-dev libgmock-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev
-  libzstd-dev liblz4-dev zlib1g-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev libcpp-httplib-dev
+  libzstd-dev zlib1g-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev libcpp-httplib-dev
   libcurl4-openssl-dev libsystemd-dev libboost-dev libre2-dev
   libpaho-mqtt-dev libpaho-mqttpp-dev
   # wire format

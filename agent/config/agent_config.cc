@@ -291,10 +291,6 @@ Result<AgentConfig> read(config::TomlDocument& doc) {
 
 }  // namespace
 
-std::string_view input_type_name(InputType type) {
-  return type == InputType::kMqtt ? "mqtt" : "udp";
-}
-
 Result<AgentConfig> parse_agent_config(std::string_view text, std::string_view source) {
   ES_ASSIGN_OR_RETURN(auto doc, config::TomlDocument::parse(text, std::string(source)));
   return read(*doc);

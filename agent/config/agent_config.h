@@ -24,7 +24,6 @@
 namespace edgesketch::agent {
 
 enum class InputType : std::uint8_t { kMqtt, kUdp };
-std::string_view input_type_name(InputType type);
 
 // [agent]
 struct AgentSection {

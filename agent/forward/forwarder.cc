@@ -25,18 +25,6 @@ Status check_topic_level(std::string_view what, const std::string& v) {
 
 }  // namespace
 
-std::string_view uplink_state_name(UplinkState state) {
-  switch (state) {
-    case UplinkState::kDisconnected:
-      return "disconnected";
-    case UplinkState::kConnected:
-      return "connected";
-    case UplinkState::kHttp:
-      return "http";
-  }
-  return "unknown";
-}
-
 Result<std::unique_ptr<Forwarder>> Forwarder::create(ForwarderOptions options, Outbox* outbox,
                                                      const Clock* clock) {
   if (outbox == nullptr) return Status::invalid_argument("forwarder: no outbox");

@@ -56,7 +56,6 @@ enum class UplinkState : std::uint8_t {
   kConnected = 1,     // MQTT link up
   kHttp = 2,          // broker unreachable for http_fallback_after_ms; posting over HTTP
 };
-std::string_view uplink_state_name(UplinkState state);
 
 struct ForwarderOptions {
   // Topic levels; neither may be empty or contain '/', '+' or '#'.
@@ -136,7 +135,6 @@ class Forwarder {
 
   // Any thread.
   ForwarderStats stats() const;
-  const std::string& windows_topic() const { return windows_topic_; }
   const std::string& ack_topic() const { return ack_topic_; }
 
  private:

@@ -11,25 +11,6 @@
 
 namespace edgesketch::agent {
 
-std::string_view payload_format_name(PayloadFormat format) {
-  switch (format) {
-    case PayloadFormat::kNanopb:
-      return "nanopb";
-    case PayloadFormat::kJson:
-      return "json";
-    case PayloadFormat::kLine:
-      return "line";
-  }
-  return "unknown";
-}
-
-std::optional<PayloadFormat> parse_payload_format(std::string_view name) {
-  if (name == "nanopb") return PayloadFormat::kNanopb;
-  if (name == "json") return PayloadFormat::kJson;
-  if (name == "line") return PayloadFormat::kLine;
-  return std::nullopt;
-}
-
 wire::Reading& ReadingBuffer::append() {
   if (size_ == items_.size()) items_.emplace_back();
   wire::Reading& r = items_[size_++];

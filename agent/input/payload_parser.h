@@ -30,19 +30,14 @@
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
 #include "edgesketch/wire/limits.h"
+#include "edgesketch/wire/payload_format.h"
 #include "edgesketch/wire/types.h"
 
 namespace edgesketch::agent {
 
-enum class PayloadFormat : std::uint8_t {
-  kNanopb = 0,
-  kJson = 1,
-  kLine = 2,
-};
-
-// "nanopb", "json", "line".
-std::string_view payload_format_name(PayloadFormat format);
-std::optional<PayloadFormat> parse_payload_format(std::string_view name);
+using wire::parse_payload_format;
+using wire::payload_format_name;
+using wire::PayloadFormat;
 
 // A vector of readings that keeps its elements (and their strings' capacity) when cleared, so
 // refilling it from payloads of similar shape allocates nothing.

@@ -14,8 +14,8 @@ Status configure_logging(const LogOptions& options) {
                                     "' (use trace, debug, info, warn, error, critical or off)");
   }
   // Built outside spdlog's registry so configure_logging() may be called more than once.
-  auto logger = std::make_shared<spdlog::logger>(
-      options.program, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>(options.program,
+                                                 std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern(options.journald_style ? "%n[%l] %v" : "%Y-%m-%dT%H:%M:%S.%e %n[%l] %v");
   logger->set_level(level);
   spdlog::set_default_logger(std::move(logger));

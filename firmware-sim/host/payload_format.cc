@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "edgesketch/common/json_string.h"
 #include "es_device/encode.h"
 
 namespace edgesketch::sim {
@@ -19,25 +20,6 @@ void append_int(std::string& out, std::int64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, end);
-}
-
-// Names come from es_device and need no JSON escaping; escape anyway so the function is safe.
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      static const char kHex[] = "0123456789abcdef";
-      out.append("\\u00");
-      out.push_back(kHex[(c >> 4) & 0xf]);
-      out.push_back(kHex[c & 0xf]);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
 }
 
 // Line protocol escaping of measurement names, tag keys and tag values.

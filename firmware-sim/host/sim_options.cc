@@ -1,26 +1,7 @@
-// Names of the payload formats and the standard fleet.
+// The standard fleet.
 #include "sim_options.h"
 
 namespace edgesketch::sim {
-
-std::string_view payload_format_name(PayloadFormat format) {
-  switch (format) {
-    case PayloadFormat::kNanopb:
-      return "nanopb";
-    case PayloadFormat::kJson:
-      return "json";
-    case PayloadFormat::kLine:
-      return "line";
-  }
-  return "?";
-}
-
-std::optional<PayloadFormat> parse_payload_format(std::string_view name) {
-  for (PayloadFormat f : {PayloadFormat::kNanopb, PayloadFormat::kJson, PayloadFormat::kLine}) {
-    if (name == payload_format_name(f)) return f;
-  }
-  return std::nullopt;
-}
 
 FleetOptions standard_fleet() { return FleetOptions{}; }
 

@@ -8,18 +8,16 @@
 #include <string>
 #include <string_view>
 
+#include "edgesketch/wire/payload_format.h"
 #include "es_device/names.h"
 
 namespace edgesketch::sim {
 
-enum class PayloadFormat : std::uint8_t {
-  kNanopb,  // edgesketch.v1.ReadingBatch, columnar Samples
-  kJson,    // one JSON object per message, row form (docs/firmware-sim.md)
-  kLine,    // InfluxDB line protocol, one line per reading, ms timestamps
-};
-
-std::string_view payload_format_name(PayloadFormat format);
-std::optional<PayloadFormat> parse_payload_format(std::string_view name);
+// The simulator writes nanopb as columnar Samples, JSON as one object per message in row form
+// (docs/firmware-sim.md) and line protocol as one line per reading with ms timestamps.
+using wire::parse_payload_format;
+using wire::payload_format_name;
+using wire::PayloadFormat;
 
 struct FleetOptions {
   // Devices dev-0000..dev-(N-1); site = index % sites, line = (index / sites) % lines.

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "edgesketch/common/json_string.h"
 #include "edgesketch/common/time_math.h"
 #include "record_reader.h"
 
@@ -59,23 +60,6 @@ struct Accumulator {
   std::vector<std::vector<std::uint32_t>> distinct;
   std::vector<std::uint32_t> topk;
 };
-
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-      out.append(buf);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
 
 void append_double(std::string& out, double v) {
   if (!std::isfinite(v)) {

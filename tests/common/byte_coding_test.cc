@@ -20,7 +20,8 @@ TEST(ByteCodingTest, GoldenLittleEndianAndVarint) {
 
 TEST(ByteCodingTest, RoundTripExtremes) {
   Bytes b;
-  const std::uint64_t u[] = {0, 1, 127, 128, 16383, 16384, std::numeric_limits<std::uint64_t>::max()};
+  const std::uint64_t u[] = {
+      0, 1, 127, 128, 16383, 16384, std::numeric_limits<std::uint64_t>::max()};
   const std::int64_t s[] = {0, -1, 1, std::numeric_limits<std::int64_t>::min(),
                             std::numeric_limits<std::int64_t>::max()};
   for (auto v : u) put_varint(b, v);
@@ -37,7 +38,8 @@ TEST(ByteCodingTest, RoundTripExtremes) {
   EXPECT_EQ(r.u64(), 0x0102030405060708ull);
   EXPECT_TRUE(r.ok());
   EXPECT_TRUE(r.at_end());
-  for (auto v : u) EXPECT_EQ(static_cast<std::size_t>(varint_size(v)), [&] {
+  for (auto v : u)
+    EXPECT_EQ(static_cast<std::size_t>(varint_size(v)), [&] {
       Bytes t;
       put_varint(t, v);
       return t.size();

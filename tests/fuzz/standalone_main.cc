@@ -46,9 +46,15 @@ int main(int argc, char** argv) {
       for (int e = 0; e < edits && !in.empty(); ++e) {
         std::size_t pos = rng() % in.size();
         switch (rng() % 3) {
-          case 0: in[pos] ^= static_cast<std::uint8_t>(1u << (rng() % 8)); break;
-          case 1: in[pos] = static_cast<std::uint8_t>(rng()); break;
-          default: in.resize(pos); break;
+          case 0:
+            in[pos] ^= static_cast<std::uint8_t>(1u << (rng() % 8));
+            break;
+          case 1:
+            in[pos] = static_cast<std::uint8_t>(rng());
+            break;
+          default:
+            in.resize(pos);
+            break;
         }
       }
     } else {

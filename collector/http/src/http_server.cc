@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "deadline_server.h"
+#include "edgesketch/common/json_string.h"
 #include "edgesketch/common/version.h"
 #include "edgesketch/http/prom_json.h"
 #include "edgesketch/http/server_metrics.h"

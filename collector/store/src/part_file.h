@@ -99,7 +99,6 @@ class PartReader {
 
   const PartMeta& meta() const { return meta_; }
   const std::vector<BlockIndexEntry>& index() const { return index_; }
-  std::uint64_t file_bytes() const { return map_.bytes().size(); }
   const std::string& path() const { return path_; }
   Result<PartBlock> read_block(std::size_t i) const;
 

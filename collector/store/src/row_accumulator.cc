@@ -142,48 +142,4 @@ void RowAccumulator::to_row(std::uint64_t series_id, std::int64_t window_start, 
   }
 }
 
-Result<sketch::WindowAggregate> row_to_aggregate(const PartRow& row) {
-  std::optional<sketch::ExpHistogram> h;
-  std::optional<sketch::HyperLogLog> d;
-  std::optional<sketch::TopK> t;
-  if (!row.histogram.empty()) {
-    ES_ASSIGN_OR_RETURN(h, sketch::ExpHistogram::deserialize(row.histogram));
-  }
-  if (!row.distinct.empty()) {
-    ES_ASSIGN_OR_RETURN(d, sketch::HyperLogLog::deserialize(row.distinct));
-  }
-  if (!row.topk.empty()) {
-    ES_ASSIGN_OR_RETURN(t, sketch::TopK::deserialize(row.topk));
-  }
-  return sketch::WindowAggregate::from_parts(row.count, row.sum, row.min, row.max, std::move(h),
-                                             std::move(d), std::move(t));
-}
-
-void aggregate_to_row(std::uint64_t series_id, std::int64_t window_start,
-                      const sketch::WindowAggregate& agg, Bytes& h, Bytes& d, Bytes& t,
-                      PartRow& out) {
-  out = PartRow{};
-  out.series_id = series_id;
-  out.window_start = window_start;
-  out.count = agg.count();
-  out.sum = agg.sum();
-  out.min = agg.min();
-  out.max = agg.max();
-  h.clear();
-  d.clear();
-  t.clear();
-  if (const auto* x = agg.histogram()) {
-    x->serialize(h);
-    out.histogram = h;
-  }
-  if (const auto* x = agg.distinct()) {
-    x->serialize(d);
-    out.distinct = d;
-  }
-  if (const auto* x = agg.topk()) {
-    x->serialize(t);
-    out.topk = t;
-  }
-}
-
 }  // namespace edgesketch::store

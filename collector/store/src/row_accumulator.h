@@ -29,8 +29,8 @@ class RowAccumulator {
   Status add(const PartRow& row, HistogramMerger& merger);
 
   // A run of rows for this accumulator: `merger` starts from the histogram held; it must not
-  // serve another run until end_run(). A held histogram that does not decode (one taken with
-  // set_histogram()) is dropped and the error returned.
+  // serve another run until end_run(). A held histogram that does not decode is dropped and
+  // the error returned.
   Status begin_run(HistogramMerger& merger);
   // add() within a run.
   Status add_to_run(const PartRow& row, HistogramMerger& merger);
@@ -46,12 +46,6 @@ class RowAccumulator {
   Status merge_except_histogram(const RowAccumulator& other);
   // The histogram kept by end_run(), serialized; empty when none.
   ByteSpan histogram() const { return histogram_; }
-  // Forgets the histogram kept (to_aggregate() then has none).
-  void drop_histogram() { histogram_.clear(); }
-  // Keeps `bytes` as the histogram, unchecked: a scan cell with one row copies that row's
-  // histogram instead of decoding it (precondition: no histogram held). Whoever reads it next
-  // (begin_run(), a merger, to_aggregate()) validates it.
-  void set_histogram(ByteSpan bytes) { histogram_.assign(bytes.begin(), bytes.end()); }
 
   // The accumulated aggregate (validated by WindowAggregate::from_parts).
   Result<sketch::WindowAggregate> to_aggregate() &&;
@@ -74,14 +68,5 @@ class RowAccumulator {
   std::optional<sketch::HyperLogLog> distinct_;
   std::optional<sketch::TopK> topk_;
 };
-
-// Decodes a stored row into an aggregate (validated like any stored row: kCorruption or
-// kInvalidArgument when the bytes or the scalars do not hold together).
-Result<sketch::WindowAggregate> row_to_aggregate(const PartRow& row);
-
-// Serializes an aggregate's sketches into h, d and t and fills `out` with spans into them.
-void aggregate_to_row(std::uint64_t series_id, std::int64_t window_start,
-                      const sketch::WindowAggregate& agg, Bytes& h, Bytes& d, Bytes& t,
-                      PartRow& out);
 
 }  // namespace edgesketch::store

@@ -60,11 +60,6 @@ Statement& Statement::bind(int index, std::string_view text) {
   return *this;
 }
 
-Statement& Statement::bind_null(int index) {
-  sqlite3_bind_null(stmt_.get(), index);
-  return *this;
-}
-
 Result<bool> Statement::step() {
   int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
@@ -85,10 +80,6 @@ void Statement::reset() {
 }
 
 std::int64_t Statement::column_int(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
-
-bool Statement::column_is_null(int col) const {
-  return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL;
-}
 
 ByteSpan Statement::column_blob(int col) const {
   const void* p = sqlite3_column_blob(stmt_.get(), col);

@@ -29,9 +29,7 @@ inline std::int64_t zigzag_decode(std::uint64_t v) {
 }
 
 // Number of bytes put_varint() writes for v (1..10).
-inline int varint_size(std::uint64_t v) {
-  return 1 + (63 - std::countl_zero(v | 1)) / 7;
-}
+inline int varint_size(std::uint64_t v) { return 1 + (63 - std::countl_zero(v | 1)) / 7; }
 
 inline void put_u8(Bytes& out, std::uint8_t v) { out.push_back(v); }
 template <typename T>

@@ -11,9 +11,6 @@
 
 namespace edgesketch::http {
 
-// A JSON string literal; escapes like Go's encoding/json (HTML-safe: <, >, & as \u003c…; other
-// control characters as \u00XX; invalid UTF-8 as \ufffd).
-void append_json_string(std::string& out, std::string_view s);
 // Milliseconds as Prometheus writes them: 1700000000 / 1700000000.5 is written "1700000000.500"
 // (seconds, then three fraction digits when the fraction is not zero).
 void append_timestamp(std::string& out, std::int64_t t_ms);

@@ -32,7 +32,6 @@ class Statement {
   Statement& bind(int index, std::int64_t v);
   Statement& bind(int index, ByteSpan blob);
   Statement& bind(int index, std::string_view text);
-  Statement& bind_null(int index);
 
   // Runs one step: true when a row is ready, false when done. Errors name the statement.
   Result<bool> step();
@@ -42,7 +41,6 @@ class Statement {
   void reset();
 
   std::int64_t column_int(int col) const;
-  bool column_is_null(int col) const;
   // Valid until the next step(), reset() or destruction.
   ByteSpan column_blob(int col) const;
   std::string column_text(int col) const;
