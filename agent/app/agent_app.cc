@@ -1,54 +1,31 @@
 // The agent daemon's wiring: sinks on the input threads, the aggregator thread's loop, journal
-// replay at start, the ordered shutdown, the self-metrics (/metrics) and the self source that
-// ships them as series.
+// replay at start, the ordered shutdown and the self source that ships the daemon's own health
+// as series. The state is AgentApp::Impl (agent_app_impl.h); the metrics are agent_metrics.cc's.
 #include "app/agent_app.h"
 
-#include <dirent.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/timex.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <mutex>
-#include <optional>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
-#include <xxhash.h>
-
-#include "app/storage_stall.h"
-#include "edgesketch/common/byte_coding.h"
-#include "edgesketch/common/clock.h"
-#include "edgesketch/daemon/daemon.h"
-#include "edgesketch/daemon/metrics.h"
-#include "forward/forwarder.h"
-#include "input/mqtt_input.h"
-#include "input/udp_input.h"
-#include "journal/journal.h"
-#include "outbox/outbox.h"
-#include "ring/reading_ring.h"
-#include "window/aggregator.h"
-#include "window/close_marks.h"
-#include "window/self_metrics.h"
+#include "app/agent_app_impl.h"
+#include "journal/payload_record.h"
 
 namespace edgesketch::agent {
 namespace {
 
 using Steady = std::chrono::steady_clock;
 
-// Redelivery filter (Impl::redelivery): how long after a start it applies and how many of the
-// journal's newest payload records it knows. The broker redelivers at most its in-flight window
-// of QoS 1 messages (mosquitto: 20 by default), the newest ones the agent received.
-constexpr std::int64_t kRedeliveryWindowMs = 60'000;
-constexpr std::uint64_t kRedeliveryTail = 4096;
-// The receive time at the head of a kTimedPayloadRecord.
-constexpr std::size_t kTimeBytes = sizeof(std::uint64_t);
+static_assert(kMaxPayloadRecordFormat == static_cast<std::uint8_t>(PayloadFormat::kLine),
+              "journal payload records name every PayloadFormat");
 
 // Storage stalls (StorageStall sites). The journal: its appends (segment starts included) and
 // its fsyncs; the outbox: the aggregator's appends and the forwarder's calls (hand-outs, acks).
@@ -68,238 +45,18 @@ constexpr std::int64_t kJournalRetryMinMs = 10;
 constexpr std::int64_t kJournalRetryMaxMs = 200;
 constexpr std::int64_t kOutboxRetryMs = 200;
 
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now().time_since_epoch())
-      .count();
+const Clock& system_clock() {
+  static const SystemClock clock;
+  return clock;
 }
-
-// STA_UNSYNC clear in the kernel's NTP state: some time daemon disciplines the clock.
-bool clock_synced() {
-  struct timex tx {};
-  const int state = ::adjtimex(&tx);
-  return state != -1 && state != TIME_ERROR && (tx.status & STA_UNSYNC) == 0;
-}
-
-std::uint64_t dir_bytes(const std::string& dir) {
-  std::uint64_t total = 0;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (const dirent* e = ::readdir(d)) {
-      struct stat st {};
-      const std::string path = dir + "/" + e->d_name;
-      if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) total += st.st_size;
-    }
-    ::closedir(d);
-  }
-  return total;
-}
-
-// Logs at most one line per interval per call site; counts what it held back.
-class RateLimitedLog {
- public:
-  explicit RateLimitedLog(std::int64_t interval_ms) : interval_ms_(interval_ms) {}
-  template <typename... Args>
-  void warn(fmt::format_string<Args...> f, Args&&... args) {
-    emit(spdlog::level::warn, f, std::forward<Args>(args)...);
-  }
-  template <typename... Args>
-  void info(fmt::format_string<Args...> f, Args&&... args) {
-    emit(spdlog::level::info, f, std::forward<Args>(args)...);
-  }
-
- private:
-  template <typename... Args>
-  void emit(spdlog::level::level_enum level, fmt::format_string<Args...> f, Args&&... args) {
-    const std::int64_t now = steady_ms();
-    std::int64_t last = last_ms_.load(std::memory_order_relaxed);
-    if (now - last < interval_ms_ || !last_ms_.compare_exchange_strong(last, now)) {
-      suppressed_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    const std::uint64_t held = suppressed_.exchange(0);
-    std::string line = fmt::format(f, std::forward<Args>(args)...);
-    if (held > 0) line += fmt::format(" ({} similar lines suppressed)", held);
-    spdlog::log(level, "{}", line);
-  }
-
-  const std::int64_t interval_ms_;
-  std::atomic<std::int64_t> last_ms_{-1'000'000'000};
-  std::atomic<std::uint64_t> suppressed_{0};
-};
 
 }  // namespace
-
-// A UDP datagram held while the journal cannot write, with what it was received with.
-struct HeldPayload {
-  std::string topic;
-  Bytes payload;
-  std::int64_t received_ms = 0;
-  std::size_t readings = 0;
-};
-
-// A closed batch waiting for the outbox (appended in order; see commit_device_batches()).
-struct HeldBatch {
-  wire::WindowBatch batch;
-  CloseMarksBlob marks;
-  std::uint64_t journal_upto = 0;  // 0 for all but the last batch of a round
-  bool self = false;               // a self-metrics batch (nothing of it is journaled)
-};
-
-// What became of a payload in Impl::take().
-enum class Taken {
-  kAccepted,       // journaled and pushed (or a redelivery, already journaled)
-  kRefused,        // bad payload, or dropped (counted)
-  kNoRoom,         // UDP: the ring is full (not counted yet)
-  kJournalFailed,  // UDP: the journal cannot write now (not counted yet)
-};
-
-// One input: its transport, ring and the state its sink keeps on the transport's thread.
-struct InputPipe {
-  InputConfig config;
-  std::unique_ptr<ReadingRing> ring;
-  std::unique_ptr<MqttInput> mqtt;
-  std::unique_ptr<UdpInput> udp;
-  // Owned by the transport's thread (the sink).
-  PayloadParser parser;
-  std::unique_ptr<ReadingChunk> spare;
-  Bytes record;  // journal record being built
-  // Journal records of this input appended but not yet fed to the aggregator, oldest first.
-  // Guards the pair "journal append + remember its number", so the aggregator thread can cap
-  // journal_upto below every record not yet fed (records of several inputs interleave).
-  std::mutex unfed_mu;
-  std::deque<std::uint64_t> unfed;
-  // UDP: datagrams held while the journal cannot write, oldest first (the transport's thread;
-  // the main thread after the transport stopped).
-  std::deque<HeldPayload> held;
-  std::size_t held_bytes = 0;
-  std::atomic<std::size_t> held_count{0};  // held.size(), for the gauge
-  std::int64_t held_retry_ms = 0;          // steady; the next attempt to journal them
-  daemon::Counter* accepted_payloads = nullptr;
-  daemon::Counter* accepted_readings = nullptr;
-};
-
-struct AgentApp::Impl {
-  AgentConfig config;
-  SystemClock clock;
-  daemon::MetricsRegistry metrics;
-  std::unique_ptr<Outbox> outbox;
-  std::unique_ptr<Journal> journal;
-  std::unique_ptr<Aggregator> aggregator;  // the aggregator thread's (create() before it runs)
-  std::unique_ptr<Forwarder> forwarder;
-  std::vector<std::unique_ptr<InputPipe>> inputs;
-  std::unique_ptr<daemon::MetricsServer> metrics_server;
-  std::thread aggregator_thread;
-  RateLimitedLog bad_payload_log{5'000};
-  RateLimitedLog drop_log{5'000};
-  RateLimitedLog redelivery_log{5'000};
-
-  std::atomic<bool> inputs_stopping{false};  // push_blocking gives up (never set while draining)
-  // Set when stop() begins: a sink waiting for the journal gives up, the aggregator drains the
-  // rings even when the outbox is stalled.
-  std::atomic<bool> shutting_down{false};
-  std::atomic<bool> aggregator_stop{false};
-  std::atomic<std::int64_t> aggregator_beat_ms{0};
-  bool started = false;
-  bool stopped = false;
-  // Set after the outbox refused a batch for good (too large): the journal is not trimmed any
-  // more this run (what the batch held is replayed after a restart).
-  bool trim_blocked = false;
-
-  // Storage stalls: held data is retried until the component writes again (docs/agent.md).
-  std::unique_ptr<StorageStall> journal_stall;
-  std::unique_ptr<StorageStall> outbox_stall;
-  std::int64_t journal_sync_retry_ms = 0;  // steady; the aggregator thread's
-  // Closed batches not yet in the outbox, oldest first (the aggregator thread's).
-  std::deque<HeldBatch> outbox_held;
-  std::atomic<std::size_t> outbox_held_count{0};
-  std::int64_t outbox_retry_ms = 0;  // steady
-  // The highest journal_upto the outbox committed (the journal is trimmed up to it), and how far
-  // it was trimmed.
-  std::uint64_t committed_upto = 0;
-  std::uint64_t trimmed_upto = 0;
-  // Set while outbox_held is full: the aggregator takes nothing from the rings, MQTT sinks wait.
-  std::atomic<bool> outbox_backpressure{false};
-
-  // Redelivery filter. A kill -9 with unread input on the socket resets the connection, so
-  // PUBACKs Paho had queued never reach the broker, which redelivers those messages after the
-  // restart although they are journaled already (and perhaps committed in a window). The broker
-  // marks every redelivery with the DUP flag (MQTT 3.1.1 [MQTT-3.3.1-1]; mosquitto sets it on
-  // each message it sends again, the resend after a reconnect included, and keeps it in its
-  // persistence file). Hashes (XXH3 of the journal record, seeded with its type) of the newest
-  // kRedeliveryTail payload records in the journal -> copies; an MQTT message flagged DUP whose
-  // payload matches one in the first kRedeliveryWindowMs after start is taken as that
-  // redelivery and not journaled again, and uses that copy up. A message without DUP was never
-  // delivered before and is always taken, however many identical payloads the journal holds.
-  std::mutex redelivery_mu;  // guards redelivery
-  std::unordered_map<std::uint64_t, std::uint32_t> redelivery;
-  std::atomic<bool> redelivery_active{false};
-  std::int64_t redelivery_until_ms = 0;  // steady; set before the inputs start
-  daemon::Counter* redelivered = nullptr;
-
-  std::mutex reload_mu;  // guards pending_rules, reload_result
-  std::condition_variable reload_cv;
-  std::optional<std::vector<RuleSpec>> pending_rules;
-  std::optional<Status> reload_result;  // of the last rule set the aggregator took
-  daemon::Counter* reloads_applied = nullptr;
-  daemon::Counter* reloads_rejected = nullptr;
-  std::atomic<std::size_t> rule_count{0};  // the aggregator's rules, for the gauge
-
-  std::mutex agg_stats_mu;  // guards agg_stats (copied by the aggregator thread every ~500 ms)
-  AggregatorStats agg_stats;
-
-  // The self source ([self_metrics], window/self_metrics.h); both null when it is off. Owned by
-  // the aggregator thread. Its aggregator holds only the built-in rule, so the [[rule]]s never
-  // see a self reading, and its readings are not journaled (record number 0).
-  std::unique_ptr<Aggregator> self_aggregator;
-  std::unique_ptr<SelfMetrics> self_source;
-  std::uint64_t outbox_dropped_at_start = 0;  // the outbox's drop counts persist across runs
-  OutboxStats last_outbox;                    // kept for a sample when stats() fails
-  std::atomic<std::uint64_t> payloads_bad{0};
-  daemon::Counter* self_samples = nullptr;
-  daemon::Counter* self_records = nullptr;
-
-  daemon::Counter* drop_ring_full = nullptr;
-  daemon::Counter* drop_ring_timeout = nullptr;
-  daemon::Counter* drop_journal_error = nullptr;
-  daemon::Counter* drop_journal_stalled = nullptr;
-  daemon::Counter* drop_outbox_stalled = nullptr;
-  daemon::Counter* outbox_append_errors = nullptr;
-  daemon::Counter* replayed_records = nullptr;
-  daemon::Counter* replay_unparsable = nullptr;
-
-  bool sink(InputPipe& in, std::string_view topic, ByteSpan payload, bool dup);
-  // Parses, journals and pushes one payload. `may_journal` false: stop before the journal
-  // (UDP datagrams queue behind held ones). MQTT waits for ring room and for the journal.
-  Taken take(InputPipe& in, std::string_view topic, ByteSpan payload, std::int64_t received_ms,
-             bool dup, bool may_journal);
-  // UDP: holds the datagram just parsed into in.spare (or drops it, counted, when the hold is
-  // full). Returns whether it was held.
-  bool hold(InputPipe& in, std::string_view topic, ByteSpan payload, std::int64_t received_ms);
-  // UDP: journals held datagrams, oldest first, when a retry is due (or `force`).
-  void retry_held(InputPipe& in, bool force);
-  Status replay();
-  void run_aggregator();
-  std::uint64_t drain_rings();
-  // Takes the closed batches into outbox_held and stores what it can (`force`: now, whatever
-  // the retry interval).
-  void commit_closed(bool force = false);
-  void commit_device_batches();
-  void commit_self_batches();
-  // Appends held batches in order until one fails (retried after kOutboxRetryMs) or none is
-  // left; then trims the journal up to what is committed.
-  void flush_outbox_held(bool force);
-  void sync_journal(std::int64_t now);
-  // Feeds a sample to the self aggregator when its interval slot has none yet (or `force`).
-  void sample_self(bool force);
-  SelfSample take_self_sample();
-  void publish_stats();
-  void register_metrics();
-};
 
 AgentApp::AgentApp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AgentApp::~AgentApp() { stop(0); }
 
 Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps deps) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(deps.clock ? *deps.clock : system_clock());
   impl->config = std::move(config);
   const AgentConfig& c = impl->config;
   if (::mkdir(c.agent.data_dir.c_str(), 0750) != 0 && errno != EEXIST) {
@@ -433,13 +190,13 @@ bool AgentApp::Impl::sink(InputPipe& in, std::string_view topic, ByteSpan payloa
     case Taken::kNoRoom: {
       const std::size_t n = in.spare->readings.size();
       if (outbox_backpressure.load(std::memory_order_relaxed)) {
-        drop_outbox_stalled->inc(n);
+        counters.drop_outbox_stalled->inc(n);
         drop_log.warn(
             "input {}: ring full while the outbox is stalled, datagram of {} readings "
             "dropped",
             in.config.name, n);
       } else {
-        drop_ring_full->inc(n);
+        counters.drop_ring_full->inc(n);
         drop_log.warn("input {}: ring full, datagram of {} readings dropped", in.config.name, n);
       }
       return false;
@@ -468,36 +225,19 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   }
   const std::size_t n = chunk.readings.size();
   // One write() of the whole record: this is what makes the (already PUBACKed) message durable.
-  const std::size_t dev_len = device.size() <= 255 ? device.size() : 0;
-  in.record.resize(kTimeBytes + 1 + dev_len + payload.size());
-  const auto received = static_cast<std::uint64_t>(received_ms);  // little-endian, as put_u64
-  std::memcpy(in.record.data(), &received, kTimeBytes);
-  std::uint8_t* body = in.record.data() + kTimeBytes;  // what the redelivery filter hashes
-  body[0] = static_cast<std::uint8_t>(dev_len);
-  std::copy_n(device.data(), dev_len, reinterpret_cast<char*>(body + 1));
-  std::copy(payload.begin(), payload.end(), body + 1 + dev_len);
-  const std::size_t body_len = in.record.size() - kTimeBytes;
+  const std::uint8_t type = encode_payload_record(static_cast<std::uint8_t>(in.config.format),
+                                                  received_ms, device, payload, in.record);
+  const ByteSpan body = payload_record_body(in.record);  // what the redelivery filter hashes
   // Only a message the broker flags as DUP can be a redelivery: one without the flag was never
   // delivered before, however many byte-identical payloads the journal holds (line protocol
   // without timestamps repeats byte for byte).
   if (dup && in.config.type == InputType::kMqtt &&
-      redelivery_active.load(std::memory_order_relaxed)) {
-    if (steady_ms() > redelivery_until_ms) {
-      redelivery_active.store(false);
-    } else {
-      const std::uint64_t h =
-          XXH3_64bits_withSeed(body, body_len, static_cast<std::uint64_t>(in.config.format));
-      std::lock_guard lock(redelivery_mu);
-      auto it = redelivery.find(h);
-      if (it != redelivery.end()) {
-        if (--it->second == 0) redelivery.erase(it);
-        redelivered->inc();
-        redelivery_log.info(
-            "input {}: a redelivered payload on {} is journaled already, not counted again",
-            in.config.name, topic);
-        return Taken::kAccepted;  // journaled (and replayed) before the restart
-      }
-    }
+      redelivery.take_redelivery(static_cast<std::uint8_t>(in.config.format), body)) {
+    counters.redelivered->inc();
+    redelivery_log.info(
+        "input {}: a redelivered payload on {} is journaled already, not counted again",
+        in.config.name, topic);
+    return Taken::kAccepted;  // journaled (and replayed) before the restart
   }
   // Room in the ring before the journal write: a payload dropped here was never journaled, so
   // a restart cannot replay what the counters report as dropped. Only this thread pushes, so
@@ -516,7 +256,7 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     if (in.ring->fill() >= in.ring->capacity()) {
-      drop_ring_timeout->inc(n);
+      counters.drop_ring_timeout->inc(n);
       drop_log.warn("input {}: ring still full after 15 s, payload of {} readings dropped",
                     in.config.name, n);
       return Taken::kRefused;
@@ -524,8 +264,6 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   }
   // The journal write. MQTT holds the payload and retries until the journal works again (Paho
   // reads nothing more meanwhile: the broker queues at QoS 1); UDP hands it back for the hold.
-  const auto type =
-      static_cast<std::uint8_t>(kTimedPayloadRecord | static_cast<std::uint8_t>(in.config.format));
   std::int64_t backoff_ms = kJournalRetryMinMs;
   for (;;) {
     if (may_journal && !journal_stall->failing(kJournalSync)) {
@@ -542,7 +280,7 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
     if (in.config.type == InputType::kUdp) return Taken::kJournalFailed;
     if (shutting_down.load(std::memory_order_relaxed)) {
       // Shutting down with a journal that still cannot write: the payload cannot be kept.
-      drop_journal_error->inc(n);
+      counters.drop_journal_error->inc(n);
       spdlog::error(
           "input {}: stopping while the journal cannot write; payload of {} readings "
           "dropped",
@@ -564,7 +302,7 @@ bool AgentApp::Impl::hold(InputPipe& in, std::string_view topic, ByteSpan payloa
                           std::int64_t received_ms) {
   const std::size_t n = in.spare->readings.size();
   if (in.held.size() >= kUdpHoldPayloads || in.held_bytes + payload.size() > kUdpHoldBytes) {
-    drop_journal_stalled->inc(n);
+    counters.drop_journal_stalled->inc(n);
     drop_log.warn(
         "input {}: the journal cannot write and {} datagrams are held already; "
         "datagram of {} readings dropped",
@@ -579,7 +317,7 @@ bool AgentApp::Impl::hold(InputPipe& in, std::string_view topic, ByteSpan payloa
 }
 
 void AgentApp::Impl::retry_held(InputPipe& in, bool force) {
-  const std::int64_t now = steady_ms();
+  const std::int64_t now = mono_ms();
   if (!force && now < in.held_retry_ms) return;
   while (!in.held.empty()) {
     HeldPayload& h = in.held.front();
@@ -622,53 +360,41 @@ Status AgentApp::Impl::replay() {
   PayloadParser parser;
   ReadingBuffer buf;
   std::uint64_t payloads = 0, bad = 0;
-  // Every payload record still in the journal is hashed for the redelivery filter (the newest
-  // kRedeliveryTail of them: trim keeps at least those, committed or not, because a message
+  // Every payload record still in the journal goes to the redelivery filter (it keeps the newest
+  // RedeliveryFilter::kTail of them: trim keeps at least those, committed or not, because a message
   // whose PUBACK was lost may already be in a committed window); only those past the outbox's
   // journal_upto are fed to the windows.
-  std::deque<std::uint64_t> recent;
-  auto second = journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type,
-                                       ByteSpan payload) {
-    constexpr auto kLast = static_cast<std::uint8_t>(PayloadFormat::kLine);
-    std::int64_t received_ms = 0;  // 0: an untimed record of an earlier version
-    std::uint8_t format = type;
-    if ((type & ~kRecordFormatMask) == kTimedPayloadRecord && (type & kRecordFormatMask) <= kLast) {
-      format = static_cast<std::uint8_t>(type & kRecordFormatMask);
-      ByteReader r(payload);
-      received_ms = static_cast<std::int64_t>(r.u64());
-      if (!r.ok()) {
-        if (record_no >= from) ++bad;
-        return;
-      }
-      payload = payload.subspan(kTimeBytes);
-    } else if (type > kLast) {
-      return;  // close marks (earlier versions) and anything unknown
-    }
-    if (payload.empty()) return;
-    recent.push_back(XXH3_64bits_withSeed(payload.data(), payload.size(), format));
-    if (recent.size() > kRedeliveryTail) recent.pop_front();
-    if (record_no < from) return;
-    const std::size_t dev_len = payload[0];
-    if (payload.size() < 1 + dev_len) {
-      ++bad;
-      return;
-    }
-    const std::string_view device(reinterpret_cast<const char*>(payload.data() + 1), dev_len);
-    buf.clear();
-    Status s = parser.parse(static_cast<PayloadFormat>(format), payload.subspan(1 + dev_len),
-                            received_ms > 0 ? received_ms : clock.now_ms(), buf, device);
-    if (!s.ok()) {
-      ++bad;
-      return;
-    }
-    aggregator->add(buf.view(), record_no);
-    ++payloads;
-  });
+  auto second =
+      journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type, ByteSpan payload) {
+        const PayloadRecordView rec = read_payload_record(type, payload);
+        if (rec.kind == PayloadRecordView::Kind::kOther) return;  // close marks, anything unknown
+        if (rec.kind == PayloadRecordView::Kind::kMalformed) {
+          if (record_no >= from) ++bad;
+          return;
+        }
+        if (rec.body.empty()) return;
+        redelivery.remember(rec.format, rec.body);
+        if (record_no < from) return;
+        const auto parts = split_payload_record_body(rec.body);
+        if (!parts) {
+          ++bad;
+          return;
+        }
+        buf.clear();
+        Status s = parser.parse(static_cast<PayloadFormat>(rec.format), parts->payload,
+                                rec.received_ms > 0 ? rec.received_ms : clock.now_ms(), buf,
+                                parts->device);
+        if (!s.ok()) {
+          ++bad;
+          return;
+        }
+        aggregator->add(buf.view(), record_no);
+        ++payloads;
+      });
   if (!second.ok()) return second.status();
   aggregator->clear_replay_fence();
-  for (std::uint64_t h : recent) ++redelivery[h];
-  replayed_records->inc(payloads);
-  replay_unparsable->inc(bad);
+  counters.replayed_records->inc(payloads);
+  counters.replay_unparsable->inc(bad);
   spdlog::info(
       "journal replay from record {}: {} payloads, {} close marks ({} bad marks "
       "records, {} unparsable payloads), {} corrupt segments, {} torn records",
@@ -749,7 +475,7 @@ void AgentApp::Impl::commit_self_batches() {
 }
 
 void AgentApp::Impl::flush_outbox_held(bool force) {
-  const std::int64_t now = steady_ms();
+  const std::int64_t now = mono_ms();
   if (!outbox_held.empty() && (force || now >= outbox_retry_ms)) {
     while (!outbox_held.empty()) {
       HeldBatch& h = outbox_held.front();
@@ -758,7 +484,7 @@ void AgentApp::Impl::flush_outbox_held(bool force) {
       auto seq = outbox->append_in_place(h.batch, h.journal_upto, lane, h.marks);
       if (!seq.ok() && seq.status().code() != StatusCode::kInvalidArgument) {
         // A full disk, an I/O or fsync error: the batch stays first in line and is retried.
-        outbox_append_errors->inc();
+        counters.outbox_append_errors->inc();
         outbox_stall->failed(kOutboxAppend, seq.status());
         outbox_retry_ms = now + kOutboxRetryMs;
         break;
@@ -767,13 +493,13 @@ void AgentApp::Impl::flush_outbox_held(bool force) {
         // Refused for good (too large for the outbox): counted and logged. A device batch's
         // readings stay in the journal, which is not trimmed any more this run, so a restart
         // replays them.
-        outbox_append_errors->inc();
+        counters.outbox_append_errors->inc();
         if (!h.self) trim_blocked = true;
         spdlog::error("outbox refused a batch of {} records: {}", records,
                       seq.status().to_string());
       } else {
         outbox_stall->cleared(kOutboxAppend);
-        if (h.self) self_records->inc(records);
+        if (h.self) counters.self_records->inc(records);
         committed_upto = std::max(committed_upto, h.journal_upto);
       }
       outbox_held.pop_front();
@@ -782,10 +508,10 @@ void AgentApp::Impl::flush_outbox_held(bool force) {
     outbox_held_count.store(outbox_held.size(), std::memory_order_relaxed);
   }
   outbox_backpressure.store(outbox_held.size() >= kOutboxHoldBatches, std::memory_order_relaxed);
-  // The newest kRedeliveryTail records stay for the redelivery filter of the next start.
+  // The newest RedeliveryFilter::kTail records stay for the redelivery filter of the next start.
   const std::uint64_t next = journal->stats().next_record_no;
   const std::uint64_t upto =
-      std::min(committed_upto, next > kRedeliveryTail ? next - kRedeliveryTail : 0);
+      std::min(committed_upto, next > RedeliveryFilter::kTail ? next - RedeliveryFilter::kTail : 0);
   if (upto > trimmed_upto && !trim_blocked) {
     auto trimmed = journal->trim(upto);
     if (trimmed.ok()) {
@@ -824,9 +550,10 @@ SelfSample AgentApp::Impl::take_self_sample() {
   s.readings_accepted = a.accepted;
   for (std::uint64_t r : a.rejected) s.readings_rejected += r;
   s.windows_closed = a.windows_closed;
-  s.readings_dropped = drop_ring_full->value() + drop_ring_timeout->value() +
-                       drop_journal_error->value() + drop_journal_stalled->value() +
-                       drop_outbox_stalled->value();
+  s.readings_dropped = counters.drop_ring_full->value() + counters.drop_ring_timeout->value() +
+                       counters.drop_journal_error->value() +
+                       counters.drop_journal_stalled->value() +
+                       counters.drop_outbox_stalled->value();
   s.payloads_bad = payloads_bad.load(std::memory_order_relaxed);
   auto ost = outbox->stats();
   if (ost.ok()) {
@@ -856,7 +583,7 @@ void AgentApp::Impl::sample_self(bool force) {
   const std::int64_t now = clock.now_ms();
   if (force || self_source->due(now)) {
     self_aggregator->add(self_source->sample(take_self_sample(), now));
-    self_samples->inc();
+    counters.self_samples->inc();
   }
   self_aggregator->poll();
 }
@@ -868,30 +595,25 @@ void AgentApp::Impl::publish_stats() {
 }
 
 void AgentApp::Impl::run_aggregator() {
-  std::int64_t last_poll = steady_ms();
+  std::int64_t last_poll = mono_ms();
   std::int64_t last_stats = 0;
   while (!aggregator_stop.load(std::memory_order_acquire)) {
-    const std::int64_t now = steady_ms();
+    const std::int64_t now = mono_ms();
     aggregator_beat_ms.store(now, std::memory_order_relaxed);
     // Backpressure while the outbox holds too many batches: the rings fill, MQTT sinks wait.
     const bool hold_back = outbox_backpressure.load(std::memory_order_relaxed) &&
                            !shutting_down.load(std::memory_order_relaxed);
     const std::uint64_t chunks = hold_back ? 0 : drain_rings();
-    {
-      std::lock_guard lock(reload_mu);
-      if (pending_rules) {
-        Status s = aggregator->reload_rules(std::move(*pending_rules));
-        pending_rules.reset();
-        if (s.ok()) {
-          reloads_applied->inc();
-          rule_count.store(aggregator->rules().size(), std::memory_order_relaxed);
-        } else {
-          reloads_rejected->inc();
-        }
-        reload_result = std::move(s);
-        reload_cv.notify_all();
+    rule_reload.apply_pending([this](std::vector<RuleSpec> rules) {
+      Status s = aggregator->reload_rules(std::move(rules));
+      if (s.ok()) {
+        counters.reloads_applied->inc();
+        rule_count.store(aggregator->rules().size(), std::memory_order_relaxed);
+      } else {
+        counters.reloads_rejected->inc();
       }
-    }
+      return s;
+    });
     if (now - last_poll >= 100) {
       aggregator->poll();
       sample_self(false);
@@ -945,9 +667,8 @@ Status AgentApp::start() {
     if (!server.ok()) return server.status();
     m.metrics_server = std::move(*server);
   }
-  m.aggregator_beat_ms.store(steady_ms());
-  m.redelivery_until_ms = steady_ms() + kRedeliveryWindowMs;
-  m.redelivery_active.store(!m.redelivery.empty());
+  m.aggregator_beat_ms.store(m.mono_ms());
+  m.redelivery.start();
   m.aggregator_thread = std::thread([&m] { m.run_aggregator(); });
   m.forwarder->start();
   for (auto& in : m.inputs) {
@@ -959,19 +680,10 @@ Status AgentApp::start() {
 }
 
 Status AgentApp::reload_rules(std::vector<RuleSpec> rules, std::chrono::milliseconds timeout) {
-  Impl& m = *impl_;
-  std::unique_lock lock(m.reload_mu);
-  m.pending_rules = std::move(rules);
-  m.reload_result.reset();
-  if (!m.reload_cv.wait_for(lock, timeout, [&] { return m.reload_result.has_value(); })) {
-    return Status::unavailable(
-        "the aggregator has not taken the new rules yet; they apply when "
-        "it does");
-  }
-  return *m.reload_result;
+  return impl_->rule_reload.offer(std::move(rules), timeout);
 }
 
-void AgentApp::reload_rejected() { impl_->reloads_rejected->inc(); }
+void AgentApp::reload_rejected() { impl_->counters.reloads_rejected->inc(); }
 
 void AgentApp::stop(int forward_grace_ms) {
   Impl& m = *impl_;
@@ -995,7 +707,7 @@ void AgentApp::stop(int forward_grace_ms) {
     if (in->held.empty()) continue;
     std::uint64_t readings = 0;
     for (const HeldPayload& h : in->held) readings += h.readings;
-    m.drop_journal_stalled->inc(readings);
+    m.counters.drop_journal_stalled->inc(readings);
     spdlog::error(
         "input {}: stopping while the journal cannot write; {} held datagrams ({} "
         "readings) dropped",
@@ -1020,8 +732,10 @@ void AgentApp::stop(int forward_grace_ms) {
   if (m.metrics_server) m.metrics_server->stop();
 }
 
-bool AgentApp::healthy() const {
-  return steady_ms() - impl_->aggregator_beat_ms.load(std::memory_order_relaxed) < 5'000;
+bool AgentApp::healthy() const { return impl_->healthy(); }
+
+bool AgentApp::Impl::healthy() const {
+  return mono_ms() - aggregator_beat_ms.load(std::memory_order_relaxed) < 5'000;
 }
 
 int AgentApp::metrics_port() const {
@@ -1029,180 +743,5 @@ int AgentApp::metrics_port() const {
 }
 
 std::string AgentApp::render_metrics() const { return impl_->metrics.render(); }
-
-// --- metrics ---------------------------------------------------------------------------------
-
-void AgentApp::Impl::register_metrics() {
-  daemon::MetricsRegistry& m = metrics;
-  auto dropped = [&](const char* reason) {
-    return &m.counter("edgesketch_agent_dropped_readings_total",
-                      "Readings the agent dropped, by reason", {{"reason", reason}});
-  };
-  drop_ring_full = dropped("ring_full");
-  drop_ring_timeout = dropped("ring_timeout");
-  drop_journal_error = dropped("journal_error");
-  drop_journal_stalled = dropped("journal_stalled");
-  drop_outbox_stalled = dropped("outbox_stalled");
-  journal_stall = std::make_unique<StorageStall>("journal", m);
-  outbox_stall = std::make_unique<StorageStall>("outbox", m);
-  m.gauge_fn("edgesketch_agent_outbox_held_batches",
-             "Closed batches waiting in memory for the outbox to write again", {},
-             [this] { return static_cast<double>(outbox_held_count.load()); });
-  outbox_append_errors = &m.counter("edgesketch_agent_outbox_append_errors_total",
-                                    "Batches the outbox failed to store");
-  redelivered = &m.counter("edgesketch_agent_redelivered_payloads_total",
-                           "MQTT payloads redelivered after a restart and already journaled");
-  const std::string reloads_help = "SIGHUP reloads of the rules, by result";
-  reloads_applied =
-      &m.counter("edgesketch_agent_config_reloads_total", reloads_help, {{"result", "applied"}});
-  reloads_rejected =
-      &m.counter("edgesketch_agent_config_reloads_total", reloads_help, {{"result", "rejected"}});
-  m.gauge_fn("edgesketch_agent_rules", "Rules the aggregator applies", {},
-             [this] { return static_cast<double>(rule_count.load(std::memory_order_relaxed)); });
-  replayed_records =
-      &m.counter("edgesketch_agent_journal_replayed_total", "Journal payloads replayed at start");
-  replay_unparsable =
-      &m.counter("edgesketch_agent_journal_replay_unparsable_total",
-                 "Journal payloads replay could not parse (their readings are not counted)");
-  self_samples = &m.counter("edgesketch_agent_self_samples_total",
-                            "Samples of the agent's own health fed to the self-metrics rule");
-  self_records = &m.counter("edgesketch_agent_self_records_total",
-                            "Self-metrics window records appended to the outbox");
-
-  for (auto& inp : inputs) {
-    InputPipe* in = inp.get();
-    const daemon::Labels l = {{"input", in->config.name}};
-    in->accepted_payloads =
-        &m.counter("edgesketch_agent_payloads_accepted_total", "Payloads parsed and journaled", l);
-    in->accepted_readings =
-        &m.counter("edgesketch_agent_input_readings_total", "Readings of accepted payloads", l);
-    m.gauge_fn("edgesketch_agent_ring_fill", "Chunks waiting in the input's ring", l,
-               [in] { return static_cast<double>(in->ring->fill()); });
-    m.gauge_fn("edgesketch_agent_ring_capacity", "Capacity of the input's ring", l,
-               [in] { return static_cast<double>(in->ring->capacity()); });
-    if (in->udp) {
-      m.gauge_fn("edgesketch_agent_input_held_payloads",
-                 "Datagrams held in memory while the journal cannot write", l,
-                 [in] { return static_cast<double>(in->held_count.load()); });
-    }
-    if (in->mqtt) {
-      m.gauge_fn("edgesketch_agent_input_connected", "1 while the MQTT input is connected", l,
-                 [in] { return in->mqtt->stats().connected ? 1.0 : 0.0; });
-      m.counter_fn("edgesketch_agent_input_messages_total", "Messages the input received", l,
-                   [in] { return static_cast<double>(in->mqtt->stats().received); });
-      m.counter_fn("edgesketch_agent_payloads_oversize_total",
-                   "Payloads above the input's size limit, dropped unparsed", l,
-                   [in] { return static_cast<double>(in->mqtt->stats().oversize); });
-    } else {
-      m.counter_fn("edgesketch_agent_input_messages_total", "Messages the input received", l,
-                   [in] { return static_cast<double>(in->udp->stats().received); });
-      m.counter_fn("edgesketch_agent_payloads_oversize_total",
-                   "Payloads above the input's size limit, dropped unparsed", l,
-                   [in] { return static_cast<double>(in->udp->stats().oversize); });
-      m.counter_fn("edgesketch_agent_udp_socket_drops_total",
-                   "Datagrams the kernel dropped at the input's socket (receive buffer full)", l,
-                   [in] { return static_cast<double>(in->udp->stats().socket_drops); });
-      m.gauge_fn("edgesketch_agent_udp_receive_buffer_bytes",
-                 "The input socket's receive buffer as the kernel granted it", l,
-                 [in] { return static_cast<double>(in->udp->receive_buffer_effective()); });
-    }
-  }
-
-  auto agg = [this](auto field) {
-    return [this, field]() -> double {
-      std::lock_guard lock(agg_stats_mu);
-      return static_cast<double>(field(agg_stats));
-    };
-  };
-  using A = AggregatorStats;
-  m.counter_fn("edgesketch_agent_readings_accepted_total",
-               "Readings that passed clock sanity and matched a rule", {},
-               agg([](const A& s) { return s.accepted; }));
-  m.counter_fn("edgesketch_agent_readings_unmatched_total", "Readings no rule matched", {},
-               agg([](const A& s) { return s.unmatched; }));
-  for (std::size_t r = 0; r < kRejectReasons; ++r) {
-    m.counter_fn("edgesketch_agent_readings_rejected_total", "Readings rejected, by reason",
-                 {{"reason", std::string(reject_reason_name(static_cast<RejectReason>(r)))}},
-                 agg([r](const A& s) { return s.rejected[r]; }));
-  }
-  m.counter_fn("edgesketch_agent_late_readings_total", "Readings that went into delta windows", {},
-               agg([](const A& s) { return s.late_readings; }));
-  m.counter_fn("edgesketch_agent_windows_closed_total", "Window records produced", {},
-               agg([](const A& s) { return s.windows_closed; }));
-  m.counter_fn("edgesketch_agent_replay_skipped_total",
-               "Readings the replay fence kept out (already committed)", {},
-               agg([](const A& s) { return s.replay_skipped; }));
-  m.gauge_fn("edgesketch_agent_open_series", "Series the aggregator knows", {},
-             agg([](const A& s) { return s.open_series; }));
-  m.gauge_fn("edgesketch_agent_open_windows", "Windows open", {},
-             agg([](const A& s) { return s.open_windows; }));
-
-  // Outbox and journal figures cost a query / a directory walk: read at most every 500 ms.
-  struct Cached {
-    std::mutex mu;
-    Steady::time_point at{};
-    OutboxStats outbox;
-    std::uint64_t journal_disk_bytes = 0;
-  };
-  auto cached = std::make_shared<Cached>();
-  auto ob = [this, cached](auto field) {
-    return [this, cached, field]() -> double {
-      std::lock_guard lock(cached->mu);
-      if (Steady::now() - cached->at > std::chrono::milliseconds(500)) {
-        auto st = outbox->stats();
-        if (st.ok()) cached->outbox = std::move(*st);
-        cached->journal_disk_bytes = dir_bytes(config.journal.dir);
-        cached->at = Steady::now();
-      }
-      return static_cast<double>(field(*cached));
-    };
-  };
-  m.gauge_fn("edgesketch_agent_outbox_bytes", "Payload bytes in the outbox", {},
-             ob([](const Cached& c) { return c.outbox.bytes; }));
-  m.gauge_fn("edgesketch_agent_outbox_rows", "Batches in the outbox (not yet acked)", {},
-             ob([](const Cached& c) { return c.outbox.rows; }));
-  m.gauge_fn("edgesketch_agent_outbox_oldest_age_seconds", "Age of the oldest outbox batch", {},
-             ob([this](const Cached& c) {
-               return c.outbox.oldest_created_ms == 0
-                          ? 0.0
-                          : (clock.now_ms() - c.outbox.oldest_created_ms) / 1000.0;
-             }));
-  m.gauge_fn("edgesketch_agent_unacked_batches", "Batches handed out and not yet acked", {},
-             ob([](const Cached& c) { return c.outbox.in_flight; }));
-  for (std::size_t r = 0; r < kDropReasons; ++r) {
-    m.counter_fn("edgesketch_agent_outbox_dropped_readings_total",
-                 "Readings the outbox dropped, by reason",
-                 {{"reason", std::string(drop_reason_name(static_cast<DropReason>(r)))}},
-                 ob([r](const Cached& c) { return c.outbox.dropped[r].readings; }));
-  }
-  m.counter_fn("edgesketch_agent_outbox_coarsened_batches_total",
-               "Batches replaced by coarser ones", {},
-               ob([](const Cached& c) { return c.outbox.coarsened_batches; }));
-  m.gauge_fn("edgesketch_agent_journal_bytes", "Bytes of the journal's segment files", {},
-             ob([](const Cached& c) { return c.journal_disk_bytes; }));
-  m.counter_fn("edgesketch_agent_journal_records_total", "Journal records appended", {},
-               [this] { return static_cast<double>(journal->stats().records); });
-
-  auto fw = [this](auto field) {
-    return [this, field]() -> double { return static_cast<double>(field(forwarder->stats())); };
-  };
-  using F = ForwarderStats;
-  m.gauge_fn("edgesketch_agent_in_flight_batches", "Batches published and awaiting an ack", {},
-             fw([](const F& s) { return s.in_flight; }));
-  m.gauge_fn("edgesketch_agent_uplink_state", "0 disconnected, 1 MQTT connected, 2 HTTP fallback",
-             {}, fw([](const F& s) { return static_cast<int>(s.state); }));
-  m.counter_fn("edgesketch_agent_batches_published_total", "Batch publishes, resends included", {},
-               fw([](const F& s) { return s.published; }));
-  m.counter_fn("edgesketch_agent_batches_acked_total", "Batches acked by the collector", {},
-               fw([](const F& s) { return s.acked; }));
-  m.counter_fn("edgesketch_agent_batches_rejected_total", "Batches the collector rejected", {},
-               fw([](const F& s) { return s.rejected; }));
-  m.gauge_fn("edgesketch_agent_clock_synced",
-             "1 when the kernel reports the clock synchronised (STA_UNSYNC clear)", {},
-             [] { return clock_synced() ? 1.0 : 0.0; });
-  m.gauge_fn("edgesketch_agent_healthy", "1 while the aggregator thread runs its loop", {}, [this] {
-    return steady_ms() - aggregator_beat_ms.load(std::memory_order_relaxed) < 5'000 ? 1.0 : 0.0;
-  });
-}
 
 }  // namespace edgesketch::agent

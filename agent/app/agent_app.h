@@ -7,11 +7,10 @@
 //                                                self source: sample every interval ->
 //                                                self aggregator (built-in rule) -> outbox
 //
-// Journal records: type 0..2 = a payload of that PayloadFormat, stored as
-//   | device_len u8 | device id from the MQTT topic (device_len bytes) | payload bytes |
-// so replay parses it exactly as the input did. Close marks are committed in the outbox with
-// their batch; type kCloseMarksRecord (encode_close_marks()) is only read, from journals of
-// earlier versions that kept them there.
+// Journal records: one per payload, with its receive time and the topic's device id, so replay
+// parses it exactly as the input did (journal/payload_record.h). Close marks are committed in
+// the outbox with their batch; records of type kCloseMarksRecord (encode_close_marks()) are only
+// read, from journals of earlier versions that kept them there.
 //
 // Thread safety: create(), start(), reload_rules(), reload_rejected() and stop() are called by
 // the main thread only; render_metrics() and healthy() from any thread.
@@ -23,23 +22,11 @@
 #include <string>
 
 #include "config/agent_config.h"
+#include "edgesketch/common/clock.h"
 #include "edgesketch/common/status.h"
 #include "edgesketch/env/env.h"
 
 namespace edgesketch::agent {
-
-// Journal record type of a close-marks record, as earlier versions wrote them (payload records
-// use their PayloadFormat); replay still reads them.
-inline constexpr std::uint8_t kCloseMarksRecord = 0x40;
-// Journal record type of a payload record with its receive time: kTimedPayloadRecord | format,
-// body = receive time (ms since the epoch, 8 bytes little-endian), device length (1 byte),
-// device, payload. Replay parses with the receive time, so readings without a timestamp of
-// their own (line protocol may omit it) land in the windows they first went to, and the clock
-// sanity bounds are those of the moment they arrived. Earlier versions wrote the body without
-// the time and the bare format as the type; replay reads both.
-inline constexpr std::uint8_t kTimedPayloadRecord = 0x20;
-// The format bits of a kTimedPayloadRecord type.
-inline constexpr std::uint8_t kRecordFormatMask = 0x1F;
 
 // What the daemon uses besides its config: main() passes the defaults; tests pass storage that
 // fails on demand.
@@ -47,6 +34,11 @@ struct AgentDeps {
   // The file system the journal and the outbox (through env->sqlite_vfs()) write through;
   // nullptr = env::Env::posix(). Not owned; must outlive the AgentApp.
   env::Env* env = nullptr;
+  // The clock every time decision of the daemon reads: receive times, windows, outbox ages and
+  // retry, sync and sample intervals, the redelivery window, the watchdog beat; nullptr = the
+  // system clock. Bounded waits (a full ring, the shutdown grace) and log rate limits use real
+  // time. Not owned; must outlive the AgentApp.
+  const Clock* clock = nullptr;
 };
 
 class AgentApp {

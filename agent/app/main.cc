@@ -6,12 +6,10 @@
 //
 // Signals: SIGTERM/SIGINT flush every open window to the outbox and exit 0; SIGHUP re-reads the
 // config file's rules. systemd: READY=1 once the journal is replayed and every thread runs,
-// WATCHDOG=1 from the main loop while the aggregator thread is alive.
+// WATCHDOG=1 from the main loop (daemon::run_main_loop) while the aggregator thread is alive.
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -39,44 +37,33 @@ int run(AgentConfig config, const std::string& config_path) {
   }
   spdlog::info("edgesketch-agent {} running (config {}, metrics port {})", kVersion, config_path,
                (*app)->metrics_port());
-  notifier.ready("running");
 
-  const auto tick =
-      notifier.watchdog_interval()
-          ? std::chrono::duration_cast<std::chrono::milliseconds>(*notifier.watchdog_interval() / 3)
-          : std::chrono::milliseconds(1000);
-  for (;;) {
-    const auto sig = signals.wait(std::min(tick, std::chrono::milliseconds(1000)));
-    if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig == SIGHUP) {
-      notifier.reloading();
-      auto fresh = load_agent_config(config_path);
-      if (!fresh.ok()) {
-        spdlog::error("SIGHUP: {} not reloaded, keeping the old rules: {}", config_path,
-                      fresh.status().message());
-        (*app)->reload_rejected();
-      } else {
-        const std::size_t n = fresh->rules.size();
-        if (Status s = (*app)->reload_rules(std::move(fresh->rules)); s.ok()) {
-          spdlog::info("SIGHUP: {} rules of {} in effect (other sections need a restart)", n,
-                       config_path);
-        } else if (s.code() == StatusCode::kUnavailable) {
-          spdlog::warn("SIGHUP: the rules of {}: {}", config_path, s.message());
-        } else {
-          spdlog::error("SIGHUP: the rules of {} were refused, keeping the old rules: {}",
-                        config_path, s.message());
-        }
-      }
-      notifier.ready("running");
+  daemon::MainLoopHooks hooks;
+  hooks.ready_status = "running";
+  hooks.reload = [&] {
+    auto fresh = load_agent_config(config_path);
+    if (!fresh.ok()) {
+      spdlog::error("SIGHUP: {} not reloaded, keeping the old rules: {}", config_path,
+                    fresh.status().message());
+      (*app)->reload_rejected();
+      return;
     }
-    if ((*app)->healthy()) {
-      notifier.watchdog();
+    const std::size_t n = fresh->rules.size();
+    if (Status s = (*app)->reload_rules(std::move(fresh->rules)); s.ok()) {
+      spdlog::info("SIGHUP: {} rules of {} in effect (other sections need a restart)", n,
+                   config_path);
+    } else if (s.code() == StatusCode::kUnavailable) {
+      spdlog::warn("SIGHUP: the rules of {}: {}", config_path, s.message());
     } else {
-      spdlog::error("the aggregator thread is stuck; not petting the watchdog");
+      spdlog::error("SIGHUP: the rules of {} were refused, keeping the old rules: {}", config_path,
+                    s.message());
     }
-  }
+  };
+  hooks.healthy = [&] { return (*app)->healthy(); };
+  hooks.unhealthy_message = "the aggregator thread is stuck";
+  daemon::run_main_loop(signals, notifier, hooks);
+
   spdlog::info("stopping: inputs, then flushing every open window to the outbox");
-  notifier.stopping();
   (*app)->stop();
   spdlog::info("stopped");
   return 0;

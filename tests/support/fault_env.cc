@@ -101,10 +101,40 @@ void FaultEnv::fail(Op op, std::string path_part, int err, FaultOptions how) {
 void FaultEnv::heal() {
   std::lock_guard lock(mu_);
   rules_.clear();
+  holds_.clear();
+  held_cv_.notify_all();
+}
+
+void FaultEnv::hold(Op op, std::string path_part) {
+  std::lock_guard lock(mu_);
+  holds_.push_back(Hold{op, std::move(path_part)});
+}
+
+void FaultEnv::release() {
+  std::lock_guard lock(mu_);
+  holds_.clear();
+  held_cv_.notify_all();
+}
+
+bool FaultEnv::wait_held(std::size_t n, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return held_cv_.wait_for(lock, timeout, [&] { return blocked_ >= n; });
 }
 
 FaultEnv::Verdict FaultEnv::check(Op op, const std::string& path) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  const auto holding = [&] {
+    for (const Hold& h : holds_) {
+      if (h.op == op && path.find(h.path_part) != std::string::npos) return true;
+    }
+    return false;
+  };
+  if (holding()) {
+    ++blocked_;
+    held_cv_.notify_all();
+    held_cv_.wait(lock, [&] { return !holding(); });
+    --blocked_;
+  }
   for (Rule& r : rules_) {
     if (r.op != op || path.find(r.path_part) == std::string::npos) continue;
     if (r.how.skip > 0) {

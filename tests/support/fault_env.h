@@ -1,16 +1,18 @@
 // FaultEnv: an env::Env that forwards to another one (the POSIX one by default) and makes the
-// operations a test names fail with an errno (ENOSPC, EIO, ...), for as long as the test wants:
-// the way to check that a full disk, an I/O error or a failed fsync at any write site is held,
-// reported and resumed from, never turned into a loss or a rejection.
+// operations a test names fail with an errno (ENOSPC, EIO, ...) or hang, for as long as the test
+// wants: the way to check that a full disk, an I/O error or a failed or hung fsync at any write
+// site is held, reported and resumed from, never turned into a loss, a rejection or an early ack.
 //
 // The agent's journal and outbox and the collector's store all take it as their env::Env
-// (JournalOptions, OutboxOptions, StoreOptions, AgentDeps):
+// (JournalOptions, OutboxOptions, StoreOptions, AgentDeps, CollectorDeps):
 //
 //   testing::FaultEnv fenv;  // outlives what writes through it
 //   options.env = &fenv;
 //   fenv.fail(testing::FaultEnv::Op::kWrite, "/journal/", ENOSPC);  // the disk is full
 //   ...
 //   fenv.heal();                                                     // it has room again
+//   fenv.hold(testing::FaultEnv::Op::kSync, "/wal/");                // an fsync hangs
+//   fenv.wait_held(1, timeout); ...; fenv.release();                 // and returns
 //
 // SQLite databases opened through sqlite_vfs() see the same faults: the VFS forwards to SQLite's
 // default one, and its xOpen / xWrite / xSync / xTruncate fail with SQLITE_FULL (ENOSPC) or
@@ -23,6 +25,8 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -68,8 +72,17 @@ class FaultEnv final : public env::Env {
   // From now on `op` on a path containing `path_part` ("" = every path) fails with `err`, as
   // `how` says. Until heal(). When several rules match a call, the first one added decides.
   void fail(Op op, std::string path_part, int err, FaultOptions how = {});
-  // Removes every rule: the file system works again.
+  // Removes every rule and every hold: the file system works again.
   void heal();
+  // From now on `op` on a path containing `path_part` blocks, as on a hung disk, until
+  // release() or heal(); then it goes on (failing if a fail() rule says so). The way to show
+  // what a component does *while* an fsync has not returned. Release every hold before the
+  // FaultEnv or the blocked component is destroyed.
+  void hold(Op op, std::string path_part);
+  // Removes every hold: blocked calls go on.
+  void release();
+  // Waits until at least `n` calls are blocked by holds at once; false after `timeout`.
+  bool wait_held(std::size_t n, std::chrono::milliseconds timeout);
   // Failures injected so far.
   std::uint64_t injected() const { return injected_.load(); }
 
@@ -114,9 +127,17 @@ class FaultEnv final : public env::Env {
   };
   class Vfs;  // the SQLite shim, in the .cc file
 
+  struct Hold {
+    Op op;
+    std::string path_part;
+  };
+
   env::Env& base_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // guards rules_, holds_, blocked_
+  std::condition_variable held_cv_;
   std::vector<Rule> rules_;
+  std::vector<Hold> holds_;
+  std::size_t blocked_ = 0;  // calls waiting in a hold
   std::atomic<std::uint64_t> injected_{0};
   std::unique_ptr<Vfs> vfs_;
 };

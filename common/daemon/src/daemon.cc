@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <malloc.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
@@ -81,6 +82,35 @@ void Notifier::reloading() {
 }
 void Notifier::status(const std::string& status) { send("STATUS=" + status); }
 void Notifier::watchdog() { send("WATCHDOG=1"); }
+
+// ---- main loop ----
+
+int run_main_loop(Signals& signals, Notifier& notifier, const MainLoopHooks& hooks) {
+  notifier.ready(hooks.ready_status);
+  constexpr std::chrono::milliseconds kMaxTick(1000);
+  const auto tick = notifier.watchdog_interval()
+                        ? std::min(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       *notifier.watchdog_interval() / 3),
+                                   kMaxTick)
+                        : kMaxTick;
+  for (;;) {
+    const auto sig = signals.wait(tick);
+    if (sig == SIGTERM || sig == SIGINT) {
+      notifier.stopping();
+      return *sig;
+    }
+    if (sig == SIGHUP) {
+      notifier.reloading();
+      if (hooks.reload) hooks.reload();
+      notifier.ready(hooks.ready_status);
+    }
+    if (!hooks.healthy || hooks.healthy()) {
+      notifier.watchdog();
+    } else {
+      spdlog::error("{}; not petting the watchdog", hooks.unhealthy_message);
+    }
+  }
+}
 
 // ---- metrics endpoint ----
 

@@ -1,6 +1,6 @@
 // Daemon scaffolding shared by edgesketch-agent and edgesketch-collector: signal handling,
-// systemd notification (READY/STOPPING/WATCHDOG/STATUS) and the localhost HTTP endpoint that
-// serves /metrics.
+// systemd notification (READY/RELOADING/STOPPING/WATCHDOG/STATUS), the main loop that ties them
+// to the daemon's app (run_main_loop) and the localhost HTTP endpoint that serves /metrics.
 #pragma once
 
 #include <chrono>
@@ -45,6 +45,30 @@ class Notifier {
   bool enabled_ = false;
   std::optional<std::chrono::microseconds> watchdog_;
 };
+
+// What run_main_loop() calls, on the main thread.
+struct MainLoopHooks {
+  // STATUS= sent with READY=1, at the start and after each reload ("running", "serving").
+  std::string ready_status;
+  // SIGHUP: re-reads what the daemon can change at run time. nullptr: SIGHUP only re-sends
+  // READY=1. Errors are the hook's to log and count; the loop goes on.
+  std::function<void()> reload;
+  // Whether the daemon's threads make progress: the watchdog is petted only while this is
+  // true. nullptr: always.
+  std::function<bool()> healthy;
+  // Logged (error) at every tick while healthy() is false, e.g. "the aggregator thread is stuck".
+  std::string unhealthy_message = "a thread of the daemon is stuck";
+};
+
+// The main loop both daemons run once their app has started, on the thread that created
+// `signals` (before any other thread started, so the signals are blocked everywhere):
+//   READY=1 (with STATUS=ready_status);
+//   SIGHUP: RELOADING=1, hooks.reload(), READY=1;
+//   every watchdog_interval() / 3 (at most every second), and after each SIGHUP: WATCHDOG=1
+//   while hooks.healthy(), else an error log line and no WATCHDOG=1 (systemd restarts a daemon
+//   whose threads stay stuck past WatchdogSec);
+//   SIGTERM or SIGINT: STOPPING=1, and returns that signal. The caller then stops its app.
+int run_main_loop(Signals& signals, Notifier& notifier, const MainLoopHooks& hooks);
 
 // A small HTTP server on a loopback address serving the text `render()` returns at /metrics (and
 // 200 "OK" at /-/healthy). Its own thread; stop() or the destructor stops it.
