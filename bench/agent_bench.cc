@@ -339,9 +339,7 @@ nlohmann::json run_agent_bench(const BenchOptions& options) {
   if (runs("rss")) add_rss_figures(out);
   if (runs("throughput")) add_throughput_figures(options, out);
   if (runs("uplink")) add_uplink_figures(options, out);
-#ifdef ES_BENCH_HAVE_MQTT_E2E
   if (runs("mqtt")) add_mqtt_e2e_figures(options, out);
-#endif
   return out;
 }
 

@@ -18,15 +18,15 @@
 #include <vector>
 
 #include "bench.h"
-#include "integration/daemon_process.h"
-#include "support/mosquitto_broker.h"
+#include "edgesketch/testbed/daemon_process.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 
 namespace edgesketch::bench {
 namespace {
 
-using test_support::DaemonProcess;
-using test_support::MosquittoBroker;
-using test_support::MosquittoOptions;
+using testbed::DaemonProcess;
+using testbed::MosquittoBroker;
+using testbed::MosquittoOptions;
 
 // Sum of a metric over its label sets in Prometheus text; -1 when absent.
 double metric_value(const std::string& text, const std::string& name) {
@@ -72,7 +72,7 @@ void add_mqtt_e2e_figures(const BenchOptions& options, nlohmann::json& out) {
     std::fprintf(stderr, "bench agent: mosquitto: %s\n", s.to_string().c_str());
     return;
   }
-  auto metrics_port = test_support::pick_free_loopback_port();
+  auto metrics_port = testbed::pick_free_loopback_port();
   if (!metrics_port.ok()) return;
   {
     std::ofstream cfg(dir + "/agent.toml");
@@ -84,7 +84,7 @@ void add_mqtt_e2e_figures(const BenchOptions& options, nlohmann::json& out) {
   }
   DaemonProcess agent(ES_BENCH_AGENT_BINARY, {"--config", dir + "/agent.toml"}, dir + "/agent.log");
   if (!agent.start()) return;
-  auto metrics = [&] { return test_support::http_get(*metrics_port, "/metrics").body; };
+  auto metrics = [&] { return testbed::http_get(*metrics_port, "/metrics").body; };
   for (int i = 0; i < 100 && metric_value(metrics(), "edgesketch_agent_input_connected") < 1; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -15,14 +15,14 @@
 
 #include "app/agent_app.h"
 #include "config/agent_config.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 #include "journal/journal.h"
 #include "support/metrics_text.h"
-#include "support/mosquitto_broker.h"
 
 namespace edgesketch::agent {
 namespace {
 
-using test_support::MosquittoBroker;
+using testbed::MosquittoBroker;
 
 bool eventually(const std::function<bool()>& done, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -174,9 +174,9 @@ TEST_F(AgentJournalRecordsTest, AStartReplaysTheRecordsOfEveryVersion) {
     append(0x02, concat({{0x09}, bytes_of("dev")}));
     ASSERT_TRUE((*journal)->sync().ok());
   }
-  auto port = test_support::pick_free_loopback_port();
+  auto port = testbed::pick_free_loopback_port();
   ASSERT_TRUE(port.ok());
-  auto uplink_port = test_support::pick_free_loopback_port();  // nothing listens there
+  auto uplink_port = testbed::pick_free_loopback_port();  // nothing listens there
   ASSERT_TRUE(uplink_port.ok());
   create_agent(
       "[[input]]\nname = \"local\"\ntype = \"udp\"\n"

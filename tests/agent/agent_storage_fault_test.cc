@@ -26,11 +26,11 @@
 
 #include "app/agent_app.h"
 #include "config/agent_config.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 #include "edgesketch/wire/codec.h"
 #include "support/ack_double.h"
 #include "support/fault_env.h"
 #include "support/metrics_text.h"
-#include "support/mosquitto_broker.h"
 
 namespace edgesketch::agent {
 namespace {
@@ -39,8 +39,8 @@ using edgesketch::testing::FaultEnv;
 using edgesketch::testing::PartialWrite;
 using test_support::AckDouble;
 using test_support::AckDoubleOptions;
-using test_support::MosquittoBroker;
-using test_support::MosquittoOptions;
+using testbed::MosquittoBroker;
+using testbed::MosquittoOptions;
 using Op = FaultEnv::Op;
 
 bool eventually(const std::function<bool()>& done, int timeout_ms) {
@@ -194,7 +194,7 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
 // most), journaled in order once it can; beyond the hold they are dropped and counted as
 // journal_stalled. Every datagram sent is either delivered exactly once or counted.
 TEST_F(AgentStorageFaultTest, UdpHoldsWhileTheJournalIsStalledAndCountsWhatDoesNotFit) {
-  auto port = test_support::pick_free_loopback_port();
+  auto port = testbed::pick_free_loopback_port();
   ASSERT_TRUE(port.ok());
   start_agent(*port);
   int sent = 0;

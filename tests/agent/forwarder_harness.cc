@@ -9,14 +9,14 @@
 #include <random>
 #include <thread>
 
-#include "support/mosquitto_broker.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 
 namespace edgesketch::agent::testing {
 
 namespace fs = std::filesystem;
 using test_support::AckDouble;
 using test_support::AckDoubleOptions;
-using test_support::MosquittoBroker;
+using testbed::MosquittoBroker;
 
 TempDir::TempDir() {
   std::string tmpl = (fs::temp_directory_path() / "es-forwarder-test-XXXXXX").string();

@@ -14,9 +14,9 @@
 #include <thread>
 
 #include "agent/forwarder_harness.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 #include "edgesketch/wire/codec.h"
 #include "support/fault_env.h"
-#include "support/mosquitto_broker.h"
 
 namespace edgesketch::agent::testing {
 namespace {
@@ -24,7 +24,7 @@ namespace {
 using edgesketch::testing::FaultEnv;
 using test_support::AckDouble;
 using test_support::AckDoubleOptions;
-using test_support::MosquittoBroker;
+using testbed::MosquittoBroker;
 
 class ForwarderTest : public ::testing::Test {
  protected:
@@ -284,7 +284,7 @@ TEST(ForwarderHttpTest, FallsBackToHttpWhenTheBrokerIsUnreachable) {
   ASSERT_GT(port, 0);
   std::thread http_thread([&] { server.listen_after_bind(); });
 
-  auto free_port = test_support::pick_free_loopback_port();  // nothing listens there
+  auto free_port = testbed::pick_free_loopback_port();  // nothing listens there
   ASSERT_TRUE(free_port.ok());
   auto outbox = Outbox::open(outbox_options(dir.file("outbox.db"), 30'000));
   ASSERT_TRUE(outbox.ok());

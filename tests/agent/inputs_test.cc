@@ -17,14 +17,14 @@
 #include <thread>
 #include <vector>
 
+#include "edgesketch/testbed/mosquitto_broker.h"
 #include "input/mqtt_input.h"
 #include "input/udp_input.h"
-#include "support/mosquitto_broker.h"
 
 namespace edgesketch::agent {
 namespace {
 
-using test_support::MosquittoBroker;
+using testbed::MosquittoBroker;
 
 bool eventually(const std::function<bool()>& done, int timeout_ms = 10'000) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

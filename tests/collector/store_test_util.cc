@@ -1,5 +1,5 @@
 // Test helpers of the collector store tests.
-#include "store_test_util.h"
+#include "collector/store_test_util.h"
 
 #include <unistd.h>
 

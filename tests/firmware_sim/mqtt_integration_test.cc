@@ -8,16 +8,16 @@
 
 #include "child_process.h"
 #include "decoded_message.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 #include "mqtt_subscriber.h"
 #include "sim_fixtures.h"
-#include "support/mosquitto_broker.h"
 
 namespace edgesketch::sim {
 namespace {
 
 using test::DecodedMessage;
-using test_support::MosquittoBroker;
-using test_support::MosquittoOptions;
+using testbed::MosquittoBroker;
+using testbed::MosquittoOptions;
 
 MosquittoOptions roomy_broker() {
   MosquittoOptions o;
@@ -89,7 +89,7 @@ TEST(MqttIntegrationTest, SubscriberReceivesTheRecordUnderFaults) {
 }
 
 TEST(MqttIntegrationTest, UnreachableBrokerIsARuntimeError) {
-  auto port = test_support::pick_free_loopback_port();
+  auto port = testbed::pick_free_loopback_port();
   ASSERT_TRUE(port.ok());
   test::ChildResult child =
       test::run_child(ES_SIM_BINARY,

@@ -27,14 +27,16 @@
 #include <thread>
 #include <vector>
 
-#include "integration/daemon_process.h"
+#include "edgesketch/testbed/daemon_process.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 #include "journal/journal.h"
 #include "support/ack_double.h"
 #include "support/metrics_text.h"
-#include "support/mosquitto_broker.h"
 #include "support/notify_socket.h"
 
 namespace edgesketch::test_support {
+
+using namespace testbed;
 namespace {
 
 using nlohmann::json;
@@ -384,7 +386,7 @@ TEST_F(AgentDaemonTest, IdenticalPayloadsAcrossARestartAreAllCounted) {
 TEST_F(AgentDaemonTest, FullTmpfsStallsAndResumesLosingNothing) {
   const std::string data = dir_ + "/data";
   std::filesystem::create_directories(data);
-  test_support::TmpfsMount tmpfs(data, "4m");
+  testbed::TmpfsMount tmpfs(data, "4m");
   ASSERT_EQ(tmpfs.error(), "");
   start_agent(write_config("line"));
   mqtt::async_client pub(local_->uri(), "tmpfs-pub-" + std::to_string(::getpid()), nullptr);
@@ -404,7 +406,7 @@ TEST_F(AgentDaemonTest, FullTmpfsStallsAndResumesLosingNothing) {
   ASSERT_TRUE(wait_for_metric("edgesketch_agent_payloads_accepted_total", 20, 10'000));
   // Fill the file system to the last byte.
   const std::string filler = data + "/filler";
-  test_support::fill_file_system(filler);
+  testbed::fill_file_system(filler);
   publish(50);
   EXPECT_TRUE(wait_for_metric("edgesketch_agent_storage_stalled", 1, 15'000))
       << http_get(metrics_port_, "/metrics").body << agent_->log_tail();

@@ -21,9 +21,9 @@
 #include <thread>
 
 #include "agent/forwarder_harness.h"
+#include "edgesketch/testbed/daemon_process.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 #include "edgesketch/wire/codec.h"
-#include "integration/daemon_process.h"
-#include "support/mosquitto_broker.h"
 
 namespace edgesketch {
 namespace {
@@ -31,8 +31,8 @@ namespace {
 using agent::testing::BatchMaker;
 using agent::testing::ExpectedWindow;
 using agent::testing::TempDir;
-using test_support::DaemonProcess;
-using test_support::http_get;
+using testbed::DaemonProcess;
+using testbed::http_get;
 
 constexpr char kToken[] = "crash-test-token-0123456789";
 
@@ -127,10 +127,10 @@ struct Uplink {
 };
 
 TEST(CollectorCrashTest, KillNineFiveTimesDuringIngestStoresEveryBatchExactlyOnce) {
-  test_support::MosquittoBroker broker;
+  testbed::MosquittoBroker broker;
   ASSERT_TRUE(broker.start().ok());
   TempDir dir;
-  const int port = test_support::free_port();
+  const int port = testbed::free_port();
   std::ofstream(dir.file("collector.toml"))
       << collector_config(dir.file("data"), broker.uri(), port);
   DaemonProcess collector(ES_COLLECTOR_BINARY, {"--config", dir.file("collector.toml")},
@@ -189,10 +189,10 @@ TEST(CollectorCrashTest, KillNineFiveTimesDuringIngestStoresEveryBatchExactlyOnc
 // merges every second: the copy, served by a second collector, holds every window acked before
 // the backup started exactly once, and no window more than once.
 TEST(CollectorBackupTest, BackupCommandDuringIngestRestoresEveryAckedBatchOnce) {
-  test_support::MosquittoBroker broker;
+  testbed::MosquittoBroker broker;
   ASSERT_TRUE(broker.start().ok());
   TempDir dir;
-  const int port = test_support::free_port();
+  const int port = testbed::free_port();
   const std::string store_keys = "[store]\nmemtable_bytes = \"64KiB\"\nflush_interval = \"1s\"\n";
   auto collector =
       start_collector(dir, "collector", dir.file("data"), broker.uri(), port, store_keys);
@@ -229,7 +229,7 @@ TEST(CollectorBackupTest, BackupCommandDuringIngestRestoresEveryAckedBatchOnce) 
   EXPECT_EQ(collector->stop(SIGTERM, 30'000) >= 0, true) << collector->log_tail();
 
   // Restore: a collector whose data directory is the copy.
-  const int port2 = test_support::free_port();
+  const int port2 = testbed::free_port();
   auto restored = start_collector(dir, "restored", dest, broker.uri(), port2, store_keys);
   const Served served = read_windows(port2, maker);
   for (const auto& [key, e] : maker.expected()) {
@@ -252,14 +252,14 @@ TEST(CollectorBackupTest, BackupCommandDuringIngestRestoresEveryAckedBatchOnce) 
 // stall shows on /metrics; once the filler is deleted the collector resumes by itself and every
 // window is stored exactly once, also after a restart. Needs CAP_SYS_ADMIN (mount).
 TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
-  test_support::MosquittoBroker broker;
+  testbed::MosquittoBroker broker;
   ASSERT_TRUE(broker.start().ok());
   TempDir dir;
   const std::string data = dir.file("data");
   std::filesystem::create_directories(data);
-  test_support::TmpfsMount tmpfs(data, "8m");
+  testbed::TmpfsMount tmpfs(data, "8m");
   ASSERT_EQ(tmpfs.error(), "");
-  const int port = test_support::free_port();
+  const int port = testbed::free_port();
   auto collector = start_collector(dir, "collector", data, broker.uri(), port);
 
   Uplink up(dir, broker.uri(), 1000);
@@ -270,7 +270,7 @@ TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
   ASSERT_TRUE(up.drained(30'000));
 
   const std::string filler = data + "/filler";
-  test_support::fill_file_system(filler);
+  testbed::fill_file_system(filler);
   for (; next < 60; ++next) ASSERT_TRUE(up.outbox->append(maker.make(next), 0).ok());
   auto stalled = [&] {
     const std::string m = http_get(port, "/metrics").body;
@@ -311,12 +311,12 @@ TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
 // Gateway credentials from a gateways_file: SIGHUP puts an edited file in effect (an added
 // gateway may ingest, a removed one is refused), and a file that does not load changes nothing.
 TEST(CollectorGatewayReloadTest, SighupPutsAddedAndRemovedGatewaysInEffect) {
-  test_support::MosquittoBroker broker;
+  testbed::MosquittoBroker broker;
   ASSERT_TRUE(broker.start().ok());
   TempDir dir;
   const std::string file = dir.file("gateways");
   std::ofstream(file) << "# tenant gateway token\nacme gw-1 gw-1-token-0123456789\n";
-  const int port = test_support::free_port();
+  const int port = testbed::free_port();
   std::string config = collector_config(dir.file("data"), broker.uri(), port);
   config.replace(config.find("[collector]\n"), 12,
                  "[collector]\ngateways_file = \"" + file + "\"\n");
@@ -336,10 +336,10 @@ TEST(CollectorGatewayReloadTest, SighupPutsAddedAndRemovedGatewaysInEffect) {
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
     const Bytes body = wire::encode_window_batch(b);
-    const auto r = test_support::http_post(
-        port, "/api/v1/ingest",
-        std::string(reinterpret_cast<const char*>(body.data()), body.size()),
-        "application/octet-stream", token);
+    const auto r =
+        testbed::http_post(port, "/api/v1/ingest",
+                           std::string(reinterpret_cast<const char*>(body.data()), body.size()),
+                           "application/octet-stream", token);
     return r.status;
   };
   auto reloaded = [&](const std::string& result, int n) {

@@ -12,9 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include "integration/daemon_process.h"
+#include "edgesketch/testbed/daemon_process.h"
 
 namespace edgesketch::test_support {
+
+using namespace testbed;
 namespace {
 
 namespace fs = std::filesystem;

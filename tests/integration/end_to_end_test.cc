@@ -53,15 +53,15 @@
 #include <thread>
 #include <vector>
 
-#include "integration/daemon_process.h"
-#include "support/mosquitto_broker.h"
+#include "edgesketch/testbed/daemon_process.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 
 namespace edgesketch {
 namespace {
 
 using nlohmann::json;
-using test_support::DaemonProcess;
-using test_support::http_get;
+using testbed::DaemonProcess;
+using testbed::http_get;
 
 constexpr char kToken[] = "e2e-test-token-5f1c0a9b";
 constexpr int kSites = 10;
@@ -170,13 +170,13 @@ struct SimSpec {
 class Pipeline {
  public:
   Pipeline()
-      : broker_(test_support::MosquittoOptions{
+      : broker_(testbed::MosquittoOptions{
             .extra_config = "max_queued_messages 10000000\nmax_queued_bytes 0\n"}) {}
 
   void start() {
     ASSERT_TRUE(broker_.start().ok());
-    http_port_ = test_support::free_port();
-    metrics_port_ = test_support::free_port();
+    http_port_ = testbed::free_port();
+    metrics_port_ = testbed::free_port();
     std::ofstream(dir_.file("collector.toml"))
         << "[collector]\ndata_dir = \"" << dir_.file("collector") << "\"\n"
         << "[mqtt]\nbroker = \"" << broker_.uri() << "\"\nclient_id = \"e2e-collector\"\n"
@@ -360,7 +360,7 @@ class Pipeline {
 
  private:
   TempDir dir_;
-  test_support::MosquittoBroker broker_;
+  testbed::MosquittoBroker broker_;
   std::unique_ptr<DaemonProcess> collector_;
   std::unique_ptr<DaemonProcess> agent_;
   int http_port_ = 0;

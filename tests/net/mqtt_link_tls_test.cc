@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "edgesketch/net/mqtt_link.h"
-#include "support/mosquitto_broker.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 
 namespace edgesketch::net {
 namespace {
@@ -45,10 +45,10 @@ class TlsBrokerTest : public ::testing::Test {
     ASSERT_TRUE(
         run("touch " + d + "/passwd && mosquitto_passwd -b " + d + "/passwd acme/gw-1 s3cret"));
     run("chmod a+r " + d + "/*");
-    test_support::MosquittoOptions options;
+    testbed::MosquittoOptions options;
     options.extra_config = "cafile " + d + "/ca.crt\ncertfile " + d + "/broker.crt\nkeyfile " + d +
                            "/broker.key\nallow_anonymous false\npassword_file " + d + "/passwd\n";
-    broker_ = std::make_unique<test_support::MosquittoBroker>(options);
+    broker_ = std::make_unique<testbed::MosquittoBroker>(options);
     ASSERT_TRUE(broker_->start().ok());
   }
   void TearDown() override {
@@ -78,7 +78,7 @@ class TlsBrokerTest : public ::testing::Test {
   }
 
   fs::path dir_;
-  std::unique_ptr<test_support::MosquittoBroker> broker_;
+  std::unique_ptr<testbed::MosquittoBroker> broker_;
 };
 
 TEST_F(TlsBrokerTest, ConnectsWithCaAndPasswordAndDeliversMessages) {

@@ -17,10 +17,10 @@
 #include <mutex>
 #include <thread>
 
+#include "collector/query_test_data.h"
 #include "edgesketch/http/http_server.h"
 #include "edgesketch/http/prom_json.h"
 #include "edgesketch/http/time_params.h"
-#include "query_test_data.h"
 
 namespace edgesketch::http {
 namespace {

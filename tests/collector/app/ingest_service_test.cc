@@ -14,8 +14,8 @@
 #include <random>
 #include <thread>
 
+#include "collector/store_test_util.h"
 #include "edgesketch/wire/codec.h"
-#include "store_test_util.h"
 #include "support/fault_env.h"
 
 namespace edgesketch::collector {

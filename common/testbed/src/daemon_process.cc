@@ -1,4 +1,4 @@
-#include "integration/daemon_process.h"
+#include "edgesketch/testbed/daemon_process.h"
 
 #include <fcntl.h>
 #include <httplib.h>
@@ -17,7 +17,7 @@
 #include <sstream>
 #include <thread>
 
-namespace edgesketch::test_support {
+namespace edgesketch::testbed {
 
 DaemonProcess::DaemonProcess(std::string program, std::vector<std::string> args,
                              std::string log_path)
@@ -136,4 +136,4 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
-}  // namespace edgesketch::test_support
+}  // namespace edgesketch::testbed

@@ -7,10 +7,10 @@
 #include <limits>
 #include <random>
 
+#include "collector/store_test_util.h"
 #include "edgesketch/store/part_block.h"
 #include "float_coding.h"
 #include "part_file.h"
-#include "store_test_util.h"
 
 namespace edgesketch::store {
 namespace {

@@ -1,6 +1,6 @@
 // MosquittoBroker: fork/exec of /usr/sbin/mosquitto with a generated config; readiness is a
 // successful TCP connect; exit is awaited through a pidfd (bounded poll), never by sleeping.
-#include "support/mosquitto_broker.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -22,7 +22,7 @@
 #include <sstream>
 #include <thread>
 
-namespace edgesketch::test_support {
+namespace edgesketch::testbed {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -196,4 +196,4 @@ Status MosquittoBroker::kill() {
   return Status();
 }
 
-}  // namespace edgesketch::test_support
+}  // namespace edgesketch::testbed

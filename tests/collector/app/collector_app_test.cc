@@ -19,11 +19,11 @@
 #include <thread>
 #include <vector>
 
+#include "collector/store_test_util.h"
+#include "edgesketch/testbed/mosquitto_broker.h"
 #include "edgesketch/wire/codec.h"
-#include "store_test_util.h"
 #include "support/fault_env.h"
 #include "support/metrics_text.h"
-#include "support/mosquitto_broker.h"
 
 namespace edgesketch::collector {
 namespace {
@@ -31,7 +31,7 @@ namespace {
 using edgesketch::testing::FaultEnv;
 using store::testing::kNowMs;
 using store::testing::TempDir;
-using test_support::MosquittoBroker;
+using testbed::MosquittoBroker;
 
 constexpr auto kWait = std::chrono::seconds(10);
 

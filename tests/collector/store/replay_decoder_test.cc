@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "collector/store_test_util.h"
 #include "edgesketch/wire/codec.h"
-#include "store_test_util.h"
 
 namespace edgesketch::store {
 namespace {

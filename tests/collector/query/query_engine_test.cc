@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "collector/query_test_data.h"
 #include "edgesketch/query/promql_parser.h"
 #include "edgesketch/query/query_engine.h"
-#include "query_test_data.h"
 
 namespace edgesketch::query {
 namespace {

@@ -16,8 +16,8 @@
 #include <set>
 #include <thread>
 
+#include "collector/store_test_util.h"
 #include "edgesketch/wire/codec.h"
-#include "store_test_util.h"
 
 namespace edgesketch::store {
 namespace {

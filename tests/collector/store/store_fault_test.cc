@@ -7,10 +7,10 @@
 #include <map>
 #include <random>
 
+#include "collector/store_test_util.h"
 #include "edgesketch/env/env.h"
 #include "edgesketch/store/store.h"
 #include "edgesketch/wire/codec.h"
-#include "store_test_util.h"
 #include "support/fault_env.h"
 
 namespace edgesketch::store {

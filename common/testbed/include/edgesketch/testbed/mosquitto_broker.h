@@ -1,6 +1,6 @@
-// A real mosquitto broker for tests, on a free loopback port, stopped by PID.
+// A real mosquitto broker for tests and benchmarks, on a free loopback port, stopped by PID.
 //
-//   edgesketch::test_support::MosquittoBroker broker;
+//   edgesketch::testbed::MosquittoBroker broker;
 //   ASSERT_TRUE(broker.start().ok());           // picks a port, waits until it accepts TCP
 //   connect_to(broker.uri());                   // "tcp://127.0.0.1:<port>"
 //   broker.stop(); broker.start();              // an outage; the port stays the same
@@ -18,7 +18,7 @@
 
 #include "edgesketch/common/status.h"
 
-namespace edgesketch::test_support {
+namespace edgesketch::testbed {
 
 struct MosquittoOptions {
   // The broker executable.
@@ -71,4 +71,4 @@ class MosquittoBroker {
 // A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read it back, close).
 Result<int> pick_free_loopback_port();
 
-}  // namespace edgesketch::test_support
+}  // namespace edgesketch::testbed

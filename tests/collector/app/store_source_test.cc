@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "app/store_source.h"
+#include "collector/query_test_data.h"
+#include "collector/store_test_util.h"
 #include "edgesketch/common/clock.h"
 #include "edgesketch/query/memory_series_source.h"
 #include "edgesketch/query/promql_parser.h"
@@ -18,8 +20,6 @@
 #include "edgesketch/store/store.h"
 #include "edgesketch/wire/codec.h"
 #include "edgesketch/wire/compression.h"
-#include "query_test_data.h"
-#include "store_test_util.h"
 
 namespace edgesketch::collector {
 namespace {

@@ -3,10 +3,10 @@
 
 #include <random>
 
+#include "collector/store_test_util.h"
 #include "edgesketch/query/label_matcher.h"
 #include "record_views.h"
 #include "series_catalog.h"
-#include "store_test_util.h"
 
 namespace edgesketch::store {
 namespace {

@@ -5,8 +5,8 @@
 #include <random>
 #include <thread>
 
+#include "collector/store_test_util.h"
 #include "dedupe_ledger.h"
-#include "store_test_util.h"
 #include "wal.h"
 
 namespace edgesketch::store {

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <string>
 
+#include "collector/query_test_data.h"
 #include "edgesketch/http/http_server.h"
-#include "query_test_data.h"
 
 namespace edgesketch::http {
 namespace {

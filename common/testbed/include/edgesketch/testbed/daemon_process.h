@@ -1,4 +1,5 @@
-// A daemon (edgesketch-collector, edgesketch-agent) run as a child process by a test: started
+// A daemon (edgesketch-collector, edgesketch-agent) run as a child process by a test or a
+// benchmark: started
 // with PR_SET_PDEATHSIG so it never outlives the test, killed with any signal, output to a file.
 #pragma once
 
@@ -7,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace edgesketch::test_support {
+namespace edgesketch::testbed {
 
 class DaemonProcess {
  public:
@@ -64,4 +65,4 @@ class TmpfsMount {
 // the file frees the space again.
 void fill_file_system(const std::string& path);
 
-}  // namespace edgesketch::test_support
+}  // namespace edgesketch::testbed
