@@ -189,37 +189,49 @@ Status read_blocks(ByteReader& r, int store, std::uint32_t n, std::uint32_t max_
   return Status::ok_status();
 }
 
+// Blocks of a store at most.
+inline constexpr std::uint32_t kMaxBlocks = ExpHistogram::kMaxMaxBuckets / 8;
+
 // Width in bits of the largest of the k <= 8 counts at c (0 when all are 0).
 template <typename Counter>
-unsigned block_width(const Counter* c, std::size_t k) {
+unsigned block_width(const Counter* c, std::uint32_t k) {
   std::uint64_t all = 0;
-  for (std::size_t j = 0; j < k; ++j) all |= c[j];
-  return all == 0 ? 0 : 64 - static_cast<unsigned>(std::countl_zero(all));
+  if (k == 8) [[likely]] {
+    for (std::uint32_t j = 0; j < 8; ++j) all |= c[j];  // unrolled
+  } else {
+    for (std::uint32_t j = 0; j < k; ++j) all |= c[j];
+  }
+  return static_cast<unsigned>(std::bit_width(all));
 }
 
-// Bytes the blocks of n counts take.
+// Fills widths[b] with the width of block b of the n counts at c (n <= max_buckets) and returns
+// the bytes the blocks take.
 template <typename Counter>
-std::size_t blocks_size(const Counter* c, std::uint32_t n) {
+std::size_t block_widths(const Counter* c, std::uint32_t n, std::uint8_t* widths) {
   std::size_t total = 0;
-  for (std::uint32_t b = 0; b < n; b += 8) {
-    total += 1 + block_width(c + b, std::min<std::uint32_t>(8, n - b));
+  for (std::uint32_t b = 0; b * 8 < n; ++b) {
+    const unsigned w = block_width(c + 8 * b, std::min<std::uint32_t>(8, n - 8 * b));
+    widths[b] = static_cast<std::uint8_t>(w);
+    total += 1 + w;
   }
   return total;
 }
 
 // The block encoder: appends the n counts at c (std::uint8_t or std::uint64_t counters) as
-// blocks of 8 at the smallest width that holds each block; `size` is blocks_size(c, n).
+// blocks of 8 at the smallest width that holds each block, LSB-first; widths and size come from
+// block_widths().
 template <typename Counter>
-void put_blocks(Bytes& out, const Counter* c, std::uint32_t n, std::size_t size) {
+void put_blocks(Bytes& out, const Counter* c, std::uint32_t n, const std::uint8_t* widths,
+                std::size_t size) {
   const std::size_t at = out.size();
   out.resize(at + size + 16);  // zeros, and slack for the 8- and 16-byte stores below
   std::uint8_t* p = out.data() + at;
-  for (std::uint32_t b = 0; b < n; b += 8) {
-    const std::uint32_t valid = std::min<std::uint32_t>(8, n - b);
-    const Counter* v = c + b;
-    const unsigned w = block_width(v, valid);
+  for (std::uint32_t b = 0; b * 8 < n; ++b) {
+    const unsigned w = widths[b];
     *p++ = static_cast<std::uint8_t>(w);
     if (w == 0) continue;
+    const std::uint32_t valid = std::min<std::uint32_t>(8, n - 8 * b);
+    const Counter* v = c + 8 * b;
     if (sizeof(Counter) == 1 || w <= 8) {
       std::uint64_t x = 0;
       for (std::uint32_t k = 0; k < valid; ++k) x |= std::uint64_t{v[k]} << (k * w);
@@ -238,21 +250,23 @@ void put_blocks(Bytes& out, const Counter* c, std::uint32_t n, std::size_t size)
   out.resize(at + size);
 }
 
-// Appends the header; h.flags is ignored, flags come from the stores present.
+// Appends the header with these flags (h.flags is not read).
 void put_header(Bytes& out, const Header& h, std::uint8_t flags);
 
-// The encoder: appends a whole histogram, header `h` and the counts of each store k, n[k] of
-// them from index offset[k] (n[k] = 0: store absent), one output allocation at most.
+// The encoder: appends a whole histogram, header `h` and the counts of each store k, n[k] <=
+// max_buckets of them from index offset[k] (n[k] = 0: store absent); one output allocation at
+// most.
 template <typename Counter>
 void put_histogram(Bytes& out, const Header& h, const std::int32_t offset[2],
                    const Counter* const counts[2], const std::uint32_t n[2]) {
+  std::uint8_t widths[2][kMaxBlocks];
   std::size_t size[2] = {0, 0};
   std::uint8_t flags = 0;
   std::size_t total = kMaxHeaderBytes + 16;
   for (int k = 0; k < 2; ++k) {
     if (n[k] == 0) continue;
     flags |= static_cast<std::uint8_t>(kFlagPositive << k);
-    size[k] = blocks_size(counts[k], n[k]);
+    size[k] = block_widths(counts[k], n[k], widths[k]);
     total += kMaxStoreHeaderBytes + size[k];
   }
   if (out.capacity() - out.size() < total) {
@@ -263,7 +277,7 @@ void put_histogram(Bytes& out, const Header& h, const std::int32_t offset[2],
     if (n[k] == 0) continue;
     put_svarint(out, offset[k]);
     put_varint(out, n[k]);
-    put_blocks(out, counts[k], n[k], size[k]);
+    put_blocks(out, counts[k], n[k], widths[k], size[k]);
   }
 }
 
