@@ -12,20 +12,34 @@ namespace edgesketch::sketch {
 
 namespace detail {
 
-void ExpHistStore::reserve_range(std::int32_t new_lo, std::int32_t new_hi) {
+void ExpHistStore::reserve_range(std::int32_t new_lo, std::int32_t new_hi, Growth growth) {
   if (span > 0) {
     new_lo = std::min(new_lo, lo);
     new_hi = std::max(new_hi, hi());
   }
   const auto size = static_cast<std::int64_t>(capacity());
   if (new_lo >= base && new_hi < base + size) return;
-  // Geometric slack on the side(s) that grow keeps repeated growth amortized O(1) per bucket.
   const std::int64_t need = static_cast<std::int64_t>(new_hi) - new_lo + 1;
-  const std::int64_t slack = std::max<std::int64_t>(need / 2, 16);
-  const bool grow_down = buf.empty() || new_lo < base;
-  const bool grow_up = buf.empty() || new_hi >= base + size;
-  const std::int64_t front = grow_down ? slack : std::int64_t{new_lo} - base;
-  const std::int64_t back = grow_up ? slack : base + size - 1 - new_hi;
+  if (span == 0 && need <= size) {
+    // Every counter is zero: centre the buffer on the new range.
+    base = static_cast<std::int32_t>(new_lo - (size - need) / 2);
+    return;
+  }
+  std::int64_t front;
+  std::int64_t back;
+  if (growth == Growth::kMerges) {
+    const std::int64_t grown = span == 0 ? std::max<std::int64_t>(need, 16)
+                                         : std::max<std::int64_t>({need + need / 4, size, 64});
+    front = (grown - need) / 2;
+    back = grown - need - front;
+  } else {
+    // Geometric slack on the side(s) that grow keeps repeated growth amortized O(1) per bucket.
+    const std::int64_t slack = std::max<std::int64_t>(need / 2, 16);
+    const bool grow_down = buf.empty() || new_lo < base;
+    const bool grow_up = buf.empty() || new_hi >= base + size;
+    front = grow_down ? slack : std::int64_t{new_lo} - base;
+    back = grow_up ? slack : base + size - 1 - new_hi;
+  }
   const auto buckets = static_cast<std::size_t>(front + need + back);
   const std::size_t cb = counter_bytes();
   std::vector<std::uint64_t> grown((buckets * cb + 7) / 8, 0);
@@ -40,18 +54,41 @@ void ExpHistStore::reserve_range(std::int32_t new_lo, std::int32_t new_hi) {
   fix_pointer();
 }
 
+namespace {
+
+// Moves the count of bucket lo + j (j < span) at c[j] to c[((lo + j) >> d) - (lo >> d)], adding
+// counts that meet. Each count moves down (never past its own slot), so walking up reads every
+// count before its slot is written.
+template <typename Counter>
+void fold_counts(Counter* c, std::int32_t lo, std::uint32_t span, int d) {
+  const std::int32_t new_lo = lo >> d;
+  for (std::uint32_t j = 0; j < span; ++j) {
+    const Counter v = c[j];
+    c[j] = 0;
+    Counter& dst = c[((lo + static_cast<std::int32_t>(j)) >> d) - new_lo];
+    dst = static_cast<Counter>(dst + v);
+  }
+}
+
+}  // namespace
+
 void ExpHistStore::downscale(int d) {
   if (d == 0 || span == 0) return;
   const std::int32_t new_lo = lo >> d;
   const std::int32_t new_hi = hi() >> d;
-  ExpHistStore scaled;
-  scaled.wide = wide;
-  scaled.base = new_lo;
-  scaled.buf.assign((static_cast<std::size_t>(new_hi - new_lo + 1) * counter_bytes() + 7) / 8, 0);
-  for (std::int32_t i = lo; i <= hi(); ++i) scaled.add_at(i >> d, get(i));
-  buf = std::move(scaled.buf);
-  base = new_lo;
+  if (wide) {
+    fold_counts(buf.data() + (lo - base), lo, span, d);
+  } else {
+    fold_counts(at_lo, lo, span, d);
+  }
+  base = new_lo - (lo - base);  // the new range starts where the old one did
   set_range(new_lo, new_hi);
+}
+
+void ExpHistStore::clear() {
+  if (span > 0) std::memset(at_lo, 0, span * counter_bytes());
+  span = 0;
+  fix_pointer();
 }
 
 void ExpHistStore::widen() {
@@ -68,6 +105,25 @@ int exp_hist_extra_downscale(std::int32_t lo, std::int32_t hi, std::int32_t max_
   int d = 0;
   while ((hi >> d) - (lo >> d) + 1 > max_buckets) ++d;
   return d;
+}
+
+int exp_hist_merge_downscale(int scale, const ExpHistRange into[2], int from_scale,
+                             const ExpHistRange from[2], std::int32_t max_buckets) {
+  const int common = std::min(scale, from_scale);
+  const int d_into = scale - common;
+  const int d_from = from_scale - common;
+  int extra = 0;
+  for (int k = 0; k < 2; ++k) {
+    if (from[k].empty()) continue;
+    std::int32_t lo = from[k].lo >> d_from;
+    std::int32_t hi = from[k].hi >> d_from;
+    if (!into[k].empty()) {
+      lo = std::min(lo, into[k].lo >> d_into);
+      hi = std::max(hi, into[k].hi >> d_into);
+    }
+    extra = std::max(extra, exp_hist_extra_downscale(lo, hi, max_buckets));
+  }
+  return d_into + extra;
 }
 
 }  // namespace detail
@@ -162,25 +218,10 @@ Status ExpHistogram::merge(const ExpHistogram& other) {
                                 " overflows 64 bits; split the series before merging");
   }
   widen_for(count_ + other.count_);
-  // Common scale, then as many further steps as the union of the ranges needs.
-  const int common = std::min(scale_, other.scale_);
-  const int d_this = scale_ - common;
-  const int d_other = other.scale_ - common;
-  int extra = 0;
-  for (int k = 0; k < 2; ++k) {
-    const ExpHistStore& a = stores_[k];
-    const ExpHistStore& b = other.stores_[k];
-    if (b.span == 0) continue;
-    std::int32_t lo = b.lo >> d_other;
-    std::int32_t hi = b.hi() >> d_other;
-    if (a.span > 0) {
-      lo = std::min(lo, a.lo >> d_this);
-      hi = std::max(hi, a.hi() >> d_this);
-    }
-    extra = std::max(extra, detail::exp_hist_extra_downscale(lo, hi, max_buckets_));
-  }
-  downscale(d_this + extra);
-  const int shift = d_other + extra;
+  const detail::ExpHistRange into[2] = {stores_[0].range(), stores_[1].range()};
+  const detail::ExpHistRange from[2] = {other.stores_[0].range(), other.stores_[1].range()};
+  downscale(detail::exp_hist_merge_downscale(scale_, into, other.scale_, from, max_buckets_));
+  const int shift = other.scale_ - scale_;
   for (int k = 0; k < 2; ++k) {
     ExpHistStore& a = stores_[k];
     const ExpHistStore& b = other.stores_[k];

@@ -1,28 +1,20 @@
-// ExpHistogram's wire format (layout table in exp_histogram.h): the encoder, the validating
-// decoder, and merge_serialized(), which adds decoded counts straight into the accumulator.
+// ExpHistogram's wire format (layout table in exp_histogram.h): the pieces of
+// exp_histogram_codec.h, and ExpHistogram's serialize(), deserialize(), validate() and
+// merge_serialized() built on them (merge_serialized() adds decoded counts straight into the
+// sketch).
+#include "exp_histogram_codec.h"
+
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
 
-#include "edgesketch/sketch/exp_hist_blocks.h"
 #include "edgesketch/sketch/exp_histogram.h"
 
 namespace edgesketch::sketch {
+namespace exp_hist_codec {
 namespace {
-
-using detail::ExpHistStore;
-using u128 = unsigned __int128;
-
-constexpr std::uint8_t kFlagPositive = 1;  // flag bit k <=> store k is present
-constexpr std::uint8_t kKnownFlags = 3;
-constexpr std::int32_t kMinIndex8 = -1022 * 256 - 1;   // scale-8 bucket of 2^-1022
-constexpr std::int32_t kMaxIndex8 = 1023 * 256 + 255;  // scale-8 bucket of the largest double
-constexpr const char* kStoreName[2] = {"positive", "negative"};
-
-Status corrupt(const std::string& what) { return Status::corruption("histogram: " + what); }
 
 std::string u128_string(u128 v) {
   std::string s;
@@ -33,16 +25,9 @@ std::string u128_string(u128 v) {
   return s;
 }
 
-struct Header {
-  int scale = 0;
-  std::uint8_t flags = 0;
-  std::int32_t max_buckets = 0;
-  std::uint64_t count = 0;
-  double sum = 0;
-  double min = std::numeric_limits<double>::infinity();  // the empty sketch's internal values
-  double max = -std::numeric_limits<double>::infinity();
-  std::uint64_t zero_count = 0;
-};
+}  // namespace
+
+Status corrupt(const std::string& what) { return Status::corruption("histogram: " + what); }
 
 Status read_header(ByteReader& r, Header& h) {
   const std::uint8_t version = r.u8();
@@ -55,6 +40,9 @@ Status read_header(ByteReader& r, Header& h) {
   h.flags = r.u8();
   const std::uint64_t max_buckets = r.varint();
   h.count = r.varint();
+  h.sum = 0;
+  h.min = std::numeric_limits<double>::infinity();
+  h.max = -std::numeric_limits<double>::infinity();
   if (h.count > 0) {
     h.sum = r.f64();
     h.min = r.f64();
@@ -63,11 +51,15 @@ Status read_header(ByteReader& r, Header& h) {
   h.zero_count = r.varint();
   if (!r.ok()) return corrupt("truncated or malformed header");
   if (h.scale < ExpHistogram::kMinScale || h.scale > ExpHistogram::kMaxScale) {
-    return corrupt("scale " + std::to_string(h.scale) + " outside [-4, 8]");
+    return corrupt("scale " + std::to_string(h.scale) + " outside [" +
+                   std::to_string(ExpHistogram::kMinScale) + ", " +
+                   std::to_string(ExpHistogram::kMaxScale) + "]");
   }
   if ((h.flags & ~kKnownFlags) != 0) return corrupt("unknown flags " + std::to_string(h.flags));
   if (max_buckets < ExpHistogram::kMinMaxBuckets || max_buckets > ExpHistogram::kMaxMaxBuckets) {
-    return corrupt("max_buckets " + std::to_string(max_buckets) + " outside [128, 65536]");
+    return corrupt("max_buckets " + std::to_string(max_buckets) + " outside [" +
+                   std::to_string(ExpHistogram::kMinMaxBuckets) + ", " +
+                   std::to_string(ExpHistogram::kMaxMaxBuckets) + "]");
   }
   h.max_buckets = static_cast<std::int32_t>(max_buckets);
   if (h.count > 0 && !(std::isfinite(h.min) && std::isfinite(h.max) && h.min <= h.max)) {
@@ -77,11 +69,6 @@ Status read_header(ByteReader& r, Header& h) {
   if (h.zero_count > h.count) return corrupt("zero_count above count");
   return Status::ok_status();
 }
-
-struct StoreHeader {
-  std::int32_t offset = 0;
-  std::uint32_t n = 0;
-};
 
 Status read_store_header(ByteReader& r, const Header& h, int store, StoreHeader& sh) {
   const std::int64_t offset = r.svarint();
@@ -109,100 +96,6 @@ Status read_store_header(ByteReader& r, const Header& h, int store, StoreHeader&
   return Status::ok_status();
 }
 
-void put_block(Bytes& out, const std::uint64_t v[8]) {
-  std::uint64_t all = 0;
-  for (int k = 0; k < 8; ++k) all |= v[k];
-  const unsigned w = all == 0 ? 0 : 64 - static_cast<unsigned>(std::countl_zero(all));
-  out.push_back(static_cast<std::uint8_t>(w));
-  u128 acc = 0;
-  unsigned bits = 0;
-  for (int k = 0; k < 8; ++k) {
-    acc |= static_cast<u128>(v[k]) << bits;
-    bits += w;
-    while (bits >= 8) {
-      out.push_back(static_cast<std::uint8_t>(acc));
-      acc >>= 8;
-      bits -= 8;
-    }
-  }
-}
-
-struct BlockStats {
-  u128 total = 0;            // sum of the counts read
-  std::uint64_t first = 0;   // count of bucket 0
-  std::uint64_t last = 0;    // count of bucket n - 1 (when every block was read)
-  std::uint32_t blocks = 0;  // blocks passed to the sink, also when an error stopped the read
-};
-
-// Reads the blocks of an n-bucket store (at most max_blocks of them) and calls sink(i, count)
-// for every bucket i of each block that decoded cleanly, in order.
-template <typename Sink>
-Status read_blocks(ByteReader& r, int store, std::uint32_t n, std::uint32_t max_blocks,
-                   BlockStats& st, Sink&& sink) {
-  const std::uint8_t* const start = r.position();
-  const std::uint8_t* const end = start + r.remaining();
-  const std::uint8_t* p = start;
-  const std::uint32_t all_blocks = (n + 7) / 8;
-  const std::uint32_t num_blocks = std::min(all_blocks, max_blocks);
-  std::uint64_t narrow_total = 0;  // counts of width <= 8: below 2^16 * 2^8, cannot overflow
-  u128 total = 0;
-  std::uint64_t first = 0;
-  std::uint64_t last = 0;
-  for (std::uint32_t b = 0; b < num_blocks; ++b) {
-    st.blocks = b;
-    if (p == end) {
-      return corrupt(std::string("truncated ") + kStoreName[store] + " bucket block " +
-                     std::to_string(b));
-    }
-    const unsigned w = *p++;
-    const auto avail = static_cast<std::size_t>(end - p);
-    if (w > 64 || avail < w) {
-      return corrupt(std::string(w > 64 ? "bad width in " : "truncated ") + kStoreName[store] +
-                     " bucket block " + std::to_string(b));
-    }
-    const std::uint32_t i = b * 8;
-    if (w <= 8 && avail >= 8 && n - i >= 8) [[likely]] {
-      // The common case, fused: one load holds all 8 counts (bytes past the block are never
-      // shifted in), each count goes straight to the sink.
-      std::uint64_t x;
-      std::memcpy(&x, p, 8);
-      const std::uint64_t mask = (std::uint64_t{1} << w) - 1;
-      std::uint64_t c0 = x & mask;
-      std::uint64_t c = c0;
-      for (unsigned k = 0; k < 8; ++k) {
-        c = x & mask;
-        x >>= w;
-        sink(i + k, c);
-        narrow_total += c;
-      }
-      if (b == 0) first = c0;
-      last = c;
-    } else {
-      std::uint64_t v[8];
-      detail::exp_hist_unpack_block(p, avail, w, v);
-      const std::uint32_t valid = std::min<std::uint32_t>(8, n - i);
-      for (std::uint32_t k = valid; k < 8; ++k) {
-        if (v[k] != 0) {
-          return corrupt(std::string("non-zero padding in ") + kStoreName[store] + " store");
-        }
-      }
-      for (std::uint32_t k = 0; k < valid; ++k) {
-        sink(i + k, v[k]);
-        total += v[k];
-      }
-      if (b == 0) first = v[0];
-      last = v[valid - 1];
-    }
-    p += w;
-  }
-  st.blocks = num_blocks;
-  st.total = total + narrow_total;
-  st.first = first;
-  st.last = num_blocks == all_blocks ? last : 0;
-  r.bytes(static_cast<std::size_t>(p - start));
-  return Status::ok_status();
-}
-
 Status check_store_ends(const BlockStats& st, int store) {
   if (st.first == 0 || st.last == 0) {
     return corrupt(std::string("empty first or last bucket in ") + kStoreName[store] + " store");
@@ -218,6 +111,38 @@ Status check_totals(const ByteReader& r, u128 bucket_total, const Header& h) {
   }
   return Status::ok_status();
 }
+
+void put_header(Bytes& out, const Header& h, std::uint8_t flags) {
+  put_u8(out, ExpHistogram::kSerialVersion);
+  put_u8(out, static_cast<std::uint8_t>(static_cast<std::int8_t>(h.scale)));
+  put_u8(out, flags);
+  put_varint(out, static_cast<std::uint64_t>(h.max_buckets));
+  put_varint(out, h.count);
+  if (h.count > 0) {
+    put_f64(out, h.sum);
+    put_f64(out, h.min);
+    put_f64(out, h.max);
+  }
+  put_varint(out, h.zero_count);
+}
+
+}  // namespace exp_hist_codec
+
+namespace {
+
+using detail::ExpHistStore;
+using exp_hist_codec::BlockStats;
+using exp_hist_codec::check_store_ends;
+using exp_hist_codec::check_totals;
+using exp_hist_codec::Header;
+using exp_hist_codec::kMaxIndex8;
+using exp_hist_codec::kMinIndex8;
+using exp_hist_codec::kStoreName;
+using exp_hist_codec::read_blocks;
+using exp_hist_codec::read_header;
+using exp_hist_codec::read_store_header;
+using exp_hist_codec::StoreHeader;
+using exp_hist_codec::u128;
 
 // Adds (or, to undo, subtracts: wrap-around arithmetic makes that exact, also for narrow
 // counters) the counts of a decoded store whose buckets map to index (offset + i) >> shift of `s`;
@@ -257,33 +182,21 @@ Status add_blocks(ByteReader& r, int store, const StoreHeader& sh, int shift, Ex
 }  // namespace
 
 void ExpHistogram::serialize(Bytes& out) const {
-  std::uint8_t flags = 0;
-  for (int k = 0; k < 2; ++k) {
-    if (stores_[k].span > 0) flags |= static_cast<std::uint8_t>(kFlagPositive << k);
-  }
-  // Typical widths are a few bits; this avoids regrowth without reserving the worst case.
-  out.reserve(out.size() + 48 + (stores_[0].span + stores_[1].span) * 5 / 4);
-  put_u8(out, kSerialVersion);
-  put_u8(out, static_cast<std::uint8_t>(static_cast<std::int8_t>(scale_)));
-  put_u8(out, flags);
-  put_varint(out, static_cast<std::uint64_t>(max_buckets_));
-  put_varint(out, count_);
-  if (count_ > 0) {
-    put_f64(out, sum());
-    put_f64(out, min_);
-    put_f64(out, max_);
-  }
-  put_varint(out, zero_count_);
-  for (const ExpHistStore& s : stores_) {
-    if (s.span == 0) continue;
-    put_svarint(out, s.lo);
-    put_varint(out, s.span);
-    for (std::uint32_t j = 0; j < s.span; j += 8) {
-      std::uint64_t v[8] = {};
-      const std::uint32_t n = std::min<std::uint32_t>(8, s.span - j);
-      for (std::uint32_t k = 0; k < n; ++k) v[k] = s.get(s.lo + static_cast<std::int32_t>(j + k));
-      put_block(out, v);
-    }
+  const Header h{.scale = scale_,
+                 .max_buckets = max_buckets_,
+                 .count = count_,
+                 .sum = sum(),
+                 .min = min_,
+                 .max = max_,
+                 .zero_count = zero_count_};
+  const std::int32_t offset[2] = {stores_[0].lo, stores_[1].lo};
+  const std::uint32_t n[2] = {stores_[0].span, stores_[1].span};
+  if (stores_[0].wide) {
+    const std::uint64_t* const counts[2] = {stores_[0].wide_at_lo(), stores_[1].wide_at_lo()};
+    exp_hist_codec::put_histogram(out, h, offset, counts, n);
+  } else {
+    const std::uint8_t* const counts[2] = {stores_[0].at_lo, stores_[1].at_lo};
+    exp_hist_codec::put_histogram(out, h, offset, counts, n);
   }
 }
 
@@ -304,7 +217,7 @@ Result<ExpHistogram> ExpHistogram::deserialize(ByteSpan bytes) {
   out.stores_[0].wide = out.stores_[1].wide = wide;
   u128 bucket_total = 0;
   for (int k = 0; k < 2; ++k) {
-    if ((h.flags & (kFlagPositive << k)) == 0) continue;
+    if (!h.has_store(k)) continue;
     StoreHeader sh;
     ES_RETURN_IF_ERROR(read_store_header(r, h, k, sh));
     ExpHistStore& s = out.stores_[k];
@@ -433,7 +346,7 @@ Status ExpHistogram::merge_serialized(ByteSpan bytes) {
   bool needs_downscale = false;
   Status status;
   for (int k = 0; k < 2 && status.ok(); ++k) {
-    if ((h.flags & (kFlagPositive << k)) == 0) continue;
+    if (!h.has_store(k)) continue;
     StoreHeader sh;
     status = read_store_header(r, h, k, sh);
     if (!status.ok()) break;
@@ -490,7 +403,7 @@ Status ExpHistogram::validate(ByteSpan bytes, SerializedStats* stats) {
   ES_RETURN_IF_ERROR(read_header(r, h));
   u128 bucket_total = 0;
   for (int k = 0; k < 2; ++k) {
-    if ((h.flags & (kFlagPositive << k)) == 0) continue;
+    if (!h.has_store(k)) continue;
     StoreHeader sh;
     ES_RETURN_IF_ERROR(read_store_header(r, h, k, sh));
     BlockStats st;

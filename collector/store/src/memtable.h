@@ -14,8 +14,8 @@
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
+#include "edgesketch/sketch/exp_histogram_accumulator.h"
 #include "edgesketch/store/part_block.h"
-#include "histogram_merger.h"
 
 namespace edgesketch::store {
 
@@ -93,7 +93,7 @@ class Memtable {
   std::size_t arena_bytes_ = 0;     // all chunks
   std::size_t bytes_ = 0;
   // Scratch of merges.
-  HistogramMerger merger_;
+  sketch::ExpHistogramAccumulator merger_;
   Bytes h_, d_, t_;
 };
 

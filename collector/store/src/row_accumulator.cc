@@ -15,14 +15,14 @@ Status RowAccumulator::add_scalars(std::uint64_t count, double sum, double min, 
   return Status();
 }
 
-Status RowAccumulator::add(const PartRow& row, HistogramMerger& merger) {
+Status RowAccumulator::add(const PartRow& row, sketch::ExpHistogramAccumulator& merger) {
   Status first = begin_run(merger);
   Status s = add_to_run(row, merger);
   end_run(merger);
   return first.ok() ? s : first;
 }
 
-Status RowAccumulator::begin_run(HistogramMerger& merger) {
+Status RowAccumulator::begin_run(sketch::ExpHistogramAccumulator& merger) {
   merger.reset();
   if (histogram_.empty()) return Status();
   Status s = merger.add(histogram_);
@@ -30,24 +30,24 @@ Status RowAccumulator::begin_run(HistogramMerger& merger) {
   return s;
 }
 
-void RowAccumulator::end_run(const HistogramMerger& merger) {
+void RowAccumulator::end_run(const sketch::ExpHistogramAccumulator& merger) {
   if (merger.empty()) return;
   histogram_.clear();
   merger.serialize(histogram_);
 }
 
-Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger) {
-  HistogramMerger::Scratch* none = nullptr;
+Status RowAccumulator::add_to_run(const PartRow& row, sketch::ExpHistogramAccumulator& merger) {
+  sketch::ExpHistogramAccumulator::Scratch* none = nullptr;
   return add_to_run(row, merger, none);
 }
 
-Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger,
-                                  HistogramMerger::Scratch& scratch) {
+Status RowAccumulator::add_to_run(const PartRow& row, sketch::ExpHistogramAccumulator& merger,
+                                  sketch::ExpHistogramAccumulator::Scratch& scratch) {
   return add_to_run(row, merger, &scratch);
 }
 
-Status RowAccumulator::add_to_run(const PartRow& row, HistogramMerger& merger,
-                                  HistogramMerger::Scratch* scratch) {
+Status RowAccumulator::add_to_run(const PartRow& row, sketch::ExpHistogramAccumulator& merger,
+                                  sketch::ExpHistogramAccumulator::Scratch* scratch) {
   ES_RETURN_IF_ERROR(add_scalars(row.count, row.sum, row.min, row.max));
   Status first;
   auto keep = [&first](Status s) {

@@ -1,8 +1,8 @@
 // RowAccumulator: merges stored rows (serialized sketches, as read from part blocks or the
 // memtable) into one aggregate, for scans (one per series and step bucket), rollups and merges
-// of parts (one per key). Histograms are merged through a HistogramMerger, which a caller shares
-// between accumulators: the rows added between begin_run() and end_run() accumulate in the
-// merger's dense buckets, and end_run() keeps the result serialized, so a scan touching
+// of parts (one per key). Histograms are merged through a sketch::ExpHistogramAccumulator, which
+// a caller shares between accumulators: the rows added between begin_run() and end_run()
+// accumulate in its dense buckets, and end_run() keeps the result serialized, so a scan touching
 // millions of rows allocates nothing per row. HyperLogLogs are merged straight from their bytes
 // (merge_serialized) once the accumulator holds one.
 //
@@ -15,9 +15,9 @@
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
+#include "edgesketch/sketch/exp_histogram_accumulator.h"
 #include "edgesketch/sketch/window_aggregate.h"
 #include "edgesketch/store/part_block.h"
-#include "histogram_merger.h"
 
 namespace edgesketch::store {
 
@@ -26,17 +26,18 @@ class RowAccumulator {
   // Merges one stored row: begin_run(), add_to_run(), end_run(). On error (a sketch that does
   // not decode, or that cannot merge with what is held) the scalar fields and the other sketches
   // are still merged and the error is returned so that the caller can count it.
-  Status add(const PartRow& row, HistogramMerger& merger);
+  Status add(const PartRow& row, sketch::ExpHistogramAccumulator& merger);
 
   // A run of rows for this accumulator: `merger` starts from the histogram held; it must not
   // serve another run until end_run(). A held histogram that does not decode is dropped and
   // the error returned.
-  Status begin_run(HistogramMerger& merger);
+  Status begin_run(sketch::ExpHistogramAccumulator& merger);
   // add() within a run.
-  Status add_to_run(const PartRow& row, HistogramMerger& merger);
-  Status add_to_run(const PartRow& row, HistogramMerger& merger, HistogramMerger::Scratch& scratch);
+  Status add_to_run(const PartRow& row, sketch::ExpHistogramAccumulator& merger);
+  Status add_to_run(const PartRow& row, sketch::ExpHistogramAccumulator& merger,
+                    sketch::ExpHistogramAccumulator::Scratch& scratch);
   // Keeps the run's histogram.
-  void end_run(const HistogramMerger& merger);
+  void end_run(const sketch::ExpHistogramAccumulator& merger);
 
   bool empty() const { return rows_ == 0; }
   std::uint64_t rows() const { return rows_; }
@@ -56,7 +57,8 @@ class RowAccumulator {
               PartRow& out) const;
 
  private:
-  Status add_to_run(const PartRow& row, HistogramMerger& merger, HistogramMerger::Scratch* scratch);
+  Status add_to_run(const PartRow& row, sketch::ExpHistogramAccumulator& merger,
+                    sketch::ExpHistogramAccumulator::Scratch* scratch);
   Status add_scalars(std::uint64_t count, double sum, double min, double max);
 
   std::uint64_t rows_ = 0;

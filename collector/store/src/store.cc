@@ -688,7 +688,7 @@ Status Store::Impl::flush_into_parts_locked(const std::uint64_t segment, bool al
   // Only this thread (holding write_mu_) changes the memtables, so they are stable here.
   std::vector<std::shared_ptr<const LivePart>> added;
   Bytes h, d, t;
-  HistogramMerger merger;
+  sketch::ExpHistogramAccumulator merger;
   for (const auto& [tenant, mt] : memtables_) {
     if (mt.empty()) continue;
     const auto rows = mt.sorted();

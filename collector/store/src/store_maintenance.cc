@@ -67,7 +67,7 @@ Status Store::Impl::merge_parts(const std::vector<std::shared_ptr<const LivePart
       first.tenant, first.tier_ms, first.day, options_.merge_zstd_level,
       [&](PartWriter& w) -> Status {
         Bytes h, d, t;
-        HistogramMerger merger;
+        sketch::ExpHistogramAccumulator merger;
         for (;;) {
           // The smallest key among the cursors (k is small: a linear scan beats a heap).
           std::size_t min_i = cursors.size();

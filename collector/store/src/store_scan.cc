@@ -25,7 +25,7 @@ struct ScanCell {
   RowAccumulator acc;  // everything but the histogram
   Bytes bytes;         // not validated yet
   std::optional<sketch::ExpHistogram> hist;
-  std::unique_ptr<HistogramMerger> dense;
+  std::unique_ptr<sketch::ExpHistogramAccumulator> dense;
 
   bool holds_histogram() const { return !bytes.empty() || hist.has_value(); }
   std::size_t held_bytes() const { return hist ? hist->memory_bytes() : bytes.capacity(); }
@@ -37,7 +37,7 @@ struct ScanCell {
 
 // What turns a cell's histogram into its answer; one per thread of the final phase.
 struct CellFinisher {
-  HistogramMerger::Scratch scratch;
+  sketch::ExpHistogramAccumulator::Scratch scratch;
 
   // The quantile φ of a cell's histogram, which it then drops; nullopt when it has none or an
   // empty one. Copied bytes that do not decode: nullopt and kCorruption in `error`.
@@ -49,7 +49,7 @@ struct CellFinisher {
     } else if (c.hist) {
       if (c.hist->count() > 0) q = c.hist->quantile(phi);
     } else if (!c.bytes.empty()) {
-      Result<double> r = HistogramMerger::quantile_of(c.bytes, phi, scratch);
+      Result<double> r = sketch::ExpHistogramAccumulator::quantile_of(c.bytes, phi, scratch);
       if (!r.ok()) {
         error = r.status();
       } else if (!std::isnan(*r)) {
@@ -63,7 +63,7 @@ struct CellFinisher {
   // decoded, or dropped with kCorruption when they do not decode).
   Status settle(ScanCell& c) {
     if (c.dense) {
-      std::unique_ptr<HistogramMerger> dense = std::move(c.dense);
+      std::unique_ptr<sketch::ExpHistogramAccumulator> dense = std::move(c.dense);
       if (dense->empty()) return Status();
       Result<sketch::ExpHistogram> h = dense->to_histogram();
       if (!h.ok()) return h.status();
@@ -195,7 +195,7 @@ class ScanGrid {
     };
     if (c->holds_histogram() && c != previous && used_ < dense_budget_) {
       // Rows of this cell interleave with other cells' rows: dense buckets from now on.
-      c->dense = std::make_unique<HistogramMerger>();
+      c->dense = std::make_unique<sketch::ExpHistogramAccumulator>();
       keep(move_held(c, *c->dense));
       used_ += c->dense->memory_bytes();
       keep(add_dense(c, bytes));
@@ -218,8 +218,8 @@ class ScanGrid {
   }
 
   // Merges the histogram cell c holds (object or copied bytes) into m and frees it there.
-  Status move_held(ScanCell* c, HistogramMerger& m) {
-    Status s = c->hist ? m.add(*c->hist, scratch_) : m.add(c->bytes, scratch_);
+  Status move_held(ScanCell* c, sketch::ExpHistogramAccumulator& m) {
+    Status s = c->hist ? m.add(*c->hist) : m.add(c->bytes, scratch_);
     used_ -= std::min(used_, c->held_bytes());
     c->release_held();
     return s;
@@ -281,8 +281,8 @@ class ScanGrid {
   std::size_t pool_used_ = 0;
   std::vector<std::vector<ScanCell*>> cells_;
   std::size_t last_ = static_cast<std::size_t>(-1);
-  HistogramMerger shared_;
-  HistogramMerger::Scratch scratch_;
+  sketch::ExpHistogramAccumulator shared_;
+  sketch::ExpHistogramAccumulator::Scratch scratch_;
   ScanCell* run_ = nullptr;        // the cell whose rows are coming one after the other
   bool run_started_ = false;       // shared_ holds the run (else pending_ is its only row)
   Bytes pending_;                  // the run's first histogram until a second row comes

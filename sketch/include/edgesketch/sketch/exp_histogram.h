@@ -62,12 +62,26 @@ inline std::int32_t exp_hist_index8(std::uint64_t x) {
   return exponent_x256 + static_cast<std::int32_t>(sub) - 1023 * 256;
 }
 
+// Index range [lo, hi] of a store's non-empty buckets; empty when hi < lo.
+struct ExpHistRange {
+  std::int32_t lo = 0;
+  std::int32_t hi = -1;
+  bool empty() const { return hi < lo; }
+};
+
 // The counts of one sign. Owns a buffer with slack on both sides so that growth is amortized;
 // only [lo, lo + span) may be non-zero. Counters are one byte each while the histogram is narrow
 // (every count fits: a histogram of a few hundred values per window needs an eighth of the
 // memory) and eight bytes once it is wide; ExpHistogram widens both stores together. The buffer
-// is a vector of words either way, read bytewise when narrow. Internal to ExpHistogram.
+// is a vector of words either way, read bytewise when narrow. Internal to ExpHistogram and
+// ExpHistogramAccumulator (which keeps its stores wide).
 struct ExpHistStore {
+  // How much room reserve_range() leaves when the buffer has to grow. kAdds: values arrive one
+  // at a time and extend the range a bucket at a time, so each growing side gets half the range
+  // again. kMerges: whole histograms arrive (an accumulator, of which a scan keeps thousands):
+  // an empty store takes what it needs, a growing one a quarter more.
+  enum class Growth { kAdds, kMerges };
+
   unsigned char* at_lo = nullptr;  // counter of bucket lo when span > 0 (the hot path's pointer)
   std::int32_t lo = 0;             // lowest non-empty index; meaningful when span > 0
   std::uint32_t span = 0;          // highest - lowest non-empty index + 1; 0 when empty
@@ -95,11 +109,14 @@ struct ExpHistStore {
   ExpHistStore& operator=(ExpHistStore&&) noexcept = default;
 
   std::int32_t hi() const { return lo + static_cast<std::int32_t>(span) - 1; }
+  ExpHistRange range() const { return span ? ExpHistRange{lo, hi()} : ExpHistRange{}; }
   std::size_t counter_bytes() const { return wide ? 8 : 1; }
   // Buckets the buffer holds.
   std::size_t capacity() const { return wide ? buf.size() : 8 * buf.size(); }
   unsigned char* bytes() { return reinterpret_cast<unsigned char*>(buf.data()); }
   const unsigned char* bytes() const { return reinterpret_cast<const unsigned char*>(buf.data()); }
+  // The counter of bucket lo when wide (nullptr when empty).
+  const std::uint64_t* wide_at_lo() const { return span ? buf.data() + (lo - base) : nullptr; }
   // Count of bucket `index`, which the buffer covers.
   std::uint64_t get(std::int32_t index) const {
     const std::size_t i = static_cast<std::size_t>(index - base);
@@ -123,16 +140,29 @@ struct ExpHistStore {
   void fix_pointer() {
     at_lo = span ? bytes() + static_cast<std::size_t>(lo - base) * counter_bytes() : nullptr;
   }
-  // Makes the buffer cover [new_lo, new_hi] (and the current range); contents unchanged.
-  void reserve_range(std::int32_t new_lo, std::int32_t new_hi);
-  // Maps every index i to i >> d, adding counts that meet (narrow: the sums must fit).
+  // Makes the buffer cover [new_lo, new_hi] (and the current range); contents unchanged. An
+  // empty store whose buffer is large enough moves it instead of growing it.
+  void reserve_range(std::int32_t new_lo, std::int32_t new_hi, Growth growth = Growth::kAdds);
+  // Maps every index i to i >> d, adding counts that meet (narrow: the sums must fit). In
+  // place: allocates nothing.
   void downscale(int d);
+  // Empties the store; keeps the buffer.
+  void clear();
   // Narrow to wide, same counts.
   void widen();
 };
 
 // Smallest d >= 0 with (hi >> d) - (lo >> d) + 1 <= max_buckets.
 int exp_hist_extra_downscale(std::int32_t lo, std::int32_t hi, std::int32_t max_buckets);
+
+// The merge rule (ExpHistogram::merge() and ExpHistogramAccumulator): the steps by which a
+// histogram at `scale` whose stores span `into` lowers its scale to take in one at `from_scale`
+// whose stores span `from`, with max_buckets per store: down to the common scale, then as many
+// more as the union of either sign's ranges needs. The other histogram's buckets then map by
+// i >> (from_scale - (scale - steps)). Why any merge order gives the same sketch: see
+// ExpHistogram's class comment.
+int exp_hist_merge_downscale(int scale, const ExpHistRange into[2], int from_scale,
+                             const ExpHistRange from[2], std::int32_t max_buckets);
 
 }  // namespace detail
 
@@ -186,6 +216,7 @@ class ExpHistCounts {
 };
 
 struct ExpHistParts;
+class ExpHistogramAccumulator;
 
 // A quantile sketch over doubles with exact count/sum/min/max.
 //
@@ -331,6 +362,8 @@ class ExpHistogram {
   std::size_t memory_bytes() const;
 
  private:
+  friend class ExpHistogramAccumulator;  // reads the stores of the histograms it merges
+
   static std::int32_t offset_of(const detail::ExpHistStore& s) { return s.span ? s.lo : 0; }
   static ExpHistCounts counts_of(const detail::ExpHistStore& s) {
     return ExpHistCounts(s.at_lo, s.span, s.wide);
