@@ -85,22 +85,8 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
-struct CmdResult {
-  int status = -1;
-  std::string output;
-};
-
-// Runs a shell command line built from fixed test strings and paths; stdout and stderr captured.
-CmdResult run(const std::string& command) {
-  CmdResult r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  r.status = ::pclose(p);
-  return r;
-}
+using CmdResult = testbed::CommandResult;
+CmdResult run(const std::string& command) { return testbed::run_command(command); }
 
 std::vector<json> read_json_lines(const std::string& path) {
   std::vector<json> out;

@@ -14,29 +14,12 @@
 #include <vector>
 
 #include "edgesketch/sketch/exp_histogram.h"
+#include "support/random_histogram.h"
 
 namespace edgesketch::sketch {
 namespace {
 
-// A histogram of n values spread over `decades` decades, some negative and some zero, at a
-// random scale and bucket limit.
-Bytes random_histogram(std::mt19937_64& rng) {
-  std::uniform_int_distribution<int> scale(-4, 8);
-  const int buckets[] = {128, 160, 2048};
-  ExpHistogram h(ExpHistogramOptions{.scale = scale(rng), .max_buckets = buckets[rng() % 3]});
-  const int n = static_cast<int>(rng() % 600);
-  const double decades = static_cast<double>(rng() % 12);
-  const double center = std::uniform_real_distribution<double>(-20, 20)(rng);
-  const int kind = static_cast<int>(rng() % 4);  // positive, mixed, zeros too, integers
-  for (int i = 0; i < n; ++i) {
-    double v = std::pow(10.0, center + std::uniform_real_distribution<double>(0, decades)(rng));
-    if (kind >= 1 && rng() % 3 == 0) v = -v;
-    if (kind == 2 && rng() % 5 == 0) v = 0;
-    if (kind == 3) v = std::round(std::uniform_real_distribution<double>(-50, 50)(rng));
-    h.add(v);
-  }
-  return h.serialize();
-}
+using test_support::random_histogram;
 
 Bytes merged_by_sketch(const std::vector<Bytes>& inputs) {
   auto h = ExpHistogram::deserialize(inputs[0]);

@@ -7,28 +7,14 @@
 
 #include "collector/query_test_data.h"
 #include "edgesketch/http/http_server.h"
+#include "edgesketch/testbed/daemon_process.h"
 
 namespace edgesketch::http {
 namespace {
 
 using query::testing::kT0;
 
-struct Run {
-  int status = -1;
-  std::string output;
-};
-
-// Runs a shell command line (arguments are fixed test strings), capturing stdout and stderr.
-Run run(const std::string& command) {
-  Run r;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.output.append(buf, n);
-  r.status = ::pclose(p);
-  return r;
-}
+testbed::CommandResult run(const std::string& command) { return testbed::run_command(command); }
 
 class PromtoolTest : public ::testing::Test {
  protected:

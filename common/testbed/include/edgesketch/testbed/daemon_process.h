@@ -65,4 +65,12 @@ class TmpfsMount {
 // the file frees the space again.
 void fill_file_system(const std::string& path);
 
+// A shell command line's exit status (as pclose() returns it; -1 when it could not run) and its
+// stdout and stderr together. For fixed command lines built by tests and benchmarks.
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+CommandResult run_command(const std::string& command);
+
 }  // namespace edgesketch::testbed
