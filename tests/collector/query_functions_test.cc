@@ -277,6 +277,28 @@ TEST_F(RangeFunctionsTest, Subqueries) {
       (Lines{R"({site="s1"} => 3 @ 20)", R"({site="s1"} => 5 @ 30)", R"({site="s1"} => 7 @ 40)"}));
 }
 
+TEST_F(RangeFunctionsTest, TimesStayInRange) {
+  // Offsets and ranges of nested subqueries add up; beyond the engine's time range the query
+  // fails instead of overflowing.
+  EXPECT_NE(q_.error("m_count offset 1y", kMinTimeMs + 1000)
+                .message()
+                .find("out of the supported "
+                      "range"),
+            std::string::npos);
+  EXPECT_NE(q_.error("max_over_time(max_over_time(m_max[30000000y:1000000y] offset 30000000y)"
+                     "[30000000y:1000000y] offset 30000000y)",
+                     120'000)
+                .message()
+                .find("out of the supported range"),
+            std::string::npos);
+  EXPECT_FALSE(q_.instant("m_count", kMaxTimeMs + 1).ok());
+  EXPECT_NE(parse_promql("m @ 1e16")
+                .status()
+                .message()
+                .find("timestamp out of bounds for @ modifier: 10000000000000000.000000"),
+            std::string::npos);
+}
+
 TEST_F(RangeFunctionsTest, EqualLabelsAfterDroppingNamesAreAnError) {
   EXPECT_EQ(q_.error("sum_over_time({__name__=~\"m_(min|max)\"}[1m])", 120'000).message(),
             "vector cannot contain metrics with the same labelset");

@@ -199,6 +199,7 @@ TEST(QueryParser, VectorMatchingModifiers) {
   EXPECT_EQ(canon("a * on(x) group_left(y, w) b"), "a * on (x) group_left (w, y) b");
   EXPECT_EQ(canon("a + ignoring(x) group_right b"), "a + ignoring (x) group_right () b");
   EXPECT_EQ(canon("a > bool on() b"), "a > bool on () b");
+  EXPECT_EQ(canon("a * ignoring () group_left b"), "a * ignoring () group_left () b");
   auto e = parse_promql("a / on (x) group_left (y) b");
   ASSERT_TRUE(e.ok());
   const auto& b = std::get<Binary>((*e)->node);

@@ -181,7 +181,7 @@ Result<Value> Evaluator::eval_node(const Call& c, const Expr&, const ScanFields&
       std::vector<std::int64_t> times(n);
       for (std::size_t i = 0; i < n; ++i) times[i] = ctx_.t(i);
       if (const auto* sel = std::get_if<VectorSelector>(&strip_parens(arg).node)) {
-        times = range_ends(sel->offset_ms, sel->at);
+        ES_ASSIGN_OR_RETURN(times, range_ends(sel->offset_ms, sel->at));
       }
       Vector out;
       out.ordered = v.ordered;

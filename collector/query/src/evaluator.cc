@@ -61,6 +61,14 @@ std::int64_t Ctx::at_time(const AtModifier& at) const {
   return at.t_ms;
 }
 
+Result<std::int64_t> in_time_range(std::int64_t t) {
+  if (t < kMinTimeMs || t > kMaxTimeMs) {
+    return Status::invalid_argument(
+        fmt::format("time {} ms (after offsets, ranges and @) is out of the supported range", t));
+  }
+  return t;
+}
+
 Status execution_error(std::string message) {
   return Status::failed_precondition(std::move(message));
 }
@@ -212,14 +220,15 @@ Result<Evaluator::Grid> Evaluator::selector_grid(const VectorSelector& sel) cons
   Grid g;
   if (sel.at) {
     // One point at the @ time, whatever the step (Prometheus' step-invariant evaluation).
-    g.first_t = ctx_.at_time(*sel.at) - sel.offset_ms;
+    ES_ASSIGN_OR_RETURN(g.first_t, in_time_range(ctx_.at_time(*sel.at) - sel.offset_ms));
     g.step = 0;
     g.n = 1;
     g.bucket = sel.range_ms.value_or(width);
     g.broadcast = true;
     return g;
   }
-  g.first_t = ctx_.start_ms - sel.offset_ms;
+  ES_ASSIGN_OR_RETURN(g.first_t, in_time_range(ctx_.start_ms - sel.offset_ms));
+  ES_RETURN_IF_ERROR(in_time_range(ctx_.t(ctx_.n - 1) - sel.offset_ms).status());
   g.step = ctx_.step_ms;
   g.n = ctx_.n;
   g.bucket = width;
@@ -426,19 +435,21 @@ Result<std::vector<std::pair<std::uint32_t, WindowAggregate>>> Evaluator::to_gri
   return out;
 }
 
-std::vector<std::int64_t> Evaluator::range_ends(std::int64_t offset_ms,
-                                                const std::optional<AtModifier>& at) const {
+Result<std::vector<std::int64_t>> Evaluator::range_ends(std::int64_t offset_ms,
+                                                        const std::optional<AtModifier>& at) const {
   std::vector<std::int64_t> ends(ctx_.n);
   for (std::size_t i = 0; i < ctx_.n; ++i) {
     ends[i] = (at ? ctx_.at_time(*at) : ctx_.t(i)) - offset_ms;
   }
+  ES_RETURN_IF_ERROR(in_time_range(ends.front()).status());
+  ES_RETURN_IF_ERROR(in_time_range(ends.back()).status());
   return ends;
 }
 
 Result<Matrix> Evaluator::select_range(const VectorSelector& sel, bool counters_only,
                                        std::string_view func) {
   Matrix m;
-  m.ends = range_ends(sel.offset_ms, sel.at);
+  ES_ASSIGN_OR_RETURN(m.ends, range_ends(sel.offset_ms, sel.at));
   m.range_ms = *sel.range_ms;
   std::int64_t r = source_.sample_ms(ctx_.instant ? 0 : ctx_.step_ms);
   if (r <= 0) r = ctx_.options->default_sample_ms;
@@ -504,11 +515,12 @@ Result<Matrix> Evaluator::select_range(const VectorSelector& sel, bool counters_
 
 Result<Matrix> Evaluator::eval_subquery(const Subquery& s) {
   Matrix m;
-  m.ends = range_ends(s.offset_ms, s.at);
+  ES_ASSIGN_OR_RETURN(m.ends, range_ends(s.offset_ms, s.at));
   m.range_ms = s.range_ms;
   const std::int64_t step = s.step_ms > 0 ? s.step_ms : ctx_.options->default_subquery_step_ms;
   // The inner expression is evaluated at the multiples of the step in (end − range, end].
-  const std::int64_t first = floor_div(m.ends.front() - m.range_ms, step) * step + step;
+  ES_ASSIGN_OR_RETURN(const std::int64_t first,
+                      in_time_range(floor_div(m.ends.front() - m.range_ms, step) * step + step));
   const std::int64_t last = floor_div(m.ends.back(), step) * step;
   if (first > last) return m;
   const std::int64_t n = (last - first) / step + 1;

@@ -175,8 +175,8 @@ class Evaluator {
   // The range vector of a range function's argument (range selector or subquery).
   Result<Matrix> eval_matrix(const Expr& e, bool counters_only, std::string_view func);
   // The end of the range of step i of an expression with `offset` and `@`.
-  std::vector<std::int64_t> range_ends(std::int64_t offset_ms,
-                                       const std::optional<AtModifier>& at) const;
+  Result<std::vector<std::int64_t>> range_ends(std::int64_t offset_ms,
+                                               const std::optional<AtModifier>& at) const;
 
   // Aggregations (eval_aggregate.cc).
   Result<Value> aggregate_sketches(const Aggregate& a, Vector in);
@@ -199,6 +199,11 @@ class Evaluator {
   SeriesSource& source_;
   const Ctx& ctx_;
 };
+
+// `t` when it lies in [kMinTimeMs, kMaxTimeMs], where a range or offset (at most kMaxTimeMs
+// long) can still be subtracted without overflow; kInvalidArgument otherwise. Every time an
+// evaluation derives (a step less an offset, the start of a subquery) passes through it.
+Result<std::int64_t> in_time_range(std::int64_t t);
 
 // Errors of Prometheus' evaluator (HTTP 422, "execution").
 Status execution_error(std::string message);

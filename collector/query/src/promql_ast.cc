@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "edgesketch/query/promql_parser.h"
+#include "edgesketch/query/series_source.h"
 
 namespace edgesketch::query {
 
@@ -313,11 +314,12 @@ std::string to_string(const Expr& e) {
     std::string operator()(const Binary& b) const {
       std::string out = to_string(*b.lhs) + " " + std::string(binary_op_string(b.op));
       if (b.return_bool) out += " bool";
-      if (b.on || !b.matching_labels.empty()) {
+      const bool grouped = b.card == MatchCard::kManyToOne || b.card == MatchCard::kOneToMany;
+      if (b.on || !b.matching_labels.empty() || grouped) {
         out += b.on ? " on (" : " ignoring (";
         out += join(b.matching_labels) + ")";
       }
-      if (b.card == MatchCard::kManyToOne || b.card == MatchCard::kOneToMany) {
+      if (grouped) {
         out += b.card == MatchCard::kManyToOne ? " group_left (" : " group_right (";
         out += join(b.include) + ")";
       }
@@ -364,12 +366,20 @@ const VectorSelector* range_selector(const Expr& e) {
 
 namespace {
 
+// a + b, saturating at ±kMaxTimeMs (nested subqueries add up their ranges and offsets).
+std::int64_t add_saturated(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) r = (a > 0) ? kMaxTimeMs : -kMaxTimeMs;
+  return std::clamp(r, -kMaxTimeMs, kMaxTimeMs);
+}
+
 // Folds `inner` (relative to the times it is evaluated at) into the span of an expression
 // evaluated at t − offset over the range `range_ms` before it.
 TimeSpan shifted(TimeSpan inner, std::int64_t offset_ms, std::int64_t range_ms) {
   TimeSpan out;
-  out.before_ms = std::max<std::int64_t>(0, inner.before_ms + offset_ms + range_ms);
-  out.after_ms = std::max<std::int64_t>(0, inner.after_ms - offset_ms);
+  out.before_ms =
+      std::max<std::int64_t>(0, add_saturated(add_saturated(inner.before_ms, offset_ms), range_ms));
+  out.after_ms = std::max<std::int64_t>(0, add_saturated(inner.after_ms, -offset_ms));
   out.pinned = inner.pinned;
   return out;
 }
@@ -390,7 +400,7 @@ TimeSpan time_span(const Expr& e, std::int64_t step_ms, std::int64_t default_sub
     TimeSpan operator()(const VectorSelector& s) const {
       // A point merges the windows ending in (t − offset − width, t − offset]. As the argument of
       // a range function the samples' grid may start up to one step before the range.
-      TimeSpan own{s.range_ms ? *s.range_ms + step : step, 0, s.at.has_value()};
+      TimeSpan own{s.range_ms ? add_saturated(*s.range_ms, step) : step, 0, s.at.has_value()};
       return shifted(own, s.offset_ms, 0);
     }
     TimeSpan operator()(const Aggregate& a) const {

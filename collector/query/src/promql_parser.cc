@@ -454,8 +454,8 @@ class Parser {
     }
     if (cur_.kind != TokenKind::kNumber) return unexpected("@", "timestamp");
     const double ts = sign * cur_.number;
-    // Beyond ±2^53 ms the time is not exact; Prometheus' own bound is the int64 range.
-    constexpr double kLimit = 9.2e15;
+    // The engine's time range (Prometheus' own bound is the int64 range of seconds).
+    constexpr double kLimit = static_cast<double>(kMaxTimeMs) / 1000;
     if (!std::isfinite(ts) || ts >= kLimit || ts <= -kLimit) {
       return fail(e.pos, fmt::format("timestamp out of bounds for @ modifier: {}",
                                      std::isnan(ts)   ? std::string("NaN")

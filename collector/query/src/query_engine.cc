@@ -113,6 +113,7 @@ QueryEngine::QueryEngine(SeriesSource& source, EngineOptions options)
 
 Result<QueryResult> QueryEngine::instant(std::string_view tenant, const Expr& expr,
                                          std::int64_t t_ms, const QueryLimits& limits) const {
+  ES_RETURN_IF_ERROR(eval::in_time_range(t_ms).status());
   eval::Budget budget{&limits};
   eval::Ctx ctx;
   ctx.tenant = tenant;
@@ -134,6 +135,8 @@ Result<QueryResult> QueryEngine::range(std::string_view tenant, const Expr& expr
                                        std::int64_t step_ms, const QueryLimits& limits) const {
   if (step_ms <= 0) return Status::invalid_argument("range query: step must be positive");
   if (end_ms < start_ms) return Status::invalid_argument("range query: end is before start");
+  ES_RETURN_IF_ERROR(eval::in_time_range(start_ms).status());
+  ES_RETURN_IF_ERROR(eval::in_time_range(end_ms).status());
   const std::int64_t n = (end_ms - start_ms) / step_ms + 1;
   if (static_cast<std::uint64_t>(n) > limits.max_points) {
     return Status::resource_exhausted(std::string(kTooManySamples));
