@@ -344,5 +344,34 @@ TEST(HistogramFunctionsTest, CountSumFraction) {
   EXPECT_NE(floats.message().find("needs sketch-valued series"), std::string::npos);
 }
 
+// Powers of two are bucket bounds at every scale (bucket i is (2^(i/64), 2^((i+1)/64)] at scale
+// 6), so the fractions of such readings are exact.
+TEST(HistogramFunctionsTest, FractionFromBucketBounds) {
+  MemorySeriesSource src;
+  testing::add_window(src, Labels{{"__name__", "x"}}, kT, {1, 2, 4, 8});
+  testing::add_window(src, Labels{{"__name__", "y"}}, kT, {-2, -1, 1, 2});
+  testing::add_window(src, Labels{{"__name__", "z"}}, kT, {0, 0, 1, 2});
+  testing::Queries q(src);
+  auto fraction = [&](std::string_view args) {
+    return q.at(fmt::format("histogram_fraction({})", args), kT);
+  };
+  EXPECT_EQ(fraction("0, 2, x"), (Lines{"{} => 0.5"}));
+  EXPECT_EQ(fraction("1.5, 3, x"), (Lines{"{} => 0.25"}));
+  EXPECT_EQ(fraction("0, 100, x"), (Lines{"{} => 1"}));
+  EXPECT_EQ(fraction("-Inf, 0, y"), (Lines{"{} => 0.5"}));
+  EXPECT_EQ(fraction("-1.5, 1.5, y"), (Lines{"{} => 0.5"}));
+  // 8's bucket is (2^(3 − 1/64), 8] = (7.915…, 8]: below it nothing is cut, inside it the part
+  // of the bucket's width counts (linear interpolation).
+  EXPECT_EQ(fraction("0, 7.9, x"), (Lines{"{} => 0.75"}));
+  const double lower = std::exp2(3 - 1.0 / 64);
+  const auto cut = q.instant("histogram_fraction(0, 7.95, x)", kT);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_DOUBLE_EQ(cut->series.at(0).samples.at(0).value, (3 + (7.95 - lower) / (8 - lower)) / 4);
+  // The zero bucket: [0, z) when every other value is positive.
+  EXPECT_EQ(fraction("0, 0.5, z"), (Lines{"{} => 0.5"}));
+  EXPECT_EQ(fraction("-1, 0, z"), (Lines{"{} => 0"}));
+  EXPECT_EQ(q.at("histogram_count(z) + histogram_sum(z)", kT), (Lines{"{} => 7"}));
+}
+
 }  // namespace
 }  // namespace edgesketch::query

@@ -141,7 +141,7 @@ Result<Value> Evaluator::eval_node(const Aggregate& a, const Expr&, const ScanFi
     case AggregateOp::kCountValues:
       return count_values(a, std::move(in), label);
     default:
-      return aggregate_floats(a, std::move(in), param ? &*param : nullptr, nullptr);
+      return aggregate_floats(a, std::move(in), param ? &*param : nullptr);
   }
 }
 
@@ -189,8 +189,7 @@ Result<Value> Evaluator::aggregate_sketches(const Aggregate& a, Vector in) {
   return Value(std::move(out));
 }
 
-Result<Value> Evaluator::aggregate_floats(const Aggregate& a, Vector in, const Scalar* param,
-                                          const std::string*) {
+Result<Value> Evaluator::aggregate_floats(const Aggregate& a, Vector in, const Scalar* param) {
   const Groups groups = assign_groups(in, a);
   const std::size_t n = ctx_.n;
   const std::size_t ng = groups.labels.size();

@@ -180,8 +180,7 @@ class Evaluator {
 
   // Aggregations (eval_aggregate.cc).
   Result<Value> aggregate_sketches(const Aggregate& a, Vector in);
-  Result<Value> aggregate_floats(const Aggregate& a, Vector in, const Scalar* param,
-                                 const std::string* label);
+  Result<Value> aggregate_floats(const Aggregate& a, Vector in, const Scalar* param);
   Result<Value> topk(const Aggregate& a, Vector in, const Scalar& k);
   Result<Value> count_values(const Aggregate& a, Vector in, const std::string& label);
 
