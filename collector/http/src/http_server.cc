@@ -612,9 +612,10 @@ class HttpServer::Impl {
     }
     auto expr = query_param(p);
     if (!expr.ok()) return send_error(res, from_status(expr.status()));
-    if ((*expr)->type == query::ValueType::kString) {
-      return send_error(res, bad_data("invalid expression type \"string\" for range query, must "
-                                      "be Scalar or instant Vector"));
+    if ((*expr)->type != query::ValueType::kScalar && (*expr)->type != query::ValueType::kVector) {
+      return send_error(res, bad_data(fmt::format("invalid expression type \"{}\" for range query, "
+                                                  "must be Scalar or instant Vector",
+                                                  query::value_type_name((*expr)->type))));
     }
     const query::QueryLimits lim = query_limits(tenant);
     const query::Expr& e = **expr;
@@ -622,13 +623,18 @@ class HttpServer::Impl {
       return engine_.range(tenant, e, s, en, *step, lim);
     };
     Result<query::QueryResult> r = Status::internal("unset");
-    if (cache_ != nullptr) {
+    // A query with `@` ties points to fixed times (or to this query's start and end): it cannot
+    // be cut into extents evaluated separately, so it skips the cache.
+    const query::TimeSpan span =
+        query::time_span(e, *step, engine_.options().default_subquery_step_ms);
+    if (cache_ != nullptr && !span.pinned) {
       query::RangeQueryKey key;
       key.tenant = tenant;
       key.query = query::to_string(e);
       key.step_ms = *step;
       key.tier_ms = engine_.source().resolution_ms(*step);
-      key.window_ms = std::max(*step, query::max_range_ms(e));
+      key.window_ms = std::max(*step, span.before_ms);
+      key.lookahead_ms = span.after_ms;
       // Clients that accept gzip (Grafana's Go client always does) get the stored compressed
       // bytes: a 24 h panel of 10 series is ~360 KB of JSON and ~40 KB gzipped.
       const bool gzip = accepts_gzip(req);

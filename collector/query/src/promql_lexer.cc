@@ -133,15 +133,16 @@ Result<Token> Lexer::next() {
       return single(TokenKind::kColon, 1);
     case '=':
       if (c2 == '~') return single(TokenKind::kRegexMatch, 2);
-      if (c2 == '=') return single(TokenKind::kComparison, 2);
+      if (c2 == '=') return single(TokenKind::kEqlc, 2);
       return single(TokenKind::kAssign, 1);
     case '!':
       if (c2 == '~') return single(TokenKind::kRegexNoMatch, 2);
       if (c2 == '=') return single(TokenKind::kNotEqual, 2);
       return error(pos_, "unexpected character after '!': expected '=' or '~'");
     case '<':
+      return c2 == '=' ? single(TokenKind::kLte, 2) : single(TokenKind::kLss, 1);
     case '>':
-      return single(TokenKind::kComparison, c2 == '=' ? 2 : 1);
+      return c2 == '=' ? single(TokenKind::kGte, 2) : single(TokenKind::kGtr, 1);
     case '"':
     case '\'':
     case '`':
@@ -329,12 +330,22 @@ Result<Token> Lexer::lex_string(char quote) {
   return t;
 }
 
-Result<std::string_view> Lexer::read_duration() {
+std::string_view Lexer::read_duration() {
   skip_space_and_comments();
   const std::size_t start = pos_;
   while (pos_ < in_.size() && (is_alpha(in_[pos_]) || is_digit(in_[pos_]))) ++pos_;
-  if (pos_ == start) return error(start, "missing duration in range selector");
   return in_.substr(start, pos_ - start);
+}
+
+bool Lexer::consume(char c) {
+  if (peek() != c) return false;
+  ++pos_;
+  return true;
+}
+
+char Lexer::peek() {
+  skip_space_and_comments();
+  return pos_ < in_.size() ? in_[pos_] : '\0';
 }
 
 }  // namespace edgesketch::query

@@ -31,9 +31,13 @@ enum class TokenKind : std::uint8_t {
   kDiv,
   kMod,
   kPow,
-  kComparison,  // == != > < >= <= (recognised to reject them clearly); != is kNotEqual
-  kAt,          // @
-  kColon,       // subqueries
+  kEqlc,   // ==  (comparison; != is kNotEqual, shared with label matching)
+  kGtr,    // >
+  kLss,    // <
+  kGte,    // >=
+  kLte,    // <=
+  kAt,     // @
+  kColon,  // subqueries
 };
 
 struct Token {
@@ -53,8 +57,13 @@ class Lexer {
 
   // The next token; kInvalidArgument (with the byte offset in error_pos()) on a lexical error.
   Result<Token> next();
-  // Reads a duration up to (not including) the next ']' after skipping spaces: for `[5m]`.
-  Result<std::string_view> read_duration();
+  // Reads a duration (letters and digits) after skipping spaces: for `[5m]`, `[5m:1m]` and
+  // `offset 5m`. An empty string when none starts there.
+  std::string_view read_duration();
+  // The next character after spaces and comments, '\0' at the end of the input.
+  char peek();
+  // Skips spaces and comments, then `c` if it comes next; whether it did.
+  bool consume(char c);
 
   std::size_t pos() const { return pos_; }
   std::size_t error_pos() const { return error_pos_; }

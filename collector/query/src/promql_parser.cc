@@ -1,8 +1,11 @@
-// Recursive-descent parser of the PromQL subset, with Prometheus' precedence and type checks.
+// Recursive-descent parser of PromQL with Prometheus' precedence, associativity, modifiers and
+// type checks (Prometheus 2.42's grammar; error texts as its parser writes them).
 #include "edgesketch/query/promql_parser.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -12,23 +15,90 @@
 namespace edgesketch::query {
 namespace {
 
-constexpr std::string_view kUnsupportedAggregations[] = {
-    "topk", "bottomk", "quantile", "stddev", "stdvar", "count_values", "group", "limitk"};
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
 
+// Aggregation keywords are case-insensitive, as all of Prometheus' keywords.
 std::optional<AggregateOp> aggregate_op(std::string_view name) {
-  if (name == "sum") return AggregateOp::kSum;
-  if (name == "min") return AggregateOp::kMin;
-  if (name == "max") return AggregateOp::kMax;
-  if (name == "avg") return AggregateOp::kAvg;
-  if (name == "count") return AggregateOp::kCount;
+  static constexpr std::pair<std::string_view, AggregateOp> kOps[] = {
+      {"sum", AggregateOp::kSum},           {"min", AggregateOp::kMin},
+      {"max", AggregateOp::kMax},           {"avg", AggregateOp::kAvg},
+      {"count", AggregateOp::kCount},       {"group", AggregateOp::kGroup},
+      {"stddev", AggregateOp::kStddev},     {"stdvar", AggregateOp::kStdvar},
+      {"topk", AggregateOp::kTopk},         {"bottomk", AggregateOp::kBottomk},
+      {"quantile", AggregateOp::kQuantile}, {"count_values", AggregateOp::kCountValues},
+  };
+  for (const auto& [text, op] : kOps) {
+    if (iequals(name, text)) return op;
+  }
   return std::nullopt;
 }
 
-std::optional<Function> function_by_name(std::string_view name) {
-  if (name == "histogram_quantile") return Function::kHistogramQuantile;
-  if (name == "distinct_count") return Function::kDistinctCount;
-  if (name == "topk_items") return Function::kTopkItems;
-  return std::nullopt;
+// Functions of Prometheus 2.42 that edgesketch does not implement, for a clearer error.
+constexpr std::string_view kUnsupportedFunctions[] = {
+    "acos",          "acosh",  "asin",   "asinh",        "atan",         "atanh",
+    "changes",       "cos",    "cosh",   "day_of_month", "day_of_week",  "day_of_year",
+    "days_in_month", "deg",    "delta",  "deriv",        "holt_winters", "hour",
+    "idelta",        "irate",  "minute", "month",        "pi",           "predict_linear",
+    "rad",           "resets", "sin",    "sinh",         "tan",          "tanh",
+    "year"};
+
+// Binary operator precedence, lowest first (Prometheus: or < and, unless < comparisons < + - <
+// * / % < ^).
+constexpr int kPowPrecedence = 6;
+int precedence(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::kOr:
+      return 1;
+    case BinaryOp::kAnd:
+    case BinaryOp::kUnless:
+      return 2;
+    case BinaryOp::kEq:
+    case BinaryOp::kNe:
+    case BinaryOp::kGt:
+    case BinaryOp::kLt:
+    case BinaryOp::kGe:
+    case BinaryOp::kLe:
+      return 3;
+    case BinaryOp::kAdd:
+    case BinaryOp::kSub:
+      return 4;
+    case BinaryOp::kMul:
+    case BinaryOp::kDiv:
+    case BinaryOp::kMod:
+      return 5;
+    case BinaryOp::kPow:
+      return kPowPrecedence;
+  }
+  return 0;
+}
+
+// Go's ValueType.String(), which one of Prometheus' messages prints instead of the documented
+// name.
+std::string_view go_type_name(ValueType t) {
+  switch (t) {
+    case ValueType::kScalar:
+      return "scalar";
+    case ValueType::kVector:
+      return "vector";
+    case ValueType::kMatrix:
+      return "matrix";
+    case ValueType::kString:
+      return "string";
+  }
+  return "none";
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 class Parser {
@@ -38,7 +108,7 @@ class Parser {
   Result<ExprPtr> parse_query() {
     ES_RETURN_IF_ERROR(advance());
     if (cur_.kind == TokenKind::kEof) return fail(0, "no expression found in input");
-    ES_ASSIGN_OR_RETURN(ExprPtr e, parse_add());
+    ES_ASSIGN_OR_RETURN(ExprPtr e, parse_expr(0));
     if (cur_.kind != TokenKind::kEof) return unexpected("");
     return e;
   }
@@ -46,10 +116,10 @@ class Parser {
   Result<VectorSelector> parse_selector_only() {
     ES_RETURN_IF_ERROR(advance());
     if (cur_.kind == TokenKind::kEof) return fail(0, "no expression found in input");
-    ES_ASSIGN_OR_RETURN(ExprPtr e, parse_postfix());
+    ES_ASSIGN_OR_RETURN(ExprPtr e, parse_primary());
     if (cur_.kind != TokenKind::kEof) return unexpected("");
     auto* sel = std::get_if<VectorSelector>(&e->node);
-    if (sel == nullptr || sel->range_ms) {
+    if (sel == nullptr) {
       return fail(e->pos, "expected a series selector like metric{label=\"value\"}");
     }
     return std::move(*sel);
@@ -86,8 +156,9 @@ class Parser {
     if (cur_.kind != kind) return unexpected(context, what);
     return advance();
   }
-  bool at_identifier(std::string_view name) const {
-    return cur_.kind == TokenKind::kIdentifier && cur_.text == name;
+  // A keyword (case-insensitive, as Prometheus' lexer reads them).
+  bool at_keyword(std::string_view kw) const {
+    return cur_.kind == TokenKind::kIdentifier && iequals(cur_.text, kw);
   }
 
   Status enter(std::size_t pos) {
@@ -106,98 +177,148 @@ class Parser {
     return e;
   }
 
-  Result<ExprPtr> parse_add() {
-    ES_ASSIGN_OR_RETURN(ExprPtr lhs, parse_mul());
-    while (cur_.kind == TokenKind::kAdd || cur_.kind == TokenKind::kSub ||
-           cur_.kind == TokenKind::kComparison || at_identifier("and") || at_identifier("or") ||
-           at_identifier("unless")) {
-      if (cur_.kind == TokenKind::kComparison || cur_.kind == TokenKind::kIdentifier) {
-        return fail(cur_.pos, fmt::format("operator \"{}\" is not supported; supported binary "
-                                          "operators: + - * / % ^",
-                                          cur_.text));
-      }
-      const BinaryOp op = cur_.kind == TokenKind::kAdd ? BinaryOp::kAdd : BinaryOp::kSub;
-      ES_ASSIGN_OR_RETURN(lhs, parse_binary_rhs(std::move(lhs), op, &Parser::parse_mul));
+  // The binary operator the current token is, if any.
+  std::optional<BinaryOp> binary_op() const {
+    switch (cur_.kind) {
+      case TokenKind::kAdd:
+        return BinaryOp::kAdd;
+      case TokenKind::kSub:
+        return BinaryOp::kSub;
+      case TokenKind::kMul:
+        return BinaryOp::kMul;
+      case TokenKind::kDiv:
+        return BinaryOp::kDiv;
+      case TokenKind::kMod:
+        return BinaryOp::kMod;
+      case TokenKind::kPow:
+        return BinaryOp::kPow;
+      case TokenKind::kEqlc:
+        return BinaryOp::kEq;
+      case TokenKind::kNotEqual:
+        return BinaryOp::kNe;
+      case TokenKind::kGtr:
+        return BinaryOp::kGt;
+      case TokenKind::kLss:
+        return BinaryOp::kLt;
+      case TokenKind::kGte:
+        return BinaryOp::kGe;
+      case TokenKind::kLte:
+        return BinaryOp::kLe;
+      case TokenKind::kIdentifier:
+        if (at_keyword("and")) return BinaryOp::kAnd;
+        if (at_keyword("or")) return BinaryOp::kOr;
+        if (at_keyword("unless")) return BinaryOp::kUnless;
+        return std::nullopt;
+      default:
+        return std::nullopt;
     }
-    return lhs;
   }
 
-  Result<ExprPtr> parse_mul() {
+  // Precedence climbing: operators binding at least as tightly as `min_prec`.
+  Result<ExprPtr> parse_expr(int min_prec) {
     ES_ASSIGN_OR_RETURN(ExprPtr lhs, parse_unary());
-    while (cur_.kind == TokenKind::kMul || cur_.kind == TokenKind::kDiv ||
-           cur_.kind == TokenKind::kMod) {
-      const BinaryOp op = cur_.kind == TokenKind::kMul   ? BinaryOp::kMul
-                          : cur_.kind == TokenKind::kDiv ? BinaryOp::kDiv
-                                                         : BinaryOp::kMod;
-      ES_ASSIGN_OR_RETURN(lhs, parse_binary_rhs(std::move(lhs), op, &Parser::parse_unary));
+    while (true) {
+      const auto op = binary_op();
+      if (!op || precedence(*op) < min_prec) break;
+      ES_ASSIGN_OR_RETURN(lhs, parse_binary_rhs(std::move(lhs), *op));
     }
     return lhs;
   }
 
+  // A unary operator binds like `*` (Prometheus' `%prec MUL`): its operand stops before any
+  // operator but `^`, so `-a ^ b` is `-(a ^ b)` and `-a * b` is `(-a) * b`.
   Result<ExprPtr> parse_unary() {
-    if (cur_.kind == TokenKind::kSub || cur_.kind == TokenKind::kAdd) {
-      const std::size_t pos = cur_.pos;
-      const bool negate = cur_.kind == TokenKind::kSub;
-      ES_RETURN_IF_ERROR(enter(pos));
-      ES_RETURN_IF_ERROR(advance());
-      ES_ASSIGN_OR_RETURN(ExprPtr arg, parse_unary());
-      --depth_;
-      if (arg->type == ValueType::kString) {
-        return fail(pos,
-                    "unary expression only allowed on expressions of type scalar or "
-                    "instant vector, got \"string\"");
-      }
-      if (auto* num = std::get_if<NumberLiteral>(&arg->node)) {
-        if (negate) num->value = -num->value;
-        arg->pos = pos;
-        return arg;
-      }
-      const ValueType type = arg->type;
-      return make(pos, type, Unary{negate, std::move(arg)});
+    if (cur_.kind != TokenKind::kSub && cur_.kind != TokenKind::kAdd) return parse_postfix();
+    const std::size_t pos = cur_.pos;
+    const bool negate = cur_.kind == TokenKind::kSub;
+    ES_RETURN_IF_ERROR(enter(pos));
+    ES_RETURN_IF_ERROR(advance());
+    ES_ASSIGN_OR_RETURN(ExprPtr arg, parse_expr(kPowPrecedence));
+    --depth_;
+    if (arg->type != ValueType::kScalar && arg->type != ValueType::kVector) {
+      return fail(pos, fmt::format("unary expression only allowed on expressions of type scalar or "
+                                   "instant vector, got \"{}\"",
+                                   value_type_name(arg->type)));
     }
-    return parse_pow();
-  }
-
-  Result<ExprPtr> parse_pow() {
-    ES_ASSIGN_OR_RETURN(ExprPtr base, parse_postfix());
-    if (cur_.kind == TokenKind::kPow) {
-      return parse_binary_rhs(std::move(base), BinaryOp::kPow, &Parser::parse_unary);
+    if (auto* num = std::get_if<NumberLiteral>(&arg->node)) {
+      if (negate) num->value = -num->value;
+      arg->pos = pos;
+      return arg;
     }
-    return base;
+    const ValueType type = arg->type;
+    return make(pos, type, Unary{negate, std::move(arg)});
   }
 
   // After `lhs` with the operator token current: modifiers, the right operand, type checks.
-  Result<ExprPtr> parse_binary_rhs(ExprPtr lhs, BinaryOp op, Result<ExprPtr> (Parser::*rhs_fn)()) {
+  Result<ExprPtr> parse_binary_rhs(ExprPtr lhs, BinaryOp op) {
     const std::size_t op_pos = cur_.pos;
     ES_RETURN_IF_ERROR(enter(op_pos));
     ES_RETURN_IF_ERROR(advance());
     Binary b;
     b.op = op;
-    if (at_identifier("bool")) {
-      return fail(cur_.pos,
-                  "the bool modifier is only allowed for comparisons, which are not "
-                  "supported");
-    }
-    bool has_matching = false;
-    if (at_identifier("on") || at_identifier("ignoring")) {
-      has_matching = true;
-      b.on = cur_.text == "on";
+    if (at_keyword("bool")) {
+      b.return_bool = true;
       ES_RETURN_IF_ERROR(advance());
-      ES_ASSIGN_OR_RETURN(b.matching_labels, parse_label_list("vector matching"));
-      if (at_identifier("group_left") || at_identifier("group_right")) {
-        return fail(cur_.pos, fmt::format("{} is not supported: only one-to-one vector matching is",
-                                          cur_.text));
+    }
+    if (at_keyword("on") || at_keyword("ignoring")) {
+      b.on = at_keyword("on");
+      ES_RETURN_IF_ERROR(advance());
+      ES_ASSIGN_OR_RETURN(b.matching_labels, parse_label_list());
+      if (at_keyword("group_left") || at_keyword("group_right")) {
+        b.card = at_keyword("group_left") ? MatchCard::kManyToOne : MatchCard::kOneToMany;
+        ES_RETURN_IF_ERROR(advance());
+        if (cur_.kind == TokenKind::kLeftParen) {
+          ES_ASSIGN_OR_RETURN(b.include, parse_label_list());
+        }
       }
     }
-    ES_ASSIGN_OR_RETURN(ExprPtr rhs, (this->*rhs_fn)());
+    // `^` is right-associative, the others left-associative.
+    const int prec = precedence(op);
+    ES_ASSIGN_OR_RETURN(ExprPtr rhs, parse_expr(op == BinaryOp::kPow ? prec : prec + 1));
     --depth_;
-    if (lhs->type == ValueType::kString || rhs->type == ValueType::kString) {
-      return fail(op_pos, "binary expression must contain only scalar and instant vector types");
+    const ValueType lt = lhs->type;
+    const ValueType rt = rhs->type;
+    // The checks of Prometheus' checkAST, in its order.
+    if (b.return_bool && !is_comparison(op)) {
+      return fail(op_pos, "bool modifier can only be used on comparison operators");
     }
-    if (has_matching && (lhs->type != ValueType::kVector || rhs->type != ValueType::kVector)) {
-      return fail(op_pos, "vector matching only allowed between instant vectors");
+    if (is_comparison(op) && !b.return_bool && lt == ValueType::kScalar &&
+        rt == ValueType::kScalar) {
+      return fail(op_pos, "comparisons between scalars must use BOOL modifier");
     }
-    const ValueType type = lhs->type == ValueType::kScalar && rhs->type == ValueType::kScalar
+    if (is_set_operator(op) && b.card == MatchCard::kOneToOne) b.card = MatchCard::kManyToMany;
+    if (b.on) {
+      for (const auto& l : b.matching_labels) {
+        if (std::binary_search(b.include.begin(), b.include.end(), l)) {
+          return fail(op_pos,
+                      fmt::format("label \"{}\" must not occur in ON and GROUP clause at once", l));
+        }
+      }
+    }
+    if (lt != ValueType::kScalar && lt != ValueType::kVector) {
+      return fail(lhs->pos, "binary expression must contain only scalar and instant vector types");
+    }
+    if (rt != ValueType::kScalar && rt != ValueType::kVector) {
+      return fail(rhs->pos, "binary expression must contain only scalar and instant vector types");
+    }
+    if (lt != ValueType::kVector || rt != ValueType::kVector) {
+      if (!b.matching_labels.empty()) {
+        return fail(lhs->pos, "vector matching only allowed between instant vectors");
+      }
+      if (is_set_operator(op)) {
+        return fail(lhs->pos,
+                    fmt::format("set operator \"{}\" not allowed in binary scalar expression",
+                                binary_op_string(op)));
+      }
+      // Prometheus drops the (empty) vector matching of scalar operations.
+      b.on = false;
+      b.card = MatchCard::kOneToOne;
+      b.include.clear();
+    } else if (is_set_operator(op) && b.card != MatchCard::kManyToMany) {
+      return fail(lhs->pos,
+                  fmt::format("no grouping allowed for \"{}\" operation", binary_op_string(op)));
+    }
+    const ValueType type = lt == ValueType::kScalar && rt == ValueType::kScalar
                                ? ValueType::kScalar
                                : ValueType::kVector;
     const std::size_t pos = lhs->pos;
@@ -206,31 +327,145 @@ class Parser {
     return make(pos, type, std::move(b));
   }
 
+  // A duration after `[` or `:`, already read, starting at byte `pos`.
+  Result<std::int64_t> duration(std::string_view text, std::size_t pos) {
+    if (text.empty() || all_digits(text)) return fail(pos, "missing unit character in duration");
+    auto ms = parse_duration_ms(text);
+    if (!ms.ok()) return fail(pos, ms.status().message());
+    if (*ms == 0) return fail(pos, "duration must be greater than 0");
+    return *ms;
+  }
+
+  // Postfix modifiers bind tighter than any operator: `[range]`, `[range:step]`, `offset`, `@`.
   Result<ExprPtr> parse_postfix() {
     ES_ASSIGN_OR_RETURN(ExprPtr e, parse_primary());
-    if (cur_.kind == TokenKind::kLeftBracket) {
-      auto* sel = std::get_if<VectorSelector>(&e->node);
-      if (sel == nullptr) {
-        return fail(cur_.pos, "ranges only allowed for vector selectors");
+    while (true) {
+      if (cur_.kind == TokenKind::kLeftBracket) {
+        ES_ASSIGN_OR_RETURN(e, parse_range_or_subquery(std::move(e)));
+      } else if (at_keyword("offset")) {
+        ES_RETURN_IF_ERROR(parse_offset(*e));
+      } else if (cur_.kind == TokenKind::kAt) {
+        ES_RETURN_IF_ERROR(parse_at(*e));
+      } else {
+        return e;
       }
-      if (sel->range_ms) return fail(cur_.pos, "a selector can have only one range");
-      const std::size_t dur_pos = cur_.pos + 1;
-      auto text = lexer_.read_duration();
-      if (!text.ok()) return fail(lexer_.error_pos(), text.status().message());
-      auto ms = parse_duration_ms(*text);
-      if (!ms.ok()) return fail(dur_pos, ms.status().message());
-      if (*ms <= 0) return fail(dur_pos, "range must be positive");
-      sel->range_ms = *ms;
+    }
+  }
+
+  Result<ExprPtr> parse_range_or_subquery(ExprPtr e) {
+    const std::size_t bracket_pos = cur_.pos;
+    const std::string_view range_text = lexer_.read_duration();
+    ES_ASSIGN_OR_RETURN(const std::int64_t range,
+                        duration(range_text, lexer_.pos() - range_text.size()));
+    ES_RETURN_IF_ERROR(advance());
+    if (cur_.kind == TokenKind::kColon) {
+      Subquery sq;
+      sq.range_ms = range;
+      const char next = lexer_.peek();
+      if (next != ']') {
+        const std::string_view step_text = lexer_.read_duration();
+        if (step_text.empty()) {
+          ES_RETURN_IF_ERROR(advance());
+          return unexpected("subquery selector", "duration or \"]\"");
+        }
+        ES_ASSIGN_OR_RETURN(sq.step_ms, duration(step_text, lexer_.pos() - step_text.size()));
+      }
       ES_RETURN_IF_ERROR(advance());
-      if (cur_.kind == TokenKind::kColon) return fail(cur_.pos, "subqueries are not supported");
-      ES_RETURN_IF_ERROR(expect(TokenKind::kRightBracket, "range selector", "\"]\""));
+      if (cur_.kind != TokenKind::kRightBracket) return unexpected("subquery selector", "\"]\"");
+      ES_RETURN_IF_ERROR(advance());
+      if (e->type != ValueType::kVector) {
+        return fail(e->pos,
+                    fmt::format("subquery is only allowed on instant vector, got {} instead",
+                                go_type_name(e->type)));
+      }
+      const std::size_t pos = e->pos;
+      sq.inner = std::move(e);
+      return make(pos, ValueType::kMatrix, std::move(sq));
     }
-    if (at_identifier("offset")) return fail(cur_.pos, "the offset modifier is not supported");
-    if (cur_.kind == TokenKind::kAt) return fail(cur_.pos, "the @ modifier is not supported");
-    if (cur_.kind == TokenKind::kLeftBracket) {
-      return fail(cur_.pos, "ranges only allowed for vector selectors");
+    if (cur_.kind != TokenKind::kRightBracket) {
+      return unexpected("subquery or range", "\":\" or \"]\"");
     }
+    auto* sel = std::get_if<VectorSelector>(&e->node);
+    if (sel == nullptr || sel->range_ms) {
+      return fail(bracket_pos, "ranges only allowed for vector selectors");
+    }
+    if (sel->offset_ms != 0) return fail(bracket_pos, "no offset modifiers allowed before range");
+    if (sel->at) return fail(bracket_pos, "no @ modifiers allowed before range");
+    sel->range_ms = range;
+    ES_RETURN_IF_ERROR(advance());
     return e;
+  }
+
+  // The offset and @ of a selector or subquery; nullptr for other expressions.
+  static std::pair<std::int64_t*, std::optional<AtModifier>*> modifiers_of(Expr& e) {
+    if (auto* s = std::get_if<VectorSelector>(&e.node)) return {&s->offset_ms, &s->at};
+    if (auto* s = std::get_if<Subquery>(&e.node)) return {&s->offset_ms, &s->at};
+    return {nullptr, nullptr};
+  }
+
+  Status parse_offset(Expr& e) {
+    auto [offset, at] = modifiers_of(e);
+    if (offset == nullptr) {
+      return fail(e.pos,
+                  "offset modifier must be preceded by an instant vector selector or range vector "
+                  "selector or a subquery");
+    }
+    if (*offset != 0) return fail(e.pos, "offset may not be set multiple times");
+    const bool negative = lexer_.consume('-');
+    const std::string_view text = lexer_.read_duration();
+    const std::size_t dur_pos = lexer_.pos() - text.size();
+    if (text.empty() || all_digits(text)) {
+      if (!text.empty()) {
+        return fail(dur_pos,
+                    fmt::format("unexpected number \"{}\" in offset, expected duration", text));
+      }
+      ES_RETURN_IF_ERROR(advance());
+      return unexpected("offset", "duration");
+    }
+    auto ms = parse_duration_ms(text);
+    if (!ms.ok()) return fail(dur_pos, ms.status().message());
+    if (*ms == 0) return fail(dur_pos, "duration must be greater than 0");
+    *offset = negative ? -*ms : *ms;
+    return advance();
+  }
+
+  Status parse_at(Expr& e) {
+    auto [offset, at] = modifiers_of(e);
+    if (at == nullptr) {
+      return fail(e.pos,
+                  "@ modifier must be preceded by an instant vector selector or range vector "
+                  "selector or a subquery");
+    }
+    if (at->has_value()) return fail(e.pos, "@ <timestamp> may not be set multiple times");
+    ES_RETURN_IF_ERROR(advance());
+    AtModifier m;
+    if (at_keyword("start") || at_keyword("end")) {
+      m.kind = at_keyword("start") ? AtModifier::Kind::kStart : AtModifier::Kind::kEnd;
+      ES_RETURN_IF_ERROR(advance());
+      ES_RETURN_IF_ERROR(expect(TokenKind::kLeftParen, "@", "\"(\""));
+      ES_RETURN_IF_ERROR(expect(TokenKind::kRightParen, "@", "\")\""));
+      *at = m;
+      return Status();
+    }
+    double sign = 1;
+    if (cur_.kind == TokenKind::kAdd || cur_.kind == TokenKind::kSub) {
+      sign = cur_.kind == TokenKind::kSub ? -1 : 1;
+      ES_RETURN_IF_ERROR(advance());
+    }
+    if (cur_.kind != TokenKind::kNumber) return unexpected("@", "timestamp");
+    const double ts = sign * cur_.number;
+    // The engine's time range (Prometheus' own bound is the int64 range of seconds).
+    constexpr double kLimit = static_cast<double>(kMaxTimeMs) / 1000;
+    if (!std::isfinite(ts) || ts >= kLimit || ts <= -kLimit) {
+      return fail(e.pos, fmt::format("timestamp out of bounds for @ modifier: {}",
+                                     std::isnan(ts)   ? std::string("NaN")
+                                     : std::isinf(ts) ? std::string(ts > 0 ? "+Inf" : "-Inf")
+                                                      : fmt::format("{:f}", ts)));
+    }
+    m.kind = AtModifier::Kind::kTimestamp;
+    m.t_ms = static_cast<std::int64_t>(std::round(ts * 1000));
+    *at = m;
+    return advance();
   }
 
   Result<ExprPtr> parse_primary() {
@@ -249,7 +484,7 @@ class Parser {
       case TokenKind::kLeftParen: {
         ES_RETURN_IF_ERROR(enter(pos));
         ES_RETURN_IF_ERROR(advance());
-        ES_ASSIGN_OR_RETURN(ExprPtr inner, parse_add());
+        ES_ASSIGN_OR_RETURN(ExprPtr inner, parse_expr(0));
         ES_RETURN_IF_ERROR(expect(TokenKind::kRightParen, "paren expression", "\")\""));
         --depth_;
         const ValueType type = inner->type;
@@ -265,28 +500,27 @@ class Parser {
     const std::string name(cur_.text);
     ES_RETURN_IF_ERROR(advance());
     if (auto op = aggregate_op(name)) return parse_aggregate(*op, pos);
-    for (auto a : kUnsupportedAggregations) {
-      if (name == a &&
-          (cur_.kind == TokenKind::kLeftParen || at_identifier("by") || at_identifier("without"))) {
-        return fail(pos, fmt::format("aggregation \"{}\" is not supported; supported: sum, min, "
-                                     "max, avg, count",
-                                     name));
-      }
-    }
     if (cur_.kind == TokenKind::kLeftParen) {
-      auto func = function_by_name(name);
-      if (!func) {
-        return fail(pos, fmt::format("unknown function with name \"{}\" (supported: "
-                                     "histogram_quantile, distinct_count, topk_items)",
-                                     name));
+      const FunctionInfo* info = find_function(name);
+      if (info == nullptr) {
+        for (auto f : kUnsupportedFunctions) {
+          if (name == f) {
+            return fail(pos, fmt::format("function \"{}\" is not supported by edgesketch (see "
+                                         "docs/query.md for the functions it implements)",
+                                         name));
+          }
+        }
+        return fail(pos, fmt::format("unknown function with name \"{}\"", name));
       }
-      return parse_call(*func, pos);
+      return parse_call(*info, pos);
     }
     return parse_selector(name, pos);
   }
 
-  Result<std::vector<std::string>> parse_label_list(std::string_view context) {
-    ES_RETURN_IF_ERROR(expect(TokenKind::kLeftParen, context, "\"(\""));
+  // `(a, b, …)` of on/ignoring/group_left/group_right/by/without: sorted, unique.
+  Result<std::vector<std::string>> parse_label_list() {
+    if (cur_.kind != TokenKind::kLeftParen) return unexpected("grouping opts", "\"(\"");
+    ES_RETURN_IF_ERROR(advance());
     std::vector<std::string> labels;
     while (cur_.kind != TokenKind::kRightParen) {
       if (cur_.kind != TokenKind::kIdentifier || !is_valid_label_name(cur_.text)) {
@@ -306,84 +540,114 @@ class Parser {
     return labels;
   }
 
+  // `(arg, arg, …)` of a call or aggregation; the current token is `(`.
+  Result<std::vector<ExprPtr>> parse_args(std::string_view context) {
+    ES_RETURN_IF_ERROR(advance());  // '('
+    std::vector<ExprPtr> args;
+    while (cur_.kind != TokenKind::kRightParen) {
+      ES_ASSIGN_OR_RETURN(ExprPtr arg, parse_expr(0));
+      args.push_back(std::move(arg));
+      if (cur_.kind == TokenKind::kComma) {
+        const std::size_t comma = cur_.pos;
+        ES_RETURN_IF_ERROR(advance());
+        if (cur_.kind == TokenKind::kRightParen) {
+          return fail(comma, "trailing commas not allowed in function call args");
+        }
+      } else if (cur_.kind != TokenKind::kRightParen) {
+        return unexpected(context, "\",\" or \")\"");
+      }
+    }
+    ES_RETURN_IF_ERROR(advance());
+    return args;
+  }
+
   Result<ExprPtr> parse_aggregate(AggregateOp op, std::size_t pos) {
     ES_RETURN_IF_ERROR(enter(pos));
     Aggregate agg;
     agg.op = op;
     bool grouped = false;
     auto parse_grouping = [&]() -> Status {
-      agg.without = cur_.text == "without";
+      agg.without = at_keyword("without");
       ES_RETURN_IF_ERROR(advance());
-      auto labels = parse_label_list("grouping opts");
+      auto labels = parse_label_list();
       if (!labels.ok()) return labels.status();
       agg.grouping = std::move(labels).value();
       grouped = true;
       return Status();
     };
-    if (at_identifier("by") || at_identifier("without")) ES_RETURN_IF_ERROR(parse_grouping());
+    if (at_keyword("by") || at_keyword("without")) ES_RETURN_IF_ERROR(parse_grouping());
     if (cur_.kind != TokenKind::kLeftParen) return unexpected("aggregation", "\"(\"");
-    ES_RETURN_IF_ERROR(advance());
-    if (cur_.kind == TokenKind::kRightParen) {
-      return fail(cur_.pos, fmt::format("no arguments for aggregate expression provided"));
-    }
-    ES_ASSIGN_OR_RETURN(agg.arg, parse_add());
-    if (cur_.kind == TokenKind::kComma) {
-      return fail(cur_.pos, fmt::format("aggregation {} takes no parameter, only a vector",
-                                        aggregate_op_name(op)));
-    }
-    ES_RETURN_IF_ERROR(expect(TokenKind::kRightParen, "aggregation", "\")\""));
-    if (at_identifier("by") || at_identifier("without")) {
+    ES_ASSIGN_OR_RETURN(auto args, parse_args("aggregation"));
+    if (at_keyword("by") || at_keyword("without")) {
       if (grouped) return fail(cur_.pos, "aggregation has two grouping clauses");
       ES_RETURN_IF_ERROR(parse_grouping());
     }
     --depth_;
+    if (args.empty()) return fail(pos, "no arguments for aggregate expression provided");
+    const std::size_t want = aggregate_has_param(op) ? 2 : 1;
+    if (args.size() != want) {
+      return fail(pos, fmt::format("wrong number of arguments for aggregate expression provided, "
+                                   "expected {}, got {}",
+                                   want, args.size()));
+    }
+    agg.arg = std::move(args.back());
+    if (want == 2) agg.param = std::move(args.front());
     if (agg.arg->type != ValueType::kVector) {
       return fail(agg.arg->pos,
                   fmt::format("expected type instant vector in aggregation expression, got {}",
                               value_type_name(agg.arg->type)));
     }
+    if (agg.param) {
+      const ValueType param_type =
+          op == AggregateOp::kCountValues ? ValueType::kString : ValueType::kScalar;
+      if (agg.param->type != param_type) {
+        return fail(agg.param->pos,
+                    fmt::format("expected type {} in aggregation parameter, got {}",
+                                value_type_name(param_type), value_type_name(agg.param->type)));
+      }
+    }
     return make(pos, ValueType::kVector, std::move(agg));
   }
 
-  Result<ExprPtr> parse_call(Function func, std::size_t pos) {
+  Result<ExprPtr> parse_call(const FunctionInfo& info, std::size_t pos) {
     ES_RETURN_IF_ERROR(enter(pos));
-    ES_RETURN_IF_ERROR(advance());  // '('
     Call call;
-    call.func = func;
-    while (cur_.kind != TokenKind::kRightParen) {
-      ES_ASSIGN_OR_RETURN(ExprPtr arg, parse_add());
-      call.args.push_back(std::move(arg));
-      if (cur_.kind == TokenKind::kComma) {
-        ES_RETURN_IF_ERROR(advance());
-      } else if (cur_.kind != TokenKind::kRightParen) {
-        return unexpected("function call", "\",\" or \")\"");
-      }
-    }
-    ES_RETURN_IF_ERROR(advance());
+    call.func = info.func;
+    ES_ASSIGN_OR_RETURN(call.args, parse_args("function call"));
     --depth_;
-    std::vector<ValueType> want;
-    switch (func) {
-      case Function::kHistogramQuantile:
-      case Function::kTopkItems:
-        want = {ValueType::kScalar, ValueType::kVector};
-        break;
-      case Function::kDistinctCount:
-        want = {ValueType::kVector};
-        break;
-    }
-    if (call.args.size() != want.size()) {
-      return fail(pos, fmt::format("expected {} argument(s) in call to \"{}\", got {}", want.size(),
-                                   function_name(func), call.args.size()));
-    }
-    for (std::size_t i = 0; i < want.size(); ++i) {
-      if (call.args[i]->type != want[i]) {
-        return fail(call.args[i]->pos,
-                    fmt::format("expected type {} in call to function \"{}\", got {}",
-                                value_type_name(want[i]), function_name(func),
-                                value_type_name(call.args[i]->type)));
+    const std::size_t nargs = info.args.size();
+    const std::size_t got = call.args.size();
+    if (info.variadic == 0) {
+      if (got != nargs) {
+        return fail(pos, fmt::format("expected {} argument(s) in call to \"{}\", got {}", nargs,
+                                     info.name, got));
+      }
+    } else {
+      const std::size_t at_least = nargs - 1;
+      if (got < at_least) {
+        return fail(pos, fmt::format("expected at least {} argument(s) in call to \"{}\", got {}",
+                                     at_least, info.name, got));
+      }
+      if (info.variadic > 0 && got > at_least + static_cast<std::size_t>(info.variadic)) {
+        return fail(
+            pos, fmt::format("expected at most {} argument(s) in call to \"{}\", got {}",
+                             at_least + static_cast<std::size_t>(info.variadic), info.name, got));
       }
     }
-    return make(pos, ValueType::kVector, std::move(call));
+    for (std::size_t i = 0; i < got; ++i) {
+      const ValueType want = info.args[std::min(i, nargs - 1)];
+      const Expr& arg = *call.args[i];
+      // A selector with a range is the range vector of a range function (and an instant vector,
+      // its merge, elsewhere).
+      const bool ok =
+          arg.type == want || (want == ValueType::kMatrix && range_selector(arg) != nullptr);
+      if (!ok) {
+        return fail(arg.pos,
+                    fmt::format("expected type {} in call to function \"{}\", got {}",
+                                value_type_name(want), info.name, value_type_name(arg.type)));
+      }
+    }
+    return make(pos, info.result, std::move(call));
   }
 
   Result<ExprPtr> parse_selector(const std::string& metric, std::size_t pos) {
@@ -400,7 +664,6 @@ class Parser {
           return unexpected("label matching", "label matching, \"}\" or \",\"");
         }
         std::string name(cur_.text);
-        const std::size_t name_pos = cur_.pos;
         ES_RETURN_IF_ERROR(advance());
         MatchOp op;
         switch (cur_.kind) {
@@ -422,7 +685,8 @@ class Parser {
         ES_RETURN_IF_ERROR(advance());
         if (cur_.kind != TokenKind::kString) return unexpected("label matching", "string");
         if (name == kMetricNameLabel && !metric.empty()) {
-          return fail(name_pos, "metric name must not be set twice");
+          return fail(pos, fmt::format("metric name must not be set twice: \"{}\" or \"{}\"",
+                                       metric, cur_.value));
         }
         auto m = LabelMatcher::make(std::move(name), op, std::move(cur_.value));
         if (!m.ok()) return fail(cur_.pos, m.status().message());

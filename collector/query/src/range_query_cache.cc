@@ -29,8 +29,9 @@ RangeQueryCache::RangeQueryCache(RangeQueryCacheOptions options, const Clock& cl
 
 std::string RangeQueryCache::entry_key(const RangeQueryKey& key, std::int64_t extent_start) {
   // Length-prefixed fields: no two different keys print the same.
-  return fmt::format("{}:{}{}:{}|{}|{}|{}|{}", key.tenant.size(), key.tenant, key.query.size(),
-                     key.query, key.step_ms, key.tier_ms, key.window_ms, extent_start);
+  return fmt::format("{}:{}{}:{}|{}|{}|{}|{}|{}", key.tenant.size(), key.tenant, key.query.size(),
+                     key.query, key.step_ms, key.tier_ms, key.window_ms, key.lookahead_ms,
+                     extent_start);
 }
 
 bool RangeQueryCache::affected(const Entry& entry, std::int64_t start_ms, std::int64_t end_ms) {
@@ -112,7 +113,7 @@ Result<std::shared_ptr<const RangeQueryCache::Rendered>> RangeQueryCache::query_
     e.key = k;
     e.tenant = key.tenant;
     e.data_lo = start_ms - key.window_ms;
-    e.data_hi = start_ms + (end_ms - start_ms) / step * step;
+    e.data_hi = start_ms + (end_ms - start_ms) / step * step + key.lookahead_ms;
     e.tier_ms = key.tier_ms;
     e.expires_ms = expires;
     e.bytes = body->body.size() + body->gzip_body.size() + k.size();
@@ -194,9 +195,9 @@ Result<QueryResult> RangeQueryCache::query_impl(const RangeQueryKey& key, std::i
         e.key = entry_key(key, ext_start);
         e.tenant = key.tenant;
         // Points ext_start … ext_start + extent − step read the rows ending in
-        // (ext_start − window_ms, ext_start + extent − step].
+        // (ext_start − window_ms, ext_start + extent − step + lookahead_ms].
         e.data_lo = ext_start - key.window_ms;
-        e.data_hi = ext_start + extent - step;
+        e.data_hi = ext_start + extent - step + key.lookahead_ms;
         e.tier_ms = key.tier_ms;
         e.expires_ms = e.data_hi + options_.settle_ms > now ? now + options_.fresh_ttl_ms : 0;
         use_expiry(e.expires_ms);

@@ -65,6 +65,32 @@ TEST_F(PromtoolTest, RangeQuery) {
       << json.output;
 }
 
+// Comparisons, topk and subqueries through promtool: the fleet questions.
+TEST_F(PromtoolTest, ComparisonsTopkAndSubqueries) {
+  const std::string at = " --time=" + std::to_string(kT0 / 1000 + 120) + " ";
+  auto top = run(promtool() + " query instant" + at + url_ + " 'topk(1, vibration_max)'");
+  EXPECT_EQ(top.status, 0) << top.output;
+  EXPECT_NE(top.output.find("vibration_max{device=\"d2\", line=\"l2\", site=\"s2\"} => 3997 @["),
+            std::string::npos)
+      << top.output;
+  auto count = run(promtool() + " query range -o json --start=" + std::to_string(kT0 / 1000) +
+                   " --end=" + std::to_string(kT0 / 1000 + 120) + " --step=60s " + url_ +
+                   " 'count(vibration_max > 1000)'");
+  EXPECT_EQ(count.status, 0) << count.output;
+  EXPECT_NE(count.output.find("\"values\":[[1700000040,\"7\"],[1700000100,\"8\"]]"),
+            std::string::npos)
+      << count.output;
+  auto sub = run(promtool() + " query instant" + at + url_ +
+                 " 'max_over_time(sum by (site) (vibration_count)[1m:30s]) > bool 100'");
+  EXPECT_EQ(sub.status, 0) << sub.output;
+  EXPECT_NE(sub.output.find("{site=\"s1\"} => 0 @["), std::string::npos) << sub.output;
+  EXPECT_NE(sub.output.find("{site=\"s2\"} => 0 @["), std::string::npos) << sub.output;
+  auto err = run(promtool() + " query instant" + at + url_ +
+                 " 'sum by (site) (vibration_count) * on (site) vibration_count'");
+  EXPECT_NE(err.status, 0) << err.output;
+  EXPECT_NE(err.output.find("many-to-many matching not allowed"), std::string::npos) << err.output;
+}
+
 TEST_F(PromtoolTest, SeriesAndLabels) {
   const std::string range = " --start=" + std::to_string(kT0 / 1000 - 60) +
                             " --end=" + std::to_string(kT0 / 1000 + 600) + " ";

@@ -1,4 +1,4 @@
-// QueryEngine: evaluates the PromQL subset (docs/query.md) over a SeriesSource, and answers the
+// QueryEngine: evaluates PromQL (docs/query.md) over a SeriesSource, and answers the
 // metadata questions of the Prometheus API (series, label names and values) with the same view
 // of metrics: every stored metric `m` is visible as the sketch-valued series `m` and the
 // float-valued series `m_count`, `m_sum`, `m_min` and `m_max`.
@@ -34,6 +34,12 @@ struct EngineOptions {
   std::int64_t lookback_ms = 5 * 60 * 1000;
   // Largest k of topk_items() and of the sketch table's top items.
   std::size_t max_topk_items = 1000;
+  // The step of a subquery written without one (`m[1h:]`): Prometheus' default evaluation
+  // interval.
+  std::int64_t default_subquery_step_ms = 60 * 1000;
+  // The width of a sample of range functions when the source has no resolution of its own
+  // (SeriesSource::sample_ms() returns 0): the agents' default window.
+  std::int64_t default_sample_ms = 10 * 1000;
 };
 
 enum class ResultType : std::uint8_t { kScalar, kVector, kMatrix, kString };
@@ -50,8 +56,9 @@ struct ResultSeries {
 };
 
 // An evaluated query. kScalar: series[0] holds one sample (empty labels). kVector: each series
-// holds one sample. kMatrix: series hold one or more samples. kString: string_value at t_ms.
-// Series are sorted by labels.
+// holds one sample. kMatrix: series hold one or more samples (a range query, or a subquery at the
+// top of an instant query). kString: string_value at t_ms. Series are sorted by labels, except
+// an instant vector that sort(), sort_desc(), topk() or bottomk() ordered (as Prometheus).
 struct QueryResult {
   ResultType type = ResultType::kVector;
   std::vector<ResultSeries> series;
@@ -78,14 +85,18 @@ class QueryEngine {
   explicit QueryEngine(SeriesSource& source, EngineOptions options = {});
 
   // Evaluates `expr` at t_ms: each selector point merges the windows [ws, ws + w) whose END
-  // ws + w lies in (t − lookback, t], or in (t − range, t] for `m[range]`.
+  // ws + w lies in (t − lookback, t], or in (t − range, t] for `m[range]`. Errors:
+  // kInvalidArgument for what the data model does not define (arithmetic on sketch-valued
+  // series, …), kFailedPrecondition for Prometheus' evaluation errors (many-to-many matching,
+  // duplicate label sets, label_replace() with a bad regex, …), kResourceExhausted past `limits`.
   Result<QueryResult> instant(std::string_view tenant, const Expr& expr, std::int64_t t_ms,
                               const QueryLimits& limits) const;
 
   // Evaluates `expr` at start, start + step, ..., <= end: each selector point at t merges the
   // windows whose END lies in (t − step, t], or in (t − range, t] for `m[range]` (range must then
-  // be a multiple of step), so the points partition time. Preconditions (else kInvalidArgument):
-  // step > 0, end >= start.
+  // be a multiple of step), so the points partition time. `@ start()` and `@ end()` are start_ms
+  // and end_ms. Preconditions (else kInvalidArgument): step > 0, end >= start. Errors as
+  // instant().
   Result<QueryResult> range(std::string_view tenant, const Expr& expr, std::int64_t start_ms,
                             std::int64_t end_ms, std::int64_t step_ms,
                             const QueryLimits& limits) const;

@@ -58,8 +58,10 @@ struct RangeQueryKey {
   std::string query;  // to_string(expr): normalized text
   std::int64_t step_ms = 0;
   std::int64_t tier_ms = 0;  // SeriesSource::resolution_ms(step)
-  // A point at t merges the windows ending in (t − window_ms, t]: max(step, ranges).
+  // A point at t reads the windows ending in (t − window_ms, t + lookahead_ms]: max(step, what
+  // ranges and offsets reach back, time_span()), and what negative offsets reach ahead.
   std::int64_t window_ms = 0;
+  std::int64_t lookahead_ms = 0;
 };
 
 // Thread-safe (one mutex guards the map, the LRU list and the invalidation log; evaluation runs

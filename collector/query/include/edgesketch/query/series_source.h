@@ -138,6 +138,13 @@ class SeriesSource {
     (void)step_ms;
     return 0;
   }
+
+  // The width of one sample of a float view in range functions (`avg_over_time(m_max[5m])`,
+  // `rate(m_count[5m])`, docs/query.md) in a range query with step `step_ms`, or in an instant
+  // query (step_ms = 0): a scan with this step and a start that is a multiple of it returns one
+  // stored window per point. By default the resolution the step reads (for an instant query, the
+  // finest); 0 leaves the choice to the engine (EngineOptions::default_sample_ms).
+  virtual std::int64_t sample_ms(std::int64_t step_ms) const { return resolution_ms(step_ms); }
 };
 
 }  // namespace edgesketch::query
