@@ -7,10 +7,12 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "edgesketch/common/time_math.h"
 #include "edgesketch/sketch/hash.h"
+#include "process/condition.h"
 
 namespace edgesketch::agent {
 namespace {
@@ -173,6 +175,9 @@ struct Aggregator::CompiledRule {
   std::uint32_t last_series = kNoIndex;
   std::string last_subject;
   std::uint64_t last_subject_hash = 0;
+  // The compiled `where`; readings it refused.
+  std::optional<Condition> where;
+  std::uint64_t where_skipped = 0;
 };
 
 struct Aggregator::OpenWindow {
@@ -308,6 +313,14 @@ Status Aggregator::compile(const std::vector<RuleSpec>& specs,
     c.seed = sketch::hash_key(spec.name);
     c.idle_ms = std::max<std::int64_t>(options_.window.idle_timeout_ms,
                                        spec.window_ms + options_.window.allowed_lateness_ms);
+    if (!spec.where.empty()) {
+      auto where = Condition::compile(spec.where);
+      if (!where.ok()) {
+        return Status::invalid_argument("rule '" + spec.name +
+                                        "' where: " + where.status().message());
+      }
+      c.where = std::move(*where);
+    }
     out.push_back(std::move(c));
   }
   return Status();
@@ -364,16 +377,27 @@ void Aggregator::add(std::span<const wire::Reading> readings, std::uint64_t reco
                           fast_eq(prev->device_id, r.device_id) && same_tags(prev->tags, r.tags);
     bool taken = false;
     bool all_taken = true;
+    bool refused = false;  // the series limit kept it out of some rule
     for (std::uint32_t ri : matched) {
+      CompiledRule& rule = rules_[ri];
+      if (rule.where && !rule.where->matches(r)) {
+        // This rule's series cache does not describe r's key: the next reading must not reuse it.
+        ++rule.where_skipped;
+        all_taken = false;
+        continue;
+      }
       const bool t = add_to_rule(ri, r, record_no, now, same_key);
       taken |= t;
       all_taken &= t;
+      refused |= !t;
     }
     prev = all_taken ? &r : nullptr;
     if (taken) {
       ++stats_.accepted;
-    } else {
+    } else if (refused) {
       ++stats_.rejected[static_cast<std::size_t>(RejectReason::kTooManySeries)];
+    } else {
+      ++stats_.unmatched;
     }
   }
   flush_staged();
@@ -652,6 +676,9 @@ Status Aggregator::reload_rules(std::vector<RuleSpec> rules) {
   for (Series& s : series_) {
     if (!s.retired) s.rule = remap[s.rule];
   }
+  for (const CompiledRule& r : rules_) {
+    if (r.where) retired_where_skipped_[r.spec.name] += r.where_skipped;
+  }
   rules_ = std::move(compiled);
   rule_specs_ = std::move(rules);
   metric_rules_.clear();
@@ -725,6 +752,17 @@ AggregatorStats Aggregator::stats() const {
   }
   s.open_windows = windows;
   s.sketch_bytes = bytes;
+  std::map<std::string, std::uint64_t> retired = retired_where_skipped_;
+  for (const CompiledRule& r : rules_) {
+    if (!r.where) continue;
+    std::uint64_t n = r.where_skipped;
+    if (auto it = retired.find(r.spec.name); it != retired.end()) {
+      n += it->second;
+      retired.erase(it);
+    }
+    s.where_skipped.emplace_back(r.spec.name, n);
+  }
+  for (const auto& [name, n] : retired) s.where_skipped.emplace_back(name, n);
   s.pending_records = pending_.size();
   return s;
 }
