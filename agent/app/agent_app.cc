@@ -22,6 +22,7 @@
 
 #include <xxhash.h>
 
+#include "app/edge_metrics.h"
 #include "app/storage_stall.h"
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/clock.h"
@@ -32,6 +33,7 @@
 #include "input/udp_input.h"
 #include "journal/journal.h"
 #include "outbox/outbox.h"
+#include "process/edge_processor.h"
 #include "ring/reading_ring.h"
 #include "window/aggregator.h"
 #include "window/close_marks.h"
@@ -235,10 +237,19 @@ struct AgentApp::Impl {
   std::int64_t redelivery_until_ms = 0;  // steady; set before the inputs start
   daemon::Counter* redelivered = nullptr;
 
-  std::mutex reload_mu;  // guards pending_rules, reload_result
+  // Edge processing before the rules (process/edge_processor.h): the aggregator thread's; it
+  // runs over every chunk from a ring and every replayed payload before Aggregator::add.
+  std::unique_ptr<EdgeProcessor> processor;
+  std::unique_ptr<EdgeMetrics> edge_metrics;
+  // [privacy] drops or hashes tags: log lines about payloads name no topic and quote no parser
+  // detail (either may hold a tag value).
+  std::atomic<bool> withhold_payload_details{false};
+
+  std::mutex reload_mu;  // guards pending_rules, pending_processor, reload_result
   std::condition_variable reload_cv;
   std::optional<std::vector<RuleSpec>> pending_rules;
-  std::optional<Status> reload_result;  // of the last rule set the aggregator took
+  std::unique_ptr<EdgeProcessor> pending_processor;  // null: keep the one in use
+  std::optional<Status> reload_result;               // of the last rule set the aggregator took
   daemon::Counter* reloads_applied = nullptr;
   daemon::Counter* reloads_rejected = nullptr;
   std::atomic<std::size_t> rule_count{0};  // the aggregator's rules, for the gauge
@@ -341,6 +352,11 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
   }
   impl->journal = std::move(*journal);
   impl->committed_upto = ostats->journal_upto;
+
+  auto processor = EdgeProcessor::create(c.processing);
+  if (!processor.ok()) return processor.status();
+  impl->processor = std::move(*processor);
+  impl->withhold_payload_details.store(impl->processor->hides_tags());
 
   AggregatorOptions ao = aggregator_options(c);
   ao.clock = &impl->clock;
@@ -478,8 +494,13 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
         .counter("edgesketch_agent_payloads_bad_total", "Payloads rejected by the parser",
                  {{"input", in.config.name}, {"reason", reason}})
         .inc();
-    bad_payload_log.warn("input {}: bad payload on {}: {}", in.config.name, topic,
-                         parsed.to_string());
+    if (withhold_payload_details.load(std::memory_order_relaxed)) {
+      bad_payload_log.warn("input {}: bad payload [{}] (topic and details withheld: [privacy])",
+                           in.config.name, reason);
+    } else {
+      bad_payload_log.warn("input {}: bad payload on {}: {}", in.config.name, topic,
+                           parsed.to_string());
+    }
     return Taken::kRefused;
   }
   const std::size_t n = chunk.readings.size();
@@ -510,7 +531,8 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
         redelivered->inc();
         redelivery_log.info(
             "input {}: a redelivered payload on {} is journaled already, not counted again",
-            in.config.name, topic);
+            in.config.name,
+            withhold_payload_details.load(std::memory_order_relaxed) ? "(withheld)" : topic);
         return Taken::kAccepted;  // journaled (and replayed) before the restart
       }
     }
@@ -677,6 +699,7 @@ Status AgentApp::Impl::replay() {
       ++bad;
       return;
     }
+    processor->process(buf);  // as when it first arrived: the outbox never sees raw values
     aggregator->add(buf.view(), record_no);
     ++payloads;
   });
@@ -701,6 +724,7 @@ std::uint64_t AgentApp::Impl::drain_rings() {
     for (int i = 0; i < 256; ++i) {
       std::unique_ptr<ReadingChunk> chunk = in->ring->pop();
       if (!chunk) break;
+      processor->process(chunk->readings);
       aggregator->add(chunk->readings.view(), chunk->record_no);
       {
         std::lock_guard lock(in->unfed_mu);
@@ -879,8 +903,9 @@ void AgentApp::Impl::sample_self(bool force) {
 
 void AgentApp::Impl::publish_stats() {
   AggregatorStats s = aggregator->stats();
+  edge_metrics->publish(processor->stats(), s);
   std::lock_guard lock(agg_stats_mu);
-  agg_stats = s;
+  agg_stats = std::move(s);
 }
 
 void AgentApp::Impl::run_aggregator() {
@@ -899,11 +924,18 @@ void AgentApp::Impl::run_aggregator() {
         Status s = aggregator->reload_rules(std::move(*pending_rules));
         pending_rules.reset();
         if (s.ok()) {
+          // The processing that goes with the rules (their where may read registry tags).
+          if (pending_processor) {
+            pending_processor->inherit_counts(*processor);
+            processor = std::move(pending_processor);
+            withhold_payload_details.store(processor->hides_tags());
+          }
           reloads_applied->inc();
           rule_count.store(aggregator->rules().size(), std::memory_order_relaxed);
         } else {
           reloads_rejected->inc();
         }
+        pending_processor.reset();
         reload_result = std::move(s);
         reload_cv.notify_all();
       }
@@ -975,9 +1007,15 @@ Status AgentApp::start() {
 }
 
 Status AgentApp::reload_rules(std::vector<RuleSpec> rules, std::chrono::milliseconds timeout) {
+  return reload(std::move(rules), nullptr, timeout);
+}
+
+Status AgentApp::reload(std::vector<RuleSpec> rules, std::unique_ptr<EdgeProcessor> processor,
+                        std::chrono::milliseconds timeout) {
   Impl& m = *impl_;
   std::unique_lock lock(m.reload_mu);
   m.pending_rules = std::move(rules);
+  m.pending_processor = std::move(processor);
   m.reload_result.reset();
   if (!m.reload_cv.wait_for(lock, timeout, [&] { return m.reload_result.has_value(); })) {
     return Status::unavailable(
@@ -1084,6 +1122,7 @@ void AgentApp::Impl::register_metrics() {
                             "Samples of the agent's own health fed to the self-metrics rule");
   self_records = &m.counter("edgesketch_agent_self_records_total",
                             "Self-metrics window records appended to the outbox");
+  edge_metrics = std::make_unique<EdgeMetrics>(m);
 
   for (auto& inp : inputs) {
     InputPipe* in = inp.get();
