@@ -66,7 +66,11 @@ class DeviceRegistry {
   std::string_view key(const Cell& c) const { return tag_keys_[c.column]; }
   std::string_view value(const Cell& c) const { return {values_.data() + c.offset, c.size}; }
 
+  // Rows are numbered 0..devices()-1 in file order; a row's device id.
   std::size_t devices() const { return devices_.size(); }
+  std::string_view device(std::uint32_t row) const {
+    return {values_.data() + devices_[row].offset, devices_[row].size};
+  }
   // The tag columns (every column but `device`), sorted.
   const std::vector<std::string>& tag_keys() const { return tag_keys_; }
 
@@ -76,9 +80,6 @@ class DeviceRegistry {
     std::uint32_t size;
   };
   DeviceRegistry() = default;
-  std::string_view device(std::uint32_t row) const {
-    return {values_.data() + devices_[row].offset, devices_[row].size};
-  }
 
   std::string values_;                    // device ids and values, back to back
   std::vector<std::string> tag_keys_;     // sorted
