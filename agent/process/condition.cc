@@ -469,8 +469,12 @@ bool Condition::eval(std::uint32_t node, const wire::Reading& r) const {
     }
     case Kind::kRegex: {
       const std::string_view s = operand_text(n, r);
-      const bool m = RE2::FullMatch(re2::StringPiece(s.data(), s.size()), *n.re);
-      return n.op == Op::kMatch ? m : !m;
+      if (!n.memo_valid || s != n.memo_input) {
+        n.memo_match = RE2::FullMatch(re2::StringPiece(s.data(), s.size()), *n.re);
+        n.memo_input.assign(s);  // keeps its capacity: no allocation once it is large enough
+        n.memo_valid = true;
+      }
+      return n.op == Op::kMatch ? n.memo_match : !n.memo_match;
     }
   }
   return false;

@@ -25,8 +25,12 @@
 // Bounds: 4,096 bytes of text, nesting 64 deep, 32 regular expressions of at most 1 MiB of RE2
 // program memory each. Errors are kInvalidArgument "column N: <what>" (N counts bytes from 1).
 //
-// Thread safety: a compiled Condition is immutable; matches() may run on any number of threads.
-// Copies share their compiled regular expressions.
+// Cost: no allocation per reading in steady state. Each regular expression remembers its last
+// input and answer, so a run of readings with the same tag value (one device's payload) costs
+// one RE2 match.
+//
+// Thread safety: matches() updates those memos: one thread at a time per Condition object.
+// Copies are independent (they share only the compiled RE2 objects, which are thread-safe).
 #pragma once
 
 #include <cstdint>
@@ -76,6 +80,10 @@ class Condition {
     std::string key;                     // kTag: the tag key
     std::string literal;                 // kString
     std::shared_ptr<const re2::RE2> re;  // kRegex
+    // kRegex: the last input and whether it matched (memo_valid once there is one).
+    mutable std::string memo_input;
+    mutable bool memo_valid = false;
+    mutable bool memo_match = false;
   };
   class Parser;
 

@@ -12,6 +12,14 @@
 namespace edgesketch::agent {
 namespace {
 
+bool same_tags(const std::vector<wire::Tag>& a, const std::vector<wire::Tag>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].value != b[i].value || a[i].key != b[i].key) return false;
+  }
+  return true;
+}
+
 bool contains(const std::vector<std::string>& keys, const std::string& key) {
   for (const std::string& k : keys) {
     if (k == key) return true;
@@ -109,8 +117,7 @@ void EdgeProcessor::process(ReadingBuffer& readings) {
   std::size_t kept = 0;
   for (std::size_t i = 0; i < n; ++i) {
     wire::Reading& r = readings[i];
-    if (registry_ && !enrich(r)) continue;
-    if (!drop_.empty() || !hash_.empty()) protect(r);
+    if ((registry_ || !drop_.empty() || !hash_.empty()) && !rewrite_tags(r)) continue;
     if (!filters_.empty() && filtered(r)) continue;
     // Swapping (not moving) keeps the dropped reading's storage in the buffer for reuse.
     if (kept != i) std::swap(readings[kept], r);
@@ -119,6 +126,35 @@ void EdgeProcessor::process(ReadingBuffer& readings) {
   readings.truncate(kept);
   stats_.readings += n;
   stats_.passed += kept;
+}
+
+bool EdgeProcessor::rewrite_tags(wire::Reading& r) {
+  // Enrichment and privacy depend on the device and the tags only, and the readings of a
+  // payload mostly share both: the previous answer is copied instead of worked out again.
+  if (memo_.valid && r.device_id == memo_.device && same_tags(r.tags, memo_.in)) {
+    stats_.unknown_dropped += memo_.delta.unknown_dropped;
+    if (memo_.delta.unknown_dropped != 0) return false;
+    stats_.enriched += memo_.delta.enriched;
+    stats_.unknown_kept += memo_.delta.unknown_kept;
+    stats_.dropped_tags += memo_.delta.dropped_tags;
+    stats_.hashed_tags += memo_.delta.hashed_tags;
+    r.tags = memo_.out;  // element-wise: the strings keep their storage
+    return true;
+  }
+  memo_.device.assign(r.device_id);
+  memo_.in = r.tags;
+  const EdgeProcessorStats before = stats_;
+  bool keep = true;
+  if (registry_) keep = enrich(r);
+  if (keep && (!drop_.empty() || !hash_.empty())) protect(r);
+  memo_.delta.unknown_dropped = stats_.unknown_dropped - before.unknown_dropped;
+  memo_.delta.enriched = stats_.enriched - before.enriched;
+  memo_.delta.unknown_kept = stats_.unknown_kept - before.unknown_kept;
+  memo_.delta.dropped_tags = stats_.dropped_tags - before.dropped_tags;
+  memo_.delta.hashed_tags = stats_.hashed_tags - before.hashed_tags;
+  memo_.out = r.tags;
+  memo_.valid = true;
+  return keep;
 }
 
 bool EdgeProcessor::enrich(wire::Reading& r) {

@@ -13,10 +13,13 @@
 // thread for every chunk taken off a ring and for every payload replayed from the journal, so
 // what reaches the windows, the outbox and the uplink is processed whichever way it came.
 //
-// Cost: a registry lookup per change of device (binary search), a merge of sorted tags, a few
-// string comparisons; hashing goes through a 4,096-entry cache of recent values, so a device's
-// recurring value costs one XXH3 and a comparison, not an HMAC. Without any stage configured,
-// process() only counts.
+// Cost: enrichment and privacy depend on the device and the tags only, so a reading with the
+// device and tags of the one before (a payload's readings, mostly) gets that one's result copied:
+// a comparison and a copy of the tags. Otherwise: a registry lookup (binary search), a merge of
+// sorted tags, a few string comparisons; hashing goes through a 4,096-entry cache of recent
+// values, so a recurring value costs one XXH3 and a comparison, not an HMAC. Filters cost a
+// cached glob answer per metric and their conditions. Without any stage configured, process()
+// only counts.
 //
 // Thread safety: not thread-safe; one thread calls process(). stats() returns a copy.
 #pragma once
@@ -103,6 +106,8 @@ class EdgeProcessor {
   static constexpr std::size_t kMaxCachedMetrics = 4096;
 
   EdgeProcessor() = default;
+  // Enrichment and privacy (through memo_); false when the reading is dropped.
+  bool rewrite_tags(wire::Reading& r);
   // False when the reading is dropped (an unlisted device with unknown = "drop").
   bool enrich(wire::Reading& r);
   void protect(wire::Reading& r);
@@ -121,6 +126,17 @@ class EdgeProcessor {
   std::vector<std::string> hash_;
   std::optional<TagHasher> hasher_;
   std::unique_ptr<std::array<CacheEntry, kHashCacheSize>> hash_cache_;
+
+  // The last reading rewrite_tags() worked out: its device and tags, the tags it left, and
+  // what it counted (EdgeProcessorStats fields; `delta.unknown_dropped` != 0: it was dropped).
+  struct Memo {
+    bool valid = false;
+    std::string device;
+    std::vector<wire::Tag> in;
+    std::vector<wire::Tag> out;
+    EdgeProcessorStats delta;
+  };
+  Memo memo_;
 
   std::vector<CompiledFilter> filters_;
   std::unordered_map<std::string, std::uint64_t> metric_filters_;

@@ -82,12 +82,22 @@ void TagHasher::hash(std::string_view value, std::string& out) const {
              &mac_len) == nullptr) {
     std::abort();
   }
-  static constexpr char kHex[] = "0123456789abcdef";
+  // RFC 4648 base32, lowercase, unpadded: 64 bits -> 13 characters.
+  static constexpr char kBase32[] = "abcdefghijklmnopqrstuvwxyz234567";
   out.resize(kHashedValueChars);
-  for (std::size_t i = 0; i < kHashedValueChars / 2; ++i) {
-    out[2 * i] = kHex[mac[i] >> 4];
-    out[2 * i + 1] = kHex[mac[i] & 0xf];
+  std::uint32_t buffer = 0;
+  int bits = 0;
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    buffer = (buffer << 8) | mac[i];
+    bits += 8;
+    while (bits >= 5) {
+      out[k++] = kBase32[(buffer >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1u << bits) - 1;
   }
+  out[k] = kBase32[(buffer << (5 - bits)) & 31];  // the last 4 bits
 }
 
 }  // namespace edgesketch::agent

@@ -178,6 +178,8 @@ struct Aggregator::CompiledRule {
   // The compiled `where`; readings it refused.
   std::optional<Condition> where;
   std::uint64_t where_skipped = 0;
+  // The number (Aggregator::rule_seq_) of the last reading the rule took.
+  std::uint64_t took_seq = 0;
 };
 
 struct Aggregator::OpenWindow {
@@ -351,7 +353,7 @@ void Aggregator::add(std::span<const wire::Reading> readings, std::uint64_t reco
   const std::int64_t now = clock_.now_ms();
   const WindowOptions& w = options_.window;
   if (record_no > max_record_fed_) max_record_fed_ = record_no;
-  const wire::Reading* prev = nullptr;  // the last reading every matched rule took
+  const wire::Reading* prev = nullptr;  // the last reading of this call that reached the rules
   for (const wire::Reading& r : readings) {
     ++stats_.readings;
     if (!r.is_label && !std::isfinite(r.value)) [[unlikely]] {
@@ -371,27 +373,27 @@ void Aggregator::add(std::span<const wire::Reading> readings, std::uint64_t reco
       ++stats_.unmatched;
       continue;
     }
-    // Readings of one payload mostly share device and tags: then every rule's series is the
-    // one the previous reading of this metric went to, and nothing needs hashing or comparing.
+    // Readings of one payload mostly share device and tags: then every rule that took the
+    // previous reading finds r's series where that one went, and nothing needs hashing or
+    // comparing. (A rule whose where refused the previous reading, or whose series limit kept
+    // it out, holds an older reading's series: it looks r's up.)
     const bool same_key = prev != nullptr && fast_eq(prev->metric, r.metric) &&
                           fast_eq(prev->device_id, r.device_id) && same_tags(prev->tags, r.tags);
+    const std::uint64_t seq = ++rule_seq_;
     bool taken = false;
-    bool all_taken = true;
     bool refused = false;  // the series limit kept it out of some rule
     for (std::uint32_t ri : matched) {
       CompiledRule& rule = rules_[ri];
       if (rule.where && !rule.where->matches(r)) {
-        // This rule's series cache does not describe r's key: the next reading must not reuse it.
         ++rule.where_skipped;
-        all_taken = false;
         continue;
       }
-      const bool t = add_to_rule(ri, r, record_no, now, same_key);
+      const bool t = add_to_rule(ri, r, record_no, now, same_key && rule.took_seq + 1 == seq);
+      if (t) rule.took_seq = seq;
       taken |= t;
-      all_taken &= t;
       refused |= !t;
     }
-    prev = all_taken ? &r : nullptr;
+    prev = &r;
     if (taken) {
       ++stats_.accepted;
     } else if (refused) {

@@ -198,7 +198,7 @@ class Aggregator {
   Status compile(const std::vector<RuleSpec>& specs, std::vector<CompiledRule>& out) const;
   const std::vector<std::uint32_t>& rules_for(const std::string& metric);
   // False when the series limit kept the reading out. `same_key`: the previous reading had the
-  // same metric, device and tags and every matched rule took it (its series can be reused).
+  // same metric, device and tags and this rule took it (its series can be reused).
   bool add_to_rule(std::uint32_t rule_index, const wire::Reading& r, std::uint64_t record_no,
                    std::int64_t now_ms, bool same_key);
   // values[i]: the reading's value of group key i, or nullptr.
@@ -249,6 +249,8 @@ class Aggregator {
   std::unordered_map<FenceKey, std::uint64_t, FenceKeyHash> replay_fence_;
   // where_skipped of rules replaced by reload_rules(), by name.
   std::map<std::string, std::uint64_t> retired_where_skipped_;
+  // Numbers the readings that reach the rules (CompiledRule::took_seq).
+  std::uint64_t rule_seq_ = 0;
   std::uint64_t max_record_fed_ = 0;
   std::int64_t last_retire_ms_ = 0;
   AggregatorStats stats_;

@@ -114,6 +114,35 @@ TEST(ConditionTest, RegularExpressionsMatchTheWholeValue) {
   EXPECT_TRUE(holds("note == \"a\\nb\"", multi));
 }
 
+// One compiled condition over a sequence of readings: the per-regex memo of the last answer
+// follows every change of input (runs, alternation, absent tags, long values).
+TEST(ConditionTest, RegexAnswersFollowTheInputAcrossReadings) {
+  auto c = Condition::compile("line =~ \"l[0-4]\" or label !~ \"E.*\"");
+  ASSERT_TRUE(c.ok());
+  const std::string long_value(300, 'x');
+  struct Case {
+    wire::Reading r;
+    bool want;
+  };
+  const std::vector<Case> cases = {
+      {numeric(1, {{"line", "l1"}}), true},
+      {numeric(1, {{"line", "l1"}}), true},
+      {numeric(1, {{"line", "l7"}}), true},  // label "" !~ "E.*"
+      {label("E1", {{"line", "l7"}}), false},
+      {label("E1", {{"line", "l2"}}), true},
+      {label("E1", {}), false},
+      {label("X", {}), true},
+      {label("E1", {{"line", long_value}}), false},
+      {label("E1", {{"line", "l3"}}), true},
+      {label("E1", {{"line", long_value}}), false},
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      EXPECT_EQ(c->matches(cases[i].r), cases[i].want) << "case " << i;
+    }
+  }
+}
+
 TEST(ConditionTest, PrecedenceAndParentheses) {
   const wire::Reading r = numeric(7, {{"site", "s1"}});
   // not > and > or.

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <random>
 #include <string>
 
 namespace edgesketch::agent {
@@ -153,7 +154,7 @@ TEST(EdgeProcessorTest, PrivacyDropsAndHashesTags) {
   EXPECT_EQ(t0.at("site"), "s1");
   const std::string h = t0.at("mac");
   EXPECT_EQ(h.size(), kHashedValueChars);
-  EXPECT_EQ(h.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_EQ(h.find_first_not_of("abcdefghijklmnopqrstuvwxyz234567"), std::string::npos);
   EXPECT_EQ(tags(buf[1]).at("mac"), h);  // the same value, the same hash
   EXPECT_NE(tags(buf[2]).at("mac"), h);
   EXPECT_EQ(p->stats().dropped_tags, 2u);
@@ -193,12 +194,76 @@ TEST(EdgeProcessorTest, HashCacheGivesTheSameAnswerAsTheHasher) {
   }
 }
 
+// Readings with the device and tags of the one before get that one's result copied: over a
+// seeded random mix of repeats and changes, in chunks, every output and every counter equals
+// what a fresh processor gives each reading on its own.
+TEST(EdgeProcessorTest, RepeatsGiveWhatEachReadingGivesAlone) {
+  ProcessingConfig c;
+  c.enrich.unknown = UnknownDevice::kDrop;
+  c.privacy.drop_tags = {"operator"};
+  c.privacy.hash_tags = {"mac"};
+  const std::string csv = "device,building,mac\nd1,b1,\nd2,b2,reg-mac\n";
+  auto p = make(c, registry(csv));
+  const std::vector<std::string> devices = {"d1", "d2", "d3"};
+  const std::vector<std::vector<wire::Tag>> tag_sets = {
+      {}, {{"mac", "m1"}}, {{"mac", "m2"}, {"operator", "o"}}, {{"building", "own"}}};
+  std::mt19937 rng(17);
+  std::vector<wire::Reading> all;
+  for (int i = 0; i < 3000; ++i) {
+    // Mostly repeats of the previous reading, as in a payload.
+    if (all.empty() || rng() % 4 == 0) {
+      all.push_back(
+          reading(devices[rng() % devices.size()], "m", i, tag_sets[rng() % tag_sets.size()]));
+    } else {
+      all.push_back(all.back());
+      all.back().value = i;
+    }
+  }
+  EdgeProcessorStats want;
+  std::vector<wire::Reading> want_out;
+  ReadingBuffer one;
+  for (const wire::Reading& r : all) {
+    auto fresh = make(c, registry(csv));
+    fill(one, {r});
+    fresh->process(one);
+    if (one.size() == 1) want_out.push_back(one[0]);
+    const EdgeProcessorStats s = fresh->stats();
+    want.enriched += s.enriched;
+    want.unknown_dropped += s.unknown_dropped;
+    want.unknown_kept += s.unknown_kept;
+    want.dropped_tags += s.dropped_tags;
+    want.hashed_tags += s.hashed_tags;
+  }
+  std::vector<wire::Reading> got;
+  ReadingBuffer buf;
+  for (std::size_t i = 0; i < all.size();) {
+    const std::size_t n = std::min<std::size_t>(1 + rng() % 50, all.size() - i);
+    fill(buf, std::vector<wire::Reading>(all.begin() + static_cast<std::ptrdiff_t>(i),
+                                         all.begin() + static_cast<std::ptrdiff_t>(i + n)));
+    p->process(buf);
+    for (std::size_t k = 0; k < buf.size(); ++k) got.push_back(buf[k]);
+    i += n;
+  }
+  ASSERT_EQ(got.size(), want_out.size());
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want_out[i]) << i;
+  const EdgeProcessorStats s = p->stats();
+  EXPECT_EQ(s.enriched, want.enriched);
+  EXPECT_EQ(s.unknown_dropped, want.unknown_dropped);
+  EXPECT_EQ(s.unknown_kept, 0u);
+  EXPECT_EQ(s.dropped_tags, want.dropped_tags);
+  EXPECT_EQ(s.hashed_tags, want.hashed_tags);
+  EXPECT_GT(want.unknown_dropped, 0u);
+  EXPECT_GT(want.hashed_tags, 0u);
+  EXPECT_EQ(s.passed, got.size());
+}
+
 TEST(TagHasherTest, KnownAnswerAndKeyChecks) {
   // HMAC-SHA256 (RFC 4231 test case 1: key 0x0b x 20, data "Hi There") =
-  // b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7.
+  // b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7; its first 8 bytes in
+  // base32 (python3: base64.b32encode(bytes.fromhex("b0344c61d8db3853")).lower()).
   auto h = TagHasher::create(std::string(20, '\x0b'));
   ASSERT_TRUE(h.ok());
-  EXPECT_EQ(h->hash("Hi There"), "b0344c61d8db3853");
+  EXPECT_EQ(h->hash("Hi There"), "wa2eyyoy3m4fg");
   EXPECT_EQ(h->hash("").size(), kHashedValueChars);
   EXPECT_EQ(TagHasher::create("short").status().code(), StatusCode::kInvalidArgument);
 }
