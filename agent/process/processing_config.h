@@ -21,7 +21,7 @@ struct EnrichConfig {
   // that device's readings. "" = no enrichment.
   std::string registry;
   UnknownDevice unknown = UnknownDevice::kKeep;
-  // The registry file may not be larger (it is held in memory, about twice its size).
+  // The registry file may not be larger (it is held in memory: two to three times its size).
   std::uint64_t max_bytes = 8u << 20;
 
   friend bool operator==(const EnrichConfig&, const EnrichConfig&) = default;

@@ -1,8 +1,9 @@
 // HMAC-SHA256 through OpenSSL's one-shot HMAC(); the key file's checks.
 #include "process/tag_hasher.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -50,36 +51,50 @@ Result<std::string> read_hash_key(const std::string& path) {
   return key;
 }
 
-Result<TagHasher> TagHasher::create(std::string key) {
+void TagHasher::CtxFree::operator()(evp_mac_ctx_st* ctx) const { EVP_MAC_CTX_free(ctx); }
+
+Result<TagHasher> TagHasher::create(std::string_view key) {
   if (key.size() < kMinHashKeyBytes) {
     return Status::invalid_argument("hash key: " + std::to_string(key.size()) +
                                     " bytes, at least " + std::to_string(kMinHashKeyBytes));
   }
-  // RFC 4231 test case 2 (a 4-byte key, so through HMAC() directly): a libcrypto that cannot
-  // compute HMAC-SHA256 (a restricted provider) is found here, not as garbage hashes later.
-  static constexpr std::string_view kKey = "Jefe";
-  static constexpr std::string_view kData = "what do ya want for nothing?";
-  static constexpr unsigned char kWant[4] = {0x5b, 0xdc, 0xc1, 0x46};
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  if (::HMAC(EVP_sha256(), kKey.data(), static_cast<int>(kKey.size()),
-             reinterpret_cast<const unsigned char*>(kData.data()), kData.size(), mac,
-             &mac_len) == nullptr ||
-      mac_len != 32 || std::memcmp(mac, kWant, sizeof kWant) != 0) {
-    return Status::internal("libcrypto's HMAC-SHA256 does not work (RFC 4231 test case 2)");
+  auto keyed = [](std::string_view k) -> std::unique_ptr<evp_mac_ctx_st, CtxFree> {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (mac == nullptr) return nullptr;
+    std::unique_ptr<evp_mac_ctx_st, CtxFree> ctx(EVP_MAC_CTX_new(mac));
+    EVP_MAC_free(mac);  // the context holds its own reference
+    if (!ctx) return nullptr;
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                                 OSSL_PARAM_construct_end()};
+    if (EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(k.data()), k.size(),
+                     params) != 1) {
+      return nullptr;
+    }
+    return ctx;
+  };
+  // RFC 4231 test case 2 through the same path: a libcrypto that cannot compute HMAC-SHA256 (a
+  // restricted provider) is found here, not as garbage hashes later.
+  auto probe = keyed("Jefe");
+  if (!probe) return Status::internal("libcrypto: cannot set up HMAC-SHA256");
+  TagHasher check(std::move(probe));
+  if (check.hash("what do ya want for nothing?") != "lpomcrv7mb2u4") {
+    return Status::internal("libcrypto's HMAC-SHA256 does not give RFC 4231's answer");
   }
-  return TagHasher(std::move(key));
+  auto ctx = keyed(key);
+  if (!ctx) return Status::internal("libcrypto: cannot key HMAC-SHA256");
+  return TagHasher(std::move(ctx));
 }
 
-void TagHasher::hash(std::string_view value, std::string& out) const {
+void TagHasher::hash(std::string_view value, std::string& out) {
   unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  // create() checked that HMAC() works with this libcrypto, so it fails only when memory runs
-  // out; carrying on would pass garbage (or the raw value) on, so that ends the process like a
-  // failed operator new.
-  if (::HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
-             reinterpret_cast<const unsigned char*>(value.data()), value.size(), mac,
-             &mac_len) == nullptr) {
+  std::size_t mac_len = 0;
+  // A null key reinitialises the keyed state. It fails only when memory runs out; carrying on
+  // would pass garbage (or the raw value) on, so that ends the process like a failed new.
+  if (EVP_MAC_init(ctx_.get(), nullptr, 0, nullptr) != 1 ||
+      EVP_MAC_update(ctx_.get(), reinterpret_cast<const unsigned char*>(value.data()),
+                     value.size()) != 1 ||
+      EVP_MAC_final(ctx_.get(), mac, &mac_len, sizeof mac) != 1 || mac_len < 8) {
     std::abort();
   }
   // RFC 4648 base32, lowercase, unpadded: 64 bits -> 13 characters.
