@@ -282,7 +282,9 @@ void EdgeProcessor::inherit_counts(const EdgeProcessor& old) {
   stats_.dropped_tags += o.dropped_tags;
   stats_.hashed_tags += o.hashed_tags;
   stats_.filtered += o.filtered;
-  for (const auto& [name, count] : o.filtered_by) {
+  for (const auto& entry : o.filtered_by) {
+    const std::string& name = entry.first;
+    const std::uint64_t count = entry.second;
     auto it = std::find_if(filters_.begin(), filters_.end(),
                            [&](const CompiledFilter& f) { return f.spec.name == name; });
     if (it != filters_.end()) {
