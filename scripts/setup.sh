@@ -9,7 +9,7 @@ PACKAGES=(
   # libraries
   libgtest-dev libgmock-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev
   libzstd-dev zlib1g-dev libsqlite3-dev libtomlplusplus-dev libcli11-dev libcpp-httplib-dev
-  libcurl4-openssl-dev libsystemd-dev libboost-dev libre2-dev
+  libcurl4-openssl-dev libssl-dev libsystemd-dev libboost-dev libre2-dev
   libpaho-mqtt-dev libpaho-mqttpp-dev
   # wire format
   protobuf-compiler nanopb libnanopb-dev

@@ -99,6 +99,11 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
   impl->journal = std::move(*journal);
   impl->committed_upto = ostats->journal_upto;
 
+  auto processor = EdgeProcessor::create(c.processing);
+  if (!processor.ok()) return processor.status();
+  impl->processor = std::move(*processor);
+  impl->withhold_payload_details.store(impl->processor->hides_tags());
+
   AggregatorOptions ao = aggregator_options(c);
   ao.clock = &impl->clock;
   auto aggregator = Aggregator::create(std::move(ao));
@@ -219,8 +224,13 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
         .counter("edgesketch_agent_payloads_bad_total", "Payloads rejected by the parser",
                  {{"input", in.config.name}, {"reason", reason}})
         .inc();
-    bad_payload_log.warn("input {}: bad payload on {}: {}", in.config.name, topic,
-                         parsed.to_string());
+    if (withhold_payload_details.load(std::memory_order_relaxed)) {
+      bad_payload_log.warn("input {}: bad payload [{}] (topic and details withheld: [privacy])",
+                           in.config.name, reason);
+    } else {
+      bad_payload_log.warn("input {}: bad payload on {}: {}", in.config.name, topic,
+                           parsed.to_string());
+    }
     return Taken::kRefused;
   }
   const std::size_t n = chunk.readings.size();
@@ -236,7 +246,8 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
     counters.redelivered->inc();
     redelivery_log.info(
         "input {}: a redelivered payload on {} is journaled already, not counted again",
-        in.config.name, topic);
+        in.config.name,
+        withhold_payload_details.load(std::memory_order_relaxed) ? "(withheld)" : topic);
     return Taken::kAccepted;  // journaled (and replayed) before the restart
   }
   // Room in the ring before the journal write: a payload dropped here was never journaled, so
@@ -388,6 +399,7 @@ Status AgentApp::Impl::replay() {
           ++bad;
           return;
         }
+        processor->process(buf);  // as when it first arrived: the outbox never sees raw values
         aggregator->add(buf.view(), record_no);
         ++payloads;
       });
@@ -411,6 +423,7 @@ std::uint64_t AgentApp::Impl::drain_rings() {
     for (int i = 0; i < 256; ++i) {
       std::unique_ptr<ReadingChunk> chunk = in->ring->pop();
       if (!chunk) break;
+      processor->process(chunk->readings);
       aggregator->add(chunk->readings.view(), chunk->record_no);
       {
         std::lock_guard lock(in->unfed_mu);
@@ -590,8 +603,9 @@ void AgentApp::Impl::sample_self(bool force) {
 
 void AgentApp::Impl::publish_stats() {
   AggregatorStats s = aggregator->stats();
+  edge_metrics->publish(processor->stats(), s);
   std::lock_guard lock(agg_stats_mu);
-  agg_stats = s;
+  agg_stats = std::move(s);
 }
 
 void AgentApp::Impl::run_aggregator() {
@@ -604,9 +618,15 @@ void AgentApp::Impl::run_aggregator() {
     const bool hold_back = outbox_backpressure.load(std::memory_order_relaxed) &&
                            !shutting_down.load(std::memory_order_relaxed);
     const std::uint64_t chunks = hold_back ? 0 : drain_rings();
-    rule_reload.apply_pending([this](std::vector<RuleSpec> rules) {
-      Status s = aggregator->reload_rules(std::move(rules));
+    rule_reload.apply_pending([this](RuleReload reload) {
+      Status s = aggregator->reload_rules(std::move(reload.rules));
       if (s.ok()) {
+        // The processing that goes with the rules (their where may read registry tags).
+        if (reload.processor) {
+          reload.processor->inherit_counts(*processor);
+          processor = std::move(reload.processor);
+          withhold_payload_details.store(processor->hides_tags());
+        }
         counters.reloads_applied->inc();
         rule_count.store(aggregator->rules().size(), std::memory_order_relaxed);
       } else {
@@ -680,7 +700,13 @@ Status AgentApp::start() {
 }
 
 Status AgentApp::reload_rules(std::vector<RuleSpec> rules, std::chrono::milliseconds timeout) {
-  return impl_->rule_reload.offer(std::move(rules), timeout);
+  return reload(std::move(rules), nullptr, timeout);
+}
+
+Status AgentApp::reload(std::vector<RuleSpec> rules, std::unique_ptr<EdgeProcessor> processor,
+                        std::chrono::milliseconds timeout) {
+  return impl_->rule_reload.offer({.rules = std::move(rules), .processor = std::move(processor)},
+                                  timeout);
 }
 
 void AgentApp::reload_rejected() { impl_->counters.reloads_rejected->inc(); }

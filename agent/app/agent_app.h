@@ -1,7 +1,8 @@
 // AgentApp: the edgesketch-agent daemon's parts wired together (docs/agent.md, "The daemon").
 //
 //   input threads (MQTT: Paho's, UDP: its own)   aggregator thread            forwarder thread
-//   parse -> journal.append() -> ring.push  ->   ring.pop -> add/poll ->      outbox -> uplink
+//   parse -> journal.append() -> ring.push  ->   ring.pop -> edge processing  outbox -> uplink
+//                                                -> add/poll ->
 //                                                take_batches -> outbox.append
 //                                                -> close marks -> journal.trim
 //                                                self source: sample every interval ->
@@ -12,8 +13,8 @@
 // the outbox with their batch; records of type kCloseMarksRecord (encode_close_marks()) are only
 // read, from journals of earlier versions that kept them there.
 //
-// Thread safety: create(), start(), reload_rules(), reload_rejected() and stop() are called by
-// the main thread only; render_metrics() and healthy() from any thread.
+// Thread safety: create(), start(), reload_rules(), reload(), reload_rejected() and stop() are
+// called by the main thread only; render_metrics() and healthy() from any thread.
 #pragma once
 
 #include <chrono>
@@ -25,6 +26,7 @@
 #include "edgesketch/common/clock.h"
 #include "edgesketch/common/status.h"
 #include "edgesketch/env/env.h"
+#include "process/edge_processor.h"
 
 namespace edgesketch::agent {
 
@@ -60,6 +62,12 @@ class AgentApp {
   // edgesketch_agent_config_reloads_total{result="applied"|"rejected"}.
   Status reload_rules(std::vector<RuleSpec> rules,
                       std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // SIGHUP with edge processing: the rules as reload_rules(), and with them (when the rules are
+  // applied) `processor` (EdgeProcessor::create() of the new [enrich] / [privacy] / [[filter]],
+  // its registry and key files loaded by the caller) replaces the one in use, taking over its
+  // counts; null keeps the one in use. A rejected rule set keeps both.
+  Status reload(std::vector<RuleSpec> rules, std::unique_ptr<EdgeProcessor> processor,
+                std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // SIGHUP with a config file that did not load: counted as a rejected reload.
   void reload_rejected();
   // SIGTERM: inputs stop, rings drain, every window is flushed to the outbox, the journal is

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/agent_app.h"
+#include "app/edge_metrics.h"
 #include "app/rate_limited_log.h"
 #include "app/redelivery_filter.h"
 #include "app/rule_handoff.h"
@@ -27,6 +28,7 @@
 #include "input/udp_input.h"
 #include "journal/journal.h"
 #include "outbox/outbox.h"
+#include "process/edge_processor.h"
 #include "ring/reading_ring.h"
 #include "window/aggregator.h"
 #include "window/close_marks.h"
@@ -155,7 +157,15 @@ struct AgentApp::Impl {
   // MQTT redeliveries of journaled payloads after a restart (redelivery_filter.h).
   RedeliveryFilter redelivery{clock};
 
-  RuleHandoff rule_reload;                 // SIGHUP's rules, to the aggregator thread
+  // Edge processing before the rules (process/edge_processor.h): the aggregator thread's; it
+  // runs over every chunk from a ring and every replayed payload before Aggregator::add.
+  std::unique_ptr<EdgeProcessor> processor;
+  std::unique_ptr<EdgeMetrics> edge_metrics;
+  // [privacy] drops or hashes tags: log lines about payloads name no topic and quote no parser
+  // detail (either may hold a tag value).
+  std::atomic<bool> withhold_payload_details{false};
+
+  RuleHandoff rule_reload;                 // SIGHUP's rules and processing, to the aggregator
   std::atomic<std::size_t> rule_count{0};  // the aggregator's rules, for the gauge
 
   std::mutex agg_stats_mu;  // guards agg_stats (copied by the aggregator thread every ~500 ms)

@@ -76,6 +76,7 @@ void AgentApp::Impl::register_metrics() {
                  "Samples of the agent's own health fed to the self-metrics rule");
   counters.self_records = &m.counter("edgesketch_agent_self_records_total",
                                      "Self-metrics window records appended to the outbox");
+  edge_metrics = std::make_unique<EdgeMetrics>(m);
 
   for (auto& inp : inputs) {
     InputPipe* in = inp.get();

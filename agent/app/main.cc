@@ -5,8 +5,9 @@
 //   edgesketch-agent --check-config --config FILE
 //
 // Signals: SIGTERM/SIGINT flush every open window to the outbox and exit 0; SIGHUP re-reads the
-// config file's rules. systemd: READY=1 once the journal is replayed and every thread runs,
-// WATCHDOG=1 from the main loop (daemon::run_main_loop) while the aggregator thread is alive.
+// config file's rules, [enrich] (and its registry file), [privacy] and [[filter]]s. systemd:
+// READY=1 once the journal is replayed and every thread runs, WATCHDOG=1 from the main loop
+// (daemon::run_main_loop) while the aggregator thread is alive.
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -19,6 +20,7 @@
 #include "edgesketch/common/logging.h"
 #include "edgesketch/common/version.h"
 #include "edgesketch/daemon/daemon.h"
+#include "process/edge_processor.h"
 
 namespace edgesketch::agent {
 namespace {
@@ -48,10 +50,21 @@ int run(AgentConfig config, const std::string& config_path) {
       (*app)->reload_rejected();
       return;
     }
+    // The registry and key files are read here, off the aggregator thread.
+    auto processor = EdgeProcessor::create(fresh->processing);
+    if (!processor.ok()) {
+      spdlog::error("SIGHUP: {} not reloaded, keeping the old rules, registry and filters: {}",
+                    config_path, processor.status().message());
+      (*app)->reload_rejected();
+      return;
+    }
     const std::size_t n = fresh->rules.size();
-    if (Status s = (*app)->reload_rules(std::move(fresh->rules)); s.ok()) {
-      spdlog::info("SIGHUP: {} rules of {} in effect (other sections need a restart)", n,
-                   config_path);
+    const std::size_t devices = (*processor)->stats().registry_devices;
+    if (Status s = (*app)->reload(std::move(fresh->rules), std::move(*processor)); s.ok()) {
+      spdlog::info(
+          "SIGHUP: {} rules, {} filters and a registry of {} devices of {} in effect (other "
+          "sections need a restart)",
+          n, fresh->processing.filters.size(), devices, config_path);
     } else if (s.code() == StatusCode::kUnavailable) {
       spdlog::warn("SIGHUP: the rules of {}: {}", config_path, s.message());
     } else {
@@ -95,8 +108,17 @@ int main(int argc, char** argv) {
     for (const std::string& w : config->warnings) {
       std::fprintf(stderr, "edgesketch-agent: warning: %s\n", w.c_str());
     }
-    std::printf("%s: OK (%zu inputs, %zu rules)\n", config_path.c_str(), config->inputs.size(),
-                config->rules.size());
+    // The registry and the key file are part of the config: a registry that does not parse
+    // fails here with its line, not at start.
+    auto processor = agent::EdgeProcessor::create(config->processing);
+    if (!processor.ok()) {
+      std::fprintf(stderr, "edgesketch-agent: %s\n", processor.status().message().c_str());
+      return 2;
+    }
+    std::printf("%s: OK (%zu inputs, %zu rules, %zu filters, registry of %llu devices)\n",
+                config_path.c_str(), config->inputs.size(), config->rules.size(),
+                config->processing.filters.size(),
+                static_cast<unsigned long long>((*processor)->stats().registry_devices));
     return 0;
   }
   LogOptions log;

@@ -3,9 +3,9 @@
 
 namespace edgesketch::agent {
 
-Status RuleHandoff::offer(std::vector<RuleSpec> rules, std::chrono::milliseconds timeout) {
+Status RuleHandoff::offer(RuleReload reload, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  pending_ = std::move(rules);
+  pending_ = std::move(reload);
   result_.reset();
   if (!cv_.wait_for(lock, timeout, [&] { return result_.has_value(); })) {
     return Status::unavailable(
@@ -15,7 +15,7 @@ Status RuleHandoff::offer(std::vector<RuleSpec> rules, std::chrono::milliseconds
   return *result_;
 }
 
-void RuleHandoff::apply_pending(const std::function<Status(std::vector<RuleSpec>)>& apply) {
+void RuleHandoff::apply_pending(const std::function<Status(RuleReload)>& apply) {
   std::lock_guard lock(mu_);
   if (!pending_) return;
   Status s = apply(std::move(*pending_));

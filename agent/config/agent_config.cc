@@ -7,6 +7,7 @@
 #include <limits>
 #include <set>
 
+#include "config/processing_sections.h"
 #include "edgesketch/common/units.h"
 #include "edgesketch/config/mqtt_connection_reader.h"
 #include "edgesketch/config/toml_reader.h"
@@ -111,7 +112,7 @@ void read_input(TomlTable t, std::size_t index, InputConfig& in) {
   t.finish();
 }
 
-void read_rule(TomlTable t, std::size_t index, RuleSpec& r) {
+void read_rule(TomlTable t, std::size_t index, const ProcessingConfig& processing, RuleSpec& r) {
   r.name = t.string("name", fmt::format("rule{}", index));
   r.match = t.string("match", r.match);
   r.group_by = t.strings("group_by", r.group_by);
@@ -122,7 +123,11 @@ void read_rule(TomlTable t, std::size_t index, RuleSpec& r) {
   r.topk = t.string("topk", r.topk);
   r.topk_slots = static_cast<std::uint32_t>(t.integer("topk_slots", r.topk_slots, 1, 65536));
   r.output = t.string("output", r.output);
-  Status v = validate_rule(r, wire::Limits{});
+  r.where = t.string("where", r.where);
+  check_rule_where(t, r, processing);  // its errors go to the key "where"
+  RuleSpec unconditional = r;
+  unconditional.where.clear();
+  Status v = validate_rule(unconditional, wire::Limits{});
   if (!v.ok()) t.error("window", v.message());
   t.finish();
 }
@@ -222,10 +227,11 @@ Result<AgentConfig> read(config::TomlDocument& doc) {
   c.journal.segment_bytes =
       bytes(journal, "segment_bytes", c.journal.segment_bytes, 64u << 10, std::uint64_t{1} << 30);
   journal.finish();
+  read_processing_sections(root, c.processing);
   std::vector<TomlTable> rules = root.tables("rule");
   for (std::size_t i = 0; i < rules.size(); ++i) {
     c.rules.emplace_back();
-    read_rule(rules[i], i, c.rules.back());
+    read_rule(rules[i], i, c.processing, c.rules.back());
   }
   read_window(root.table("window"), c.window);
   read_outbox(root.table("outbox"), c.outbox);

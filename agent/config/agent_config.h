@@ -23,6 +23,7 @@
 #include "edgesketch/common/status.h"
 #include "edgesketch/net/mqtt_connection.h"
 #include "input/payload_parser.h"
+#include "process/processing_config.h"
 #include "window/aggregator.h"
 #include "window/rule.h"
 
@@ -115,6 +116,9 @@ struct AgentConfig {
   AgentSection agent;
   std::vector<InputConfig> inputs;
   JournalConfig journal;
+  // [enrich], [privacy], [[filter]]: what happens to readings before the rules
+  // (process/edge_processor.h). Reloaded on SIGHUP with the rules.
+  ProcessingConfig processing;
   // [[rule]]; when the file has none, {default_rule()}.
   std::vector<RuleSpec> rules;
   // [window]

@@ -7,10 +7,12 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "edgesketch/common/time_math.h"
 #include "edgesketch/sketch/hash.h"
+#include "process/condition.h"
 
 namespace edgesketch::agent {
 namespace {
@@ -173,6 +175,11 @@ struct Aggregator::CompiledRule {
   std::uint32_t last_series = kNoIndex;
   std::string last_subject;
   std::uint64_t last_subject_hash = 0;
+  // The compiled `where`; readings it refused.
+  std::optional<Condition> where;
+  std::uint64_t where_skipped = 0;
+  // The number (Aggregator::rule_seq_) of the last reading the rule took.
+  std::uint64_t took_seq = 0;
 };
 
 struct Aggregator::OpenWindow {
@@ -308,6 +315,14 @@ Status Aggregator::compile(const std::vector<RuleSpec>& specs,
     c.seed = sketch::hash_key(spec.name);
     c.idle_ms = std::max<std::int64_t>(options_.window.idle_timeout_ms,
                                        spec.window_ms + options_.window.allowed_lateness_ms);
+    if (!spec.where.empty()) {
+      auto where = Condition::compile(spec.where);
+      if (!where.ok()) {
+        return Status::invalid_argument("rule '" + spec.name +
+                                        "' where: " + where.status().message());
+      }
+      c.where = std::move(*where);
+    }
     out.push_back(std::move(c));
   }
   return Status();
@@ -338,7 +353,7 @@ void Aggregator::add(std::span<const wire::Reading> readings, std::uint64_t reco
   const std::int64_t now = clock_.now_ms();
   const WindowOptions& w = options_.window;
   if (record_no > max_record_fed_) max_record_fed_ = record_no;
-  const wire::Reading* prev = nullptr;  // the last reading every matched rule took
+  const wire::Reading* prev = nullptr;  // the last reading of this call that reached the rules
   for (const wire::Reading& r : readings) {
     ++stats_.readings;
     if (!r.is_label && !std::isfinite(r.value)) [[unlikely]] {
@@ -358,22 +373,33 @@ void Aggregator::add(std::span<const wire::Reading> readings, std::uint64_t reco
       ++stats_.unmatched;
       continue;
     }
-    // Readings of one payload mostly share device and tags: then every rule's series is the
-    // one the previous reading of this metric went to, and nothing needs hashing or comparing.
+    // Readings of one payload mostly share device and tags: then every rule that took the
+    // previous reading finds r's series where that one went, and nothing needs hashing or
+    // comparing. (A rule whose where refused the previous reading, or whose series limit kept
+    // it out, holds an older reading's series: it looks r's up.)
     const bool same_key = prev != nullptr && fast_eq(prev->metric, r.metric) &&
                           fast_eq(prev->device_id, r.device_id) && same_tags(prev->tags, r.tags);
+    const std::uint64_t seq = ++rule_seq_;
     bool taken = false;
-    bool all_taken = true;
+    bool refused = false;  // the series limit kept it out of some rule
     for (std::uint32_t ri : matched) {
-      const bool t = add_to_rule(ri, r, record_no, now, same_key);
+      CompiledRule& rule = rules_[ri];
+      if (rule.where && !rule.where->matches(r)) {
+        ++rule.where_skipped;
+        continue;
+      }
+      const bool t = add_to_rule(ri, r, record_no, now, same_key && rule.took_seq + 1 == seq);
+      if (t) rule.took_seq = seq;
       taken |= t;
-      all_taken &= t;
+      refused |= !t;
     }
-    prev = all_taken ? &r : nullptr;
+    prev = &r;
     if (taken) {
       ++stats_.accepted;
-    } else {
+    } else if (refused) {
       ++stats_.rejected[static_cast<std::size_t>(RejectReason::kTooManySeries)];
+    } else {
+      ++stats_.unmatched;
     }
   }
   flush_staged();
@@ -652,6 +678,9 @@ Status Aggregator::reload_rules(std::vector<RuleSpec> rules) {
   for (Series& s : series_) {
     if (!s.retired) s.rule = remap[s.rule];
   }
+  for (const CompiledRule& r : rules_) {
+    if (r.where) retired_where_skipped_[r.spec.name] += r.where_skipped;
+  }
   rules_ = std::move(compiled);
   rule_specs_ = std::move(rules);
   metric_rules_.clear();
@@ -725,6 +754,17 @@ AggregatorStats Aggregator::stats() const {
   }
   s.open_windows = windows;
   s.sketch_bytes = bytes;
+  std::map<std::string, std::uint64_t> retired = retired_where_skipped_;
+  for (const CompiledRule& r : rules_) {
+    if (!r.where) continue;
+    std::uint64_t n = r.where_skipped;
+    if (auto it = retired.find(r.spec.name); it != retired.end()) {
+      n += it->second;
+      retired.erase(it);
+    }
+    s.where_skipped.emplace_back(r.spec.name, n);
+  }
+  for (const auto& [name, n] : retired) s.where_skipped.emplace_back(name, n);
   s.pending_records = pending_.size();
   return s;
 }

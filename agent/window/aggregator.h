@@ -8,8 +8,10 @@
 //    max_future_ms ahead of now or more than max_past_ms behind it is rejected and counted
 //    (clock_future / clock_past), as is a non-finite numeric value (non_finite). A reading that
 //    no rule matches is counted as unmatched.
-//  - Each rule whose glob matches the metric maps the reading to a series: metric + the rule's
-//    group_by tags (sorted by key; "device" is the device id; an absent tag is left out).
+//  - Each rule whose glob matches the metric and whose `where` condition (if any) holds for the
+//    reading maps it to a series (a reading every matching rule's condition refuses counts as
+//    unmatched; each refusal counts in where_skipped): metric + the rule's group_by tags (sorted by
+//    key; "device" is the device id; an absent tag is left out).
 //  - Windows are event-time tumbling windows of the rule's window_ms, aligned to the Unix epoch.
 //    Each series has its own watermark = the largest timestamp it has seen - allowed_lateness_ms;
 //    a window closes as soon as the watermark passes its end. (Per series, so one device with a
@@ -38,6 +40,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -107,7 +110,11 @@ std::string_view reject_reason_name(RejectReason reason);
 struct AggregatorStats {
   std::uint64_t readings = 0;   // handed to add()
   std::uint64_t accepted = 0;   // passed clock sanity and matched at least one rule
-  std::uint64_t unmatched = 0;  // no rule matched the metric (not an error)
+  std::uint64_t unmatched = 0;  // no rule matched the metric, or no matching rule's where held
+  // (reading, rule) pairs a rule's where refused, by rule name: the rules in effect that have a
+  // where, then rules of earlier rule sets (SIGHUP) that are gone; counts carry across reloads
+  // by name.
+  std::vector<std::pair<std::string, std::uint64_t>> where_skipped;
   std::array<std::uint64_t, kRejectReasons> rejected{};  // index = RejectReason
   std::uint64_t late_readings = 0;                       // went into a delta window
   std::uint64_t windows_closed = 0;                      // records produced, deltas included
@@ -191,7 +198,7 @@ class Aggregator {
   Status compile(const std::vector<RuleSpec>& specs, std::vector<CompiledRule>& out) const;
   const std::vector<std::uint32_t>& rules_for(const std::string& metric);
   // False when the series limit kept the reading out. `same_key`: the previous reading had the
-  // same metric, device and tags and every matched rule took it (its series can be reused).
+  // same metric, device and tags and this rule took it (its series can be reused).
   bool add_to_rule(std::uint32_t rule_index, const wire::Reading& r, std::uint64_t record_no,
                    std::int64_t now_ms, bool same_key);
   // values[i]: the reading's value of group key i, or nullptr.
@@ -240,6 +247,10 @@ class Aggregator {
     }
   };
   std::unordered_map<FenceKey, std::uint64_t, FenceKeyHash> replay_fence_;
+  // where_skipped of rules replaced by reload_rules(), by name.
+  std::map<std::string, std::uint64_t> retired_where_skipped_;
+  // Numbers the readings that reach the rules (CompiledRule::took_seq).
+  std::uint64_t rule_seq_ = 0;
   std::uint64_t max_record_fed_ = 0;
   std::int64_t last_retire_ms_ = 0;
   AggregatorStats stats_;

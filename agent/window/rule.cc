@@ -6,6 +6,7 @@
 #include <set>
 
 #include "edgesketch/sketch/topk.h"
+#include "process/condition.h"
 
 namespace edgesketch::agent {
 
@@ -54,6 +55,13 @@ Status validate_rule(const RuleSpec& rule, const wire::Limits& limits) {
   if (!rule.topk.empty() && (rule.topk_slots < 1 || rule.topk_slots > sketch::kTopKMaxCapacity)) {
     return bad("topk_slots " + std::to_string(rule.topk_slots) + " is outside 1.." +
                std::to_string(sketch::kTopKMaxCapacity));
+  }
+  if (!rule.where.empty()) {
+    auto where = Condition::compile(rule.where);
+    if (!where.ok()) {
+      return Status::invalid_argument("rule '" + rule.name +
+                                      "' where: " + where.status().message());
+    }
   }
   return Status();
 }

@@ -41,6 +41,10 @@ struct RuleSpec {
   // Lets a grouped rule (vibration per line) publish under its own name ("vibration_by_line"),
   // so a query summing the per-device series never counts the grouped ones too.
   std::string output;
+  // A condition (process/condition.h) a reading must satisfy to feed the rule, e.g.
+  // "value > 5"; "" = every reading of a matching metric. Lets a rule count spikes per device
+  // (match = "vibration", where = "value > 5", output = "vibration_spikes").
+  std::string where;
 
   friend bool operator==(const RuleSpec&, const RuleSpec&) = default;
 };
@@ -50,7 +54,7 @@ struct RuleSpec {
 RuleSpec default_rule();
 
 // OK, or kInvalidArgument naming the rule and the field ("rule 'vib': window_ms 1500 does not
-// divide 86400000").
+// divide 86400000", "rule 'spikes' where: column 9: expected a value after '>'").
 Status validate_rule(const RuleSpec& rule, const wire::Limits& limits);
 
 // validate_rule for each, plus unique names.

@@ -55,6 +55,7 @@ struct RawFlags {
   std::string topk;
   std::uint32_t k = 10;
   bool dedupe = false;
+  std::string where;
   std::string truth_output;
 };
 
@@ -213,6 +214,7 @@ Result<TruthCommand> build_truth(const RawFlags& f) {
   if (f.k == 0) return bad("--k must be at least 1");
   c.options.k = f.k;
   c.options.dedupe = f.dedupe;
+  c.options.where = f.where;
   c.output_path = f.truth_output;
   return c;
 }
@@ -315,6 +317,9 @@ CliOutcome parse_command_line(int argc, char** argv, std::int64_t now_ms, int pi
   truth->add_option("--topk", f.topk, "Rank the values of a tag or 'label'");
   truth->add_option("--k", f.k, "Entries of the top-K list");
   truth->add_flag("--dedupe", f.dedupe, "Skip duplicate copies of messages");
+  truth->add_option("--where", f.where,
+                    "Only readings whose value meets this, e.g. 'value > 5' or "
+                    "'value >= 1 and value < 2' (value comparisons joined by 'and')");
   truth->add_option("--output", f.truth_output, "Write the JSON lines here (default stdout)");
 
   CliOutcome outcome;

@@ -26,6 +26,88 @@ struct Attribute {
   std::unordered_map<std::string, std::int32_t> value_ids;
 };
 
+// One comparison of TruthOptions::where.
+struct ValueTest {
+  enum class Op { kEq, kNe, kLt, kLe, kGt, kGe } op;
+  double number;
+
+  bool holds(double v) const {
+    switch (op) {
+      case Op::kEq:
+        return v == number;
+      case Op::kNe:
+        return v != number;
+      case Op::kLt:
+        return v < number;
+      case Op::kLe:
+        return v <= number;
+      case Op::kGt:
+        return v > number;
+      case Op::kGe:
+        return v >= number;
+    }
+    return false;
+  }
+};
+
+// "value OP NUMBER (and value OP NUMBER)*", spaces optional around operators.
+Result<std::vector<ValueTest>> parse_where(std::string_view text) {
+  std::vector<ValueTest> tests;
+  std::size_t i = 0;
+  auto skip = [&] {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+  };
+  auto bad = [&](std::string_view what) {
+    return Status::invalid_argument("truth: --where \"" + std::string(text) +
+                                    "\": " + std::string(what) + " at offset " + std::to_string(i) +
+                                    " (supported: value OP NUMBER joined by 'and')");
+  };
+  skip();
+  if (i == text.size()) return tests;
+  for (;;) {
+    skip();
+    if (text.substr(i, 5) != "value") return bad("expected 'value'");
+    i += 5;
+    skip();
+    ValueTest t{ValueTest::Op::kEq, 0};
+    const std::string_view rest = text.substr(i);
+    std::size_t len = 2;
+    if (rest.starts_with("==")) {
+      t.op = ValueTest::Op::kEq;
+    } else if (rest.starts_with("!=")) {
+      t.op = ValueTest::Op::kNe;
+    } else if (rest.starts_with("<=")) {
+      t.op = ValueTest::Op::kLe;
+    } else if (rest.starts_with(">=")) {
+      t.op = ValueTest::Op::kGe;
+    } else if (rest.starts_with("<")) {
+      t.op = ValueTest::Op::kLt;
+      len = 1;
+    } else if (rest.starts_with(">")) {
+      t.op = ValueTest::Op::kGt;
+      len = 1;
+    } else {
+      return bad("expected ==, !=, <, <=, > or >=");
+    }
+    i += len;
+    skip();
+    std::size_t end = i;
+    while (end < text.size() && text[end] != ' ' && text[end] != '\t') ++end;
+    const std::string_view num = text.substr(i, end - i);
+    auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), t.number);
+    if (num.empty() || ec != std::errc() || p != num.data() + num.size() ||
+        !std::isfinite(t.number)) {
+      return bad("expected a number");
+    }
+    i = end;
+    tests.push_back(t);
+    skip();
+    if (i == text.size()) return tests;
+    if (text.substr(i, 3) != "and") return bad("expected 'and' or the end");
+    i += 3;
+  }
+}
+
 Attribute make_attribute(const std::string& name) {
   Attribute a;
   a.name = name;
@@ -76,7 +158,8 @@ void append_int(std::string& out, std::int64_t v) { out.append(std::to_string(v)
 
 class TruthComputer {
  public:
-  TruthComputer(const TruthOptions& options) : o_(options) {
+  TruthComputer(const TruthOptions& options, std::vector<ValueTest> where)
+      : o_(options), where_(std::move(where)) {
     for (const std::string& d : o_.distinct_of) distinct_.push_back(make_attribute(d));
     if (!o_.topk_of.empty()) topk_.push_back(make_attribute(o_.topk_of));
   }
@@ -96,6 +179,7 @@ class TruthComputer {
       const auto group = static_cast<std::uint32_t>(group_of_device_[device]);
       for (const RecordedReading& r : msg.readings) {
         if (!metric_selected_[r.metric_id]) continue;
+        if (!where_.empty() && !meets_where(reader, r)) continue;
         const std::int64_t window = floor_div(r.ts_ms, o_.window_ms) * o_.window_ms;
         // Readings of a series arrive in time order, so its last window is almost always the
         // right one; the hash map is the fallback.
@@ -175,6 +259,14 @@ class TruthComputer {
       if (k == key) return &v;
     }
     return nullptr;
+  }
+
+  bool meets_where(const RecordReader& reader, const RecordedReading& r) const {
+    if (reader.metrics()[r.metric_id].categorical) return false;
+    for (const ValueTest& t : where_) {
+      if (!t.holds(r.value)) return false;
+    }
+    return true;
   }
 
   void prepare_device(const RecordReader& reader, std::uint32_t device) {
@@ -390,6 +482,7 @@ class TruthComputer {
   };
 
   const TruthOptions& o_;
+  std::vector<ValueTest> where_;
   std::vector<Attribute> distinct_;
   std::vector<Attribute> topk_;  // zero or one
   std::vector<std::int32_t> group_of_device_;
@@ -419,8 +512,9 @@ class TruthComputer {
 Result<TruthSummary> compute_truth(const TruthOptions& options, std::FILE* out) {
   if (options.window_ms <= 0) return Status::invalid_argument("truth: window must be positive");
   if (options.k == 0) return Status::invalid_argument("truth: k must be at least 1");
+  ES_ASSIGN_OR_RETURN(auto where, parse_where(options.where));
   ES_ASSIGN_OR_RETURN(auto reader, RecordReader::open(options.record_path));
-  TruthComputer computer(options);
+  TruthComputer computer(options, std::move(where));
   ES_RETURN_IF_ERROR(computer.scan(*reader));
   computer.write(*reader, out);
   if (std::fflush(out) != 0) return Status::io_error("truth: writing the output failed");

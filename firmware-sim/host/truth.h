@@ -41,6 +41,12 @@ struct TruthOptions {
   std::uint32_t k = 10;
   // Skip messages flagged as duplicate copies (count each batch once).
   bool dedupe = false;
+  // Only readings that meet this condition: comparisons of the value with a number joined by
+  // `and` ("value > 5", "value >= -1 and value < 1e3"; ==, !=, <, <=, >, >=). A categorical
+  // reading meets no value comparison. The subset of the agent's rule conditions
+  // (agent/process/condition.h) that tests compare against, computed here on its own so the two
+  // check each other. "" = every reading.
+  std::string where;
 };
 
 struct TruthSummary {
@@ -50,7 +56,7 @@ struct TruthSummary {
 };
 
 // Reads the record and writes the JSON lines to `out`. Errors: unreadable or corrupt record,
-// unknown metric or group-by key.
+// unknown metric or group-by key, a `where` outside the subset.
 Result<TruthSummary> compute_truth(const TruthOptions& options, std::FILE* out);
 
 }  // namespace edgesketch::sim

@@ -429,6 +429,86 @@ TEST_F(AggregatorTest, CreateRejectsBadRules) {
   EXPECT_FALSE(Aggregator::create(o).ok());
 }
 
+// where: a spikes rule next to an unconditional one. Readings of one payload alternate between
+// taken and refused, and between devices, so the per-rule series cache of consecutive readings
+// must not carry a refused reading's key over.
+TEST_F(AggregatorTest, WhereConditionFeedsOnlyMatchingReadings) {
+  auto a = make({RuleSpec{.name = "all", .match = "vibration", .group_by = {"device"}},
+                 RuleSpec{.name = "spikes",
+                          .match = "vibration",
+                          .group_by = {"device"},
+                          .output = "vibration_spikes",
+                          .where = "value > 5"}});
+  std::vector<wire::Reading> rs;
+  const double values[] = {10, 1, 10, 6, 5, 7};
+  const char* devices[] = {"d1", "d1", "d1", "d2", "d2", "d1"};
+  for (int i = 0; i < 6; ++i) {
+    rs.push_back(value_reading(devices[i], "vibration", kT0 + 10 + i, values[i]));
+  }
+  rs.push_back(value_reading("d1", "temperature", kT0 + 20, 99));  // no rule
+  a->add(rs);
+  a->flush_all();
+  std::map<std::pair<std::string, std::string>, std::pair<std::uint64_t, double>> got;
+  for (const wire::WindowRecord& r : records(a->take_batches())) {
+    auto& g = got[{r.key.metric, r.key.tags.at(0).value}];
+    g.first += r.agg.count();
+    g.second += r.agg.sum();
+  }
+  using Got = decltype(got);
+  EXPECT_EQ(got, (Got{{{"vibration", "d1"}, {4, 28}},
+                      {{"vibration", "d2"}, {2, 11}},
+                      {{"vibration_spikes", "d1"}, {3, 27}},
+                      {{"vibration_spikes", "d2"}, {1, 6}}}));
+  const AggregatorStats s = a->stats();
+  EXPECT_EQ(s.readings, 7u);
+  EXPECT_EQ(s.accepted, 6u);
+  EXPECT_EQ(s.unmatched, 1u);
+  using Counts = std::vector<std::pair<std::string, std::uint64_t>>;
+  EXPECT_EQ(s.where_skipped, (Counts{{"spikes", 2}}));
+}
+
+TEST_F(AggregatorTest, ReadingEveryConditionRefusesIsUnmatched) {
+  auto a = make({RuleSpec{.name = "errors",
+                          .match = "event",
+                          .group_by = {"site"},
+                          .where = "label == \"E017\" and site =~ \"s[12]\""}});
+  std::vector<wire::Reading> rs = {label_reading("d1", "event", kT0 + 1, "E017", {{"site", "s1"}}),
+                                   label_reading("d1", "event", kT0 + 2, "E018", {{"site", "s1"}}),
+                                   label_reading("d2", "event", kT0 + 3, "E017", {{"site", "s3"}}),
+                                   label_reading("d3", "event", kT0 + 4, "E017", {{"site", "s2"}})};
+  a->add(rs);
+  a->flush_all();
+  std::map<std::string, std::uint64_t> counts;
+  for (const wire::WindowRecord& r : records(a->take_batches())) {
+    counts[r.key.tags.at(0).value] += r.agg.count();
+  }
+  EXPECT_EQ(counts, (std::map<std::string, std::uint64_t>{{"s1", 1}, {"s2", 1}}));
+  const AggregatorStats s = a->stats();
+  EXPECT_EQ(s.accepted, 2u);
+  EXPECT_EQ(s.unmatched, 2u);
+  EXPECT_EQ(s.rejected[static_cast<std::size_t>(RejectReason::kTooManySeries)], 0u);
+}
+
+TEST_F(AggregatorTest, WhereSkippedCountsCarryAcrossReloadsByName) {
+  const RuleSpec spikes{.name = "spikes", .match = "v", .where = "value > 5"};
+  auto a = make({spikes});
+  std::vector<wire::Reading> low = {value_reading("d1", "v", kT0 + 1, 1),
+                                    value_reading("d1", "v", kT0 + 2, 2)};
+  a->add(low);
+  RuleSpec stricter = spikes;
+  stricter.where = "value > 50";  // changed: a new compiled rule of the same name
+  ASSERT_TRUE(a->reload_rules({stricter, RuleSpec{.name = "other", .where = "value < 0"}}).ok());
+  a->add(low);
+  using Counts = std::vector<std::pair<std::string, std::uint64_t>>;
+  EXPECT_EQ(a->stats().where_skipped, (Counts{{"spikes", 4}, {"other", 2}}));
+  ASSERT_TRUE(a->reload_rules({RuleSpec{.name = "plain"}}).ok());
+  EXPECT_EQ(a->stats().where_skipped, (Counts{{"other", 2}, {"spikes", 4}}));
+  // A bad condition is refused with its rule and column; the rules stay.
+  Status bad = a->reload_rules({RuleSpec{.name = "spikes", .where = "value >"}});
+  EXPECT_EQ(bad.message(), "rule 'spikes' where: column 8: expected a value after '>'");
+  EXPECT_EQ(a->rules().at(0).name, "plain");
+}
+
 TEST(RuleTest, GlobMatching) {
   EXPECT_TRUE(metric_matches("*", "anything"));
   EXPECT_TRUE(metric_matches("temp*", "temperature"));

@@ -70,6 +70,9 @@ TEST(AgentConfigTest, PackagedExampleParses) {
   EXPECT_EQ(c->inputs[0].receive_buffer_bytes, 0u);
   EXPECT_EQ(u->inputs[1].receive_buffer_bytes, 4u << 20);
   EXPECT_EQ(c->self_metrics.interval_ms, 10'000);
+  // Edge processing is off by default: the sections show the defaults.
+  EXPECT_EQ(c->processing, ProcessingConfig{});
+  EXPECT_EQ(c->rules[0].where, "");
   // The rules build an aggregator, and so does the self source's built-in rule.
   EXPECT_TRUE(Aggregator::create(aggregator_options(*c)).ok());
   EXPECT_TRUE(Aggregator::create(self_aggregator_options(*c)).ok());
@@ -267,6 +270,92 @@ TEST(AgentConfigTest, BadValues) {
                "'outbox.coarsen': level \"90s\"");
   expect_error(kMinimal + "[agent]\n", "");  // a table defined twice is a TOML syntax error
   expect_error("[agent\n", "agent.toml:1:");
+}
+
+TEST(AgentConfigTest, EdgeProcessingSections) {
+  auto c = parse_agent_config(kMinimal + R"(
+[enrich]
+registry = "/etc/edgesketch/devices.csv"
+unknown = "drop"
+max_bytes = "1MiB"
+
+[privacy]
+drop_tags = ["operator"]
+hash_tags = ["mac", "badge"]
+hash_key_file = "/etc/edgesketch/hash.key"
+
+[[filter]]
+match = "debug_*"
+
+[[filter]]
+name = "cold"
+match = "temp*"
+where = "value < -40"
+action = "drop"
+
+[[rule]]
+name = "spikes"
+match = "vibration"
+where = 'value > 5 and site == "s1"'
+output = "vibration_spikes"
+)",
+                              "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  const ProcessingConfig& p = c->processing;
+  EXPECT_EQ(p.enrich.registry, "/etc/edgesketch/devices.csv");
+  EXPECT_EQ(p.enrich.unknown, UnknownDevice::kDrop);
+  EXPECT_EQ(p.enrich.max_bytes, 1u << 20);
+  EXPECT_EQ(p.privacy.drop_tags, (std::vector<std::string>{"operator"}));
+  EXPECT_EQ(p.privacy.hash_tags, (std::vector<std::string>{"mac", "badge"}));
+  EXPECT_EQ(p.privacy.hash_key_file, "/etc/edgesketch/hash.key");
+  ASSERT_EQ(p.filters.size(), 2u);
+  EXPECT_EQ(p.filters[0], (FilterSpec{.name = "filter0", .match = "debug_*"}));
+  EXPECT_EQ(p.filters[1], (FilterSpec{.name = "cold", .match = "temp*", .where = "value < -40"}));
+  ASSERT_EQ(c->rules.size(), 1u);
+  EXPECT_EQ(c->rules[0].where, "value > 5 and site == \"s1\"");
+  EXPECT_TRUE(Aggregator::create(aggregator_options(*c)).ok());
+}
+
+TEST(AgentConfigTest, EdgeProcessingErrorsNameTheKeyAndColumn) {
+  expect_error(kMinimal +
+                   "[[rule]]\nname = \"a\"\n[[rule]]\nname = \"b\"\n[[rule]]\nname = "
+                   "\"spikes\"\nwhere = \"value > \"\n",
+               "agent.toml: 'rule[2].where': rule 'spikes': column 9: expected a value after '>'");
+  expect_error(kMinimal + "[[rule]]\nname = \"s\"\nwhere = 'site > \"a\"'\n",
+               "'rule[0].where': rule 's': column 6: 'site' is a string: compare it with ==, "
+               "!=, =~ or !~");
+  expect_error(kMinimal + "[[filter]]\nname = \"f\"\nwhere = \"value >> 1\"\n",
+               "'filter[0].where': filter 'f': column 8: expected a value after '>'");
+  expect_error(kMinimal + "[[filter]]\naction = \"keep\"\n",
+               "'filter[0].action': must be \"drop\", not \"keep\"");
+  expect_error(kMinimal + "[[filter]]\nname = \"f\"\n[[filter]]\nname = \"f\"\n",
+               "'filter[1].name': filter 'f': the name is used twice");
+  expect_error(kMinimal + "[[filter]]\nmatch = \"\"\n", "'filter[0].match': is empty");
+  expect_error(kMinimal + "[[filter]]\nmatch = \"x\"\nwehre = \"\"\n",
+               "unknown key 'filter[0].wehre'");
+  expect_error(kMinimal + "[enrich]\nunknown = \"ignore\"\n",
+               "'enrich.unknown': must be \"keep\" or \"drop\", not \"ignore\"");
+  expect_error(kMinimal + "[enrich]\nregistry = 3\n", "'enrich.registry'");
+  expect_error(kMinimal + "[enrich]\nmax_bytes = \"2GiB\"\n", "'enrich.max_bytes'");
+  expect_error(kMinimal + "[privacy]\nhash_tags = [\"mac\"]\n",
+               "'privacy.hash_key_file': is required with hash_tags");
+  expect_error(kMinimal + "[privacy]\ndrop_tags = [\"device\"]\n",
+               "'privacy.drop_tags': 'device' is the device id, not a tag");
+  expect_error(kMinimal +
+                   "[privacy]\ndrop_tags = [\"a\"]\nhash_tags = [\"a\"]\nhash_key_file "
+                   "= \"k\"\n",
+               "'privacy.hash_tags': tag 'a' is listed twice");
+  expect_error(kMinimal + "[privacy]\ndrop_tags = [\"\"]\n", "'privacy.drop_tags': holds an empty");
+  expect_error(kMinimal + "[privacy]\nhash = [\"a\"]\n", "unknown key 'privacy.hash'");
+  // A condition on a tag privacy removes before it runs could never see it.
+  expect_error(kMinimal +
+                   "[privacy]\ndrop_tags = [\"operator\"]\n[[rule]]\nname = \"r\"\nwhere "
+                   "= 'operator == \"alice\"'\n",
+               "'rule[0].where': rule 'r': tag 'operator' is removed by [privacy] drop_tags");
+  expect_error(kMinimal +
+                   "[privacy]\ndrop_tags = [\"operator\"]\n[[filter]]\nwhere = "
+                   "'operator =~ \"a.*\"'\n",
+               "'filter[0].where': filter 'filter0': tag 'operator' is removed");
 }
 
 TEST(AgentConfigTest, MissingFileIsNotFound) {

@@ -10,12 +10,12 @@
 namespace edgesketch::agent {
 namespace {
 
-std::vector<RuleSpec> rules(const char* name) { return {RuleSpec{.name = name}}; }
+RuleReload rules(const char* name) { return {.rules = {RuleSpec{.name = name}}}; }
 
 TEST(RuleHandoffTest, NothingOfferedNothingApplied) {
   RuleHandoff h;
   bool called = false;
-  h.apply_pending([&](std::vector<RuleSpec>) {
+  h.apply_pending([&](RuleReload) {
     called = true;
     return Status();
   });
@@ -28,9 +28,9 @@ TEST(RuleHandoffTest, TheOfferGetsTheAggregatorsVerdict) {
   std::atomic<bool> applied{false};
   std::thread aggregator([&] {
     while (!applied.load()) {
-      h.apply_pending([&](std::vector<RuleSpec> r) {
-        EXPECT_EQ(r.size(), 1u);
-        EXPECT_EQ(r[0].name, "bad");
+      h.apply_pending([&](RuleReload r) {
+        EXPECT_EQ(r.rules.size(), 1u);
+        EXPECT_EQ(r.rules[0].name, "bad");
         applied.store(true);
         return Status::invalid_argument("rule 'bad' has no window");
       });
@@ -52,9 +52,9 @@ TEST(RuleHandoffTest, RulesNotTakenInTimeStayOfferedAndTheNewestWins) {
   Status second = h.offer(rules("second"), std::chrono::milliseconds(1));
   EXPECT_EQ(second.code(), StatusCode::kUnavailable);
   int calls = 0;
-  auto apply = [&](std::vector<RuleSpec> r) {
+  auto apply = [&](RuleReload r) {
     ++calls;
-    EXPECT_EQ(r.at(0).name, "second");
+    EXPECT_EQ(r.rules.at(0).name, "second");
     return Status();
   };
   h.apply_pending(apply);

@@ -172,6 +172,43 @@ TEST(TruthTest, FullPrecisionDoubles) {
   EXPECT_EQ(lines[0]["sum"].get<double>(), 2.1);
 }
 
+// --where keeps the readings whose value meets every comparison; labels meet none.
+TEST(TruthTest, WhereKeepsReadingsWhoseValueMeetsIt) {
+  TruthOptions o;
+  o.record_path = write_hand_made_record();
+  o.window_ms = 10'000;
+  o.group_by = {"device"};
+  o.where = "value > 2 and value<=10";
+  std::vector<json> lines = run_truth(o);
+  ASSERT_EQ(lines.size(), 2u);
+  // dev-a: 10 at 11 s; dev-b: 3, 4 and their duplicate copies. dev-c's 100 and -5 and every
+  // event are left out.
+  EXPECT_EQ(lines[0]["group"], json({{"device", "dev-a"}}));
+  EXPECT_EQ(lines[0]["window_start_ms"], 10000);
+  EXPECT_EQ(lines[0]["count"], 1);
+  EXPECT_EQ(lines[0]["sum"], 10.0);
+  EXPECT_EQ(lines[1]["group"], json({{"device", "dev-b"}}));
+  EXPECT_EQ(lines[1]["count"], 4);
+  EXPECT_EQ(lines[1]["min"], 3.0);
+  EXPECT_EQ(lines[1]["max"], 4.0);
+  o.where = "value != -5";
+  o.metrics = {"temperature"};
+  std::uint64_t n = 0;
+  for (const json& l : run_truth(o)) n += l["count"].get<std::uint64_t>();
+  EXPECT_EQ(n, 8u);  // 9 temperature readings (the duplicate copies included) but -5
+  o.where = "  ";
+  n = 0;
+  for (const json& l : run_truth(o)) n += l["count"].get<std::uint64_t>();
+  EXPECT_EQ(n, 9u);
+  for (const char* bad : {"site == 1", "value > x", "value > 1 or value < 0", "value", "value >"}) {
+    o.where = bad;
+    std::FILE* out = std::tmpfile();
+    auto r = compute_truth(o, out);
+    std::fclose(out);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(TruthTest, UnknownNamesAreErrors) {
   TruthOptions o;
   o.record_path = write_hand_made_record();
