@@ -160,6 +160,8 @@ struct InputPipe {
   std::unique_ptr<UdpInput> udp;
   // Owned by the transport's thread (the sink).
   PayloadParser parser;
+  // edgesketch_agent_payload_items_skipped_total{input, reason}, found once per reason.
+  std::vector<std::pair<std::string_view, daemon::Counter*>> skipped_counters;
   std::unique_ptr<ReadingChunk> spare;
   Bytes record;  // journal record being built
   // Journal records of this input appended but not yet fed to the aggregator, oldest first.
@@ -267,6 +269,8 @@ struct AgentApp::Impl {
   daemon::Counter* replay_unparsable = nullptr;
 
   bool sink(InputPipe& in, std::string_view topic, ByteSpan payload, bool dup);
+  // Counts (and logs, rate-limited) the items the input's parser skipped in its last payload.
+  void count_skipped(InputPipe& in, std::string_view topic);
   // Parses, journals and pushes one payload. `may_journal` false: stop before the journal
   // (UDP datagrams queue behind held ones). MQTT waits for ring room and for the journal.
   Taken take(InputPipe& in, std::string_view topic, ByteSpan payload, std::int64_t received_ms,
@@ -386,6 +390,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
   for (const InputConfig& ic : c.inputs) {
     auto pipe = std::make_unique<InputPipe>();
     pipe->config = ic;
+    pipe->parser = PayloadParser(parser_options(ic));
     pipe->ring = std::make_unique<ReadingRing>(ic.ring_capacity);
     InputPipe* p = pipe.get();
     InputSink sink = [self, p](std::string_view topic, ByteSpan payload, bool dup) {
@@ -469,8 +474,8 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   if (!in.spare) in.spare = in.ring->acquire();
   ReadingChunk& chunk = *in.spare;
   chunk.readings.clear();
-  const std::string_view device = device_from_topic(topic);
-  Status parsed = in.parser.parse(in.config.format, payload, received_ms, chunk.readings, device);
+  Status parsed = in.parser.parse(in.config.format, payload, received_ms, chunk.readings, topic);
+  count_skipped(in, topic);
   if (!parsed.ok()) {
     payloads_bad.fetch_add(1, std::memory_order_relaxed);
     const std::string reason(parse_error_reason(parsed));
@@ -483,15 +488,26 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
     return Taken::kRefused;
   }
   const std::size_t n = chunk.readings.size();
+  // A payload that holds nothing to count (json_fields of ignored strings only) has nothing to
+  // keep either.
+  if (n == 0) {
+    in.accepted_payloads->inc();
+    return Taken::kAccepted;
+  }
   // One write() of the whole record: this is what makes the (already PUBACKed) message durable.
-  const std::size_t dev_len = device.size() <= 255 ? device.size() : 0;
-  in.record.resize(kTimeBytes + 1 + dev_len + payload.size());
+  const std::string& name = in.config.name;  // at most 64 bytes (config)
+  const std::size_t topic_len = std::min<std::size_t>(topic.size(), 0xFFFF);
+  in.record.resize(kTimeBytes + 1 + name.size() + 2 + topic_len + payload.size());
   const auto received = static_cast<std::uint64_t>(received_ms);  // little-endian, as put_u64
   std::memcpy(in.record.data(), &received, kTimeBytes);
   std::uint8_t* body = in.record.data() + kTimeBytes;  // what the redelivery filter hashes
-  body[0] = static_cast<std::uint8_t>(dev_len);
-  std::copy_n(device.data(), dev_len, reinterpret_cast<char*>(body + 1));
-  std::copy(payload.begin(), payload.end(), body + 1 + dev_len);
+  std::uint8_t* p = body;
+  *p++ = static_cast<std::uint8_t>(name.size());
+  p = std::copy(name.begin(), name.end(), p);
+  *p++ = static_cast<std::uint8_t>(topic_len & 0xFF);
+  *p++ = static_cast<std::uint8_t>(topic_len >> 8);
+  p = std::copy_n(topic.begin(), topic_len, p);
+  std::copy(payload.begin(), payload.end(), p);
   const std::size_t body_len = in.record.size() - kTimeBytes;
   // Only a message the broker flags as DUP can be a redelivery: one without the flag was never
   // delivered before, however many byte-identical payloads the journal holds (line protocol
@@ -541,7 +557,7 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   // The journal write. MQTT holds the payload and retries until the journal works again (Paho
   // reads nothing more meanwhile: the broker queues at QoS 1); UDP hands it back for the hold.
   const auto type =
-      static_cast<std::uint8_t>(kTimedPayloadRecord | static_cast<std::uint8_t>(in.config.format));
+      static_cast<std::uint8_t>(kTopicPayloadRecord | static_cast<std::uint8_t>(in.config.format));
   std::int64_t backoff_ms = kJournalRetryMinMs;
   for (;;) {
     if (may_journal && !journal_stall->failing(kJournalSync)) {
@@ -574,6 +590,26 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   in.accepted_payloads->inc();
   in.accepted_readings->inc(n);
   return Taken::kAccepted;
+}
+
+void AgentApp::Impl::count_skipped(InputPipe& in, std::string_view topic) {
+  const SkippedItems& skipped = in.parser.skipped();
+  if (skipped.empty()) return;
+  for (const SkippedItems::Count& c : skipped.by_reason()) {
+    auto it = std::find_if(in.skipped_counters.begin(), in.skipped_counters.end(),
+                           [&](const auto& e) { return e.first == c.reason; });
+    if (it == in.skipped_counters.end()) {
+      daemon::Counter* counter = &metrics.counter(
+          "edgesketch_agent_payload_items_skipped_total",
+          "Lines (line protocol) or leaves (json_fields) the parser skipped, the rest of their "
+          "payload taken",
+          {{"input", in.config.name}, {"reason", std::string(c.reason)}});
+      it = in.skipped_counters.insert(in.skipped_counters.end(), {c.reason, counter});
+    }
+    it->second->inc(c.items);
+  }
+  bad_payload_log.warn("input {}: {} item(s) of a payload on {} skipped; the first: {}",
+                       in.config.name, skipped.total(), topic, skipped.first().to_string());
 }
 
 bool AgentApp::Impl::hold(InputPipe& in, std::string_view topic, ByteSpan payload,
@@ -635,51 +671,80 @@ Status AgentApp::Impl::replay() {
   });
   if (!first.ok()) return first.status();
   aggregator->set_replay_fence(marks);
-  PayloadParser parser;
+  PayloadParser parser;  // records of earlier versions, and of inputs no longer configured
   ReadingBuffer buf;
+  auto parser_of = [&](std::string_view input) -> PayloadParser& {
+    for (auto& in : inputs) {
+      if (in->config.name == input) return in->parser;  // the inputs do not run yet
+    }
+    return parser;
+  };
   std::uint64_t payloads = 0, bad = 0;
   // Every payload record still in the journal is hashed for the redelivery filter (the newest
   // kRedeliveryTail of them: trim keeps at least those, committed or not, because a message
   // whose PUBACK was lost may already be in a committed window); only those past the outbox's
   // journal_upto are fed to the windows.
   std::deque<std::uint64_t> recent;
-  auto second = journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type,
-                                       ByteSpan payload) {
-    constexpr auto kLast = static_cast<std::uint8_t>(PayloadFormat::kLine);
-    std::int64_t received_ms = 0;  // 0: an untimed record of an earlier version
-    std::uint8_t format = type;
-    if ((type & ~kRecordFormatMask) == kTimedPayloadRecord && (type & kRecordFormatMask) <= kLast) {
-      format = static_cast<std::uint8_t>(type & kRecordFormatMask);
-      ByteReader r(payload);
-      received_ms = static_cast<std::int64_t>(r.u64());
-      if (!r.ok()) {
-        if (record_no >= from) ++bad;
-        return;
-      }
-      payload = payload.subspan(kTimeBytes);
-    } else if (type > kLast) {
-      return;  // close marks (earlier versions) and anything unknown
-    }
-    if (payload.empty()) return;
-    recent.push_back(XXH3_64bits_withSeed(payload.data(), payload.size(), format));
-    if (recent.size() > kRedeliveryTail) recent.pop_front();
-    if (record_no < from) return;
-    const std::size_t dev_len = payload[0];
-    if (payload.size() < 1 + dev_len) {
-      ++bad;
-      return;
-    }
-    const std::string_view device(reinterpret_cast<const char*>(payload.data() + 1), dev_len);
-    buf.clear();
-    Status s = parser.parse(static_cast<PayloadFormat>(format), payload.subspan(1 + dev_len),
-                            received_ms > 0 ? received_ms : clock.now_ms(), buf, device);
-    if (!s.ok()) {
-      ++bad;
-      return;
-    }
-    aggregator->add(buf.view(), record_no);
-    ++payloads;
-  });
+  auto second =
+      journal->replay(0, [&](std::uint64_t record_no, std::uint8_t type, ByteSpan payload) {
+        // Earlier versions wrote nanopb, json and line only, first as the bare format.
+        constexpr auto kLastEarlier = static_cast<std::uint8_t>(PayloadFormat::kLine);
+        constexpr auto kLast = static_cast<std::uint8_t>(PayloadFormat::kValue);
+        const std::uint8_t kind = type & static_cast<std::uint8_t>(~kRecordFormatMask);
+        const auto format = static_cast<std::uint8_t>(type & kRecordFormatMask);
+        const bool with_topic = kind == kTopicPayloadRecord && format <= kLast;
+        const bool timed = kind == kTimedPayloadRecord && format <= kLastEarlier;
+        if (!with_topic && !timed && type > kLastEarlier) {
+          return;  // close marks (earlier versions) and anything unknown
+        }
+        std::int64_t received_ms = 0;  // 0: an untimed record of an earlier version
+        if (with_topic || timed) {
+          ByteReader r(payload);
+          received_ms = static_cast<std::int64_t>(r.u64());
+          if (!r.ok()) {
+            if (record_no >= from) ++bad;
+            return;
+          }
+          payload = payload.subspan(kTimeBytes);
+        }
+        if (payload.empty()) return;
+        recent.push_back(XXH3_64bits_withSeed(payload.data(), payload.size(), format));
+        if (recent.size() > kRedeliveryTail) recent.pop_front();
+        if (record_no < from) return;
+        const auto as_text = [](ByteSpan b) {
+          return std::string_view(reinterpret_cast<const char*>(b.data()), b.size());
+        };
+        ByteReader r(payload);
+        std::string_view input, topic_or_device;
+        if (with_topic) {
+          input = as_text(r.bytes(r.u8()));
+          topic_or_device = as_text(r.bytes(r.u16()));
+        } else {
+          topic_or_device = as_text(r.bytes(r.u8()));
+        }
+        if (!r.ok()) {
+          ++bad;
+          return;
+        }
+        const ByteSpan body = payload.subspan(payload.size() - r.remaining());
+        const std::int64_t now = received_ms > 0 ? received_ms : clock.now_ms();
+        buf.clear();
+        Status s;
+        if (with_topic) {
+          s = parser_of(input).parse(static_cast<PayloadFormat>(format), body, now, buf,
+                                     topic_or_device);
+        } else {
+          TopicFields fields;
+          fields.device = topic_or_device;
+          s = parser.parse_resolved(static_cast<PayloadFormat>(format), body, now, buf, fields);
+        }
+        if (!s.ok()) {
+          ++bad;
+          return;
+        }
+        aggregator->add(buf.view(), record_no);
+        ++payloads;
+      });
   if (!second.ok()) return second.status();
   aggregator->clear_replay_fence();
   for (std::uint64_t h : recent) ++redelivery[h];

@@ -7,11 +7,11 @@
 //                                                self source: sample every interval ->
 //                                                self aggregator (built-in rule) -> outbox
 //
-// Journal records: type 0..2 = a payload of that PayloadFormat, stored as
-//   | device_len u8 | device id from the MQTT topic (device_len bytes) | payload bytes |
-// so replay parses it exactly as the input did. Close marks are committed in the outbox with
-// their batch; type kCloseMarksRecord (encode_close_marks()) is only read, from journals of
-// earlier versions that kept them there.
+// Journal records: type kTopicPayloadRecord | format = a payload as received, with its receive
+// time, its input's name and its topic, so replay parses it exactly as the input did. Close
+// marks are committed in the outbox with their batch. Earlier versions' records are still read:
+// kTimedPayloadRecord | format and the bare format (the topic's device id instead of the
+// topic), kCloseMarksRecord (encode_close_marks()).
 //
 // Thread safety: create(), start(), reload_rules(), reload_rejected() and stop() are called by
 // the main thread only; render_metrics() and healthy() from any thread.
@@ -31,14 +31,20 @@ namespace edgesketch::agent {
 // Journal record type of a close-marks record, as earlier versions wrote them (payload records
 // use their PayloadFormat); replay still reads them.
 inline constexpr std::uint8_t kCloseMarksRecord = 0x40;
-// Journal record type of a payload record with its receive time: kTimedPayloadRecord | format,
+// Journal record type of a payload record of earlier versions: kTimedPayloadRecord | format,
 // body = receive time (ms since the epoch, 8 bytes little-endian), device length (1 byte),
 // device, payload. Replay parses with the receive time, so readings without a timestamp of
 // their own (line protocol may omit it) land in the windows they first went to, and the clock
 // sanity bounds are those of the moment they arrived. Earlier versions wrote the body without
 // the time and the bare format as the type; replay reads both.
 inline constexpr std::uint8_t kTimedPayloadRecord = 0x20;
-// The format bits of a kTimedPayloadRecord type.
+// Journal record type of a payload record: kTopicPayloadRecord | format, body = receive time
+// (ms since the epoch, 8 bytes little-endian), input name length (1 byte), input name, topic
+// length (2 bytes little-endian), topic, payload. Replay parses the payload with the options of
+// the input of that name (its topic template, device tag, time field; the format's defaults
+// when no input has the name any more) and the receive time.
+inline constexpr std::uint8_t kTopicPayloadRecord = 0x60;
+// The format bits of a kTimedPayloadRecord or kTopicPayloadRecord type.
 inline constexpr std::uint8_t kRecordFormatMask = 0x1F;
 
 // What the daemon uses besides its config: main() passes the defaults; tests pass storage that

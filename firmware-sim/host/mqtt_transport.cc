@@ -93,7 +93,7 @@ Status MqttTransport::wait_for_inflight_below(std::uint64_t limit, int timeout_m
   return Status();
 }
 
-Status MqttTransport::send(std::string_view device_id, std::string_view payload) {
+Status MqttTransport::send(std::string_view topic, std::string_view payload) {
   if (!connected_) {
     if (monotonic_ns() - last_connect_attempt_ns_ <
         static_cast<std::int64_t>(options_.reconnect_interval_ms) * 1'000'000) {
@@ -104,8 +104,7 @@ Status MqttTransport::send(std::string_view device_id, std::string_view payload)
   }
   topic_.assign(options_.topic_prefix);
   topic_.push_back('/');
-  topic_.append(device_id);
-  topic_.append("/readings");
+  topic_.append(topic);
   if (options_.qos == 1) {
     ES_RETURN_IF_ERROR(
         wait_for_inflight_below(static_cast<std::uint64_t>(options_.max_inflight), 10'000));

@@ -1,4 +1,4 @@
-// Publishes each message to <topic_prefix>/<device_id>/readings over one MQTT 3.1.1 connection
+// Publishes each message to <topic_prefix>/<topic> over one MQTT 3.1.1 connection
 // (Paho MQTT C, synchronous client with a background thread for acks and keepalive).
 #pragma once
 
@@ -36,7 +36,7 @@ class MqttTransport final : public Transport {
   static Result<std::unique_ptr<MqttTransport>> connect(const MqttOptions& options);
   ~MqttTransport() override;
 
-  Status send(std::string_view device_id, std::string_view payload) override;
+  Status send(std::string_view topic, std::string_view payload) override;
   Status finish() override;
 
   std::uint64_t reconnects() const { return reconnects_; }
