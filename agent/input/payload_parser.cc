@@ -138,8 +138,10 @@ Status PayloadParser::parse_resolved(PayloadFormat format, ByteSpan payload, std
   ES_RETURN_IF_ERROR(
       check_name("topic metric", topic.metric, limits.max_name_bytes, false, name_too_long));
   for (const TopicTag& t : topic.tags) {
-    ES_RETURN_IF_ERROR(check_name("topic tag \"" + std::string(t.key) + "\"", t.value,
-                                  limits.max_name_bytes, false, name_too_long));
+    if (t.value.size() > limits.max_name_bytes || !valid_text(t.value)) {
+      return check_name("topic tag \"" + std::string(t.key) + "\"", t.value, limits.max_name_bytes,
+                        false, name_too_long);
+    }
   }
   const std::string_view text(reinterpret_cast<const char*>(payload.data()), payload.size());
   switch (format) {
