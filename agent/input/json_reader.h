@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "edgesketch/common/status.h"
+#include "input/number_text.h"
 #include "input/payload_text.h"
 
 namespace edgesketch::agent {
@@ -138,12 +139,8 @@ class JsonReader {
     std::string_view tok;
     ES_RETURN_IF_ERROR(number_token(tok));
     if (tok.front() == '+') return error("bad number");
-    auto [end, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), out);
-    if (ec == std::errc::result_out_of_range) {
-      out = tok.front() == '-' ? -HUGE_VAL : HUGE_VAL;  // non-finite: the aggregator counts it
-      return Status();
-    }
-    if (ec != std::errc() || end != tok.data() + tok.size()) return error("bad number");
+    // Out of range: non-finite, the aggregator counts it.
+    if (!parse_decimal(tok, out)) return error("bad number");
     return Status();
   }
 

@@ -14,11 +14,11 @@
 // (the whole line's UTF-8 in one pass), not once per reading.
 #include <algorithm>
 #include <charconv>
-#include <cmath>
 #include <cstring>
 #include <string>
 #include <string_view>
 
+#include "input/number_text.h"
 #include "input/payload_parser.h"
 #include "input/payload_text.h"
 
@@ -60,13 +60,7 @@ bool parse_field_number(std::string_view tok, double& out) {
   }
   if ((last < '0' || last > '9') && last != '.') return parse_bool(tok, out);
   if (tok.front() == '+') tok.remove_prefix(1);
-  const char* end = tok.data() + tok.size();
-  auto [p, ec] = std::from_chars(tok.data(), end, out);
-  if (ec == std::errc::result_out_of_range && p == end) {
-    out = tok.front() == '-' ? -HUGE_VAL : HUGE_VAL;  // non-finite: the aggregator counts it
-    return true;
-  }
-  return ec == std::errc() && p == end;
+  return parse_decimal(tok, out);  // out of range: non-finite, the aggregator counts it
 }
 
 // A cursor over one line; the views it returns point into the line or into `unescaped`, whose

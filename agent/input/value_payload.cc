@@ -4,11 +4,10 @@
 // (any case) are 1 / 0, anything else short and printable is a label ("unavailable", "E017").
 // The topic's template names the device and the metric; the reading gets the receive time.
 #include <cctype>
-#include <charconv>
-#include <cmath>
 #include <string>
 #include <string_view>
 
+#include "input/number_text.h"
 #include "input/payload_parser.h"
 #include "input/payload_text.h"
 
@@ -28,15 +27,9 @@ bool parse_number(std::string_view text, double& out) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   if (text.empty()) return false;
   const char c = text.front();
-  // from_chars also reads "inf" and "nan": those stay labels.
+  // "inf" and "nan" stay labels.
   if (!(c == '-' || c == '.' || (c >= '0' && c <= '9'))) return false;
-  const char* end = text.data() + text.size();
-  auto [p, ec] = std::from_chars(text.data(), end, out);
-  if (ec == std::errc::result_out_of_range && p == end) {
-    out = c == '-' ? -HUGE_VAL : HUGE_VAL;  // non-finite: the aggregator counts it
-    return true;
-  }
-  return ec == std::errc() && p == end;
+  return parse_decimal(text, out);  // out of range: non-finite, the aggregator counts it
 }
 
 }  // namespace
