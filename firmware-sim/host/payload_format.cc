@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 
 #include "edgesketch/common/json_string.h"
 #include "es_device/encode.h"
@@ -197,6 +198,23 @@ void align_rows(es_batch& b) {
       if (first) ts = t;
       first = false;
       t = ts;
+    }
+  }
+}
+
+bool sends_sensor_resolution(SimFormat format) {
+  return is_row_format(format) || format.payload == PayloadFormat::kValue;
+}
+
+void round_to_sensor_resolution(es_batch& b) {
+  for (std::uint8_t g = 0; g < b.group_count; ++g) {
+    const es_batch_group& grp = b.groups[g];
+    const auto metric = static_cast<es_metric>(grp.metric);
+    if (es_metric_is_categorical(metric)) continue;
+    const double steps = metric == ES_METRIC_VIBRATION ? 1000.0 : 100.0;
+    for (std::uint16_t i = grp.first; i < grp.first + grp.count; ++i) {
+      // Both operands exact: the quotient is the double nearest the decimal ("22.13").
+      b.values[i] = std::round(b.values[i] * steps) / steps;
     }
   }
 }

@@ -7,7 +7,8 @@
 //  line         InfluxDB line protocol, one line per reading, ms timestamps, tags sorted by key:
 //                vibration,device=dev-0001,line=line-0,site=site-01 value=0.81 1700000000005
 //                event,device=dev-0001,line=line-0,site=site-01 label="E017" 1700000000009
-//  line-fields  one line per row (align_rows()), every metric a field:
+//  line-fields  one line per row (align_rows()), every metric a field, values at the sensors'
+//               resolution (round_to_sensor_resolution()):
 //                iot,device=dev-0001,line=line-0,site=site-01 temperature=21.53,humidity=45.2,
 //                pressure=1013.1,vibration=0.81,event="E017" 1700000000005
 //  json-fields  one Zigbee2MQTT-shaped object per row, the row's time as "last_seen" (Unix ms,
@@ -49,6 +50,13 @@ bool is_row_format(SimFormat format);
 void align_rows(es_batch& batch);
 // Rows of a batch: its largest metric group.
 std::uint16_t row_count(const es_batch& batch);
+
+// What the devices behind the row formats and value report: values at their sensors' resolution
+// (temperature, humidity and pressure to 0.01, vibration to 0.001, as in "22.13", "1013.25",
+// "0.412"), not every digit of the model's double. The batch's values are rounded in place, so
+// the record holds what is sent.
+bool sends_sensor_resolution(SimFormat format);
+void round_to_sensor_resolution(es_batch& batch);
 
 // One message of an encoded batch.
 struct EncodedMessage {

@@ -192,6 +192,7 @@ Status SimRunner::handle(std::uint32_t device, es_batch& b) {
     return Status();
   }
   if (is_row_format(options_.format)) align_rows(b);
+  if (sends_sensor_resolution(options_.format)) round_to_sensor_resolution(b);
   ES_RETURN_IF_ERROR(encode_batch(b, options_.format, encoded_));
   if (fate.malformed) {
     send_malformed(device, b.ready_ms);
