@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
 #include <string>
 
 namespace edgesketch::agent {
@@ -64,6 +66,25 @@ TEST(AgentConfigTest, PackagedExampleParses) {
   // The rules build an aggregator, and so does the self source's built-in rule.
   EXPECT_TRUE(Aggregator::create(aggregator_options(*c)).ok());
   EXPECT_TRUE(Aggregator::create(self_aggregator_options(*c)).ok());
+}
+
+// The commented inputs of packaging/agent.toml (Telegraf, Zigbee2MQTT, Tasmota, Shelly) parse
+// once uncommented: "# [[input]]" and "# key = value" lines lose their "# ".
+TEST(AgentConfigTest, PackagedDeviceExamplesParseUncommented) {
+  std::ifstream f(std::string(ES_SOURCE_DIR) + "/packaging/agent.toml");
+  std::string line, inputs;
+  const std::regex setting(R"(^# (\[\[input\]\]|[a-z_]+ = .*)$)");
+  while (std::getline(f, line)) {
+    if (std::regex_match(line, setting)) inputs += line.substr(2) + "\n";
+  }
+  auto c = parse_agent_config(kMinimal + inputs, "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string() << "\n" << inputs;
+  ASSERT_EQ(c->inputs.size(), 5u) << inputs;
+  EXPECT_EQ(c->inputs[1].device_tag, "host");
+  EXPECT_EQ(c->inputs[2].format, PayloadFormat::kJsonFields);
+  EXPECT_EQ(c->inputs[2].topics, (std::vector<std::string>{"zigbee2mqtt/+"}));
+  EXPECT_EQ(c->inputs[3].time_field, "Time");
+  EXPECT_EQ(c->inputs[4].format, PayloadFormat::kValue);
 }
 
 TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
