@@ -712,8 +712,10 @@ TEST_F(AgentDaemonTest, UdpDatagramsEqualSimTruth) {
 
 // Replay parses a payload record with the time it was received: a line-protocol reading
 // without a timestamp of its own lands in the window it first went to, not in the window of the
-// restart (where it would count twice next to an already committed copy). A journal written by
-// an earlier version (records without the receive time) still replays.
+// restart (where it would count twice next to an already committed copy). Records keep the
+// input's name and the topic, so replay applies that input's topic template. Journals written
+// by earlier versions (records with the topic's device id, or without the receive time) still
+// replay.
 TEST_F(AgentDaemonTest, ReplayUsesTheReceiveTimeAndReadsEarlierJournals) {
   const std::int64_t received_ms = (now_ms() - 20'000) / 2'000 * 2'000 + 500;
   const std::int64_t stamped_ms = (now_ms() - 10'000) / 2'000 * 2'000 + 700;
@@ -732,7 +734,7 @@ TEST_F(AgentDaemonTest, ReplayUsesTheReceiveTimeAndReadsEarlierJournals) {
     // An earlier version's record: type = the format (2, line protocol), no receive time.
     const Bytes old = record("dev-old", "temp value=1.5 " + std::to_string(stamped_ms) + "000000");
     ASSERT_TRUE((*journal)->append(ByteSpan(old), 2).ok());
-    // This version's: type 0x20 | format, the receive time first; the line has no timestamp.
+    // The next version's: type 0x20 | format, the receive time first; the line has no timestamp.
     Bytes timed(8);
     for (int i = 0; i < 8; ++i) {
       timed[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(received_ms) >> (8 * i));
@@ -743,19 +745,40 @@ TEST_F(AgentDaemonTest, ReplayUsesTheReceiveTimeAndReadsEarlierJournals) {
     Bytes bad(timed.begin(), timed.begin() + 8);
     for (std::uint8_t c : record("dev-bad", "temp value=")) bad.push_back(c);
     ASSERT_TRUE((*journal)->append(ByteSpan(bad), 0x20 | 2).ok());
+    // This version's: type 0x60 | format, the receive time, the input's name and the topic
+    // (u16 length); the input's topic template names the device and a tag.
+    Bytes topical(timed.begin(), timed.begin() + 8);
+    const std::string input = "local", topic = "plant/hall-b/dev-topical";
+    topical.push_back(static_cast<std::uint8_t>(input.size()));
+    topical.insert(topical.end(), input.begin(), input.end());
+    topical.push_back(static_cast<std::uint8_t>(topic.size()));
+    topical.push_back(0);
+    const std::string line = "temp value=3.5";
+    topical.insert(topical.end(), topic.begin(), topic.end());
+    topical.insert(topical.end(), line.begin(), line.end());
+    ASSERT_TRUE((*journal)->append(ByteSpan(topical), 0x60 | 2).ok());
     ASSERT_TRUE((*journal)->sync().ok());
   }
-  start_agent(write_config("line"));
-  EXPECT_TRUE(wait_for_readings(2, 20'000)) << device_readings(*ack_) << "\n" << agent_->log_tail();
+  start_agent(write_config_with_input(
+      mqtt_input("line",
+                 "topics = [\"devices/+/readings\"]\n"
+                 "topic_template = \"plant/{hall}/{device}\"\n"),
+      "[[rule]]\nname = \"per-hall\"\ngroup_by = [\"hall\"]\nwindow = \"2s\"\n"));
+  EXPECT_TRUE(wait_for_readings(3, 20'000, "device")) << device_readings(*ack_) << "\n"
+                                                      << agent_->log_tail();
+  EXPECT_TRUE(wait_for_readings(1, 20'000, "hall"));
   std::map<std::string, std::int64_t> window_of;
   for (const auto& [k, w] : ack_->windows()) {
     if (!is_self_series(k.series)) window_of[k.series] = k.window_start_ms;
   }
   EXPECT_EQ(window_of["temp{device=dev-timed}"], received_ms - 500) << agent_->log_tail();
   EXPECT_EQ(window_of["temp{device=dev-old}"], stamped_ms - 700) << agent_->log_tail();
-  EXPECT_EQ(device_readings(*ack_), 2u);
+  EXPECT_EQ(window_of["temp{device=dev-topical}"], received_ms - 500) << agent_->log_tail();
+  EXPECT_EQ(window_of["temp{hall=hall-b}"], received_ms - 500) << agent_->log_tail();
+  EXPECT_EQ(device_readings(*ack_, "device"), 3u);
+  EXPECT_EQ(device_readings(*ack_, "hall"), 1u);  // the template's tag, from the journaled topic
   const std::string m = http_get(metrics_port_, "/metrics").body;
-  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_journal_replayed_total"), 2) << m;
+  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_journal_replayed_total"), 3) << m;
   EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_journal_replay_unparsable_total"), 1)
       << m;
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
