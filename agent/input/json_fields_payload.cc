@@ -154,7 +154,7 @@ Status PayloadParser::json_fields_value(JsonReader& j, int depth, ReadingBuffer&
                                std::to_string(limits.max_readings_per_batch) + " readings"));
   }
   wire::Reading& r = out.append_for_overwrite();
-  r.metric.assign(path_);
+  set_text(r.metric, path_);
   if (is_label) {
     r.is_label = true;
     r.label.assign(text_);
@@ -203,13 +203,9 @@ Status PayloadParser::parse_json_fields(std::string_view payload, std::int64_t n
   }
   for (std::size_t i = first; i < out.size(); ++i) {
     wire::Reading& r = out[i];
-    r.device_id.assign(topic.device);
+    set_text(r.device_id, topic.device);
     r.ts_ms = ts_ms;
-    r.tags.resize(topic.tags.size());
-    for (std::size_t t = 0; t < topic.tags.size(); ++t) {
-      r.tags[t].key.assign(topic.tags[t].key);
-      r.tags[t].value.assign(topic.tags[t].value);
-    }
+    set_tags(r.tags, topic.tags);
   }
   if (out.size() == first && !skipped_.empty()) return skipped_.first();
   return Status();

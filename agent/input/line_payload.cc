@@ -63,6 +63,19 @@ bool parse_field_number(std::string_view tok, double& out) {
   return parse_decimal(tok, out);  // out of range: non-finite, the aggregator counts it
 }
 
+// metric = "<measurement>_<field>", skipping the copy when it holds that already.
+void set_metric(std::string& metric, std::string_view measurement, std::string_view field) {
+  const std::size_t n = measurement.size();
+  if (metric.size() == n + 1 + field.size() && metric[n] == '_' &&
+      std::memcmp(metric.data(), measurement.data(), n) == 0 &&
+      std::memcmp(metric.data() + n + 1, field.data(), field.size()) == 0) {
+    return;
+  }
+  metric.assign(measurement);
+  metric.push_back('_');
+  metric.append(field);
+}
+
 // A cursor over one line; the views it returns point into the line or into `unescaped`, whose
 // capacity the caller reserved to the line's length (so appending never moves it).
 class LineCursor {
@@ -340,17 +353,13 @@ Status PayloadParser::parse_one_line(std::string_view line, std::size_t line_no,
   // The readings: nothing below can fail.
   for (const LineField& f : line_fields_) {
     wire::Reading& r = out.append_for_overwrite();
-    r.device_id.assign(device);
-    r.metric.assign(measurement);
-    if (f.key != "value" && f.key != "label") {
-      r.metric.push_back('_');
-      r.metric.append(f.key);
+    set_text(r.device_id, device);
+    if (f.key == "value" || f.key == "label") {
+      set_text(r.metric, measurement);
+    } else {
+      set_metric(r.metric, measurement, f.key);
     }
-    r.tags.resize(line_tags_.size());
-    for (std::size_t i = 0; i < line_tags_.size(); ++i) {
-      r.tags[i].key.assign(line_tags_[i].key);
-      r.tags[i].value.assign(line_tags_[i].value);
-    }
+    set_tags(r.tags, line_tags_);
     r.ts_ms = ts_ms;
     if (f.is_string) {
       r.is_label = true;

@@ -13,6 +13,8 @@ namespace edgesketch::agent {
 
 wire::Reading& ReadingBuffer::append() {
   wire::Reading& r = append_for_overwrite();
+  r.device_id.clear();
+  r.metric.clear();
   r.tags.clear();
   return r;
 }
@@ -20,8 +22,6 @@ wire::Reading& ReadingBuffer::append() {
 wire::Reading& ReadingBuffer::append_for_overwrite() {
   if (size_ == items_.size()) items_.emplace_back();
   wire::Reading& r = items_[size_++];
-  r.device_id.clear();
-  r.metric.clear();
   r.ts_ms = 0;
   r.value = 0;
   r.label.clear();

@@ -67,8 +67,9 @@ class ReadingBuffer {
  public:
   // The next slot, reset to an empty reading (strings cleared, capacity kept).
   wire::Reading& append();
-  // The next slot reset like append() except its tags, which keep their elements and the
-  // capacity of their strings: the caller resize()s them and assigns every tag.
+  // The next slot with its device id, metric and tags as the slot's last use left them (the
+  // label cleared, the numbers reset): the caller sets all three, which costs a comparison
+  // where a payload of the same shape left the same strings (set_text(), set_tags()).
   wire::Reading& append_for_overwrite();
   // Drops the last reading (keeps its storage).
   void pop_back() { --size_; }

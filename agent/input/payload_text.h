@@ -3,8 +3,10 @@
 // does its own).
 #pragma once
 
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "edgesketch/common/status.h"
 #include "edgesketch/wire/error_reason.h"
@@ -28,6 +30,21 @@ std::string_view stable_reason(std::string_view name);
 // "<detail> [<reason>]" as kCorruption (syntax) or kOutOfRange (limits), like wire_error().
 Status text_error(std::string_view reason, std::string_view detail);
 Status text_error(wire::ErrorReason reason, std::string_view detail);
+
+// s = v, skipping the copy when they are equal already (a reused reading slot).
+inline void set_text(std::string& s, std::string_view v) {
+  if (s.size() != v.size() || std::memcmp(s.data(), v.data(), v.size()) != 0) s.assign(v);
+}
+
+// tags = the (key, value) pairs `kv` (anything with .key and .value views), slot by slot.
+template <typename KeyValues>
+void set_tags(std::vector<wire::Tag>& tags, const KeyValues& kv) {
+  tags.resize(kv.size());
+  for (std::size_t i = 0; i < kv.size(); ++i) {
+    set_text(tags[i].key, kv[i].key);
+    set_text(tags[i].value, kv[i].value);
+  }
+}
 
 // Valid UTF-8 without NUL.
 bool valid_text(std::string_view s);

@@ -86,13 +86,9 @@ Status PayloadParser::parse_value(std::string_view payload, std::int64_t now_ms,
     is_label = true;
   }
   wire::Reading& r = out.append_for_overwrite();
-  r.device_id.assign(topic.device);
-  r.metric.assign(topic.metric);
-  r.tags.resize(topic.tags.size());
-  for (std::size_t t = 0; t < topic.tags.size(); ++t) {
-    r.tags[t].key.assign(topic.tags[t].key);
-    r.tags[t].value.assign(topic.tags[t].value);
-  }
+  set_text(r.device_id, topic.device);
+  set_text(r.metric, topic.metric);
+  set_tags(r.tags, topic.tags);
   r.ts_ms = now_ms;
   if (is_label) {
     r.is_label = true;
