@@ -273,7 +273,7 @@ class KeepingTransport final : public sim::Transport {
   std::vector<std::pair<std::string, std::string>> sent;
 };
 
-// The payloads of the e2e format figures (agent_mqtt_bench.cc): 1,000 devices sampling
+// Payloads shaped like the e2e format figures' (agent_mqtt_bench.cc): 1,000 devices sampling
 // temperature, humidity, pressure and vibration (and with `event`, the event) once a second.
 std::vector<std::pair<std::string, std::string>> device_format_payloads(sim::SimFormat format,
                                                                         bool event,
