@@ -227,6 +227,20 @@ TEST(PayloadFormatTest, NamesAndTopics) {
   EXPECT_EQ(line_timestamp_to_ms(1'700'000'000'123), 1'700'000'000'123);
 }
 
+TEST(PayloadFormatTest, EveryFormatRefusesAPayloadPastTheLimit) {
+  ParserOptions o;
+  o.limits.max_payload_bytes = 64;
+  o.topic_template = *TopicTemplate::parse("devices/{device}/{metric}");
+  PayloadParser parser(o);
+  const std::string big(65, '1');
+  for (PayloadFormat f : wire::kPayloadFormats) {
+    ReadingBuffer buf;
+    Status s = parser.parse(f, bytes(big), kNow, buf, "devices/d/m");
+    EXPECT_EQ(parse_error_reason(s), "payload_too_large") << payload_format_name(f);
+    EXPECT_TRUE(buf.empty());
+  }
+}
+
 TEST(ReadingBufferTest, ReusesSlots) {
   ReadingBuffer b;
   b.append().metric = "a";
