@@ -227,6 +227,44 @@ TEST(PayloadFormatTest, NamesAndTopics) {
   EXPECT_EQ(line_timestamp_to_ms(1'700'000'000'123), 1'700'000'000'123);
 }
 
+// A topic template serves edgesketch's own formats too: the device for readings without one,
+// tags the readings lack.
+TEST(PayloadFormatTest, TopicTemplatesServeJsonAndNanopb) {
+  ParserOptions o;
+  o.topic_template = *TopicTemplate::parse("plant/{site}/{device}/+");
+  PayloadParser parser(o);
+  ReadingBuffer buf;
+  ASSERT_TRUE(parser
+                  .parse(PayloadFormat::kJson,
+                         bytes(R"({"tags":{"line":"l1"},"readings":[)"
+                               R"({"metric":"m","ts_ms":1700000000000,"value":1},)"
+                               R"({"metric":"m","ts_ms":1700000000000,"value":2,)"
+                               R"("tags":{"site":"own"}}]})"),
+                         kNow, buf, "plant/s1/dev-9/json")
+                  .ok());
+  ASSERT_EQ(buf.size(), 2u);
+  EXPECT_EQ(buf[0].device_id, "dev-9");
+  EXPECT_EQ(buf[0].tags, (std::vector<wire::Tag>{{"line", "l1"}, {"site", "s1"}}));
+  EXPECT_EQ(buf[1].tags, (std::vector<wire::Tag>{{"line", "l1"}, {"site", "own"}}));
+  wire::ReadingBatch b;
+  b.device_id = "dev-own";
+  wire::Reading r;
+  r.metric = "temperature";
+  r.ts_ms = 1'700'000'000'000;
+  r.value = 21.5;
+  b.readings = {r};
+  auto encoded = wire::encode_reading_batch(b);
+  ASSERT_TRUE(encoded.ok());
+  buf.clear();
+  ASSERT_TRUE(parser.parse(PayloadFormat::kNanopb, *encoded, kNow, buf, "plant/s2/x/pb").ok());
+  ASSERT_EQ(buf.size(), 1u);
+  EXPECT_EQ(buf[0].device_id, "dev-own");  // the payload's own device wins
+  EXPECT_EQ(buf[0].tags, (std::vector<wire::Tag>{{"site", "s2"}}));
+  EXPECT_EQ(parse_error_reason(
+                parser.parse(PayloadFormat::kNanopb, *encoded, kNow, buf, "devices/x/readings")),
+            "topic_mismatch");
+}
+
 TEST(PayloadFormatTest, EveryFormatRefusesAPayloadPastTheLimit) {
   ParserOptions o;
   o.limits.max_payload_bytes = 64;
