@@ -26,8 +26,13 @@ void append_int(std::string& out, std::int64_t v) {
 
 // Line protocol escaping of measurement names, tag keys and tag values.
 void append_line_token(std::string& out, std::string_view s) {
+  const auto special = [](char c) { return c == ',' || c == ' ' || c == '=' || c == '\\'; };
+  if (std::none_of(s.begin(), s.end(), special)) {
+    out.append(s);  // the usual case: nothing to escape
+    return;
+  }
   for (char c : s) {
-    if (c == ',' || c == ' ' || c == '=' || c == '\\') out.push_back('\\');
+    if (special(c)) out.push_back('\\');
     out.push_back(c);
   }
 }
@@ -110,9 +115,13 @@ void encode_line(const es_batch& b, std::string& out) {
 void encode_line_fields(const es_batch& b, std::string& out) {
   char label[ES_NAME_MAX];
   const std::uint16_t rows = row_count(b);
+  // "iot,device=..,line=..,site=..", the same at the start of every line: written once, copied.
+  const std::size_t prefix_at = out.size();
+  out.append(kLineFieldsMeasurement);
+  append_line_tags(out, b);
+  const std::size_t prefix_len = out.size() - prefix_at;
   for (std::uint16_t j = 0; j < rows; ++j) {
-    out.append(kLineFieldsMeasurement);
-    append_line_tags(out, b);
+    if (j > 0) out.append(out, prefix_at, prefix_len);
     char sep = ' ';
     std::int64_t ts = 0;
     bool first = true;
