@@ -9,6 +9,7 @@
 //                            heap trimmed) while its aggregator fills 2,000 standard devices'
 //                            series (10,120) for one full 10 s window plus the next 4 s
 //                            (readings generated on the fly, so the growth is the aggregator's)
+//  lp_parse_readings_per_s, json_fields_parse_readings_per_s: the parsers alone (add_parse_figures)
 //  uplink_bytes_per_reading  standard fleet (1,000 devices) from edgesketch-sim, nanopb payloads
 //                            parsed and aggregated with the standard rules; encoded WindowBatch
 //                            bytes of the windows closed by the watermark / readings in them.
@@ -411,6 +412,94 @@ class AggregatingTransport final : public sim::Transport {
   std::uint64_t record_ = 0;
 };
 
+// Keeps what the simulator sends: (topic after the prefix, payload).
+class KeepingTransport final : public sim::Transport {
+ public:
+  Status send(std::string_view topic, std::string_view payload) override {
+    sent.emplace_back(std::string(topic), std::string(payload));
+    return Status();
+  }
+  Status finish() override { return Status(); }
+  std::vector<std::pair<std::string, std::string>> sent;
+};
+
+// Payloads shaped like the e2e format figures' (agent_mqtt_bench.cc): 1,000 devices sampling
+// temperature, humidity, pressure and vibration (and with `event`, the event) once a second.
+std::vector<std::pair<std::string, std::string>> device_format_payloads(sim::SimFormat format,
+                                                                        bool event,
+                                                                        std::int64_t duration_ms) {
+  sim::FleetOptions fleet;
+  fleet.devices = 1000;
+  fleet.rate_hz = {1.0, 1.0, 1.0, 1.0, event ? 1.0 : 0.0};
+  fleet.start_ms = kStartMs;
+  fleet.duration_ms = duration_ms;
+  sim::RunOptions run;
+  run.speed = 0;
+  run.progress_interval_ms = 0;
+  run.format = format;
+  KeepingTransport transport;
+  sim::FaultInjector faults({}, fleet.seed, fleet.devices);
+  auto f = sim::Fleet::create(fleet, faults.clock_skews_ms());
+  SystemClock wall;
+  std::atomic<bool> stop{false};
+  sim::SimRunner runner(**f, faults, run, transport, nullptr, wall, &stop, nullptr);
+  if (!runner.run().ok()) return {};
+  return std::move(transport.sent);
+}
+
+// The parsers alone, one thread, warm: what the input thread spends per reading.
+//  lp_parse_readings_per_s           messages of 1,000 four-field lines (line-fields)
+//  json_fields_parse_readings_per_s  Zigbee2MQTT-shaped objects, five leaves and last_seen
+void add_parse_figures(const BenchOptions& options, nlohmann::json& out) {
+  struct Case {
+    const char* key;
+    sim::SimFormat sim_format;
+    bool event;
+    agent::PayloadFormat format;
+    const char* prefix;
+    const char* topic_template;
+  };
+  for (const Case& c : {Case{"lp_parse_readings_per_s",
+                             {agent::PayloadFormat::kLine, true},
+                             false,
+                             agent::PayloadFormat::kLine,
+                             "telegraf/",
+                             ""},
+                        Case{"json_fields_parse_readings_per_s",
+                             {agent::PayloadFormat::kJsonFields},
+                             true,
+                             agent::PayloadFormat::kJsonFields,
+                             "zigbee2mqtt/",
+                             "zigbee2mqtt/{device}"}}) {
+    auto payloads = device_format_payloads(c.sim_format, c.event, options.quick ? 10'000 : 30'000);
+    for (auto& [topic, payload] : payloads) topic = c.prefix + topic;
+    agent::ParserOptions o;
+    if (*c.topic_template != '\0')
+      o.topic_template = *agent::TopicTemplate::parse(c.topic_template);
+    if (c.format == agent::PayloadFormat::kJsonFields) {
+      o.time_field = std::string("last_seen");
+      o.time_format = agent::TimeFormat::kUnixMs;
+    }
+    agent::PayloadParser parser(o);
+    ReadingBuffer buf;
+    std::uint64_t readings = 0;
+    auto pass = [&] {
+      readings = 0;
+      for (const auto& [topic, payload] : payloads) {
+        buf.clear();
+        Status s = parser.parse(
+            c.format,
+            ByteSpan(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()),
+            kStartMs + 60'000, buf, topic);
+        if (s.ok()) readings += buf.size();
+      }
+    };
+    pass();  // warm: buffers sized
+    const double ns = median_ns(options.repetitions, pass);
+    out[c.key] = static_cast<double>(readings) / ns * 1e9;
+  }
+}
+
 void add_uplink_figures(const BenchOptions& options, nlohmann::json& out) {
   sim::FleetOptions fleet = sim::standard_fleet();
   fleet.start_ms = kStartMs;
@@ -490,7 +579,9 @@ nlohmann::json run_agent_bench(const BenchOptions& options) {
   if (runs("throughput")) add_throughput_figures(options, out);
   if (runs("where")) add_where_figures(options, out);
   if (runs("uplink")) add_uplink_figures(options, out);
+  if (runs("parse")) add_parse_figures(options, out);
   if (runs("mqtt")) add_mqtt_e2e_figures(options, out);
+  if (runs("formats")) add_device_format_e2e_figures(options, out);
   return out;
 }
 

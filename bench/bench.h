@@ -42,6 +42,9 @@ void add_topk_figures(const BenchOptions& options, nlohmann::json& out);
 // Readings per second from edgesketch-sim through mosquitto into edgesketch-agent, the real
 // processes on loopback (agent_mqtt_bench.cc; only when the test support is built).
 void add_mqtt_e2e_figures(const BenchOptions& options, nlohmann::json& out);
+// The same for the formats of other devices: multi-field line protocol (Telegraf) and
+// Zigbee2MQTT-shaped json_fields (agent_mqtt_bench.cc).
+void add_device_format_e2e_figures(const BenchOptions& options, nlohmann::json& out);
 // WindowBatch decode/encode speed of the wire codec (wire_bench.cc).
 void add_wire_figures(const BenchOptions& options, nlohmann::json& out);
 

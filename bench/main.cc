@@ -36,7 +36,7 @@ int usage(FILE* out) {
       "usage: edgesketch-bench <suite> [--json] [--quick] [--repetitions N] [--only PART]\n"
       "  --only PART  run one part of a suite (store: ingest, scan, recovery;\n"
       "               sketch: hist, hll, topk, wire;\n"
-      "               agent: rss, throughput, where, uplink, mqtt;\n"
+      "               agent: rss, throughput, where, uplink, parse, mqtt, formats;\n"
       "               query: panel, norollup, cached)\n"
       "suites:\n");
   for (const auto& s : kSuites) std::fprintf(out, "  %-8s %s\n", s.name, s.what);

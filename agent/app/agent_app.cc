@@ -24,7 +24,7 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-static_assert(kMaxPayloadRecordFormat == static_cast<std::uint8_t>(PayloadFormat::kLine),
+static_assert(kMaxPayloadRecordFormat == static_cast<std::uint8_t>(PayloadFormat::kValue),
               "journal payload records name every PayloadFormat");
 
 // Storage stalls (StorageStall sites). The journal: its appends (segment starts included) and
@@ -138,6 +138,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
   for (const InputConfig& ic : c.inputs) {
     auto pipe = std::make_unique<InputPipe>();
     pipe->config = ic;
+    pipe->parser = PayloadParser(parser_options(ic));
     pipe->ring = std::make_unique<ReadingRing>(ic.ring_capacity);
     InputPipe* p = pipe.get();
     InputSink sink = [self, p](std::string_view topic, ByteSpan payload, bool dup) {
@@ -149,6 +150,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
       mo.connection = ic.mqtt;
       mo.topics = ic.topics;
       mo.qos = ic.qos;
+      mo.withhold_topics = &impl->withhold_payload_details;
       auto in = MqttInput::create(mo, std::move(sink));
       if (!in.ok())
         return Status(in.status().code(), "input " + ic.name + ": " + in.status().message());
@@ -215,8 +217,8 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   if (!in.spare) in.spare = in.ring->acquire();
   ReadingChunk& chunk = *in.spare;
   chunk.readings.clear();
-  const std::string_view device = device_from_topic(topic);
-  Status parsed = in.parser.parse(in.config.format, payload, received_ms, chunk.readings, device);
+  Status parsed = in.parser.parse(in.config.format, payload, received_ms, chunk.readings, topic);
+  count_skipped(in, topic);
   if (!parsed.ok()) {
     payloads_bad.fetch_add(1, std::memory_order_relaxed);
     const std::string reason(parse_error_reason(parsed));
@@ -234,9 +236,16 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
     return Taken::kRefused;
   }
   const std::size_t n = chunk.readings.size();
+  // A payload that holds nothing to count (json_fields of ignored strings only) has nothing to
+  // keep either.
+  if (n == 0) {
+    in.accepted_payloads->inc();
+    return Taken::kAccepted;
+  }
   // One write() of the whole record: this is what makes the (already PUBACKed) message durable.
-  const std::uint8_t type = encode_payload_record(static_cast<std::uint8_t>(in.config.format),
-                                                  received_ms, device, payload, in.record);
+  const std::uint8_t type =
+      encode_payload_record(static_cast<std::uint8_t>(in.config.format), received_ms,
+                            in.config.name, topic, payload, in.record);
   const ByteSpan body = payload_record_body(in.record);  // what the redelivery filter hashes
   // Only a message the broker flags as DUP can be a redelivery: one without the flag was never
   // delivered before, however many byte-identical payloads the journal holds (line protocol
@@ -309,6 +318,33 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   return Taken::kAccepted;
 }
 
+void AgentApp::Impl::count_skipped(InputPipe& in, std::string_view topic) {
+  const SkippedItems& skipped = in.parser.skipped();
+  if (skipped.empty()) return;
+  for (const SkippedItems::Count& c : skipped.by_reason()) {
+    auto it = std::find_if(in.skipped_counters.begin(), in.skipped_counters.end(),
+                           [&](const auto& e) { return e.first == c.reason; });
+    if (it == in.skipped_counters.end()) {
+      daemon::Counter* counter = &metrics.counter(
+          "edgesketch_agent_payload_items_skipped_total",
+          "Lines (line protocol) or leaves (json_fields) the parser skipped, the rest of their "
+          "payload taken",
+          {{"input", in.config.name}, {"reason", std::string(c.reason)}});
+      it = in.skipped_counters.insert(in.skipped_counters.end(), {c.reason, counter});
+    }
+    it->second->inc(c.items);
+  }
+  if (withhold_payload_details.load(std::memory_order_relaxed)) {
+    bad_payload_log.warn(
+        "input {}: {} item(s) of a payload skipped (topic and details withheld: "
+        "[privacy])",
+        in.config.name, skipped.total());
+  } else {
+    bad_payload_log.warn("input {}: {} item(s) of a payload on {} skipped; the first: {}",
+                         in.config.name, skipped.total(), topic, skipped.first().to_string());
+  }
+}
+
 bool AgentApp::Impl::hold(InputPipe& in, std::string_view topic, ByteSpan payload,
                           std::int64_t received_ms) {
   const std::size_t n = in.spare->readings.size();
@@ -368,8 +404,14 @@ Status AgentApp::Impl::replay() {
   });
   if (!first.ok()) return first.status();
   aggregator->set_replay_fence(marks);
-  PayloadParser parser;
+  PayloadParser parser;  // records of earlier versions, and of inputs no longer configured
   ReadingBuffer buf;
+  auto parser_of = [&](std::string_view input) -> PayloadParser& {
+    for (auto& in : inputs) {
+      if (in->config.name == input) return in->parser;  // the inputs do not run yet
+    }
+    return parser;
+  };
   std::uint64_t payloads = 0, bad = 0;
   // Every payload record still in the journal goes to the redelivery filter (it keeps the newest
   // RedeliveryFilter::kTail of them: trim keeps at least those, committed or not, because a message
@@ -386,15 +428,22 @@ Status AgentApp::Impl::replay() {
         if (rec.body.empty()) return;
         redelivery.remember(rec.format, rec.body);
         if (record_no < from) return;
-        const auto parts = split_payload_record_body(rec.body);
+        const auto parts = split_payload_record_body(rec);
         if (!parts) {
           ++bad;
           return;
         }
+        const std::int64_t now = rec.received_ms > 0 ? rec.received_ms : clock.now_ms();
+        const auto format = static_cast<PayloadFormat>(rec.format);
         buf.clear();
-        Status s = parser.parse(static_cast<PayloadFormat>(rec.format), parts->payload,
-                                rec.received_ms > 0 ? rec.received_ms : clock.now_ms(), buf,
-                                parts->device);
+        Status s;
+        if (rec.with_topic) {
+          s = parser_of(parts->input).parse(format, parts->payload, now, buf, parts->topic);
+        } else {
+          TopicFields fields;
+          fields.device = parts->device;
+          s = parser.parse_resolved(format, parts->payload, now, buf, fields);
+        }
         if (!s.ok()) {
           ++bad;
           return;

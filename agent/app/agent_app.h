@@ -8,10 +8,10 @@
 //                                                self source: sample every interval ->
 //                                                self aggregator (built-in rule) -> outbox
 //
-// Journal records: one per payload, with its receive time and the topic's device id, so replay
-// parses it exactly as the input did (journal/payload_record.h). Close marks are committed in
-// the outbox with their batch; records of type kCloseMarksRecord (encode_close_marks()) are only
-// read, from journals of earlier versions that kept them there.
+// Journal records: one per payload, with its receive time, its input's name and its topic, so
+// replay parses it exactly as the input did (journal/payload_record.h). Close marks are
+// committed in the outbox with their batch; records of type kCloseMarksRecord
+// (encode_close_marks()) are only read, from journals of earlier versions that kept them there.
 //
 // Thread safety: create(), start(), reload_rules(), reload(), reload_rejected() and stop() are
 // called by the main thread only; render_metrics() and healthy() from any thread.

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "app/agent_app.h"
@@ -68,6 +69,8 @@ struct InputPipe {
   std::unique_ptr<UdpInput> udp;
   // Owned by the transport's thread (the sink).
   PayloadParser parser;
+  // edgesketch_agent_payload_items_skipped_total{input, reason}, found once per reason.
+  std::vector<std::pair<std::string_view, daemon::Counter*>> skipped_counters;
   std::unique_ptr<ReadingChunk> spare;
   Bytes record;  // journal record being built
   // Journal records of this input appended but not yet fed to the aggregator, oldest first.
@@ -181,6 +184,8 @@ struct AgentApp::Impl {
   std::atomic<std::uint64_t> payloads_bad{0};
 
   bool sink(InputPipe& in, std::string_view topic, ByteSpan payload, bool dup);
+  // Counts (and logs, rate-limited) the items the input's parser skipped in its last payload.
+  void count_skipped(InputPipe& in, std::string_view topic);
   // Parses, journals and pushes one payload. `may_journal` false: stop before the journal
   // (UDP datagrams queue behind held ones). MQTT waits for ring room and for the journal.
   Taken take(InputPipe& in, std::string_view topic, ByteSpan payload, std::int64_t received_ms,

@@ -70,6 +70,69 @@ void read_agent(TomlTable t, AgentSection& a) {
   t.finish();
 }
 
+// The keys that shape how an input's payloads are read, each checked against the format.
+void read_format_options(TomlTable& t, InputConfig& in) {
+  const std::string_view format = payload_format_name(in.format);
+  const bool line = in.format == PayloadFormat::kLine;
+  const bool fields = in.format == PayloadFormat::kJsonFields;
+  const bool value = in.format == PayloadFormat::kValue;
+  auto only_for = [&](std::string_view key, bool applies, std::string_view formats) {
+    if (t.has(key) && !applies) {
+      t.error(key, fmt::format("applies to format = {} only, not \"{}\"", formats, format));
+    }
+  };
+  if (t.has("topic_template")) {
+    const std::string text = t.string("topic_template");
+    auto parsed = TopicTemplate::parse(text, wire::Limits{}.max_tags);
+    if (!parsed.ok()) {
+      t.error("topic_template", parsed.status().message());
+    } else {
+      in.topic_template = std::move(parsed).value();
+      if (in.topic_template.names_metric() && !value) {
+        t.error("topic_template",
+                fmt::format("{{metric}} names the metric of format = \"value\" payloads; \"{}\" "
+                            "payloads name their own metrics",
+                            format));
+      }
+      if ((fields || value) && text.find("{device}") == std::string::npos) {
+        t.error("topic_template",
+                fmt::format("must name {{device}}: \"{}\" payloads carry no device id", format));
+      }
+    }
+  }
+  if (value && !in.topic_template.names_metric()) {
+    t.error("format",
+            "\"value\" needs a topic_template naming {device} and {metric} (e.g. "
+            "\"shellies/{device}/sensor/{metric}\")");
+  }
+  only_for("device_tag", line, "\"line\"");
+  in.device_tag = t.string("device_tag", in.device_tag);
+  if (in.device_tag.empty()) t.error("device_tag", "may not be empty");
+  only_for("strings", fields, "\"json_fields\"");
+  const std::string strings = t.string("strings", "labels");
+  if (strings == "labels") {
+    in.strings = StringLeaves::kLabels;
+  } else if (strings == "ignore") {
+    in.strings = StringLeaves::kIgnore;
+  } else {
+    t.error("strings", fmt::format("must be \"labels\" or \"ignore\", not \"{}\"", strings));
+  }
+  only_for("time_field", fields, "\"json_fields\"");
+  only_for("time_format", fields, "\"json_fields\"");
+  in.time_field = t.string("time_field", in.time_field);
+  const std::string time_format = t.string("time_format", "rfc3339");
+  if (auto f = parse_time_format(time_format)) {
+    in.time_format = *f;
+  } else {
+    t.error("time_format",
+            fmt::format("must be \"rfc3339\", \"unix_s\", \"unix_ms\" or \"unix_ns\", not \"{}\"",
+                        time_format));
+  }
+  if (t.has("time_format") && in.time_field.empty()) {
+    t.error("time_format", "needs time_field (the key path of the time leaf)");
+  }
+}
+
 void read_input(TomlTable t, std::size_t index, InputConfig& in) {
   const std::string type = t.string("type");
   if (type == "mqtt") {
@@ -80,16 +143,22 @@ void read_input(TomlTable t, std::size_t index, InputConfig& in) {
     t.error("type", fmt::format("must be \"mqtt\" or \"udp\", not \"{}\"", type));
   }
   in.name = t.string("name", fmt::format("{}{}", type, index));
+  if (in.name.empty() || in.name.size() > 64) t.error("name", "must be 1 to 64 bytes");
   const std::string format = t.string("format", std::string(payload_format_name(in.format)));
   if (std::optional<PayloadFormat> f = parse_payload_format(format)) {
     in.format = *f;
   } else {
-    t.error("format", fmt::format("must be \"nanopb\", \"json\" or \"line\", not \"{}\"", format));
+    t.error("format",
+            fmt::format("must be \"nanopb\", \"json\", \"line\", \"json_fields\" or \"value\", "
+                        "not \"{}\"",
+                        format));
   }
+  read_format_options(t, in);
   in.ring_capacity =
       static_cast<std::uint32_t>(t.integer("ring_capacity", in.ring_capacity, 2, 1 << 20));
   if (in.type == InputType::kMqtt) {
     in.mqtt = config::read_mqtt_connection(t, in.mqtt);
+    if (!t.has("topics") && !in.topic_template.empty()) in.topics = {in.topic_template.filter()};
     in.topics = t.strings("topics", in.topics);
     in.qos = static_cast<int>(t.integer("qos", in.qos, 0, 1));
     if (in.mqtt.uri.empty()) t.error("broker", "is required");
@@ -108,6 +177,7 @@ void read_input(TomlTable t, std::size_t index, InputConfig& in) {
       // A datagram carries no topic to tell formats apart by; the firmware sends nanopb.
       t.error("format", "UDP inputs take nanopb only");
     }
+    if (!in.topic_template.empty()) t.error("topic_template", "UDP datagrams have no topic");
   }
   t.finish();
 }
@@ -281,6 +351,16 @@ Result<AgentConfig> parse_agent_config(std::string_view text, std::string_view s
 Result<AgentConfig> load_agent_config(const std::string& path) {
   ES_ASSIGN_OR_RETURN(auto doc, config::TomlDocument::parse_file(path));
   return read(*doc);
+}
+
+ParserOptions parser_options(const InputConfig& input) {
+  ParserOptions o;
+  o.device_tag = input.device_tag;
+  o.strings = input.strings;
+  o.time_field = input.time_field;
+  o.time_format = input.time_format;
+  o.topic_template = input.topic_template;
+  return o;
 }
 
 AggregatorOptions aggregator_options(const AgentConfig& config) {

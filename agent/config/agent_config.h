@@ -47,6 +47,17 @@ struct InputConfig {
   std::string name;
   InputType type = InputType::kMqtt;
   PayloadFormat format = PayloadFormat::kNanopb;
+  // Which topic levels name the device, the metric and tags ("zigbee2mqtt/{device}",
+  // "shellies/{device}/sensor/{metric}"); empty: ".../devices/<id>/..." names the device. With a
+  // template and no `topics`, the input subscribes to the template's filter.
+  TopicTemplate topic_template;
+  // line: the tag holding the device id (Telegraf's is "host").
+  std::string device_tag = "device";
+  // json_fields: strings = "labels" (label readings) or "ignore"; the key path of the time leaf
+  // ("" = the receive time) and its format.
+  StringLeaves strings = StringLeaves::kLabels;
+  std::string time_field;
+  TimeFormat time_format = TimeFormat::kRfc3339;
   // MQTT: the local broker's connection (the keys of config::read_mqtt_connection; client_id
   // defaults to "edgesketch-agent-<gateway_id>-<name>", the persistent session lives under it),
   // topic filters and their QoS (0 or 1).
@@ -140,6 +151,9 @@ Result<AgentConfig> parse_agent_config(std::string_view text, std::string_view s
 
 // Reads the file and parse_agent_config()s it; kNotFound / kIoError when it cannot be read.
 Result<AgentConfig> load_agent_config(const std::string& path);
+
+// The payload parser's options of an input.
+ParserOptions parser_options(const InputConfig& input);
 
 // The aggregator's options as the config describes them (clock left null).
 AggregatorOptions aggregator_options(const AgentConfig& config);

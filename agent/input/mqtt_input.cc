@@ -43,8 +43,10 @@ void MqttInput::on_message(const std::string& topic, ByteSpan payload, bool dup)
   bytes_.fetch_add(payload.size(), std::memory_order_relaxed);
   if (payload.size() > options_.max_payload_bytes) {
     if (oversize_.fetch_add(1, std::memory_order_relaxed) == 0) {
+      const bool withhold = options_.withhold_topics != nullptr && options_.withhold_topics->load();
       spdlog::warn("mqtt input {}: dropping a {} byte payload on '{}' (max_payload_bytes {})",
-                   options_.name, payload.size(), topic, options_.max_payload_bytes);
+                   options_.name, payload.size(), withhold ? "(withheld: [privacy])" : topic,
+                   options_.max_payload_bytes);
     }
     return;
   }

@@ -43,6 +43,9 @@ struct MqttInputOptions {
   int qos = 1;
   // Payloads larger than this are not handed to the sink; counted as oversize.
   std::size_t max_payload_bytes = std::size_t{1} << 20;
+  // While it points to true ([privacy] on: a topic may name a device or a tag value), log lines
+  // name no topic. Must outlive the input; null: topics are logged.
+  const std::atomic<bool>* withhold_topics = nullptr;
 };
 
 struct MqttInputStats {

@@ -1,4 +1,4 @@
-// Format dispatch, the nanopb path and the checks JSON and line protocol readings share.
+// Format dispatch, the topic's part, the nanopb path and the checks JSON readings go through.
 #include "input/payload_parser.h"
 
 #include <algorithm>
@@ -12,11 +12,16 @@
 namespace edgesketch::agent {
 
 wire::Reading& ReadingBuffer::append() {
-  if (size_ == items_.size()) items_.emplace_back();
-  wire::Reading& r = items_[size_++];
+  wire::Reading& r = append_for_overwrite();
   r.device_id.clear();
   r.metric.clear();
   r.tags.clear();
+  return r;
+}
+
+wire::Reading& ReadingBuffer::append_for_overwrite() {
+  if (size_ == items_.size()) items_.emplace_back();
+  wire::Reading& r = items_[size_++];
   r.ts_ms = 0;
   r.value = 0;
   r.label.clear();
@@ -30,6 +35,46 @@ std::string_view parse_error_reason(const Status& status) {
   const std::size_t open = m.rfind(" [");
   if (open == std::string::npos) return "unknown";
   return std::string_view(m).substr(open + 2, m.size() - open - 3);
+}
+
+void SkippedItems::clear() {
+  counts_.clear();
+  total_ = 0;
+  if (!first_.ok()) first_ = Status();
+}
+
+void SkippedItems::add(const Status& error) {
+  const std::string_view reason = stable_reason(parse_error_reason(error));
+  if (total_++ == 0) first_ = error;
+  for (Count& c : counts_) {
+    if (c.reason == reason) {
+      ++c.items;
+      return;
+    }
+  }
+  counts_.push_back(Count{reason, 1});
+}
+
+std::string_view time_format_name(TimeFormat format) {
+  switch (format) {
+    case TimeFormat::kRfc3339:
+      return "rfc3339";
+    case TimeFormat::kUnixS:
+      return "unix_s";
+    case TimeFormat::kUnixMs:
+      return "unix_ms";
+    case TimeFormat::kUnixNs:
+      return "unix_ns";
+  }
+  return "unknown";
+}
+
+std::optional<TimeFormat> parse_time_format(std::string_view name) {
+  for (TimeFormat f :
+       {TimeFormat::kRfc3339, TimeFormat::kUnixS, TimeFormat::kUnixMs, TimeFormat::kUnixNs}) {
+    if (name == time_format_name(f)) return f;
+  }
+  return std::nullopt;
 }
 
 std::int64_t line_timestamp_to_ms(std::int64_t ts) {
@@ -62,29 +107,94 @@ std::string_view device_from_topic(std::string_view topic) {
 PayloadParser::PayloadParser(ParserOptions options) : options_(std::move(options)) {}
 
 Status PayloadParser::parse(PayloadFormat format, ByteSpan payload, std::int64_t now_ms,
-                            ReadingBuffer& out, std::string_view topic_device) {
+                            ReadingBuffer& out, std::string_view topic) {
+  skipped_.clear();
+  if (options_.topic_template.empty()) {
+    topic_fields_.device = device_from_topic(topic);
+    topic_fields_.metric = {};
+    topic_fields_.tags.clear();
+  } else if (!options_.topic_template.match(topic, topic_fields_)) {
+    return text_error(kTopicMismatch, "topic \"" + std::string(topic) +
+                                          "\" does not match the topic template \"" +
+                                          options_.topic_template.text() + "\"");
+  }
+  return parse_resolved(format, payload, now_ms, out, topic_fields_);
+}
+
+Status PayloadParser::parse_resolved(PayloadFormat format, ByteSpan payload, std::int64_t now_ms,
+                                     ReadingBuffer& out, const TopicFields& topic) {
+  skipped_.clear();
+  const wire::Limits& limits = options_.limits;
+  if (payload.size() > limits.max_payload_bytes) {
+    return text_error(wire::ErrorReason::kPayloadTooLarge,
+                      std::string(payload_format_name(format)) + ": " +
+                          std::to_string(payload.size()) + " bytes exceed max_payload_bytes " +
+                          std::to_string(limits.max_payload_bytes));
+  }
+  // What the topic gives is checked once here, not with every reading it goes into.
+  const auto name_too_long = wire::ErrorReason::kNameTooLong;
+  ES_RETURN_IF_ERROR(
+      check_name("topic device", topic.device, limits.max_name_bytes, false, name_too_long));
+  ES_RETURN_IF_ERROR(
+      check_name("topic metric", topic.metric, limits.max_name_bytes, false, name_too_long));
+  for (const TopicTag& t : topic.tags) {
+    if (t.value.size() > limits.max_name_bytes || !valid_text(t.value)) {
+      return check_name("topic tag \"" + std::string(t.key) + "\"", t.value, limits.max_name_bytes,
+                        false, name_too_long);
+    }
+  }
   const std::string_view text(reinterpret_cast<const char*>(payload.data()), payload.size());
   switch (format) {
     case PayloadFormat::kNanopb:
-      return parse_nanopb(payload, now_ms, out);
+      return parse_nanopb(payload, now_ms, out, topic);
     case PayloadFormat::kJson:
-      return parse_json(text, out, topic_device);
+      return parse_json(text, out, topic);
     case PayloadFormat::kLine:
-      return parse_line(text, now_ms, out, topic_device);
+      return parse_line(text, now_ms, out, topic);
+    case PayloadFormat::kJsonFields:
+      return parse_json_fields(text, now_ms, out, topic);
+    case PayloadFormat::kValue:
+      return parse_value(text, now_ms, out, topic);
   }
   return Status::invalid_argument("payload: unknown format");
 }
 
-Status PayloadParser::parse_nanopb(ByteSpan payload, std::int64_t now_ms, ReadingBuffer& out) {
+Status PayloadParser::merge_topic_tags(wire::Reading& r, const TopicFields& topic) const {
+  if (topic.tags.empty()) return Status();
+  for (const TopicTag& tt : topic.tags) {
+    auto it = std::lower_bound(r.tags.begin(), r.tags.end(), tt.key,
+                               [](const wire::Tag& t, std::string_view k) { return t.key < k; });
+    if (it != r.tags.end() && it->key == tt.key) continue;  // the reading's own tag wins
+    r.tags.insert(it, wire::Tag{std::string(tt.key), std::string(tt.value)});
+  }
+  if (r.tags.size() > options_.limits.max_tags) {
+    return text_error(wire::ErrorReason::kTooManyTags,
+                      "payload: " + std::to_string(r.tags.size()) +
+                          " tags with the topic's exceed max_tags " +
+                          std::to_string(options_.limits.max_tags));
+  }
+  return Status();
+}
+
+Status PayloadParser::parse_nanopb(ByteSpan payload, std::int64_t now_ms, ReadingBuffer& out,
+                                   const TopicFields& topic) {
   Result<wire::ReadingBatch> batch = wire::decode_reading_batch(payload, options_.limits, now_ms);
   if (!batch.ok()) return batch.status();
-  for (wire::Reading& r : batch->readings) out.append() = std::move(r);
+  const std::size_t first = out.size();
+  for (wire::Reading& r : batch->readings) {
+    wire::Reading& slot = out.append();
+    slot = std::move(r);
+    Status s = merge_topic_tags(slot, topic);
+    if (!s.ok()) {
+      out.truncate(first);
+      return s;
+    }
+  }
   return Status();
 }
 
 Status PayloadParser::finish_readings(ReadingBuffer& out, std::size_t from,
-                                      std::string_view batch_device,
-                                      std::string_view topic_device) {
+                                      std::string_view batch_device, const TopicFields& topic) {
   const wire::Limits& limits = options_.limits;
   if (out.size() - from > limits.max_readings_per_batch) {
     return text_error(wire::ErrorReason::kTooManyReadings,
@@ -94,8 +204,7 @@ Status PayloadParser::finish_readings(ReadingBuffer& out, std::size_t from,
   }
   for (std::size_t i = from; i < out.size(); ++i) {
     wire::Reading& r = out[i];
-    const std::string where = "reading " + std::to_string(i - from);
-    if (r.device_id.empty()) r.device_id.assign(batch_device.empty() ? topic_device : batch_device);
+    if (r.device_id.empty()) r.device_id.assign(batch_device.empty() ? topic.device : batch_device);
     for (const wire::Tag& bt : batch_tags_) {
       bool has = false;
       for (const wire::Tag& t : r.tags) has |= t.key == bt.key;
@@ -103,7 +212,8 @@ Status PayloadParser::finish_readings(ReadingBuffer& out, std::size_t from,
     }
     std::sort(r.tags.begin(), r.tags.end(),
               [](const wire::Tag& a, const wire::Tag& b) { return a.key < b.key; });
-    ES_RETURN_IF_ERROR(check_reading(r, limits, where));
+    ES_RETURN_IF_ERROR(merge_topic_tags(r, topic));
+    ES_RETURN_IF_ERROR(check_reading(r, limits, i - from));
   }
   return Status();
 }

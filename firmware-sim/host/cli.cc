@@ -27,6 +27,7 @@ struct RawFlags {
   std::string max_delay = "1s";
   std::string tick = "100ms";
   std::string format = "nanopb";
+  std::optional<std::uint32_t> message_lines;
   std::string broker;
   std::string udp;
   bool dry_run = false;
@@ -143,9 +144,19 @@ Result<SimCommand> build_sim(const RawFlags& f, bool standard, std::int64_t now_
   c.run.speed = f.speed;
   ES_ASSIGN_OR_RETURN(c.run.tick_ms, duration_flag("--tick", f.tick));
   if (c.run.tick_ms < 1 || c.run.tick_ms > 60'000) return bad("--tick must be in [1ms, 60s]");
-  auto format = parse_payload_format(f.format);
-  if (!format) return bad("--format must be nanopb, json or line, not '" + f.format + "'");
+  auto format = parse_sim_format(f.format);
+  if (!format) {
+    return bad("--format must be nanopb, json, line, line-fields, json-fields or value, not '" +
+               f.format + "'");
+  }
   c.run.format = *format;
+  if (f.message_lines) {
+    if (!format->line_fields) return bad("--message-lines applies to --format line-fields only");
+    if (*f.message_lines < 1 || *f.message_lines > 100'000) {
+      return bad("--message-lines must be in 1..100000");
+    }
+    c.run.message_lines = *f.message_lines;
+  }
   ES_ASSIGN_OR_RETURN(c.run.progress_interval_ms, duration_flag("--progress", f.progress));
   if (f.quiet) c.run.progress_interval_ms = 0;
 
@@ -281,13 +292,19 @@ CliOutcome parse_command_line(int argc, char** argv, std::int64_t now_ms, int pi
   app.add_option("--max-delay", f.max_delay,
                  "Send a batch at the latest this long after its first reading");
   app.add_option("--tick", f.tick, "Simulated time per loop step");
-  app.add_option("--format", f.format, "Payload format: nanopb, json or line");
+  app.add_option("--format", f.format,
+                 "Payload format: nanopb, json, line, line-fields, json-fields or value");
+  app.add_option("--message-lines", f.message_lines,
+                 "line-fields: most lines per message (default 1000)");
   app.add_option("--broker", f.broker, "Publish to this MQTT broker, tcp://HOST:PORT");
   app.add_option("--udp", f.udp, "Send UDP datagrams to HOST:PORT");
   app.add_flag("--dry-run", f.dry_run, "Send nothing (generate, record, measure)");
   app.add_flag("--allow-remote", f.allow_remote, "Allow a broker or UDP peer off loopback");
   app.add_option("--qos", f.qos, "MQTT QoS, 0 or 1");
-  app.add_option("--topic-prefix", f.topic_prefix, "Topic is PREFIX/<device_id>/readings");
+  app.add_option("--topic-prefix", f.topic_prefix,
+                 "Topics are PREFIX/<device_id>/readings (nanopb, json, line), PREFIX/<device_id> "
+                 "(json-fields), PREFIX/<device_id>/<metric> (value), PREFIX/edgesketch-sim/iot "
+                 "(line-fields)");
   app.add_option("--client-id", f.client_id, "MQTT client id (default edgesketch-sim-<pid>)");
   app.add_option("--record", f.record, "Write every reading sent to this record file");
   app.add_option("--skew-ratio", f.skew_ratio, "Fraction of devices with a skewed clock");

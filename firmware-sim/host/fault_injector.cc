@@ -107,6 +107,7 @@ void FaultInjector::corrupt(std::uint32_t device, PayloadFormat format, std::str
         break;
       }
       case PayloadFormat::kJson:
+      case PayloadFormat::kJsonFields:
         if (payload.size() > 1) {
           cut = 1 + es_rng_below(&rng, static_cast<std::uint32_t>(payload.size() - 1));
           ok = true;
@@ -120,6 +121,8 @@ void FaultInjector::corrupt(std::uint32_t device, PayloadFormat format, std::str
         }
         break;
       }
+      case PayloadFormat::kValue:
+        break;  // a prefix of a number is a number: garbage only
     }
     if (ok) {
       payload.resize(cut);

@@ -36,9 +36,11 @@ class FaultInjector {
   std::int64_t hold_until(std::uint32_t device) const { return states_[device].hold_until; }
 
   // Replaces payload by a malformed one that no decoder of `format` accepts: either a prefix cut
-  // inside the first reading (nanopb: inside the first Samples; JSON: any strict prefix; line:
-  // inside the first line's measurement and tags) or garbage bytes starting with 0x07 (an invalid
-  // protobuf key, not JSON, no line-protocol field set).
+  // inside the first reading (nanopb: inside the first Samples; JSON and json_fields: any strict
+  // prefix; line: inside the first line's measurement and tags) or garbage bytes starting with
+  // 0x07 (an invalid protobuf key, not JSON, no line-protocol field set, a control character
+  // where a value or label belongs). value payloads are always garbage (a prefix of a number is
+  // a number).
   void corrupt(std::uint32_t device, PayloadFormat format, std::string& payload);
 
   bool enabled() const { return any_; }

@@ -1,6 +1,7 @@
 // MQTT publishing with Paho MQTT C. QoS 0 writes straight to the socket from the sending thread
 // (Paho blocks only when the socket buffer is full, which is the backpressure we want); QoS 1
-// keeps up to max_inflight messages unacknowledged and counts PUBACKs in on_delivered.
+// keeps up to max_inflight messages unacknowledged and counts PUBACKs in on_delivered; a full
+// window waits until half of it is acknowledged.
 #include "mqtt_transport.h"
 
 #include <MQTTClient.h>
@@ -78,8 +79,15 @@ Status MqttTransport::open_connection() {
 }
 
 Status MqttTransport::wait_for_inflight_below(std::uint64_t limit, int timeout_ms) {
+  if (published_qos1_ - delivered_.load() < limit) return Status();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::unique_lock<std::mutex> lock(mu_);
+  // on_delivered() wakes this thread once, when the count reaches wake_at_, not at every ack.
+  wake_at_.store(published_qos1_ - limit + 1);
+  struct NoMoreWakes {
+    std::atomic<std::uint64_t>& wake_at;
+    ~NoMoreWakes() { wake_at.store(UINT64_MAX); }
+  } no_more_wakes{wake_at_};
   while (published_qos1_ - delivered_.load() >= limit) {
     if (!connected_) return Status::unavailable("mqtt: connection lost with messages in flight");
     // Short waits: a lost connection is noticed through connected_, not through a notify.
@@ -93,7 +101,7 @@ Status MqttTransport::wait_for_inflight_below(std::uint64_t limit, int timeout_m
   return Status();
 }
 
-Status MqttTransport::send(std::string_view device_id, std::string_view payload) {
+Status MqttTransport::send(std::string_view topic, std::string_view payload) {
   if (!connected_) {
     if (monotonic_ns() - last_connect_attempt_ns_ <
         static_cast<std::int64_t>(options_.reconnect_interval_ms) * 1'000'000) {
@@ -104,11 +112,14 @@ Status MqttTransport::send(std::string_view device_id, std::string_view payload)
   }
   topic_.assign(options_.topic_prefix);
   topic_.push_back('/');
-  topic_.append(device_id);
-  topic_.append("/readings");
+  topic_.append(topic);
   if (options_.qos == 1) {
-    ES_RETURN_IF_ERROR(
-        wait_for_inflight_below(static_cast<std::uint64_t>(options_.max_inflight), 10'000));
+    // A full window is let down to half before the next publish: one wake per half window
+    // instead of one per acknowledgement.
+    const auto window = static_cast<std::uint64_t>(options_.max_inflight);
+    if (published_qos1_ - delivered_.load() >= window) {
+      ES_RETURN_IF_ERROR(wait_for_inflight_below(window / 2 + 1, 10'000));
+    }
   }
   MQTTClient_deliveryToken token = 0;
   int rc = MQTTClient_publish(client_, topic_.c_str(), static_cast<int>(payload.size()),
@@ -147,8 +158,10 @@ void MqttTransport::on_connection_lost(void* context, char* /*cause*/) {
 
 void MqttTransport::on_delivered(void* context, int /*token*/) {
   auto* self = static_cast<MqttTransport*>(context);
-  self->delivered_.fetch_add(1);
-  self->delivered_cv_.notify_all();
+  if (self->delivered_.fetch_add(1) + 1 >= self->wake_at_.load(std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> lock(self->mu_);  // not between the waiter's check and its wait
+    self->delivered_cv_.notify_all();
+  }
 }
 
 }  // namespace edgesketch::sim

@@ -1,4 +1,4 @@
-// Publishes each message to <topic_prefix>/<device_id>/readings over one MQTT 3.1.1 connection
+// Publishes each message to <topic_prefix>/<topic> over one MQTT 3.1.1 connection
 // (Paho MQTT C, synchronous client with a background thread for acks and keepalive).
 #pragma once
 
@@ -20,8 +20,10 @@ struct MqttOptions {
   // 0 or 1.
   int qos = 0;
   std::string topic_prefix = "devices";
-  // QoS 1 messages published but not yet acknowledged before send() waits for acks.
-  int max_inflight = 1024;
+  // QoS 1 messages published but not yet acknowledged before send() waits for acks (until half
+  // of them are). Paho C looks each acknowledgement up in a list of the messages in flight, so a
+  // larger window costs more per message than it saves in waits.
+  int max_inflight = 256;
   // After a lost connection, reconnect attempts are at least this far apart.
   int reconnect_interval_ms = 1000;
   // Bound on finish(): time to wait for outstanding QoS 1 acknowledgements.
@@ -36,7 +38,7 @@ class MqttTransport final : public Transport {
   static Result<std::unique_ptr<MqttTransport>> connect(const MqttOptions& options);
   ~MqttTransport() override;
 
-  Status send(std::string_view device_id, std::string_view payload) override;
+  Status send(std::string_view topic, std::string_view payload) override;
   Status finish() override;
 
   std::uint64_t reconnects() const { return reconnects_; }
@@ -59,6 +61,8 @@ class MqttTransport final : public Transport {
   // Shared with Paho's thread.
   std::atomic<bool> connected_{false};
   std::atomic<std::uint64_t> delivered_{0};
+  // The delivered_ count at which on_delivered() wakes the waiting sender.
+  std::atomic<std::uint64_t> wake_at_{UINT64_MAX};
   std::mutex mu_;  // guards nothing but the wait on delivered_cv_
   std::condition_variable delivered_cv_;
 };

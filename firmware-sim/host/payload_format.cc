@@ -1,8 +1,10 @@
-// Payload encoders: nanopb through the device core; JSON and line protocol by hand (no
-// allocation per reading, std::to_chars for numbers).
+// Payload encoders: nanopb through the device core; the text formats by hand (no allocation per
+// reading once the buffers have grown, std::to_chars for numbers).
 #include "payload_format.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 
 #include "edgesketch/common/json_string.h"
 #include "es_device/encode.h"
@@ -24,10 +26,25 @@ void append_int(std::string& out, std::int64_t v) {
 
 // Line protocol escaping of measurement names, tag keys and tag values.
 void append_line_token(std::string& out, std::string_view s) {
+  const auto special = [](char c) { return c == ',' || c == ' ' || c == '=' || c == '\\'; };
+  if (std::none_of(s.begin(), s.end(), special)) {
+    out.append(s);  // the usual case: nothing to escape
+    return;
+  }
   for (char c : s) {
-    if (c == ',' || c == ' ' || c == '=' || c == '\\') out.push_back('\\');
+    if (special(c)) out.push_back('\\');
     out.push_back(c);
   }
+}
+
+// ",device=..,line=..,site=.." shared by every line of a batch.
+void append_line_tags(std::string& out, const es_batch& b) {
+  out.append(",device=");
+  append_line_token(out, b.device_id);
+  out.append(",line=");
+  append_line_token(out, b.line);
+  out.append(",site=");
+  append_line_token(out, b.site);
 }
 
 void encode_json(const es_batch& b, std::string& out) {
@@ -69,13 +86,8 @@ void encode_json(const es_batch& b, std::string& out) {
 
 void encode_line(const es_batch& b, std::string& out) {
   char label[ES_NAME_MAX];
-  std::string tags;  // ",device=..,line=..,site=.." shared by every line
-  tags.append(",device=");
-  append_line_token(tags, b.device_id);
-  tags.append(",line=");
-  append_line_token(tags, b.line);
-  tags.append(",site=");
-  append_line_token(tags, b.site);
+  std::string tags;  // shared by every line
+  append_line_tags(tags, b);
   for (std::uint8_t g = 0; g < b.group_count; ++g) {
     const es_batch_group& grp = b.groups[g];
     auto metric = static_cast<es_metric>(grp.metric);
@@ -99,11 +111,135 @@ void encode_line(const es_batch& b, std::string& out) {
   }
 }
 
+// Line protocol field keys escape ',', '=' and ' ' like tag keys.
+void encode_line_fields(const es_batch& b, std::string& out) {
+  char label[ES_NAME_MAX];
+  const std::uint16_t rows = row_count(b);
+  // "iot,device=..,line=..,site=..", the same at the start of every line: written once, copied.
+  const std::size_t prefix_at = out.size();
+  out.append(kLineFieldsMeasurement);
+  append_line_tags(out, b);
+  const std::size_t prefix_len = out.size() - prefix_at;
+  for (std::uint16_t j = 0; j < rows; ++j) {
+    if (j > 0) out.append(out, prefix_at, prefix_len);
+    char sep = ' ';
+    std::int64_t ts = 0;
+    bool first = true;
+    for (std::uint8_t g = 0; g < b.group_count; ++g) {
+      const es_batch_group& grp = b.groups[g];
+      if (j >= grp.count) continue;
+      const std::uint16_t i = grp.first + j;
+      if (first) ts = b.ts_ms[i];
+      first = false;
+      const auto metric = static_cast<es_metric>(grp.metric);
+      out.push_back(sep);
+      sep = ',';
+      append_line_token(out, es_metric_name(metric));
+      out.push_back('=');
+      if (es_metric_is_categorical(metric)) {
+        es_format_event_label(b.codes[i], label, sizeof label);
+        out.push_back('"');
+        out.append(label);  // E000..E255: nothing to escape
+        out.push_back('"');
+      } else {
+        append_double(out, b.values[i]);
+      }
+    }
+    out.push_back(' ');
+    append_int(out, ts);
+    out.push_back('\n');
+  }
+}
+
+void encode_json_fields_row(const es_batch& b, std::uint16_t j, EncodedMessage& m) {
+  char label[ES_NAME_MAX];
+  std::string& out = m.payload;
+  out.push_back('{');
+  std::int64_t ts = 0;
+  bool first = true;
+  for (std::uint8_t g = 0; g < b.group_count; ++g) {
+    const es_batch_group& grp = b.groups[g];
+    if (j >= grp.count) continue;
+    const std::uint16_t i = grp.first + j;
+    if (first) ts = b.ts_ms[i];
+    if (!first) out.push_back(',');
+    first = false;
+    const auto metric = static_cast<es_metric>(grp.metric);
+    append_json_string(out, es_metric_name(metric));
+    out.push_back(':');
+    if (es_metric_is_categorical(metric)) {
+      es_format_event_label(b.codes[i], label, sizeof label);
+      append_json_string(out, label);
+    } else {
+      append_double(out, b.values[i]);
+    }
+    m.readings.push_back(i);
+  }
+  out.append(",\"");
+  out.append(kJsonFieldsTimeKey);
+  out.append("\":");
+  append_int(out, ts);
+  out.push_back('}');
+}
+
 }  // namespace
 
-Status encode_payload(const es_batch& batch, PayloadFormat format, std::string& out) {
+bool is_row_format(SimFormat format) {
+  return format.payload == PayloadFormat::kJsonFields ||
+         (format.payload == PayloadFormat::kLine && format.line_fields);
+}
+
+std::uint16_t row_count(const es_batch& b) {
+  std::uint16_t rows = 0;
+  for (std::uint8_t g = 0; g < b.group_count; ++g) rows = std::max(rows, b.groups[g].count);
+  return rows;
+}
+
+void align_rows(es_batch& b) {
+  const std::uint16_t rows = row_count(b);
+  for (std::uint16_t j = 0; j < rows; ++j) {
+    bool first = true;
+    std::int64_t ts = 0;
+    for (std::uint8_t g = 0; g < b.group_count; ++g) {
+      const es_batch_group& grp = b.groups[g];
+      if (j >= grp.count) continue;
+      std::int64_t& t = b.ts_ms[grp.first + j];
+      if (first) ts = t;
+      first = false;
+      t = ts;
+    }
+  }
+}
+
+bool sends_sensor_resolution(SimFormat format) {
+  return is_row_format(format) || format.payload == PayloadFormat::kValue;
+}
+
+void round_to_sensor_resolution(es_batch& b) {
+  for (std::uint8_t g = 0; g < b.group_count; ++g) {
+    const es_batch_group& grp = b.groups[g];
+    const auto metric = static_cast<es_metric>(grp.metric);
+    if (es_metric_is_categorical(metric)) continue;
+    const double steps = metric == ES_METRIC_VIBRATION ? 1000.0 : 100.0;
+    for (std::uint16_t i = grp.first; i < grp.first + grp.count; ++i) {
+      // Both operands exact: the quotient is the double nearest the decimal ("22.13").
+      b.values[i] = std::round(b.values[i] * steps) / steps;
+    }
+  }
+}
+
+EncodedMessage& EncodedBatch::add() {
+  if (size_ == items_.size()) items_.emplace_back();
+  EncodedMessage& m = items_[size_++];
+  m.topic.clear();
+  m.payload.clear();
+  m.readings.clear();
+  return m;
+}
+
+Status encode_payload(const es_batch& batch, SimFormat format, std::string& out) {
   out.clear();
-  switch (format) {
+  switch (format.payload) {
     case PayloadFormat::kNanopb: {
       std::size_t size = es_encoded_size(&batch);
       if (size == 0) {
@@ -123,10 +259,72 @@ Status encode_payload(const es_batch& batch, PayloadFormat format, std::string& 
       encode_json(batch, out);
       return Status();
     case PayloadFormat::kLine:
-      encode_line(batch, out);
+      if (format.line_fields) {
+        encode_line_fields(batch, out);
+      } else {
+        encode_line(batch, out);
+      }
       return Status();
+    case PayloadFormat::kJsonFields:
+    case PayloadFormat::kValue:
+      break;
   }
-  return Status::invalid_argument("payload: unknown format");
+  return Status::invalid_argument("payload: " + std::string(sim_format_name(format)) +
+                                  " sends a message per row or reading (encode_batch)");
+}
+
+Status encode_batch(const es_batch& b, SimFormat format, EncodedBatch& out) {
+  out.clear();
+  if (format.payload == PayloadFormat::kJsonFields) {
+    const std::uint16_t rows = row_count(b);
+    for (std::uint16_t j = 0; j < rows; ++j) {
+      EncodedMessage& m = out.add();
+      m.topic.assign(b.device_id);
+      encode_json_fields_row(b, j, m);
+    }
+    return Status();
+  }
+  if (format.payload == PayloadFormat::kValue) {
+    char label[ES_NAME_MAX];
+    for (std::uint8_t g = 0; g < b.group_count; ++g) {
+      const es_batch_group& grp = b.groups[g];
+      const auto metric = static_cast<es_metric>(grp.metric);
+      for (std::uint16_t i = grp.first; i < grp.first + grp.count; ++i) {
+        EncodedMessage& m = out.add();
+        m.topic.assign(b.device_id);
+        m.topic.push_back('/');
+        m.topic.append(es_metric_name(metric));
+        if (es_metric_is_categorical(metric)) {
+          es_format_event_label(b.codes[i], label, sizeof label);
+          m.payload.append(label);
+        } else {
+          append_double(m.payload, b.values[i]);
+        }
+        m.readings.push_back(i);
+      }
+    }
+    return Status();
+  }
+  EncodedMessage& m = out.add();
+  ES_RETURN_IF_ERROR(encode_payload(b, format, m.payload));
+  if (format.line_fields) {
+    m.topic.assign(kLineFieldsTopic);
+  } else {
+    m.topic.assign(b.device_id);
+    m.topic.append("/readings");
+  }
+  // Canonical order for the single-message formats; row by row for line-fields.
+  if (format.line_fields) {
+    const std::uint16_t rows = row_count(b);
+    for (std::uint16_t j = 0; j < rows; ++j) {
+      for (std::uint8_t g = 0; g < b.group_count; ++g) {
+        if (j < b.groups[g].count) m.readings.push_back(b.groups[g].first + j);
+      }
+    }
+  } else {
+    for (std::uint16_t i = 0; i < b.count; ++i) m.readings.push_back(i);
+  }
+  return Status();
 }
 
 }  // namespace edgesketch::sim

@@ -38,25 +38,24 @@ Result<std::unique_ptr<Transport>> make_transport(const SimCommand& c) {
 void print_summary(const SimCommand& c, const SimStats& s) {
   const double rate =
       s.wall_seconds > 0 ? static_cast<double>(s.readings_sent) / s.wall_seconds : 0;
-  std::fprintf(stderr,
-               "edgesketch-sim: %s in %.2f s: %llu readings sent (%.0f readings/s), %llu "
-               "messages, %.1f MB (%.1f MB/s), %s format; simulated %.1f s; faults: %llu "
-               "duplicate, %llu late, %llu malformed, %llu offline messages (%llu readings); "
-               "%llu send errors (%llu readings not sent)\n",
-               s.interrupted ? "interrupted" : "done", s.wall_seconds,
-               static_cast<unsigned long long>(s.readings_sent), rate,
-               static_cast<unsigned long long>(s.messages_sent),
-               static_cast<double>(s.bytes_sent) / 1e6,
-               s.wall_seconds > 0 ? static_cast<double>(s.bytes_sent) / 1e6 / s.wall_seconds : 0,
-               std::string(payload_format_name(c.run.format)).c_str(),
-               static_cast<double>(s.simulated_ms) / 1e3,
-               static_cast<unsigned long long>(s.duplicate_messages),
-               static_cast<unsigned long long>(s.late_messages),
-               static_cast<unsigned long long>(s.malformed_messages),
-               static_cast<unsigned long long>(s.offline_messages),
-               static_cast<unsigned long long>(s.offline_readings),
-               static_cast<unsigned long long>(s.send_errors),
-               static_cast<unsigned long long>(s.unsent_readings));
+  std::fprintf(
+      stderr,
+      "edgesketch-sim: %s in %.2f s: %llu readings sent (%.0f readings/s), %llu "
+      "messages, %.1f MB (%.1f MB/s), %s format; simulated %.1f s; faults: %llu "
+      "duplicate, %llu late, %llu malformed, %llu offline messages (%llu readings); "
+      "%llu send errors (%llu readings not sent)\n",
+      s.interrupted ? "interrupted" : "done", s.wall_seconds,
+      static_cast<unsigned long long>(s.readings_sent), rate,
+      static_cast<unsigned long long>(s.messages_sent), static_cast<double>(s.bytes_sent) / 1e6,
+      s.wall_seconds > 0 ? static_cast<double>(s.bytes_sent) / 1e6 / s.wall_seconds : 0,
+      std::string(sim_format_name(c.run.format)).c_str(), static_cast<double>(s.simulated_ms) / 1e3,
+      static_cast<unsigned long long>(s.duplicate_messages),
+      static_cast<unsigned long long>(s.late_messages),
+      static_cast<unsigned long long>(s.malformed_messages),
+      static_cast<unsigned long long>(s.offline_messages),
+      static_cast<unsigned long long>(s.offline_readings),
+      static_cast<unsigned long long>(s.send_errors),
+      static_cast<unsigned long long>(s.unsent_readings));
   if (c.summary_json) {
     std::printf(
         "{\"readings_sent\":%llu,\"messages_sent\":%llu,\"bytes_sent\":%llu,"

@@ -13,11 +13,34 @@
 
 namespace edgesketch::sim {
 
-// The simulator writes nanopb as columnar Samples, JSON as one object per message in row form
-// (docs/firmware-sim.md) and line protocol as one line per reading with ms timestamps.
+// The simulator writes every format the agent parses (docs/firmware-sim.md): nanopb as columnar
+// Samples, JSON as one object per message in row form, line protocol as one line per reading
+// with ms timestamps, json_fields as one Zigbee2MQTT-shaped object per row of readings, value
+// as one message per reading. Line protocol has a second shape of its own, line-fields
+// (SimFormat::line_fields): a line per row of readings, every metric a field.
 using wire::parse_payload_format;
 using wire::payload_format_name;
 using wire::PayloadFormat;
+
+// What the simulator sends: a format the agent parses and, for line protocol, its shape.
+struct SimFormat {
+  constexpr SimFormat(PayloadFormat p = PayloadFormat::kNanopb, bool fields = false)  // NOLINT
+      : payload(p), line_fields(fields) {}
+
+  PayloadFormat payload = PayloadFormat::kNanopb;
+  // kLine only: a row of readings per line, every metric a field of measurement
+  // kLineFieldsMeasurement, lines of many devices packed into one message ("line-fields").
+  bool line_fields = false;
+
+  friend bool operator==(const SimFormat&, const SimFormat&) = default;
+};
+
+// The measurement of line-fields lines: its fields f become the agent's metrics iot_<f>.
+inline constexpr std::string_view kLineFieldsMeasurement = "iot";
+
+// The --format names: "nanopb", "json", "line", "line-fields", "json-fields", "value".
+std::string_view sim_format_name(SimFormat format);
+std::optional<SimFormat> parse_sim_format(std::string_view name);
 
 struct FleetOptions {
   // Devices dev-0000..dev-(N-1); site = index % sites, line = (index / sites) % lines.
@@ -73,7 +96,11 @@ struct RunOptions {
   // Simulated time per loop step. Messages are sent in (step, device index) order, so the step
   // is part of what makes the record deterministic; it also bounds the pacing latency.
   std::int64_t tick_ms = 100;
-  PayloadFormat format = PayloadFormat::kNanopb;
+  SimFormat format;
+  // line-fields: most lines per message; a message also goes out once its first line is
+  // max_delay_ms (simulated) old, and before it would exceed 4,096 readings (the agent's
+  // max_readings_per_batch).
+  std::uint32_t message_lines = 1000;
   // Wall-clock interval of progress lines on stderr; 0 prints none.
   std::int64_t progress_interval_ms = 1'000;
 };

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <thread>
 
-#include "payload_format.h"
 #include "record_format.h"
 
 namespace edgesketch::sim {
@@ -24,14 +23,17 @@ SimRunner::SimRunner(Fleet& fleet, FaultInjector& faults, const RunOptions& opti
       held_(fleet.size()),
       label_defined_(fleet.options().event_codes, false) {
   readings_.reserve(ES_BATCH_MAX_READINGS);
-  payload_.reserve(64 << 10);
+  sent_readings_.reserve(ES_BATCH_MAX_READINGS);
 }
 
 void SimRunner::define_dictionary() {
   if (record_ == nullptr) return;
   for (es_metric m : fleet_.metrics()) {
-    record_->define_metric(static_cast<std::uint32_t>(m), es_metric_name(m),
-                           es_metric_is_categorical(m) != 0);
+    // line-fields metrics are named as the agent (and Prometheus-style consumers) name fields:
+    // <measurement>_<field>.
+    std::string name = es_metric_name(m);
+    if (options_.format.line_fields) name = std::string(kLineFieldsMeasurement) + "_" + name;
+    record_->define_metric(static_cast<std::uint32_t>(m), name, es_metric_is_categorical(m) != 0);
   }
   for (std::uint32_t i = 0; i < fleet_.size(); ++i) {
     const es_device& d = fleet_.device(i);
@@ -60,24 +62,110 @@ void SimRunner::to_recorded(const es_batch& b, std::vector<RecordedReading>& out
   }
 }
 
-void SimRunner::send_and_record(std::uint32_t device, std::uint64_t batch_seq, std::int64_t sent_ms,
-                                std::uint8_t flags, const std::string& payload,
-                                const std::vector<RecordedReading>& readings) {
-  Status s = transport_.send(fleet_.device(device).device_id, payload);
-  if (!s.ok()) {
-    ++stats_.send_errors;
-    stats_.unsent_readings += readings.size();
-    last_send_error_ = s.to_string();
-    return;
-  }
-  ++stats_.messages_sent;
-  stats_.bytes_sent += payload.size();
-  stats_.readings_sent += readings.size();
+void SimRunner::count_sent(std::uint8_t flags) {
   if (flags & record::kFlagDuplicate) ++stats_.duplicate_messages;
   if (flags & record::kFlagLate) ++stats_.late_messages;
-  if (record_ != nullptr) {
-    record_->add_message(RecordedMessageHeader{device, batch_seq, sent_ms, flags}, readings);
+}
+
+void SimRunner::send_and_record(std::uint32_t device, std::uint64_t batch_seq, std::int64_t sent_ms,
+                                std::uint8_t flags, const EncodedBatch& encoded,
+                                const std::vector<RecordedReading>& readings) {
+  if (options_.format.line_fields) {
+    const EncodedMessage& m = encoded.messages()[0];
+    const auto rows =
+        static_cast<std::uint32_t>(std::count(m.payload.begin(), m.payload.end(), '\n'));
+    add_to_pack(m.payload, rows, m.readings.size(), sent_ms);
+    if (pack_batches_ == packed_.size()) packed_.emplace_back();
+    PackedBatch& pb = packed_[pack_batches_++];
+    pb.header = RecordedMessageHeader{device, batch_seq, sent_ms, flags};
+    pb.readings.clear();
+    for (std::uint16_t i : m.readings) pb.readings.push_back(readings[i]);
+    if (pack_lines_ >= options_.message_lines) flush_pack();
+    return;
   }
+  sent_readings_.clear();
+  bool any = false;
+  for (const EncodedMessage& m : encoded.messages()) {
+    Status s = transport_.send(m.topic, m.payload);
+    if (!s.ok()) {
+      ++stats_.send_errors;
+      stats_.unsent_readings += m.readings.size();
+      last_send_error_ = s.to_string();
+      continue;
+    }
+    any = true;
+    ++stats_.messages_sent;
+    stats_.bytes_sent += m.payload.size();
+    stats_.readings_sent += m.readings.size();
+    for (std::uint16_t i : m.readings) sent_readings_.push_back(readings[i]);
+  }
+  if (!any) return;
+  count_sent(flags);
+  if (record_ != nullptr) {
+    record_->add_message(RecordedMessageHeader{device, batch_seq, sent_ms, flags}, sent_readings_);
+  }
+}
+
+void SimRunner::add_to_pack(std::string_view lines, std::uint32_t rows, std::size_t reading_count,
+                            std::int64_t now_ms) {
+  constexpr std::size_t kMaxPackReadings = 4096;  // the agent's max_readings_per_batch
+  if (pack_lines_ > 0 && pack_readings_ + reading_count > kMaxPackReadings) flush_pack();
+  if (pack_lines_ == 0) pack_first_ms_ = now_ms;
+  pack_.append(lines);
+  pack_lines_ += rows;
+  pack_readings_ += reading_count;
+}
+
+void SimRunner::flush_pack() {
+  if (pack_lines_ == 0) return;
+  Status s = transport_.send(kLineFieldsTopic, pack_);
+  if (s.ok()) {
+    ++stats_.messages_sent;
+    stats_.bytes_sent += pack_.size();
+    stats_.malformed_messages += pack_malformed_;
+    for (std::size_t i = 0; i < pack_batches_; ++i) {
+      const PackedBatch& pb = packed_[i];
+      stats_.readings_sent += pb.readings.size();
+      count_sent(pb.header.flags);
+      if (record_ != nullptr) record_->add_message(pb.header, pb.readings);
+    }
+  } else {
+    ++stats_.send_errors;
+    for (std::size_t i = 0; i < pack_batches_; ++i) {
+      stats_.unsent_readings += packed_[i].readings.size();
+    }
+    last_send_error_ = s.to_string();
+  }
+  pack_.clear();
+  pack_lines_ = 0;
+  pack_readings_ = 0;
+  pack_batches_ = 0;
+  pack_malformed_ = 0;
+}
+
+void SimRunner::send_malformed(std::uint32_t device, std::int64_t ready_ms) {
+  bool any = false;
+  for (EncodedMessage& m : encoded_.messages()) {
+    faults_.corrupt(device, options_.format.payload, m.payload);
+    if (options_.format.line_fields) {
+      // One bad line among the pack's good ones: the agent skips it and takes the rest.
+      m.payload.push_back('\n');
+      add_to_pack(m.payload, 1, 0, ready_ms);
+      ++pack_malformed_;
+      if (pack_lines_ >= options_.message_lines) flush_pack();
+      continue;
+    }
+    Status s = transport_.send(m.topic, m.payload);
+    if (s.ok()) {
+      any = true;
+      ++stats_.messages_sent;
+      stats_.bytes_sent += m.payload.size();
+    } else {
+      ++stats_.send_errors;
+      last_send_error_ = s.to_string();
+    }
+  }
+  if (any) ++stats_.malformed_messages;
 }
 
 void SimRunner::release_held(std::uint32_t device, std::int64_t now_ms, bool force) {
@@ -87,12 +175,12 @@ void SimRunner::release_held(std::uint32_t device, std::int64_t now_ms, bool for
   if (!force && release_ms > now_ms) return;
   const std::int64_t sent_ms = force ? std::min(release_ms, now_ms) : release_ms;
   for (const HeldMessage& m : q) {
-    send_and_record(device, m.batch_seq, sent_ms, m.flags, m.payload, m.readings);
+    send_and_record(device, m.batch_seq, sent_ms, m.flags, m.encoded, m.readings);
   }
   q.clear();
 }
 
-Status SimRunner::handle(std::uint32_t device, const es_batch& b) {
+Status SimRunner::handle(std::uint32_t device, es_batch& b) {
   ++stats_.messages_generated;
   stats_.readings_generated += b.count;
   // A burst due before this batch goes out first, so a device's messages stay in order.
@@ -103,32 +191,25 @@ Status SimRunner::handle(std::uint32_t device, const es_batch& b) {
     stats_.offline_readings += b.count;
     return Status();
   }
-  ES_RETURN_IF_ERROR(encode_payload(b, options_.format, payload_));
+  if (is_row_format(options_.format)) align_rows(b);
+  if (sends_sensor_resolution(options_.format)) round_to_sensor_resolution(b);
+  ES_RETURN_IF_ERROR(encode_batch(b, options_.format, encoded_));
   if (fate.malformed) {
-    faults_.corrupt(device, options_.format, payload_);
-    Status s = transport_.send(b.device_id, payload_);
-    if (s.ok()) {
-      ++stats_.messages_sent;
-      ++stats_.malformed_messages;
-      stats_.bytes_sent += payload_.size();
-    } else {
-      ++stats_.send_errors;
-      last_send_error_ = s.to_string();
-    }
+    send_malformed(device, b.ready_ms);
     return Status();
   }
   to_recorded(b, readings_);
   if (fate.hold) {
-    held_[device].push_back(HeldMessage{b.batch_seq, record::kFlagLate, payload_, readings_});
+    held_[device].push_back(HeldMessage{b.batch_seq, record::kFlagLate, encoded_, readings_});
     if (fate.duplicate) {
       held_[device].push_back(HeldMessage{b.batch_seq, record::kFlagLate | record::kFlagDuplicate,
-                                          payload_, readings_});
+                                          encoded_, readings_});
     }
     return Status();
   }
-  send_and_record(device, b.batch_seq, b.ready_ms, 0, payload_, readings_);
+  send_and_record(device, b.batch_seq, b.ready_ms, 0, encoded_, readings_);
   if (fate.duplicate) {
-    send_and_record(device, b.batch_seq, b.ready_ms, record::kFlagDuplicate, payload_, readings_);
+    send_and_record(device, b.batch_seq, b.ready_ms, record::kFlagDuplicate, encoded_, readings_);
   }
   return Status();
 }
@@ -194,6 +275,7 @@ Result<SimStats> SimRunner::run() {
       while (fleet_.poll(d, tick_end - 1, batch_)) ES_RETURN_IF_ERROR(handle(d, batch_));
       release_held(d, tick_end - 1, false);
     }
+    if (pack_lines_ > 0 && tick_end - pack_first_ms_ >= fo.max_delay_ms) flush_pack();
     sim_now_ms_ = tick_end;
     maybe_report_progress(false);
   }
@@ -202,6 +284,7 @@ Result<SimStats> SimRunner::run() {
     if (fleet_.flush(d, sim_now_ms_, batch_)) ES_RETURN_IF_ERROR(handle(d, batch_));
     release_held(d, sim_now_ms_, true);
   }
+  flush_pack();
   Status t = transport_.finish();
   if (!t.ok()) last_send_error_ = t.to_string();
   stats_.simulated_ms = sim_now_ms_ - start_ms;

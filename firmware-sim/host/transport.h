@@ -12,10 +12,12 @@ namespace edgesketch::sim {
 class Transport {
  public:
   virtual ~Transport() = default;
-  // Sends one message of device `device_id`. OK means the bytes left through the transport
-  // (QoS 0: written to the socket; QoS 1: accepted for delivery; UDP: datagram sent); only then
-  // does the simulator record the message. UNAVAILABLE while the peer cannot be reached.
-  virtual Status send(std::string_view device_id, std::string_view payload) = 0;
+  // Sends one message on `topic`, the topic's levels after the prefix ("dev-0001/readings";
+  // payload_format.h says which per format; UDP has no topic). OK means the bytes left through
+  // the transport (QoS 0: written to the socket; QoS 1: accepted for delivery; UDP: datagram
+  // sent); only then does the simulator record the message. UNAVAILABLE while the peer cannot
+  // be reached.
+  virtual Status send(std::string_view topic, std::string_view payload) = 0;
   // Waits (bounded) for what is still in flight and closes the connection.
   virtual Status finish() = 0;
 };

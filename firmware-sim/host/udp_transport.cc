@@ -36,7 +36,7 @@ Result<std::unique_ptr<UdpTransport>> UdpTransport::connect(const std::string& h
 
 UdpTransport::~UdpTransport() { ::close(fd_); }
 
-Status UdpTransport::send(std::string_view /*device_id*/, std::string_view payload) {
+Status UdpTransport::send(std::string_view /*topic*/, std::string_view payload) {
   if (payload.size() > 65507) {
     return Status::invalid_argument("udp: payload of " + std::to_string(payload.size()) +
                                     " bytes does not fit a datagram (use a smaller --batch)");

@@ -16,7 +16,7 @@ class UdpTransport final : public Transport {
 
   // Fails for payloads above 65,507 bytes and when the kernel refuses the datagram (e.g. an
   // ICMP port-unreachable from a previous datagram: nobody listens there).
-  Status send(std::string_view device_id, std::string_view payload) override;
+  Status send(std::string_view topic, std::string_view payload) override;
   Status finish() override { return Status(); }
 
  private:

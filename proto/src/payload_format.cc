@@ -11,12 +11,16 @@ std::string_view payload_format_name(PayloadFormat format) {
       return "json";
     case PayloadFormat::kLine:
       return "line";
+    case PayloadFormat::kJsonFields:
+      return "json_fields";
+    case PayloadFormat::kValue:
+      return "value";
   }
   return "unknown";
 }
 
 std::optional<PayloadFormat> parse_payload_format(std::string_view name) {
-  for (PayloadFormat f : {PayloadFormat::kNanopb, PayloadFormat::kJson, PayloadFormat::kLine}) {
+  for (PayloadFormat f : kPayloadFormats) {
     if (name == payload_format_name(f)) return f;
   }
   return std::nullopt;

@@ -110,10 +110,10 @@ class AgentJournalRecordsTest : public ::testing::Test {
   std::unique_ptr<AgentApp> app_;
 };
 
-// One MQTT payload is one record: type 0x20 | format (line = 2), then the receive time by the
-// agent's clock (u64 LE, ms since the epoch), the length of the topic's device id (u8), the device
-// id, the payload.
-TEST_F(AgentJournalRecordsTest, AnMqttPayloadIsOneTimedRecordWithTheTopicsDevice) {
+// One MQTT payload is one record: type 0x60 | format (line = 2), then the receive time by the
+// agent's clock (u64 LE, ms since the epoch), the input's name (u8 length, name), the topic (u16
+// LE length, topic), the payload.
+TEST_F(AgentJournalRecordsTest, AnMqttPayloadIsOneTopicRecordWithItsInputAndTopic) {
   MosquittoBroker broker;
   ASSERT_TRUE(broker.start().ok());
   create_agent("[[input]]\nname = \"local\"\ntype = \"mqtt\"\nformat = \"line\"\nbroker = \"" +
@@ -132,18 +132,21 @@ TEST_F(AgentJournalRecordsTest, AnMqttPayloadIsOneTimedRecordWithTheTopicsDevice
 
   const std::vector<Record> records = read_journal();
   ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].type, 0x22);
-  const Bytes golden = {
-      0x7b, 0x68, 0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00,  // the agent's clock, u64 LE
-      0x05, 'd',  'e',  'v',  '-',  '7',               // the topic's device id
-  };
+  EXPECT_EQ(records[0].type, 0x62);
+  const Bytes golden = concat({
+      {0x7b, 0x68, 0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00},  // the agent's clock, u64 LE
+      {0x05, 'l', 'o', 'c', 'a', 'l'},                   // the input's name
+      {0x16, 0x00},                                      // the topic's length, u16 LE
+      bytes_of("devices/dev-7/readings"),
+  });
   EXPECT_EQ(records[0].bytes, concat({golden, bytes_of(payload)}));
 }
 
-// A start replays timed records (0x20 | format) with their receive time, untimed ones of earlier
-// versions (type = format, no time: replayed at the current time) and skips other types; records
-// that do not hold what their type says are counted as unparsable. The record's format, not the
-// input's, says how it is parsed.
+// A start replays topic records (0x60 | format) and the timed device records of earlier versions
+// (0x20 | format) with their receive time, untimed ones of yet earlier versions (type = format, no
+// time: replayed at the current time) and skips other types; records that do not hold what their
+// type says are counted as unparsable. The record's format, not the input's, says how it is
+// parsed; a topic record of an input no longer configured is parsed with its format's defaults.
 TEST_F(AgentJournalRecordsTest, AStartReplaysTheRecordsOfEveryVersion) {
   const std::int64_t now = clock_.now_ms();
   const std::int64_t long_ago = now - 30LL * 24 * 3600 * 1000;  // past the aggregator's bound
@@ -165,13 +168,32 @@ TEST_F(AgentJournalRecordsTest, AStartReplaysTheRecordsOfEveryVersion) {
     // Timed, received 30 days ago: its reading is stamped then and rejected as clock_past.
     append(0x22, concat({le64(static_cast<std::uint64_t>(long_ago)), device,
                          bytes_of("vibration value=3")}));
-    // Not payload records: an unknown type, a timed type of an unknown format.
+    // A topic record of an input the config no longer has: accepted, its device from the topic.
+    append(0x62, concat({le64(static_cast<std::uint64_t>(now)),
+                         {0x04},
+                         bytes_of("gone"),
+                         {0x16, 0x00},
+                         bytes_of("devices/dev-8/readings"),
+                         bytes_of("vibration value=6")}));
+    // Not payload records: an unknown type, a timed type of an unknown format, a topic type of
+    // an unknown format.
     append(0x05, concat({device, bytes_of("vibration value=4")}));
     append(0x25,
            concat({le64(static_cast<std::uint64_t>(now)), device, bytes_of("vibration value=5")}));
-    // Unparsable: a timed record shorter than its time, a device length past the end.
+    append(0x65, concat({le64(static_cast<std::uint64_t>(now)),
+                         {0x04},
+                         bytes_of("gone"),
+                         {0x00, 0x00},
+                         bytes_of("vibration value=7")}));
+    // Unparsable: a timed record shorter than its time, a device length past the end, a topic
+    // length past the end.
     append(0x22, Bytes{1, 2, 3, 4});
     append(0x02, concat({{0x09}, bytes_of("dev")}));
+    append(0x62, concat({le64(static_cast<std::uint64_t>(now)),
+                         {0x04},
+                         bytes_of("gone"),
+                         {0x40, 0x00},
+                         bytes_of("devices/dev-8")}));
     ASSERT_TRUE((*journal)->sync().ok());
   }
   auto port = testbed::pick_free_loopback_port();
@@ -183,11 +205,11 @@ TEST_F(AgentJournalRecordsTest, AStartReplaysTheRecordsOfEveryVersion) {
       "bind = \"127.0.0.1:" +
           std::to_string(*port) + "\"\n",
       "tcp://127.0.0.1:" + std::to_string(*uplink_port));
-  EXPECT_EQ(m("edgesketch_agent_journal_replayed_total"), 3);
-  EXPECT_EQ(m("edgesketch_agent_journal_replay_unparsable_total"), 2);
+  EXPECT_EQ(m("edgesketch_agent_journal_replayed_total"), 4);
+  EXPECT_EQ(m("edgesketch_agent_journal_replay_unparsable_total"), 3);
   ASSERT_TRUE(app_->start().ok());
   app_->stop(0);
-  EXPECT_EQ(m("edgesketch_agent_readings_accepted_total"), 2);
+  EXPECT_EQ(m("edgesketch_agent_readings_accepted_total"), 3);
   EXPECT_EQ(m("edgesketch_agent_readings_rejected_total{reason=\"clock_past\"}"), 1);
 }
 

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
 #include <string>
 
 namespace edgesketch::agent {
@@ -76,6 +78,35 @@ TEST(AgentConfigTest, PackagedExampleParses) {
   // The rules build an aggregator, and so does the self source's built-in rule.
   EXPECT_TRUE(Aggregator::create(aggregator_options(*c)).ok());
   EXPECT_TRUE(Aggregator::create(self_aggregator_options(*c)).ok());
+}
+
+// The commented inputs of packaging/agent.toml (Telegraf, Zigbee2MQTT, Tasmota, Shelly) parse
+// once uncommented: "# [[input]]" and its "# key = value" lines lose their "# ".
+TEST(AgentConfigTest, PackagedDeviceExamplesParseUncommented) {
+  std::ifstream f(std::string(ES_SOURCE_DIR) + "/packaging/agent.toml");
+  std::string line, inputs;
+  const std::regex section(R"(^# \[\[?([a-z_]+)\]\]?.*$)");
+  const std::regex setting(R"(^# [a-z_]+ = .*$)");
+  bool in_input = false;  // inside a commented [[input]] (the file comments out other examples)
+  std::smatch m;
+  while (std::getline(f, line)) {
+    if (std::regex_match(line, m, section)) {
+      in_input = m[1] == "input";
+      if (in_input) inputs += "[[input]]\n";
+    } else if (line.empty() || line[0] != '#') {
+      in_input = false;
+    } else if (in_input && std::regex_match(line, setting)) {
+      inputs += line.substr(2) + "\n";
+    }
+  }
+  auto c = parse_agent_config(kMinimal + inputs, "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string() << "\n" << inputs;
+  ASSERT_EQ(c->inputs.size(), 5u) << inputs;
+  EXPECT_EQ(c->inputs[1].device_tag, "host");
+  EXPECT_EQ(c->inputs[2].format, PayloadFormat::kJsonFields);
+  EXPECT_EQ(c->inputs[2].topics, (std::vector<std::string>{"zigbee2mqtt/+"}));
+  EXPECT_EQ(c->inputs[3].time_field, "Time");
+  EXPECT_EQ(c->inputs[4].format, PayloadFormat::kValue);
 }
 
 TEST(AgentConfigTest, MinimalConfigGetsDefaults) {
@@ -356,6 +387,81 @@ TEST(AgentConfigTest, EdgeProcessingErrorsNameTheKeyAndColumn) {
                    "[privacy]\ndrop_tags = [\"operator\"]\n[[filter]]\nwhere = "
                    "'operator =~ \"a.*\"'\n",
                "'filter[0].where': filter 'filter0': tag 'operator' is removed");
+}
+
+TEST(AgentConfigTest, FormatKeysOfTheInputs) {
+  auto c = parse_agent_config(kMinimal + R"(
+[[input]]
+name = "telegraf"
+type = "mqtt"
+format = "line"
+topics = ["telegraf/#"]
+device_tag = "host"
+[[input]]
+name = "zigbee"
+type = "mqtt"
+format = "json_fields"
+topic_template = "zigbee2mqtt/{device}"
+time_field = "last_seen"
+time_format = "unix_ms"
+strings = "ignore"
+[[input]]
+name = "shelly"
+type = "mqtt"
+format = "value"
+topic_template = "shellies/{device}/sensor/{metric}"
+)",
+                              "agent.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  ASSERT_EQ(c->inputs.size(), 4u);
+  EXPECT_EQ(c->inputs[0].device_tag, "device");
+  EXPECT_TRUE(c->inputs[0].topic_template.empty());
+  const InputConfig& line = c->inputs[1];
+  EXPECT_EQ(line.format, PayloadFormat::kLine);
+  EXPECT_EQ(line.device_tag, "host");
+  EXPECT_EQ(line.topics, (std::vector<std::string>{"telegraf/#"}));
+  const InputConfig& zigbee = c->inputs[2];
+  EXPECT_EQ(zigbee.format, PayloadFormat::kJsonFields);
+  EXPECT_EQ(zigbee.topic_template.text(), "zigbee2mqtt/{device}");
+  EXPECT_EQ(zigbee.topics, (std::vector<std::string>{"zigbee2mqtt/+"}));  // the template's
+  EXPECT_EQ(zigbee.time_field, "last_seen");
+  EXPECT_EQ(zigbee.time_format, TimeFormat::kUnixMs);
+  EXPECT_EQ(zigbee.strings, StringLeaves::kIgnore);
+  const ParserOptions po = parser_options(zigbee);
+  EXPECT_EQ(po.time_field, "last_seen");
+  EXPECT_EQ(po.topic_template.text(), "zigbee2mqtt/{device}");
+  const InputConfig& shelly = c->inputs[3];
+  EXPECT_EQ(shelly.format, PayloadFormat::kValue);
+  EXPECT_TRUE(shelly.topic_template.names_metric());
+  EXPECT_EQ(shelly.topics, (std::vector<std::string>{"shellies/+/sensor/+"}));
+}
+
+TEST(AgentConfigTest, FormatKeysThatDoNotFitAreErrors) {
+  const std::string mqtt = kMinimal + "[[input]]\ntype = \"mqtt\"\n";
+  expect_error(mqtt + "format = \"value\"\n",
+               "'input[1].format': \"value\" needs a topic_template");
+  expect_error(mqtt + "format = \"value\"\ntopic_template = \"s/{device}\"\n",
+               "needs a topic_template naming {device} and {metric}");
+  expect_error(mqtt + "format = \"json_fields\"\ntopic_template = \"z/{name}\"\n",
+               "'input[1].topic_template': must name {device}");
+  expect_error(mqtt + "format = \"line\"\ntopic_template = \"t/{device}/{metric}\"\n",
+               "{metric} names the metric of format = \"value\" payloads");
+  expect_error(mqtt + "topic_template = \"a/dev-{device}\"\n",
+               "'input[1].topic_template': topic template \"a/dev-{device}\"");
+  expect_error(mqtt + "device_tag = \"host\"\n",
+               "'input[1].device_tag': applies to format = \"line\" only, not \"nanopb\"");
+  expect_error(mqtt + "format = \"line\"\ndevice_tag = \"\"\n", "'input[1].device_tag'");
+  expect_error(mqtt + "strings = \"ignore\"\n", "'input[1].strings': applies to format");
+  expect_error(mqtt + "format = \"json_fields\"\nstrings = \"drop\"\n",
+               "'input[1].strings': must be \"labels\" or \"ignore\"");
+  expect_error(mqtt + "format = \"json_fields\"\ntime_format = \"unix_ms\"\n",
+               "'input[1].time_format': needs time_field");
+  expect_error(mqtt + "format = \"json_fields\"\ntime_field = \"t\"\ntime_format = \"iso\"\n",
+               "'input[1].time_format': must be");
+  expect_error(mqtt + "format = \"line\"\ntime_field = \"t\"\n", "'input[1].time_field': applies");
+  expect_error(kMinimal + "[[input]]\ntype = \"udp\"\ntopic_template = \"d/{device}\"\n",
+               "'input[1].topic_template': UDP datagrams have no topic");
+  expect_error(mqtt + "name = \"" + std::string(65, 'n') + "\"\n", "'input[1].name'");
 }
 
 TEST(AgentConfigTest, MissingFileIsNotFound) {

@@ -75,6 +75,20 @@ TEST(CliTest, CustomFleetWithRatesAndFaults) {
   EXPECT_EQ(c.faults.late_ms, 30'000);
 }
 
+TEST(CliTest, EveryFormatTheAgentReads) {
+  for (const auto& [name, want] :
+       std::vector<std::pair<std::string, SimFormat>>{{"line-fields", {PayloadFormat::kLine, true}},
+                                                      {"json-fields", {PayloadFormat::kJsonFields}},
+                                                      {"value", {PayloadFormat::kValue}}}) {
+    CliOutcome o = parse({"--dry-run", "--format", name});
+    ASSERT_TRUE(o.command.has_value()) << name;
+    EXPECT_EQ(std::get<SimCommand>(*o.command).run.format, want) << name;
+  }
+  CliOutcome o = parse({"--dry-run", "--format", "line-fields", "--message-lines", "250"});
+  ASSERT_TRUE(o.command.has_value());
+  EXPECT_EQ(std::get<SimCommand>(*o.command).run.message_lines, 250u);
+}
+
 TEST(CliTest, Truth) {
   CliOutcome o =
       parse({"truth", "--record", "r.rec", "--window", "10s", "--group-by", "site,line", "--metric",
@@ -107,6 +121,9 @@ TEST(CliTest, UsageErrorsExitWithTwo) {
       {"--dry-run", "--rate", "vibration=5000"},
       {"--dry-run", "--batch", "300"},
       {"--dry-run", "--format", "xml"},
+      {"--dry-run", "--format", "json_fields"},  // the agent's spelling, not the simulator's
+      {"--dry-run", "--format", "line", "--message-lines", "10"},
+      {"--dry-run", "--format", "line-fields", "--message-lines", "0"},
       {"--dry-run", "--duration", "forever"},
       {"--dry-run", "--dup-ratio", "1.5"},
       {"--dry-run", "--speed", "-1"},

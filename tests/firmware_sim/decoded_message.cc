@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgesketch.pb.h"
+#include "payload_format.h"
 #include "record_reader.h"
 
 namespace edgesketch::sim::test {
@@ -186,8 +187,130 @@ Result<DecodedMessage> decode_payload(PayloadFormat format, std::string_view pay
       return decode_json_payload(payload);
     case PayloadFormat::kLine:
       return decode_line_payload(payload);
+    case PayloadFormat::kJsonFields:
+    case PayloadFormat::kValue:
+      break;
   }
-  return bad("unknown format");
+  return bad("decode_payload: a message per row or reading (decode_sim_message)");
+}
+
+namespace {
+
+// One line-fields line: "iot,device=..,line=..,site=.. temperature=21.5,event=\"E001\" <ts>".
+Status decode_fields_line(std::string_view line, DecodedReadings& out) {
+  std::vector<std::string> sections = split_line_sections(line);
+  if (sections.size() != 3) return bad("line-fields: expected 'series fields timestamp'");
+  std::vector<std::string> series = split_unescaped(sections[0], ',');
+  if (series[0] != kLineFieldsMeasurement) return bad("line-fields: unexpected measurement");
+  std::string device;
+  for (std::size_t i = 1; i < series.size(); ++i) {
+    auto eq = series[i].find('=');
+    if (eq == std::string::npos) return bad("line-fields: tag without '='");
+    if (series[i].substr(0, eq) == "device") device = series[i].substr(eq + 1);
+  }
+  if (device.empty()) return bad("line-fields: no device tag");
+  std::int64_t ts = 0;
+  const std::string& t = sections[2];
+  auto [tend, tec] = std::from_chars(t.data(), t.data() + t.size(), ts);
+  if (tec != std::errc() || tend != t.data() + t.size()) return bad("line-fields: bad timestamp");
+  std::vector<std::pair<std::string, DecodedReading>> readings;
+  for (const std::string& field : split_unescaped(sections[1], ',')) {
+    auto eq = field.find('=');
+    if (eq == std::string::npos || eq == 0) return bad("line-fields: field without '='");
+    DecodedReading r;
+    r.metric = std::string(kLineFieldsMeasurement) + "_" + field.substr(0, eq);
+    r.ts_ms = ts;
+    const std::string_view v = std::string_view(field).substr(eq + 1);
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+      r.categorical = true;
+      r.label = std::string(v.substr(1, v.size() - 2));
+    } else {
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), r.value);
+      if (ec != std::errc() || end != v.data() + v.size()) return bad("line-fields: bad value");
+    }
+    readings.emplace_back(device, std::move(r));
+  }
+  out.readings.insert(out.readings.end(), readings.begin(), readings.end());
+  return Status();
+}
+
+std::string first_level(std::string_view topic) {
+  return std::string(topic.substr(0, topic.find('/')));
+}
+
+}  // namespace
+
+Result<DecodedReadings> decode_sim_message(SimFormat format, std::string_view topic,
+                                           std::string_view payload) {
+  DecodedReadings out;
+  if (format.line_fields) {
+    if (topic != kLineFieldsTopic) return bad("line-fields: unexpected topic");
+    if (payload.empty() || payload.back() != '\n') return bad("line-fields: must end with \\n");
+    std::size_t start = 0;
+    while (start < payload.size()) {
+      const std::size_t nl = payload.find('\n', start);
+      if (!decode_fields_line(payload.substr(start, nl - start), out).ok()) ++out.bad_lines;
+      start = nl + 1;
+    }
+    return out;
+  }
+  switch (format.payload) {
+    case PayloadFormat::kJsonFields: {
+      if (topic.find('/') != std::string_view::npos) return bad("json-fields: topic is <device>");
+      // Keys in the order sent (the record's row order).
+      nlohmann::ordered_json j =
+          nlohmann::ordered_json::parse(payload, nullptr, /*allow_exceptions=*/false);
+      if (j.is_discarded() || !j.is_object()) return bad("json-fields: not a JSON object");
+      auto seen = j.find(kJsonFieldsTimeKey);
+      if (seen == j.end() || !seen->is_number_integer()) return bad("json-fields: no last_seen");
+      for (const auto& [key, v] : j.items()) {
+        if (key == kJsonFieldsTimeKey) continue;
+        DecodedReading r;
+        r.metric = key;
+        r.ts_ms = seen->get<std::int64_t>();
+        if (v.is_string()) {
+          r.categorical = true;
+          r.label = v.get<std::string>();
+        } else if (v.is_number()) {
+          r.value = v.get<double>();
+        } else {
+          return bad("json-fields: a leaf neither number nor string");
+        }
+        out.readings.emplace_back(std::string(topic), std::move(r));
+      }
+      return out;
+    }
+    case PayloadFormat::kValue: {
+      const std::size_t slash = topic.find('/');
+      if (slash == std::string_view::npos || topic.find('/', slash + 1) != std::string_view::npos) {
+        return bad("value: topic is <device>/<metric>");
+      }
+      DecodedReading r;
+      r.metric = std::string(topic.substr(slash + 1));
+      if (payload.empty()) return bad("value: empty");
+      auto [end, ec] = std::from_chars(payload.data(), payload.data() + payload.size(), r.value);
+      if (ec != std::errc() || end != payload.data() + payload.size()) {
+        for (char c : payload) {
+          if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+            return bad("value: neither a number nor a printable label");
+          }
+        }
+        r.value = 0;
+        r.categorical = true;
+        r.label = std::string(payload);
+      }
+      out.readings.emplace_back(std::string(topic.substr(0, slash)), std::move(r));
+      return out;
+    }
+    default:
+      break;
+  }
+  ES_ASSIGN_OR_RETURN(DecodedMessage m, decode_payload(format.payload, payload));
+  if (m.device_id != first_level(topic) || topic != m.device_id + "/readings") {
+    return bad("topic " + std::string(topic) + " does not name device " + m.device_id);
+  }
+  for (DecodedReading& r : m.readings) out.readings.emplace_back(m.device_id, std::move(r));
+  return out;
 }
 
 Result<std::vector<DecodedMessage>> read_record_messages(const std::string& path,

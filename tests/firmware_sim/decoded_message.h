@@ -40,6 +40,19 @@ Result<DecodedMessage> decode_json_payload(std::string_view payload);
 Result<DecodedMessage> decode_line_payload(std::string_view payload);
 Result<DecodedMessage> decode_payload(PayloadFormat format, std::string_view payload);
 
+// The readings of one message of any simulator format, each with its device (a line-fields
+// message carries many devices), as a subscriber on `topic` (the levels after the prefix) reads
+// them: json-fields through nlohmann-json ("last_seen" the time), value from the topic and the
+// bare text (no time: ts_ms 0), line-fields line by line with the line parser above (metrics
+// iot_<field>). A line-fields line that does not decode is counted in bad_lines, not fatal; any
+// other undecodable message is an error.
+struct DecodedReadings {
+  std::vector<std::pair<std::string, DecodedReading>> readings;  // (device, reading)
+  std::size_t bad_lines = 0;
+};
+Result<DecodedReadings> decode_sim_message(SimFormat format, std::string_view topic,
+                                           std::string_view payload);
+
 // Every message of a record file, in order. with_batch_seq = false drops the counter (to compare
 // with line protocol).
 Result<std::vector<DecodedMessage>> read_record_messages(const std::string& path,

@@ -14,15 +14,15 @@
 
 namespace edgesketch::sim::test {
 
-// Keeps every payload in send order.
+// Keeps every payload in send order, with its topic (the levels after the prefix).
 class CapturingTransport final : public Transport {
  public:
   struct Sent {
-    std::string device_id;
+    std::string topic;
     std::string payload;
   };
-  Status send(std::string_view device_id, std::string_view payload) override {
-    sent.push_back(Sent{std::string(device_id), std::string(payload)});
+  Status send(std::string_view topic, std::string_view payload) override {
+    sent.push_back(Sent{std::string(topic), std::string(payload)});
     return Status();
   }
   Status finish() override { return Status(); }

@@ -3,6 +3,7 @@
 // shape DESIGN.md promises.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -36,7 +37,7 @@ std::vector<DecodedMessage> decode_all(const CapturingTransport& t, PayloadForma
       ++*undecodable;
       continue;
     }
-    EXPECT_EQ(d->device_id, s.device_id);
+    EXPECT_EQ(s.topic, d->device_id + "/readings");
     if (format == PayloadFormat::kLine) d->batch_seq.reset();
     out.push_back(std::move(d).value());
   }
@@ -88,6 +89,126 @@ INSTANTIATE_TEST_SUITE_P(AllFormats, FormatTest,
                          [](const auto& info) {
                            return std::string(payload_format_name(info.param));
                          });
+
+// The row and value formats: every reading sent, decoded with its device, in send order,
+// equals the record's, reading by reading (value sends no time: its readings compare without).
+void expect_sent_readings_equal_record(SimFormat format, const FaultOptions& faults,
+                                       const FleetOptions& fleet = test::small_fleet()) {
+  const std::string name(sim_format_name(format));
+  SCOPED_TRACE(name);
+  const std::string path = temp_path("sent-" + name + ".rec");
+  CapturingTransport t;
+  RunOptions run = fast_run();
+  run.format = format;
+  auto stats = test::simulate(fleet, faults, run, t, path);
+  ASSERT_TRUE(stats.ok()) << stats.status().to_string();
+  EXPECT_EQ(t.sent.size(), stats->messages_sent);
+  std::vector<std::pair<std::string, test::DecodedReading>> sent;
+  std::size_t undecodable = 0, bad_lines = 0;
+  for (const auto& m : t.sent) {
+    auto d = test::decode_sim_message(format, m.topic, m.payload);
+    if (!d.ok()) {
+      ++undecodable;
+      continue;
+    }
+    bad_lines += d->bad_lines;
+    sent.insert(sent.end(), d->readings.begin(), d->readings.end());
+  }
+  EXPECT_EQ(undecodable + bad_lines > 0, stats->malformed_messages > 0);
+  if (format.line_fields) {
+    EXPECT_EQ(bad_lines, stats->malformed_messages);
+  }
+  auto recorded = test::read_record_messages(path);
+  ASSERT_TRUE(recorded.ok()) << recorded.status().to_string();
+  std::vector<std::pair<std::string, test::DecodedReading>> want;
+  for (const auto& m : *recorded) {
+    for (test::DecodedReading r : m.readings) {
+      if (format.payload == PayloadFormat::kValue) r.ts_ms = 0;
+      want.emplace_back(m.device_id, std::move(r));
+    }
+  }
+  EXPECT_EQ(sent.size(), stats->readings_sent);
+  ASSERT_EQ(sent.size(), want.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    ASSERT_EQ(sent[i], want[i]) << "reading " << i << ": sent " << sent[i].first << " "
+                                << sent[i].second.metric << "@" << sent[i].second.ts_ms
+                                << ", recorded " << want[i].first << " " << want[i].second.metric
+                                << "@" << want[i].second.ts_ms;
+  }
+}
+
+class RowFormatTest : public ::testing::TestWithParam<SimFormat> {};
+
+TEST_P(RowFormatTest, SentReadingsDecodeToTheRecord) {
+  expect_sent_readings_equal_record(GetParam(), {});
+}
+
+TEST_P(RowFormatTest, SentReadingsDecodeToTheRecordUnderFaults) {
+  FaultOptions f;
+  f.skew_ratio = 0.5;
+  f.skew_ms = 5000;
+  f.duplicate_ratio = 0.1;
+  f.late_ratio = 0.05;
+  f.late_ms = 4000;
+  f.offline_ratio = 0.02;
+  f.offline_ms = 3000;
+  f.malformed_ratio = 0.1;
+  expect_sent_readings_equal_record(GetParam(), f);
+}
+
+INSTANTIATE_TEST_SUITE_P(RowFormats, RowFormatTest,
+                         ::testing::Values(SimFormat{PayloadFormat::kLine, true},
+                                           SimFormat{PayloadFormat::kJsonFields},
+                                           SimFormat{PayloadFormat::kValue}),
+                         [](const auto& info) {
+                           std::string n(sim_format_name(info.param));
+                           for (char& c : n) c = c == '-' ? '_' : c;
+                           return n;
+                         });
+
+TEST(SimFormatTest, NamesRoundTrip) {
+  for (std::string_view n : {"nanopb", "json", "line", "line-fields", "json-fields", "value"}) {
+    auto f = parse_sim_format(n);
+    ASSERT_TRUE(f.has_value()) << n;
+    EXPECT_EQ(sim_format_name(*f), n);
+  }
+  EXPECT_EQ(parse_sim_format("line-fields")->payload, PayloadFormat::kLine);
+  EXPECT_EQ(parse_sim_format("json-fields")->payload, PayloadFormat::kJsonFields);
+  EXPECT_FALSE(parse_sim_format("json_fields").has_value());  // the agent's spelling
+}
+
+// Four metrics at 1 Hz with one-second batches: every row carries all four, so every
+// line-fields line has four fields and one time, and a message packs --message-lines lines.
+TEST(SimFormatTest, LineFieldsPacksFourFieldLines) {
+  FleetOptions fleet = test::small_fleet();
+  fleet.rate_hz = {1.0, 1.0, 1.0, 1.0, 0.0};
+  fleet.devices = 200;
+  fleet.duration_ms = 10'000;
+  CapturingTransport t;
+  RunOptions run = fast_run();
+  run.format = SimFormat{PayloadFormat::kLine, true};
+  run.message_lines = 100;
+  auto stats = test::simulate(fleet, {}, run, t, "");
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->readings_sent, 200u * 10u * 4u);
+  std::size_t full = 0;
+  for (const auto& m : t.sent) {
+    EXPECT_EQ(m.topic, kLineFieldsTopic);
+    const auto lines =
+        static_cast<std::size_t>(std::count(m.payload.begin(), m.payload.end(), '\n'));
+    EXPECT_LE(lines, 100u);
+    full += lines == 100;
+    auto d = test::decode_sim_message(run.format, m.topic, m.payload);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->readings.size(), 4 * lines);
+    for (std::size_t i = 0; i < d->readings.size(); i += 4) {
+      EXPECT_EQ(d->readings[i].second.metric, "iot_temperature");
+      EXPECT_EQ(d->readings[i + 3].second.metric, "iot_vibration");
+      EXPECT_EQ(d->readings[i].second.ts_ms, d->readings[i + 3].second.ts_ms);
+    }
+  }
+  EXPECT_GE(full, 10u);
+}
 
 TEST(SimRunnerTest, StandardFleetHasTheDesignShape) {
   FleetOptions fleet = standard_fleet();
@@ -204,6 +325,27 @@ TEST(SimRunnerTest, SkewShiftsTimestampsButNotValues) {
     distinct_offsets.insert(*o.begin());
   }
   EXPECT_GT(distinct_offsets.size(), 6u);
+}
+
+TEST(SimRunnerTest, MalformedRowAndValuePayloadsAreRejected) {
+  FaultOptions f;
+  f.malformed_ratio = 1.0;
+  for (SimFormat format :
+       {SimFormat{PayloadFormat::kLine, true}, SimFormat{PayloadFormat::kJsonFields},
+        SimFormat{PayloadFormat::kValue}}) {
+    CapturingTransport t;
+    RunOptions run = fast_run();
+    run.format = format;
+    auto stats = test::simulate(test::small_fleet(), f, run, t, temp_path("malformed-rows.rec"));
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->readings_sent, 0u);
+    EXPECT_GT(stats->malformed_messages, 50u);
+    for (const auto& s : t.sent) {
+      auto d = test::decode_sim_message(format, s.topic, s.payload);
+      EXPECT_TRUE(!d.ok() || d->readings.empty())
+          << sim_format_name(format) << " decoded a malformed payload: " << s.payload;
+    }
+  }
 }
 
 TEST(SimRunnerTest, MalformedPayloadsAreRejectedByEveryDecoder) {
