@@ -54,6 +54,7 @@ Status sketch_output(eval::Vector& vec, const eval::Ctx& ctx, QueryResult& r) {
       const std::size_t buckets = h->positive_counts().size() + h->negative_counts().size() + 1;
       ES_RETURN_IF_ERROR(ctx.budget->charge_points(buckets));
       out.histograms.push_back(HistogramSample{ctx.t(i), *h});
+      agg = WindowAggregate();  // the result holds the copy: free the point as we go
     }
     if (!out.histograms.empty()) r.series.push_back(std::move(out));
   }
