@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "edgesketch/common/json_string.h"
+#include "edgesketch/query/native_histogram.h"
 
 namespace edgesketch::http {
 
@@ -58,7 +59,34 @@ void append_labels(std::string& out, const query::Labels& labels) {
   out += '}';
 }
 
+void append_native_histogram(std::string& out, const sketch::ExpHistogram& h) {
+  out += R"({"count":)";
+  append_sample_value(out, static_cast<double>(h.count()));
+  out += R"(,"sum":)";
+  append_sample_value(out, h.sum());
+  const auto buckets = query::native_buckets(h);
+  if (!buckets.empty()) {
+    out += R"(,"buckets":[)";
+    for (std::size_t i = 0; i < buckets.size(); ++i) {
+      const query::NativeBucket& b = buckets[i];
+      if (i) out += ',';
+      out += '[';
+      out += static_cast<char>('0' + static_cast<int>(b.rule));
+      out += ',';
+      append_sample_value(out, b.lower);
+      out += ',';
+      append_sample_value(out, b.upper);
+      out += ',';
+      append_sample_value(out, static_cast<double>(b.count));
+      out += ']';
+    }
+    out += ']';
+  }
+  out += '}';
+}
+
 namespace {
+
 void append_point(std::string& out, const query::Sample& s) {
   out += '[';
   append_timestamp(out, s.t_ms);
@@ -66,6 +94,28 @@ void append_point(std::string& out, const query::Sample& s) {
   append_sample_value(out, s.value);
   out += ']';
 }
+
+void append_point(std::string& out, const query::HistogramSample& s) {
+  out += '[';
+  append_timestamp(out, s.t_ms);
+  out += ',';
+  append_native_histogram(out, s.histogram);
+  out += ']';
+}
+
+// `"key":[p,p,...]`.
+template <class Point>
+void append_points(std::string& out, std::string_view key, const std::vector<Point>& points) {
+  out += '"';
+  out += key;
+  out += R"(":[)";
+  for (std::size_t k = 0; k < points.size(); ++k) {
+    if (k) out += ',';
+    append_point(out, points[k]);
+  }
+  out += ']';
+}
+
 }  // namespace
 
 std::string encode_query_result(const query::QueryResult& r) {
@@ -89,19 +139,32 @@ std::string encode_query_result(const query::QueryResult& r) {
       break;
     case query::ResultType::kVector:
     case query::ResultType::kMatrix: {
+      // As Prometheus: a vector element has "value" or "histogram", a matrix series "values"
+      // and then "histograms".
       const bool matrix = r.type == query::ResultType::kMatrix;
       out += '[';
       for (std::size_t i = 0; i < r.series.size(); ++i) {
+        const query::ResultSeries& s = r.series[i];
+        const bool histograms = !s.histograms.empty();
         if (i) out += ',';
         out += R"({"metric":)";
-        append_labels(out, r.series[i].labels);
-        out += matrix ? R"(,"values":[)" : R"(,"value":)";
-        for (std::size_t k = 0; k < r.series[i].samples.size(); ++k) {
-          if (k) out += ',';
-          append_point(out, r.series[i].samples[k]);
-          if (!matrix) break;
+        append_labels(out, s.labels);
+        if (matrix) {
+          if (!s.samples.empty() || !histograms) {
+            out += ',';
+            append_points(out, "values", s.samples);
+          }
+          if (histograms) {
+            out += ',';
+            append_points(out, "histograms", s.histograms);
+          }
+        } else if (histograms) {
+          out += R"(,"histogram":)";
+          append_point(out, s.histograms.front());
+        } else {
+          out += R"(,"value":)";
+          if (!s.samples.empty()) append_point(out, s.samples.front());
         }
-        if (matrix) out += ']';
         out += '}';
       }
       out += ']';

@@ -130,8 +130,12 @@ Result<Value> Evaluator::eval_node(const Aggregate& a, const Expr&, const ScanFi
     if (auto* s = std::get_if<Scalar>(&p)) param = std::move(*s);
     if (auto* s = std::get_if<String>(&p)) label = std::move(s->s);
   }
-  ScanFields arg_want = want;
-  arg_want.quantile.reset();  // the sketches are combined before any quantile
+  // Only `sum` keeps sketches (combined before any quantile); the others need none of them.
+  ScanFields arg_want;
+  if (a.op == AggregateOp::kSum) {
+    arg_want = want;
+    arg_want.quantile.reset();
+  }
   ES_ASSIGN_OR_RETURN(Vector in, eval_vector(*a.arg, arg_want));
   if (in.sketch && !in.empty()) return aggregate_sketches(a, std::move(in));
   switch (a.op) {

@@ -20,14 +20,45 @@ namespace {
 using eval::kTooManySamples;
 using sketch::WindowAggregate;
 
-Status sketch_output_error(const eval::Vector& v) {
-  const auto name = v.sketches.empty() ? std::string_view("?")
-                                       : label_value(v.sketches.front().labels, kMetricNameLabel);
+// A sketch-valued result is returned as the histograms of its points.
+const ScanFields kResultFields{.histogram = true};
+
+// A sketch-valued result none of whose points keeps a histogram (a metric whose rule keeps only
+// a HyperLogLog or a top-K summary): nothing to return as a native histogram.
+Status no_histogram_error(const Labels& labels) {
+  const std::string_view name = label_value(labels, kMetricNameLabel);
+  const std::string_view m = name.empty() ? std::string_view("m") : name;
   return Status::invalid_argument(fmt::format(
-      "series {} hold sketches, which cannot be returned as numbers: select {}_count, {}_sum, "
-      "{}_min or {}_max, or use histogram_quantile(φ, …), distinct_count(…) or topk_items(k, …)",
-      v.sketches.empty() ? std::string("?") : labels_to_string(v.sketches.front().labels), name,
-      name, name, name));
+      "series {} hold sketches without a histogram, which cannot be returned: select {}_count, "
+      "{}_sum, {}_min or {}_max, or use distinct_count(…) or topk_items(k, …)",
+      labels_to_string(labels), m, m, m, m));
+}
+
+// The histograms of a sketch-valued result, each charged as its buckets' worth of samples.
+Status sketch_output(eval::Vector& vec, const eval::Ctx& ctx, QueryResult& r) {
+  // Points without a histogram are left out; none with one at all is an error (unless there
+  // are no points).
+  const eval::SketchSeries* with_points = nullptr;
+  bool any_histogram = false;
+  for (const auto& s : vec.sketches) {
+    if (!s.points.empty() && with_points == nullptr) with_points = &s;
+    for (const auto& p : s.points) any_histogram |= p.second.histogram() != nullptr;
+  }
+  if (with_points != nullptr && !any_histogram) return no_histogram_error(with_points->labels);
+  for (auto& s : vec.sketches) {
+    ResultSeries out;
+    out.labels = std::move(s.labels);
+    for (auto& [i, agg] : s.points) {
+      const sketch::ExpHistogram* h = agg.histogram();
+      if (h == nullptr) continue;
+      const std::size_t buckets = h->positive_counts().size() + h->negative_counts().size() + 1;
+      ES_RETURN_IF_ERROR(ctx.budget->charge_points(buckets));
+      out.histograms.push_back(HistogramSample{ctx.t(i), *h});
+      agg = WindowAggregate();  // the result holds the copy: free the point as we go
+    }
+    if (!out.histograms.empty()) r.series.push_back(std::move(out));
+  }
+  return Status();
 }
 
 void sort_series(std::vector<ResultSeries>& s) {
@@ -76,8 +107,8 @@ Result<QueryResult> finish(eval::Value v, const eval::Ctx& ctx) {
     return r;
   }
   eval::Vector& vec = std::get<eval::Vector>(v);
-  if (vec.sketch && !vec.empty()) return sketch_output_error(vec);
   r.type = ctx.instant ? ResultType::kVector : ResultType::kMatrix;
+  if (vec.sketch) ES_RETURN_IF_ERROR(sketch_output(vec, ctx, r));
   for (auto& f : vec.floats) {
     ResultSeries out;
     out.labels = std::move(f.labels);
@@ -126,7 +157,7 @@ Result<QueryResult> QueryEngine::instant(std::string_view tenant, const Expr& ex
   ctx.options = &options_;
   ctx.budget = &budget;
   eval::Evaluator ev(source_, ctx);
-  ES_ASSIGN_OR_RETURN(eval::Value v, ev.eval(expr, ScanFields{}));
+  ES_ASSIGN_OR_RETURN(eval::Value v, ev.eval(expr, kResultFields));
   return finish(std::move(v), ctx);
 }
 
@@ -154,7 +185,7 @@ Result<QueryResult> QueryEngine::range(std::string_view tenant, const Expr& expr
   ctx.options = &options_;
   ctx.budget = &budget;
   eval::Evaluator ev(source_, ctx);
-  ES_ASSIGN_OR_RETURN(eval::Value v, ev.eval(expr, ScanFields{}));
+  ES_ASSIGN_OR_RETURN(eval::Value v, ev.eval(expr, kResultFields));
   return finish(std::move(v), ctx);
 }
 

@@ -17,9 +17,21 @@ std::size_t estimate_bytes(const std::vector<ResultSeries>& series) {
   std::size_t bytes = 128;
   for (const auto& s : series) {
     bytes += sizeof(ResultSeries) + s.samples.size() * sizeof(Sample);
+    for (const auto& h : s.histograms)
+      bytes += sizeof(HistogramSample::t_ms) + h.histogram.memory_bytes();
     for (const auto& l : s.labels) bytes += sizeof(Label) + l.name.size() + l.value.size();
   }
   return bytes;
+}
+
+// Appends the points of `from` with a time in [lo, hi] to `to`.
+void append_points(const ResultSeries& from, std::int64_t lo, std::int64_t hi, ResultSeries& to) {
+  for (const auto& p : from.samples) {
+    if (p.t_ms >= lo && p.t_ms <= hi) to.samples.push_back(p);
+  }
+  for (const auto& p : from.histograms) {
+    if (p.t_ms >= lo && p.t_ms <= hi) to.histograms.push_back(p);
+  }
 }
 
 }  // namespace
@@ -177,14 +189,20 @@ Result<QueryResult> RangeQueryCache::query_impl(const RangeQueryKey& key, std::i
     const std::int64_t run_start = (first_j + static_cast<std::int64_t>(i)) * extent;
     const std::int64_t run_end = (first_j + static_cast<std::int64_t>(j)) * extent - step;
     ES_ASSIGN_OR_RETURN(QueryResult r, evaluate(run_start, run_end));
-    for (auto& s : r.series) {
+    // The piece of a series in the extent of a point at t (nullptr outside the run).
+    auto piece = [&](const ResultSeries& s, std::int64_t t) -> ResultSeries* {
+      const auto idx = static_cast<std::size_t>(floor_div(t, extent) - first_j);
+      if (idx < i || idx >= j) return nullptr;
+      auto& part = parts[idx];
+      if (part.empty() || part.back().labels != s.labels) part.push_back(ResultSeries{s.labels});
+      return &part.back();
+    };
+    for (const auto& s : r.series) {
       for (const auto& sample : s.samples) {
-        const auto idx = static_cast<std::size_t>(floor_div(sample.t_ms, extent) - first_j);
-        if (idx < i || idx >= j) continue;
-        auto& part = parts[idx];
-        if (part.empty() || part.back().labels != s.labels)
-          part.push_back(ResultSeries{s.labels, {}});
-        part.back().samples.push_back(sample);
+        if (ResultSeries* p = piece(s, sample.t_ms)) p->samples.push_back(sample);
+      }
+      for (const auto& h : s.histograms) {
+        if (ResultSeries* p = piece(s, h.t_ms)) p->histograms.push_back(h);
       }
     }
     {
@@ -209,20 +227,17 @@ Result<QueryResult> RangeQueryCache::query_impl(const RangeQueryKey& key, std::i
     i = j;
   }
   // Assemble the requested range.
-  std::map<Labels, std::vector<Sample>> merged;
+  std::map<Labels, ResultSeries> merged;
   for (auto& part : parts) {
-    for (auto& s : part) {
-      auto& dst = merged[s.labels];
-      for (const auto& sample : s.samples) {
-        if (sample.t_ms >= start_ms && sample.t_ms <= last_t) dst.push_back(sample);
-      }
-    }
+    for (auto& s : part) append_points(s, start_ms, last_t, merged[s.labels]);
   }
   QueryResult out;
   out.type = ResultType::kMatrix;
   out.t_ms = start_ms;
-  for (auto& [labels, samples] : merged) {
-    if (!samples.empty()) out.series.push_back(ResultSeries{labels, std::move(samples)});
+  for (auto& [labels, series] : merged) {
+    if (series.samples.empty() && series.histograms.empty()) continue;
+    series.labels = labels;
+    out.series.push_back(std::move(series));
   }
   return out;
 }

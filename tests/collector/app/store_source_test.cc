@@ -4,6 +4,8 @@
 // per-series evaluation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -122,6 +124,26 @@ class StoreSourceTest : public ::testing::TestWithParam<bool> {
         EXPECT_NEAR(x.value, y.value, 1e-12 * std::max(1.0, std::abs(y.value)))
             << what << " at " << x.t_ms;
       }
+      ASSERT_EQ(a.series[i].histograms.size(), b.series[i].histograms.size()) << what;
+      for (std::size_t k = 0; k < a.series[i].histograms.size(); ++k) {
+        const auto& x = a.series[i].histograms[k];
+        const auto& y = b.series[i].histograms[k];
+        EXPECT_EQ(x.t_ms, y.t_ms) << what;
+        EXPECT_EQ(x.histogram.count(), y.histogram.count()) << what << " at " << x.t_ms;
+        EXPECT_EQ(x.histogram.scale(), y.histogram.scale()) << what << " at " << x.t_ms;
+        EXPECT_EQ(x.histogram.zero_count(), y.histogram.zero_count()) << what;
+        EXPECT_EQ(x.histogram.positive_offset(), y.histogram.positive_offset()) << what;
+        EXPECT_TRUE(
+            std::ranges::equal(x.histogram.positive_counts(), y.histogram.positive_counts()))
+            << what << " at " << x.t_ms;
+        EXPECT_EQ(x.histogram.negative_offset(), y.histogram.negative_offset()) << what;
+        EXPECT_TRUE(
+            std::ranges::equal(x.histogram.negative_counts(), y.histogram.negative_counts()))
+            << what << " at " << x.t_ms;
+        EXPECT_NEAR(x.histogram.sum(), y.histogram.sum(),
+                    1e-12 * std::max(1.0, std::abs(y.histogram.sum())))
+            << what << " at " << x.t_ms;
+      }
     }
   }
 
@@ -153,6 +175,10 @@ const char* const kQueries[] = {
     "max by (site) (vibration_count)",
     "vibration_max{site=\"s1\", device=\"d2\"}",
     "sum by (site) (vibration_count[30s])",
+    // Sketch-valued results: the merged histograms.
+    "sum by (site) (vibration)",
+    "vibration{site=\"s1\", line=\"l2\"}",
+    "sum without (device) (vibration[30s])",
 };
 
 TEST_P(StoreSourceTest, AnswersEqualTheReferenceSource) {

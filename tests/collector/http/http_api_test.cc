@@ -227,9 +227,21 @@ TEST_F(HttpApiTest, ErrorsLikePrometheus) {
   EXPECT_EQ(time->status, 400);
   EXPECT_EQ(time->body, R"({"status":"error","errorType":"bad_data","error":"invalid parameter )"
                         R"(\"time\": cannot parse \"yesterday\" to a valid timestamp"})");
-  auto sketch = get("/api/v1/query?query=vibration&time=" + std::to_string(kT0 / 1000 + 110));
+  // Sketch series are native histograms; sketches without a histogram have nothing to return.
+  const std::string at = "&time=" + std::to_string(kT0 / 1000 + 110);
+  auto sketch = get("/api/v1/query?query=vibration" + at);
   ASSERT_TRUE(sketch);
-  EXPECT_EQ(sketch->status, 400);
+  EXPECT_EQ(sketch->status, 200);
+  EXPECT_NE(sketch->body.find(R"("histogram":[1700000090,{"count":")"), std::string::npos)
+      << sketch->body;
+  auto no_histogram = get("/api/v1/query?query=secret" + at, "tok-other");
+  ASSERT_TRUE(no_histogram);
+  EXPECT_EQ(no_histogram->status, 400);
+  EXPECT_EQ(no_histogram->body,
+            R"({"status":"error","errorType":"bad_data","error":"series {__name__=\"secret\", )"
+            R"(site=\"s1\"} hold sketches without a histogram, which cannot be returned: select )"
+            R"(secret_count, secret_sum, secret_min or secret_max, or use distinct_count(…) or )"
+            R"J(topk_items(k, …)"})J");
   auto series = get("/api/v1/series");
   ASSERT_TRUE(series);
   EXPECT_EQ(series->body,

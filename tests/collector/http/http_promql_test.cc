@@ -1,6 +1,7 @@
 // The PromQL language over the HTTP API: result types and their encoding (an ordered topk, a
-// subquery's matrix), errors and their codes (parse and type errors 400 bad_data, evaluation
-// errors 422 execution), and the range query cache with offsets and @.
+// subquery's matrix, sketch-valued results as native histograms), errors and their codes (parse and
+// type errors 400 bad_data, evaluation errors 422 execution), and the range query cache with
+// offsets and @.
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 
 #include "collector/query_test_data.h"
 #include "edgesketch/http/http_server.h"
+#include "edgesketch/http/prom_json.h"
 #include "edgesketch/testbed/daemon_process.h"
 
 namespace edgesketch::http {
@@ -152,6 +154,62 @@ TEST_F(HttpPromqlTest, NegativeOffsetsSeeDataThatArrivesLater) {
   EXPECT_EQ(after.body, fmt::format(R"({{"status":"success","data":{{"resultType":"matrix",)"
                                     R"("result":[{{"metric":{{}},"values":[[{},"5"]]}}]}}}})",
                                     last));
+}
+
+// The native histogram of the windows w0..w1 of the devices `pick` accepts, as the API writes it.
+template <typename Pick>
+std::string histogram_json(Pick pick, int w0, int w1) {
+  sketch::WindowAggregate acc(query::testing::full_spec());
+  for (int s = 1; s <= 2; ++s)
+    for (int l = 1; l <= 2; ++l)
+      for (int d = 1; d <= 2; ++d)
+        for (int w = w0; w <= w1; ++w)
+          if (pick(s, l, d)) {
+            EXPECT_TRUE(acc.merge(query::testing::make_window(s, l, d, w)).ok());
+          }
+  std::string out;
+  append_native_histogram(out, *acc.histogram());
+  return out;
+}
+
+// Sketch-valued results are native histograms: "histogram" in a vector, "histograms" in a matrix,
+// from the cache as from a fresh evaluation.
+TEST_F(HttpPromqlTest, SketchResultsAreNativeHistograms) {
+  auto one = instant(R"(vibration{site="s1", line="l1", device="d1"})", kLast);
+  EXPECT_EQ(one.status, 200);
+  const std::string h111 = histogram_json([](int s, int l, int d) { return s + l + d == 3; }, 0,
+                                          query::testing::kWindows - 1);
+  // 60 readings (111 · (w + 1) · 1.5 + i / 4 for 12 windows and i = 0..4) adding up to 64965.
+  EXPECT_EQ(h111.rfind(R"({"count":"60","sum":"64965","buckets":[[0,")", 0), 0u) << h111;
+  EXPECT_EQ(one.body, R"({"status":"success","data":{"resultType":"vector","result":[)"
+                      R"({"metric":{"__name__":"vibration","device":"d1","line":"l1","site":"s1"},)"
+                      R"("histogram":[1700000100,)" +
+                          h111 + "]}]}}");
+
+  auto site = [](int n) { return [n](int s, int, int) { return s == n; }; };
+  const std::string expected =
+      R"({"status":"success","data":{"resultType":"matrix","result":[)"
+      R"({"metric":{"site":"s1"},"histograms":[[1700000040,)" +
+      histogram_json(site(1), 0, 5) + "],[1700000100," + histogram_json(site(1), 6, 11) +
+      R"(]]},{"metric":{"site":"s2"},"histograms":[[1700000040,)" + histogram_json(site(2), 0, 5) +
+      "],[1700000100," + histogram_json(site(2), 6, 11) + "]]}]}}";
+  auto fresh = range("sum by (site) (vibration)", kT0s, kLast, 60);
+  EXPECT_EQ(fresh.status, 200);
+  EXPECT_EQ(fresh.body, expected);
+  const auto before = cache_.stats();
+  auto cached = range("sum by (site) (vibration)", kT0s, kLast, 60);
+  EXPECT_EQ(cached.body, expected);
+  EXPECT_EQ(cache_.stats().rendered_hits, before.rendered_hits + 1);
+  // Another range over the same extents: assembled from them.
+  auto part = range("sum by (site) (vibration)", kT0s + 60, kLast, 60);
+  EXPECT_EQ(cache_.stats().misses, before.misses);
+  EXPECT_EQ(part.body, R"({"status":"success","data":{"resultType":"matrix","result":[)"
+                       R"({"metric":{"site":"s1"},"histograms":[[1700000040,)" +
+                           histogram_json(site(1), 0, 5) + "],[1700000100," +
+                           histogram_json(site(1), 6, 11) +
+                           R"(]]},{"metric":{"site":"s2"},"histograms":[[1700000040,)" +
+                           histogram_json(site(2), 0, 5) + "],[1700000100," +
+                           histogram_json(site(2), 6, 11) + "]]}]}}");
 }
 
 }  // namespace

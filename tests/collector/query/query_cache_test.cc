@@ -202,5 +202,57 @@ TEST(QueryCache, UnalignedQueriesBypassAndBytesAreBounded) {
   EXPECT_GT(s.evictions, 0u);
 }
 
+// Histogram series (sketch-valued results) are cut into extents and assembled like float series.
+TEST(QueryCache, HistogramSeriesAreCachedLikeFloats) {
+  FakeClock clock(1'000'000'000'000);
+  RangeQueryCacheOptions o;
+  o.steps_per_extent = 10;
+  RangeQueryCache cache(o, clock);
+  // Two series of histograms: at t, `a` holds the value t / step once, `b` twice.
+  int calls = 0;
+  auto histogram_at = [](std::int64_t t, std::uint64_t n) {
+    sketch::ExpHistogram h;
+    h.add(static_cast<double>(t / kStep), n);
+    return h;
+  };
+  auto eval = [&](std::int64_t start, std::int64_t end) -> Result<QueryResult> {
+    ++calls;
+    QueryResult r;
+    r.type = ResultType::kMatrix;
+    for (std::uint64_t n : {1, 2}) {
+      ResultSeries s;
+      s.labels = {{"a", n == 1 ? "a" : "b"}};
+      for (std::int64_t t = start; t <= end; t += kStep) {
+        s.histograms.push_back(HistogramSample{t, histogram_at(t, n)});
+      }
+      r.series.push_back(std::move(s));
+    }
+    return r;
+  };
+  const std::int64_t start = 600'000'000'000;
+  auto first = cache.query(key(), start + 3 * kStep, start + 25 * kStep, eval);
+  ASSERT_TRUE(first.ok());
+  auto again = cache.query(key(), start + 5 * kStep, start + 20 * kStep, eval);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(calls, 1);  // the second from the cache
+  for (const QueryResult* r : {&*first, &*again}) {
+    const std::int64_t lo = r == &*first ? start + 3 * kStep : start + 5 * kStep;
+    const std::int64_t hi = r == &*first ? start + 25 * kStep : start + 20 * kStep;
+    ASSERT_EQ(r->series.size(), 2u);
+    for (std::uint64_t n : {1, 2}) {
+      const ResultSeries& s = r->series[n - 1];
+      EXPECT_TRUE(s.samples.empty());
+      ASSERT_EQ(s.histograms.size(), static_cast<std::size_t>((hi - lo) / kStep + 1));
+      for (std::size_t i = 0; i < s.histograms.size(); ++i) {
+        const std::int64_t t = lo + static_cast<std::int64_t>(i) * kStep;
+        EXPECT_EQ(s.histograms[i].t_ms, t);
+        EXPECT_EQ(s.histograms[i].histogram, histogram_at(t, n));
+      }
+    }
+  }
+  // The cache's byte estimate counts the histograms.
+  EXPECT_GT(cache.stats().bytes, 3u * 2 * 10 * sizeof(sketch::ExpHistogram));
+}
+
 }  // namespace
 }  // namespace edgesketch::query

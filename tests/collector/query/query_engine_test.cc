@@ -301,11 +301,60 @@ TEST_F(QueryEngineTest, DistinctCountAndTopkItems) {
   EXPECT_FALSE(instant("topk_items(1.5, vibration)", t_last_).ok());
 }
 
-TEST_F(QueryEngineTest, SketchesAreNotNumbers) {
-  auto r = instant("vibration", t_last_);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("vibration_count"), std::string::npos);
+// A sketch-valued result returns the histograms of its points (the HTTP API writes them as
+// native histograms); what the data model does not define stays an error.
+TEST_F(QueryEngineTest, SketchResultsAreHistograms) {
+  auto one = instant("vibration{site=\"s1\", line=\"l2\", device=\"d1\"}", t_last_);
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_EQ(one->type, ResultType::kVector);
+  ASSERT_EQ(one->series.size(), 1u);
+  EXPECT_EQ(one->series[0].labels, testing::device_labels(1, 2, 1));
+  EXPECT_TRUE(one->series[0].samples.empty());
+  ASSERT_EQ(one->series[0].histograms.size(), 1u);
+  EXPECT_EQ(one->series[0].histograms[0].t_ms, t_last_);
+  auto d121 = [](int s, int l, int d) { return s == 1 && l == 2 && d == 1; };
+  EXPECT_EQ(one->series[0].histograms[0].histogram, *merged(d121, 0, kWindows - 1).histogram());
+
+  // A range query: per site, each point the merge of the windows ending in its step.
+  auto r = range("sum by (site) (vibration)", kT0, kT0 + 120'000, 60'000);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->type, ResultType::kMatrix);
+  ASSERT_EQ(r->series.size(), 2u);
+  for (int s = 1; s <= 2; ++s) {
+    const auto& series = r->series[static_cast<std::size_t>(s - 1)];
+    EXPECT_EQ(series.labels, (Labels{{"site", numbered("s", s)}}));
+    ASSERT_EQ(series.histograms.size(), 2u);  // nothing ends in (kT0 − 60 s, kT0]
+    auto site = [s](int site, int, int) { return site == s; };
+    EXPECT_EQ(series.histograms[0].t_ms, kT0 + 60'000);
+    EXPECT_EQ(series.histograms[0].histogram, *merged(site, 0, 5).histogram());
+    EXPECT_EQ(series.histograms[1].t_ms, kT0 + 120'000);
+    EXPECT_EQ(series.histograms[1].histogram, *merged(site, 6, 11).histogram());
+  }
+
+  // Sketches pass through set operators, offset, @ and label_replace.
+  auto all = [](int, int, int) { return true; };
+  const auto whole = *merged(all, 0, kWindows - 1).histogram();
+  for (const char* q : {"sum(vibration)", "sum(nothing) or sum(vibration)",
+                        "sum(vibration @ end())", "sum(vibration and vibration_max > 0)",
+                        "sum(label_replace(vibration, \"x\", \"y\", \"\", \"\"))"}) {
+    auto h = instant(q, t_last_);
+    ASSERT_TRUE(h.ok()) << q << ": " << h.status().message();
+    ASSERT_EQ(h->series.size(), 1u) << q;
+    ASSERT_EQ(h->series[0].histograms.size(), 1u) << q;
+    EXPECT_EQ(h->series[0].histograms[0].histogram, whole) << q;
+  }
+  auto later = instant("sum(vibration offset 1m)", t_last_ + 60'000);
+  ASSERT_TRUE(later.ok());
+  ASSERT_EQ(later->series.size(), 1u);
+  EXPECT_EQ(later->series[0].histograms[0].histogram, whole);
+
+  // Sketches without a histogram have nothing to return.
+  auto no_hist = engine_.instant("other", **parse_promql("secret"), t_last_, {});
+  ASSERT_FALSE(no_hist.ok());
+  EXPECT_EQ(no_hist.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(no_hist.status().message().find("secret_count"), std::string::npos)
+      << no_hist.status().message();
+
   EXPECT_FALSE(instant("vibration + 1", t_last_).ok());
   EXPECT_FALSE(instant("max(vibration)", t_last_).ok());
   EXPECT_FALSE(instant("histogram_quantile(0.5, vibration_count)", t_last_).ok());
@@ -313,6 +362,31 @@ TEST_F(QueryEngineTest, SketchesAreNotNumbers) {
   auto empty = instant("histogram_quantile(0.5, nothing)", t_last_);
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->series.empty());
+  for (const char* q : {"vibration and vibration_max > 1e9", "nothing", "sum(nothing)"}) {
+    auto none = instant(q, t_last_);
+    ASSERT_TRUE(none.ok()) << q << ": " << none.status().message();
+    EXPECT_TRUE(none->series.empty()) << q;
+  }
+}
+
+// The buckets of a returned histogram count as samples against the samples limit.
+TEST_F(QueryEngineTest, HistogramBucketsCountAsSamples) {
+  auto r = instant("vibration", t_last_);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::size_t buckets = 0;
+  for (const auto& s : r->series) {
+    const auto& h = s.histograms.at(0).histogram;
+    buckets += h.positive_counts().size() + h.negative_counts().size() + 1;
+  }
+  const std::size_t scanned = r->series.size();  // one step point per series
+  QueryLimits enough;
+  enough.max_points = scanned + buckets;
+  EXPECT_TRUE(instant("vibration", t_last_, enough).ok());
+  QueryLimits short_by_one = enough;
+  short_by_one.max_points -= 1;
+  auto over = instant("vibration", t_last_, short_by_one);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), StatusCode::kResourceExhausted);
 }
 
 TEST_F(QueryEngineTest, NameMatchersSeeAllViews) {

@@ -1,5 +1,6 @@
 // JSON in the exact format of the Prometheus HTTP API: string sample values, float-second
-// timestamps with at most millisecond digits, "NaN"/"+Inf"/"-Inf", sorted label maps.
+// timestamps with at most millisecond digits, "NaN"/"+Inf"/"-Inf", sorted label maps, native
+// histograms for sketch-valued results.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,11 @@ void append_timestamp(std::string& out, std::int64_t t_ms);
 void append_sample_value(std::string& out, double v);
 // `{"name":"value",...}` in label order.
 void append_labels(std::string& out, const query::Labels& labels);
+// A histogram as Prometheus writes a native histogram of the same schema (its
+// jsonutil.MarshalHistogram): `{"count":"<n>","sum":"<s>","buckets":[[rule,"lower","upper",
+// "count"],...]}`, numbers as append_sample_value(), the non-empty buckets of
+// query::native_buckets() (no "buckets" key when there is none).
+void append_native_histogram(std::string& out, const sketch::ExpHistogram& h);
 
 // {"status":"success","data":{"resultType":...,"result":...}}
 std::string encode_query_result(const query::QueryResult& r);

@@ -23,8 +23,8 @@ namespace edgesketch::query {
 struct QueryLimits {
   // Series selected by all selectors of one query together.
   std::size_t max_series = 10'000;
-  // Samples loaded or produced by one query: stored step points read plus float points
-  // materialized (series × steps).
+  // Samples loaded or produced by one query: stored step points read, float points
+  // materialized (series × steps), and the buckets of the histograms a result returns.
   std::size_t max_points = 20'000'000;
 };
 
@@ -50,15 +50,26 @@ struct Sample {
   double value = 0;
 };
 
+// A point of a sketch-valued series: the histogram of its merged aggregate (written as a
+// Prometheus native histogram, native_histogram.h).
+struct HistogramSample {
+  std::int64_t t_ms = 0;
+  sketch::ExpHistogram histogram;
+};
+
+// A series holds float samples or histogram samples, never both.
 struct ResultSeries {
   Labels labels;
-  std::vector<Sample> samples;  // increasing t_ms
+  std::vector<Sample> samples;              // increasing t_ms
+  std::vector<HistogramSample> histograms;  // increasing t_ms
 };
 
 // An evaluated query. kScalar: series[0] holds one sample (empty labels). kVector: each series
-// holds one sample. kMatrix: series hold one or more samples (a range query, or a subquery at the
-// top of an instant query). kString: string_value at t_ms. Series are sorted by labels, except
-// an instant vector that sort(), sort_desc(), topk() or bottomk() ordered (as Prometheus).
+// holds one sample or one histogram. kMatrix: series hold one or more samples or histograms (a
+// range query, or a subquery at the top of an instant query). kString: string_value at t_ms.
+// Series are sorted by labels, except an instant vector that sort(), sort_desc(), topk() or
+// bottomk() ordered (as Prometheus). A sketch-valued result (`m`, `sum by (site) (m)`) gives
+// the histograms of its points; points whose aggregate keeps no histogram are left out.
 struct QueryResult {
   ResultType type = ResultType::kVector;
   std::vector<ResultSeries> series;
@@ -87,8 +98,10 @@ class QueryEngine {
   // Evaluates `expr` at t_ms: each selector point merges the windows [ws, ws + w) whose END
   // ws + w lies in (t − lookback, t], or in (t − range, t] for `m[range]`. Errors:
   // kInvalidArgument for what the data model does not define (arithmetic on sketch-valued
-  // series, …), kFailedPrecondition for Prometheus' evaluation errors (many-to-many matching,
-  // duplicate label sets, label_replace() with a bad regex, …), kResourceExhausted past `limits`.
+  // series, a sketch-valued result without any histogram, …), kFailedPrecondition for
+  // Prometheus' evaluation errors (many-to-many matching, duplicate label sets, label_replace()
+  // with a bad regex, …), kResourceExhausted past `limits` (a histogram of the result counts its
+  // buckets as samples).
   Result<QueryResult> instant(std::string_view tenant, const Expr& expr, std::int64_t t_ms,
                               const QueryLimits& limits) const;
 
