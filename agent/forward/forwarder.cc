@@ -42,23 +42,28 @@ Result<std::unique_ptr<Forwarder>> Forwarder::create(ForwarderOptions options, O
     return Status::invalid_argument("forwarder: ack_timeout_ms must be positive, not " +
                                     std::to_string(options.ack_timeout_ms));
   }
+  if (options.mqtt.uri.empty() && options.http_url.empty()) {
+    return Status::invalid_argument("forwarder: neither a broker nor an HTTP url to send to");
+  }
   if (options.idle_poll_ms <= 0) options.idle_poll_ms = 200;
   if (options.mqtt.client_id.empty())
     options.mqtt.client_id = "edgesketch-agent-" + options.gateway_id;
   std::unique_ptr<Forwarder> f(new Forwarder(std::move(options), outbox, clock));
   Forwarder* self = f.get();
-  net::MqttLinkOptions link_options;
-  link_options.connection = f->options_.mqtt;
-  link_options.name = "uplink";
-  link_options.subscriptions = {{f->ack_topic_, 1}};
-  link_options.max_inflight =
-      std::max<int>(link_options.max_inflight, static_cast<int>(f->options_.max_in_flight) * 2);
-  ES_ASSIGN_OR_RETURN(f->link_, net::MqttLink::create(
-                                    std::move(link_options),
-                                    [self](const std::string& /*topic*/, ByteSpan payload) {
-                                      self->on_ack_message(payload);
-                                    },
-                                    [self](bool /*connected*/) { self->wake(); }));
+  if (!f->options_.mqtt.uri.empty()) {
+    net::MqttLinkOptions link_options;
+    link_options.connection = f->options_.mqtt;
+    link_options.name = "uplink";
+    link_options.subscriptions = {{f->ack_topic_, 1}};
+    link_options.max_inflight =
+        std::max<int>(link_options.max_inflight, static_cast<int>(f->options_.max_in_flight) * 2);
+    ES_ASSIGN_OR_RETURN(f->link_, net::MqttLink::create(
+                                      std::move(link_options),
+                                      [self](const std::string& /*topic*/, ByteSpan payload) {
+                                        self->on_ack_message(payload);
+                                      },
+                                      [self](bool /*connected*/) { self->wake(); }));
+  }
   if (!f->options_.http_url.empty()) {
     HttpUplinkOptions h;
     h.url = f->options_.http_url;
@@ -86,7 +91,7 @@ Forwarder::~Forwarder() { stop(); }
 void Forwarder::start() {
   if (thread_.joinable()) return;
   stopping_ = false;
-  link_->start();
+  if (link_) link_->start();
   thread_ = std::thread([this] { run(); });
 }
 
@@ -321,7 +326,7 @@ void Forwarder::run() {
     process_acks();
     std::int64_t now = clock_->monotonic_ns();
     UplinkState state = UplinkState::kDisconnected;
-    if (link_->connected()) {
+    if (link_ && link_->connected()) {
       down_since_ns_ = -1;
       state = UplinkState::kConnected;
       std::uint64_t epoch = link_->epoch();
@@ -336,11 +341,16 @@ void Forwarder::run() {
       }
     } else {
       if (down_since_ns_ < 0) down_since_ns_ = now;
-      if (http_ && now - down_since_ns_ >= options_.http_fallback_after_ms * kMsNs) {
+      if (http_ && (!link_ || now - down_since_ns_ >= options_.http_fallback_after_ms * kMsNs)) {
         state = UplinkState::kHttp;
         if (state_.load() != UplinkState::kHttp) {
-          spdlog::warn("forwarder: uplink broker unreachable for {} ms; falling back to HTTP {}",
-                       (now - down_since_ns_) / kMsNs, http_->url());
+          if (link_) {
+            spdlog::warn("forwarder: uplink broker unreachable for {} ms; falling back to HTTP {}",
+                         (now - down_since_ns_) / kMsNs, http_->url());
+          } else {
+            spdlog::info("forwarder: no uplink broker configured; sending over HTTP {}",
+                         http_->url());
+          }
           Status s = outbox_->requeue_unacked();
           if (!s.ok()) outbox_error(s, "requeue_unacked");
           in_flight_.clear();
@@ -390,7 +400,7 @@ ForwarderStats Forwarder::stats() const {
   s.outbox_failing = outbox_failing_.load();
   s.http_posts = http_posts_.load();
   s.http_errors = http_errors_.load();
-  s.mqtt = link_->stats();
+  if (link_) s.mqtt = link_->stats();
   s.reconnects = s.mqtt.connects > 0 ? s.mqtt.connects - 1 : 0;
   return s;
 }

@@ -21,6 +21,8 @@
 // - HTTP fallback: when http_url is set and the broker has been unreachable for
 //   http_fallback_after_ms, batches go out by POST, one at a time, at the same lane rules;
 //   the MQTT link keeps reconnecting and takes over again as soon as it is up.
+// - HTTP only: with http_url set and no broker (mqtt.uri empty) there is no MQTT link; batches
+//   go out by POST from the start (state kHttp).
 //
 // Threads: the forwarder's own thread makes every Outbox call it makes (next_to_send, ack,
 // reject, requeue_unacked); acks decoded on Paho's thread are handed to it through a small

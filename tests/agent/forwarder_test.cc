@@ -326,6 +326,61 @@ TEST(ForwarderHttpTest, FallsBackToHttpWhenTheBrokerIsUnreachable) {
   http_thread.join();
 }
 
+// With an HTTP url and no broker there is no MQTT link: batches go out by POST from the start,
+// without waiting for a fallback delay.
+TEST(ForwarderHttpTest, HttpOnlyNeedsNoBroker) {
+  TempDir dir;
+  httplib::Server server;
+  std::mutex mu;
+  std::set<std::uint64_t> received;
+  server.Post("/api/v1/ingest", [&](const httplib::Request& req, httplib::Response& res) {
+    auto b = wire::decode_window_batch(
+        ByteSpan(reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size()), {},
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    if (!b.ok()) {
+      res.status = 400;
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    received.insert(b->seq);
+    res.status = 200;
+  });
+  int port = server.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread http_thread([&] { server.listen_after_bind(); });
+
+  auto outbox = Outbox::open(outbox_options(dir.file("outbox.db"), 30'000));
+  ASSERT_TRUE(outbox.ok());
+  ForwarderOptions fo = forwarder_options("", 30'000);
+  fo.http_url = "http://127.0.0.1:" + std::to_string(port);
+  fo.http_fallback_after_ms = 3'600'000;  // never reached: there is no broker to wait for
+  auto fwd = Forwarder::create(std::move(fo), outbox->get());
+  ASSERT_TRUE(fwd.ok()) << fwd.status().to_string();
+  BatchMaker maker;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE((*outbox)->append(maker.make(i), 0).ok());
+  (*fwd)->start();
+  EXPECT_TRUE(eventually(
+      [&] {
+        const ForwarderStats st = (*fwd)->stats();
+        return outbox_rows(**outbox) == 0 && st.acked == 5;
+      },
+      15'000));
+  const ForwarderStats s = (*fwd)->stats();
+  EXPECT_EQ(s.state, UplinkState::kHttp);
+  EXPECT_EQ(s.published, 0u);
+  EXPECT_EQ(s.mqtt.connects + s.mqtt.connect_failures, 0u);  // no link at all
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(received.size(), 5u);
+  }
+  (*fwd)->stop();
+  fwd->reset();
+  server.stop();
+  http_thread.join();
+}
+
 TEST(ForwarderOptionsTest, RejectsBadOptions) {
   TempDir dir;
   auto outbox = Outbox::open(outbox_options(dir.file("outbox.db"), 30'000));
@@ -335,6 +390,8 @@ TEST(ForwarderOptionsTest, RejectsBadOptions) {
   EXPECT_EQ(Forwarder::create(o, outbox->get()).status().code(), StatusCode::kInvalidArgument);
   o = forwarder_options("tcp://127.0.0.1:1", 30'000);
   o.gateway_id = "";
+  EXPECT_EQ(Forwarder::create(o, outbox->get()).status().code(), StatusCode::kInvalidArgument);
+  o = forwarder_options("", 30'000);  // neither a broker nor an HTTP url
   EXPECT_EQ(Forwarder::create(o, outbox->get()).status().code(), StatusCode::kInvalidArgument);
   o = forwarder_options("tcp://127.0.0.1:1", 30'000);
   o.max_in_flight = 0;
