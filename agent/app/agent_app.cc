@@ -139,7 +139,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
     auto pipe = std::make_unique<InputPipe>();
     pipe->config = ic;
     pipe->parser = PayloadParser(parser_options(ic));
-    pipe->ring = std::make_unique<ReadingRing>(ic.ring_capacity);
+    pipe->ring = std::make_unique<ReadingRing>(ic.ring_capacity, ic.ring_bytes);
     InputPipe* p = pipe.get();
     InputSink sink = [self, p](std::string_view topic, ByteSpan payload, bool dup) {
       return self->sink(*p, topic, payload, dup);
@@ -262,20 +262,22 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   // Room in the ring before the journal write: a payload dropped here was never journaled, so
   // a restart cannot replay what the counters report as dropped. Only this thread pushes, so
   // the room seen here is still there after the write.
+  // The room is in slots and in bytes (ring_bytes).
+  const std::size_t bytes = ReadingRing::chunk_bytes(chunk);
   if (in.config.type == InputType::kUdp) {
-    if (in.ring->fill() >= in.ring->capacity()) return Taken::kNoRoom;
+    if (!in.ring->has_room(bytes)) return Taken::kNoRoom;
   } else {
     // Bounded wait (keepalive / 2) so a stalled aggregator cannot cost the broker connection;
     // unbounded while the outbox is stalled (the broker queues for the session meanwhile).
     auto deadline = Steady::now() + std::chrono::seconds(15);
-    while (in.ring->fill() >= in.ring->capacity() && Steady::now() < deadline &&
+    while (!in.ring->has_room(bytes) && Steady::now() < deadline &&
            !inputs_stopping.load(std::memory_order_relaxed)) {
       if (outbox_backpressure.load(std::memory_order_relaxed)) {
         deadline = Steady::now() + std::chrono::seconds(15);
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    if (in.ring->fill() >= in.ring->capacity()) {
+    if (!in.ring->has_room(bytes)) {
       counters.drop_ring_timeout->inc(n);
       drop_log.warn("input {}: ring still full after 15 s, payload of {} readings dropped",
                     in.config.name, n);
