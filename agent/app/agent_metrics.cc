@@ -54,6 +54,9 @@ void AgentApp::Impl::register_metrics() {
   m.gauge_fn("edgesketch_agent_outbox_held_batches",
              "Closed batches waiting in memory for the outbox to write again", {},
              [this] { return static_cast<double>(outbox_held_count.load()); });
+  m.gauge_fn("edgesketch_agent_outbox_held_bytes",
+             "Memory the closed batches waiting for the outbox hold (an estimate)", {},
+             [this] { return static_cast<double>(outbox_held_bytes.load()); });
   counters.outbox_append_errors = &m.counter("edgesketch_agent_outbox_append_errors_total",
                                              "Batches the outbox failed to store");
   counters.redelivered =

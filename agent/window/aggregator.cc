@@ -727,6 +727,21 @@ std::uint64_t Aggregator::min_open_record() const {
   return m;
 }
 
+std::size_t window_batch_memory_bytes(const wire::WindowBatch& batch) {
+  const auto text = [](const std::string& s) { return s.capacity() + 1; };
+  std::size_t n = sizeof(batch) + text(batch.tenant) + text(batch.gateway_id) +
+                  batch.records.capacity() * sizeof(wire::WindowRecord);
+  for (const wire::WindowRecord& rec : batch.records) {
+    n += text(rec.key.metric) + text(rec.distinct_of) + text(rec.topk_of) +
+         rec.key.tags.capacity() * sizeof(wire::Tag);
+    for (const wire::Tag& t : rec.key.tags) n += text(t.key) + text(t.value);
+    if (const sketch::ExpHistogram* h = rec.agg.histogram()) n += h->memory_bytes();
+    if (const sketch::HyperLogLog* d = rec.agg.distinct()) n += d->memory_bytes();
+    if (const sketch::TopK* t = rec.agg.topk()) n += t->memory_bytes();
+  }
+  return n;
+}
+
 ClosedBatches Aggregator::take_batches() {
   ClosedBatches out = std::move(closed_);
   closed_ = ClosedBatches();

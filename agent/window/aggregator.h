@@ -145,6 +145,10 @@ struct ClosedBatches {
   std::vector<std::vector<CloseMark>> marks;
 };
 
+// The heap a closed batch holds (its records, their keys and sketches): what keeping it in
+// memory costs, an estimate on the high side. O(records).
+std::size_t window_batch_memory_bytes(const wire::WindowBatch& batch);
+
 class Aggregator {
  public:
   // kInvalidArgument naming the rule and field for a bad rule or bad options.
