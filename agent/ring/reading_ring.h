@@ -18,9 +18,11 @@
 // max_bytes in all (plus the chunk the producer is filling and one oversize chunk), whatever mix
 // of small and large payloads went through it before.
 //
-// Overflow policy (DESIGN.md: named and counted): MQTT inputs push_blocking() — a full ring
-// blocks the Paho receive thread, which is the broker's backpressure; UDP inputs try_push() and
-// a full ring drops the chunk, counted in dropped_chunks / dropped_readings.
+// Overflow policy (DESIGN.md: named and counted), the same for slots and bytes: MQTT inputs wait
+// for room (has_room(), push_blocking()) — a full ring blocks the Paho receive thread, which is
+// the broker's backpressure; UDP inputs do not wait and a full ring drops the chunk (try_push()
+// counts it in dropped_chunks / dropped_readings; the agent checks has_room() before its journal
+// write and counts the drop itself).
 //
 // Thread safety: exactly one producer thread calls acquire()/has_room()/try_push()/
 // push_blocking(), exactly one consumer thread calls pop()/release(); stats(), fill() and bytes()
@@ -50,7 +52,7 @@ struct ReadingChunk {
 struct ReadingRingStats {
   std::uint64_t pushed_chunks = 0;
   std::uint64_t pushed_readings = 0;
-  std::uint64_t dropped_chunks = 0;    // try_push() on a full ring
+  std::uint64_t dropped_chunks = 0;    // try_push() on a full ring (slots or bytes)
   std::uint64_t dropped_readings = 0;  // their readings
   std::uint64_t blocked_pushes = 0;    // push_blocking() calls that had to wait
   std::uint64_t fill = 0;              // gauge: chunks in the ring now
