@@ -8,6 +8,8 @@
 //   lp_fields_e2e_readings_per_s    line protocol, 4-field lines (temperature, humidity, pressure,
 //                                   vibration sampled together at 10 Hz by 1,000 devices), 1,000
 //                                   lines per message, as Telegraf's MQTT output with batch = true
+//   rss_mb_burst                    the agent's peak resident memory (VmHWM of its
+//                                   /proc/<pid>/status) over the lp_fields run, default config
 //   json_fields_e2e_readings_per_s  Zigbee2MQTT-shaped objects, one device object (four numbers
 //                                   and a string state, last_seen) per message, published at
 //                                   QoS 0 (Zigbee2MQTT's default)
@@ -69,8 +71,24 @@ struct E2eFigures {
   double readings_per_s = 0;
   double readings = 0;
   double sim_publish_readings_per_s = 0;
-  std::string metrics;  // the agent's /metrics at the end
+  double peak_rss_mb = -1;  // the agent's VmHWM at the end of the run
+  std::string metrics;      // the agent's /metrics at the end
 };
+
+// VmHWM (peak resident set) of process `pid` in MiB; -1 when it cannot be read.
+double peak_rss_mb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmHWM:") {
+      double kb = -1;
+      in >> kb;
+      return kb / 1024.0;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  return -1;
+}
 
 // One run: a broker, the agent with `input` (its [[input]] keys after the broker; it subscribes
 // at QoS 1), the simulator with `sim_args` publishing at `sim_qos` (plus --broker, --quiet,
@@ -142,6 +160,7 @@ std::optional<E2eFigures> run_e2e(const char* name, const std::string& input,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   E2eFigures f;
   f.metrics = metrics();
+  f.peak_rss_mb = peak_rss_mb(agent.pid());
   agent.stop(SIGTERM, 30'000);
   if (taken < sent) {
     std::fprintf(stderr, "bench agent %s: the agent took %.0f of %.0f readings\n", name, taken,
@@ -201,6 +220,7 @@ void add_device_format_e2e_figures(const BenchOptions& options, nlohmann::json& 
     out["lp_fields_e2e_sim_publish_readings_per_s"] = lp->sim_publish_readings_per_s;
     out["lp_fields_e2e_lines_skipped"] =
         metric_value(lp->metrics, "edgesketch_agent_payload_items_skipped_total");
+    out["rss_mb_burst"] = lp->peak_rss_mb;
   }
   // Zigbee2MQTT: one object per message, four numbers, a string (the event label, as "state")
   // and last_seen, published at QoS 0 as Zigbee2MQTT does by default (so delivered to the

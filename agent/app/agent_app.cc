@@ -37,9 +37,11 @@ constexpr unsigned kOutboxForwarder = 1;
 // bytes) in memory and drops, counted as journal_stalled, beyond that.
 constexpr std::size_t kUdpHoldPayloads = 4096;
 constexpr std::size_t kUdpHoldBytes = 8u << 20;
-// While the outbox cannot write, closed batches wait in memory; past this many the aggregator
+// While the outbox cannot write, closed batches wait in memory; past this many (or this much
+// memory: a batch of 2,000 records with their sketches holds a megabyte or more) the aggregator
 // stops taking readings from the rings (backpressure: MQTT inputs wait, UDP inputs drop).
 constexpr std::size_t kOutboxHoldBatches = 1024;
+constexpr std::size_t kOutboxHoldBytes = 16u << 20;
 // Retry intervals of a stalled journal (input threads back off up to the max) and outbox.
 constexpr std::int64_t kJournalRetryMinMs = 10;
 constexpr std::int64_t kJournalRetryMaxMs = 200;
@@ -139,7 +141,7 @@ Result<std::unique_ptr<AgentApp>> AgentApp::create(AgentConfig config, AgentDeps
     auto pipe = std::make_unique<InputPipe>();
     pipe->config = ic;
     pipe->parser = PayloadParser(parser_options(ic));
-    pipe->ring = std::make_unique<ReadingRing>(ic.ring_capacity);
+    pipe->ring = std::make_unique<ReadingRing>(ic.ring_capacity, ic.ring_bytes);
     InputPipe* p = pipe.get();
     InputSink sink = [self, p](std::string_view topic, ByteSpan payload, bool dup) {
       return self->sink(*p, topic, payload, dup);
@@ -262,20 +264,22 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   // Room in the ring before the journal write: a payload dropped here was never journaled, so
   // a restart cannot replay what the counters report as dropped. Only this thread pushes, so
   // the room seen here is still there after the write.
+  // The room is in slots and in bytes (ring_bytes).
+  const std::size_t bytes = ReadingRing::chunk_bytes(chunk);
   if (in.config.type == InputType::kUdp) {
-    if (in.ring->fill() >= in.ring->capacity()) return Taken::kNoRoom;
+    if (!in.ring->has_room(bytes)) return Taken::kNoRoom;
   } else {
     // Bounded wait (keepalive / 2) so a stalled aggregator cannot cost the broker connection;
     // unbounded while the outbox is stalled (the broker queues for the session meanwhile).
     auto deadline = Steady::now() + std::chrono::seconds(15);
-    while (in.ring->fill() >= in.ring->capacity() && Steady::now() < deadline &&
+    while (!in.ring->has_room(bytes) && Steady::now() < deadline &&
            !inputs_stopping.load(std::memory_order_relaxed)) {
       if (outbox_backpressure.load(std::memory_order_relaxed)) {
         deadline = Steady::now() + std::chrono::seconds(15);
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    if (in.ring->fill() >= in.ring->capacity()) {
+    if (!in.ring->has_room(bytes)) {
       counters.drop_ring_timeout->inc(n);
       drop_log.warn("input {}: ring still full after 15 s, payload of {} readings dropped",
                     in.config.name, n);
@@ -519,6 +523,8 @@ void AgentApp::Impl::commit_device_batches() {
     // The journal position goes with the round's last batch only: batches are stored in order,
     // so when it is stored, every window fed up to `upto` is.
     if (i + 1 == closed.batches.size()) h.journal_upto = upto;
+    h.bytes = window_batch_memory_bytes(h.batch);
+    outbox_held_bytes.fetch_add(h.bytes, std::memory_order_relaxed);
     outbox_held.push_back(std::move(h));
   }
   outbox_held_count.store(outbox_held.size(), std::memory_order_relaxed);
@@ -531,6 +537,8 @@ void AgentApp::Impl::commit_self_batches() {
     HeldBatch h;
     h.batch = std::move(batch);
     h.self = true;
+    h.bytes = window_batch_memory_bytes(h.batch);
+    outbox_held_bytes.fetch_add(h.bytes, std::memory_order_relaxed);
     outbox_held.push_back(std::move(h));
   }
   outbox_held_count.store(outbox_held.size(), std::memory_order_relaxed);
@@ -564,12 +572,16 @@ void AgentApp::Impl::flush_outbox_held(bool force) {
         if (h.self) counters.self_records->inc(records);
         committed_upto = std::max(committed_upto, h.journal_upto);
       }
+      outbox_held_bytes.fetch_sub(h.bytes, std::memory_order_relaxed);
       outbox_held.pop_front();
       forwarder->wake();
     }
     outbox_held_count.store(outbox_held.size(), std::memory_order_relaxed);
   }
-  outbox_backpressure.store(outbox_held.size() >= kOutboxHoldBatches, std::memory_order_relaxed);
+  outbox_backpressure.store(
+      outbox_held.size() >= kOutboxHoldBatches ||
+          outbox_held_bytes.load(std::memory_order_relaxed) >= kOutboxHoldBytes,
+      std::memory_order_relaxed);
   // The newest RedeliveryFilter::kTail records stay for the redelivery filter of the next start.
   const std::uint64_t next = journal->stats().next_record_no;
   const std::uint64_t upto =

@@ -51,6 +51,7 @@ struct HeldBatch {
   CloseMarksBlob marks;
   std::uint64_t journal_upto = 0;  // 0 for all but the last batch of a round
   bool self = false;               // a self-metrics batch (nothing of it is journaled)
+  std::size_t bytes = 0;           // window_batch_memory_bytes() of `batch`
 };
 
 // What became of a payload in Impl::take().
@@ -148,13 +149,15 @@ struct AgentApp::Impl {
   std::int64_t journal_sync_retry_ms = 0;  // mono_ms(); the aggregator thread's
   // Closed batches not yet in the outbox, oldest first (the aggregator thread's).
   std::deque<HeldBatch> outbox_held;
+  std::atomic<std::size_t> outbox_held_bytes{0};  // their HeldBatch::bytes (for the gauge too)
   std::atomic<std::size_t> outbox_held_count{0};
   std::int64_t outbox_retry_ms = 0;  // mono_ms()
   // The highest journal_upto the outbox committed (the journal is trimmed up to it), and how far
   // it was trimmed.
   std::uint64_t committed_upto = 0;
   std::uint64_t trimmed_upto = 0;
-  // Set while outbox_held is full: the aggregator takes nothing from the rings, MQTT sinks wait.
+  // Set while outbox_held is full (in batches or bytes): the aggregator takes nothing from the
+  // rings, MQTT sinks wait.
   std::atomic<bool> outbox_backpressure{false};
 
   // MQTT redeliveries of journaled payloads after a restart (redelivery_filter.h).

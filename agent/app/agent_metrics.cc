@@ -54,6 +54,9 @@ void AgentApp::Impl::register_metrics() {
   m.gauge_fn("edgesketch_agent_outbox_held_batches",
              "Closed batches waiting in memory for the outbox to write again", {},
              [this] { return static_cast<double>(outbox_held_count.load()); });
+  m.gauge_fn("edgesketch_agent_outbox_held_bytes",
+             "Memory the closed batches waiting for the outbox hold (an estimate)", {},
+             [this] { return static_cast<double>(outbox_held_bytes.load()); });
   counters.outbox_append_errors = &m.counter("edgesketch_agent_outbox_append_errors_total",
                                              "Batches the outbox failed to store");
   counters.redelivered =
@@ -89,6 +92,14 @@ void AgentApp::Impl::register_metrics() {
                [in] { return static_cast<double>(in->ring->fill()); });
     m.gauge_fn("edgesketch_agent_ring_capacity", "Capacity of the input's ring", l,
                [in] { return static_cast<double>(in->ring->capacity()); });
+    m.gauge_fn("edgesketch_agent_ring_bytes",
+               "Bytes of parsed readings the input's ring holds (queued or being aggregated)", l,
+               [in] { return static_cast<double>(in->ring->bytes()); });
+    m.gauge_fn("edgesketch_agent_ring_max_bytes", "The input's ring_bytes", l,
+               [in] { return static_cast<double>(in->ring->max_bytes()); });
+    m.counter_fn("edgesketch_agent_ring_oversize_chunks_total",
+                 "Payloads larger than ring_bytes, passed alone into the empty ring", l,
+                 [in] { return static_cast<double>(in->ring->stats().oversize_chunks); });
     if (in->udp) {
       m.gauge_fn("edgesketch_agent_input_held_payloads",
                  "Datagrams held in memory while the journal cannot write", l,

@@ -156,6 +156,7 @@ void read_input(TomlTable t, std::size_t index, InputConfig& in) {
   read_format_options(t, in);
   in.ring_capacity =
       static_cast<std::uint32_t>(t.integer("ring_capacity", in.ring_capacity, 2, 1 << 20));
+  in.ring_bytes = bytes(t, "ring_bytes", in.ring_bytes, 64u << 10, std::uint64_t{1} << 30);
   if (in.type == InputType::kMqtt) {
     in.mqtt = config::read_mqtt_connection(t, in.mqtt);
     if (!t.has("topics") && !in.topic_template.empty()) in.topics = {in.topic_template.filter()};

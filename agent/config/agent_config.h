@@ -24,6 +24,7 @@
 #include "edgesketch/net/mqtt_connection.h"
 #include "input/payload_parser.h"
 #include "process/processing_config.h"
+#include "ring/reading_ring.h"
 #include "window/aggregator.h"
 #include "window/rule.h"
 
@@ -71,6 +72,10 @@ struct InputConfig {
   std::uint64_t receive_buffer_bytes = 0;
   // Parsed payloads the input's ring holds before MQTT blocks or UDP drops.
   std::uint32_t ring_capacity = 1024;
+  // The bytes of parsed readings the input's ring holds (queued, and on its free list) before
+  // MQTT blocks or UDP drops, whichever of the two bounds is reached first; a payload larger
+  // than this alone passes into an empty ring (ring/reading_ring.h).
+  std::uint64_t ring_bytes = ReadingRing::kDefaultMaxBytes;  // 16 MiB
 };
 
 // [journal]

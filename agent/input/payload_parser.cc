@@ -29,6 +29,42 @@ wire::Reading& ReadingBuffer::append_for_overwrite() {
   return r;
 }
 
+namespace {
+
+// What a malloc(n) occupies in glibc: the request plus its 8-byte header, rounded to 16, at
+// least 32.
+constexpr std::size_t malloc_block(std::size_t n) {
+  const std::size_t block = (n + 8 + 15) & ~std::size_t{15};
+  return block < 32 ? 32 : block;
+}
+
+// The heap block behind a string, 0 while it fits in the object (the small-string buffer).
+std::size_t string_heap_bytes(const std::string& s) {
+  static const std::size_t kInline = std::string().capacity();
+  return s.capacity() > kInline ? malloc_block(s.capacity() + 1) : 0;
+}
+
+}  // namespace
+
+std::size_t ReadingBuffer::heap_bytes() const {
+  std::size_t bytes =
+      items_.capacity() == 0 ? 0 : malloc_block(items_.capacity() * sizeof(wire::Reading));
+  for (const wire::Reading& r : items_) {
+    bytes +=
+        string_heap_bytes(r.device_id) + string_heap_bytes(r.metric) + string_heap_bytes(r.label);
+    if (r.tags.capacity() == 0) continue;
+    bytes += malloc_block(r.tags.capacity() * sizeof(wire::Tag));
+    for (const wire::Tag& t : r.tags)
+      bytes += string_heap_bytes(t.key) + string_heap_bytes(t.value);
+  }
+  return bytes;
+}
+
+void ReadingBuffer::release_storage() {
+  std::vector<wire::Reading>().swap(items_);
+  size_ = 0;
+}
+
 std::string_view parse_error_reason(const Status& status) {
   const std::string& m = status.message();
   if (status.ok() || m.empty() || m.back() != ']') return "unknown";

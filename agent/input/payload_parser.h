@@ -83,6 +83,14 @@ class ReadingBuffer {
   const wire::Reading& operator[](std::size_t i) const { return items_[i]; }
   std::span<const wire::Reading> view() const { return {items_.data(), size_}; }
 
+  // The heap memory the buffer holds, readings beyond size() included (their storage is kept):
+  // the slots' array and every string and tag array that outgrew its object, each rounded as
+  // glibc's malloc rounds a block. An estimate of what freeing the buffer would return, in one
+  // pass over the slots (no allocation).
+  std::size_t heap_bytes() const;
+  // Frees all the storage (clear() keeps it): for a buffer that grew past what it should keep.
+  void release_storage();
+
  private:
   std::vector<wire::Reading> items_;
   std::size_t size_ = 0;

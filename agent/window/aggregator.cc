@@ -595,12 +595,30 @@ void Aggregator::close_window(Series& s, std::size_t window_index) {
   if (rule.agg.distinct) rec.distinct_of = rule.spec.distinct;
   if (rule.agg.topk) rec.topk_of = rule.spec.topk;
   rec.agg = std::move(ow.agg);
-  // fed_upto 0: no journaled reading, nothing for replay to skip.
-  pending_marks_.push_back(CloseMark{s.hash, ow.start_ms, ow.max_record});
   ++stats_.windows_closed;
   if (ow.delta) ++stats_.deltas_closed;
-  pending_.push_back(std::move(rec));
+  // fed_upto 0: no journaled reading, nothing for replay to skip.
+  emit(std::move(rec), CloseMark{s.hash, ow.start_ms, ow.max_record});
   s.windows.erase(s.windows.begin() + static_cast<std::ptrdiff_t>(window_index));
+}
+
+void Aggregator::emit(wire::WindowRecord rec, const CloseMark& mark) {
+  const std::size_t est = estimate_record_bytes(rec);
+  if (closed_.batches.empty() ||
+      closed_.batches.back().records.size() >= options_.max_records_per_batch ||
+      (closed_batch_bytes_ + est > options_.max_batch_bytes &&
+       !closed_.batches.back().records.empty())) {
+    wire::WindowBatch b;
+    b.tenant = options_.tenant;
+    b.gateway_id = options_.gateway_id;
+    closed_.batches.push_back(std::move(b));
+    closed_.marks.emplace_back();
+    closed_batch_bytes_ = 128;
+  }
+  closed_batch_bytes_ += est;
+  closed_.batches.back().records.push_back(std::move(rec));
+  if (mark.fed_upto != 0) closed_.marks.back().push_back(mark);
+  ++closed_records_;
 }
 
 void Aggregator::close_all_windows(Series& s) {
@@ -709,30 +727,27 @@ std::uint64_t Aggregator::min_open_record() const {
   return m;
 }
 
-ClosedBatches Aggregator::take_batches() {
-  ClosedBatches out;
-  const std::int64_t now = clock_.now_ms();
-  std::size_t bytes = 0;
-  for (std::size_t i = 0; i < pending_.size(); ++i) {
-    wire::WindowRecord& rec = pending_[i];
-    const std::size_t est = estimate_record_bytes(rec);
-    if (out.batches.empty() ||
-        out.batches.back().records.size() >= options_.max_records_per_batch ||
-        (bytes + est > options_.max_batch_bytes && !out.batches.back().records.empty())) {
-      wire::WindowBatch b;
-      b.tenant = options_.tenant;
-      b.gateway_id = options_.gateway_id;
-      b.created_ms = now;
-      out.batches.push_back(std::move(b));
-      out.marks.emplace_back();
-      bytes = 128;
-    }
-    bytes += est;
-    out.batches.back().records.push_back(std::move(rec));
-    if (pending_marks_[i].fed_upto != 0) out.marks.back().push_back(pending_marks_[i]);
+std::size_t window_batch_memory_bytes(const wire::WindowBatch& batch) {
+  const auto text = [](const std::string& s) { return s.capacity() + 1; };
+  std::size_t n = sizeof(batch) + text(batch.tenant) + text(batch.gateway_id) +
+                  batch.records.capacity() * sizeof(wire::WindowRecord);
+  for (const wire::WindowRecord& rec : batch.records) {
+    n += text(rec.key.metric) + text(rec.distinct_of) + text(rec.topk_of) +
+         rec.key.tags.capacity() * sizeof(wire::Tag);
+    for (const wire::Tag& t : rec.key.tags) n += text(t.key) + text(t.value);
+    if (const sketch::ExpHistogram* h = rec.agg.histogram()) n += h->memory_bytes();
+    if (const sketch::HyperLogLog* d = rec.agg.distinct()) n += d->memory_bytes();
+    if (const sketch::TopK* t = rec.agg.topk()) n += t->memory_bytes();
   }
-  pending_.clear();
-  pending_marks_.clear();
+  return n;
+}
+
+ClosedBatches Aggregator::take_batches() {
+  ClosedBatches out = std::move(closed_);
+  closed_ = ClosedBatches();
+  closed_records_ = 0;
+  const std::int64_t now = clock_.now_ms();
+  for (wire::WindowBatch& b : out.batches) b.created_ms = now;
   stats_.batches += out.batches.size();
   const std::uint64_t min_open = min_open_record();
   out.journal_upto = min_open != 0 ? min_open - 1 : max_record_fed_;
@@ -765,7 +780,7 @@ AggregatorStats Aggregator::stats() const {
     s.where_skipped.emplace_back(r.spec.name, n);
   }
   for (const auto& [name, n] : retired) s.where_skipped.emplace_back(name, n);
-  s.pending_records = pending_.size();
+  s.pending_records = closed_records_;
   return s;
 }
 

@@ -145,6 +145,10 @@ struct ClosedBatches {
   std::vector<std::vector<CloseMark>> marks;
 };
 
+// The heap a closed batch holds (its records, their keys and sketches): what keeping it in
+// memory costs, an estimate on the high side. O(records).
+std::size_t window_batch_memory_bytes(const wire::WindowBatch& batch);
+
 class Aggregator {
  public:
   // kInvalidArgument naming the rule and field for a bad rule or bad options.
@@ -170,7 +174,7 @@ class Aggregator {
   Status reload_rules(std::vector<RuleSpec> rules);
 
   // True when closed records wait for take_batches().
-  bool has_pending() const { return !pending_.empty(); }
+  bool has_pending() const { return !closed_.batches.empty(); }
 
   // Hands over every closed record as WindowBatches and the journal position they settle.
   ClosedBatches take_batches();
@@ -210,6 +214,9 @@ class Aggregator {
   void flush_staged();
   void close_window(Series& s, std::size_t window_index);
   void close_all_windows(Series& s);
+  // Appends a closed record (and its mark) to the last batch of closed_, or to a new one when it
+  // would exceed max_records_per_batch / max_batch_bytes.
+  void emit(wire::WindowRecord rec, const CloseMark& mark);
   void retire_series(std::int64_t now_ms, bool force_rebuild);
   void rebuild_index();
 
@@ -225,7 +232,11 @@ class Aggregator {
   std::vector<std::uint32_t> scratch_rules_;
   std::vector<Series> series_;
   std::unique_ptr<SeriesIndex> index_;
-  std::vector<wire::WindowRecord> pending_;
+  // Closed records, cut into batches as they close (each record is held once: no list of
+  // records waits to be cut up), until take_batches(); created_ms and journal_upto are set then.
+  ClosedBatches closed_;
+  std::size_t closed_batch_bytes_ = 0;  // estimate_record_bytes() of closed_.batches.back()
+  std::size_t closed_records_ = 0;
   // Numeric values of the current add() call not yet applied; each points into an open window,
   // so they are flushed before any window is created, moved or closed.
   struct StagedValue {
@@ -233,8 +244,6 @@ class Aggregator {
     double value;
   };
   std::vector<StagedValue> staged_;
-  // pending_marks_[i]: the close mark of pending_[i] (fed_upto 0 without journaled readings).
-  std::vector<CloseMark> pending_marks_;
   struct FenceKey {
     std::uint64_t series_hash;
     std::int64_t window_start_ms;

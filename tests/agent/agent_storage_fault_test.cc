@@ -3,7 +3,9 @@
 // feeds its MQTT input and carries its windows to the ack double. For each write site and fault
 // (ENOSPC / SQLITE_FULL, EIO / SQLITE_IOERR, a failed fsync): the stall shows on /metrics while
 // it lasts (one episode), the agent resumes by itself when the fault clears, and every reading
-// arrives exactly once with nothing counted as dropped.
+// arrives exactly once with nothing counted as dropped. A hung journal fsync holds the
+// aggregator thread, which fills the rings up to their ring_bytes: MQTT waits, UDP drops
+// (counted as ring_full).
 //
 // Payloads are published by mosquitto_pub, a process of its own: the agent's MQTT sink holds
 // Paho's receive thread while the journal cannot write (that is the backpressure), and Paho C
@@ -129,15 +131,17 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
-  // `udp_port` > 0: a UDP input on it instead of the MQTT one.
-  void start_agent(int udp_port = 0) {
+  // `udp_port` > 0: a UDP input on it instead of the MQTT one. `input_keys`: more keys of the
+  // input.
+  void start_agent(int udp_port = 0, const std::string& input_keys = "") {
     const std::string input =
-        udp_port > 0
-            ? "[[input]]\nname = \"local\"\ntype = \"udp\"\nbind = \"127.0.0.1:" +
-                  std::to_string(udp_port) + "\"\nreceive_buffer = \"4MiB\"\n"
-            : "[[input]]\nname = \"local\"\ntype = \"mqtt\"\nformat = \"line\"\n" +
-                  std::string("broker = \"") + local_->uri() +
-                  "\"\ntopics = [\"devices/+/readings\"]\nqos = 1\n" + "client_id = \"fault-in\"\n";
+        (udp_port > 0 ? "[[input]]\nname = \"local\"\ntype = \"udp\"\nbind = \"127.0.0.1:" +
+                            std::to_string(udp_port) + "\"\nreceive_buffer = \"4MiB\"\n"
+                      : "[[input]]\nname = \"local\"\ntype = \"mqtt\"\nformat = \"line\"\n" +
+                            std::string("broker = \"") + local_->uri() +
+                            "\"\ntopics = [\"devices/+/readings\"]\nqos = 1\n" +
+                            "client_id = \"fault-in\"\n") +
+        input_keys;
     const std::string text =
         "[agent]\ngateway_id = \"gw-fault\"\ndata_dir = \"" + dir_.string() + "/data\"\n" + input +
         "[journal]\nfsync_interval = \"20ms\"\nsegment_bytes = \"64KiB\"\n" +
@@ -180,6 +184,32 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
     const std::string cmd = "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(local_->port()) +
                             " -q 1 -i fault-pub -t devices/dev-0/readings -l < " + lines;
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+
+  // Publishes `n` payloads of `lines` 4-field lines each (no timestamps: the agent's clock), one
+  // mosquitto_pub per payload.
+  void publish_large(int n, int lines) {
+    const std::string file = (dir_ / "lines.txt").string();
+    for (int p = 0; p < n; ++p) {
+      {
+        std::ofstream f(file);
+        for (int i = 0; i < lines; ++i, ++published_) {
+          f << "iot,device=dev-" << published_ % 4 << ",site=site-01 temperature=" << i * 0.25
+            << ",humidity=" << p << ",pressure=1013.25,vibration=" << published_ * 0.5 << "\n";
+        }
+      }
+      const std::string cmd = "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(local_->port()) +
+                              " -q 1 -i fault-pub -t devices/dev-0/readings -f " + file;
+      ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    }
+  }
+
+  // Holds the aggregator thread in a journal fsync that does not return (until
+  // faults_.release()): `send_one` makes the journal dirty, and the aggregator syncs it.
+  void hang_aggregator(const std::function<void()>& send_one) {
+    faults_.hold(Op::kSync, kJournal);
+    send_one();
+    ASSERT_TRUE(faults_.wait_held(1, std::chrono::seconds(10))) << app_->render_metrics();
   }
 
   std::filesystem::path dir_;
@@ -257,6 +287,79 @@ TEST_F(AgentStorageFaultTest, UdpHoldsWhileTheJournalIsStalledAndCountsWhatDoesN
       << app_->render_metrics();
 }
 
+// MQTT: the ring holds 2 MiB of parsed readings, a payload of 1,000 4-field lines ~1.2 MB; while
+// the aggregator hangs, one such payload waits in the ring and the next in the sink (Paho's
+// thread: the broker queues the rest). Released, every reading arrives, none is dropped.
+TEST_F(AgentStorageFaultTest, MqttWaitsOnAFullRingInBytesLosingNothing) {
+  start_agent(0, "ring_bytes = \"2MiB\"\n");
+  publish(4);
+  ASSERT_TRUE(
+      eventually([&] { return m("edgesketch_agent_payloads_accepted_total") >= 4; }, 10'000));
+  hang_aggregator([&] { publish(1); });
+  publish_large(6, 1000);
+  // A large payload in the ring and the next one in the sink (received, not accepted), which has
+  // no room for it while the aggregator hangs: the ring's bytes stay within ring_bytes.
+  ASSERT_TRUE(eventually(
+      [&] {
+        return m("edgesketch_agent_ring_bytes") > 1'000'000 &&
+               m("edgesketch_agent_input_messages_total") >
+                   m("edgesketch_agent_payloads_accepted_total");
+      },
+      10'000))
+      << app_->render_metrics();
+  EXPECT_LE(m("edgesketch_agent_ring_bytes"), 2 << 20);
+  EXPECT_LT(m("edgesketch_agent_payloads_accepted_total"), 5 + 6);
+  faults_.release();
+
+  ASSERT_TRUE(
+      eventually([&] { return m("edgesketch_agent_payloads_accepted_total") == 5 + 6; }, 20'000))
+      << app_->render_metrics();
+  EXPECT_EQ(m("edgesketch_agent_dropped_readings_total"), 0) << app_->render_metrics();
+  app_->stop(5000);
+  const std::uint64_t want = 5 + 6 * 1000 * 4;
+  EXPECT_TRUE(eventually([&] { return device_readings(*ack_) >= want; }, 20'000))
+      << device_readings(*ack_) << " of " << want;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // anything extra arrives too
+  EXPECT_EQ(device_readings(*ack_), want);
+}
+
+// UDP: while the aggregator hangs, the ring takes datagrams until its 64 KiB are in use, and
+// drops the rest, counted as ring_full. Every datagram is delivered once or counted.
+TEST_F(AgentStorageFaultTest, UdpDropsPastTheRingsBytesAreCounted) {
+  auto port = testbed::pick_free_loopback_port();
+  ASSERT_TRUE(port.ok());
+  start_agent(*port, "ring_bytes = \"64KiB\"\n");
+  int sent = 0;
+  hang_aggregator([&] { send_datagram(*port, sent++); });
+  for (; sent < 1 + 1000; ++sent) {
+    send_datagram(*port, sent);
+    // Paced, so the socket's receive buffer is not what overflows.
+    if (sent % 200 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  auto taken_or_counted = [&] {
+    return m("edgesketch_agent_payloads_accepted_total") +
+           m("edgesketch_agent_dropped_readings_total") +
+           m("edgesketch_agent_udp_socket_drops_total");
+  };
+  ASSERT_TRUE(eventually([&] { return taken_or_counted() == sent; }, 10'000))
+      << app_->render_metrics();
+  const double ring_full = m("edgesketch_agent_dropped_readings_total{reason=\"ring_full\"}");
+  EXPECT_GT(ring_full, 0) << app_->render_metrics();
+  EXPECT_EQ(m("edgesketch_agent_dropped_readings_total"), ring_full);
+  EXPECT_GT(m("edgesketch_agent_ring_bytes"), 0);
+  EXPECT_LE(m("edgesketch_agent_ring_bytes"), 64 << 10);
+  EXPECT_LT(m("edgesketch_agent_ring_fill"), m("edgesketch_agent_ring_capacity"));
+  faults_.release();
+
+  const double socket_drops = m("edgesketch_agent_udp_socket_drops_total");
+  app_->stop(5000);
+  const auto want = static_cast<std::uint64_t>(sent - ring_full - socket_drops);
+  EXPECT_TRUE(eventually([&] { return device_readings(*ack_) >= want; }, 20'000))
+      << device_readings(*ack_) << " of " << want;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // anything extra arrives too
+  EXPECT_EQ(device_readings(*ack_), want);
+}
+
 TEST_P(AgentStorageFaultTest, StallIsVisibleAndTheAgentResumesLosingNothing) {
   const FaultCase& fc = GetParam();
   start_agent();
@@ -273,6 +376,12 @@ TEST_P(AgentStorageFaultTest, StallIsVisibleAndTheAgentResumesLosingNothing) {
   const std::uint64_t hits = faults_.injected();
   ASSERT_TRUE(eventually([&] { return faults_.injected() >= hits + 3; }, 10'000));
   EXPECT_EQ(stalled(fc.component), 1);
+  if (fc.component == "outbox") {
+    // Closed windows wait in memory, and what they hold shows.
+    ASSERT_TRUE(eventually([&] { return m("edgesketch_agent_outbox_held_batches") > 0; }, 10'000))
+        << app_->render_metrics();
+    EXPECT_GT(m("edgesketch_agent_outbox_held_bytes"), 0);
+  }
   faults_.heal();
 
   ASSERT_TRUE(eventually([&] { return stalled(fc.component) == 0; }, 15'000))
@@ -294,6 +403,8 @@ TEST_P(AgentStorageFaultTest, StallIsVisibleAndTheAgentResumesLosingNothing) {
 
   // SIGTERM's path: every window flushed into the outbox, shipped, acked.
   app_->stop(5000);
+  EXPECT_EQ(m("edgesketch_agent_outbox_held_batches"), 0);
+  EXPECT_EQ(m("edgesketch_agent_outbox_held_bytes"), 0);
   const std::uint64_t want = static_cast<std::uint64_t>(published_);
   EXPECT_TRUE(eventually([&] { return device_readings(*ack_) >= want; }, 20'000))
       << device_readings(*ack_) << " of " << want;

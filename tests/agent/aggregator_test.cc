@@ -338,11 +338,43 @@ TEST_F(AggregatorTest, BatchesRespectRecordBound) {
   for (int d = 0; d < 20; ++d) rs.push_back(value_reading(numbered("d", d), "m", kT0, d));
   a->add(rs);
   a->flush_all();
+  EXPECT_EQ(a->stats().pending_records, 20u);
+  clock_.set_now_ms(kT0 + 60'000);
   ClosedBatches b = a->take_batches();
   ASSERT_EQ(b.batches.size(), 3u);
+  ASSERT_EQ(b.marks.size(), 3u);
   EXPECT_EQ(b.batches[0].records.size(), 7u);
   EXPECT_EQ(b.batches[2].records.size(), 6u);
+  for (const wire::WindowBatch& batch : b.batches) EXPECT_EQ(batch.created_ms, kT0 + 60'000);
   EXPECT_EQ(a->stats().batches, 3u);
+  EXPECT_EQ(a->stats().pending_records, 0u);
+  EXPECT_FALSE(a->has_pending());
+}
+
+// What a closed batch held in memory (while the outbox cannot write) costs: its record slots,
+// keys and sketches.
+TEST_F(AggregatorTest, WindowBatchMemoryBytesCountsRecordsAndSketches) {
+  auto a = make();
+  std::vector<wire::Reading> rs;
+  for (int d = 0; d < 50; ++d) {
+    for (int i = 0; i < 20; ++i) rs.push_back(value_reading(numbered("d", d), "m", kT0, d * i));
+  }
+  a->add(rs);
+  a->flush_all();
+  ClosedBatches b = a->take_batches();
+  ASSERT_EQ(b.batches.size(), 1u);
+  wire::WindowBatch& batch = b.batches[0];
+  ASSERT_EQ(batch.records.size(), 50u);
+  std::size_t sketches = 0;
+  for (const wire::WindowRecord& r : batch.records) {
+    ASSERT_NE(r.agg.histogram(), nullptr);
+    sketches += r.agg.histogram()->memory_bytes();
+  }
+  const std::size_t all = window_batch_memory_bytes(batch);
+  EXPECT_GE(all, 50 * sizeof(wire::WindowRecord) + sketches);
+  EXPECT_LE(all, 2 * (batch.records.capacity() * sizeof(wire::WindowRecord) + sketches));
+  batch.records.resize(10);
+  EXPECT_LT(window_batch_memory_bytes(batch), all);
 }
 
 TEST_F(AggregatorTest, SeriesLimitRejectsNewSeries) {

@@ -71,6 +71,17 @@ TEST(AgentConfigTest, PackagedExampleParses) {
   ASSERT_TRUE(u.ok()) << u.status().to_string();
   EXPECT_EQ(c->inputs[0].receive_buffer_bytes, 0u);
   EXPECT_EQ(u->inputs[1].receive_buffer_bytes, 4u << 20);
+  // Every input's ring is bounded in bytes too: 16 MiB unless ring_bytes says otherwise.
+  for (const InputConfig& in : c->inputs) EXPECT_EQ(in.ring_bytes, 16u << 20) << in.name;
+  auto r =
+      parse_agent_config(kMinimal +
+                             "[[input]]\ntype = \"udp\"\nring_bytes = \"2MiB\"\n[[input]]\ntype = "
+                             "\"mqtt\"\nring_bytes = 65536\n",
+                         "agent.toml");
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->inputs[0].ring_bytes, 16u << 20);
+  EXPECT_EQ(r->inputs[1].ring_bytes, 2u << 20);
+  EXPECT_EQ(r->inputs[2].ring_bytes, 65536u);
   EXPECT_EQ(c->self_metrics.interval_ms, 10'000);
   // Edge processing is off by default: the sections show the defaults.
   EXPECT_EQ(c->processing, ProcessingConfig{});
@@ -293,6 +304,12 @@ TEST(AgentConfigTest, BadValues) {
   expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nreceive_buffer = \"1MiB\"\n",
                "unknown key 'input[1].receive_buffer'");
   expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nformat = \"xml\"\n", "'input[1].format'");
+  expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nring_bytes = \"4KiB\"\n",
+               "'input[1].ring_bytes': 4096 bytes is out of range [65536, 1073741824]");
+  expect_error(kMinimal + "[[input]]\ntype = \"udp\"\nring_bytes = \"2GiB\"\n",
+               "'input[1].ring_bytes'");
+  expect_error(kMinimal + "[[input]]\ntype = \"mqtt\"\nring_bytes = \"lots\"\n",
+               "'input[1].ring_bytes'");
   expect_error(kMinimal + "[[rule]]\nname = \"r\"\nwindow = \"7s\"\n",
                "rule 'r': window_ms 7000 does not divide");
   expect_error(kMinimal + "[[rule]]\nname = \"r\"\n[[rule]]\nname = \"r\"\n",

@@ -438,6 +438,49 @@ INSTANTIATE_TEST_SUITE_P(
             false}),
     [](const auto& info) { return info.param.name; });
 
+// A burst of large line protocol payloads (Telegraf's batch = true: 4-field lines of many
+// devices, packed into one message) through an input whose ring holds 1 MiB of parsed readings:
+// the ring's byte bound holds Paho's thread back (the broker queues), and nothing is lost. With
+// 1,000 lines a payload parses into more than ring_bytes (~1.2 MB) and passes alone into the
+// empty ring; with 100 lines several payloads fit at once.
+class AgentRingBytesTest : public AgentDaemonTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(AgentRingBytesTest, BurstOfLargePayloadsLosesNothing) {
+  const int lines = GetParam();
+  start_agent(write_config_with_input(
+      mqtt_input("line", "topics = [\"telegraf/#\"]\nring_bytes = \"1MiB\"\n")));
+  auto args = sim_args("line-fields", 100, "20s", 0, sim_start());
+  args.insert(args.end(), {"--topic-prefix", "telegraf", "--message-lines", std::to_string(lines),
+                           "--max-delay", "1s", "--rate", "temperature=10", "--rate", "humidity=10",
+                           "--rate", "pressure=10", "--rate", "vibration=10", "--rate", "event=0"});
+  ASSERT_EQ(run_program(args, dir_ + "/sim.log"), 0) << read_file(dir_ + "/sim.log");
+  const auto truth = load_truth(dir_ + "/sim.rec", dir_);
+  const std::uint64_t want = truth_readings(truth);
+  ASSERT_EQ(want, 80'000u);  // 100 devices, four metrics at 10 Hz, 20 s
+  EXPECT_TRUE(wait_for_readings(want, 60'000)) << device_readings(*ack_) << " of " << want << "\n"
+                                               << agent_->log_tail();
+  expect_equal_to_truth(truth, *ack_);
+  EXPECT_EQ(device_readings(*ack_), want);
+  const std::string m = http_get(metrics_port_, "/metrics").body;
+  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_input_readings_total"),
+            static_cast<double>(want));
+  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_dropped_readings_total"), 0) << m;
+  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_ring_max_bytes{input=\"local\"}"),
+            1 << 20);
+  EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_ring_bytes{input=\"local\"}"), 0) << m;
+  const double oversize =
+      test_support::metric_sum(m, "edgesketch_agent_ring_oversize_chunks_total{input=\"local\"}");
+  if (lines == 1000) {
+    // Every full payload (4,000 readings) is larger than the ring.
+    EXPECT_GE(oversize, 15) << m;
+  } else {
+    EXPECT_EQ(oversize, 0) << m;
+  }
+  EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(LinesPerMessage, AgentRingBytesTest, ::testing::Values(1000, 100));
+
 // kill -9 twice while Zigbee2MQTT-shaped payloads stream in: the journal keeps each payload's
 // input and topic, so replay reads the device from the template and the time from last_seen
 // as the input did, and nothing is lost or counted twice.
