@@ -5,8 +5,6 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
-
 #include "collector/query_test_data.h"
 #include "edgesketch/http/http_server.h"
 #include "edgesketch/testbed/daemon_process.h"
@@ -16,18 +14,7 @@ namespace {
 
 using query::testing::kT0;
 using testbed::http_get;
-
-std::string url_encode(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
+using testbed::url_encode;
 
 class HttpPromqlTest : public ::testing::Test {
  protected:
