@@ -218,7 +218,9 @@ TEST_F(HttpApiTest, ErrorsLikePrometheus) {
   auto step = get("/api/v1/query_range?query=1&start=0&end=10&step=0");
   ASSERT_TRUE(step);
   EXPECT_EQ(step->status, 400);
-  EXPECT_NE(step->body.find("zero or negative query resolution step"), std::string::npos);
+  EXPECT_NE(step->body.find(R"(invalid parameter \"step\": zero or negative query resolution)"),
+            std::string::npos)
+      << step->body;
   auto order = get("/api/v1/query_range?query=1&start=10&end=0&step=1");
   ASSERT_TRUE(order);
   EXPECT_NE(order->body.find("end timestamp must not be before start time"), std::string::npos);
@@ -226,7 +228,8 @@ TEST_F(HttpApiTest, ErrorsLikePrometheus) {
   ASSERT_TRUE(time);
   EXPECT_EQ(time->status, 400);
   EXPECT_EQ(time->body, R"({"status":"error","errorType":"bad_data","error":"invalid parameter )"
-                        R"(\"time\": cannot parse \"yesterday\" to a valid timestamp"})");
+                        R"(\"time\": Invalid time value for 'time': cannot parse \"yesterday\" )"
+                        R"(to a valid timestamp"})");
   auto sketch = get("/api/v1/query?query=vibration&time=" + std::to_string(kT0 / 1000 + 110));
   ASSERT_TRUE(sketch);
   EXPECT_EQ(sketch->status, 400);
