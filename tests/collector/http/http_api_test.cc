@@ -421,7 +421,27 @@ TEST(HttpJson, NumbersAndStrings) {
   append_sample_value(out, std::nan(""));
   append_sample_value(out, INFINITY);
   append_sample_value(out, -INFINITY);
-  EXPECT_EQ(out, R"("1.23""1e+21""1e-07""123456789""-0.5""NaN""+Inf""-Inf")");
+  append_sample_value(out, 123456789012345678901.0);
+  append_sample_value(out, 0x1p53 + 2);
+  append_sample_value(out, 0.1 + 0.2);
+  EXPECT_EQ(out, R"("1.23""1e+21""1e-07""123456789""-0.5""NaN""+Inf""-Inf")"
+                 R"("123456789012345680000""9007199254740994""0.30000000000000004")");
+  // A scalar result is always in fixed notation (Prometheus' Scalar encoder).
+  out.clear();
+  append_scalar_value(out, 1e-7);
+  append_scalar_value(out, 1e22);
+  append_scalar_value(out, -0.0);
+  append_scalar_value(out, 1.2345678901234568e+29);
+  append_scalar_value(out, std::nan(""));
+  EXPECT_EQ(out,
+            R"("0.0000001""10000000000000000000000""-0""123456789012345680000000000000""NaN")");
+  out.clear();
+  append_scalar_value(out, 5e-324);
+  EXPECT_EQ(out, "\"0." + std::string(323, '0') + "5\"");
+  out.clear();
+  append_scalar_value(out, -1.7976931348623157e308);
+  EXPECT_EQ(out.size(), 2 + 1 + 309u);
+  EXPECT_EQ(out.substr(0, 20), "\"-179769313486231570");
   out.clear();
   append_timestamp(out, 1'700'000'000'005);
   append_timestamp(out, -1'500);
