@@ -21,6 +21,47 @@ std::string_view match_op_string(MatchOp op) {
   return "?";
 }
 
+namespace {
+
+// Go's regexp/syntax error texts, which Prometheus reports: RE2 and Go's parser (a port of RE2's)
+// fail on the same patterns with the same offending fragment (error_arg()).
+std::string_view go_regexp_error(RE2::ErrorCode code) {
+  switch (code) {
+    case RE2::ErrorBadEscape:
+      return "invalid escape sequence";
+    case RE2::ErrorBadCharClass:
+      return "invalid character class";
+    case RE2::ErrorBadCharRange:
+      return "invalid character class range";
+    case RE2::ErrorMissingBracket:
+      return "missing closing ]";
+    case RE2::ErrorMissingParen:
+      return "missing closing )";
+    case RE2::ErrorUnexpectedParen:
+      return "unexpected )";
+    case RE2::ErrorTrailingBackslash:
+      return "trailing backslash at end of expression";
+    case RE2::ErrorRepeatArgument:
+      return "missing argument to repetition operator";
+    case RE2::ErrorRepeatSize:
+      return "invalid repeat count";
+    case RE2::ErrorRepeatOp:
+      return "invalid nested repetition operator";
+    case RE2::ErrorBadPerlOp:
+      return "invalid or unsupported Perl syntax";
+    case RE2::ErrorBadUTF8:
+      return "invalid UTF-8";
+    case RE2::ErrorBadNamedCapture:
+      return "invalid named capture";
+    case RE2::ErrorPatternTooLarge:
+      return "expression too large";
+    default:
+      return "regexp/syntax: internal error";
+  }
+}
+
+}  // namespace
+
 Result<LabelMatcher> LabelMatcher::make(std::string name, MatchOp op, std::string value) {
   LabelMatcher m;
   m.name_ = std::move(name);
@@ -38,9 +79,8 @@ Result<LabelMatcher> LabelMatcher::make(std::string name, MatchOp op, std::strin
     options.set_max_mem(8 << 20);  // bounded program size for hostile patterns
     auto re = std::make_shared<RE2>("^(?:" + m.value_ + ")$", options);
     if (!re->ok()) {
-      return Status::invalid_argument(fmt::format("invalid regular expression {} for label {}: {}",
-                                                  quote_promql_string(m.value_), m.name_,
-                                                  re->error()));
+      return Status::invalid_argument(fmt::format(
+          "error parsing regexp: {}: `{}`", go_regexp_error(re->error_code()), re->error_arg()));
     }
     m.re_ = std::move(re);
   }

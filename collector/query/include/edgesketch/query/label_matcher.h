@@ -29,7 +29,8 @@ class LabelMatcher {
   // Regexes longer than this are rejected (bounded compile time and memory).
   static constexpr std::size_t kMaxRegexBytes = 4096;
 
-  // kInvalidArgument when the regex does not compile, naming it and RE2's complaint.
+  // kInvalidArgument when the regex does not compile, in Go's words as Prometheus reports it:
+  // "error parsing regexp: missing closing ): `^(?:()$`".
   static Result<LabelMatcher> make(std::string name, MatchOp op, std::string value);
 
   const std::string& name() const { return name_; }
