@@ -459,7 +459,9 @@ TEST(HttpJson, TimeParameters) {
   EXPECT_EQ(*parse_step_ms("15"), 15'000);
   EXPECT_EQ(*parse_step_ms("0.5"), 500);
   EXPECT_EQ(*parse_step_ms("1m30s"), 90'000);
-  EXPECT_FALSE(parse_step_ms("-1").ok());
+  EXPECT_EQ(*parse_step_ms("-1"), -1'000);
+  EXPECT_EQ(parse_step_ms("1e10").status().message(),
+            "cannot parse \"1e10\" to a valid duration. It overflows int64");
   EXPECT_FALSE(parse_step_ms("fast").ok());
 }
 
