@@ -109,15 +109,15 @@ std::vector<SeriesSpec> dataset() {
     out.push_back(std::move(s));
   }
   // speed{site, line, unit}: one per line, but none for (s2, l2): the "one" side of joins, with
-  // a label (unit) the other side lacks.
+  // a label (unit) the other side lacks. Tenths: sums of several round by their order.
   const char* const lines[][2] = {{"s1", "l1"}, {"s1", "l2"}, {"s2", "l1"}};
   for (int j = 0; j < 3; ++j) {
     SeriesSpec s;
     s.metric = "speed";
     s.tags = {{"line", lines[j][1]}, {"site", lines[j][0]}, {"unit", "rpm"}};
     s.readings = [j](int w, sketch::WindowAggregate& agg) {
-      agg.add_value(100 + 10 * j + (w % 9) * 0.5);
-      agg.add_value(99 + (w % 5) * 0.75);
+      agg.add_value(100 + 10 * j + (w % 9) * 0.1);
+      agg.add_value(99 + (w % 5) * 0.7);
     };
     out.push_back(std::move(s));
   }
