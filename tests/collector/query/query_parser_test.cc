@@ -36,6 +36,12 @@ TEST(QueryParser, Literals) {
   EXPECT_EQ(canon("'it\\'s'"), "\"it's\"");
   EXPECT_EQ(canon("`raw\\d`"), "\"raw\\\\d\"");
   EXPECT_EQ(canon("\"\\u00e9\""), "\"\xc3\xa9\"");
+  // Bytes that are not UTF-8, and U+FFFD, print as escapes: the lexer refuses them raw.
+  EXPECT_EQ(canon("\"\\u00e9\\x41\\202\""),
+            "\"\xc3\xa9"
+            "A\\x82\"");
+  EXPECT_EQ(canon("\"\\ufffd\""), "\"\\ufffd\"");
+  EXPECT_EQ(error_of("\"\xc3\""), "1:1: parse error: invalid UTF-8 rune");
 }
 
 TEST(QueryParser, Selectors) {

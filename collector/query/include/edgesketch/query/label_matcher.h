@@ -60,7 +60,8 @@ class LabelMatcher {
 // True when every matcher matches.
 bool matches_all(const Labels& labels, std::span<const LabelMatcher> matchers);
 
-// A PromQL double-quoted string literal for `s`.
+// A PromQL double-quoted string literal for `s` that reads back as `s`: bytes that are not
+// valid UTF-8 (and U+FFFD, which PromQL's lexer refuses too) as escapes.
 std::string quote_promql_string(std::string_view s);
 
 }  // namespace edgesketch::query
