@@ -82,8 +82,6 @@ Result<std::vector<CorpusEntry>> parse_corpus(const std::string& text, const std
           entry.ordered = true;
         } else if (flag == "approx") {
           entry.approx = true;
-        } else if (flag == "error-class") {
-          entry.error_class = true;
         } else if (flag == "empty") {
           entry.empty = true;
         } else {

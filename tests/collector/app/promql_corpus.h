@@ -12,9 +12,10 @@
 //                                          answers alike where the spelling differs on purpose
 //
 // Flags: `ordered` (an instant vector's order is part of the answer: sort, topk), `approx`
-// (values agree to 1e-9 relative: a store-side sum of non-integers, docs/query.md), `error-class`
-// (both fail with the same error type; the message is the collector's own), `empty` (the answer
-// may be empty at every evaluation: an edge case, not a corpus mistake).
+// (values agree to 1e-9 relative, for a difference docs/query.md lists: glibc's exp and ln, a
+// store-side sum of non-integers; say which in a comment), `empty` (the answer may be empty at
+// every evaluation: an edge case, not a corpus mistake). Errors always compare in full: HTTP
+// code, error type and message.
 #pragma once
 
 #include <string>
@@ -30,7 +31,6 @@ struct CorpusEntry {
   std::string reference;  // what Prometheus is asked (== ours unless `<=>`)
   bool ordered = false;
   bool approx = false;
-  bool error_class = false;
   bool empty = false;
 };
 
