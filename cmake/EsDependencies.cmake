@@ -28,6 +28,8 @@ find_program(ES_NANOPB_PLUGIN protoc-gen-nanopb REQUIRED)
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 if(ES_BUILD_TESTS)
   find_package(GTest CONFIG REQUIRED)
-  # A real Prometheus API client for the HTTP and end-to-end tests (Debian package prometheus).
+  # A real Prometheus API client for the HTTP and end-to-end tests, and Prometheus itself as the
+  # reference of the PromQL differential test (Debian package prometheus).
   find_program(ES_PROMTOOL promtool REQUIRED)
+  find_program(ES_PROMETHEUS prometheus REQUIRED)
 endif()

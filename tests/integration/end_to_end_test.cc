@@ -62,6 +62,7 @@ namespace {
 using nlohmann::json;
 using testbed::DaemonProcess;
 using testbed::http_get;
+using testbed::url_encode;
 
 constexpr char kToken[] = "e2e-test-token-5f1c0a9b";
 constexpr int kSites = 10;
@@ -69,21 +70,6 @@ constexpr int kLines = 5;
 constexpr double kHistogramBound = 0.0055;    // relative, scale-6 exponential histogram
 constexpr double kHllSigma = 1.04 / 64.0;     // 1.04 / sqrt(4096)
 constexpr std::int64_t kTruthWindowS = 7200;  // one truth window holds the whole span
-
-std::string url_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 using CmdResult = testbed::CommandResult;
 CmdResult run(const std::string& command) { return testbed::run_command(command); }

@@ -452,7 +452,8 @@ class HttpServer::Impl {
     send_json(res, e.code, encode_error(e.type, e.message));
   }
 
-  // Parses parameter `name` as a timestamp; `fallback` when absent.
+  // Parses the optional parameter `name` as a timestamp; `fallback` when absent or empty. The
+  // error reads as Prometheus' parseTimeParam().
   static Result<std::int64_t> time_param(const Params& p, const std::string& name,
                                          std::int64_t fallback) {
     auto v = p.get(name);
@@ -460,15 +461,29 @@ class HttpServer::Impl {
     auto t = parse_timestamp_ms(*v);
     if (!t.ok()) {
       return Status::invalid_argument(
+          fmt::format("invalid parameter \"{}\": Invalid time value "
+                      "for '{}': {}",
+                      name, name, t.status().message()));
+    }
+    return t;
+  }
+
+  // The required timestamp parameter `name` (query_range's start and end): absent reads as "".
+  static Result<std::int64_t> required_time_param(const Params& p, const std::string& name) {
+    auto t = parse_timestamp_ms(p.get(name).value_or(""));
+    if (!t.ok()) {
+      return Status::invalid_argument(
           fmt::format("invalid parameter \"{}\": {}", name, t.status().message()));
     }
     return t;
   }
 
-  static Result<query::ExprPtr> query_param(const Params& p) {
+  // The parsed `query`. Prometheus 2.42 names the parameter in an instant query's parse errors
+  // and not in a range query's (its query_range returns the parser's error as it is).
+  static Result<query::ExprPtr> query_param(const Params& p, bool name_the_parameter) {
     auto q = p.get("query");
     auto e = query::parse_promql(q.value_or(""));
-    if (!e.ok()) {
+    if (!e.ok() && name_the_parameter) {
       return Status::invalid_argument(
           fmt::format("invalid parameter \"query\": {}", e.status().message()));
     }
@@ -573,7 +588,7 @@ class HttpServer::Impl {
   void handle_query(httplib::Response& res, const std::string& tenant, const Params& p) {
     auto t = time_param(p, "time", clock_.now_ms());
     if (!t.ok()) return send_error(res, from_status(t.status()));
-    auto expr = query_param(p);
+    auto expr = query_param(p, /*name_the_parameter=*/true);
     if (!expr.ok()) return send_error(res, from_status(expr.status()));
     auto r = engine_.instant(tenant, **expr, *t, query_limits(tenant));
     if (!r.ok()) return send_error(res, from_status(r.status()));
@@ -582,35 +597,31 @@ class HttpServer::Impl {
 
   void handle_query_range(const httplib::Request& req, httplib::Response& res,
                           const std::string& tenant, const Params& p) {
-    auto start_text = p.get("start");
-    auto end_text = p.get("end");
-    auto step_text = p.get("step");
-    if (!start_text) return send_error(res, bad_data("invalid parameter \"start\": missing"));
-    if (!end_text) return send_error(res, bad_data("invalid parameter \"end\": missing"));
-    auto start = time_param(p, "start", 0);
+    // Checked in Prometheus' order, with its texts (absent parameters read as "").
+    auto start = required_time_param(p, "start");
     if (!start.ok()) return send_error(res, from_status(start.status()));
-    auto end = time_param(p, "end", 0);
+    auto end = required_time_param(p, "end");
     if (!end.ok()) return send_error(res, from_status(end.status()));
     if (*end < *start) {
       return send_error(res, bad_data("invalid parameter \"end\": end timestamp must not be "
                                       "before start time"));
     }
-    if (!step_text) return send_error(res, bad_data("invalid parameter \"step\": missing"));
-    auto step = parse_step_ms(*step_text);
+    auto step = parse_step_ms(p.get("step").value_or(""));
     if (!step.ok()) {
       return send_error(
           res, bad_data(fmt::format("invalid parameter \"step\": {}", step.status().message())));
     }
     if (*step <= 0) {
-      return send_error(res, bad_data("zero or negative query resolution step widths are not "
-                                      "accepted. Try a positive integer"));
+      return send_error(res, bad_data("invalid parameter \"step\": zero or negative query "
+                                      "resolution step widths are not accepted. Try a positive "
+                                      "integer"));
     }
     if ((*end - *start) / *step > static_cast<std::int64_t>(options_.max_points_per_series)) {
       return send_error(res, bad_data("exceeded maximum resolution of 11,000 points per "
                                       "timeseries. Try decreasing the query resolution "
                                       "(?step=XX)"));
     }
-    auto expr = query_param(p);
+    auto expr = query_param(p, /*name_the_parameter=*/false);
     if (!expr.ok()) return send_error(res, from_status(expr.status()));
     if ((*expr)->type != query::ValueType::kScalar && (*expr)->type != query::ValueType::kVector) {
       return send_error(res, bad_data(fmt::format("invalid expression type \"{}\" for range query, "

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "edgesketch/common/json_string.h"
+#include "edgesketch/query/go_float_format.h"
 #include "edgesketch/query/native_histogram.h"
 
 namespace edgesketch::http {
@@ -27,25 +28,40 @@ void append_timestamp(std::string& out, std::int64_t t_ms) {
   }
 }
 
-void append_sample_value(std::string& out, double v) {
+namespace {
+
+// Go's strconv.AppendFloat(v, fmt, -1, 64) between quotes: 'e' when `exponent`, else 'f'.
+void append_quoted_float(std::string& out, double v, bool exponent) {
   out += '"';
-  if (std::isnan(v)) {
-    out += "NaN";
-  } else if (std::isinf(v)) {
-    out += v > 0 ? "+Inf" : "-Inf";
+  // Fixed notation below 2^53: at most 16 integer digits, or "0." with up to 323 zeros before
+  // the shortest (at most 17) digits of a tiny value.
+  char buf[400];
+  if (exponent && std::isfinite(v)) {
+    // The shortest digits with at least two exponent digits, as Go's 'e' writes them.
+    auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+    out.append(buf, ec == std::errc() ? ptr : buf);
+  } else if (std::fabs(v) < 0x1p53) {
+    // Below 2^53 the integer digits are exact and the fixed notation with the fewest characters
+    // is Go's shortest digits laid out positionally (the common case, without allocating).
+    auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+    out.append(buf, ec == std::errc() ? ptr : buf);
   } else {
-    char buf[64];
-    const double a = std::fabs(v);
-    const auto format = (a != 0 && (a < 1e-6 || a >= 1e21)) ? std::chars_format::scientific
-                                                            : std::chars_format::fixed;
-    auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v, format);
-    if (ec == std::errc()) {
-      out.append(buf, ptr);
-    } else {
-      out += "NaN";
-    }
+    // Larger (or not finite): Go pads the shortest digits with zeros where to_chars would print
+    // the exact integer ("123456789012345680000", not "…683968").
+    out += query::go_format_f(v);
   }
   out += '"';
+}
+
+}  // namespace
+
+void append_sample_value(std::string& out, double v) {
+  const double a = std::fabs(v);
+  append_quoted_float(out, v, a != 0 && (a < 1e-6 || a >= 1e21));
+}
+
+void append_scalar_value(std::string& out, double v) {
+  append_quoted_float(out, v, /*exponent=*/false);
 }
 
 void append_labels(std::string& out, const query::Labels& labels) {
@@ -123,13 +139,16 @@ std::string encode_query_result(const query::QueryResult& r) {
   out += query::result_type_name(r.type);
   out += R"(","result":)";
   switch (r.type) {
-    case query::ResultType::kScalar:
-      if (r.series.empty() || r.series[0].samples.empty()) {
-        append_point(out, query::Sample{r.t_ms, std::nan("")});
-      } else {
-        append_point(out, r.series[0].samples[0]);
-      }
+    case query::ResultType::kScalar: {
+      const bool empty = r.series.empty() || r.series[0].samples.empty();
+      const query::Sample s = empty ? query::Sample{r.t_ms, std::nan("")} : r.series[0].samples[0];
+      out += '[';
+      append_timestamp(out, s.t_ms);
+      out += ',';
+      append_scalar_value(out, s.value);
+      out += ']';
       break;
+    }
     case query::ResultType::kString:
       out += '[';
       append_timestamp(out, r.t_ms);

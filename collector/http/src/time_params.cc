@@ -46,8 +46,11 @@ Result<std::int64_t> parse_timestamp_ms(std::string_view text) {
 
 Result<std::int64_t> parse_step_ms(std::string_view text) {
   if (auto v = parse_float(text)) {
-    if (*v < 0 || *v * 1000.0 >= 9.2e15) {
-      return Status::invalid_argument(fmt::format("cannot parse \"{}\" to a valid duration", text));
+    // Prometheus' parseDuration: seconds as nanoseconds in an int64; negative steps parse (the
+    // query API rejects them next, with its own words).
+    if (std::fabs(*v) * 1e9 >= 9.2233720368547758e18) {
+      return Status::invalid_argument(
+          fmt::format("cannot parse \"{}\" to a valid duration. It overflows int64", text));
     }
     return static_cast<std::int64_t>(std::llround(*v * 1000.0));
   }

@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "edgesketch/query/go_float_format.h"
 #include "evaluator.h"
-#include "go_float_format.h"
 #include "range_functions.h"
 
 namespace edgesketch::query::eval {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "evaluator.h"
+#include "go_pow.h"
 
 namespace edgesketch::query::eval {
 namespace {
@@ -26,7 +27,7 @@ std::pair<double, bool> elem(BinaryOp op, double l, double r) {
     case BinaryOp::kMod:
       return {std::fmod(l, r), true};
     case BinaryOp::kPow:
-      return {std::pow(l, r), true};
+      return {go_pow(l, r), true};
     case BinaryOp::kEq:
       return {l, l == r};
     case BinaryOp::kNe:

@@ -1,5 +1,5 @@
 // Go-compatible float formatting from the shortest round-trip digits of std::to_chars.
-#include "go_float_format.h"
+#include "edgesketch/query/go_float_format.h"
 
 #include <charconv>
 #include <cmath>

@@ -21,6 +21,63 @@ std::string_view match_op_string(MatchOp op) {
   return "?";
 }
 
+namespace {
+
+// Whether `seq` (2 to 4 bytes, its lead byte's length) is one valid UTF-8 encoded code point:
+// continuation bytes, no overlong form, no surrogate, at most U+10FFFF.
+bool utf8_sequence_valid(std::string_view seq) {
+  const auto lead = static_cast<unsigned char>(seq[0]);
+  std::uint32_t cp = seq.size() == 2 ? lead & 0x1f : seq.size() == 3 ? lead & 0x0f : lead & 0x07;
+  if (lead < 0xc2 || lead > 0xf4) return false;
+  for (std::size_t k = 1; k < seq.size(); ++k) {
+    const auto b = static_cast<unsigned char>(seq[k]);
+    if ((b & 0xc0) != 0x80) return false;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  if (seq.size() == 3 && cp < 0x800) return false;
+  if (seq.size() == 4 && (cp < 0x10000 || cp > 0x10ffff)) return false;
+  return !(cp >= 0xd800 && cp <= 0xdfff);
+}
+
+// Go's regexp/syntax error texts, which Prometheus reports: RE2 and Go's parser (a port of RE2's)
+// fail on the same patterns with the same offending fragment (error_arg()).
+std::string_view go_regexp_error(RE2::ErrorCode code) {
+  switch (code) {
+    case RE2::ErrorBadEscape:
+      return "invalid escape sequence";
+    case RE2::ErrorBadCharClass:
+      return "invalid character class";
+    case RE2::ErrorBadCharRange:
+      return "invalid character class range";
+    case RE2::ErrorMissingBracket:
+      return "missing closing ]";
+    case RE2::ErrorMissingParen:
+      return "missing closing )";
+    case RE2::ErrorUnexpectedParen:
+      return "unexpected )";
+    case RE2::ErrorTrailingBackslash:
+      return "trailing backslash at end of expression";
+    case RE2::ErrorRepeatArgument:
+      return "missing argument to repetition operator";
+    case RE2::ErrorRepeatSize:
+      return "invalid repeat count";
+    case RE2::ErrorRepeatOp:
+      return "invalid nested repetition operator";
+    case RE2::ErrorBadPerlOp:
+      return "invalid or unsupported Perl syntax";
+    case RE2::ErrorBadUTF8:
+      return "invalid UTF-8";
+    case RE2::ErrorBadNamedCapture:
+      return "invalid named capture";
+    case RE2::ErrorPatternTooLarge:
+      return "expression too large";
+    default:
+      return "regexp/syntax: internal error";
+  }
+}
+
+}  // namespace
+
 Result<LabelMatcher> LabelMatcher::make(std::string name, MatchOp op, std::string value) {
   LabelMatcher m;
   m.name_ = std::move(name);
@@ -38,9 +95,8 @@ Result<LabelMatcher> LabelMatcher::make(std::string name, MatchOp op, std::strin
     options.set_max_mem(8 << 20);  // bounded program size for hostile patterns
     auto re = std::make_shared<RE2>("^(?:" + m.value_ + ")$", options);
     if (!re->ok()) {
-      return Status::invalid_argument(fmt::format("invalid regular expression {} for label {}: {}",
-                                                  quote_promql_string(m.value_), m.name_,
-                                                  re->error()));
+      return Status::invalid_argument(fmt::format(
+          "error parsing regexp: {}: `{}`", go_regexp_error(re->error_code()), re->error_arg()));
     }
     m.re_ = std::move(re);
   }
@@ -74,29 +130,54 @@ bool matches_all(const Labels& labels, std::span<const LabelMatcher> matchers) {
 
 std::string quote_promql_string(std::string_view s) {
   std::string out = "\"";
-  for (unsigned char c : s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"':
         out += "\\\"";
-        break;
+        ++i;
+        continue;
       case '\\':
         out += "\\\\";
-        break;
+        ++i;
+        continue;
       case '\n':
         out += "\\n";
-        break;
+        ++i;
+        continue;
       case '\t':
         out += "\\t";
-        break;
+        ++i;
+        continue;
       case '\r':
         out += "\\r";
-        break;
+        ++i;
+        continue;
       default:
-        if (c < 0x20 || c == 0x7f) {
-          out += fmt::format("\\x{:02x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
+        break;
+    }
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) {
+        out += fmt::format("\\x{:02x}", c);
+      } else {
+        out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    // Non-ASCII: a valid UTF-8 sequence as it is, any other byte as \xNN (PromQL's lexer rejects
+    // invalid UTF-8 in strings, and U+FFFD with it, so those are escaped too).
+    const std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    const bool valid = len > 1 && i + len <= s.size() && utf8_sequence_valid(s.substr(i, len));
+    if (!valid) {
+      out += fmt::format("\\x{:02x}", c);
+      ++i;
+    } else if (s.substr(i, len) == "\xef\xbf\xbd") {
+      out += "\\ufffd";
+      i += len;
+    } else {
+      out.append(s, i, len);
+      i += len;
     }
   }
   out += '"';

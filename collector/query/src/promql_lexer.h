@@ -1,7 +1,10 @@
-// Lexer of the PromQL subset: turns query text into tokens on demand.
+// Lexer of PromQL: turns query text into tokens on demand, with the states of Prometheus 2.42's
+// lexer (statements, inside braces, inside brackets, parenthesis depth), so that what it rejects
+// and the words it rejects it with are Prometheus' own.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -12,7 +15,8 @@ namespace edgesketch::query {
 enum class TokenKind : std::uint8_t {
   kEof,
   kIdentifier,  // metric names, label names, keywords, function names (may contain ':')
-  kNumber,      // decimal, hex, scientific, Inf, NaN
+  kNumber,      // decimal, hex, octal, scientific, Inf, NaN
+  kDuration,    // 5m, 1h30m (the lexer accepts the characters; the parser checks the units)
   kString,      // value already unescaped
   kLeftParen,
   kRightParen,
@@ -23,7 +27,7 @@ enum class TokenKind : std::uint8_t {
   kComma,
   kAssign,      // =
   kNotEqual,    // !=
-  kRegexMatch,  // =~
+  kRegexMatch,  // =~ (inside braces only)
   kRegexNoMatch,
   kAdd,
   kSub,
@@ -46,37 +50,55 @@ struct Token {
   std::string_view text;  // the raw token text
   std::string value;      // unescaped string value
   double number = 0;
+  bool in_braces = false;  // an identifier between { and }: a label name, never a keyword
 };
 
-// How a token is named in "unexpected ..." messages: `"}"`, `identifier "foo"`, `end of input`.
+// How a token is named in "unexpected ..." messages, as Prometheus' Item.desc() names it:
+// `"}"`, `identifier "foo"`, `string "\"x\""`, `number "1700000000"...`, `<by>`, `<op:+>`,
+// `<aggr:sum>`, `end of input`.
 std::string describe_token(const Token& t);
+
+// Go's strconv.Quote of the first `max_runes` code points of `s` (all of them when negative):
+// `"a\"b"`, control characters escaped.
+std::string go_quote(std::string_view s, int max_runes = -1);
 
 class Lexer {
  public:
   explicit Lexer(std::string_view input) : in_(input) {}
 
-  // The next token; kInvalidArgument (with the byte offset in error_pos()) on a lexical error.
+  // The next token; kInvalidArgument (with the byte offset in error_pos()) on a lexical error,
+  // worded as Prometheus' lexer words it ("unclosed left parenthesis", "unexpected character
+  // inside braces: '~'", "bad duration syntax: \"5\"", …).
   Result<Token> next();
-  // Reads a duration (letters and digits) after skipping spaces: for `[5m]`, `[5m:1m]` and
-  // `offset 5m`. An empty string when none starts there.
-  std::string_view read_duration();
-  // The next character after spaces and comments, '\0' at the end of the input.
-  char peek();
-  // Skips spaces and comments, then `c` if it comes next; whether it did.
-  bool consume(char c);
 
-  std::size_t pos() const { return pos_; }
   std::size_t error_pos() const { return error_pos_; }
 
  private:
-  void skip_space_and_comments();
+  Result<Token> next_in_statement();
+  Result<Token> next_inside_braces();
+  // Right after `[`: a duration or an error (Prometheus' lexDuration).
+  Result<Token> lex_duration();
+  // A number or a duration starting at a digit or `.digit` (lexNumberOrDuration).
+  Result<Token> lex_number_or_duration();
   Result<Token> lex_string(char quote);
-  Result<Token> lex_number();
+  // Prometheus' scanNumber(): advances over a number's characters; false when a letter or digit
+  // follows it (which may still make a duration).
+  bool scan_number();
+  // Prometheus' acceptRemainingDuration(): the units and further numbers of a duration.
+  bool accept_remaining_duration();
+  bool accept(std::string_view chars);
+  void skip_space_and_comments();
+  Token token(TokenKind kind, std::size_t start);
   Status error(std::size_t pos, std::string message);
 
   std::string_view in_;
   std::size_t pos_ = 0;
   std::size_t error_pos_ = 0;
+  int paren_depth_ = 0;
+  bool brace_open_ = false;
+  bool bracket_open_ = false;
+  bool got_colon_ = false;
+  bool duration_next_ = false;  // the token after `[` is read as a duration
 };
 
 }  // namespace edgesketch::query

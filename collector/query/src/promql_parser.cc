@@ -97,10 +97,6 @@ std::string_view go_type_name(ValueType t) {
   return "none";
 }
 
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 class Parser {
  public:
   explicit Parser(std::string_view input) : input_(input), lexer_(input) {}
@@ -152,13 +148,33 @@ class Parser {
     cur_ = std::move(t).value();
     return Status();
   }
-  Status expect(TokenKind kind, std::string_view context, std::string_view what) {
-    if (cur_.kind != kind) return unexpected(context, what);
-    return advance();
-  }
   // A keyword (case-insensitive, as Prometheus' lexer reads them).
   bool at_keyword(std::string_view kw) const {
     return cur_.kind == TokenKind::kIdentifier && iequals(cur_.text, kw);
+  }
+  // A keyword that can never be a metric name (Prometheus' grammar takes `sum`, `by`, `offset`,
+  // `and`, `start`, … as metric names where an expression may start, but not these).
+  bool at_reserved_keyword() const {
+    for (std::string_view kw : {"bool", "on", "ignoring", "group_left", "group_right", "atan2"}) {
+      if (at_keyword(kw)) return true;
+    }
+    return false;
+  }
+  // Whether the current token may start an expression.
+  bool at_expression_start() const {
+    switch (cur_.kind) {
+      case TokenKind::kIdentifier:
+        return !at_reserved_keyword();
+      case TokenKind::kNumber:
+      case TokenKind::kString:
+      case TokenKind::kLeftParen:
+      case TokenKind::kLeftBrace:
+      case TokenKind::kAdd:
+      case TokenKind::kSub:
+        return true;
+      default:
+        return false;
+    }
   }
 
   Status enter(std::size_t pos) {
@@ -269,6 +285,8 @@ class Parser {
         ES_RETURN_IF_ERROR(advance());
         if (cur_.kind == TokenKind::kLeftParen) {
           ES_ASSIGN_OR_RETURN(b.include, parse_label_list());
+        } else if (!at_expression_start()) {
+          return unexpected("grouping opts", "\"(\"");
         }
       }
     }
@@ -327,12 +345,11 @@ class Parser {
     return make(pos, type, std::move(b));
   }
 
-  // A duration after `[` or `:`, already read, starting at byte `pos`.
-  Result<std::int64_t> duration(std::string_view text, std::size_t pos) {
-    if (text.empty() || all_digits(text)) return fail(pos, "missing unit character in duration");
-    auto ms = parse_duration_ms(text);
-    if (!ms.ok()) return fail(pos, ms.status().message());
-    if (*ms == 0) return fail(pos, "duration must be greater than 0");
+  // The value of a duration token, which must not be zero.
+  Result<std::int64_t> duration(const Token& t) {
+    auto ms = parse_duration_ms(t.text);
+    if (!ms.ok()) return fail(t.pos, ms.status().message());
+    if (*ms == 0) return fail(t.pos, "duration must be greater than 0");
     return *ms;
   }
 
@@ -352,26 +369,24 @@ class Parser {
     }
   }
 
+  // `[range]` or `[range:step]` after `e`; the current token is `[`, after which the lexer reads a
+  // duration (or fails).
   Result<ExprPtr> parse_range_or_subquery(ExprPtr e) {
     const std::size_t bracket_pos = cur_.pos;
-    const std::string_view range_text = lexer_.read_duration();
-    ES_ASSIGN_OR_RETURN(const std::int64_t range,
-                        duration(range_text, lexer_.pos() - range_text.size()));
+    ES_RETURN_IF_ERROR(advance());
+    ES_ASSIGN_OR_RETURN(const std::int64_t range, duration(cur_));
     ES_RETURN_IF_ERROR(advance());
     if (cur_.kind == TokenKind::kColon) {
       Subquery sq;
       sq.range_ms = range;
-      const char next = lexer_.peek();
-      if (next != ']') {
-        const std::string_view step_text = lexer_.read_duration();
-        if (step_text.empty()) {
-          ES_RETURN_IF_ERROR(advance());
-          return unexpected("subquery selector", "duration or \"]\"");
-        }
-        ES_ASSIGN_OR_RETURN(sq.step_ms, duration(step_text, lexer_.pos() - step_text.size()));
-      }
       ES_RETURN_IF_ERROR(advance());
-      if (cur_.kind != TokenKind::kRightBracket) return unexpected("subquery selector", "\"]\"");
+      if (cur_.kind == TokenKind::kDuration) {
+        ES_ASSIGN_OR_RETURN(sq.step_ms, duration(cur_));
+        ES_RETURN_IF_ERROR(advance());
+        if (cur_.kind != TokenKind::kRightBracket) return unexpected("subquery selector", "\"]\"");
+      } else if (cur_.kind != TokenKind::kRightBracket) {
+        return unexpected("subquery selector", "duration or \"]\"");
+      }
       ES_RETURN_IF_ERROR(advance());
       if (e->type != ValueType::kVector) {
         return fail(e->pos,
@@ -403,7 +418,14 @@ class Parser {
     return {nullptr, nullptr};
   }
 
+  // `offset [-]duration`; the current token is `offset`. The syntax is checked before what
+  // precedes it, as Prometheus' grammar reduces the modifier first.
   Status parse_offset(Expr& e) {
+    ES_RETURN_IF_ERROR(advance());
+    const bool negative = cur_.kind == TokenKind::kSub;
+    if (negative) ES_RETURN_IF_ERROR(advance());
+    if (cur_.kind != TokenKind::kDuration) return unexpected("offset", "duration");
+    ES_ASSIGN_OR_RETURN(const std::int64_t ms, duration(cur_));
     auto [offset, at] = modifiers_of(e);
     if (offset == nullptr) {
       return fail(e.pos,
@@ -411,25 +433,40 @@ class Parser {
                   "selector or a subquery");
     }
     if (*offset != 0) return fail(e.pos, "offset may not be set multiple times");
-    const bool negative = lexer_.consume('-');
-    const std::string_view text = lexer_.read_duration();
-    const std::size_t dur_pos = lexer_.pos() - text.size();
-    if (text.empty() || all_digits(text)) {
-      if (!text.empty()) {
-        return fail(dur_pos,
-                    fmt::format("unexpected number \"{}\" in offset, expected duration", text));
-      }
-      ES_RETURN_IF_ERROR(advance());
-      return unexpected("offset", "duration");
-    }
-    auto ms = parse_duration_ms(text);
-    if (!ms.ok()) return fail(dur_pos, ms.status().message());
-    if (*ms == 0) return fail(dur_pos, "duration must be greater than 0");
-    *offset = negative ? -*ms : *ms;
+    *offset = negative ? -ms : ms;
     return advance();
   }
 
+  // `@ timestamp`, `@ start()`, `@ end()`; the current token is `@`. Any syntax error after `@`
+  // is "expected timestamp" (Prometheus' grammar has one error rule there).
   Status parse_at(Expr& e) {
+    ES_RETURN_IF_ERROR(advance());
+    AtModifier m;
+    if (at_keyword("start") || at_keyword("end")) {
+      m.kind = at_keyword("start") ? AtModifier::Kind::kStart : AtModifier::Kind::kEnd;
+      ES_RETURN_IF_ERROR(advance());
+      if (cur_.kind != TokenKind::kLeftParen) return unexpected("@", "timestamp");
+      ES_RETURN_IF_ERROR(advance());
+      if (cur_.kind != TokenKind::kRightParen) return unexpected("@", "timestamp");
+    } else {
+      double sign = 1;
+      if (cur_.kind == TokenKind::kAdd || cur_.kind == TokenKind::kSub) {
+        sign = cur_.kind == TokenKind::kSub ? -1 : 1;
+        ES_RETURN_IF_ERROR(advance());
+      }
+      if (cur_.kind != TokenKind::kNumber) return unexpected("@", "timestamp");
+      const double ts = sign * cur_.number;
+      // The engine's time range (Prometheus' own bound is the int64 range of seconds).
+      constexpr double kLimit = static_cast<double>(kMaxTimeMs) / 1000;
+      if (!std::isfinite(ts) || ts >= kLimit || ts <= -kLimit) {
+        return fail(e.pos, fmt::format("timestamp out of bounds for @ modifier: {}",
+                                       std::isnan(ts)   ? std::string("NaN")
+                                       : std::isinf(ts) ? std::string(ts > 0 ? "+Inf" : "-Inf")
+                                                        : fmt::format("{:f}", ts)));
+      }
+      m.kind = AtModifier::Kind::kTimestamp;
+      m.t_ms = static_cast<std::int64_t>(std::round(ts * 1000));
+    }
     auto [offset, at] = modifiers_of(e);
     if (at == nullptr) {
       return fail(e.pos,
@@ -437,33 +474,6 @@ class Parser {
                   "selector or a subquery");
     }
     if (at->has_value()) return fail(e.pos, "@ <timestamp> may not be set multiple times");
-    ES_RETURN_IF_ERROR(advance());
-    AtModifier m;
-    if (at_keyword("start") || at_keyword("end")) {
-      m.kind = at_keyword("start") ? AtModifier::Kind::kStart : AtModifier::Kind::kEnd;
-      ES_RETURN_IF_ERROR(advance());
-      ES_RETURN_IF_ERROR(expect(TokenKind::kLeftParen, "@", "\"(\""));
-      ES_RETURN_IF_ERROR(expect(TokenKind::kRightParen, "@", "\")\""));
-      *at = m;
-      return Status();
-    }
-    double sign = 1;
-    if (cur_.kind == TokenKind::kAdd || cur_.kind == TokenKind::kSub) {
-      sign = cur_.kind == TokenKind::kSub ? -1 : 1;
-      ES_RETURN_IF_ERROR(advance());
-    }
-    if (cur_.kind != TokenKind::kNumber) return unexpected("@", "timestamp");
-    const double ts = sign * cur_.number;
-    // The engine's time range (Prometheus' own bound is the int64 range of seconds).
-    constexpr double kLimit = static_cast<double>(kMaxTimeMs) / 1000;
-    if (!std::isfinite(ts) || ts >= kLimit || ts <= -kLimit) {
-      return fail(e.pos, fmt::format("timestamp out of bounds for @ modifier: {}",
-                                     std::isnan(ts)   ? std::string("NaN")
-                                     : std::isinf(ts) ? std::string(ts > 0 ? "+Inf" : "-Inf")
-                                                      : fmt::format("{:f}", ts)));
-    }
-    m.kind = AtModifier::Kind::kTimestamp;
-    m.t_ms = static_cast<std::int64_t>(std::round(ts * 1000));
     *at = m;
     return advance();
   }
@@ -485,7 +495,8 @@ class Parser {
         ES_RETURN_IF_ERROR(enter(pos));
         ES_RETURN_IF_ERROR(advance());
         ES_ASSIGN_OR_RETURN(ExprPtr inner, parse_expr(0));
-        ES_RETURN_IF_ERROR(expect(TokenKind::kRightParen, "paren expression", "\")\""));
+        if (cur_.kind != TokenKind::kRightParen) return unexpected("");
+        ES_RETURN_IF_ERROR(advance());
         --depth_;
         const ValueType type = inner->type;
         return make(pos, type, Paren{std::move(inner)});
@@ -493,14 +504,20 @@ class Parser {
       case TokenKind::kLeftBrace:
         return parse_selector("", pos);
       case TokenKind::kIdentifier:
+        if (at_reserved_keyword()) return unexpected("");
         break;
       default:
-        return unexpected("", "expression");
+        return unexpected("");
     }
     const std::string name(cur_.text);
     ES_RETURN_IF_ERROR(advance());
-    if (auto op = aggregate_op(name)) return parse_aggregate(*op, pos);
-    if (cur_.kind == TokenKind::kLeftParen) {
+    // An aggregation keyword not followed by its arguments or grouping, and start/end, are
+    // metric names to Prometheus' grammar.
+    if (auto op = aggregate_op(name);
+        op && (cur_.kind == TokenKind::kLeftParen || at_keyword("by") || at_keyword("without"))) {
+      return parse_aggregate(*op, pos);
+    }
+    if (cur_.kind == TokenKind::kLeftParen && !iequals(name, "start") && !iequals(name, "end")) {
       const FunctionInfo* info = find_function(name);
       if (info == nullptr) {
         for (auto f : kUnsupportedFunctions) {
@@ -540,7 +557,8 @@ class Parser {
     return labels;
   }
 
-  // `(arg, arg, …)` of a call or aggregation; the current token is `(`.
+  // `(arg, arg, …)` of a call or aggregation; the current token is `(`. Prometheus names the
+  // aggregation in a syntax error among its arguments, and no context for a call.
   Result<std::vector<ExprPtr>> parse_args(std::string_view context) {
     ES_RETURN_IF_ERROR(advance());  // '('
     std::vector<ExprPtr> args;
@@ -554,7 +572,7 @@ class Parser {
           return fail(comma, "trailing commas not allowed in function call args");
         }
       } else if (cur_.kind != TokenKind::kRightParen) {
-        return unexpected(context, "\",\" or \")\"");
+        return unexpected(context);
       }
     }
     ES_RETURN_IF_ERROR(advance());
@@ -576,10 +594,10 @@ class Parser {
       return Status();
     };
     if (at_keyword("by") || at_keyword("without")) ES_RETURN_IF_ERROR(parse_grouping());
-    if (cur_.kind != TokenKind::kLeftParen) return unexpected("aggregation", "\"(\"");
+    if (cur_.kind != TokenKind::kLeftParen) return unexpected("aggregation");
     ES_ASSIGN_OR_RETURN(auto args, parse_args("aggregation"));
     if (at_keyword("by") || at_keyword("without")) {
-      if (grouped) return fail(cur_.pos, "aggregation has two grouping clauses");
+      if (grouped) return unexpected("");
       ES_RETURN_IF_ERROR(parse_grouping());
     }
     --depth_;
@@ -613,7 +631,7 @@ class Parser {
     ES_RETURN_IF_ERROR(enter(pos));
     Call call;
     call.func = info.func;
-    ES_ASSIGN_OR_RETURN(call.args, parse_args("function call"));
+    ES_ASSIGN_OR_RETURN(call.args, parse_args(""));
     --depth_;
     const std::size_t nargs = info.args.size();
     const std::size_t got = call.args.size();
@@ -661,8 +679,9 @@ class Parser {
       ES_RETURN_IF_ERROR(advance());
       while (cur_.kind != TokenKind::kRightBrace) {
         if (cur_.kind != TokenKind::kIdentifier || !is_valid_label_name(cur_.text)) {
-          return unexpected("label matching", "label matching, \"}\" or \",\"");
+          return unexpected("label matching", "identifier or \"}\"");
         }
+        const std::size_t name_pos = cur_.pos;
         std::string name(cur_.text);
         ES_RETURN_IF_ERROR(advance());
         MatchOp op;
@@ -689,7 +708,7 @@ class Parser {
                                        metric, cur_.value));
         }
         auto m = LabelMatcher::make(std::move(name), op, std::move(cur_.value));
-        if (!m.ok()) return fail(cur_.pos, m.status().message());
+        if (!m.ok()) return fail(name_pos, m.status().message());
         sel.matchers.push_back(std::move(m).value());
         ES_RETURN_IF_ERROR(advance());
         if (cur_.kind == TokenKind::kComma) {
@@ -700,7 +719,7 @@ class Parser {
       }
       ES_RETURN_IF_ERROR(advance());
     } else if (metric.empty()) {
-      return unexpected("", "expression");
+      return unexpected("");
     }
     const bool any_non_empty = std::any_of(sel.matchers.begin(), sel.matchers.end(),
                                            [](const LabelMatcher& m) { return !m.matches(""); });
@@ -753,15 +772,21 @@ Result<std::int64_t> parse_duration_ms(std::string_view text) {
   };
   if (text.empty()) return bad();
   if (text == "0") return std::int64_t{0};
+  // Prometheus' durations are Go time.Durations: nanoseconds in an int64, about 292 years.
+  constexpr std::int64_t kMaxMs = std::numeric_limits<std::int64_t>::max() / 1'000'000;
   std::int64_t total = 0;
+  bool out_of_range = false;
   std::size_t p = 0;
   int last_unit = -1;
   while (p < text.size()) {
     std::int64_t n = 0;
     const std::size_t digits = p;
     while (p < text.size() && text[p] >= '0' && text[p] <= '9') {
-      if (n > (kMaxTimeMs / 10)) return bad();
-      n = n * 10 + (text[p] - '0');
+      if (n > kMaxMs) {
+        out_of_range = true;  // keep reading: a syntax error still wins
+      } else {
+        n = n * 10 + (text[p] - '0');
+      }
       ++p;
     }
     if (p == digits) return bad();
@@ -774,10 +799,14 @@ Result<std::int64_t> parse_duration_ms(std::string_view text) {
     }
     if (idx <= last_unit) return bad();  // unknown, repeated or out of order
     last_unit = idx;
-    if (n > kMaxTimeMs / kUnits[idx].ms) return bad();
-    total += n * kUnits[idx].ms;
-    if (total > kMaxTimeMs) return bad();
+    if (n > kMaxMs / kUnits[idx].ms) {
+      out_of_range = true;
+    } else {
+      total += n * kUnits[idx].ms;
+      if (total > kMaxMs) out_of_range = true;
+    }
   }
+  if (out_of_range) return Status::invalid_argument("duration out of range");
   return total;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -71,6 +72,14 @@ int DaemonProcess::stop(int sig, int timeout_ms) {
   return -1;
 }
 
+bool DaemonProcess::exited() {
+  if (pid_ <= 0) return true;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+  pid_ = -1;
+  return true;
+}
+
 std::string DaemonProcess::log_tail(std::size_t bytes) const {
   std::ifstream in(log_path_);
   std::stringstream ss;
@@ -88,6 +97,22 @@ HttpReply http_get(int port, const std::string& path, const std::string& bearer)
   auto res = client.Get(path, headers);
   if (!res) return {};
   return {res->status, res->body};
+}
+
+std::string url_encode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 HttpReply http_post(int port, const std::string& path, const std::string& body,

@@ -218,7 +218,9 @@ TEST_F(HttpApiTest, ErrorsLikePrometheus) {
   auto step = get("/api/v1/query_range?query=1&start=0&end=10&step=0");
   ASSERT_TRUE(step);
   EXPECT_EQ(step->status, 400);
-  EXPECT_NE(step->body.find("zero or negative query resolution step"), std::string::npos);
+  EXPECT_NE(step->body.find(R"(invalid parameter \"step\": zero or negative query resolution)"),
+            std::string::npos)
+      << step->body;
   auto order = get("/api/v1/query_range?query=1&start=10&end=0&step=1");
   ASSERT_TRUE(order);
   EXPECT_NE(order->body.find("end timestamp must not be before start time"), std::string::npos);
@@ -226,7 +228,8 @@ TEST_F(HttpApiTest, ErrorsLikePrometheus) {
   ASSERT_TRUE(time);
   EXPECT_EQ(time->status, 400);
   EXPECT_EQ(time->body, R"({"status":"error","errorType":"bad_data","error":"invalid parameter )"
-                        R"(\"time\": cannot parse \"yesterday\" to a valid timestamp"})");
+                        R"(\"time\": Invalid time value for 'time': cannot parse \"yesterday\" )"
+                        R"(to a valid timestamp"})");
   // Sketch series are native histograms; sketches without a histogram have nothing to return.
   const std::string at = "&time=" + std::to_string(kT0 / 1000 + 110);
   auto sketch = get("/api/v1/query?query=vibration" + at);
@@ -430,7 +433,27 @@ TEST(HttpJson, NumbersAndStrings) {
   append_sample_value(out, std::nan(""));
   append_sample_value(out, INFINITY);
   append_sample_value(out, -INFINITY);
-  EXPECT_EQ(out, R"("1.23""1e+21""1e-07""123456789""-0.5""NaN""+Inf""-Inf")");
+  append_sample_value(out, 123456789012345678901.0);
+  append_sample_value(out, 0x1p53 + 2);
+  append_sample_value(out, 0.1 + 0.2);
+  EXPECT_EQ(out, R"("1.23""1e+21""1e-07""123456789""-0.5""NaN""+Inf""-Inf")"
+                 R"("123456789012345680000""9007199254740994""0.30000000000000004")");
+  // A scalar result is always in fixed notation (Prometheus' Scalar encoder).
+  out.clear();
+  append_scalar_value(out, 1e-7);
+  append_scalar_value(out, 1e22);
+  append_scalar_value(out, -0.0);
+  append_scalar_value(out, 1.2345678901234568e+29);
+  append_scalar_value(out, std::nan(""));
+  EXPECT_EQ(out,
+            R"("0.0000001""10000000000000000000000""-0""123456789012345680000000000000""NaN")");
+  out.clear();
+  append_scalar_value(out, 5e-324);
+  EXPECT_EQ(out, "\"0." + std::string(323, '0') + "5\"");
+  out.clear();
+  append_scalar_value(out, -1.7976931348623157e308);
+  EXPECT_EQ(out.size(), 2 + 1 + 309u);
+  EXPECT_EQ(out.substr(0, 20), "\"-179769313486231570");
   out.clear();
   append_timestamp(out, 1'700'000'000'005);
   append_timestamp(out, -1'500);
@@ -448,7 +471,9 @@ TEST(HttpJson, TimeParameters) {
   EXPECT_EQ(*parse_step_ms("15"), 15'000);
   EXPECT_EQ(*parse_step_ms("0.5"), 500);
   EXPECT_EQ(*parse_step_ms("1m30s"), 90'000);
-  EXPECT_FALSE(parse_step_ms("-1").ok());
+  EXPECT_EQ(*parse_step_ms("-1"), -1'000);
+  EXPECT_EQ(parse_step_ms("1e10").status().message(),
+            "cannot parse \"1e10\" to a valid duration. It overflows int64");
   EXPECT_FALSE(parse_step_ms("fast").ok());
 }
 

@@ -6,8 +6,6 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
-
 #include "collector/query_test_data.h"
 #include "edgesketch/http/http_server.h"
 #include "edgesketch/http/prom_json.h"
@@ -18,18 +16,7 @@ namespace {
 
 using query::testing::kT0;
 using testbed::http_get;
-
-std::string url_encode(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
+using testbed::url_encode;
 
 class HttpPromqlTest : public ::testing::Test {
  protected:

@@ -172,6 +172,36 @@ TEST_F(OperatorsTest, PrecedenceAndAssociativity) {
   EXPECT_EQ(at("7 % 4 * 2"), (Lines{"scalar => 6"}));
 }
 
+// `^` is Go's math.Pow, whose integer powers are a chain of rounded products, not the correctly
+// rounded pow of the C library: Prometheus answers 0.21600000000000008 where pow() gives
+// 0.2160000000000001. The values are Prometheus 2.42's answers.
+TEST_F(OperatorsTest, PowerRoundsAsGo) {
+  EXPECT_EQ(at("0.6000000000000001 ^ 3"), (Lines{"scalar => 0.21600000000000008"}));
+  EXPECT_EQ(at("4.117490898960796 ^ 3"), (Lines{"scalar => 69.8068343436321"}));
+  EXPECT_EQ(at("1.1 ^ 10"), (Lines{"scalar => 2.593742460100002"}));
+  EXPECT_EQ(at("3 ^ -2"), (Lines{"scalar => 0.1111111111111111"}));
+  EXPECT_EQ(at("(-3) ^ 3"), (Lines{"scalar => -27"}));
+  EXPECT_EQ(at("2 ^ 0.5"), (Lines{"scalar => 1.4142135623730951"}));
+  EXPECT_EQ(at("2 ^ -1074"), (Lines{"scalar => 5e-324"}));
+  EXPECT_EQ(at("2 ^ -1075"), (Lines{"scalar => 0"}));
+  EXPECT_EQ(at("10 ^ 400"), (Lines{"scalar => +Inf"}));
+  // Special cases in Go's order.
+  EXPECT_EQ(at("NaN ^ 0"), (Lines{"scalar => 1"}));
+  EXPECT_EQ(at("(-1) ^ Inf"), (Lines{"scalar => 1"}));
+  EXPECT_EQ(at("0 ^ -1"), (Lines{"scalar => +Inf"}));
+  EXPECT_EQ(at("(-0) ^ -3"), (Lines{"scalar => -Inf"}));
+  EXPECT_EQ(at("(-0) ^ -2"), (Lines{"scalar => +Inf"}));
+  EXPECT_EQ(at("(-8) ^ 0.5"), (Lines{"scalar => NaN"}));
+  EXPECT_EQ(at("(-Inf) ^ 3"), (Lines{"scalar => -Inf"}));
+  EXPECT_EQ(at("(-Inf) ^ -2"), (Lines{"scalar => 0"}));
+  EXPECT_EQ(at("0.5 ^ -Inf"), (Lines{"scalar => +Inf"}));
+  EXPECT_EQ(at("(-2) ^ 1e19"), (Lines{"scalar => +Inf"}));
+  // Element-wise too: cpu (1, 5, 10) cubed.
+  EXPECT_EQ(at("cpu_max ^ 3"),
+            (Lines{R"({dev="a", site="s1"} => 1)", R"({dev="b", site="s1"} => 125)",
+                   R"({dev="c", site="s2"} => 1000)"}));
+}
+
 TEST_F(OperatorsTest, TopkAndBottomk) {
   // Ordered by value, highest first; the full labels are kept.
   EXPECT_EQ(at("topk(2, cpu_max)"), (Lines{R"({__name__="cpu_max", dev="c", site="s2"} => 10)",

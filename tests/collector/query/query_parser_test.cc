@@ -36,6 +36,12 @@ TEST(QueryParser, Literals) {
   EXPECT_EQ(canon("'it\\'s'"), "\"it's\"");
   EXPECT_EQ(canon("`raw\\d`"), "\"raw\\\\d\"");
   EXPECT_EQ(canon("\"\\u00e9\""), "\"\xc3\xa9\"");
+  // Bytes that are not UTF-8, and U+FFFD, print as escapes: the lexer refuses them raw.
+  EXPECT_EQ(canon("\"\\u00e9\\x41\\202\""),
+            "\"\xc3\xa9"
+            "A\\x82\"");
+  EXPECT_EQ(canon("\"\\ufffd\""), "\"\\ufffd\"");
+  EXPECT_EQ(error_of("\"\xc3\""), "1:1: parse error: invalid UTF-8 rune");
 }
 
 TEST(QueryParser, Selectors) {
@@ -117,12 +123,11 @@ TEST(QueryParser, ErrorsHavePositions) {
   EXPECT_EQ(error_of("m{a=}"),
             "1:5: parse error: unexpected \"}\" in label matching, expected string");
   EXPECT_EQ(error_of("m{a \"x\"}"),
-            "1:5: parse error: unexpected string \"x\" in label matching, expected label matching "
-            "operator");
-  EXPECT_EQ(error_of("1 +"), "1:4: parse error: unexpected end of input, expected expression");
-  EXPECT_EQ(error_of("sum(m_count"),
-            "1:12: parse error: unexpected end of input in aggregation, expected \",\" or \")\"");
-  EXPECT_EQ(error_of("m_count\n  + )"), "2:5: parse error: unexpected \")\", expected expression");
+            "1:5: parse error: unexpected string \"\\\"x\\\"\" in label matching, expected label "
+            "matching operator");
+  EXPECT_EQ(error_of("1 +"), "1:4: parse error: unexpected end of input");
+  EXPECT_EQ(error_of("sum(m_count"), "1:12: parse error: unclosed left parenthesis");
+  EXPECT_EQ(error_of("m_count\n  + )"), "2:6: parse error: unexpected right parenthesis ')'");
   EXPECT_EQ(error_of("{a=\"\"}"),
             "1:1: parse error: vector selector must contain at least one non-empty matcher");
 }
@@ -208,7 +213,7 @@ TEST(QueryParser, VectorMatchingModifiers) {
   EXPECT_EQ(b.include, (std::vector<std::string>{"y"}));
   // `(` after group_left always opens its label list.
   EXPECT_EQ(error_of("a * on (x) group_left (b + c)"),
-            "1:26: parse error: unexpected \"+\" in grouping opts, expected \",\" or \")\"");
+            "1:26: parse error: unexpected <op:+> in grouping opts, expected \",\" or \")\"");
   // Keywords may be label names.
   EXPECT_EQ(canon("a * on (by, bool) b"), "a * on (bool, by) b");
 }
@@ -319,11 +324,12 @@ TEST(QueryParser, Subqueries) {
             "1:1: parse error: subquery is only allowed on instant vector, got scalar instead");
   EXPECT_EQ(error_of("m[5m:1m][1h:5m]"),
             "1:1: parse error: subquery is only allowed on instant vector, got matrix instead");
-  EXPECT_EQ(error_of("m[5m:1m"),
-            "1:8: parse error: unexpected end of input in subquery selector, expected \"]\"");
-  EXPECT_EQ(error_of("m[5m x]"),
-            "1:6: parse error: unexpected identifier \"x\" in subquery or range, expected \":\" "
-            "or \"]\"");
+  EXPECT_EQ(error_of("m[5m:1m"), "1:8: parse error: unclosed left bracket");
+  EXPECT_EQ(error_of("m[5m 1m]"),
+            "1:6: parse error: unexpected duration \"1m\" in subquery or range, expected \":\" or "
+            "\"]\"");
+  // Between brackets Prometheus' lexer takes a letter for the colon: `m[5m x]` is `m[5m:]`.
+  EXPECT_EQ(canon("m[5m x]"), "m[5m:]");
   EXPECT_EQ(error_of("m[]"), "1:3: parse error: missing unit character in duration");
   EXPECT_EQ(error_of("m[0s]"), "1:3: parse error: duration must be greater than 0");
   EXPECT_EQ(error_of("sum(m)[5m]"), "1:7: parse error: ranges only allowed for vector selectors");
@@ -464,18 +470,108 @@ TEST(QueryParser, TypeErrors) {
             std::string::npos);
   EXPECT_NE(error_of("m{__name__=\"x\"}").find("metric name must not be set twice"),
             std::string::npos);
-  EXPECT_NE(error_of("m{a=~\"(\"}").find("invalid regular expression"), std::string::npos);
-  EXPECT_NE(error_of("m[5x]").find("not a valid duration"), std::string::npos);
-  EXPECT_NE(error_of("sum(m) by (a) by (b)").find("unexpected identifier \"by\""),
-            std::string::npos);
+  EXPECT_NE(error_of("m{a=~\"(\"}").find("error parsing regexp"), std::string::npos);
+  EXPECT_NE(error_of("m[5x]").find("bad duration syntax"), std::string::npos);
+  EXPECT_NE(error_of("sum(m) by (a) by (b)").find("unexpected <by>"), std::string::npos);
 }
 
 TEST(QueryParser, LexicalErrors) {
   EXPECT_NE(error_of("m{a=\"x}").find("unterminated quoted string"), std::string::npos);
   EXPECT_NE(error_of("m{a=\"\\q\"}").find("unknown escape sequence"), std::string::npos);
-  EXPECT_NE(error_of("5m").find("bad number or duration"), std::string::npos);
+  EXPECT_NE(error_of("5x").find("bad number or duration"), std::string::npos);
   EXPECT_NE(error_of("m $").find("unexpected character: '$'"), std::string::npos);
-  EXPECT_NE(error_of("m !").find("expected '=' or '~'"), std::string::npos);
+  EXPECT_NE(error_of("m !").find("unexpected character after '!'"), std::string::npos);
+}
+
+// Syntax errors in the words of Prometheus' lexer and grammar, as Prometheus 2.42 answered each
+// of these queries (its lexer's states: parentheses, braces, brackets; where a number ends and a
+// duration starts; how it names tokens; Go's regexp errors).
+TEST(QueryParser, SyntaxErrorsAsPrometheus) {
+  const std::pair<std::string_view, std::string_view> cases[] = {
+      {"sum(m", "1:6: parse error: unclosed left parenthesis"},
+      {"(m", "1:3: parse error: unclosed left parenthesis"},
+      {"m )", "1:4: parse error: unexpected right parenthesis ')'"},
+      {"m ]", "1:3: parse error: unexpected right bracket ']'"},
+      {"m[5m", "1:5: parse error: unclosed left bracket"},
+      {"m{a=\"b\"", "1:8: parse error: unexpected end of input inside braces"},
+      {"m{", "1:3: parse error: unexpected end of input inside braces"},
+      {"m{a~\"b\"}", "1:4: parse error: unexpected character inside braces: '~'"},
+      {"m{a!\"b\"}", "1:4: parse error: unexpected character after '!' inside braces: '\"'"},
+      {"m{{", "1:3: parse error: unexpected left brace '{'"},
+      {"m }", "1:3: parse error: unexpected character: '}'"},
+      {"m !b", "1:3: parse error: unexpected character after '!': 'b'"},
+      {"m =~ \"x\"", "1:3: parse error: unexpected character after '=': '~'"},
+      {"m[5x]", "1:3: parse error: bad duration syntax: \"5\""},
+      {"m[5]", "1:3: parse error: missing unit character in duration"},
+      {"m[1.5m]", "1:3: parse error: not a valid duration string: \"1.5m\""},
+      {"m offset 5x", "1:10: parse error: bad number or duration syntax: \"5\""},
+      {"m[5m:1m:]", "1:8: parse error: unexpected colon ':'"},
+      {"m[5m:x]", "1:6: parse error: unexpected colon 'x'"},
+      {"m[1h:5]",
+       "1:6: parse error: unexpected number \"5\" in subquery selector, expected duration or "
+       "\"]\""},
+      {"123abc", "1:1: parse error: bad number or duration syntax: \"123\""},
+      {"0x",
+       "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"0x\": invalid "
+       "syntax"},
+      {"1e",
+       "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"1e\": invalid "
+       "syntax"},
+      {"1e400",
+       "1:1: parse error: error parsing number: strconv.ParseFloat: parsing \"1e400\": value out "
+       "of range"},
+      {"0x8000000000000000",
+       "1:1: parse error: error parsing number: strconv.ParseFloat: parsing "
+       "\"0x8000000000000000\": invalid syntax"},
+      {"5m", "1:1: parse error: unexpected duration \"5m\""},
+      {"m + 5m", "1:5: parse error: unexpected duration \"5m\""},
+      {"m @ 5m", "1:5: parse error: unexpected duration \"5m\" in @, expected timestamp"},
+      {"m @ start", "1:10: parse error: unexpected end of input in @, expected timestamp"},
+      {"m bool", "1:3: parse error: unexpected <bool>"},
+      {"m == bool bool 1", "1:11: parse error: unexpected <bool>"},
+      {"m + on(a) group_left bool b",
+       "1:22: parse error: unexpected <bool> in grouping opts, expected \"(\""},
+      {"m + on(a) group_left ,",
+       "1:22: parse error: unexpected \",\" in grouping opts, expected \"(\""},
+      {"sum m", "1:5: parse error: unexpected identifier \"m\""},
+      {"sum by (a) m", "1:12: parse error: unexpected identifier \"m\" in aggregation"},
+      {"sum(m) by (a) by (b)", "1:15: parse error: unexpected <by>"},
+      {"sum(m n)", "1:7: parse error: unexpected identifier \"n\" in aggregation"},
+      {"abs(m n)", "1:7: parse error: unexpected identifier \"n\""},
+      {"(m n)", "1:4: parse error: unexpected identifier \"n\""},
+      {"m{,}",
+       "1:3: parse error: unexpected \",\" in label matching, expected identifier or \"}\""},
+      {"m{a=\"b\",,}",
+       "1:9: parse error: unexpected \",\" in label matching, expected identifier or \"}\""},
+      {"m{\"a\"=\"b\"}",
+       "1:3: parse error: unexpected string \"\\\"a\\\"\" in label matching, expected identifier "
+       "or \"}\""},
+      {"m{a=~\"(\"}", "1:3: parse error: error parsing regexp: missing closing ): `^(?:()$`"},
+      {"m{a=~\"a++\"}",
+       "1:3: parse error: error parsing regexp: invalid nested repetition operator: `++`"},
+      {"m{a=~\"\\\\q\"}", "1:3: parse error: error parsing regexp: invalid escape sequence: `\\q`"},
+      {"\"\\q\"", "1:1: parse error: unknown escape sequence U+0071 'q'"},
+      {"\"\\x4\"", "1:1: parse error: illegal character U+0022 '\"' in escape sequence"},
+      {"'\\\"'", "1:1: parse error: unknown escape sequence U+0022 '\"'"},
+      {"\"abc", "1:1: parse error: unterminated quoted string"},
+      {"m @ \"12345678901234\"",
+       "1:5: parse error: unexpected string \"\\\"123456789\"... in @, expected timestamp"},
+      {"m + \"averyveryverylongstring\"",
+       "1:5: parse error: binary expression must contain only scalar and instant vector types"},
+      {"m[30000000y]", "1:3: parse error: duration out of range"},
+      {"m offset 30000000y", "1:10: parse error: duration out of range"},
+      {"m ü", "1:3: parse error: unexpected character: 'ü'"},
+      {"m{ü=\"x\"}", "1:3: parse error: unexpected character inside braces: 'ü'"},
+
+  };
+  for (const auto& [query, want] : cases) EXPECT_EQ(error_of(query), want) << query;
+  // Prometheus' numbers: a leading 0 is octal, hexadecimal within int64.
+  EXPECT_EQ(canon("017"), "15");
+  EXPECT_EQ(canon("0x7FFFFFFFFFFFFFFF"), "9.223372036854776e+18");
+  // Keywords that may be metric names where an expression starts (printed so that they read back
+  // as names).
+  EXPECT_EQ(canon("sum"), "{__name__=\"sum\"}");
+  EXPECT_EQ(canon("a + on (b) group_left sum"), "a + on (b) group_left () {__name__=\"sum\"}");
 }
 
 TEST(QueryParser, DepthAndSizeAreBounded) {

@@ -15,9 +15,13 @@ namespace edgesketch::http {
 // Milliseconds as Prometheus writes them: 1700000000 / 1700000000.5 is written "1700000000.500"
 // (seconds, then three fraction digits when the fraction is not zero).
 void append_timestamp(std::string& out, std::int64_t t_ms);
-// A sample value as a quoted string: shortest round-trip digits, fixed notation unless
-// |v| < 1e-6 or |v| >= 1e21 (exponent then), "NaN", "+Inf", "-Inf".
+// A sample value (of a vector or a matrix) as a quoted string: shortest round-trip digits, fixed
+// notation unless |v| < 1e-6 or |v| >= 1e21 (exponent then), "NaN", "+Inf", "-Inf".
 void append_sample_value(std::string& out, double v);
+// A scalar result's value as a quoted string: shortest round-trip digits in fixed notation
+// whatever the magnitude ("0.0000001", "10000000000000000000000"), as Prometheus' Scalar
+// encoder (strconv.FormatFloat(v, 'f', -1, 64)) writes it.
+void append_scalar_value(std::string& out, double v);
 // `{"name":"value",...}` in label order.
 void append_labels(std::string& out, const query::Labels& labels);
 // A histogram as Prometheus writes a native histogram of the same schema (its

@@ -14,8 +14,9 @@ namespace edgesketch::http {
 // range (years 0001..9999 for RFC 3339, |seconds| < 1e14 for floats).
 Result<std::int64_t> parse_timestamp_ms(std::string_view text);
 
-// A duration: float seconds ("15", "0.5") or a Prometheus duration ("1m", "1h30m"), to
-// milliseconds. kInvalidArgument when unparseable or negative or out of range.
+// A duration: float seconds ("15", "0.5", "-1") or a Prometheus duration ("1m", "1h30m"), to
+// milliseconds. kInvalidArgument when unparseable or beyond int64 nanoseconds, in Prometheus'
+// words; a negative number of seconds parses (as in Prometheus, the caller rejects it).
 Result<std::int64_t> parse_step_ms(std::string_view text);
 
 }  // namespace edgesketch::http

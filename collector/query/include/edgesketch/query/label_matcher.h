@@ -29,7 +29,8 @@ class LabelMatcher {
   // Regexes longer than this are rejected (bounded compile time and memory).
   static constexpr std::size_t kMaxRegexBytes = 4096;
 
-  // kInvalidArgument when the regex does not compile, naming it and RE2's complaint.
+  // kInvalidArgument when the regex does not compile, in Go's words as Prometheus reports it:
+  // "error parsing regexp: missing closing ): `^(?:()$`".
   static Result<LabelMatcher> make(std::string name, MatchOp op, std::string value);
 
   const std::string& name() const { return name_; }
@@ -59,7 +60,8 @@ class LabelMatcher {
 // True when every matcher matches.
 bool matches_all(const Labels& labels, std::span<const LabelMatcher> matchers);
 
-// A PromQL double-quoted string literal for `s`.
+// A PromQL double-quoted string literal for `s` that reads back as `s`: bytes that are not
+// valid UTF-8 (and U+FFFD, which PromQL's lexer refuses too) as escapes.
 std::string quote_promql_string(std::string_view s);
 
 }  // namespace edgesketch::query

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace edgesketch::testbed {
@@ -23,6 +24,9 @@ class DaemonProcess {
   // reports it (-1 when it had to be SIGKILLed after the timeout or was not running).
   int stop(int sig, int timeout_ms);
   bool running() const { return pid_ > 0; }
+  // True once the process has ended (reaped here; running() turns false), e.g. a daemon that
+  // exits during its start-up.
+  bool exited();
   pid_t pid() const { return pid_; }
   std::string log_tail(std::size_t bytes = 4000) const;
 
@@ -39,6 +43,8 @@ struct HttpReply {
   std::string body;
 };
 HttpReply http_get(int port, const std::string& path, const std::string& bearer = {});
+// `s` percent-encoded for a URL's query string: every byte but A-Z a-z 0-9 - _ . ~ as %XX.
+std::string url_encode(std::string_view s);
 // POST of `body` with `content_type`.
 HttpReply http_post(int port, const std::string& path, const std::string& body,
                     const std::string& content_type, const std::string& bearer = {});

@@ -1,5 +1,6 @@
 // Go's formatting of float64 where Prometheus' output depends on it: the value label of
-// count_values() (strconv.FormatFloat(v, 'f', -1, 64)) and numbers in error messages (%v).
+// count_values() and the HTTP API's sample values (strconv.FormatFloat(v, 'f', -1, 64)), numbers
+// in error messages (%v).
 #pragma once
 
 #include <string>
