@@ -343,8 +343,18 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
   spdlog::set_level(spdlog::level::warn);
   use_collector_allocator();
   nlohmann::json out;
-  const std::string& only = options.only;
-  if (only.empty() || only == "label") {
+  // --only takes one part or several separated by commas ("series,fleet,panel").
+  std::vector<std::string> parts;
+  for (std::size_t from = 0; from < options.only.size();) {
+    std::size_t to = options.only.find(',', from);
+    if (to == std::string::npos) to = options.only.size();
+    parts.push_back(options.only.substr(from, to - from));
+    from = to + 1;
+  }
+  auto want = [&parts](const char* part) {
+    return parts.empty() || std::find(parts.begin(), parts.end(), part) != parts.end();
+  };
+  if (want("label")) {
     const int rounds = options.quick ? 5 : std::max(25, options.repetitions * 3);
     run_label_bench(50'000, "50k", rounds, /*flush=*/true, out);
     if (!options.quick) {
@@ -352,7 +362,7 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
       out["label_match_rss_mb_1m"] = peak_rss_mb();
       run_label_bench(1'000'000, "1m_memtable", rounds, /*flush=*/false, out);
     }
-    if (only == "label") return out;
+    if (parts.size() == 1) return out;
   }
   const std::uint32_t devices = options.quick ? 100 : 1'000;
   // ES_BENCH_QUERY_HOURS overrides the stored range (for profiling smaller runs).
@@ -425,13 +435,14 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
     }
   }
 
-  if (!only.empty() && only != "panel" && only != "norollup" && only != "cached" &&
-      only != "series" && only != "fleet") {
-    out["query_error"] =
-        "unknown part '" + only + "' (label, panel, norollup, series, fleet, cached)";
-    return out;
+  for (const std::string& p : parts) {
+    if (p != "label" && p != "panel" && p != "norollup" && p != "cached" && p != "series" &&
+        p != "fleet") {
+      out["query_error"] =
+          "unknown part '" + p + "' (label, panel, norollup, series, fleet, cached)";
+      return out;
+    }
   }
-  auto want = [&only](const char* part) { return only.empty() || only == part; };
   out["query_series"] = devices;
   out["query_hours"] = hours;
   out["query_store_build_s"] = build_s;
