@@ -12,7 +12,19 @@
 //                               result cache), sequential requests over one keep-alive connection
 //   panel_cached_ms_p99         the same requests once the result cache holds them
 //   cached_qps_16_clients       panel queries per second answered from the cache for 16 clients,
-//                               each with its own connection and one request in flight
+//                               each with its own connection and one request in flight (the
+//                               cached server is configured so that one tenant may run 16
+//                               queries at once; a refused request fails the bench)
+//
+// Two questions over the last hour of the same store, query_range with step 60 s, uncached:
+//   series_query_ms_p50         one device's per-minute average, as a Grafana user writes it on
+//                               the window views: vibration_sum{device="dev-0017"} /
+//                               vibration_count{device="dev-0017"} (the catalog holds the whole
+//                               fleet)
+//   fleet_p99_uncached_ms_p50   the fleet's p99 per minute with no rollup:
+//                               histogram_quantile(0.99, sum(vibration{device=~".+"})) (the
+//                               matcher on `device` defeats the rollups, so the 1,000 device
+//                               series are merged at query time)
 //
 // Label matching (the `label` part) on fleets of 50,000 and 1,000,000 series: 4 metrics per
 // device (vibration, temperature, humidity, pressure) with tags device, line and site (50
@@ -331,8 +343,18 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
   spdlog::set_level(spdlog::level::warn);
   use_collector_allocator();
   nlohmann::json out;
-  const std::string& only = options.only;
-  if (only.empty() || only == "label") {
+  // --only takes one part or several separated by commas ("series,fleet,panel").
+  std::vector<std::string> parts;
+  for (std::size_t from = 0; from < options.only.size();) {
+    std::size_t to = options.only.find(',', from);
+    if (to == std::string::npos) to = options.only.size();
+    parts.push_back(options.only.substr(from, to - from));
+    from = to + 1;
+  }
+  auto want = [&parts](const char* part) {
+    return parts.empty() || std::find(parts.begin(), parts.end(), part) != parts.end();
+  };
+  if (want("label")) {
     const int rounds = options.quick ? 5 : std::max(25, options.repetitions * 3);
     run_label_bench(50'000, "50k", rounds, /*flush=*/true, out);
     if (!options.quick) {
@@ -340,7 +362,7 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
       out["label_match_rss_mb_1m"] = peak_rss_mb();
       run_label_bench(1'000'000, "1m_memtable", rounds, /*flush=*/false, out);
     }
-    if (only == "label") return out;
+    if (parts.size() == 1) return out;
   }
   const std::uint32_t devices = options.quick ? 100 : 1'000;
   // ES_BENCH_QUERY_HOURS overrides the stored range (for profiling smaller runs).
@@ -384,7 +406,13 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
   ho.worker_threads = 16;
   http::HttpServer uncached(ho, engine, clock);
   query::RangeQueryCache cache(query::RangeQueryCacheOptions{}, clock);
-  http::HttpServer cached(ho, engine, clock, &cache);
+  // The cached server serves 16 clients of one tenant at once: 16 query workers plus the
+  // reserved ones, all of them the tenant's, and 16 concurrent queries.
+  http::HttpServerOptions cached_ho = ho;
+  cached_ho.worker_threads = 16 + cached_ho.reserved_workers;
+  cached_ho.max_query_workers_per_tenant = 16;
+  cached_ho.default_limits.max_concurrent_queries = 16;
+  http::HttpServer cached(cached_ho, engine, clock, &cache);
   if (auto s = uncached.start(); !s.ok()) fail(s.to_string());
   if (auto s = cached.start(); !s.ok()) fail(s.to_string());
 
@@ -407,11 +435,14 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
     }
   }
 
-  if (!only.empty() && only != "panel" && only != "norollup" && only != "cached") {
-    out["query_error"] = "unknown part '" + only + "' (label, panel, norollup, cached)";
-    return out;
+  for (const std::string& p : parts) {
+    if (p != "label" && p != "panel" && p != "norollup" && p != "cached" && p != "series" &&
+        p != "fleet") {
+      out["query_error"] =
+          "unknown part '" + p + "' (label, panel, norollup, series, fleet, cached)";
+      return out;
+    }
   }
-  auto want = [&only](const char* part) { return only.empty() || only == part; };
   out["query_series"] = devices;
   out["query_hours"] = hours;
   out["query_store_build_s"] = build_s;
@@ -449,6 +480,32 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
       raw.push_back(ms_since(t0));
     }
     out["panel_norollup_quantile_ms_p50"] = percentile(raw, 0.5);
+  }
+
+  // The last hour, step 60 s, uncached: `rounds` requests after one that checks the answer.
+  const auto last_hour = [&](const std::string& query, const char* key, int rounds) {
+    Client c(uncached.port());
+    const std::int64_t from_ms = end_ms - 3'600'000;
+    const auto j = nlohmann::json::parse(c.query_range(query, from_ms, end_ms, step_ms));
+    const auto& result = j["data"]["result"];
+    if (result.size() != 1 || result[0]["values"].size() < 60)
+      fail("unexpected answer to " + query + ": " + j.dump().substr(0, 300));
+    std::vector<double> lat;
+    for (int i = 0; i < rounds; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      do_not_optimize(c.query_range(query, from_ms, end_ms, step_ms));
+      lat.push_back(ms_since(t0));
+    }
+    out[key] = percentile(lat, 0.5);
+  };
+  if (want("series")) {
+    last_hour("vibration_sum{device=\"dev-0017\"} / vibration_count{device=\"dev-0017\"}",
+              "series_query_ms_p50", options.quick ? 20 : 200);
+  }
+  if (want("fleet")) {
+    last_hour("histogram_quantile(0.99, sum(vibration{device=~\".+\"}))",
+              "fleet_p99_uncached_ms_p50",
+              options.quick ? 5 : std::max(20, options.repetitions * 3));
   }
 
   // Cached: the first request of each query fills the cache; its answer must be the uncached

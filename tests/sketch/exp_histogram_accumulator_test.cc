@@ -142,6 +142,32 @@ TEST(ExpHistogramAccumulatorTest, EveryCountWidthDecodesLikeTheSketch) {
   }
 }
 
+// Full blocks of 9 to 56 bits take the decoder's fused path: every position of a block holds a
+// different count of the block's width, in both stores, and the quantile reads them back in order.
+TEST(ExpHistogramAccumulatorTest, WideFullBlocksDecodeEveryPositionLikeTheSketch) {
+  ExpHistogramAccumulator m;
+  ExpHistogramAccumulator::Scratch scratch;
+  for (int w = 9; w <= 56; ++w) {
+    ExpHistogram h(ExpHistogramOptions{.scale = 4, .max_buckets = 160});
+    // 24 adjacent buckets per sign (3 full blocks): bucket i of scale 4 is (2^(i/16),
+    // 2^((i+1)/16)].
+    for (int i = 0; i < 24; ++i) {
+      const std::uint64_t c = (std::uint64_t{1} << (w - 1)) + static_cast<std::uint64_t>(i) * 7919;
+      const double v = std::exp2((i + 0.5) / 16);
+      h.add(v, c);
+      h.add(-v, c + 1);
+    }
+    const Bytes b = h.serialize();
+    EXPECT_EQ(merged_by_accumulator(m, {b}), b) << "width " << w;
+    EXPECT_EQ(merged_by_accumulator(m, {b, b}), merged_by_sketch({b, b})) << "width " << w;
+    for (double phi : {0.0, 0.1, 0.49, 0.5, 0.77, 1.0}) {
+      const Result<double> q = ExpHistogramAccumulator::quantile_of(b, phi, scratch);
+      ASSERT_TRUE(q.ok()) << q.status().to_string();
+      EXPECT_EQ(*q, h.quantile(phi)) << "width " << w << ", phi " << phi;
+    }
+  }
+}
+
 TEST(ExpHistogramAccumulatorTest, SingleInputRoundTripsItsCanonicalBytes) {
   std::mt19937_64 rng(3);
   ExpHistogramAccumulator m;
