@@ -48,6 +48,9 @@ struct Token {
   double number = 0;
 };
 
+// ASCII case-insensitive equality: PromQL's keywords, operators and Inf/NaN ignore case.
+bool iequals(std::string_view a, std::string_view b);
+
 // How a token is named in "unexpected ..." messages: `"}"`, `identifier "foo"`, `end of input`.
 std::string describe_token(const Token& t);
 
