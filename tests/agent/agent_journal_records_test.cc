@@ -17,21 +17,14 @@
 #include "config/agent_config.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
 #include "journal/journal.h"
+#include "support/eventually.h"
 #include "support/metrics_text.h"
 
 namespace edgesketch::agent {
 namespace {
 
+using test_support::eventually;
 using testbed::MosquittoBroker;
-
-bool eventually(const std::function<bool()>& done, int timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
 

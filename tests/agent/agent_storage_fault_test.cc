@@ -29,6 +29,7 @@
 #include "edgesketch/testbed/mosquitto_broker.h"
 #include "edgesketch/wire/codec.h"
 #include "support/ack_double.h"
+#include "support/eventually.h"
 #include "support/fault_env.h"
 #include "support/metrics_text.h"
 
@@ -39,18 +40,10 @@ using edgesketch::testing::FaultEnv;
 using edgesketch::testing::PartialWrite;
 using test_support::AckDouble;
 using test_support::AckDoubleOptions;
+using test_support::eventually;
 using testbed::MosquittoBroker;
 using testbed::MosquittoOptions;
 using Op = FaultEnv::Op;
-
-bool eventually(const std::function<bool()>& done, int timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 // Readings of the device series the ack double committed.
 std::uint64_t device_readings(const AckDouble& ack) {

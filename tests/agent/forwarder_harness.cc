@@ -88,15 +88,6 @@ ForwarderOptions forwarder_options(const std::string& broker_uri, std::int64_t a
   return o;
 }
 
-bool eventually(const std::function<bool()>& done, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
-
 std::uint64_t outbox_rows(Outbox& outbox) {
   Result<OutboxStats> s = outbox.stats();
   return s.ok() ? s->rows : ~std::uint64_t{0};

@@ -55,11 +55,13 @@
 
 #include "edgesketch/testbed/daemon_process.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
+#include "support/eventually.h"
 
 namespace edgesketch {
 namespace {
 
 using nlohmann::json;
+using test_support::eventually;
 using testbed::DaemonProcess;
 using testbed::http_get;
 
@@ -117,16 +119,6 @@ double metric_value(const std::string& text, const std::string& name) {
 double rel_err(double got, double want) {
   if (want == got) return 0;
   return std::fabs(got - want) / std::max(std::fabs(want), 1e-300);
-}
-
-template <typename F>
-bool eventually(F&& f, int timeout_ms, int step_ms = 100) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
-  }
-  return f();
 }
 
 class TempDir {
@@ -195,7 +187,8 @@ class Pipeline {
         dir_.file("agent.log"));
     ASSERT_TRUE(collector_->start());
     ASSERT_TRUE(agent_->start());
-    ASSERT_TRUE(eventually([&] { return http_get(http_port_, "/-/ready").status == 200; }, 30'000))
+    ASSERT_TRUE(eventually([&] { return http_get(http_port_, "/-/ready").status == 200; }, 30'000,
+                           /*poll_ms=*/100))
         << collector_->log_tail();
     // The agent must be subscribed before the fleet publishes (no persistent session).
     ASSERT_TRUE(eventually(
@@ -203,7 +196,7 @@ class Pipeline {
           const auto r = http_get(metrics_port_, "/metrics");
           return r.status == 200 && metric_value(r.body, "edgesketch_agent_input_connected") >= 1;
         },
-        30'000))
+        30'000, /*poll_ms=*/100))
         << agent_->log_tail();
   }
 
