@@ -18,16 +18,6 @@ using test_support::AckDouble;
 using test_support::AckDoubleOptions;
 using testbed::MosquittoBroker;
 
-TempDir::TempDir() {
-  std::string tmpl = (fs::temp_directory_path() / "es-forwarder-test-XXXXXX").string();
-  path_ = ::mkdtemp(tmpl.data());
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 wire::WindowBatch BatchMaker::make(int i) {
   if (base_ms_ == 0) {
     std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "edgesketch/testbed/temp_dir.h"
 #include "edgesketch/wire/types.h"
 #include "forward/forwarder.h"
 #include "outbox/outbox.h"
@@ -23,14 +24,9 @@ inline constexpr char kGateway[] = "gw-1";
 
 using test_support::eventually;
 
-class TempDir {
+class TempDir : public testbed::TempDir {
  public:
-  TempDir();
-  ~TempDir();
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : testbed::TempDir("es-forwarder-test") {}
 };
 
 struct ExpectedWindow {

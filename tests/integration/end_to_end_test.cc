@@ -55,6 +55,7 @@
 
 #include "edgesketch/testbed/daemon_process.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
+#include "edgesketch/testbed/temp_dir.h"
 #include "support/eventually.h"
 
 namespace edgesketch {
@@ -121,21 +122,6 @@ double rel_err(double got, double want) {
   return std::fabs(got - want) / std::max(std::fabs(want), 1e-300);
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/es-e2e-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    if (std::getenv("ES_E2E_KEEP") == nullptr) std::filesystem::remove_all(path_);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
 struct SimSpec {
   int devices = 100;
   int span_s = 3600;
@@ -149,7 +135,10 @@ class Pipeline {
  public:
   Pipeline()
       : broker_(testbed::MosquittoOptions{
-            .extra_config = "max_queued_messages 10000000\nmax_queued_bytes 0\n"}) {}
+            .extra_config = "max_queued_messages 10000000\nmax_queued_bytes 0\n"}) {
+    // ES_E2E_KEEP=1 keeps the daemons' configs, logs and data to be looked at.
+    if (std::getenv("ES_E2E_KEEP") != nullptr) dir_.keep();
+  }
 
   void start() {
     ASSERT_TRUE(broker_.start().ok());
@@ -338,7 +327,7 @@ class Pipeline {
   ~Pipeline() { stop(); }
 
  private:
-  TempDir dir_;
+  testbed::TempDir dir_{"es-e2e"};
   testbed::MosquittoBroker broker_;
   std::unique_ptr<DaemonProcess> collector_;
   std::unique_ptr<DaemonProcess> agent_;

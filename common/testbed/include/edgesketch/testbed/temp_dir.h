@@ -22,6 +22,8 @@ class TempDir {
 
   // The directory, "" when it could not be created.
   const std::string& path() const { return path_; }
+  // The path of `name` in the directory.
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
   // Why it could not be created ("" when it was).
   const std::string& error() const { return error_; }
   // Leaves the directory in place when the object goes.
