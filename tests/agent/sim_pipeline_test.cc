@@ -259,18 +259,8 @@ std::map<std::string, wire::WindowRecord> aggregate(
   std::uint64_t record_no = 0;
   std::map<std::string, wire::WindowRecord> out;
   auto drain = [&] {
-    for (wire::WindowBatch& b : (*agg)->take_batches().batches) {
-      for (wire::WindowRecord& r : b.records) {
-        const std::string k = key_string(r.key.metric, r.key.tags, r.window_start_ms) + "|" +
-                              r.distinct_of + "|" + r.topk_of;
-        auto it = out.find(k);
-        if (it == out.end()) {
-          out.emplace(k, std::move(r));
-        } else {
-          EXPECT_TRUE(it->second.agg.merge(r.agg).ok());
-        }
-      }
-    }
+    ClosedBatches closed = (*agg)->take_batches();
+    commit(closed.batches, out);
   };
   for (const auto& m : messages) {
     (*agg)->add(m, ++record_no);
