@@ -139,34 +139,14 @@ class AgentDaemonTest : public AgentProcessTest {
     return path;
   }
 
-  // edgesketch-sim's command line (QoS 1 to the local broker, recording what it sent).
+  // edgesketch-sim's command line (sim_command()) with seed 7 and `malformed` of the batches
+  // malformed.
   std::vector<std::string> sim_args(const std::string& format, int devices,
                                     const std::string& duration, double speed,
                                     std::int64_t start_ms, double malformed = 0) {
-    return {ES_SIM_BINARY,
-            "--devices",
-            std::to_string(devices),
-            "--duration",
-            duration,
-            "--speed",
-            std::to_string(speed),
-            "--start-ms",
-            std::to_string(start_ms),
-            "--format",
-            format,
-            "--broker",
-            brokers_.local->uri(),
-            "--qos",
-            "1",
-            "--record",
-            dir_ + "/sim.rec",
-            "--seed",
-            "7",
-            "--quiet",
-            "--malformed-ratio",
-            std::to_string(malformed),
-            "--client-id",
-            "sim-it"};
+    return sim_command(
+        format, devices, duration, speed, start_ms,
+        {"--seed", "7", "--malformed-ratio", std::to_string(malformed), "--client-id", "sim-it"});
   }
 
   // Waits until the device series at the ack double hold n readings.

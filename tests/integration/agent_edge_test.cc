@@ -138,28 +138,8 @@ TEST_F(AgentEdgeTest, RegistryFilterAndWhereEqualSimTruth) {
                                  "group_by = [\"building\"]\nwindow = \"2s\"\n"
                                  "output = \"temperature_by_building\"\n"));
   const std::int64_t start = (now_ms() - 60'000) / 2'000 * 2'000;
-  ASSERT_EQ(run_program({ES_SIM_BINARY,
-                         "--devices",
-                         std::to_string(kDevices),
-                         "--duration",
-                         "30s",
-                         "--speed",
-                         "0",
-                         "--start-ms",
-                         std::to_string(start),
-                         "--format",
-                         "nanopb",
-                         "--broker",
-                         brokers_.local->uri(),
-                         "--qos",
-                         "1",
-                         "--record",
-                         dir_ + "/sim.rec",
-                         "--seed",
-                         "11",
-                         "--quiet",
-                         "--client-id",
-                         "sim-edge"},
+  ASSERT_EQ(run_program(sim_command("nanopb", kDevices, "30s", 0, start,
+                                    {"--seed", "11", "--client-id", "sim-edge"}),
                         dir_ + "/sim.log"),
             0)
       << read_file(dir_ + "/sim.log");

@@ -143,6 +143,32 @@ void AgentProcessTest::start_agent(const std::string& config, bool mqtt_input) {
       << agent_->log_tail();
 }
 
+std::vector<std::string> AgentProcessTest::sim_command(const std::string& format, int devices,
+                                                       const std::string& duration, double speed,
+                                                       std::int64_t start_ms,
+                                                       const std::vector<std::string>& more) const {
+  std::vector<std::string> args = {ES_SIM_BINARY,
+                                   "--devices",
+                                   std::to_string(devices),
+                                   "--duration",
+                                   duration,
+                                   "--speed",
+                                   std::to_string(speed),
+                                   "--start-ms",
+                                   std::to_string(start_ms),
+                                   "--format",
+                                   format,
+                                   "--broker",
+                                   brokers_.local->uri(),
+                                   "--qos",
+                                   "1",
+                                   "--record",
+                                   dir_ + "/sim.rec",
+                                   "--quiet"};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
 double AgentProcessTest::metric(const std::string& prefix) const {
   return metric_sum(testbed::http_get(metrics_port_, "/metrics").body, prefix);
 }

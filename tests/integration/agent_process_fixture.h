@@ -81,6 +81,14 @@ class AgentProcessTest : public ::testing::Test {
   // subscribed.
   void start_agent(const std::string& config, bool mqtt_input = true);
 
+  // edgesketch-sim's command line: `devices` devices over `duration` from `start_ms` at `speed`
+  // (0: as fast as it goes), `format` payloads at QoS 1 to the local broker, quiet, recording
+  // what it sent in dir_/sim.rec; then `more` flags (--seed, --client-id, ...).
+  std::vector<std::string> sim_command(const std::string& format, int devices,
+                                       const std::string& duration, double speed,
+                                       std::int64_t start_ms,
+                                       const std::vector<std::string>& more) const;
+
   // The agent's /metrics lines starting with `prefix`, added up.
   double metric(const std::string& prefix) const;
 
