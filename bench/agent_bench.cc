@@ -22,12 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
@@ -37,13 +35,13 @@
 #include "bench.h"
 #include "config/agent_config.h"
 #include "edgesketch/common/clock.h"
+#include "edgesketch/testbed/temp_dir.h"
 #include "edgesketch/wire/codec.h"
-#include "fault_injector.h"
-#include "fleet.h"
 #include "input/payload_parser.h"
 #include "outbox/outbox.h"
 #include "process/edge_processor.h"
 #include "sim_runner.h"
+#include "simulation.h"
 #include "transport.h"
 #include "window/aggregator.h"
 
@@ -433,17 +431,8 @@ std::vector<std::pair<std::string, std::string>> device_format_payloads(sim::Sim
   fleet.rate_hz = {1.0, 1.0, 1.0, 1.0, event ? 1.0 : 0.0};
   fleet.start_ms = kStartMs;
   fleet.duration_ms = duration_ms;
-  sim::RunOptions run;
-  run.speed = 0;
-  run.progress_interval_ms = 0;
-  run.format = format;
   KeepingTransport transport;
-  sim::FaultInjector faults({}, fleet.seed, fleet.devices);
-  auto f = sim::Fleet::create(fleet, faults.clock_skews_ms());
-  SystemClock wall;
-  std::atomic<bool> stop{false};
-  sim::SimRunner runner(**f, faults, run, transport, nullptr, wall, &stop, nullptr);
-  if (!runner.run().ok()) return {};
+  if (!simulate(fleet, transport, nullptr, format).ok()) return {};
   return std::move(transport.sent);
 }
 
@@ -501,21 +490,10 @@ void add_parse_figures(const BenchOptions& options, nlohmann::json& out) {
 }
 
 void add_uplink_figures(const BenchOptions& options, nlohmann::json& out) {
-  sim::FleetOptions fleet = sim::standard_fleet();
-  fleet.start_ms = kStartMs;
-  fleet.duration_ms = options.quick ? 20'000 : 60'000;
-  sim::RunOptions run;
-  run.speed = 0;
-  run.progress_interval_ms = 0;
   FakeClock clock(kStartMs + 30'000);
   auto agg = make_aggregator(clock);
   AggregatingTransport transport(*agg);
-  sim::FaultInjector faults({}, fleet.seed, fleet.devices);
-  auto f = sim::Fleet::create(fleet, faults.clock_skews_ms());
-  SystemClock wall;
-  std::atomic<bool> stop{false};
-  sim::SimRunner runner(**f, faults, run, transport, nullptr, wall, &stop, nullptr);
-  auto stats = runner.run();
+  auto stats = simulate(standard_fleet(kStartMs, options.quick ? 20'000 : 60'000), transport);
   if (!stats.ok()) return;
   // Only windows the watermark closed: the flush at the end would add partial windows.
   agent::ClosedBatches closed = agg->take_batches();
@@ -538,9 +516,9 @@ void add_uplink_figures(const BenchOptions& options, nlohmann::json& out) {
   // The same batches through a real SQLite outbox (WAL, synchronous=FULL, the agent's default
   // compression) in a temporary directory: the payload bytes it stores and sends, and the
   // fsyncs issued per appended batch (commits and any auto-checkpoints).
-  char dir_template[] = "/tmp/es-agent-bench-XXXXXX";
-  if (::mkdtemp(dir_template) == nullptr) return;
-  const std::string dir = dir_template;
+  testbed::TempDir scratch("es-agent-bench");
+  if (scratch.path().empty()) return;
+  const std::string& dir = scratch.path();
   {
     agent::OutboxOptions oo;
     oo.path = dir + "/outbox.db";
@@ -564,7 +542,6 @@ void add_uplink_figures(const BenchOptions& options, nlohmann::json& out) {
       }
     }
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

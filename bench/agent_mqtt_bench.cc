@@ -18,7 +18,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -30,6 +29,7 @@
 #include "bench.h"
 #include "edgesketch/testbed/daemon_process.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
+#include "edgesketch/testbed/temp_dir.h"
 
 namespace edgesketch::bench {
 namespace {
@@ -95,16 +95,9 @@ double peak_rss_mb(pid_t pid) {
 // --summary-json).
 std::optional<E2eFigures> run_e2e(const char* name, const std::string& input,
                                   std::vector<std::string> sim_args, int sim_qos = 1) {
-  char tmpl[] = "/tmp/es-agent-e2e-bench-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) return std::nullopt;
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  testbed::TempDir scratch("es-agent-e2e-bench");
+  if (scratch.path().empty()) return std::nullopt;
+  const std::string& dir = scratch.path();
 
   MosquittoOptions mo;
   mo.extra_config = "max_queued_messages 10000000\n";

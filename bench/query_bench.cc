@@ -57,7 +57,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -70,6 +69,7 @@
 #include "edgesketch/query/query_engine.h"
 #include "edgesketch/query/range_query_cache.h"
 #include "edgesketch/store/store.h"
+#include "edgesketch/testbed/temp_dir.h"
 #include "edgesketch/wire/codec.h"
 #include "es_device/names.h"
 #include "es_device/sensor.h"
@@ -87,26 +87,6 @@ constexpr std::size_t kRecordsPerBatch = 500;
 constexpr int kTemplatesPerDevice = 16;
 constexpr int kSamplesPerMinute = 6'000;
 const char* const kToken = "bench-token";
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = base != nullptr ? base : "/tmp";
-    tmpl.append("/es-query-bench-XXXXXX");
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    path_ = ::mkdtemp(buf.data()) != nullptr ? buf.data() : "";
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "edgesketch-bench query: %s\n", what.c_str());
@@ -263,6 +243,29 @@ double percentile(std::vector<double> v, double q) {
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
+// The store of both parts, in `dir`: tiers 1 min and 1 h, nothing expires, no background
+// merges, and a memtable that only flush() empties; `so` adds what the part needs.
+std::unique_ptr<store::Store> open_store(const testbed::TempDir& dir, Clock& clock,
+                                         store::StoreOptions so) {
+  if (dir.path().empty()) fail("cannot create a scratch directory: " + dir.error());
+  so.clock = &clock;
+  so.tiers_ms = {60'000, 3'600'000};
+  so.retention_ms = {0, 0};
+  so.background_merge = false;
+  so.memtable_bytes = std::size_t{4} << 30;
+  auto opened = store::Store::open(dir.path() + "/store", so);
+  if (!opened.ok()) fail("open store: " + opened.status().to_string());
+  return std::move(*opened);
+}
+
+// The HTTP API on a free port, answering the bench's token.
+http::HttpServerOptions server_options() {
+  http::HttpServerOptions ho;
+  ho.port = 0;
+  ho.tokens[kToken] = "bench";
+  return ho;
+}
+
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -273,28 +276,19 @@ void run_label_bench(std::uint32_t series, const std::string& suffix, int rounds
                      nlohmann::json& out) {
   const std::int64_t end_ms = kStartMs + 3'600'000;
   FakeClock clock(end_ms);
-  ScratchDir dir;
-  if (dir.path().empty()) fail("cannot create a scratch directory");
+  testbed::TempDir dir("es-query-bench");
   store::StoreOptions so;
-  so.clock = &clock;
-  so.tiers_ms = {60'000, 3'600'000};
-  so.retention_ms = {0, 0};
-  so.background_merge = false;
-  so.memtable_bytes = std::size_t{4} << 30;
   so.max_series_per_tenant = std::size_t{series} + 1;
   so.limits.max_payload_bytes = std::size_t{16} << 20;
-  auto opened = store::Store::open(dir.path() + "/store", so);
-  if (!opened.ok()) fail("open store: " + opened.status().to_string());
-  store::Store& st = **opened;
+  const std::unique_ptr<store::Store> opened = open_store(dir, clock, so);
+  store::Store& st = *opened;
   const auto build_t0 = std::chrono::steady_clock::now();
   build_label_fleet(st, series, end_ms, flush);
   out["label_store_build_s_" + suffix] = ms_since(build_t0) / 1000;
 
   collector::StoreSeriesSource source(st);
   query::QueryEngine engine(source, query::EngineOptions{});
-  http::HttpServerOptions ho;
-  ho.port = 0;
-  ho.tokens[kToken] = "bench";
+  http::HttpServerOptions ho = server_options();
   ho.default_limits.max_series_per_query = 1'000'000;
   http::HttpServer server(ho, engine, clock);
   if (auto s = server.start(); !s.ok()) fail(s.to_string());
@@ -373,14 +367,8 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
   // The collector starts an hour before the data (build_store moves the clock along).
   FakeClock clock(kStartMs - 3'600'000);
 
-  ScratchDir dir;
-  if (dir.path().empty()) fail("cannot create a scratch directory");
+  testbed::TempDir dir("es-query-bench");
   store::StoreOptions so;
-  so.clock = &clock;
-  so.tiers_ms = {60'000, 3'600'000};
-  so.retention_ms = {0, 0};
-  so.background_merge = false;
-  so.memtable_bytes = std::size_t{4} << 30;
   so.limits.max_past_ms = 365 * kDayMs;
   so.rollups = {{"site"}, {"line", "site"}};
   // ES_BENCH_SCAN_THREADS and ES_BENCH_SCAN_DENSE_MB override the store's scan_threads and
@@ -390,9 +378,8 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
   }
   if (const char* d = std::getenv("ES_BENCH_SCAN_DENSE_MB"))
     so.scan_dense_bytes = std::size_t(std::atoi(d)) << 20;
-  auto opened = store::Store::open(dir.path() + "/store", so);
-  if (!opened.ok()) fail("open store: " + opened.status().to_string());
-  store::Store& st = **opened;
+  const std::unique_ptr<store::Store> opened = open_store(dir, clock, so);
+  store::Store& st = *opened;
   const auto build_t0 = std::chrono::steady_clock::now();
   build_store(st, clock, devices, hours);
   clock.set_now_ms(end_ms + kMinuteMs);
@@ -400,9 +387,7 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
 
   collector::StoreSeriesSource source(st);
   query::QueryEngine engine(source, query::EngineOptions{});
-  http::HttpServerOptions ho;
-  ho.port = 0;
-  ho.tokens[kToken] = "bench";
+  http::HttpServerOptions ho = server_options();
   ho.worker_threads = 16;
   http::HttpServer uncached(ho, engine, clock);
   query::RangeQueryCache cache(query::RangeQueryCacheOptions{}, clock);

@@ -2,7 +2,6 @@
 // figure of the device encoder (standard-fleet batches of 100 readings, fast nanopb path).
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -12,11 +11,10 @@
 #include "edgesketch/common/clock.h"
 #include "es_device/device.h"
 #include "es_device/encode.h"
-#include "fault_injector.h"
-#include "fleet.h"
 #include "payload_format.h"
 #include "record_writer.h"
 #include "sim_runner.h"
+#include "simulation.h"
 #include "transport.h"
 #include "truth.h"
 
@@ -119,26 +117,16 @@ void add_generator_figures(const BenchOptions& options, nlohmann::json& out) {
 // The whole simulation loop with no transport (what --dry-run measures): fleet, batching,
 // nanopb encoding and, optionally, the record file.
 void add_loop_figures(const BenchOptions& options, nlohmann::json& out) {
-  sim::FleetOptions fleet = sim::standard_fleet();
-  fleet.start_ms = kStartMs;
-  fleet.duration_ms = options.quick ? 2'000 : 20'000;
-  sim::RunOptions run;
-  run.speed = 0;
-  run.progress_interval_ms = 0;
-  SystemClock clock;
-  std::atomic<bool> stop{false};
+  const std::int64_t duration_ms = options.quick ? 2'000 : 20'000;
   const std::string record_path =
       "/tmp/edgesketch-bench-sim-" + std::to_string(::getpid()) + ".rec";
   std::uint64_t sent = 0;
   for (bool record : {false, true}) {
     double ns = median_ns(std::max(1, options.repetitions / 2), [&] {
-      sim::FaultInjector faults({}, fleet.seed, fleet.devices);
-      auto f = sim::Fleet::create(fleet, faults.clock_skews_ms());
       sim::NullTransport transport;
       std::unique_ptr<sim::RecordWriter> writer;
       if (record) writer = std::move(sim::RecordWriter::create(record_path)).value();
-      sim::SimRunner runner(**f, faults, run, transport, writer.get(), clock, &stop, nullptr);
-      auto stats = runner.run();
+      auto stats = simulate(standard_fleet(kStartMs, duration_ms), transport, writer.get());
       sent = stats.ok() ? stats->readings_sent : 0;
     });
     out[record ? "loop_with_record_readings_per_s" : "loop_readings_per_s"] =

@@ -18,7 +18,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +27,7 @@
 #include "edgesketch/common/clock.h"
 #include "edgesketch/daemon/daemon.h"
 #include "edgesketch/store/store.h"
+#include "edgesketch/testbed/temp_dir.h"
 #include "edgesketch/wire/codec.h"
 #include "es_device/names.h"
 #include "es_device/sensor.h"
@@ -38,26 +38,6 @@ namespace {
 constexpr std::int64_t kStartMs = 1'700'000'000'000 / 3'600'000 * 3'600'000;  // an hour boundary
 constexpr std::size_t kRecordsPerBatch = 500;
 constexpr std::uint32_t kWindowMs = 10'000;
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = base != nullptr ? base : "/tmp";
-    tmpl.append("/es-store-bench-XXXXXX");
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    path_ = ::mkdtemp(buf.data()) != nullptr ? buf.data() : "";
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // The standard fleet's numeric sensors, window by window.
 class Fleet {
@@ -188,7 +168,7 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
     }
     std::vector<double> rates;
     for (int r = 0; r < reps; ++r) {
-      ScratchDir dir;
+      testbed::TempDir dir("es-store-bench");
       auto store = store::Store::open(dir.path(), bench_options(&clock));
       if (!store.ok()) {
         out["store_error"] = store.status().to_string();
@@ -221,7 +201,7 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
   const std::uint32_t devices = options.quick ? 100 : 1000;
   const int windows = options.quick ? 60 : 360;  // 10 min / 1 h of 10 s windows
   const std::size_t recovery_batches_wanted = options.quick ? 200 : 2000;
-  ScratchDir fleet_dir;
+  testbed::TempDir fleet_dir("es-store-bench");
   std::uint64_t readings = 0;
   std::vector<EncodedBatch> recovery_batches;
   if (!want("scan") && want("recovery")) {
@@ -319,7 +299,7 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
   // ---- recovery: reopen with 1M rows (2,000 batches of 500) in the WAL ----
   if (want("recovery")) {
     const std::size_t target_batches = recovery_batches_wanted;
-    ScratchDir dir;
+    testbed::TempDir dir("es-store-bench");
     {
       auto store = store::Store::open(dir.path(), bench_options(&clock));
       if (!store.ok()) return out;

@@ -12,13 +12,13 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "app/agent_app.h"
 #include "config/agent_config.h"
 #include "edgesketch/common/logging.h"
 #include "edgesketch/common/version.h"
+#include "edgesketch/daemon/command_line.h"
 #include "edgesketch/daemon/daemon.h"
 #include "process/edge_processor.h"
 
@@ -87,47 +87,36 @@ int run(AgentConfig config, const std::string& config_path) {
 
 int main(int argc, char** argv) {
   using namespace edgesketch;
+  const std::string program = "edgesketch-agent";
   CLI::App app{"edgesketch-agent: windowed sketches of device readings, durable store-and-forward",
-               "edgesketch-agent"};
-  std::string config_path = "/etc/edgesketch/agent.toml";
-  bool check_only = false;
-  app.add_option("-c,--config", config_path, "Config file (TOML)");
-  app.add_flag("--check-config", check_only, "Validate the config file and exit");
-  app.set_version_flag("--version", "edgesketch-agent " + std::string(kVersion));
+               program};
+  daemon::DaemonFlags flags{.config_path = "/etc/edgesketch/agent.toml"};
+  daemon::add_daemon_flags(app, program, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  auto config = agent::load_agent_config(config_path);
+  auto config = agent::load_agent_config(flags.config_path);
   if (!config.ok()) {
-    std::fprintf(stderr, "edgesketch-agent: %s\n", config.status().message().c_str());
+    daemon::print_error(program, config.status().message());
     return 2;
   }
-  if (check_only) {
-    for (const std::string& w : config->warnings) {
-      std::fprintf(stderr, "edgesketch-agent: warning: %s\n", w.c_str());
-    }
+  if (flags.check_only) {
+    daemon::print_config_warnings(program, config->warnings);
     // The registry and the key file are part of the config: a registry that does not parse
     // fails here with its line, not at start.
     auto processor = agent::EdgeProcessor::create(config->processing);
     if (!processor.ok()) {
-      std::fprintf(stderr, "edgesketch-agent: %s\n", processor.status().message().c_str());
+      daemon::print_error(program, processor.status().message());
       return 2;
     }
     std::printf("%s: OK (%zu inputs, %zu rules, %zu filters, registry of %llu devices)\n",
-                config_path.c_str(), config->inputs.size(), config->rules.size(),
+                flags.config_path.c_str(), config->inputs.size(), config->rules.size(),
                 config->processing.filters.size(),
                 static_cast<unsigned long long>((*processor)->stats().registry_devices));
     return 0;
   }
-  LogOptions log;
-  log.program = "edgesketch-agent";
-  log.journald_style = std::getenv("JOURNAL_STREAM") != nullptr;
-  if (Status s = configure_logging(log); !s.ok()) {
-    std::fprintf(stderr, "edgesketch-agent: %s\n", s.to_string().c_str());
-    return 2;
-  }
-  for (const std::string& w : config->warnings) spdlog::warn("{}", w);
-  return agent::run(std::move(*config), config_path);
+  if (!daemon::start_logging(LogOptions{.program = program}, config->warnings)) return 2;
+  return agent::run(std::move(*config), flags.config_path);
 }

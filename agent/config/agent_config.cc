@@ -8,6 +8,7 @@
 #include <set>
 
 #include "config/processing_sections.h"
+#include "edgesketch/common/host_port.h"
 #include "edgesketch/common/units.h"
 #include "edgesketch/config/mqtt_connection_reader.h"
 #include "edgesketch/config/toml_reader.h"
@@ -22,39 +23,8 @@ bool valid_topic_level(std::string_view s) {
   return !s.empty() && s.find_first_of("/+#") == std::string_view::npos;
 }
 
-bool valid_host_port(std::string_view s) {
-  const std::size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) return false;
-  int port = 0;
-  for (char c : s.substr(colon + 1)) {
-    if (c < '0' || c > '9') return false;
-    port = port * 10 + (c - '0');
-    if (port > 65535) return false;
-  }
-  return true;
-}
-
-// A duration key within [min, max] ms.
-std::int64_t duration(TomlTable& t, std::string_view key, std::int64_t fallback,
-                      std::int64_t min = 0,
-                      std::int64_t max = std::numeric_limits<std::int64_t>::max() / 4) {
-  const std::int64_t v = t.duration_ms(key, fallback);
-  if (v < min || v > max) {
-    t.error(key, fmt::format("{} ms is out of range [{}, {}]", v, min, max));
-    return fallback;
-  }
-  return v;
-}
-
-std::uint64_t bytes(TomlTable& t, std::string_view key, std::uint64_t fallback, std::uint64_t min,
-                    std::uint64_t max) {
-  const std::uint64_t v = t.bytes(key, fallback);
-  if (v < min || v > max) {
-    t.error(key, fmt::format("{} bytes is out of range [{}, {}]", v, min, max));
-    return fallback;
-  }
-  return v;
-}
+// The bound of the durations that have none of their own: a quarter of the int64 range.
+constexpr std::int64_t kMaxDurationMs = std::numeric_limits<std::int64_t>::max() / 4;
 
 void read_agent(TomlTable t, AgentSection& a) {
   a.gateway_id = t.string("gateway_id", a.gateway_id);
@@ -156,7 +126,7 @@ void read_input(TomlTable t, std::size_t index, InputConfig& in) {
   read_format_options(t, in);
   in.ring_capacity =
       static_cast<std::uint32_t>(t.integer("ring_capacity", in.ring_capacity, 2, 1 << 20));
-  in.ring_bytes = bytes(t, "ring_bytes", in.ring_bytes, 64u << 10, std::uint64_t{1} << 30);
+  in.ring_bytes = t.bytes("ring_bytes", in.ring_bytes, 64u << 10, std::uint64_t{1} << 30);
   if (in.type == InputType::kMqtt) {
     in.mqtt = config::read_mqtt_connection(t, in.mqtt);
     if (!t.has("topics") && !in.topic_template.empty()) in.topics = {in.topic_template.filter()};
@@ -170,8 +140,8 @@ void read_input(TomlTable t, std::size_t index, InputConfig& in) {
   } else {
     in.bind = t.string("bind", in.bind);
     in.receive_buffer_bytes =
-        bytes(t, "receive_buffer", in.receive_buffer_bytes, 0, std::uint64_t{1} << 30);
-    if (!valid_host_port(in.bind)) {
+        t.bytes("receive_buffer", in.receive_buffer_bytes, 0, std::uint64_t{1} << 30);
+    if (!parse_host_port(in.bind)) {
       t.error("bind", fmt::format("must look like \"127.0.0.1:9782\", not \"{}\"", in.bind));
     }
     if (in.format != PayloadFormat::kNanopb) {
@@ -188,7 +158,7 @@ void read_rule(TomlTable t, std::size_t index, const ProcessingConfig& processin
   r.match = t.string("match", r.match);
   r.group_by = t.strings("group_by", r.group_by);
   r.window_ms = static_cast<std::uint32_t>(
-      duration(t, "window", r.window_ms, 1, std::numeric_limits<std::uint32_t>::max()));
+      t.duration_ms("window", r.window_ms, 1, std::numeric_limits<std::uint32_t>::max()));
   r.quantiles = t.boolean("quantiles", r.quantiles);
   r.distinct = t.string("distinct", r.distinct);
   r.topk = t.string("topk", r.topk);
@@ -204,17 +174,18 @@ void read_rule(TomlTable t, std::size_t index, const ProcessingConfig& processin
 }
 
 void read_window(TomlTable t, WindowOptions& w) {
-  w.allowed_lateness_ms = duration(t, "allowed_lateness", w.allowed_lateness_ms);
-  w.idle_timeout_ms = duration(t, "idle_timeout", w.idle_timeout_ms, 1);
-  w.delta_hold_ms = duration(t, "delta_hold", w.delta_hold_ms);
-  w.max_future_ms = duration(t, "max_future", w.max_future_ms);
-  w.max_past_ms = duration(t, "max_past", w.max_past_ms, 1, wire::Limits{}.max_past_ms);
+  w.allowed_lateness_ms =
+      t.duration_ms("allowed_lateness", w.allowed_lateness_ms, 0, kMaxDurationMs);
+  w.idle_timeout_ms = t.duration_ms("idle_timeout", w.idle_timeout_ms, 1, kMaxDurationMs);
+  w.delta_hold_ms = t.duration_ms("delta_hold", w.delta_hold_ms, 0, kMaxDurationMs);
+  w.max_future_ms = t.duration_ms("max_future", w.max_future_ms, 0, kMaxDurationMs);
+  w.max_past_ms = t.duration_ms("max_past", w.max_past_ms, 1, wire::Limits{}.max_past_ms);
   t.finish();
 }
 
 void read_outbox(TomlTable t, OutboxConfig& o) {
   o.path = t.string("path", o.path);
-  o.max_bytes = bytes(t, "max_bytes", o.max_bytes, 1u << 20, std::uint64_t{1} << 40);
+  o.max_bytes = t.bytes("max_bytes", o.max_bytes, 1u << 20, std::uint64_t{1} << 40);
   if (t.has("coarsen")) {
     std::vector<std::string> levels = t.strings("coarsen");
     std::vector<std::uint32_t> ms;
@@ -238,14 +209,14 @@ void read_outbox(TomlTable t, OutboxConfig& o) {
 void read_uplink(TomlTable t, UplinkConfig& u) {
   u.mqtt = config::read_mqtt_connection(t, u.mqtt);
   u.qos = static_cast<int>(t.integer("qos", u.qos, 1, 1));
-  u.resend_timeout_ms = duration(t, "resend_timeout", u.resend_timeout_ms, 1000);
+  u.resend_timeout_ms = t.duration_ms("resend_timeout", u.resend_timeout_ms, 1000, kMaxDurationMs);
   u.backlog_rate_cap = t.number("backlog_rate_cap", u.backlog_rate_cap);
   if (!(u.backlog_rate_cap >= 0 && u.backlog_rate_cap <= 1e6)) {
     t.error("backlog_rate_cap", "must be in [0, 1000000] batches per second");
   }
   u.batch_max_records =
       static_cast<std::uint32_t>(t.integer("batch_max_records", u.batch_max_records, 1, 10'000));
-  u.batch_max_bytes = bytes(t, "batch_max_bytes", u.batch_max_bytes, 4096, 1u << 20);
+  u.batch_max_bytes = t.bytes("batch_max_bytes", u.batch_max_bytes, 4096, 1u << 20);
   u.http_fallback_url = t.string("http_fallback_url", u.http_fallback_url);
   u.http_fallback_token = t.string("http_fallback_token", u.http_fallback_token);
   const std::string compression = t.string("compression", "zstd");
@@ -269,7 +240,7 @@ void read_uplink(TomlTable t, UplinkConfig& u) {
 
 void read_metrics(TomlTable t, MetricsConfig& m) {
   m.listen = t.string("listen", m.listen);
-  if (!m.listen.empty() && !valid_host_port(m.listen)) {
+  if (!m.listen.empty() && !parse_host_port(m.listen)) {
     t.error("listen", fmt::format("must look like \"127.0.0.1:9781\" (or \"\" for off), not \"{}\"",
                                   m.listen));
   }
@@ -278,7 +249,7 @@ void read_metrics(TomlTable t, MetricsConfig& m) {
 
 void read_self_metrics(TomlTable t, SelfMetricsConfig& s) {
   s.enabled = t.boolean("enabled", s.enabled);
-  s.interval_ms = duration(t, "interval", s.interval_ms, 1'000, 3'600'000);
+  s.interval_ms = t.duration_ms("interval", s.interval_ms, 1'000, 3'600'000);
   t.finish();
 }
 
@@ -294,9 +265,9 @@ Result<AgentConfig> read(config::TomlDocument& doc) {
   TomlTable journal = root.table("journal");
   c.journal.dir = journal.string("dir", c.journal.dir);
   c.journal.fsync_interval_ms =
-      duration(journal, "fsync_interval", c.journal.fsync_interval_ms, 1, 60'000);
+      journal.duration_ms("fsync_interval", c.journal.fsync_interval_ms, 1, 60'000);
   c.journal.segment_bytes =
-      bytes(journal, "segment_bytes", c.journal.segment_bytes, 64u << 10, std::uint64_t{1} << 30);
+      journal.bytes("segment_bytes", c.journal.segment_bytes, 64u << 10, std::uint64_t{1} << 30);
   journal.finish();
   read_processing_sections(root, c.processing);
   std::vector<TomlTable> rules = root.tables("rule");

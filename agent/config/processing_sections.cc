@@ -25,11 +25,7 @@ void read_enrich(TomlTable t, EnrichConfig& e) {
   } else {
     t.error("unknown", fmt::format("must be \"keep\" or \"drop\", not \"{}\"", unknown));
   }
-  const std::uint64_t max = std::uint64_t{1} << 30;
-  e.max_bytes = t.bytes("max_bytes", e.max_bytes);
-  if (e.max_bytes < 1 || e.max_bytes > max) {
-    t.error("max_bytes", fmt::format("{} bytes is out of range [1, {}]", e.max_bytes, max));
-  }
+  e.max_bytes = t.bytes("max_bytes", e.max_bytes, 1, std::uint64_t{1} << 30);
   t.finish();
 }
 

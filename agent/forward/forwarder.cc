@@ -242,14 +242,8 @@ void Forwarder::send_round_mqtt(std::int64_t now_ns) {
   publish_all(*live, Lane::kLive);
   room -= std::min(room, live->size());
   if (room == 0 || !link_->connected()) return;
-  std::size_t n = std::min(room, backlog_bucket_.available(now_ns));
-  if (n == 0) return;
-  Result<std::vector<OutboxBatch>> backlog = outbox_->next_to_send(Lane::kBacklog, n);
-  if (!backlog.ok()) {
-    outbox_error(backlog.status(), "next_to_send(backlog)");
-    return;
-  }
-  backlog_bucket_.take(backlog->size());
+  std::optional<std::vector<OutboxBatch>> backlog = next_backlog(room, now_ns);
+  if (!backlog) return;
   publish_all(*backlog, Lane::kBacklog);
   in_flight_count_.store(in_flight_.size(), std::memory_order_relaxed);
 }
@@ -299,15 +293,23 @@ void Forwarder::send_round_http(std::int64_t now_ns) {
   }
   if (!post_all(*live)) return;
   if (live->size() >= options_.max_in_flight) return;
-  std::size_t n = std::min(options_.max_in_flight, backlog_bucket_.available(now_ns));
-  if (n == 0) return;
+  if (std::optional<std::vector<OutboxBatch>> backlog =
+          next_backlog(options_.max_in_flight, now_ns)) {
+    post_all(*backlog);
+  }
+}
+
+std::optional<std::vector<OutboxBatch>> Forwarder::next_backlog(std::size_t room,
+                                                                std::int64_t now_ns) {
+  const std::size_t n = std::min(room, backlog_bucket_.available(now_ns));
+  if (n == 0) return std::nullopt;
   Result<std::vector<OutboxBatch>> backlog = outbox_->next_to_send(Lane::kBacklog, n);
   if (!backlog.ok()) {
     outbox_error(backlog.status(), "next_to_send(backlog)");
-    return;
+    return std::nullopt;
   }
   backlog_bucket_.take(backlog->size());
-  post_all(*backlog);
+  return std::move(*backlog);
 }
 
 std::int64_t Forwarder::next_wait_ns(std::int64_t now_ns) {

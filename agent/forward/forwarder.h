@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -152,6 +153,10 @@ class Forwarder {
   void expire_in_flight(std::int64_t now_ns);
   void send_round_mqtt(std::int64_t now_ns);
   void send_round_http(std::int64_t now_ns);
+  // The next backlog batches to send: at most `room`, and no more than the backlog rate cap
+  // allows at `now_ns` (their tokens are taken). nullopt when the cap allows none now or the
+  // outbox failed (counted).
+  std::optional<std::vector<OutboxBatch>> next_backlog(std::size_t room, std::int64_t now_ns);
   void note_handed_out(const OutboxBatch& b);
   void note_acked(std::uint64_t seq, std::int64_t now_ns);
   // The collector refused `seq` for good (an Ack rejection, or a 400/413/422 answer over HTTP):

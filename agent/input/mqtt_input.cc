@@ -39,10 +39,9 @@ void MqttInput::stop() {
 }
 
 void MqttInput::on_message(const std::string& topic, ByteSpan payload, bool dup) {
-  received_.fetch_add(1, std::memory_order_relaxed);
-  bytes_.fetch_add(payload.size(), std::memory_order_relaxed);
+  counters_.arrived(payload.size());
   if (payload.size() > options_.max_payload_bytes) {
-    if (oversize_.fetch_add(1, std::memory_order_relaxed) == 0) {
+    if (counters_.oversize()) {
       const bool withhold = options_.withhold_topics != nullptr && options_.withhold_topics->load();
       spdlog::warn("mqtt input {}: dropping a {} byte payload on '{}' (max_payload_bytes {})",
                    options_.name, payload.size(), withhold ? "(withheld: [privacy])" : topic,
@@ -50,24 +49,12 @@ void MqttInput::on_message(const std::string& topic, ByteSpan payload, bool dup)
     }
     return;
   }
-  bool ok = false;
-  try {
-    ok = sink_(topic, payload, dup);
-  } catch (...) {
-    sink_exceptions_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  (ok ? accepted_ : rejected_).fetch_add(1, std::memory_order_relaxed);
+  counters_.deliver(sink_, topic, payload, dup);
 }
 
 MqttInputStats MqttInput::stats() const {
   MqttInputStats s;
-  s.received = received_.load();
-  s.bytes = bytes_.load();
-  s.accepted = accepted_.load();
-  s.rejected = rejected_.load();
-  s.oversize = oversize_.load();
-  s.sink_exceptions = sink_exceptions_.load();
+  static_cast<InputCounts&>(s) = counters_.counts();
   s.connected = link_->connected();
   s.link = link_->stats();
   return s;

@@ -28,6 +28,7 @@
 
 #include "edgesketch/common/status.h"
 #include "edgesketch/net/mqtt_link.h"
+#include "input/input_counters.h"
 #include "input/input_sink.h"
 
 namespace edgesketch::agent {
@@ -48,13 +49,8 @@ struct MqttInputOptions {
   const std::atomic<bool>* withhold_topics = nullptr;
 };
 
-struct MqttInputStats {
-  std::uint64_t received = 0;         // messages that arrived
-  std::uint64_t bytes = 0;            // their payload bytes
-  std::uint64_t accepted = 0;         // the sink returned true
-  std::uint64_t rejected = 0;         // the sink returned false
-  std::uint64_t oversize = 0;         // above max_payload_bytes, not handed to the sink
-  std::uint64_t sink_exceptions = 0;  // the sink threw (caught)
+// received and bytes: MQTT messages and their payload bytes; oversize: above max_payload_bytes.
+struct MqttInputStats : InputCounts {
   bool connected = false;
   net::MqttLinkStats link;
 };
@@ -81,8 +77,7 @@ class MqttInput {
   const MqttInputOptions options_;
   InputSink sink_;
   std::unique_ptr<net::MqttLink> link_;
-  std::atomic<std::uint64_t> received_{0}, bytes_{0}, accepted_{0}, rejected_{0}, oversize_{0},
-      sink_exceptions_{0};
+  InputCounters counters_;
 };
 
 }  // namespace edgesketch::agent

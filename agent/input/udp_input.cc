@@ -139,10 +139,9 @@ void UdpInput::run() {
         break;
       }
       note_kernel_drops(msg);
-      received_.fetch_add(1, std::memory_order_relaxed);
-      bytes_.fetch_add(static_cast<std::uint64_t>(got), std::memory_order_relaxed);
+      counters_.arrived(static_cast<std::size_t>(got));
       if (static_cast<std::size_t>(got) > buf.size()) {
-        if (oversize_.fetch_add(1, std::memory_order_relaxed) == 0) {
+        if (counters_.oversize()) {
           spdlog::warn("udp input {}: dropping a {} byte datagram (max_datagram_bytes {})",
                        options_.name, got, buf.size());
         }
@@ -151,14 +150,7 @@ void UdpInput::run() {
       char ip[INET_ADDRSTRLEN] = {};
       ::inet_ntop(AF_INET, &from.sin_addr, ip, sizeof ip);
       source.assign("udp://").append(ip).append(":").append(std::to_string(ntohs(from.sin_port)));
-      bool ok = false;
-      try {
-        ok = sink_(source, ByteSpan(buf.data(), static_cast<std::size_t>(got)), false);
-      } catch (...) {
-        sink_exceptions_.fetch_add(1, std::memory_order_relaxed);
-        continue;
-      }
-      (ok ? accepted_ : rejected_).fetch_add(1, std::memory_order_relaxed);
+      counters_.deliver(sink_, source, ByteSpan(buf.data(), static_cast<std::size_t>(got)), false);
     }
   }
 }
@@ -186,13 +178,8 @@ void UdpInput::note_kernel_drops(const msghdr& msg) {
 
 UdpInputStats UdpInput::stats() const {
   UdpInputStats s;
-  s.received = received_.load();
-  s.bytes = bytes_.load();
-  s.accepted = accepted_.load();
-  s.rejected = rejected_.load();
-  s.oversize = oversize_.load();
+  static_cast<InputCounts&>(s) = counters_.counts();
   s.errors = errors_.load();
-  s.sink_exceptions = sink_exceptions_.load();
   s.socket_drops = socket_drops_.load();
   return s;
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "edgesketch/common/status.h"
+#include "input/input_counters.h"
 #include "input/input_sink.h"
 
 namespace edgesketch::agent {
@@ -37,14 +38,9 @@ struct UdpInputOptions {
   int poll_interval_ms = 100;
 };
 
-struct UdpInputStats {
-  std::uint64_t received = 0;         // datagrams read
-  std::uint64_t bytes = 0;            // their bytes
-  std::uint64_t accepted = 0;         // the sink returned true
-  std::uint64_t rejected = 0;         // the sink returned false
-  std::uint64_t oversize = 0;         // above max_datagram_bytes, dropped
-  std::uint64_t errors = 0;           // recvfrom / poll errors
-  std::uint64_t sink_exceptions = 0;  // the sink threw (caught)
+// received and bytes: datagrams read and their bytes; oversize: above max_datagram_bytes.
+struct UdpInputStats : InputCounts {
+  std::uint64_t errors = 0;  // recvfrom / poll errors
   // Datagrams the kernel dropped at this socket (receive buffer full), as of the newest
   // datagram read: the kernel reports the count with the datagrams queued after a drop.
   std::uint64_t socket_drops = 0;
@@ -82,8 +78,8 @@ class UdpInput {
   int receive_buffer_effective_ = 0;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  std::atomic<std::uint64_t> received_{0}, bytes_{0}, accepted_{0}, rejected_{0}, oversize_{0},
-      errors_{0}, sink_exceptions_{0}, socket_drops_{0};
+  InputCounters counters_;
+  std::atomic<std::uint64_t> errors_{0}, socket_drops_{0};
   std::uint32_t kernel_drops_seen_ = 0;  // the last SO_RXQ_OVFL value (wraps at 2^32)
 };
 

@@ -16,7 +16,6 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -24,6 +23,7 @@
 #include "app/config.h"
 #include "edgesketch/common/logging.h"
 #include "edgesketch/common/version.h"
+#include "edgesketch/daemon/command_line.h"
 #include "edgesketch/daemon/daemon.h"
 #include "edgesketch/store/store.h"
 
@@ -82,30 +82,28 @@ int run(CollectorConfig config, const std::string& config_path) {
 
 int main(int argc, char** argv) {
   using namespace edgesketch;
+  const std::string program = "edgesketch-collector";
   CLI::App app{
       "edgesketch-collector: exactly-once ingest of window sketches, columnar sketch "
       "store and Prometheus-compatible query API",
-      "edgesketch-collector"};
-  std::string config_path = "/etc/edgesketch/collector.toml";
-  bool check_only = false;
-  app.add_option("-c,--config", config_path, "Config file (TOML)");
-  app.add_flag("--check-config", check_only, "Validate the config file and exit");
-  app.set_version_flag("--version", "edgesketch-collector " + std::string(kVersion));
+      program};
+  daemon::DaemonFlags flags{.config_path = "/etc/edgesketch/collector.toml"};
+  daemon::add_daemon_flags(app, program, flags);
   std::string backup_dest;
   CLI::App* backup = app.add_subcommand(
       "backup",
       "Copy the store of the config's data_dir into DEST, consistently, while the collector "
       "runs (restore: stop it, put DEST in place of data_dir, start it)");
-  backup->add_option("-c,--config", config_path, "Config file (TOML)");
+  backup->add_option("-c,--config", flags.config_path, "Config file (TOML)");
   backup->add_option("dest", backup_dest, "An empty or missing directory")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  auto config = collector::load_collector_config(config_path);
+  auto config = collector::load_collector_config(flags.config_path);
   if (!config.ok()) {
-    std::fprintf(stderr, "edgesketch-collector: %s\n", config.status().message().c_str());
+    daemon::print_error(program, config.status().message());
     return 2;
   }
   if (backup->parsed()) {
@@ -124,23 +122,16 @@ int main(int argc, char** argv) {
                 report.attempts, report.attempts == 1 ? "" : "s");
     return 0;
   }
-  if (check_only) {
-    for (const std::string& w : config->warnings) {
-      std::fprintf(stderr, "edgesketch-collector: warning: %s\n", w.c_str());
-    }
-    std::printf("%s: OK (%zu tenants, tiers", config_path.c_str(), config->tenants.size());
+  if (flags.check_only) {
+    daemon::print_config_warnings(program, config->warnings);
+    std::printf("%s: OK (%zu tenants, tiers", flags.config_path.c_str(), config->tenants.size());
     for (auto t : config->store.tiers_ms) std::printf(" %us", t / 1000);
     std::printf(")\n");
     return 0;
   }
-  LogOptions log;
-  log.level = config->log_level;
-  log.program = "edgesketch-collector";
-  log.journald_style = std::getenv("JOURNAL_STREAM") != nullptr;
-  if (Status s = configure_logging(log); !s.ok()) {
-    std::fprintf(stderr, "edgesketch-collector: %s\n", s.to_string().c_str());
+  if (!daemon::start_logging(LogOptions{.level = config->log_level, .program = program},
+                             config->warnings)) {
     return 2;
   }
-  for (const std::string& w : config->warnings) spdlog::warn("{}", w);
-  return collector::run(std::move(*config), config_path);
+  return collector::run(std::move(*config), flags.config_path);
 }

@@ -24,6 +24,25 @@ void append_int(std::string& out, std::int64_t v) {
   out.append(buf, end);
 }
 
+// Row j of a batch (see align_rows() in the header): fn(i, metric) for reading i of each group
+// that reaches row j, in group order.
+template <typename Fn>
+void for_each_in_row(const es_batch& b, std::uint16_t j, Fn&& fn) {
+  for (std::uint8_t g = 0; g < b.group_count; ++g) {
+    const es_batch_group& grp = b.groups[g];
+    if (j >= grp.count) continue;
+    fn(static_cast<std::uint16_t>(grp.first + j), static_cast<es_metric>(grp.metric));
+  }
+}
+
+// The time of row j: its first reading's.
+std::int64_t row_time(const es_batch& b, std::uint16_t j) {
+  for (std::uint8_t g = 0; g < b.group_count; ++g) {
+    if (j < b.groups[g].count) return b.ts_ms[b.groups[g].first + j];
+  }
+  return 0;
+}
+
 // Line protocol escaping of measurement names, tag keys and tag values.
 void append_line_token(std::string& out, std::string_view s) {
   const auto special = [](char c) { return c == ',' || c == ' ' || c == '=' || c == '\\'; };
@@ -123,15 +142,7 @@ void encode_line_fields(const es_batch& b, std::string& out) {
   for (std::uint16_t j = 0; j < rows; ++j) {
     if (j > 0) out.append(out, prefix_at, prefix_len);
     char sep = ' ';
-    std::int64_t ts = 0;
-    bool first = true;
-    for (std::uint8_t g = 0; g < b.group_count; ++g) {
-      const es_batch_group& grp = b.groups[g];
-      if (j >= grp.count) continue;
-      const std::uint16_t i = grp.first + j;
-      if (first) ts = b.ts_ms[i];
-      first = false;
-      const auto metric = static_cast<es_metric>(grp.metric);
+    for_each_in_row(b, j, [&](std::uint16_t i, es_metric metric) {
       out.push_back(sep);
       sep = ',';
       append_line_token(out, es_metric_name(metric));
@@ -144,9 +155,9 @@ void encode_line_fields(const es_batch& b, std::string& out) {
       } else {
         append_double(out, b.values[i]);
       }
-    }
+    });
     out.push_back(' ');
-    append_int(out, ts);
+    append_int(out, row_time(b, j));
     out.push_back('\n');
   }
 }
@@ -155,16 +166,10 @@ void encode_json_fields_row(const es_batch& b, std::uint16_t j, EncodedMessage& 
   char label[ES_NAME_MAX];
   std::string& out = m.payload;
   out.push_back('{');
-  std::int64_t ts = 0;
   bool first = true;
-  for (std::uint8_t g = 0; g < b.group_count; ++g) {
-    const es_batch_group& grp = b.groups[g];
-    if (j >= grp.count) continue;
-    const std::uint16_t i = grp.first + j;
-    if (first) ts = b.ts_ms[i];
+  for_each_in_row(b, j, [&](std::uint16_t i, es_metric metric) {
     if (!first) out.push_back(',');
     first = false;
-    const auto metric = static_cast<es_metric>(grp.metric);
     append_json_string(out, es_metric_name(metric));
     out.push_back(':');
     if (es_metric_is_categorical(metric)) {
@@ -174,11 +179,11 @@ void encode_json_fields_row(const es_batch& b, std::uint16_t j, EncodedMessage& 
       append_double(out, b.values[i]);
     }
     m.readings.push_back(i);
-  }
+  });
   out.append(",\"");
   out.append(kJsonFieldsTimeKey);
   out.append("\":");
-  append_int(out, ts);
+  append_int(out, row_time(b, j));
   out.push_back('}');
 }
 
@@ -198,16 +203,8 @@ std::uint16_t row_count(const es_batch& b) {
 void align_rows(es_batch& b) {
   const std::uint16_t rows = row_count(b);
   for (std::uint16_t j = 0; j < rows; ++j) {
-    bool first = true;
-    std::int64_t ts = 0;
-    for (std::uint8_t g = 0; g < b.group_count; ++g) {
-      const es_batch_group& grp = b.groups[g];
-      if (j >= grp.count) continue;
-      std::int64_t& t = b.ts_ms[grp.first + j];
-      if (first) ts = t;
-      first = false;
-      t = ts;
-    }
+    const std::int64_t ts = row_time(b, j);
+    for_each_in_row(b, j, [&](std::uint16_t i, es_metric) { b.ts_ms[i] = ts; });
   }
 }
 

@@ -30,25 +30,14 @@ bool check_ack_room(DecodeContext& ctx, const Ack& ack, const FieldPath& path) {
 
 Result<Ack> decode_ack(ByteSpan bytes, const Limits& limits) {
   const FieldPath root{nullptr, "ack"};
-  if (bytes.size() > limits.max_payload_bytes) {
-    return internal::field_error(ErrorReason::kPayloadTooLarge, root,
-                                 fmt::format("{} bytes exceed max_payload_bytes {}", bytes.size(),
-                                             limits.max_payload_bytes));
-  }
+  ES_RETURN_IF_ERROR(internal::check_payload_size(root, bytes.size(), limits));
   // Acks carry no timestamps, so the clock is not needed.
   DecodeContext ctx(limits, /*now=*/0);
   Ack ack;
   const FieldPath gateway_path = root.child("gateway_id");
 
   DecodeCallback gateway_cb(ctx, [&](pb_istream_t* s) {
-    std::string_view view;
-    if (!internal::take_rest(s, &view)) {
-      return ctx.fail(ErrorReason::kMalformed, gateway_path, "expected a length-delimited string");
-    }
-    Status st = internal::check_name(gateway_path, view, limits, /*required=*/false);
-    if (!st.ok()) return ctx.fail(std::move(st));
-    ack.gateway_id.assign(view);
-    return true;
+    return internal::read_string(ctx, s, gateway_path, &ack.gateway_id);
   });
   // Called once per packed run (consumed here in full) or once per unpacked varint.
   DecodeCallback seqs_cb(ctx, [&](pb_istream_t* s) {
@@ -70,14 +59,7 @@ Result<Ack> decode_ack(ByteSpan bytes, const Limits& limits) {
     AckRejection rejection;
     const FieldPath reason_path = path.child("reason");
     DecodeCallback reason_cb(ctx, [&](pb_istream_t* rs) {
-      std::string_view view;
-      if (!internal::take_rest(rs, &view)) {
-        return ctx.fail(ErrorReason::kMalformed, reason_path, "expected a length-delimited string");
-      }
-      Status st = internal::check_name(reason_path, view, limits, /*required=*/false);
-      if (!st.ok()) return ctx.fail(std::move(st));
-      rejection.reason.assign(view);
-      return true;
+      return internal::read_string(ctx, rs, reason_path, &rejection.reason);
     });
     edgesketch_v1_AckRejection msg = edgesketch_v1_AckRejection_init_zero;
     msg.reason = reason_cb.callback();
@@ -119,8 +101,7 @@ Bytes encode_ack(const Ack& ack) {
       edgesketch_v1_AckRejection msg = edgesketch_v1_AckRejection_init_zero;
       msg.seq = r.seq;
       msg.reason = internal::encode_string_callback(&r.reason);
-      if (!pb_encode_tag_for_field(stream, field) ||
-          !pb_encode_submessage(stream, edgesketch_v1_AckRejection_fields, &msg)) {
+      if (!internal::encode_submessage(stream, field, edgesketch_v1_AckRejection_fields, &msg)) {
         return false;
       }
     }

@@ -381,12 +381,7 @@ bool decode_record(Ctx& ctx, Reader* s, const FieldPath& path, WindowRecordView&
   if (s == nullptr) {
     return ctx.fail(ErrorReason::kMalformed, path, "expected a length-delimited message");
   }
-  const FieldPath metric_path = path.child("metric");
-  const FieldPath hist_path = path.child("histogram");
-  const FieldPath distinct_path = path.child("distinct");
-  const FieldPath topk_path = path.child("topk");
-  const FieldPath distinct_of_path = path.child("distinct_of");
-  const FieldPath topk_of_path = path.child("topk_of");
+  const internal::RecordFieldPaths paths(path);
   const std::size_t first_tag = tags.size();
   SketchField hist, distinct, topk;
   SketchFacts facts;
@@ -398,7 +393,7 @@ bool decode_record(Ctx& ctx, Reader* s, const FieldPath& path, WindowRecordView&
     switch (f) {
       case edgesketch_v1_WindowRecord_metric_tag:
         ok = callback_field(ctx, r, wt, [&](Reader* sub, std::size_t) {
-          return read_string(ctx, sub, metric_path, out.metric);
+          return read_string(ctx, sub, paths.metric, out.metric);
         });
         break;
       case edgesketch_v1_WindowRecord_tags_tag:
@@ -425,25 +420,26 @@ bool decode_record(Ctx& ctx, Reader* s, const FieldPath& path, WindowRecordView&
         ok = r.double_field(ctx, wt, out.max);
         break;
       case edgesketch_v1_WindowRecord_histogram_tag:
-        ok = read_sketch_message(ctx, r, wt, hist_path, SketchKind::kHistogram, hist, facts);
+        ok = read_sketch_message(ctx, r, wt, paths.histogram, SketchKind::kHistogram, hist, facts);
         break;
       case edgesketch_v1_WindowRecord_distinct_tag:
-        ok = read_sketch_message(ctx, r, wt, distinct_path, SketchKind::kDistinct, distinct, facts);
+        ok =
+            read_sketch_message(ctx, r, wt, paths.distinct, SketchKind::kDistinct, distinct, facts);
         break;
       case edgesketch_v1_WindowRecord_topk_tag:
-        ok = read_sketch_message(ctx, r, wt, topk_path, SketchKind::kTopk, topk, facts);
+        ok = read_sketch_message(ctx, r, wt, paths.topk, SketchKind::kTopk, topk, facts);
         break;
       case edgesketch_v1_WindowRecord_delta_tag:
         ok = r.bool_field(ctx, wt, out.delta);
         break;
       case edgesketch_v1_WindowRecord_distinct_of_tag:
         ok = callback_field(ctx, r, wt, [&](Reader* sub, std::size_t) {
-          return read_string(ctx, sub, distinct_of_path, out.distinct_of);
+          return read_string(ctx, sub, paths.distinct_of, out.distinct_of);
         });
         break;
       case edgesketch_v1_WindowRecord_topk_of_tag:
         ok = callback_field(ctx, r, wt, [&](Reader* sub, std::size_t) {
-          return read_string(ctx, sub, topk_of_path, out.topk_of);
+          return read_string(ctx, sub, paths.topk_of, out.topk_of);
         });
         break;
       default:
@@ -453,7 +449,7 @@ bool decode_record(Ctx& ctx, Reader* s, const FieldPath& path, WindowRecordView&
   }
 
   auto check = [&](Status st) { return st.ok() || ctx.fail(std::move(st)); };
-  if (!check(internal::check_name(metric_path, out.metric, ctx.limits, true))) return false;
+  if (!check(internal::check_name(paths.metric, out.metric, ctx.limits, true))) return false;
   if (!check(internal::check_timestamp(path.child("window_start_ms"), out.window_start_ms,
                                        ctx.limits, ctx.now_ms)) ||
       !check(internal::check_window(path, out.window_start_ms, out.window_ms, ctx.limits))) {
@@ -461,9 +457,9 @@ bool decode_record(Ctx& ctx, Reader* s, const FieldPath& path, WindowRecordView&
   }
   if ((hist.present && !hist.has_data) || (distinct.present && !distinct.has_data) ||
       (topk.present && !topk.has_data)) {
-    const FieldPath& p = hist.present && !hist.has_data           ? hist_path
-                         : distinct.present && !distinct.has_data ? distinct_path
-                                                                  : topk_path;
+    const FieldPath& p = hist.present && !hist.has_data           ? paths.histogram
+                         : distinct.present && !distinct.has_data ? paths.distinct
+                                                                  : paths.topk;
     return ctx.fail(ErrorReason::kBadSketch, p, "present but holds no data");
   }
   if (!check(internal::check_sketch_subject(path, "distinct sketch", distinct.has_data,
@@ -492,11 +488,7 @@ Status decode_view(ByteSpan bytes, Ctx& ctx, WindowBatchView& out,
                    std::vector<WindowRecordView>& records, std::vector<TagView>& tags,
                    std::vector<std::uint32_t>& tag_begin) {
   const FieldPath root{nullptr, "window_batch"};
-  if (bytes.size() > ctx.limits.max_payload_bytes) {
-    return field_error(ErrorReason::kPayloadTooLarge, root,
-                       fmt::format("{} bytes exceed max_payload_bytes {}", bytes.size(),
-                                   ctx.limits.max_payload_bytes));
-  }
+  ES_RETURN_IF_ERROR(internal::check_payload_size(root, bytes.size(), ctx.limits));
   const FieldPath gateway_path = root.child("gateway_id");
   const FieldPath tenant_path = root.child("tenant");
   std::uint32_t schema_version = 0;

@@ -21,22 +21,10 @@ using internal::DecodeCallback;
 using internal::DecodeContext;
 using internal::EncodeCallback;
 using internal::FieldPath;
+using internal::read_string;
 using sketch::ExpHistogram;
 using sketch::HyperLogLog;
 using sketch::TopK;
-
-// Reads a callback string field (the whole substream) into *out, checking its size and UTF-8.
-bool read_string(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& path,
-                 std::string* out) {
-  std::string_view view;
-  if (!internal::take_rest(stream, &view)) {
-    return ctx.fail(ErrorReason::kMalformed, path, "expected a length-delimited string");
-  }
-  Status s = internal::check_name(path, view, ctx.limits, /*required=*/false);
-  if (!s.ok()) return ctx.fail(std::move(s));
-  out->assign(view);
-  return true;
-}
 
 // Reads a sketch blob (the whole substream) and deserializes it into *out.
 template <typename Sketch>
@@ -66,29 +54,24 @@ bool decode_record(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& pa
   std::optional<ExpHistogram> histogram;
   std::optional<HyperLogLog> distinct;
   std::optional<TopK> topk;
-  const FieldPath metric_path = path.child("metric");
-  const FieldPath hist_path = path.child("histogram");
-  const FieldPath distinct_path = path.child("distinct");
-  const FieldPath topk_path = path.child("topk");
-  const FieldPath distinct_of_path = path.child("distinct_of");
-  const FieldPath topk_of_path = path.child("topk_of");
+  const internal::RecordFieldPaths paths(path);
 
   DecodeCallback metric_cb(
-      ctx, [&](pb_istream_t* s) { return read_string(ctx, s, metric_path, &out->key.metric); });
+      ctx, [&](pb_istream_t* s) { return read_string(ctx, s, paths.metric, &out->key.metric); });
   DecodeCallback tags_cb(ctx, [&](pb_istream_t* s) {
     return internal::decode_sorted_tag(ctx, s, path, &out->key.tags);
   });
   DecodeCallback distinct_of_cb(ctx, [&](pb_istream_t* s) {
-    return read_string(ctx, s, distinct_of_path, &out->distinct_of);
+    return read_string(ctx, s, paths.distinct_of, &out->distinct_of);
   });
   DecodeCallback topk_of_cb(
-      ctx, [&](pb_istream_t* s) { return read_string(ctx, s, topk_of_path, &out->topk_of); });
+      ctx, [&](pb_istream_t* s) { return read_string(ctx, s, paths.topk_of, &out->topk_of); });
   DecodeCallback hist_cb(
-      ctx, [&](pb_istream_t* s) { return read_sketch(ctx, s, hist_path, &histogram); });
+      ctx, [&](pb_istream_t* s) { return read_sketch(ctx, s, paths.histogram, &histogram); });
   DecodeCallback distinct_cb(
-      ctx, [&](pb_istream_t* s) { return read_sketch(ctx, s, distinct_path, &distinct); });
+      ctx, [&](pb_istream_t* s) { return read_sketch(ctx, s, paths.distinct, &distinct); });
   DecodeCallback topk_cb(ctx,
-                         [&](pb_istream_t* s) { return read_sketch(ctx, s, topk_path, &topk); });
+                         [&](pb_istream_t* s) { return read_sketch(ctx, s, paths.topk, &topk); });
 
   edgesketch_v1_WindowRecord rec = edgesketch_v1_WindowRecord_init_zero;
   rec.metric = metric_cb.callback();
@@ -103,7 +86,7 @@ bool decode_record(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& pa
   }
 
   auto check = [&](Status s) { return s.ok() || ctx.fail(std::move(s)); };
-  if (!check(internal::check_name(metric_path, out->key.metric, ctx.limits, true))) return false;
+  if (!check(internal::check_name(paths.metric, out->key.metric, ctx.limits, true))) return false;
   if (!check(internal::check_timestamp(path.child("window_start_ms"), rec.window_start_ms,
                                        ctx.limits, ctx.now_ms)) ||
       !check(internal::check_window(path, rec.window_start_ms, rec.window_ms, ctx.limits))) {
@@ -112,9 +95,9 @@ bool decode_record(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& pa
   // A sketch submessage without its bytes has nothing to deserialize.
   if ((rec.has_histogram && !histogram) || (rec.has_distinct && !distinct) ||
       (rec.has_topk && !topk)) {
-    const FieldPath& p = rec.has_histogram && !histogram ? hist_path
-                         : rec.has_distinct && !distinct ? distinct_path
-                                                         : topk_path;
+    const FieldPath& p = rec.has_histogram && !histogram ? paths.histogram
+                         : rec.has_distinct && !distinct ? paths.distinct
+                                                         : paths.topk;
     return ctx.fail(ErrorReason::kBadSketch, p, "present but holds no data");
   }
   if (!check(internal::check_sketch_subject(path, "distinct sketch", distinct.has_value(),
@@ -144,11 +127,7 @@ struct SerializedSketches {
 // Decodes a WindowBatch.
 Result<WindowBatch> decode_batch(ByteSpan bytes, const Limits& limits, std::int64_t now_ms) {
   const FieldPath root{nullptr, "window_batch"};
-  if (bytes.size() > limits.max_payload_bytes) {
-    return internal::field_error(ErrorReason::kPayloadTooLarge, root,
-                                 fmt::format("{} bytes exceed max_payload_bytes {}", bytes.size(),
-                                             limits.max_payload_bytes));
-  }
+  ES_RETURN_IF_ERROR(internal::check_payload_size(root, bytes.size(), limits));
   DecodeContext ctx(limits, now_ms);
   WindowBatch batch;
   edgesketch_v1_WindowBatch msg = edgesketch_v1_WindowBatch_init_zero;
@@ -248,8 +227,7 @@ Bytes encode_window_batch(const WindowBatch& batch) {
       rec.delta = r.delta;
       rec.distinct_of = internal::encode_string_callback(&r.distinct_of);
       rec.topk_of = internal::encode_string_callback(&r.topk_of);
-      if (!pb_encode_tag_for_field(stream, field) ||
-          !pb_encode_submessage(stream, edgesketch_v1_WindowRecord_fields, &rec)) {
+      if (!internal::encode_submessage(stream, field, edgesketch_v1_WindowRecord_fields, &rec)) {
         return false;
       }
     }

@@ -45,6 +45,18 @@ Status decode_failure(const DecodeContext& ctx, const pb_istream_t& stream, cons
                      fmt::format("protobuf decoding failed: {}", msg));
 }
 
+bool read_string(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& path,
+                 std::string* out) {
+  std::string_view view;
+  if (!take_rest(stream, &view)) {
+    return ctx.fail(ErrorReason::kMalformed, path, "expected a length-delimited string");
+  }
+  Status s = check_name(path, view, ctx.limits, /*required=*/false);
+  if (!s.ok()) return ctx.fail(std::move(s));
+  out->assign(view);
+  return true;
+}
+
 namespace {
 
 bool encode_string_thunk(pb_ostream_t* stream, const pb_field_t* field, void* const* arg) {

@@ -75,6 +75,10 @@ inline bool take_rest(pb_istream_t* stream, std::string_view* out) {
   return true;
 }
 
+// Reads a string field (the whole of `stream`, a view into the input) into *out, checking it as
+// a name (check_name: size and UTF-8; empty allowed). False with the error in `ctx` otherwise.
+bool read_string(DecodeContext& ctx, pb_istream_t* stream, const FieldPath& path, std::string* out);
+
 // The Status for a failed pb_decode of `what`: the callback's error when one was recorded,
 // else nanopb's message classified as truncated or malformed.
 Status decode_failure(const DecodeContext& ctx, const pb_istream_t& stream, const FieldPath& what);
@@ -143,6 +147,13 @@ class EncodeCallback {
 
   Fn fn_;
 };
+
+// Writes `message` (described by `fields`) as one element of the repeated submessage field
+// `field`, from an encode callback of that field.
+inline bool encode_submessage(pb_ostream_t* stream, const pb_field_t* field,
+                              const pb_msgdesc_t* fields, const void* message) {
+  return pb_encode_tag_for_field(stream, field) && pb_encode_submessage(stream, fields, message);
+}
 
 // Writes a length-delimited field `field_number` holding a string (no-op when empty).
 bool encode_string(pb_ostream_t* stream, std::uint32_t field_number, std::string_view value);

@@ -150,11 +150,7 @@ bool append_to_samples(edgesketch_v1_ReadingBatch& msg, const Reading& reading,
 Result<ReadingBatch> decode_reading_batch(ByteSpan bytes, const Limits& limits,
                                           std::int64_t now_ms) {
   const FieldPath root{nullptr, "reading_batch"};
-  if (bytes.size() > limits.max_payload_bytes) {
-    return internal::field_error(ErrorReason::kPayloadTooLarge, root,
-                                 fmt::format("{} bytes exceed max_payload_bytes {}", bytes.size(),
-                                             limits.max_payload_bytes));
-  }
+  ES_RETURN_IF_ERROR(internal::check_payload_size(root, bytes.size(), limits));
   // ~44 KiB: on the heap, not on the stack of an MQTT callback thread.
   auto msg = std::make_unique<edgesketch_v1_ReadingBatch>();
   internal::DecodeContext ctx(limits, now_ms);

@@ -46,6 +46,13 @@ Status field_error(ErrorReason reason, const FieldPath& path, std::string_view d
   return wire_error(reason, fmt::format("{}: {}", path.str(), detail));
 }
 
+Status check_payload_size(const FieldPath& root, std::size_t size, const Limits& limits) {
+  if (size <= limits.max_payload_bytes) return Status();
+  return field_error(
+      ErrorReason::kPayloadTooLarge, root,
+      fmt::format("{} bytes exceed max_payload_bytes {}", size, limits.max_payload_bytes));
+}
+
 bool is_clean_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();

@@ -31,6 +31,23 @@ struct FieldPath {
 // `path: detail [reason]` as a Status.
 Status field_error(ErrorReason reason, const FieldPath& path, std::string_view detail);
 
+// A payload of `size` bytes within max_payload_bytes, else payload_too_large naming `root` (the
+// message: "window_batch", "ack", ...). Checked before decoding anything.
+Status check_payload_size(const FieldPath& root, std::size_t size, const Limits& limits);
+
+// The fields of a WindowRecord that errors name, below `record`, as both record decoders (the
+// codec's and the view's) name them. `record` must outlive this.
+struct RecordFieldPaths {
+  explicit RecordFieldPaths(const FieldPath& record)
+      : metric(record.child("metric")),
+        histogram(record.child("histogram")),
+        distinct(record.child("distinct")),
+        topk(record.child("topk")),
+        distinct_of(record.child("distinct_of")),
+        topk_of(record.child("topk_of")) {}
+  FieldPath metric, histogram, distinct, topk, distinct_of, topk_of;
+};
+
 // Well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF), no NUL.
 bool is_clean_utf8(std::string_view s);
 

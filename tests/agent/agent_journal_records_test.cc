@@ -3,7 +3,6 @@
 // layout must never change under existing journals: a gateway upgraded with unreplayed records
 // replays them with the new build.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -13,25 +12,18 @@
 #include <thread>
 #include <vector>
 
+#include "agent/agent_app_harness.h"
 #include "app/agent_app.h"
-#include "config/agent_config.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
+#include "edgesketch/testbed/temp_dir.h"
 #include "journal/journal.h"
-#include "support/metrics_text.h"
+#include "support/eventually.h"
 
 namespace edgesketch::agent {
 namespace {
 
+using test_support::eventually;
 using testbed::MosquittoBroker;
-
-bool eventually(const std::function<bool()>& done, int timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
@@ -57,15 +49,13 @@ struct Record {
 class AgentJournalRecordsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("es-agent-records-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    tmp_ = std::make_unique<testbed::TempDir>("es-agent-records");
+    ASSERT_FALSE(tmp_->path().empty()) << tmp_->error();
+    dir_ = tmp_->path();
   }
   void TearDown() override {
     app_.reset();
-    if (!HasFailure()) std::filesystem::remove_all(dir_);
+    if (HasFailure()) tmp_->keep();
   }
 
   std::string journal_dir() const { return (dir_ / "data" / "journal").string(); }
@@ -77,18 +67,12 @@ class AgentJournalRecordsTest : public ::testing::Test {
         input + "[[rule]]\nname = \"per-device\"\ngroup_by = [\"device\"]\nwindow = \"1s\"\n" +
         "[uplink]\nbroker = \"" + uplink + "\"\n[metrics]\nlisten = \"\"\n" +
         "[self_metrics]\nenabled = false\n";
-    auto config = parse_agent_config(text, "records-test");
-    ASSERT_TRUE(config.ok()) << config.status().to_string();
-    AgentDeps deps;
-    deps.clock = &clock_;
-    auto app = AgentApp::create(std::move(*config), deps);
+    auto app = testing::create_agent_app(text, "records-test", AgentDeps{.clock = &clock_});
     ASSERT_TRUE(app.ok()) << app.status().to_string();
     app_ = std::move(*app);
   }
 
-  double m(const std::string& prefix) const {
-    return test_support::metric_sum(app_->render_metrics(), prefix);
-  }
+  double m(const std::string& prefix) const { return testing::metric(*app_, prefix); }
 
   std::vector<Record> read_journal() const {
     JournalOptions jo;
@@ -105,6 +89,7 @@ class AgentJournalRecordsTest : public ::testing::Test {
     return out;
   }
 
+  std::unique_ptr<testbed::TempDir> tmp_;
   std::filesystem::path dir_;
   FakeClock clock_{1'700'000'000'123};  // outlives app_
   std::unique_ptr<AgentApp> app_;

@@ -26,11 +26,14 @@
 #include <string>
 #include <thread>
 
+#include "agent/agent_app_harness.h"
 #include "app/agent_app.h"
-#include "config/agent_config.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
+#include "edgesketch/testbed/temp_dir.h"
 #include "edgesketch/wire/codec.h"
 #include "support/ack_double.h"
+#include "support/agent_brokers.h"
+#include "support/eventually.h"
 #include "support/fault_env.h"
 #include "support/metrics_text.h"
 
@@ -41,18 +44,10 @@ using edgesketch::testing::FaultEnv;
 using edgesketch::testing::PartialWrite;
 using test_support::AckDouble;
 using test_support::AckDoubleOptions;
+using test_support::eventually;
 using testbed::MosquittoBroker;
 using testbed::MosquittoOptions;
 using Op = FaultEnv::Op;
-
-bool eventually(const std::function<bool()>& done, int timeout_ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
 
 // Readings of the device series the ack double committed.
 std::uint64_t device_readings(const AckDouble& ack) {
@@ -104,31 +99,17 @@ void send_datagram(int port, int i) {
 class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = info->name();
-    for (char& c : name) {
-      if (c == '/') c = '-';
-    }
-    dir_ = std::filesystem::temp_directory_path() /
-           ("es-agent-fault-" + std::to_string(::getpid()) + "-" + name);
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    MosquittoOptions mo;
-    mo.extra_config = "max_queued_messages 1000000\n";
-    local_ = std::make_unique<MosquittoBroker>(mo);
-    uplink_ = std::make_unique<MosquittoBroker>(mo);
-    ASSERT_TRUE(local_->start().ok());
-    ASSERT_TRUE(uplink_->start().ok());
-    ack_ = std::make_unique<AckDouble>(AckDoubleOptions{.uri = uplink_->uri()});
-    ASSERT_TRUE(ack_->start().ok());
+    tmp_ = std::make_unique<testbed::TempDir>("es-agent-fault");
+    ASSERT_FALSE(tmp_->path().empty()) << tmp_->error();
+    dir_ = tmp_->path();
+    const Status s = brokers_.start();
+    ASSERT_TRUE(s.ok()) << s.to_string();
   }
   void TearDown() override {
     app_.reset();
-    ack_.reset();
     std::filesystem::remove(dir_ / "lines.txt");
-    (void)local_->stop();
-    (void)uplink_->stop();
-    if (!HasFailure()) std::filesystem::remove_all(dir_);
+    brokers_.stop();
+    if (HasFailure()) tmp_->keep();
   }
 
   // `udp_port` > 0: a UDP input on it instead of the MQTT one. `input_keys`: more keys of the
@@ -138,7 +119,7 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
         (udp_port > 0 ? "[[input]]\nname = \"local\"\ntype = \"udp\"\nbind = \"127.0.0.1:" +
                             std::to_string(udp_port) + "\"\nreceive_buffer = \"4MiB\"\n"
                       : "[[input]]\nname = \"local\"\ntype = \"mqtt\"\nformat = \"line\"\n" +
-                            std::string("broker = \"") + local_->uri() +
+                            std::string("broker = \"") + brokers_.local->uri() +
                             "\"\ntopics = [\"devices/+/readings\"]\nqos = 1\n" +
                             "client_id = \"fault-in\"\n") +
         input_keys;
@@ -147,14 +128,10 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
         "[journal]\nfsync_interval = \"20ms\"\nsegment_bytes = \"64KiB\"\n" +
         "[[rule]]\nname = \"per-device\"\ngroup_by = [\"device\"]\nwindow = \"1s\"\n" +
         "[window]\nallowed_lateness = \"200ms\"\nidle_timeout = \"1s\"\n" +
-        "[uplink]\nbroker = \"" + uplink_->uri() +
+        "[uplink]\nbroker = \"" + brokers_.uplink->uri() +
         "\"\nresend_timeout = \"2s\"\nreconnect_min = \"100ms\"\nreconnect_max = \"500ms\"\n" +
         "backlog_rate_cap = 0\n[metrics]\nlisten = \"\"\n[self_metrics]\nenabled = false\n";
-    auto config = parse_agent_config(text, "fault-test");
-    ASSERT_TRUE(config.ok()) << config.status().to_string();
-    AgentDeps deps;
-    deps.env = &faults_;
-    auto app = AgentApp::create(std::move(*config), deps);
+    auto app = testing::create_agent_app(text, "fault-test", AgentDeps{.env = &faults_});
     ASSERT_TRUE(app.ok()) << app.status().to_string();
     app_ = std::move(*app);
     ASSERT_TRUE(app_->start().ok());
@@ -163,9 +140,7 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
     ASSERT_TRUE(eventually([&] { return m("edgesketch_agent_input_connected") == 1; }, 10'000));
   }
 
-  double m(const std::string& prefix) const {
-    return test_support::metric_sum(app_->render_metrics(), prefix);
-  }
+  double m(const std::string& prefix) const { return testing::metric(*app_, prefix); }
   double stalled(const std::string& component) const {
     return m("edgesketch_agent_storage_stalled{component=\"" + component + "\"}");
   }
@@ -181,7 +156,8 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
           << ",line=line-0,site=site-01 value=" << published_ * 0.5 << "\n";
       }
     }
-    const std::string cmd = "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(local_->port()) +
+    const std::string cmd = "mosquitto_pub -h 127.0.0.1 -p " +
+                            std::to_string(brokers_.local->port()) +
                             " -q 1 -i fault-pub -t devices/dev-0/readings -l < " + lines;
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   }
@@ -198,7 +174,8 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
             << ",humidity=" << p << ",pressure=1013.25,vibration=" << published_ * 0.5 << "\n";
         }
       }
-      const std::string cmd = "mosquitto_pub -h 127.0.0.1 -p " + std::to_string(local_->port()) +
+      const std::string cmd = "mosquitto_pub -h 127.0.0.1 -p " +
+                              std::to_string(brokers_.local->port()) +
                               " -q 1 -i fault-pub -t devices/dev-0/readings -f " + file;
       ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     }
@@ -212,9 +189,9 @@ class AgentStorageFaultTest : public ::testing::TestWithParam<FaultCase> {
     ASSERT_TRUE(faults_.wait_held(1, std::chrono::seconds(10))) << app_->render_metrics();
   }
 
+  std::unique_ptr<testbed::TempDir> tmp_;
   std::filesystem::path dir_;
-  std::unique_ptr<MosquittoBroker> local_, uplink_;
-  std::unique_ptr<AckDouble> ack_;
+  test_support::AgentBrokers brokers_;
   FaultEnv faults_;  // outlives app_
   std::unique_ptr<AgentApp> app_;
   int published_ = 0;
@@ -279,10 +256,10 @@ TEST_F(AgentStorageFaultTest, UdpHoldsWhileTheJournalIsStalledAndCountsWhatDoesN
             1);
   app_->stop(5000);
   const auto want = static_cast<std::uint64_t>(sent - dropped - socket_drops);
-  EXPECT_TRUE(eventually([&] { return device_readings(*ack_) >= want; }, 20'000))
-      << device_readings(*ack_) << " of " << want;
+  EXPECT_TRUE(eventually([&] { return device_readings(*brokers_.ack) >= want; }, 20'000))
+      << device_readings(*brokers_.ack) << " of " << want;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // anything extra arrives too
-  EXPECT_EQ(device_readings(*ack_), want)
+  EXPECT_EQ(device_readings(*brokers_.ack), want)
       << "sent " << sent << ", dropped " << dropped << ", socket drops " << socket_drops << "\n"
       << app_->render_metrics();
 }
@@ -317,10 +294,10 @@ TEST_F(AgentStorageFaultTest, MqttWaitsOnAFullRingInBytesLosingNothing) {
   EXPECT_EQ(m("edgesketch_agent_dropped_readings_total"), 0) << app_->render_metrics();
   app_->stop(5000);
   const std::uint64_t want = 5 + 6 * 1000 * 4;
-  EXPECT_TRUE(eventually([&] { return device_readings(*ack_) >= want; }, 20'000))
-      << device_readings(*ack_) << " of " << want;
+  EXPECT_TRUE(eventually([&] { return device_readings(*brokers_.ack) >= want; }, 20'000))
+      << device_readings(*brokers_.ack) << " of " << want;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // anything extra arrives too
-  EXPECT_EQ(device_readings(*ack_), want);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
 }
 
 // UDP: while the aggregator hangs, the ring takes datagrams until its 64 KiB are in use, and
@@ -354,10 +331,10 @@ TEST_F(AgentStorageFaultTest, UdpDropsPastTheRingsBytesAreCounted) {
   const double socket_drops = m("edgesketch_agent_udp_socket_drops_total");
   app_->stop(5000);
   const auto want = static_cast<std::uint64_t>(sent - ring_full - socket_drops);
-  EXPECT_TRUE(eventually([&] { return device_readings(*ack_) >= want; }, 20'000))
-      << device_readings(*ack_) << " of " << want;
+  EXPECT_TRUE(eventually([&] { return device_readings(*brokers_.ack) >= want; }, 20'000))
+      << device_readings(*brokers_.ack) << " of " << want;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // anything extra arrives too
-  EXPECT_EQ(device_readings(*ack_), want);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
 }
 
 TEST_P(AgentStorageFaultTest, StallIsVisibleAndTheAgentResumesLosingNothing) {
@@ -406,11 +383,11 @@ TEST_P(AgentStorageFaultTest, StallIsVisibleAndTheAgentResumesLosingNothing) {
   EXPECT_EQ(m("edgesketch_agent_outbox_held_batches"), 0);
   EXPECT_EQ(m("edgesketch_agent_outbox_held_bytes"), 0);
   const std::uint64_t want = static_cast<std::uint64_t>(published_);
-  EXPECT_TRUE(eventually([&] { return device_readings(*ack_) >= want; }, 20'000))
-      << device_readings(*ack_) << " of " << want;
+  EXPECT_TRUE(eventually([&] { return device_readings(*brokers_.ack) >= want; }, 20'000))
+      << device_readings(*brokers_.ack) << " of " << want;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // anything extra arrives too
-  EXPECT_EQ(device_readings(*ack_), want);
-  EXPECT_EQ(ack_->merge_errors(), 0u);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
+  EXPECT_EQ(brokers_.ack->merge_errors(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(

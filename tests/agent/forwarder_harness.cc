@@ -18,16 +18,6 @@ using test_support::AckDouble;
 using test_support::AckDoubleOptions;
 using testbed::MosquittoBroker;
 
-TempDir::TempDir() {
-  std::string tmpl = (fs::temp_directory_path() / "es-forwarder-test-XXXXXX").string();
-  path_ = ::mkdtemp(tmpl.data());
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 wire::WindowBatch BatchMaker::make(int i) {
   if (base_ms_ == 0) {
     std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -86,15 +76,6 @@ ForwarderOptions forwarder_options(const std::string& broker_uri, std::int64_t a
   o.backlog_batches_per_s = 0;  // no cap unless a test sets one
   o.idle_poll_ms = 50;
   return o;
-}
-
-bool eventually(const std::function<bool()>& done, int timeout_ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
 }
 
 std::uint64_t outbox_rows(Outbox& outbox) {

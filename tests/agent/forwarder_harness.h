@@ -10,24 +10,23 @@
 #include <memory>
 #include <string>
 
+#include "edgesketch/testbed/temp_dir.h"
 #include "edgesketch/wire/types.h"
 #include "forward/forwarder.h"
 #include "outbox/outbox.h"
 #include "support/ack_double.h"
+#include "support/eventually.h"
 
 namespace edgesketch::agent::testing {
 
 inline constexpr char kTenant[] = "acme";
 inline constexpr char kGateway[] = "gw-1";
 
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
+using test_support::eventually;
 
- private:
-  std::string path_;
+class TempDir : public testbed::TempDir {
+ public:
+  TempDir() : testbed::TempDir("es-forwarder-test") {}
 };
 
 struct ExpectedWindow {
@@ -56,9 +55,6 @@ OutboxOptions outbox_options(const std::string& path, std::int64_t resend_after_
 // A forwarder for gateway kGateway / tenant kTenant with fast reconnects (200..1000 ms, seeded
 // jitter) and the given ack timeout.
 ForwarderOptions forwarder_options(const std::string& broker_uri, std::int64_t ack_timeout_ms);
-
-// Polls `done` every 20 ms until it holds or timeout_ms pass.
-bool eventually(const std::function<bool()>& done, int timeout_ms);
 
 std::uint64_t outbox_rows(Outbox& outbox);
 

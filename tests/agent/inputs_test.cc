@@ -20,20 +20,16 @@
 #include "edgesketch/testbed/mosquitto_broker.h"
 #include "input/mqtt_input.h"
 #include "input/udp_input.h"
+#include "support/eventually.h"
 
 namespace edgesketch::agent {
 namespace {
 
+using test_support::eventually;
 using testbed::MosquittoBroker;
 
-bool eventually(const std::function<bool()>& done, int timeout_ms = 10'000) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
+// Time for a broker round trip or a reconnect.
+constexpr int kWaitMs = 10'000;
 
 // Collects what the sink is given.
 struct Collector {
@@ -100,13 +96,13 @@ TEST(MqttInputTest, ReceivesFromMosquittoPubAndPaho) {
   auto in = MqttInput::create(input_options(broker, "input-a"), c.sink());
   ASSERT_TRUE(in.ok()) << in.status().to_string();
   (*in)->start();
-  ASSERT_TRUE(eventually([&] { return (*in)->stats().connected; }));
+  ASSERT_TRUE(eventually([&] { return (*in)->stats().connected; }, kWaitMs));
   ASSERT_EQ(mosquitto_pub(broker, "devices/d1/readings", "hello"), 0);
   Publisher pub(broker.uri());
   std::string binary("\x00\x01\x02\xff", 4);
   pub.publish("devices/d2/readings", binary);
   pub.publish("other/topic", "not subscribed");
-  ASSERT_TRUE(eventually([&] { return c.size() >= 2; }));
+  ASSERT_TRUE(eventually([&] { return c.size() >= 2; }, kWaitMs));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   std::lock_guard<std::mutex> lock(c.mu);
   ASSERT_EQ(c.got.size(), 2u);
@@ -126,12 +122,12 @@ TEST(MqttInputTest, PersistentSessionKeepsMessagesWhileStopped) {
   auto in = MqttInput::create(o, c.sink());
   ASSERT_TRUE(in.ok());
   (*in)->start();
-  ASSERT_TRUE(eventually([&] { return (*in)->stats().connected; }));
+  ASSERT_TRUE(eventually([&] { return (*in)->stats().connected; }, kWaitMs));
   (*in)->stop();
   Publisher pub(broker.uri());
   for (int i = 0; i < 5; ++i) pub.publish("devices/d1/readings", "m" + std::to_string(i));
   (*in)->start();
-  ASSERT_TRUE(eventually([&] { return c.size() == 5; }));
+  ASSERT_TRUE(eventually([&] { return c.size() == 5; }, kWaitMs));
   std::lock_guard<std::mutex> lock(c.mu);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(c.got[i].second, "m" + std::to_string(i));
 }
@@ -143,14 +139,14 @@ TEST(MqttInputTest, ReconnectsAndResubscribesAfterABrokerRestart) {
   auto in = MqttInput::create(input_options(broker, "input-c"), c.sink());
   ASSERT_TRUE(in.ok());
   (*in)->start();
-  ASSERT_TRUE(eventually([&] { return (*in)->stats().connected; }));
+  ASSERT_TRUE(eventually([&] { return (*in)->stats().connected; }, kWaitMs));
   ASSERT_TRUE(broker.stop().ok());
-  ASSERT_TRUE(eventually([&] { return !(*in)->stats().connected; }));
+  ASSERT_TRUE(eventually([&] { return !(*in)->stats().connected; }, kWaitMs));
   ASSERT_TRUE(broker.start().ok());  // no persistence: the broker forgot the subscription
-  ASSERT_TRUE(eventually([&] { return (*in)->stats().connected; }));
+  ASSERT_TRUE(eventually([&] { return (*in)->stats().connected; }, kWaitMs));
   Publisher pub(broker.uri());
   pub.publish("devices/d9/readings", "after restart");
-  ASSERT_TRUE(eventually([&] { return c.size() == 1; }));
+  ASSERT_TRUE(eventually([&] { return c.size() == 1; }, kWaitMs));
   EXPECT_GE((*in)->stats().link.connects, 2u);
 }
 
@@ -175,7 +171,7 @@ TEST(MqttInputTest, BlockingSinkIsBackpressureAndRefusalsAreCounted) {
   auto in = MqttInput::create(input_options(broker, "input-d"), sink);
   ASSERT_TRUE(in.ok());
   (*in)->start();
-  ASSERT_TRUE(eventually([&] { return (*in)->stats().connected; }));
+  ASSERT_TRUE(eventually([&] { return (*in)->stats().connected; }, kWaitMs));
   // Published from other processes: Paho C runs one receive thread for every client of a
   // process, so a Paho publisher here would wait for its PUBACKs behind the blocked sink.
   for (const char* m : {"a", "refuse", "throw", "b"}) {
@@ -192,11 +188,13 @@ TEST(MqttInputTest, BlockingSinkIsBackpressureAndRefusalsAreCounted) {
     released = true;
   }
   cv.notify_all();
-  ASSERT_TRUE(eventually([&] { return (*in)->stats().received == 4; }));
-  ASSERT_TRUE(eventually([&] {
-    MqttInputStats s = (*in)->stats();
-    return s.accepted + s.rejected + s.sink_exceptions == 4;
-  }));
+  ASSERT_TRUE(eventually([&] { return (*in)->stats().received == 4; }, kWaitMs));
+  ASSERT_TRUE(eventually(
+      [&] {
+        MqttInputStats s = (*in)->stats();
+        return s.accepted + s.rejected + s.sink_exceptions == 4;
+      },
+      kWaitMs));
   MqttInputStats s = (*in)->stats();
   EXPECT_EQ(s.accepted, 2u);
   EXPECT_EQ(s.rejected, 1u);
@@ -245,7 +243,7 @@ TEST(UdpInputTest, ReceivesDatagramsAndCountsOversize) {
   for (int i = 0; i < 50; ++i) send_udp((*in)->port(), "datagram " + std::to_string(i));
   send_udp((*in)->port(), std::string(200, 'x'));
   send_udp((*in)->port(), std::string(100, 'y'));  // exactly the limit: accepted
-  ASSERT_TRUE(eventually([&] { return (*in)->stats().received == 52; }));
+  ASSERT_TRUE(eventually([&] { return (*in)->stats().received == 52; }, kWaitMs));
   UdpInputStats s = (*in)->stats();
   EXPECT_EQ(s.oversize, 1u);
   EXPECT_EQ(s.accepted, 51u);
@@ -275,15 +273,17 @@ TEST(UdpInputTest, CountsWhatTheKernelDropsAtTheSocket) {
   const int burst = 2000;
   for (int i = 0; i < burst; ++i) send_udp((*in)->port(), std::string(500, 'b'));
   (*in)->start();
-  ASSERT_TRUE(eventually([&] { return (*in)->stats().received > 0; }));
+  ASSERT_TRUE(eventually([&] { return (*in)->stats().received > 0; }, kWaitMs));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the queued ones are read
   EXPECT_EQ((*in)->stats().socket_drops, 0u);  // none of them was queued after a drop
   send_udp((*in)->port(), "after the burst");
-  ASSERT_TRUE(eventually([&] {
-    const UdpInputStats s = (*in)->stats();
-    return s.received + s.socket_drops == static_cast<std::uint64_t>(burst) + 1;
-  })) << (*in)->stats().received
-      << " read, " << (*in)->stats().socket_drops << " dropped";
+  ASSERT_TRUE(eventually(
+      [&] {
+        const UdpInputStats s = (*in)->stats();
+        return s.received + s.socket_drops == static_cast<std::uint64_t>(burst) + 1;
+      },
+      kWaitMs))
+      << (*in)->stats().received << " read, " << (*in)->stats().socket_drops << " dropped";
   const UdpInputStats s = (*in)->stats();
   EXPECT_GT(s.socket_drops, 0u);
   EXPECT_LT(s.received, static_cast<std::uint64_t>(burst));

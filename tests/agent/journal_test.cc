@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "edgesketch/common/crc32c.h"
+#include "edgesketch/testbed/temp_dir.h"
 #include "journal/journal_format.h"
 #include "support/fault_env.h"
 
@@ -26,20 +27,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh directory under $TMPDIR, removed with its contents at the end of the test.
-class TempDir {
+class TempDir : public testbed::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "es-journal-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  TempDir() : testbed::TempDir("es-journal-test") {}
 };
 
 Bytes make_payload(std::uint64_t i, std::size_t size) {

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "edgesketch/sketch/hash.h"
+#include "edgesketch/testbed/temp_dir.h"
 #include "edgesketch/wire/codec.h"
 #include "edgesketch/wire/compression.h"
 #include "outbox/coarsen.h"
@@ -37,20 +38,9 @@ constexpr std::int64_t kHour = 3'600'000;
 // Windows start an hour before kT0, on an hour boundary.
 constexpr std::int64_t kBase = (kT0 - kHour) / kHour * kHour;
 
-class TempDir {
+class TempDir : public testbed::TempDir {
  public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "es-outbox-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
+  TempDir() : testbed::TempDir("es-outbox-test") {}
 };
 
 sketch::AggregateSpec full_spec() {

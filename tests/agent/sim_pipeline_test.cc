@@ -3,10 +3,8 @@
 // the aggregates `edgesketch-sim truth` computes (count/min/max exact, sum within 1e-9 relative,
 // quantiles within the histogram's bound, distinct within the HLL bound, top-K counts exact).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,13 +14,10 @@
 #include <vector>
 
 #include "edgesketch/common/clock.h"
-#include "fault_injector.h"
-#include "fleet.h"
 #include "input/payload_parser.h"
 #include "record_reader.h"
-#include "record_writer.h"
+#include "sim_fixtures.h"
 #include "sim_runner.h"
-#include "transport.h"
 #include "truth.h"
 #include "window/aggregator.h"
 
@@ -33,63 +28,26 @@ using nlohmann::json;
 
 constexpr std::int64_t kStart = 1'700'000'000'000;
 
-class CapturingTransport final : public sim::Transport {
- public:
-  struct Sent {
-    std::string topic;  // as a subscriber sees it: "devices/<levels the simulator gave>"
-    std::string payload;
-  };
-  Status send(std::string_view topic, std::string_view payload) override {
-    sent.push_back(Sent{"devices/" + std::string(topic), std::string(payload)});
-    return Status();
-  }
-  Status finish() override { return Status(); }
-  std::vector<Sent> sent;
-};
-
-std::string temp_dir() {
-  static const std::string dir = [] {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/es-agentsim-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-    return tmpl;
-  }();
-  return dir;
-}
-
 struct SimRun {
   std::string record_path;
-  std::vector<CapturingTransport::Sent> sent;
+  // Topics as a subscriber sees them: "devices/<the levels the simulator gave>".
+  std::vector<sim::test::CapturingTransport::Sent> sent;
 };
 
-// 12 devices in 3 sites x 2 lines at the standard rates, 30 s, batches of 50.
-SimRun simulate(sim::SimFormat format, const sim::FaultOptions& faults, std::string name) {
-  sim::FleetOptions fleet;
-  fleet.devices = 12;
-  fleet.sites = 3;
-  fleet.lines = 2;
-  fleet.seed = 11;
-  fleet.start_ms = kStart;
+// sim::test::small_fleet() over 30 s: 12 devices in 3 sites x 2 lines at the standard rates,
+// batches of 50.
+SimRun simulate(sim::SimFormat format, const sim::FaultOptions& faults, const std::string& name) {
+  sim::FleetOptions fleet = sim::test::small_fleet(11);
   fleet.duration_ms = 30'000;
-  fleet.batch = 50;
   sim::RunOptions run;
   run.speed = 0;
-  run.progress_interval_ms = 0;
   run.format = format;
+  sim::test::CapturingTransport transport;
   SimRun out;
-  out.record_path = temp_dir() + "/" + name + ".rec";
-  sim::FaultInjector injector(faults, fleet.seed, fleet.devices);
-  auto f = sim::Fleet::create(fleet, injector.clock_skews_ms());
-  EXPECT_TRUE(f.ok());
-  auto record = sim::RecordWriter::create(out.record_path);
-  EXPECT_TRUE(record.ok());
-  CapturingTransport transport;
-  SystemClock clock;
-  std::atomic<bool> stop{false};
-  sim::SimRunner runner(**f, injector, run, transport, record->get(), clock, &stop, nullptr);
-  auto stats = runner.run();
+  out.record_path = sim::test::temp_path(name + ".rec");
+  auto stats = sim::test::simulate(fleet, faults, run, transport, out.record_path);
   EXPECT_TRUE(stats.ok()) << stats.status().to_string();
-  out.sent = std::move(transport.sent);
+  for (auto& m : transport.sent) out.sent.push_back({"devices/" + m.topic, std::move(m.payload)});
   return out;
 }
 
@@ -301,18 +259,8 @@ std::map<std::string, wire::WindowRecord> aggregate(
   std::uint64_t record_no = 0;
   std::map<std::string, wire::WindowRecord> out;
   auto drain = [&] {
-    for (wire::WindowBatch& b : (*agg)->take_batches().batches) {
-      for (wire::WindowRecord& r : b.records) {
-        const std::string k = key_string(r.key.metric, r.key.tags, r.window_start_ms) + "|" +
-                              r.distinct_of + "|" + r.topk_of;
-        auto it = out.find(k);
-        if (it == out.end()) {
-          out.emplace(k, std::move(r));
-        } else {
-          EXPECT_TRUE(it->second.agg.merge(r.agg).ok());
-        }
-      }
-    }
+    ClosedBatches closed = (*agg)->take_batches();
+    commit(closed.batches, out);
   };
   for (const auto& m : messages) {
     (*agg)->add(m, ++record_no);

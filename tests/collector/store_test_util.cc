@@ -13,21 +13,6 @@
 
 namespace edgesketch::store::testing {
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = base != nullptr ? base : "/tmp";
-  tmpl.append("/es-store-test-XXXXXX");
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  const char* p = ::mkdtemp(buf.data());
-  path_ = p != nullptr ? p : "";
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-}
-
 wire::WindowRecord make_record(std::mt19937_64& rng, const std::string& metric, int device,
                                std::int64_t window_start, std::uint32_t window_ms, int n,
                                bool sketches) {

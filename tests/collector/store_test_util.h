@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "edgesketch/testbed/temp_dir.h"
 #include "edgesketch/wire/types.h"
 
 namespace edgesketch::store::testing {
@@ -14,14 +15,9 @@ namespace edgesketch::store::testing {
 inline constexpr std::int64_t kNowMs = 1'700'000'000'000;  // 2023-11-14T22:13:20Z
 
 // A fresh directory under $TMPDIR (or /tmp), removed by the destructor.
-class TempDir {
+class TempDir : public testbed::TempDir {
  public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  TempDir() : testbed::TempDir("es-store-test") {}
 };
 
 // One record of series metric{device=dev-<device>} over [window_start, +window_ms), with `n`

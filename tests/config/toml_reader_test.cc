@@ -102,5 +102,21 @@ TEST(TomlReaderTest, OutOfRangeIntegers) {
             std::string::npos);
 }
 
+TEST(TomlReaderTest, OutOfRangeDurationsAndSizes) {
+  auto doc = parse("fast = \"5ms\"\nslow = \"2s\"\nsmall = \"1KiB\"\nbig = \"2MiB\"\n");
+  TomlTable root = doc->root();
+  EXPECT_EQ(root.duration_ms("fast", 100, 10, 60'000), 100);
+  EXPECT_EQ(root.duration_ms("slow", 100, 10, 60'000), 2'000);
+  EXPECT_EQ(root.duration_ms("absent", 100, 10, 60'000), 100);
+  EXPECT_EQ(root.bytes("small", 4096, 4096, 1u << 20), 4096u);
+  EXPECT_EQ(root.bytes("big", 4096, 4096, 4u << 20), 2u << 20);
+  const std::string errors = doc->status().to_string();
+  EXPECT_NE(errors.find("'fast': 5 ms is out of range [10, 60000]"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("'small': 1024 bytes is out of range [4096, 1048576]"), std::string::npos)
+      << errors;
+  EXPECT_EQ(errors.find("'slow'"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("'big'"), std::string::npos) << errors;
+}
+
 }  // namespace
 }  // namespace edgesketch::config

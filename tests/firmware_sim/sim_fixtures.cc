@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "edgesketch/common/clock.h"
+#include "edgesketch/testbed/temp_dir.h"
 #include "fault_injector.h"
 #include "fleet.h"
 #include "record_writer.h"
@@ -45,13 +46,9 @@ Result<SimStats> simulate(const FleetOptions& fleet, const FaultOptions& faults,
 }
 
 std::string temp_path(const std::string& name) {
-  static const std::string dir = [] {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/es-simtest-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-    return tmpl;
-  }();
-  return dir + "/" + name;
+  static const testbed::TempDir dir("es-simtest");
+  if (dir.path().empty()) std::abort();
+  return dir.file(name);
 }
 
 std::string read_file(const std::string& path) {

@@ -38,8 +38,7 @@ Result<SimStats> simulate(const FleetOptions& fleet, const FaultOptions& faults,
                           const RunOptions& run, Transport& transport,
                           const std::string& record_path);
 
-// A fresh path in a per-test temporary directory (removed at exit is not needed: files are small
-// and live under TMPDIR).
+// A path in this process's temporary directory under TMPDIR (removed at exit).
 std::string temp_path(const std::string& name);
 
 std::string read_file(const std::string& path);

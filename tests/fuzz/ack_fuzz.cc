@@ -5,15 +5,14 @@
 #include <cstdlib>
 
 #include "edgesketch/wire/codec.h"
+#include "fuzz_check.h"
 
 namespace {
 
 using namespace edgesketch;
 using namespace edgesketch::wire;
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using edgesketch::fuzz::check;
 
 }  // namespace
 

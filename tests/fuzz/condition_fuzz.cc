@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "process/condition.h"
 
 using namespace edgesketch;
@@ -16,9 +17,7 @@ using edgesketch::agent::Condition;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using edgesketch::fuzz::check;
 
 wire::Reading reading(std::string device, double value, std::vector<wire::Tag> tags,
                       std::string label = {}) {

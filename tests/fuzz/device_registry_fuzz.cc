@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "process/device_registry.h"
 
 using namespace edgesketch;
@@ -15,9 +16,7 @@ using edgesketch::agent::DeviceRegistry;
 
 namespace {
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using edgesketch::fuzz::check;
 
 }  // namespace
 

@@ -10,6 +10,7 @@
 
 #include "edgesketch/sketch/exp_histogram.h"
 #include "edgesketch/sketch/exp_histogram_accumulator.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -18,9 +19,7 @@ using edgesketch::ByteSpan;
 using edgesketch::sketch::ExpHistogram;
 using edgesketch::sketch::ExpHistogramAccumulator;
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using edgesketch::fuzz::check;
 
 bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
 

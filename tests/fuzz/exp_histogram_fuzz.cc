@@ -7,15 +7,14 @@
 #include <cstdlib>
 
 #include "edgesketch/sketch/exp_histogram.h"
+#include "fuzz_check.h"
 
 namespace {
 
 using edgesketch::ByteSpan;
 using edgesketch::sketch::ExpHistogram;
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using edgesketch::fuzz::check;
 
 }  // namespace
 

@@ -14,15 +14,14 @@
 #include "edgesketch/sketch/hyperloglog.h"
 #include "edgesketch/sketch/topk.h"
 #include "edgesketch/store/part_block.h"
+#include "fuzz_check.h"
 
 namespace {
 
 using namespace edgesketch;
 using namespace edgesketch::store;
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using edgesketch::fuzz::check;
 
 void exercise(ByteSpan bytes) {
   auto block = decode_part_block(bytes);

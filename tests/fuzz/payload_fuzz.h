@@ -9,13 +9,12 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "input/payload_parser.h"
 
 namespace edgesketch::agent::fuzz {
 
-inline void check(bool ok) {
-  if (!ok) std::abort();
-}
+using ::edgesketch::fuzz::check;
 
 inline int fuzz_payload(PayloadParser& parser, PayloadFormat format, const std::uint8_t* data,
                         std::size_t size, std::string_view topic) {

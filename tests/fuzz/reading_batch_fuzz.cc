@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "edgesketch/wire/codec.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -20,9 +21,7 @@ using namespace edgesketch::wire;
 // The receiver's clock the seeds in corpus/reading_batch_fuzz/ were made for.
 constexpr std::int64_t kNowMs = 1'700'000'000'000;
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using edgesketch::fuzz::check;
 
 auto key_of(const Reading& r) {
   return std::tie(r.device_id, r.metric, r.ts_ms, r.tags, r.is_label, r.label);

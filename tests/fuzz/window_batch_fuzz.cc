@@ -8,6 +8,7 @@
 
 #include "edgesketch/wire/codec.h"
 #include "edgesketch/wire/compression.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -17,9 +18,7 @@ using namespace edgesketch::wire;
 // The receiver's clock the seeds in corpus/window_batch_fuzz/ were made for.
 constexpr std::int64_t kNowMs = 1'700'000'000'000;
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using edgesketch::fuzz::check;
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 
 #include "edgesketch/wire/batch_view.h"
 #include "edgesketch/wire/codec.h"
+#include "fuzz_check.h"
 
 namespace {
 
@@ -16,9 +17,7 @@ using namespace edgesketch::wire;
 // The receiver's clock the seeds in corpus/window_batch_view_fuzz/ were made for.
 constexpr std::int64_t kNowMs = 1'700'000'000'000;
 
-void check(bool ok) {
-  if (!ok) std::abort();
-}
+using edgesketch::fuzz::check;
 
 void agree(ByteSpan input, const Limits& limits, WindowBatchView& view) {
   auto batch = decode_window_batch(input, limits, kNowMs);

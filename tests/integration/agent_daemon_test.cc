@@ -29,8 +29,10 @@
 
 #include "edgesketch/testbed/daemon_process.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
+#include "integration/agent_process_fixture.h"
 #include "journal/journal.h"
 #include "support/ack_double.h"
+#include "support/eventually.h"
 #include "support/metrics_text.h"
 #include "support/notify_socket.h"
 
@@ -42,74 +44,23 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-std::string make_temp_dir() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/es-agentit-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-  return tmpl;
-}
+using Truth = std::map<SeriesWindow, WindowTotals>;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Runs a program to completion; its exit status (-1 when it could not run).
-int run_program(const std::vector<std::string>& args, const std::string& log) {
-  DaemonProcess p(args[0], std::vector<std::string>(args.begin() + 1, args.end()), log);
-  if (!p.start()) return -1;
-  const int status = p.stop(0, 60'000);  // signal 0: just wait for the exit
-  return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-struct Truth {
-  std::uint64_t count = 0;
-  double sum = 0, min = 0, max = 0;
-  bool numeric = false;
-};
-
-// series name (ack double spelling) @ window start -> truth line.
-// `group_by`: the one tag of the rule's grouping.
-std::map<std::pair<std::string, std::int64_t>, Truth> load_truth(
-    const std::string& record, const std::string& dir, const std::string& group_by = "device") {
-  const std::string out = dir + "/truth-" + group_by + ".jsonl";
-  EXPECT_EQ(run_program({ES_SIM_BINARY, "truth", "--record", record, "--window", "2s", "--group-by",
-                         group_by, "--output", out},
-                        dir + "/truth.log"),
-            0)
-      << read_file(dir + "/truth.log");
-  std::map<std::pair<std::string, std::int64_t>, Truth> t;
-  std::ifstream f(out);
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.empty()) continue;
-    json l = json::parse(line);
+// The truth of the sim record in 2 s windows of the rule grouping by `group_by`, keyed by series
+// (the ack double's spelling) and window start.
+Truth load_truth(const std::string& record, const std::string& dir,
+                 const std::string& group_by = "device") {
+  Truth t;
+  for (const TruthLine& l : sim_truth(record, {"--group-by", group_by}, dir)) {
     wire::SeriesKey key;
-    key.metric = l["metric"].get<std::string>();
-    for (auto& [k, v] : l["group"].items()) key.tags.push_back(wire::Tag{k, v.get<std::string>()});
-    std::sort(key.tags.begin(), key.tags.end());
-    Truth tr;
-    tr.count = l["count"].get<std::uint64_t>();
-    if (l.contains("sum")) {
-      tr.numeric = true;
-      tr.sum = l["sum"].get<double>();
-      tr.min = l["min"].get<double>();
-      tr.max = l["max"].get<double>();
-    }
-    t[{series_name(key), l["window_start_ms"].get<std::int64_t>()}] = tr;
+    key.metric = l.metric;
+    for (const auto& [k, v] : l.group) key.tags.push_back(wire::Tag{k, v});
+    t[{series_name(key), l.window_start_ms}] = l.totals;
   }
   return t;
 }
 
-std::uint64_t truth_readings(const std::map<std::pair<std::string, std::int64_t>, Truth>& t) {
+std::uint64_t truth_readings(const Truth& t) {
   std::uint64_t n = 0;
   for (const auto& [k, v] : t) n += v.count;
   return n;
@@ -135,57 +86,22 @@ std::uint64_t device_readings(const AckDouble& ack, const std::string& group_by 
 
 // The committed windows of the rule grouping by `group_by` equal the truth, window by window;
 // windows starting before `from_ms` are left out on both sides.
-void expect_equal_to_truth(const std::map<std::pair<std::string, std::int64_t>, Truth>& truth_all,
-                           const AckDouble& ack, const std::string& group_by = "",
-                           std::int64_t from_ms = INT64_MIN) {
-  std::map<std::pair<std::string, std::int64_t>, Truth> truth;
+void expect_equal_to_truth(const Truth& truth_all, const AckDouble& ack,
+                           const std::string& group_by = "", std::int64_t from_ms = INT64_MIN) {
+  Truth truth;
   for (const auto& [k, t] : truth_all) {
     if (k.second >= from_ms) truth.emplace(k, t);
   }
-  std::map<std::pair<std::string, std::int64_t>, const CommittedWindow*> got;
-  const auto windows = ack.windows();
-  for (const auto& [k, w] : windows) {
-    if (in_group(k.series, group_by) && k.window_start_ms >= from_ms) {
-      got[{k.series, k.window_start_ms}] = &w;
-    }
-  }
-  ASSERT_FALSE(truth.empty());
-  EXPECT_EQ(got.size(), truth.size());
-  for (const auto& [key, t] : truth) {
-    auto it = got.find(key);
-    ASSERT_NE(it, got.end()) << "no window for " << key.first << " @" << key.second;
-    const sketch::WindowAggregate& a = it->second->agg;
-    ASSERT_EQ(a.count(), t.count) << key.first << " @" << key.second;
-    if (t.numeric) {
-      EXPECT_LE(std::fabs(a.sum() - t.sum), 1e-9 * std::max(1.0, std::fabs(t.sum))) << key.first;
-      EXPECT_EQ(a.min(), t.min) << key.first;
-      EXPECT_EQ(a.max(), t.max) << key.first;
-    }
-  }
+  expect_windows_equal(
+      ack,
+      [&](const WindowKey& k) {
+        return in_group(k.series, group_by) && k.window_start_ms >= from_ms;
+      },
+      truth);
 }
 
-class AgentDaemonTest : public ::testing::Test {
+class AgentDaemonTest : public AgentProcessTest {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir();
-    MosquittoOptions mo;
-    mo.extra_config = "max_queued_messages 1000000\n";
-    local_ = std::make_unique<MosquittoBroker>(mo);
-    uplink_ = std::make_unique<MosquittoBroker>(mo);
-    ASSERT_TRUE(local_->start().ok());
-    ASSERT_TRUE(uplink_->start().ok());
-    ack_ = std::make_unique<AckDouble>(AckDoubleOptions{.uri = uplink_->uri()});
-    ASSERT_TRUE(ack_->start().ok());
-    metrics_port_ = free_port();
-  }
-  void TearDown() override {
-    agent_.reset();
-    ack_.reset();
-    (void)local_->stop();
-    (void)uplink_->stop();
-    if (!HasFailure()) (void)std::system(("rm -rf " + dir_).c_str());
-  }
-
   // `extra`: more TOML appended (rules, [self_metrics]); without a [self_metrics] section the
   // self source samples every second.
   // `format` "udp:PORT": a UDP input on 127.0.0.1:PORT (nanopb datagrams) instead of MQTT.
@@ -204,7 +120,7 @@ class AgentDaemonTest : public ::testing::Test {
   // An MQTT input "local" on the local broker in `format`, with `keys` (topics, template...).
   std::string mqtt_input(const std::string& format, const std::string& keys) const {
     return "[[input]]\nname = \"local\"\ntype = \"mqtt\"\nformat = \"" + format +
-           "\"\nbroker = \"" + local_->uri() + "\"\nqos = 1\n" + keys;
+           "\"\nbroker = \"" + brokers_.local->uri() + "\"\nqos = 1\n" + keys;
   }
 
   std::string write_config_with_input(const std::string& input, const std::string& extra = "") {
@@ -214,7 +130,7 @@ class AgentDaemonTest : public ::testing::Test {
     f << input;
     f << "[[rule]]\nname = \"per-device\"\ngroup_by = [\"device\"]\nwindow = \"2s\"\n"
       << "[window]\nallowed_lateness = \"500ms\"\nidle_timeout = \"1s\"\n"
-      << "[uplink]\nbroker = \"" << uplink_->uri() << "\"\nresend_timeout = \"3s\"\n"
+      << "[uplink]\nbroker = \"" << brokers_.uplink->uri() << "\"\nresend_timeout = \"3s\"\n"
       << "reconnect_min = \"100ms\"\nreconnect_max = \"1s\"\nbacklog_rate_cap = 0\n"
       << "[metrics]\nlisten = \"127.0.0.1:" << metrics_port_ << "\"\n";
     if (extra.find("[self_metrics]") == std::string::npos)
@@ -223,79 +139,26 @@ class AgentDaemonTest : public ::testing::Test {
     return path;
   }
 
-  void start_agent(const std::string& config, bool mqtt_input = true) {
-    agent_ = std::make_unique<DaemonProcess>(
-        ES_AGENT_BINARY, std::vector<std::string>{"--config", config}, dir_ + "/agent.log");
-    ASSERT_TRUE(agent_->start());
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < deadline && http_get(metrics_port_, "/metrics").status != 200) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ASSERT_EQ(http_get(metrics_port_, "/metrics").status, 200) << agent_->log_tail();
-    // Subscribed before anything is published: a first session holds nothing sent before it.
-    while (mqtt_input && Clock::now() < deadline &&
-           test_support::metric_sum(http_get(metrics_port_, "/metrics").body,
-                                    "edgesketch_agent_input_connected") < 1) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-
-  // edgesketch-sim's command line (QoS 1 to the local broker, recording what it sent).
+  // edgesketch-sim's command line (sim_command()) with seed 7 and `malformed` of the batches
+  // malformed.
   std::vector<std::string> sim_args(const std::string& format, int devices,
                                     const std::string& duration, double speed,
                                     std::int64_t start_ms, double malformed = 0) {
-    return {ES_SIM_BINARY,
-            "--devices",
-            std::to_string(devices),
-            "--duration",
-            duration,
-            "--speed",
-            std::to_string(speed),
-            "--start-ms",
-            std::to_string(start_ms),
-            "--format",
-            format,
-            "--broker",
-            local_->uri(),
-            "--qos",
-            "1",
-            "--record",
-            dir_ + "/sim.rec",
-            "--seed",
-            "7",
-            "--quiet",
-            "--malformed-ratio",
-            std::to_string(malformed),
-            "--client-id",
-            "sim-it"};
+    return sim_command(
+        format, devices, duration, speed, start_ms,
+        {"--seed", "7", "--malformed-ratio", std::to_string(malformed), "--client-id", "sim-it"});
   }
 
   // Waits until the device series at the ack double hold n readings.
   bool wait_for_readings(std::uint64_t n, int timeout_ms, const std::string& group_by = "") {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (Clock::now() < deadline) {
-      if (device_readings(*ack_, group_by) >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return device_readings(*ack_, group_by) >= n;
+    return eventually([&] { return device_readings(*brokers_.ack, group_by) >= n; }, timeout_ms,
+                      100);
   }
 
   // Waits until the metric lines starting with `prefix` add up to at least `v`.
   bool wait_for_metric(const std::string& prefix, double v, int timeout_ms) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (Clock::now() < deadline) {
-      if (test_support::metric_sum(http_get(metrics_port_, "/metrics").body, prefix) >= v)
-        return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    return eventually([&] { return metric(prefix) >= v; }, timeout_ms, 50);
   }
-
-  std::string dir_;
-  std::unique_ptr<MosquittoBroker> local_, uplink_;
-  std::unique_ptr<AckDouble> ack_;
-  std::unique_ptr<DaemonProcess> agent_;
-  int metrics_port_ = 0;
 };
 
 // The start of the simulated run: 60 s ago on a 2 s boundary (well inside clock sanity).
@@ -311,10 +174,11 @@ TEST_P(AgentFormatTest, WindowsEqualSimTruth) {
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
   ASSERT_GT(want, 10'000u);
-  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want << "\n"
-                                               << agent_->log_tail();
-  expect_equal_to_truth(truth, *ack_);
-  EXPECT_EQ(device_readings(*ack_), want);
+  EXPECT_TRUE(wait_for_readings(want, 30'000))
+      << device_readings(*brokers_.ack) << " of " << want << "\n"
+      << agent_->log_tail();
+  expect_equal_to_truth(truth, *brokers_.ack);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 }
 
@@ -323,38 +187,18 @@ INSTANTIATE_TEST_SUITE_P(Formats, AgentFormatTest, ::testing::Values("nanopb", "
 // Per series, over the whole run: count, sum, min and max of every window added up. The value
 // format carries no time (the agent stamps the receive time), so its windows are not the
 // truth's; its totals are.
-void expect_totals_equal_truth(const std::map<std::pair<std::string, std::int64_t>, Truth>& truth,
-                               const AckDouble& ack) {
-  std::map<std::string, Truth> want, got;
-  auto add = [](std::map<std::string, Truth>& m, const std::string& series, std::uint64_t count,
-                bool numeric, double sum, double min, double max) {
-    auto [it, fresh] = m.try_emplace(series);
-    Truth& t = it->second;
-    t.numeric = numeric;
-    t.min = fresh ? min : std::min(t.min, min);
-    t.max = fresh ? max : std::max(t.max, max);
-    t.count += count;
-    t.sum += sum;
-  };
-  for (const auto& [k, t] : truth) add(want, k.first, t.count, t.numeric, t.sum, t.min, t.max);
+void expect_totals_equal_truth(const Truth& truth, const AckDouble& ack) {
+  std::map<std::string, WindowTotals> want, got;
+  for (const auto& [k, t] : truth) want[k.first].add(t);
   for (const auto& [k, w] : ack.windows()) {
-    if (!in_group(k.series, "")) continue;
-    const sketch::WindowAggregate& a = w.agg;
-    const bool numeric = a.count() > 0 && a.min() <= a.max();
-    add(got, k.series, a.count(), numeric, a.sum(), a.min(), a.max());
+    if (in_group(k.series, "")) got[k.series].add(WindowTotals::of(w.agg));
   }
   ASSERT_FALSE(want.empty());
   EXPECT_EQ(got.size(), want.size());
   for (const auto& [series, t] : want) {
     auto it = got.find(series);
     ASSERT_NE(it, got.end()) << "no series " << series;
-    ASSERT_EQ(it->second.count, t.count) << series;
-    if (t.numeric) {
-      EXPECT_LE(std::fabs(it->second.sum - t.sum), 1e-9 * std::max(1.0, std::fabs(t.sum)))
-          << series;
-      EXPECT_EQ(it->second.min, t.min) << series;
-      EXPECT_EQ(it->second.max, t.max) << series;
-    }
+    expect_totals_equal(it->second, t, series);
   }
 }
 
@@ -386,14 +230,15 @@ TEST_P(AgentDeviceFormatTest, WindowsEqualSimTruth) {
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
   ASSERT_GT(want, 4'000u);
-  EXPECT_TRUE(wait_for_readings(want, 60'000)) << device_readings(*ack_) << " of " << want << "\n"
-                                               << agent_->log_tail();
+  EXPECT_TRUE(wait_for_readings(want, 60'000))
+      << device_readings(*brokers_.ack) << " of " << want << "\n"
+      << agent_->log_tail();
   if (c.windows) {
-    expect_equal_to_truth(truth, *ack_);
+    expect_equal_to_truth(truth, *brokers_.ack);
   } else {
-    expect_totals_equal_truth(truth, *ack_);
+    expect_totals_equal_truth(truth, *brokers_.ack);
   }
-  EXPECT_EQ(device_readings(*ack_), want);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
   const std::string m = http_get(metrics_port_, "/metrics").body;
   EXPECT_GT(test_support::metric_sum(m, c.bad_counter), 0) << m;
   EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_input_readings_total"),
@@ -457,10 +302,11 @@ TEST_P(AgentRingBytesTest, BurstOfLargePayloadsLosesNothing) {
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
   ASSERT_EQ(want, 80'000u);  // 100 devices, four metrics at 10 Hz, 20 s
-  EXPECT_TRUE(wait_for_readings(want, 60'000)) << device_readings(*ack_) << " of " << want << "\n"
-                                               << agent_->log_tail();
-  expect_equal_to_truth(truth, *ack_);
-  EXPECT_EQ(device_readings(*ack_), want);
+  EXPECT_TRUE(wait_for_readings(want, 60'000))
+      << device_readings(*brokers_.ack) << " of " << want << "\n"
+      << agent_->log_tail();
+  expect_equal_to_truth(truth, *brokers_.ack);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
   const std::string m = http_get(metrics_port_, "/metrics").body;
   EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_input_readings_total"),
             static_cast<double>(want));
@@ -505,10 +351,10 @@ TEST_F(AgentDaemonTest, KillsWithATopicTemplateLoseAndDoubleCountNothing) {
       << read_file(dir_ + "/sim.log");
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
-  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*brokers_.ack) << " of " << want;
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // anything extra arrives too
-  expect_equal_to_truth(truth, *ack_);
-  EXPECT_EQ(device_readings(*ack_), want);
+  expect_equal_to_truth(truth, *brokers_.ack);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
 }
 
@@ -537,15 +383,15 @@ TEST_F(AgentDaemonTest, FiveKillsLoseAndDoubleCountNothing) {
       << read_file(dir_ + "/sim.log");
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
-  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*brokers_.ack) << " of " << want;
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // anything extra arrives too
   redelivered += test_support::metric_sum(http_get(metrics_port_, "/metrics").body,
                                           "edgesketch_agent_redelivered_payloads_total");
   std::cout << "redelivered payloads recognised after the kills: " << redelivered << "\n";
-  expect_equal_to_truth(truth, *ack_);
-  EXPECT_EQ(device_readings(*ack_), want);
+  expect_equal_to_truth(truth, *brokers_.ack);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
   // seq: consecutive from the outbox's (random) first one, without a gap after dedupe.
-  const auto seqs = ack_->seqs();
+  const auto seqs = brokers_.ack->seqs();
   ASSERT_FALSE(seqs.empty());
   EXPECT_GE(seqs.begin()->second, std::uint64_t{1} << 32);
   EXPECT_EQ(seqs.rbegin()->second - seqs.begin()->second + 1, seqs.size());
@@ -559,7 +405,8 @@ TEST_F(AgentDaemonTest, FiveKillsLoseAndDoubleCountNothing) {
 TEST_F(AgentDaemonTest, IdenticalPayloadsAcrossARestartAreAllCounted) {
   const std::string config = write_config("line");
   start_agent(config);
-  mqtt::async_client pub(local_->uri(), "identical-pub-" + std::to_string(::getpid()), nullptr);
+  mqtt::async_client pub(brokers_.local->uri(), "identical-pub-" + std::to_string(::getpid()),
+                         nullptr);
   pub.connect()->wait();
   const std::string line = "temp,device=dev-same,site=s1 value=21.5";
   auto publish = [&](int n) {
@@ -573,12 +420,12 @@ TEST_F(AgentDaemonTest, IdenticalPayloadsAcrossARestartAreAllCounted) {
   ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0);
   publish(100);  // queued by the broker for the agent's session
   start_agent(config);
-  EXPECT_TRUE(wait_for_readings(200, 30'000)) << device_readings(*ack_) << "\n"
+  EXPECT_TRUE(wait_for_readings(200, 30'000)) << device_readings(*brokers_.ack) << "\n"
                                               << agent_->log_tail();
   ASSERT_TRUE(wait_for_metric("edgesketch_agent_payloads_accepted_total", 100, 10'000));
   // Everything the second run accepted is at the ack double; nothing more is on its way.
   ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0);
-  EXPECT_EQ(device_readings(*ack_), 200u) << agent_->log_tail();
+  EXPECT_EQ(device_readings(*brokers_.ack), 200u) << agent_->log_tail();
   const std::string log = read_file(dir_ + "/agent.log");
   EXPECT_EQ(log.find("is journaled already, not counted again"), std::string::npos) << log;
   pub.disconnect()->wait();
@@ -593,7 +440,7 @@ TEST_F(AgentDaemonTest, FullTmpfsStallsAndResumesLosingNothing) {
   testbed::TmpfsMount tmpfs(data, "4m");
   ASSERT_EQ(tmpfs.error(), "");
   start_agent(write_config("line"));
-  mqtt::async_client pub(local_->uri(), "tmpfs-pub-" + std::to_string(::getpid()), nullptr);
+  mqtt::async_client pub(brokers_.local->uri(), "tmpfs-pub-" + std::to_string(::getpid()), nullptr);
   pub.connect()->wait();
   int published = 0;
   auto publish = [&](int n) {
@@ -619,13 +466,13 @@ TEST_F(AgentDaemonTest, FullTmpfsStallsAndResumesLosingNothing) {
       << agent_->log_tail();
   publish(10);
   const std::uint64_t want = static_cast<std::uint64_t>(published) * 10;
-  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*brokers_.ack) << " of " << want;
   const std::string m = http_get(metrics_port_, "/metrics").body;
   EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_storage_stalled"), 0) << m;
   EXPECT_GE(test_support::metric_sum(m, "edgesketch_agent_storage_stalls_total"), 1) << m;
   EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_dropped_readings_total"), 0) << m;
   ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0);
-  EXPECT_EQ(device_readings(*ack_), want);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
   const std::string log = read_file(dir_ + "/agent.log");
   EXPECT_NE(log.find("stalled: "), std::string::npos) << log;
   EXPECT_NE(log.find("writes again after"), std::string::npos) << log;
@@ -696,14 +543,15 @@ TEST_F(AgentDaemonTest, SighupReloadsRulesKeepingBufferedReadingsAndTalksToSyste
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
   EXPECT_TRUE(wait_for_readings(want, 30'000, "device"))
-      << device_readings(*ack_, "device") << " of " << want;
-  expect_equal_to_truth(truth, *ack_, "device");
-  EXPECT_EQ(device_readings(*ack_, "device"), want);
+      << device_readings(*brokers_.ack, "device") << " of " << want;
+  expect_equal_to_truth(truth, *brokers_.ack, "device");
+  EXPECT_EQ(device_readings(*brokers_.ack, "device"), want);
   const auto site_truth = load_truth(dir_ + "/sim.rec", dir_, "site");
   ASSERT_LT(after_reload_ms, start + 28'000) << "the reload came too late to check the new rule";
-  expect_equal_to_truth(site_truth, *ack_, "site", after_reload_ms);
-  EXPECT_GT(device_readings(*ack_, "site"), 0u);
-  EXPECT_LT(device_readings(*ack_, "site"), want);  // the new rule saw nothing before the reload
+  expect_equal_to_truth(site_truth, *brokers_.ack, "site", after_reload_ms);
+  EXPECT_GT(device_readings(*brokers_.ack, "site"), 0u);
+  EXPECT_LT(device_readings(*brokers_.ack, "site"),
+            want);  // the new rule saw nothing before the reload
 
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);
   const std::vector<std::string> messages = notify.collected();
@@ -738,10 +586,11 @@ TEST_F(AgentDaemonTest, UdpDatagramsEqualSimTruth) {
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
   ASSERT_GT(want, 10'000u);
-  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want << "\n"
-                                               << http_get(metrics_port_, "/metrics").body;
-  expect_equal_to_truth(truth, *ack_);
-  EXPECT_EQ(device_readings(*ack_), want);
+  EXPECT_TRUE(wait_for_readings(want, 30'000))
+      << device_readings(*brokers_.ack) << " of " << want << "\n"
+      << http_get(metrics_port_, "/metrics").body;
+  expect_equal_to_truth(truth, *brokers_.ack);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
   const std::string m = http_get(metrics_port_, "/metrics").body;
   EXPECT_GT(test_support::metric_sum(m, "edgesketch_agent_input_messages_total{input=\"local\"}"),
             0)
@@ -809,19 +658,20 @@ TEST_F(AgentDaemonTest, ReplayUsesTheReceiveTimeAndReadsEarlierJournals) {
                  "topics = [\"devices/+/readings\"]\n"
                  "topic_template = \"plant/{hall}/{device}\"\n"),
       "[[rule]]\nname = \"per-hall\"\ngroup_by = [\"hall\"]\nwindow = \"2s\"\n"));
-  EXPECT_TRUE(wait_for_readings(3, 20'000, "device")) << device_readings(*ack_) << "\n"
+  EXPECT_TRUE(wait_for_readings(3, 20'000, "device")) << device_readings(*brokers_.ack) << "\n"
                                                       << agent_->log_tail();
   EXPECT_TRUE(wait_for_readings(1, 20'000, "hall"));
   std::map<std::string, std::int64_t> window_of;
-  for (const auto& [k, w] : ack_->windows()) {
+  for (const auto& [k, w] : brokers_.ack->windows()) {
     if (!is_self_series(k.series)) window_of[k.series] = k.window_start_ms;
   }
   EXPECT_EQ(window_of["temp{device=dev-timed}"], received_ms - 500) << agent_->log_tail();
   EXPECT_EQ(window_of["temp{device=dev-old}"], stamped_ms - 700) << agent_->log_tail();
   EXPECT_EQ(window_of["temp{device=dev-topical}"], received_ms - 500) << agent_->log_tail();
   EXPECT_EQ(window_of["temp{hall=hall-b}"], received_ms - 500) << agent_->log_tail();
-  EXPECT_EQ(device_readings(*ack_, "device"), 3u);
-  EXPECT_EQ(device_readings(*ack_, "hall"), 1u);  // the template's tag, from the journaled topic
+  EXPECT_EQ(device_readings(*brokers_.ack, "device"), 3u);
+  EXPECT_EQ(device_readings(*brokers_.ack, "hall"),
+            1u);  // the template's tag, from the journaled topic
   const std::string m = http_get(metrics_port_, "/metrics").body;
   EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_journal_replayed_total"), 3) << m;
   EXPECT_EQ(test_support::metric_sum(m, "edgesketch_agent_journal_replay_unparsable_total"), 1)
@@ -835,9 +685,9 @@ TEST_F(AgentDaemonTest, MalformedPayloadsAreCountedAndValidOnesAllArrive) {
       << read_file(dir_ + "/sim.log");
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
-  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
-  expect_equal_to_truth(truth, *ack_);
-  EXPECT_EQ(device_readings(*ack_), want);
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*brokers_.ack) << " of " << want;
+  expect_equal_to_truth(truth, *brokers_.ack);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
   HttpReply m = http_get(metrics_port_, "/metrics");
   ASSERT_EQ(m.status, 200);
   const double bad = test_support::metric_sum(m.body, "edgesketch_agent_payloads_bad_total");
@@ -872,7 +722,7 @@ TEST_F(AgentDaemonTest, CheckConfigVersionAndSigtermFlush) {
   EXPECT_NE(read_file(dir_ + "/version.log").find("edgesketch-agent"), std::string::npos);
 
   // SIGTERM with windows open and the uplink down: they are flushed into the outbox.
-  ASSERT_TRUE(uplink_->stop().ok());
+  ASSERT_TRUE(brokers_.uplink->stop().ok());
   std::string config = write_config("nanopb");
   {  // long idle timeout: only the SIGTERM flush closes the last windows
     std::string text = read_file(config);
@@ -889,12 +739,12 @@ TEST_F(AgentDaemonTest, CheckConfigVersionAndSigtermFlush) {
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0) << agent_->log_tail();
   EXPECT_LT(Clock::now() - t0, std::chrono::seconds(10));
   // Restarted with the uplink back, the agent ships everything: nothing was left unflushed.
-  ASSERT_TRUE(uplink_->start().ok());
+  ASSERT_TRUE(brokers_.uplink->start().ok());
   start_agent(config);
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
-  EXPECT_TRUE(wait_for_readings(want, 20'000)) << device_readings(*ack_) << " of " << want;
-  expect_equal_to_truth(truth, *ack_);
+  EXPECT_TRUE(wait_for_readings(want, 20'000)) << device_readings(*brokers_.ack) << " of " << want;
+  expect_equal_to_truth(truth, *brokers_.ack);
   HttpReply m2 = http_get(metrics_port_, "/metrics");
   EXPECT_EQ(test_support::metric_sum(m2.body, "edgesketch_agent_journal_replayed_total"), 0)
       << m2.body;
@@ -907,7 +757,7 @@ TEST_F(AgentDaemonTest, CheckConfigVersionAndSigtermFlush) {
 // counters, their outbox gauge matches what /metrics showed during the outage; a user rule with
 // match = "*" counts device readings only.
 TEST_F(AgentDaemonTest, SelfSeriesCarryTheAgentsHealthThroughAnOutage) {
-  ASSERT_TRUE(uplink_->stop().ok());
+  ASSERT_TRUE(brokers_.uplink->stop().ok());
   const std::int64_t outage_start_ms = now_ms();
   start_agent(write_config("json",
                            "[[rule]]\nname = \"everything\"\nmatch = \"*\"\n"
@@ -940,8 +790,8 @@ TEST_F(AgentDaemonTest, SelfSeriesCarryTheAgentsHealthThroughAnOutage) {
   EXPECT_GT(rows_before, 0);
   EXPECT_GT(rows_after, rows_before);
   const std::int64_t outage_end_ms = now_ms();
-  ASSERT_TRUE(uplink_->start().ok());
-  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*ack_) << " of " << want;
+  ASSERT_TRUE(brokers_.uplink->start().ok());
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*brokers_.ack) << " of " << want;
   // Drained; the counters are final (nothing more arrives, no window is open).
   for (int i = 0; i < 100; ++i) {
     body = http_get(metrics_port_, "/metrics").body;
@@ -969,7 +819,7 @@ TEST_F(AgentDaemonTest, SelfSeriesCarryTheAgentsHealthThroughAnOutage) {
     self.clear();
     everything = per_device = 0;
     shipped_accepted = 0;
-    for (const auto& [k, w] : ack_->windows()) {
+    for (const auto& [k, w] : brokers_.ack->windows()) {
       if (is_self_series(k.series)) {
         ASSERT_GT(k.series.size(), selfs.size());
         ASSERT_EQ(k.series.substr(k.series.size() - selfs.size()), selfs) << k.series;
@@ -1042,11 +892,12 @@ TEST_F(AgentDaemonTest, SelfMetricsOffShipsNoSelfSeriesAndBadKeysAreNamed) {
       << read_file(dir_ + "/sim.log");
   const auto truth = load_truth(dir_ + "/sim.rec", dir_);
   const std::uint64_t want = truth_readings(truth);
-  EXPECT_TRUE(wait_for_readings(want, 20'000)) << device_readings(*ack_) << " of " << want;
+  EXPECT_TRUE(wait_for_readings(want, 20'000)) << device_readings(*brokers_.ack) << " of " << want;
   std::this_thread::sleep_for(std::chrono::milliseconds(2000));
-  expect_equal_to_truth(truth, *ack_);
-  for (const auto& [k, w] : ack_->windows()) EXPECT_FALSE(is_self_series(k.series)) << k.series;
-  EXPECT_EQ(ack_->readings(), want);
+  expect_equal_to_truth(truth, *brokers_.ack);
+  for (const auto& [k, w] : brokers_.ack->windows())
+    EXPECT_FALSE(is_self_series(k.series)) << k.series;
+  EXPECT_EQ(brokers_.ack->readings(), want);
   HttpReply m = http_get(metrics_port_, "/metrics");
   EXPECT_EQ(test_support::metric_sum(m.body, "edgesketch_agent_self_samples_total"), 0) << m.body;
   EXPECT_EQ(agent_->stop(SIGTERM, 10'000), 0);

@@ -32,8 +32,10 @@
 #include "edgesketch/testbed/daemon_process.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
 #include "edgesketch/wire/compression.h"
+#include "integration/agent_process_fixture.h"
 #include "process/tag_hasher.h"
 #include "support/ack_double.h"
+#include "support/eventually.h"
 #include "support/metrics_text.h"
 
 namespace edgesketch::test_support {
@@ -44,113 +46,32 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-std::string make_temp_dir() {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/es-edgeit-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
-  return tmpl;
-}
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-int run_program(const std::vector<std::string>& args, const std::string& log) {
-  DaemonProcess p(args[0], std::vector<std::string>(args.begin() + 1, args.end()), log);
-  if (!p.start()) return -1;
-  const int status = p.stop(0, 60'000);
-  return status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// One line of `edgesketch-sim truth`.
+// A truth line of the per-device rule.
 struct Truth {
   std::string metric;
   std::string device;
   std::int64_t window_start_ms = 0;
-  std::uint64_t count = 0;
-  bool numeric = false;
-  double sum = 0, min = 0, max = 0;
+  WindowTotals totals;
 };
 
 // Per-device truth lines of the record, 2 s windows; `extra` adds flags (--where, --metric).
 std::vector<Truth> device_truth(const std::string& dir,
                                 const std::vector<std::string>& extra = {}) {
-  const std::string out = dir + "/truth-" + std::to_string(extra.size()) + ".jsonl";
-  std::vector<std::string> args = {ES_SIM_BINARY, "truth", "--record",   dir + "/sim.rec",
-                                   "--window",    "2s",    "--group-by", "device",
-                                   "--output",    out};
-  args.insert(args.end(), extra.begin(), extra.end());
-  EXPECT_EQ(run_program(args, dir + "/truth.log"), 0) << read_file(dir + "/truth.log");
-  std::vector<Truth> lines;
-  std::ifstream f(out);
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.empty()) continue;
-    const json l = json::parse(line);
-    Truth t;
-    t.metric = l["metric"].get<std::string>();
-    t.device = l["group"]["device"].get<std::string>();
-    t.window_start_ms = l["window_start_ms"].get<std::int64_t>();
-    t.count = l["count"].get<std::uint64_t>();
-    if (l.contains("sum")) {
-      t.numeric = true;
-      t.sum = l["sum"].get<double>();
-      t.min = l["min"].get<double>();
-      t.max = l["max"].get<double>();
-    }
-    lines.push_back(t);
+  std::vector<std::string> flags = {"--group-by", "device"};
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  std::vector<Truth> out;
+  for (TruthLine& l : sim_truth(dir + "/sim.rec", flags, dir)) {
+    out.push_back(Truth{l.metric, l.group["device"], l.window_start_ms, l.totals});
   }
-  return lines;
+  return out;
 }
-
-// What a window should hold: merged truth lines.
-struct Expected {
-  std::uint64_t count = 0;
-  bool numeric = false;
-  double sum = 0, min = INFINITY, max = -INFINITY;
-  void add(const Truth& t) {
-    count += t.count;
-    if (!t.numeric) return;
-    numeric = true;
-    sum += t.sum;
-    min = std::min(min, t.min);
-    max = std::max(max, t.max);
-  }
-};
-
-using SeriesWindow = std::pair<std::string, std::int64_t>;  // series name, window start
 
 // The committed windows of series whose name starts with `prefix` equal `want` exactly (sums to
 // 1e-9 relative: a merged truth adds per-device sums in another order).
 void expect_windows(const AckDouble& ack, const std::string& prefix,
-                    const std::map<SeriesWindow, Expected>& want) {
-  std::map<SeriesWindow, const CommittedWindow*> got;
-  const auto windows = ack.windows();
-  for (const auto& [k, w] : windows) {
-    if (k.series.rfind(prefix, 0) == 0) got[{k.series, k.window_start_ms}] = &w;
-  }
-  ASSERT_FALSE(want.empty()) << prefix;
-  EXPECT_EQ(got.size(), want.size()) << prefix;
-  for (const auto& [key, e] : want) {
-    auto it = got.find(key);
-    ASSERT_NE(it, got.end()) << "no window for " << key.first << " @" << key.second;
-    const sketch::WindowAggregate& a = it->second->agg;
-    ASSERT_EQ(a.count(), e.count) << key.first << " @" << key.second;
-    if (e.numeric) {
-      EXPECT_LE(std::fabs(a.sum() - e.sum), 1e-9 * std::max(1.0, std::fabs(e.sum))) << key.first;
-      EXPECT_EQ(a.min(), e.min) << key.first;
-      EXPECT_EQ(a.max(), e.max) << key.first;
-    }
-  }
+                    const std::map<SeriesWindow, WindowTotals>& want) {
+  expect_windows_equal(
+      ack, [&](const WindowKey& k) { return k.series.rfind(prefix, 0) == 0; }, want);
 }
 
 std::uint64_t readings_of(const AckDouble& ack, const std::string& prefix) {
@@ -161,28 +82,8 @@ std::uint64_t readings_of(const AckDouble& ack, const std::string& prefix) {
   return n;
 }
 
-class AgentEdgeTest : public ::testing::Test {
+class AgentEdgeTest : public AgentProcessTest {
  protected:
-  void SetUp() override {
-    dir_ = make_temp_dir();
-    MosquittoOptions mo;
-    mo.extra_config = "max_queued_messages 1000000\n";
-    local_ = std::make_unique<MosquittoBroker>(mo);
-    uplink_ = std::make_unique<MosquittoBroker>(mo);
-    ASSERT_TRUE(local_->start().ok());
-    ASSERT_TRUE(uplink_->start().ok());
-    ack_ = std::make_unique<AckDouble>(AckDoubleOptions{.uri = uplink_->uri()});
-    ASSERT_TRUE(ack_->start().ok());
-    metrics_port_ = free_port();
-  }
-  void TearDown() override {
-    agent_.reset();
-    ack_.reset();
-    (void)local_->stop();
-    (void)uplink_->stop();
-    if (!HasFailure()) (void)std::system(("rm -rf " + dir_).c_str());
-  }
-
   // The agent's config: one MQTT input of `format`, 2 s windows, then `sections` (the rules and
   // the edge-processing sections under test).
   std::string write_config(const std::string& format, const std::string& sections) {
@@ -190,48 +91,16 @@ class AgentEdgeTest : public ::testing::Test {
     std::ofstream f(path);
     f << "[agent]\ngateway_id = \"gw-edge\"\ndata_dir = \"" << dir_ << "/data\"\n"
       << "[[input]]\nname = \"local\"\ntype = \"mqtt\"\nformat = \"" << format << "\"\n"
-      << "broker = \"" << local_->uri() << "\"\ntopics = [\"devices/+/readings\"]\nqos = 1\n"
+      << "broker = \"" << brokers_.local->uri()
+      << "\"\ntopics = [\"devices/+/readings\"]\nqos = 1\n"
       << "[window]\nallowed_lateness = \"500ms\"\nidle_timeout = \"1s\"\n"
-      << "[uplink]\nbroker = \"" << uplink_->uri() << "\"\nresend_timeout = \"3s\"\n"
+      << "[uplink]\nbroker = \"" << brokers_.uplink->uri() << "\"\nresend_timeout = \"3s\"\n"
       << "backoff_min = \"100ms\"\nbackoff_max = \"1s\"\nbacklog_rate_cap = 0\n"
       << "[metrics]\nlisten = \"127.0.0.1:" << metrics_port_ << "\"\n"
       << "[self_metrics]\nenabled = false\n"
       << sections;
     return path;
   }
-
-  void start_agent(const std::string& config) {
-    agent_ = std::make_unique<DaemonProcess>(
-        ES_AGENT_BINARY, std::vector<std::string>{"--config", config}, dir_ + "/agent.log");
-    ASSERT_TRUE(agent_->start());
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < deadline && metric_sum(http_get(metrics_port_, "/metrics").body,
-                                                 "edgesketch_agent_input_connected") < 1) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ASSERT_EQ(
-        metric_sum(http_get(metrics_port_, "/metrics").body, "edgesketch_agent_input_connected"), 1)
-        << agent_->log_tail();
-  }
-
-  double metric(const std::string& prefix) {
-    return metric_sum(http_get(metrics_port_, "/metrics").body, prefix);
-  }
-
-  bool wait_for(const std::function<bool()>& done, int timeout_ms) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (Clock::now() < deadline) {
-      if (done()) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return done();
-  }
-
-  std::string dir_;
-  std::unique_ptr<MosquittoBroker> local_, uplink_;
-  std::unique_ptr<AckDouble> ack_;
-  std::unique_ptr<DaemonProcess> agent_;
-  int metrics_port_ = 0;
 };
 
 std::string device_name(int i) {
@@ -269,28 +138,8 @@ TEST_F(AgentEdgeTest, RegistryFilterAndWhereEqualSimTruth) {
                                  "group_by = [\"building\"]\nwindow = \"2s\"\n"
                                  "output = \"temperature_by_building\"\n"));
   const std::int64_t start = (now_ms() - 60'000) / 2'000 * 2'000;
-  ASSERT_EQ(run_program({ES_SIM_BINARY,
-                         "--devices",
-                         std::to_string(kDevices),
-                         "--duration",
-                         "30s",
-                         "--speed",
-                         "0",
-                         "--start-ms",
-                         std::to_string(start),
-                         "--format",
-                         "nanopb",
-                         "--broker",
-                         local_->uri(),
-                         "--qos",
-                         "1",
-                         "--record",
-                         dir_ + "/sim.rec",
-                         "--seed",
-                         "11",
-                         "--quiet",
-                         "--client-id",
-                         "sim-edge"},
+  ASSERT_EQ(run_program(sim_command("nanopb", kDevices, "30s", 0, start,
+                                    {"--seed", "11", "--client-id", "sim-edge"}),
                         dir_ + "/sim.log"),
             0)
       << read_file(dir_ + "/sim.log");
@@ -298,30 +147,30 @@ TEST_F(AgentEdgeTest, RegistryFilterAndWhereEqualSimTruth) {
   const std::vector<Truth> all = device_truth(dir_);
   const std::vector<Truth> spikes =
       device_truth(dir_, {"--metric", "vibration", "--where", "value > 1.5"});
-  std::map<SeriesWindow, Expected> per_device, spike_windows, by_building;
+  std::map<SeriesWindow, WindowTotals> per_device, spike_windows, by_building;
   std::uint64_t listed = 0, unlisted = 0, humidity = 0, vibration = 0, spike_count = 0;
   for (const Truth& t : all) {
     if (!building_of.count(t.device)) {
-      unlisted += t.count;
+      unlisted += t.totals.count;
       continue;
     }
-    listed += t.count;
+    listed += t.totals.count;
     if (t.metric == "humidity") {
-      humidity += t.count;
+      humidity += t.totals.count;
       continue;
     }
-    if (t.metric == "vibration") vibration += t.count;
-    per_device[{t.metric + "{device=" + t.device + "}", t.window_start_ms}].add(t);
+    if (t.metric == "vibration") vibration += t.totals.count;
+    per_device[{t.metric + "{device=" + t.device + "}", t.window_start_ms}].add(t.totals);
     if (t.metric == "temperature") {
       by_building[{"temperature_by_building{building=" + building_of[t.device] + "}",
                    t.window_start_ms}]
-          .add(t);
+          .add(t.totals);
     }
   }
   for (const Truth& t : spikes) {
     if (!building_of.count(t.device)) continue;
-    spike_count += t.count;
-    spike_windows[{"vibration_spikes{device=" + t.device + "}", t.window_start_ms}].add(t);
+    spike_count += t.totals.count;
+    spike_windows[{"vibration_spikes{device=" + t.device + "}", t.window_start_ms}].add(t.totals);
   }
   ASSERT_GT(unlisted, 0u);
   ASSERT_GT(humidity, 0u);
@@ -329,19 +178,21 @@ TEST_F(AgentEdgeTest, RegistryFilterAndWhereEqualSimTruth) {
   ASSERT_LT(spike_count, vibration);
   const std::uint64_t want = listed - humidity;
 
-  EXPECT_TRUE(wait_for(
+  EXPECT_TRUE(eventually(
       [&] {
-        return readings_of(*ack_, "vibration_spikes{") >= spike_count &&
-               readings_of(*ack_, "temperature_by_building{") > 0 &&
-               readings_of(*ack_, "temperature{") + readings_of(*ack_, "pressure{") +
-                       readings_of(*ack_, "vibration{") + readings_of(*ack_, "event{") >=
+        return readings_of(*brokers_.ack, "vibration_spikes{") >= spike_count &&
+               readings_of(*brokers_.ack, "temperature_by_building{") > 0 &&
+               readings_of(*brokers_.ack, "temperature{") +
+                       readings_of(*brokers_.ack, "pressure{") +
+                       readings_of(*brokers_.ack, "vibration{") +
+                       readings_of(*brokers_.ack, "event{") >=
                    want;
       },
-      30'000))
+      30'000, /*poll_ms=*/100))
       << agent_->log_tail();
   // The counters of each stage add up to the truth (published every 500 ms: wait for them).
   std::string m;
-  EXPECT_TRUE(wait_for(
+  EXPECT_TRUE(eventually(
       [&] {
         m = http_get(metrics_port_, "/metrics").body;
         return metric_sum(m, "edgesketch_agent_enriched_total") == listed &&
@@ -352,7 +203,7 @@ TEST_F(AgentEdgeTest, RegistryFilterAndWhereEqualSimTruth) {
                metric_sum(m, "edgesketch_agent_rule_where_skipped_total{rule=\"spikes\"}") ==
                    vibration - spike_count;
       },
-      10'000))
+      10'000, /*poll_ms=*/100))
       << m;
   EXPECT_EQ(metric_sum(m, "edgesketch_agent_enrich_unknown_total{action=\"keep\"}"), 0) << m;
   EXPECT_EQ(metric_sum(m, "edgesketch_agent_enrich_registry_devices"), kListed) << m;
@@ -364,15 +215,15 @@ TEST_F(AgentEdgeTest, RegistryFilterAndWhereEqualSimTruth) {
   ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0) << agent_->log_tail();
 
   for (const std::string metric : {"temperature", "pressure", "vibration", "event"}) {
-    std::map<SeriesWindow, Expected> of_metric;
+    std::map<SeriesWindow, WindowTotals> of_metric;
     for (const auto& [k, e] : per_device) {
       if (k.first.rfind(metric + "{", 0) == 0) of_metric[k] = e;
     }
-    expect_windows(*ack_, metric + "{", of_metric);
+    expect_windows(*brokers_.ack, metric + "{", of_metric);
   }
-  EXPECT_EQ(readings_of(*ack_, "humidity{"), 0u);
-  expect_windows(*ack_, "vibration_spikes{", spike_windows);
-  expect_windows(*ack_, "temperature_by_building{", by_building);
+  EXPECT_EQ(readings_of(*brokers_.ack, "humidity{"), 0u);
+  expect_windows(*brokers_.ack, "vibration_spikes{", spike_windows);
+  expect_windows(*brokers_.ack, "temperature_by_building{", by_building);
 }
 
 // Every MQTT payload on the uplink broker's window topics, as published.
@@ -469,14 +320,15 @@ TEST_F(AgentEdgeTest, DroppedAndHashedValuesNeverLeaveTheGateway) {
                   "output = \"temp_by_building\"\ndistinct = \"mac\"\ntopk = \"mac\"\n"
                   "[[rule]]\nname = \"hot\"\nwhere = 'value > 40 and mac != \"\"'\n"
                   "group_by = [\"mac\"]\nwindow = \"2s\"\noutput = \"hot_by_mac\"\n");
-  ack_->set_drop_acks(true);
-  UplinkRecorder uplink(uplink_->uri());
+  brokers_.ack->set_drop_acks(true);
+  UplinkRecorder uplink(brokers_.uplink->uri());
   start_agent(config);
 
   const std::vector<std::string> macs = {"aa:bb:cc:00:00:01", "aa:bb:cc:00:00:02"};
   const std::vector<std::string> secrets = {
       macs[0], macs[1], "operator-secret", "owner-secret-0", "owner-secret-1", "aa:bb:cc:00:00:09"};
-  mqtt::async_client pub(local_->uri(), "privacy-pub-" + std::to_string(::getpid()), nullptr);
+  mqtt::async_client pub(brokers_.local->uri(), "privacy-pub-" + std::to_string(::getpid()),
+                         nullptr);
   pub.connect()->wait();
   const std::int64_t t0 = (now_ms() - 30'000) / 2'000 * 2'000;
   int published = 0;
@@ -498,24 +350,26 @@ TEST_F(AgentEdgeTest, DroppedAndHashedValuesNeverLeaveTheGateway) {
                                  "temp,mac=aa:bb:cc:00:00:09,operator=operator-secret-9 value=x", 1,
                                  false))
       ->wait();
-  ASSERT_TRUE(
-      wait_for([&] { return metric("edgesketch_agent_payloads_accepted_total") >= 100; }, 10'000))
+  ASSERT_TRUE(eventually([&] { return metric("edgesketch_agent_payloads_accepted_total") >= 100; },
+                         10'000, /*poll_ms=*/100))
       << agent_->log_tail();
-  ASSERT_TRUE(wait_for([&] { return metric("edgesketch_agent_payloads_bad_total") >= 1; }, 10'000));
+  ASSERT_TRUE(eventually([&] { return metric("edgesketch_agent_payloads_bad_total") >= 1; }, 10'000,
+                         /*poll_ms=*/100));
   std::string metrics_text = http_get(metrics_port_, "/metrics").body;
   (void)agent_->stop(SIGKILL, 5'000);
   start_agent(config);
   publish(100);
   // 200 temp readings per rule; the windows close 2.5 s past their end at the latest.
-  EXPECT_TRUE(wait_for([&] { return readings_of(*ack_, "temp{") >= 200; }, 30'000))
-      << readings_of(*ack_, "temp{") << "\n"
+  EXPECT_TRUE(eventually([&] { return readings_of(*brokers_.ack, "temp{") >= 200; }, 30'000,
+                         /*poll_ms=*/100))
+      << readings_of(*brokers_.ack, "temp{") << "\n"
       << agent_->log_tail();
-  ASSERT_TRUE(wait_for(
+  ASSERT_TRUE(eventually(
       [&] {
         return metric("edgesketch_agent_filtered_total{filter=\"no-debug\"}") >= 100 &&
                metric("edgesketch_agent_privacy_hashed_tags_total") >= 200;
       },
-      10'000));
+      10'000, /*poll_ms=*/100));
   metrics_text += http_get(metrics_port_, "/metrics").body;
   ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0) << agent_->log_tail();
   pub.disconnect()->wait();
@@ -524,15 +378,15 @@ TEST_F(AgentEdgeTest, DroppedAndHashedValuesNeverLeaveTheGateway) {
   auto hasher = agent::TagHasher::create("edge-test-key-0123456789abcdef");
   ASSERT_TRUE(hasher.ok());
   const std::string h0 = hasher->hash(macs[0]), h1 = hasher->hash(macs[1]);
-  EXPECT_EQ(readings_of(*ack_, "temp{building=b-north,device=d-0,mac=" + h0 + "}"), 100u);
-  EXPECT_EQ(readings_of(*ack_, "temp{building=b-south,device=d-1,mac=" + h1 + "}"), 100u);
-  EXPECT_EQ(readings_of(*ack_, "temp{"), 200u);
-  EXPECT_EQ(readings_of(*ack_, "temp_by_building{building=b-north}"), 100u);
-  EXPECT_EQ(readings_of(*ack_, "debug_loop"), 0u);
+  EXPECT_EQ(readings_of(*brokers_.ack, "temp{building=b-north,device=d-0,mac=" + h0 + "}"), 100u);
+  EXPECT_EQ(readings_of(*brokers_.ack, "temp{building=b-south,device=d-1,mac=" + h1 + "}"), 100u);
+  EXPECT_EQ(readings_of(*brokers_.ack, "temp{"), 200u);
+  EXPECT_EQ(readings_of(*brokers_.ack, "temp_by_building{building=b-north}"), 100u);
+  EXPECT_EQ(readings_of(*brokers_.ack, "debug_loop"), 0u);
   // Values 41..199 are hot: d-0's even ones 42..198 (79), d-1's odd ones 41..199 (80).
-  EXPECT_EQ(readings_of(*ack_, "hot_by_mac{mac=" + h0 + "}"), 79u);
-  EXPECT_EQ(readings_of(*ack_, "hot_by_mac{mac=" + h1 + "}"), 80u);
-  for (const auto& [k, w] : ack_->windows()) {
+  EXPECT_EQ(readings_of(*brokers_.ack, "hot_by_mac{mac=" + h0 + "}"), 79u);
+  EXPECT_EQ(readings_of(*brokers_.ack, "hot_by_mac{mac=" + h1 + "}"), 80u);
+  for (const auto& [k, w] : brokers_.ack->windows()) {
     EXPECT_EQ(k.series.find("operator"), std::string::npos) << k.series;
     EXPECT_EQ(k.series.find("owner"), std::string::npos) << k.series;
   }
@@ -574,7 +428,8 @@ TEST_F(AgentEdgeTest, RegistryReloadsOnSighup) {
                   "\"\nunknown = \"drop\"\n"
                   "[[rule]]\nname = \"by-building\"\ngroup_by = [\"building\"]\nwindow = \"2s\"\n");
   start_agent(config);
-  mqtt::async_client pub(local_->uri(), "reload-pub-" + std::to_string(::getpid()), nullptr);
+  mqtt::async_client pub(brokers_.local->uri(), "reload-pub-" + std::to_string(::getpid()),
+                         nullptr);
   pub.connect()->wait();
   const std::int64_t t0 = (now_ms() - 30'000) / 2'000 * 2'000;
   int n = 0;
@@ -585,37 +440,38 @@ TEST_F(AgentEdgeTest, RegistryReloadsOnSighup) {
   };
   send("d-0");
   send("d-1");  // unknown: dropped
-  ASSERT_TRUE(wait_for(
-      [&] { return metric("edgesketch_agent_enrich_unknown_total{action=\"drop\"}") == 1; },
-      10'000));
+  ASSERT_TRUE(eventually(
+      [&] { return metric("edgesketch_agent_enrich_unknown_total{action=\"drop\"}") == 1; }, 10'000,
+      /*poll_ms=*/100));
   EXPECT_EQ(metric("edgesketch_agent_enrich_registry_devices"), 1);
 
   std::ofstream(registry) << "device,building\nd-0,b0\nd-1,b1\n";
   ASSERT_EQ(::kill(agent_->pid(), SIGHUP), 0);
-  ASSERT_TRUE(wait_for(
+  ASSERT_TRUE(eventually(
       [&] {
         return metric("edgesketch_agent_config_reloads_total{result=\"applied\"}") == 1 &&
                metric("edgesketch_agent_enrich_registry_devices") == 2;
       },
-      10'000))
+      10'000, /*poll_ms=*/100))
       << agent_->log_tail();
   send("d-1");  // listed now
 
   std::ofstream(registry) << "device,building\nd-0,b0\nd-1,\"b1\n";
   ASSERT_EQ(::kill(agent_->pid(), SIGHUP), 0);
-  ASSERT_TRUE(wait_for(
+  ASSERT_TRUE(eventually(
       [&] { return metric("edgesketch_agent_config_reloads_total{result=\"rejected\"}") == 1; },
-      10'000))
+      10'000, /*poll_ms=*/100))
       << agent_->log_tail();
   send("d-1");  // the registry in use still lists it
-  ASSERT_TRUE(wait_for([&] { return metric("edgesketch_agent_enriched_total") == 3; }, 10'000))
+  ASSERT_TRUE(eventually([&] { return metric("edgesketch_agent_enriched_total") == 3; }, 10'000,
+                         /*poll_ms=*/100))
       << agent_->log_tail();
   EXPECT_EQ(metric("edgesketch_agent_enrich_registry_devices"), 2);
   EXPECT_EQ(metric("edgesketch_agent_enrich_unknown_total{action=\"drop\"}"), 1);
   ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0);
   pub.disconnect()->wait();
-  EXPECT_EQ(readings_of(*ack_, "temp{building=b0}"), 1u);
-  EXPECT_EQ(readings_of(*ack_, "temp{building=b1}"), 2u);
+  EXPECT_EQ(readings_of(*brokers_.ack, "temp{building=b0}"), 1u);
+  EXPECT_EQ(readings_of(*brokers_.ack, "temp{building=b1}"), 2u);
   const std::string log = read_file(dir_ + "/agent.log");
   EXPECT_NE(log.find("SIGHUP: " + config +
                      " not reloaded, keeping the old rules, registry and filters: [enrich] "

@@ -24,6 +24,7 @@
 #include "edgesketch/testbed/daemon_process.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
 #include "edgesketch/wire/codec.h"
+#include "support/eventually.h"
 
 namespace edgesketch {
 namespace {
@@ -44,8 +45,8 @@ std::string collector_config(const std::string& data_dir, const std::string& bro
 }
 
 bool wait_ready(int port, int timeout_ms) {
-  return agent::testing::eventually([&] { return http_get(port, "/-/ready").status == 200; },
-                                    timeout_ms);
+  return test_support::eventually([&] { return http_get(port, "/-/ready").status == 200; },
+                                  timeout_ms);
 }
 
 // (device, window_start) -> the window as the collector serves it.
@@ -121,8 +122,8 @@ struct Uplink {
   }
   bool ok() const { return forwarder != nullptr; }
   bool drained(int timeout_ms) {
-    return agent::testing::eventually([&] { return agent::testing::outbox_rows(*outbox) == 0; },
-                                      timeout_ms);
+    return test_support::eventually([&] { return agent::testing::outbox_rows(*outbox) == 0; },
+                                    timeout_ms);
   }
 };
 
@@ -277,7 +278,7 @@ TEST(CollectorDiskFullTest, FullTmpfsIsHeldNotRejectedAndResumesLosingNothing) {
     return m.find("edgesketch_collector_store_stalled{stage=\"wal\"} 1") != std::string::npos ||
            m.find("edgesketch_collector_store_stalled{stage=\"catalog\"} 1") != std::string::npos;
   };
-  ASSERT_TRUE(agent::testing::eventually(stalled, 20'000))
+  ASSERT_TRUE(test_support::eventually(stalled, 20'000))
       << http_get(port, "/metrics").body << collector->log_tail();
   EXPECT_GT(agent::testing::outbox_rows(*up.outbox), 0u);  // held, not acked
   EXPECT_EQ(up.forwarder->stats().rejected, 0u);           // and never rejected
@@ -345,7 +346,7 @@ TEST(CollectorGatewayReloadTest, SighupPutsAddedAndRemovedGatewaysInEffect) {
   auto reloaded = [&](const std::string& result, int n) {
     const std::string line =
         "edgesketch_collector_config_reloads_total{result=\"" + result + "\"} " + std::to_string(n);
-    return agent::testing::eventually(
+    return test_support::eventually(
         [&] { return http_get(port, "/metrics").body.find(line) != std::string::npos; }, 10'000);
   };
   EXPECT_EQ(post("gw-1", "gw-1-token-0123456789", 1), 200);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "edgesketch/testbed/daemon_process.h"
+#include "support/eventually.h"
 
 namespace edgesketch::test_support {
 
@@ -55,15 +56,6 @@ class ConfigWarningsTest : public ::testing::Test {
   }
 
   // Polls until `ready` or 20 s have passed.
-  static bool eventually(const std::function<bool()>& ready) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!ready()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return true;
-  }
-
   std::string agent_config(const std::string& uplink_extra) {
     const std::string broker = "tcp://127.0.0.1:" + std::to_string(broker_port_);
     return "[agent]\ngateway_id = \"gw-warn\"\ndata_dir = \"" + (dir_ / "agent").string() +
@@ -119,7 +111,8 @@ TEST_F(ConfigWarningsTest, AgentReportsOldUplinkKeys) {
   // Started with the old keys, the agent logs the warning and runs.
   DaemonProcess agent(ES_AGENT_BINARY, {"--config", old_keys}, (dir_ / "agent.log").string());
   ASSERT_TRUE(agent.start());
-  EXPECT_TRUE(eventually([&] { return http_get(metrics_port_, "/metrics").status == 200; }))
+  EXPECT_TRUE(eventually([&] { return http_get(metrics_port_, "/metrics").status == 200; }, 20'000,
+                         /*poll_ms=*/50))
       << agent.log_tail();
   EXPECT_NE(agent.log_tail(100'000).find("'uplink.backoff_min': deprecated"), std::string::npos)
       << agent.log_tail();
@@ -154,7 +147,8 @@ TEST_F(ConfigWarningsTest, CollectorReportsOldTlsKeys) {
   DaemonProcess collector(ES_COLLECTOR_BINARY, {"--config", old_keys},
                           (dir_ / "collector.log").string());
   ASSERT_TRUE(collector.start());
-  EXPECT_TRUE(eventually([&] { return http_get(http_port_, "/-/ready").status == 200; }))
+  EXPECT_TRUE(eventually([&] { return http_get(http_port_, "/-/ready").status == 200; }, 20'000,
+                         /*poll_ms=*/50))
       << collector.log_tail();
   EXPECT_NE(collector.log_tail(100'000).find("'mqtt.ca_file': deprecated"), std::string::npos)
       << collector.log_tail();

@@ -55,11 +55,14 @@
 
 #include "edgesketch/testbed/daemon_process.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
+#include "edgesketch/testbed/temp_dir.h"
+#include "support/eventually.h"
 
 namespace edgesketch {
 namespace {
 
 using nlohmann::json;
+using test_support::eventually;
 using testbed::DaemonProcess;
 using testbed::http_get;
 using testbed::url_encode;
@@ -105,31 +108,6 @@ double rel_err(double got, double want) {
   return std::fabs(got - want) / std::max(std::fabs(want), 1e-300);
 }
 
-template <typename F>
-bool eventually(F&& f, int timeout_ms, int step_ms = 100) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (f()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
-  }
-  return f();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/es-e2e-XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    if (std::getenv("ES_E2E_KEEP") == nullptr) std::filesystem::remove_all(path_);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
 struct SimSpec {
   int devices = 100;
   int span_s = 3600;
@@ -143,7 +121,10 @@ class Pipeline {
  public:
   Pipeline()
       : broker_(testbed::MosquittoOptions{
-            .extra_config = "max_queued_messages 10000000\nmax_queued_bytes 0\n"}) {}
+            .extra_config = "max_queued_messages 10000000\nmax_queued_bytes 0\n"}) {
+    // ES_E2E_KEEP=1 keeps the daemons' configs, logs and data to be looked at.
+    if (std::getenv("ES_E2E_KEEP") != nullptr) dir_.keep();
+  }
 
   void start() {
     ASSERT_TRUE(broker_.start().ok());
@@ -181,7 +162,8 @@ class Pipeline {
         dir_.file("agent.log"));
     ASSERT_TRUE(collector_->start());
     ASSERT_TRUE(agent_->start());
-    ASSERT_TRUE(eventually([&] { return http_get(http_port_, "/-/ready").status == 200; }, 30'000))
+    ASSERT_TRUE(eventually([&] { return http_get(http_port_, "/-/ready").status == 200; }, 30'000,
+                           /*poll_ms=*/100))
         << collector_->log_tail();
     // The agent must be subscribed before the fleet publishes (no persistent session).
     ASSERT_TRUE(eventually(
@@ -189,7 +171,7 @@ class Pipeline {
           const auto r = http_get(metrics_port_, "/metrics");
           return r.status == 200 && metric_value(r.body, "edgesketch_agent_input_connected") >= 1;
         },
-        30'000))
+        30'000, /*poll_ms=*/100))
         << agent_->log_tail();
   }
 
@@ -331,7 +313,7 @@ class Pipeline {
   ~Pipeline() { stop(); }
 
  private:
-  TempDir dir_;
+  testbed::TempDir dir_{"es-e2e"};
   testbed::MosquittoBroker broker_;
   std::unique_ptr<DaemonProcess> collector_;
   std::unique_ptr<DaemonProcess> agent_;

@@ -503,6 +503,24 @@ class HttpServer::Impl {
     return out;
   }
 
+  // The match[], start and end parameters of /series and the label endpoints, in that order
+  // (the first bad one is the error). `require_match`: at least one match[] (/series).
+  struct SeriesParams {
+    std::vector<query::VectorSelector> selectors;
+    std::int64_t start_ms = 0;
+    std::int64_t end_ms = 0;
+  };
+  static Result<SeriesParams> series_params(const Params& p, bool require_match) {
+    SeriesParams out;
+    ES_ASSIGN_OR_RETURN(out.selectors, match_params(p));
+    if (require_match && out.selectors.empty()) {
+      return Status::invalid_argument("no match[] parameter provided");
+    }
+    ES_ASSIGN_OR_RETURN(out.start_ms, time_param(p, "start", query::kMinTimeMs));
+    ES_ASSIGN_OR_RETURN(out.end_ms, time_param(p, "end", query::kMaxTimeMs));
+    return out;
+  }
+
   void install_routes() {
     auto both = [&](const std::string& path, httplib::Server::Handler h) {
       server_.Get(path, h);
@@ -674,26 +692,18 @@ class HttpServer::Impl {
   }
 
   void handle_series(httplib::Response& res, const std::string& tenant, const Params& p) {
-    auto sels = match_params(p);
-    if (!sels.ok()) return send_error(res, from_status(sels.status()));
-    if (sels->empty()) return send_error(res, bad_data("no match[] parameter provided"));
-    auto start = time_param(p, "start", query::kMinTimeMs);
-    if (!start.ok()) return send_error(res, from_status(start.status()));
-    auto end = time_param(p, "end", query::kMaxTimeMs);
-    if (!end.ok()) return send_error(res, from_status(end.status()));
-    auto r = engine_.series(tenant, *sels, *start, *end, options_.max_series_listed);
+    auto q = series_params(p, /*require_match=*/true);
+    if (!q.ok()) return send_error(res, from_status(q.status()));
+    auto r =
+        engine_.series(tenant, q->selectors, q->start_ms, q->end_ms, options_.max_series_listed);
     if (!r.ok()) return send_error(res, from_status(r.status()));
     send_json(res, 200, encode_series(*r));
   }
 
   void handle_labels(httplib::Response& res, const std::string& tenant, const Params& p) {
-    auto sels = match_params(p);
-    if (!sels.ok()) return send_error(res, from_status(sels.status()));
-    auto start = time_param(p, "start", query::kMinTimeMs);
-    if (!start.ok()) return send_error(res, from_status(start.status()));
-    auto end = time_param(p, "end", query::kMaxTimeMs);
-    if (!end.ok()) return send_error(res, from_status(end.status()));
-    auto r = engine_.label_names(tenant, *sels, *start, *end);
+    auto q = series_params(p, /*require_match=*/false);
+    if (!q.ok()) return send_error(res, from_status(q.status()));
+    auto r = engine_.label_names(tenant, q->selectors, q->start_ms, q->end_ms);
     if (!r.ok()) return send_error(res, from_status(r.status()));
     send_json(res, 200, encode_string_list(*r));
   }
@@ -703,13 +713,9 @@ class HttpServer::Impl {
     if (!query::is_valid_label_name(name)) {
       return send_error(res, bad_data(fmt::format("invalid label name: \"{}\"", name)));
     }
-    auto sels = match_params(p);
-    if (!sels.ok()) return send_error(res, from_status(sels.status()));
-    auto start = time_param(p, "start", query::kMinTimeMs);
-    if (!start.ok()) return send_error(res, from_status(start.status()));
-    auto end = time_param(p, "end", query::kMaxTimeMs);
-    if (!end.ok()) return send_error(res, from_status(end.status()));
-    auto r = engine_.label_values(tenant, name, *sels, *start, *end);
+    auto q = series_params(p, /*require_match=*/false);
+    if (!q.ok()) return send_error(res, from_status(q.status()));
+    auto r = engine_.label_values(tenant, name, q->selectors, q->start_ms, q->end_ms);
     if (!r.ok()) return send_error(res, from_status(r.status()));
     send_json(res, 200, encode_string_list(*r));
   }

@@ -53,6 +53,9 @@ struct Token {
   bool in_braces = false;  // an identifier between { and }: a label name, never a keyword
 };
 
+// ASCII case-insensitive equality: PromQL's keywords, operators and Inf/NaN ignore case.
+bool iequals(std::string_view a, std::string_view b);
+
 // How a token is named in "unexpected ..." messages, as Prometheus' Item.desc() names it:
 // `"}"`, `identifier "foo"`, `string "\"x\""`, `number "1700000000"...`, `<by>`, `<op:+>`,
 // `<aggr:sum>`, `end of input`.

@@ -3,7 +3,6 @@
 #include "edgesketch/query/promql_parser.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <limits>
 
@@ -14,17 +13,6 @@
 
 namespace edgesketch::query {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 // Aggregation keywords are case-insensitive, as all of Prometheus' keywords.
 std::optional<AggregateOp> aggregate_op(std::string_view name) {

@@ -5,8 +5,11 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
+
+#include "edgesketch/common/host_port.h"
 
 namespace edgesketch::config {
 namespace {
@@ -52,23 +55,12 @@ T read_renamed(TomlTable& t, std::string_view name, T fallback, Read read) {
   return value;
 }
 
-bool valid_host_port(std::string_view s) {
-  const std::size_t colon = s.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size()) return false;
-  int port = 0;
-  for (char c : s.substr(colon + 1)) {
-    if (c < '0' || c > '9') return false;
-    port = port * 10 + (c - '0');
-    if (port > 65535) return false;
-  }
-  return port > 0;
-}
-
 // What is wrong with a broker URI, or "" when net::MqttLink takes it.
 std::string broker_problem(std::string_view uri) {
   for (std::string_view scheme : {"tcp://", "mqtt://", "ssl://"}) {
     if (uri.starts_with(scheme)) {
-      if (valid_host_port(uri.substr(scheme.size()))) return {};
+      const std::optional<HostPort> address = parse_host_port(uri.substr(scheme.size()));
+      if (address && address->port > 0) return {};
       break;
     }
   }
@@ -86,12 +78,7 @@ net::MqttConnection read_mqtt_connection(TomlTable& t, net::MqttConnection defau
     return t.string(key, std::move(fallback));
   };
   auto delay = [&t](std::string_view key, std::int64_t fallback) {
-    const std::int64_t ms = t.duration_ms(key, fallback);
-    if (ms < 1 || ms > kMaxReconnectMs) {
-      t.error(key, fmt::format("{} ms is out of range [1, {}]", ms, kMaxReconnectMs));
-      return fallback;
-    }
-    return ms;
+    return t.duration_ms(key, fallback, 1, kMaxReconnectMs);
   };
   c.uri = t.string("broker", c.uri);
   c.client_id = t.string("client_id", c.client_id);

@@ -151,6 +151,26 @@ std::uint64_t TomlTable::bytes(std::string_view key, std::uint64_t fallback) {
   return *b;
 }
 
+std::int64_t TomlTable::duration_ms(std::string_view key, std::int64_t fallback,
+                                    std::int64_t min_ms, std::int64_t max_ms) {
+  const std::int64_t v = duration_ms(key, fallback);
+  if (v < min_ms || v > max_ms) {
+    error(key, fmt::format("{} ms is out of range [{}, {}]", v, min_ms, max_ms));
+    return fallback;
+  }
+  return v;
+}
+
+std::uint64_t TomlTable::bytes(std::string_view key, std::uint64_t fallback, std::uint64_t min,
+                               std::uint64_t max) {
+  const std::uint64_t v = bytes(key, fallback);
+  if (v < min || v > max) {
+    error(key, fmt::format("{} bytes is out of range [{}, {}]", v, min, max));
+    return fallback;
+  }
+  return v;
+}
+
 std::vector<std::string> TomlTable::strings(std::string_view key,
                                             std::vector<std::string> fallback) {
   const toml::node* n = get(key);

@@ -11,6 +11,10 @@
 #include <cstdlib>
 #include <ctime>
 #include <limits>
+#include <optional>
+#include <utility>
+
+#include "edgesketch/common/host_port.h"
 
 namespace edgesketch::daemon {
 
@@ -115,23 +119,12 @@ int run_main_loop(Signals& signals, Notifier& notifier, const MainLoopHooks& hoo
 // ---- metrics endpoint ----
 
 Result<std::pair<std::string, int>> parse_listen_address(const std::string& listen) {
-  const auto bad = [&] {
+  std::optional<HostPort> address = parse_host_port(listen);
+  if (!address) {
     return Status::invalid_argument("listen address '" + listen +
                                     "' is not HOST:PORT (e.g. 127.0.0.1:9781)");
-  };
-  const auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == listen.size()) return bad();
-  std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
   }
-  int port = 0;
-  for (char c : listen.substr(colon + 1)) {
-    if (c < '0' || c > '9') return bad();
-    port = port * 10 + (c - '0');
-    if (port > 65535) return bad();
-  }
-  return std::make_pair(host, port);
+  return std::make_pair(std::move(address->host), address->port);
 }
 
 struct MetricsServer::Impl {

@@ -17,7 +17,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -61,13 +60,7 @@ Result<int> pick_free_loopback_port() {
 
 MosquittoBroker::MosquittoBroker(MosquittoOptions options) : options_(std::move(options)) {}
 
-MosquittoBroker::~MosquittoBroker() {
-  (void)stop();
-  if (!dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-}
+MosquittoBroker::~MosquittoBroker() { (void)stop(); }
 
 std::string MosquittoBroker::uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
 
@@ -82,15 +75,12 @@ std::string MosquittoBroker::log_tail() const {
 
 Status MosquittoBroker::start() {
   if (running()) return Status::failed_precondition("mosquitto: already running");
-  if (dir_.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/es-mosquitto-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      return Status::io_error("mosquitto: mkdtemp failed: " + std::string(std::strerror(errno)));
-    }
-    dir_ = tmpl;
-    config_path_ = dir_ + "/mosquitto.conf";
-    log_path_ = dir_ + "/mosquitto.log";
+  if (!dir_) {
+    auto dir = std::make_unique<TempDir>("es-mosquitto");
+    if (dir->path().empty()) return Status::io_error("mosquitto: " + dir->error());
+    config_path_ = dir->path() + "/mosquitto.conf";
+    log_path_ = dir->path() + "/mosquitto.log";
+    dir_ = std::move(dir);
   }
   if (port_ != 0) return start_once();
   Status last;

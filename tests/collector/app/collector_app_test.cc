@@ -22,6 +22,7 @@
 #include "collector/store_test_util.h"
 #include "edgesketch/testbed/mosquitto_broker.h"
 #include "edgesketch/wire/codec.h"
+#include "support/eventually.h"
 #include "support/fault_env.h"
 #include "support/metrics_text.h"
 
@@ -31,18 +32,11 @@ namespace {
 using edgesketch::testing::FaultEnv;
 using store::testing::kNowMs;
 using store::testing::TempDir;
+using test_support::eventually;
 using testbed::MosquittoBroker;
 
-constexpr auto kWait = std::chrono::seconds(10);
-
-bool eventually(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + kWait;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
+constexpr int kWaitMs = 10'000;
+constexpr auto kWait = std::chrono::milliseconds(kWaitMs);
 
 // One ack as the agent received it, with what the test had done by then.
 struct ReceivedAck {
@@ -148,7 +142,8 @@ class CollectorAppTest : public ::testing::Test {
     ASSERT_TRUE(app.ok()) << app.status().to_string();
     app_ = std::move(*app);
     ASSERT_TRUE(app_->start().ok());
-    ASSERT_TRUE(eventually([&] { return m("edgesketch_collector_mqtt_connected") == 1; }))
+    ASSERT_TRUE(eventually([&] { return m("edgesketch_collector_mqtt_connected") == 1; }, kWaitMs,
+                           /*poll_ms=*/10))
         << app_->render_metrics();
     agent_->connect();
   }
@@ -186,12 +181,14 @@ TEST_F(CollectorAppTest, TheAckWaitsForTheWalFsync) {
   // The WAL's sync thread is inside the fsync of the group holding seq 2.
   ASSERT_TRUE(faults_.wait_held(1, kWait));
   ASSERT_TRUE(eventually(
-      [&] { return m("edgesketch_collector_ingest_batches_total{outcome=\"applied\"}") == 2; }));
+      [&] { return m("edgesketch_collector_ingest_batches_total{outcome=\"applied\"}") == 2; },
+      kWaitMs, /*poll_ms=*/10));
   // Another batch goes the whole way through the broker and the collector meanwhile (time for
   // an ack of seq 2 published too early to arrive); it waits for the next fsync.
   agent_->publish("acme", "gw-1", batch("gw-1", 3));
   ASSERT_TRUE(eventually(
-      [&] { return m("edgesketch_collector_ingest_batches_total{outcome=\"applied\"}") == 3; }));
+      [&] { return m("edgesketch_collector_ingest_batches_total{outcome=\"applied\"}") == 3; },
+      kWaitMs, /*poll_ms=*/10));
   EXPECT_FALSE(acks_seq(agent_->received(), 2));
   EXPECT_FALSE(acks_seq(agent_->received(), 3));
   EXPECT_EQ(m("edgesketch_collector_acks_published_total"), 1);
@@ -216,7 +213,8 @@ TEST_F(CollectorAppTest, AFailedWalFsyncIsNotAckedAndTheResendIsOnceTheDiskHeals
   faults_.fail(FaultEnv::Op::kSync, "/wal/", EIO);
   agent_->publish("acme", "gw-1", two);
   // The ack thread has seen the fsync fail and decided for seq 2.
-  ASSERT_TRUE(eventually([&] { return m("edgesketch_collector_wal_errors_total") == 1; }))
+  ASSERT_TRUE(eventually([&] { return m("edgesketch_collector_wal_errors_total") == 1; }, kWaitMs,
+                         /*poll_ms=*/10))
       << app_->render_metrics();
   faults_.heal();
   // Acks travel in order: had seq 2 been acked, that ack would arrive before seq 3's.
@@ -233,7 +231,8 @@ TEST_F(CollectorAppTest, AFailedWalFsyncIsNotAckedAndTheResendIsOnceTheDiskHeals
     EXPECT_TRUE(a.ack.rejected.empty());
   }
   EXPECT_EQ(acked_two, 1);
-  EXPECT_TRUE(eventually([&] { return m("edgesketch_collector_store_batches_total") == 3; }))
+  EXPECT_TRUE(eventually([&] { return m("edgesketch_collector_store_batches_total") == 3; },
+                         kWaitMs, /*poll_ms=*/10))
       << app_->render_metrics();
   EXPECT_EQ(m("edgesketch_collector_ingest_rejected_total"), 0);
 }
@@ -293,8 +292,9 @@ TEST_F(CollectorAppTest, APeriodicFlushThatHangsMakesTheCollectorUnhealthy) {
   clock_.advance_ms(1);
   EXPECT_FALSE(app_->healthy());
   faults_.release();
-  EXPECT_TRUE(eventually([&] { return app_->healthy(); }));
-  EXPECT_TRUE(eventually([&] { return m("edgesketch_collector_flushes_total") == 1; }));
+  EXPECT_TRUE(eventually([&] { return app_->healthy(); }, kWaitMs, /*poll_ms=*/10));
+  EXPECT_TRUE(eventually([&] { return m("edgesketch_collector_flushes_total") == 1; }, kWaitMs,
+                         /*poll_ms=*/10));
 }
 
 // stop() flushes the memtable into parts, and a new start finds the data there.
@@ -302,11 +302,13 @@ TEST_F(CollectorAppTest, StopFlushesTheMemtable) {
   start();
   first_batch_acked();
   EXPECT_TRUE(app_->healthy());
-  ASSERT_TRUE(eventually([&] { return m("edgesketch_collector_series") > 0; }));
+  ASSERT_TRUE(
+      eventually([&] { return m("edgesketch_collector_series") > 0; }, kWaitMs, /*poll_ms=*/10));
   const double series = m("edgesketch_collector_series");
   EXPECT_EQ(m("edgesketch_collector_flushes_total"), 0);
   app_->stop();
-  EXPECT_TRUE(eventually([&] { return m("edgesketch_collector_flushes_total") == 1; }));
+  EXPECT_TRUE(eventually([&] { return m("edgesketch_collector_flushes_total") == 1; }, kWaitMs,
+                         /*poll_ms=*/10));
   EXPECT_GT(m("edgesketch_collector_parts"), 0);
   app_.reset();
 

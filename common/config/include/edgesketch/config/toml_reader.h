@@ -48,8 +48,16 @@ class TomlTable {
   bool boolean(std::string_view key, bool fallback);
   // A duration string ("10s") in milliseconds.
   std::int64_t duration_ms(std::string_view key, std::int64_t fallback);
+  // A duration within [min_ms, max_ms]; outside it an error ("<v> ms is out of range [min,
+  // max]") and the fallback.
+  std::int64_t duration_ms(std::string_view key, std::int64_t fallback, std::int64_t min_ms,
+                           std::int64_t max_ms);
   // A size: an integer or a string like "256MiB".
   std::uint64_t bytes(std::string_view key, std::uint64_t fallback);
+  // A size within [min, max]; outside it an error ("<v> bytes is out of range [min, max]") and
+  // the fallback.
+  std::uint64_t bytes(std::string_view key, std::uint64_t fallback, std::uint64_t min,
+                      std::uint64_t max);
   std::vector<std::string> strings(std::string_view key, std::vector<std::string> fallback = {});
   bool has(std::string_view key) const;
 

@@ -14,9 +14,11 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 
 #include "edgesketch/common/status.h"
+#include "edgesketch/testbed/temp_dir.h"
 
 namespace edgesketch::testbed {
 
@@ -61,7 +63,7 @@ class MosquittoBroker {
   std::string log_tail() const;
 
   MosquittoOptions options_;
-  std::string dir_;
+  std::unique_ptr<TempDir> dir_;  // created by the first start()
   std::string config_path_;
   std::string log_path_;
   int port_ = 0;
