@@ -21,6 +21,15 @@
 namespace edgesketch::agent::testing {
 namespace {
 
+// The WindowBatch an HTTP uplink POSTed.
+Result<wire::WindowBatch> decode_posted(const httplib::Request& req) {
+  return wire::decode_window_batch(
+      ByteSpan(reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size()), {},
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
 using edgesketch::testing::FaultEnv;
 using test_support::AckDouble;
 using test_support::AckDoubleOptions;
@@ -267,11 +276,7 @@ TEST(ForwarderHttpTest, FallsBackToHttpWhenTheBrokerIsUnreachable) {
       res.status = 503;
       return;
     }
-    auto b = wire::decode_window_batch(
-        ByteSpan(reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size()), {},
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    auto b = decode_posted(req);
     if (!b.ok() || b->seq == 4) {  // batch 4 stands for one the collector refuses for good
       res.status = 400;
       return;
@@ -334,11 +339,7 @@ TEST(ForwarderHttpTest, HttpOnlyNeedsNoBroker) {
   std::mutex mu;
   std::set<std::uint64_t> received;
   server.Post("/api/v1/ingest", [&](const httplib::Request& req, httplib::Response& res) {
-    auto b = wire::decode_window_batch(
-        ByteSpan(reinterpret_cast<const std::uint8_t*>(req.body.data()), req.body.size()), {},
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch())
-            .count());
+    auto b = decode_posted(req);
     if (!b.ok()) {
       res.status = 400;
       return;
