@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "edgesketch/common/utf8.h"
+
 namespace edgesketch::wire::internal {
 namespace {
 
@@ -54,39 +56,11 @@ Status check_payload_size(const FieldPath& root, std::size_t size, const Limits&
 }
 
 bool is_clean_utf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    unsigned char c = *p;
-    if (c < 0x80) {
-      if (c == 0) return false;
-      ++p;
-      continue;
-    }
-    int extra;
-    std::uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-      extra = 1;
-      cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      extra = 2;
-      cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;  // continuation byte, overlong 2-byte lead (c0, c1) or beyond U+10FFFF
-    }
-    if (end - p <= extra) return false;
-    for (int i = 1; i <= extra; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff)) {
-      return false;
-    }
-    p += extra + 1;
+  for (std::size_t i = 0; i < s.size();) {
+    if (s[i] == '\0') return false;
+    const Utf8Rune r = decode_utf8(s, i);
+    if (r.cp < 0) return false;
+    i += r.len;
   }
   return true;
 }

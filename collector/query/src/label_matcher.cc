@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "edgesketch/common/utf8.h"
+
 namespace edgesketch::query {
 
 std::string_view match_op_string(MatchOp op) {
@@ -22,22 +24,6 @@ std::string_view match_op_string(MatchOp op) {
 }
 
 namespace {
-
-// Whether `seq` (2 to 4 bytes, its lead byte's length) is one valid UTF-8 encoded code point:
-// continuation bytes, no overlong form, no surrogate, at most U+10FFFF.
-bool utf8_sequence_valid(std::string_view seq) {
-  const auto lead = static_cast<unsigned char>(seq[0]);
-  std::uint32_t cp = seq.size() == 2 ? lead & 0x1f : seq.size() == 3 ? lead & 0x0f : lead & 0x07;
-  if (lead < 0xc2 || lead > 0xf4) return false;
-  for (std::size_t k = 1; k < seq.size(); ++k) {
-    const auto b = static_cast<unsigned char>(seq[k]);
-    if ((b & 0xc0) != 0x80) return false;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  if (seq.size() == 3 && cp < 0x800) return false;
-  if (seq.size() == 4 && (cp < 0x10000 || cp > 0x10ffff)) return false;
-  return !(cp >= 0xd800 && cp <= 0xdfff);
-}
 
 // Go's regexp/syntax error texts, which Prometheus reports: RE2 and Go's parser (a port of RE2's)
 // fail on the same patterns with the same offending fragment (error_arg()).
@@ -167,9 +153,9 @@ std::string quote_promql_string(std::string_view s) {
     }
     // Non-ASCII: a valid UTF-8 sequence as it is, any other byte as \xNN (PromQL's lexer rejects
     // invalid UTF-8 in strings, and U+FFFD with it, so those are escaped too).
-    const std::size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-    const bool valid = len > 1 && i + len <= s.size() && utf8_sequence_valid(s.substr(i, len));
-    if (!valid) {
+    const Utf8Rune r = decode_utf8(s, i);
+    const std::size_t len = r.len;
+    if (r.cp < 0) {
       out += fmt::format("\\x{:02x}", c);
       ++i;
     } else if (s.substr(i, len) == "\xef\xbf\xbd") {

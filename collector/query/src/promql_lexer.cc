@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include "edgesketch/common/utf8.h"
+
 namespace edgesketch::query {
 namespace {
 
@@ -33,33 +35,9 @@ int hex_value(char c) {
 // The code point at `p` and its length in bytes; U+FFFD and 1 for a byte that does not start
 // valid UTF-8 (as Go's utf8.DecodeRuneInString).
 std::pair<std::int32_t, std::size_t> decode_rune(std::string_view s, std::size_t p) {
-  const auto c = static_cast<unsigned char>(s[p]);
-  if (c < 0x80) return {c, 1};
-  int extra;
-  std::int32_t cp;
-  if (c >= 0xc2 && c <= 0xdf) {
-    extra = 1;
-    cp = c & 0x1f;
-  } else if (c >= 0xe0 && c <= 0xef) {
-    extra = 2;
-    cp = c & 0x0f;
-  } else if (c >= 0xf0 && c <= 0xf4) {
-    extra = 3;
-    cp = c & 0x07;
-  } else {
-    return {kRuneError, 1};
-  }
-  if (p + static_cast<std::size_t>(extra) >= s.size()) return {kRuneError, 1};
-  for (int i = 1; i <= extra; ++i) {
-    const auto b = static_cast<unsigned char>(s[p + static_cast<std::size_t>(i)]);
-    if ((b & 0xc0) != 0x80) return {kRuneError, 1};
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-      (cp >= 0xd800 && cp <= 0xdfff)) {
-    return {kRuneError, 1};
-  }
-  return {cp, static_cast<std::size_t>(extra) + 1};
+  const Utf8Rune r = decode_utf8(s, p);
+  if (r.cp < 0) return {kRuneError, 1};
+  return {r.cp, r.len};
 }
 
 void append_utf8(std::string& out, std::uint32_t cp) {
