@@ -277,6 +277,13 @@ Status Lexer::error(std::size_t pos, std::string message) {
   return Status::invalid_argument(std::move(message));
 }
 
+std::int32_t Lexer::take_rune() {
+  if (pos_ >= in_.size()) return kEofRune;
+  const auto [cp, len] = decode_rune(in_, pos_);
+  pos_ += len;
+  return cp;
+}
+
 Token Lexer::token(TokenKind kind, std::size_t start) {
   Token t;
   t.kind = kind;
@@ -353,12 +360,7 @@ Result<Token> Lexer::next_in_statement() {
       return token(TokenKind::kAssign, start);
     case '!': {
       // Prometheus consumes the next character whatever it is.
-      std::int32_t next = kEofRune;
-      if (pos_ < in_.size()) {
-        const auto [n, nlen] = decode_rune(in_, pos_);
-        next = n;
-        pos_ += nlen;
-      }
+      const std::int32_t next = take_rune();
       if (next == '=') return token(TokenKind::kNotEqual, start);
       return error(start, "unexpected character after '!': " + go_quote_rune(next));
     }
@@ -452,12 +454,7 @@ Result<Token> Lexer::next_inside_braces() {
       }
       return token(TokenKind::kAssign, start);
     case '!': {
-      std::int32_t next = kEofRune;
-      if (pos_ < in_.size()) {
-        const auto [n, nlen] = decode_rune(in_, pos_);
-        next = n;
-        pos_ += nlen;
-      }
+      const std::int32_t next = take_rune();
       if (next == '~') return token(TokenKind::kRegexNoMatch, start);
       if (next == '=') return token(TokenKind::kNotEqual, start);
       return error(start, "unexpected character after '!' inside braces: " + go_quote_rune(next));

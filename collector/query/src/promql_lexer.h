@@ -92,6 +92,8 @@ class Lexer {
   bool accept(std::string_view chars);
   void skip_space_and_comments();
   Token token(TokenKind kind, std::size_t start);
+  // The code point at pos_, consumed (an invalid byte as U+FFFD); -1 at the end of the input.
+  std::int32_t take_rune();
   Status error(std::size_t pos, std::string message);
 
   std::string_view in_;
