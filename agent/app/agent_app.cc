@@ -316,7 +316,7 @@ Taken AgentApp::Impl::take(InputPipe& in, std::string_view topic, ByteSpan paylo
   }
   // Journaled, so it must be fed: with the room seen above this returns at once.
   static const std::atomic<bool> kNeverStop{false};
-  (void)in.ring->push_blocking(std::move(in.spare), kNeverStop);
+  (void)in.ring->push_blocking(std::move(in.spare), kNeverStop, bytes);
   in.accepted_payloads->inc();
   in.accepted_readings->inc(n);
   return Taken::kAccepted;

@@ -69,9 +69,14 @@ bool ReadingRing::try_push(std::unique_ptr<ReadingChunk> chunk) {
 
 bool ReadingRing::push_blocking(std::unique_ptr<ReadingChunk> chunk,
                                 const std::atomic<bool>& stop) {
+  const std::size_t bytes = chunk_bytes(*chunk);
+  return push_blocking(std::move(chunk), stop, bytes);
+}
+
+bool ReadingRing::push_blocking(std::unique_ptr<ReadingChunk> chunk, const std::atomic<bool>& stop,
+                                std::size_t bytes) {
   const std::size_t n = chunk->readings.size();
-  chunk->bytes = chunk_bytes(*chunk);
-  const std::size_t bytes = chunk->bytes;
+  chunk->bytes = bytes;
   bool waited = false;
   for (int spin = 0;; ++spin) {
     if (has_room(bytes)) {
@@ -114,6 +119,8 @@ void ReadingRing::release(std::unique_ptr<ReadingChunk> chunk) {
     chunk->readings.release_storage();
     keep = chunk_bytes(*chunk);
     shrunk_chunks_.fetch_add(1, std::memory_order_relaxed);
+    // Not even the emptied chunk fits the budget: freed (acquire() makes a new one).
+    if (in_use + free_bytes_.load(std::memory_order_relaxed) + keep > max_bytes_) return;
   }
   chunk->bytes = keep;
   // Counted before the producer can pop it (acquire() subtracts).

@@ -14,7 +14,8 @@
 //
 // The free list is bounded by the same budget: release() keeps a chunk's storage only while the
 // bytes in use plus those on the free list stay within max_bytes, and frees the storage of a chunk
-// past that (counted in shrunk_chunks) before recycling it. So the chunks of one ring hold about
+// past that (counted in shrunk_chunks) before recycling it, or frees the chunk itself when not
+// even the emptied chunk fits. So the chunks of one ring hold about
 // max_bytes in all (plus the chunk the producer is filling and one oversize chunk), whatever mix
 // of small and large payloads went through it before.
 //
@@ -90,6 +91,10 @@ class ReadingRing {
   // Producer: hands the chunk over, waiting (spin, yield, then sleeps growing to 1 ms) while it
   // does not fit. Returns false only when `stop` becomes true before there was room.
   bool push_blocking(std::unique_ptr<ReadingChunk> chunk, const std::atomic<bool>& stop);
+  // The same with the chunk's chunk_bytes() as the producer measured them for has_room(), so a
+  // large chunk is not measured twice.
+  bool push_blocking(std::unique_ptr<ReadingChunk> chunk, const std::atomic<bool>& stop,
+                     std::size_t bytes);
 
   // Consumer: the oldest chunk, or nullptr when the ring is empty.
   std::unique_ptr<ReadingChunk> pop();
