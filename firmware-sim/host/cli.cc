@@ -58,6 +58,10 @@ struct RawFlags {
   bool dedupe = false;
   std::string where;
   std::string truth_output;
+  // export
+  std::string export_record;
+  std::string export_format = "vm-jsonl";
+  std::string export_output;
 };
 
 Status bad(std::string message) { return Status::invalid_argument(std::move(message)); }
@@ -267,7 +271,8 @@ CliOutcome parse_command_line(int argc, char** argv, std::int64_t now_ms, int pi
   CLI::App app{
       "edgesketch-sim: a deterministic fleet of simulated IoT devices that publishes readings "
       "over MQTT or UDP and records exactly what it sent.\n"
-      "`edgesketch-sim truth ...` computes exact per-window answers from a record file.",
+      "`edgesketch-sim truth ...` computes exact per-window answers from a record file;\n"
+      "`edgesketch-sim export ...` writes its readings in another system's import format.",
       "edgesketch-sim"};
   app.set_help_all_flag("--help-all", "Help for every subcommand");
   app.set_version_flag("--version", "edgesketch-sim " + std::string(kVersion));
@@ -339,6 +344,13 @@ CliOutcome parse_command_line(int argc, char** argv, std::int64_t now_ms, int pi
                     "'value >= 1 and value < 2' (value comparisons joined by 'and')");
   truth->add_option("--output", f.truth_output, "Write the JSON lines here (default stdout)");
 
+  CLI::App* exporter =
+      app.add_subcommand("export", "A record file's numeric readings in a peer's import format");
+  exporter->add_option("--record", f.export_record, "Record file written by --record")->required();
+  exporter->add_option("--format", f.export_format,
+                       "vm-jsonl: VictoriaMetrics' /api/v1/import JSON lines");
+  exporter->add_option("--output", f.export_output, "Write here (default stdout)");
+
   CliOutcome outcome;
   try {
     app.parse(argc, argv);
@@ -357,7 +369,11 @@ CliOutcome parse_command_line(int argc, char** argv, std::int64_t now_ms, int pi
     return outcome;
   }
   Status status;
-  if (truth->parsed()) {
+  if (exporter->parsed()) {
+    outcome.command =
+        ExportCommand{.options = {.record_path = f.export_record, .format = f.export_format},
+                      .output_path = f.export_output};
+  } else if (truth->parsed()) {
     auto c = build_truth(f);
     if (c.ok()) {
       outcome.command = std::move(c).value();

@@ -1,5 +1,6 @@
 // Command line of edgesketch-sim: `edgesketch-sim [run flags]` simulates and sends,
-// `edgesketch-sim truth [flags]` computes exact answers from a record file.
+// `edgesketch-sim truth [flags]` computes exact answers from a record file,
+// `edgesketch-sim export [flags]` converts one for a peer system.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include "edgesketch/common/status.h"
 #include "mqtt_transport.h"
+#include "record_export.h"
 #include "sim_options.h"
 #include "truth.h"
 
@@ -37,7 +39,13 @@ struct TruthCommand {
   std::string output_path;
 };
 
-using Command = std::variant<SimCommand, TruthCommand>;
+struct ExportCommand {
+  ExportOptions options;
+  // Empty: stdout.
+  std::string output_path;
+};
+
+using Command = std::variant<SimCommand, TruthCommand, ExportCommand>;
 
 // A parsed command, or the exit code to leave with: 0 after --help, 2 after a usage error
 // (already reported on stderr).

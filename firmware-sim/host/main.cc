@@ -32,5 +32,8 @@ int main(int argc, char** argv) {
   if (auto* sim = std::get_if<edgesketch::sim::SimCommand>(&*cli.command)) {
     return edgesketch::sim::run_simulation(*sim, clock, g_stop);
   }
+  if (auto* exporter = std::get_if<edgesketch::sim::ExportCommand>(&*cli.command)) {
+    return edgesketch::sim::run_export(*exporter, clock);
+  }
   return edgesketch::sim::run_truth(std::get<edgesketch::sim::TruthCommand>(*cli.command), clock);
 }

@@ -3,6 +3,8 @@
 
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "fault_injector.h"
 #include "fleet.h"
@@ -100,30 +102,93 @@ int run_simulation(const SimCommand& c, const Clock& clock, const std::atomic<bo
   return 0;
 }
 
-int run_truth(const TruthCommand& c, const Clock& clock) {
-  std::FILE* out = stdout;
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(nullptr, &std::fclose);
-  if (!c.output_path.empty()) {
-    file.reset(std::fopen(c.output_path.c_str(), "w"));
-    if (!file) {
-      return fail(Status::io_error("truth: cannot create '" + c.output_path + "'"));
+namespace {
+
+// stdout, or a created file; either with a 1 MiB buffer. close() reports a failed final write.
+class OutputFile {
+ public:
+  static Result<OutputFile> open(const std::string& path, const char* command) {
+    OutputFile f;
+    f.path_ = path;
+    f.command_ = command;
+    if (!path.empty()) {
+      f.file_ = std::fopen(path.c_str(), "w");
+      if (f.file_ == nullptr) {
+        return Status::io_error(std::string(command) + ": cannot create '" + path + "'");
+      }
     }
-    out = file.get();
+    f.buffer_ = std::make_unique<char[]>(kBufferBytes);
+    std::setvbuf(f.get(), f.buffer_.get(), _IOFBF, kBufferBytes);
+    return f;
   }
-  static char buffer[1 << 20];
-  std::setvbuf(out, buffer, _IOFBF, sizeof buffer);
+  OutputFile(OutputFile&& o) noexcept
+      : path_(std::move(o.path_)),
+        command_(o.command_),
+        file_(std::exchange(o.file_, nullptr)),
+        buffer_(std::move(o.buffer_)) {}
+  OutputFile& operator=(OutputFile&&) = delete;
+  ~OutputFile() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+
+  std::FILE* get() const { return file_ != nullptr ? file_ : stdout; }
+
+  Status close() {
+    if (file_ == nullptr) {
+      return std::fflush(stdout) == 0 ? Status() : Status::io_error("writing stdout failed");
+    }
+    const int rc = std::fclose(std::exchange(file_, nullptr));
+    if (rc != 0)
+      return Status::io_error(std::string(command_) + ": closing '" + path_ + "' failed");
+    return Status();
+  }
+
+ private:
+  static constexpr std::size_t kBufferBytes = 1 << 20;
+  OutputFile() = default;
+  std::string path_;
+  const char* command_ = "";
+  std::FILE* file_ = nullptr;
+  std::unique_ptr<char[]> buffer_;
+};
+
+double seconds_since(const Clock& clock, std::int64_t start_ns) {
+  return static_cast<double>(clock.monotonic_ns() - start_ns) / 1e9;
+}
+
+}  // namespace
+
+int run_truth(const TruthCommand& c, const Clock& clock) {
+  auto out = OutputFile::open(c.output_path, "truth");
+  if (!out.ok()) return fail(out.status());
   const std::int64_t start = clock.monotonic_ns();
-  auto summary = compute_truth(c.options, out);
+  auto summary = compute_truth(c.options, out->get());
   if (!summary.ok()) return fail(summary.status());
+  if (Status s = out->close(); !s.ok()) return fail(s);
   std::fprintf(stderr,
                "edgesketch-sim truth: %llu readings scanned, %llu used, %llu lines in %.2f s\n",
                static_cast<unsigned long long>(summary->readings_scanned),
                static_cast<unsigned long long>(summary->readings_used),
+               static_cast<unsigned long long>(summary->lines), seconds_since(clock, start));
+  return 0;
+}
+
+int run_export(const ExportCommand& c, const Clock& clock) {
+  auto out = OutputFile::open(c.output_path, "export");
+  if (!out.ok()) return fail(out.status());
+  const std::int64_t start = clock.monotonic_ns();
+  auto summary = export_record(c.options, out->get());
+  if (!summary.ok()) return fail(summary.status());
+  if (Status s = out->close(); !s.ok()) return fail(s);
+  std::fprintf(stderr,
+               "edgesketch-sim export: %llu readings in %llu lines (left out: %llu duplicate, "
+               "%llu categorical, %llu non-finite) in %.2f s\n",
+               static_cast<unsigned long long>(summary->readings_exported),
                static_cast<unsigned long long>(summary->lines),
-               static_cast<double>(clock.monotonic_ns() - start) / 1e9);
-  if (file && std::fclose(file.release()) != 0) {
-    return fail(Status::io_error("truth: closing '" + c.output_path + "' failed"));
-  }
+               static_cast<unsigned long long>(summary->duplicate_readings_skipped),
+               static_cast<unsigned long long>(summary->categorical_readings_skipped),
+               static_cast<unsigned long long>(summary->non_finite_readings_skipped),
+               seconds_since(clock, start));
   return 0;
 }
 

@@ -1,6 +1,6 @@
-// The two programs behind edgesketch-sim's command line: a simulation run and a truth
-// computation. Each returns the process exit code (0 ok, 1 runtime failure) and reports on
-// stderr.
+// The programs behind edgesketch-sim's command line: a simulation run, a truth
+// computation and an export. Each returns the process exit code (0 ok, 1 runtime failure)
+// and reports on stderr.
 #pragma once
 
 #include <atomic>
@@ -15,5 +15,8 @@ namespace edgesketch::sim {
 int run_simulation(const SimCommand& command, const Clock& clock, const std::atomic<bool>& stop);
 
 int run_truth(const TruthCommand& command, const Clock& clock);
+
+// `edgesketch-sim export`: 0, or 1 after printing the error.
+int run_export(const ExportCommand& command, const Clock& clock);
 
 }  // namespace edgesketch::sim
