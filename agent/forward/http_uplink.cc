@@ -1,24 +1,8 @@
-// HttpUplink: one reused libcurl easy handle; the response body is kept (bounded) for errors.
+// HttpUplink: one net::HttpClient (a reused libcurl handle); the start of an error's body goes
+// into the status.
 #include "forward/http_uplink.h"
 
-#include <curl/curl.h>
-
-#include <mutex>
-
 namespace edgesketch::agent {
-namespace {
-
-constexpr std::size_t kMaxResponseBytes = 4096;
-
-std::size_t collect_body(char* data, std::size_t size, std::size_t nmemb, void* user) {
-  auto* out = static_cast<std::string*>(user);
-  std::size_t n = size * nmemb;
-  if (out->size() < kMaxResponseBytes)
-    out->append(data, std::min(n, kMaxResponseBytes - out->size()));
-  return n;
-}
-
-}  // namespace
 
 std::string with_default_ingest_path(const std::string& url) {
   std::size_t scheme = url.find("://");
@@ -30,64 +14,34 @@ std::string with_default_ingest_path(const std::string& url) {
 }
 
 Result<std::unique_ptr<HttpUplink>> HttpUplink::create(HttpUplinkOptions options) {
-  if (options.url.rfind("http://", 0) != 0 && options.url.rfind("https://", 0) != 0) {
+  if (!net::is_http_url(options.url)) {
     return Status::invalid_argument("http uplink: url '" + options.url +
                                     "' is not http://HOST:PORT[/path] or https://...");
   }
-  // curl_global_init is not thread-safe; do it once for the process.
-  static std::once_flag once;
-  static CURLcode init_rc = CURLE_OK;
-  std::call_once(once, [] { init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (init_rc != CURLE_OK) {
-    return Status::internal(std::string("http uplink: curl_global_init: ") +
-                            curl_easy_strerror(init_rc));
+  net::HttpClientOptions o;
+  o.timeout_ms = options.timeout_ms;
+  o.headers.push_back("Content-Type: application/x-protobuf");
+  if (!options.bearer_token.empty()) {
+    o.headers.push_back("Authorization: Bearer " + options.bearer_token);
   }
-  std::string url = with_default_ingest_path(options.url);
-  std::unique_ptr<HttpUplink> up(new HttpUplink(std::move(options), std::move(url)));
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return Status::internal("http uplink: curl_easy_init failed");
-  up->curl_ = curl;
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/x-protobuf");
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-  if (!up->options_.bearer_token.empty()) {
-    headers =
-        curl_slist_append(headers, ("Authorization: Bearer " + up->options_.bearer_token).c_str());
-  }
-  up->headers_ = headers;
-  curl_easy_setopt(curl, CURLOPT_URL, up->url_.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(up->options_.timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(up->options_.timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &collect_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &up->response_);
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-  return up;
+  auto client = net::HttpClient::create(std::move(o));
+  if (!client.ok()) return Status::internal("http uplink: " + client.status().message());
+  return std::unique_ptr<HttpUplink>(
+      new HttpUplink(with_default_ingest_path(options.url), std::move(client).value()));
 }
 
-HttpUplink::HttpUplink(HttpUplinkOptions options, std::string url)
-    : options_(std::move(options)), url_(std::move(url)) {}
+HttpUplink::HttpUplink(std::string url, std::unique_ptr<net::HttpClient> client)
+    : url_(std::move(url)), client_(std::move(client)) {}
 
-HttpUplink::~HttpUplink() {
-  if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
-  if (headers_ != nullptr) curl_slist_free_all(static_cast<curl_slist*>(headers_));
-}
+HttpUplink::~HttpUplink() = default;
 
 Status HttpUplink::post(ByteSpan window_batch) {
-  CURL* curl = static_cast<CURL*>(curl_);
-  response_.clear();
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, window_batch.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(window_batch.size()));
-  CURLcode rc = curl_easy_perform(curl);
-  if (rc != CURLE_OK) {
-    return Status::unavailable("http uplink: POST " + url_ + ": " + curl_easy_strerror(rc));
-  }
-  long code = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  auto response = client_->post(url_, window_batch);
+  if (!response.ok()) return Status::unavailable("http uplink: " + response.status().message());
+  const long code = response->status;
   if (code == 200) return Status();
   std::string msg = "http uplink: POST " + url_ + " answered " + std::to_string(code);
-  if (!response_.empty()) msg += ": " + response_.substr(0, 200);
+  if (!response->body.empty()) msg += ": " + response->body.substr(0, 200);
   if (code >= 500 || code == 429) return Status::unavailable(msg);
   // The collector refuses this batch for good (undecodable, too large): like an Ack rejection.
   if (code == 400 || code == 413 || code == 422) return Status::invalid_argument(msg);

@@ -1,6 +1,7 @@
 // HttpUplink: the forwarder's fallback path to the collector, `POST <url>` with an encoded
-// WindowBatch as the body and a bearer token (libcurl). A 200 answer is the collector's durable
-// ack for that batch; anything else (another status, a timeout, a refused connection) is not.
+// WindowBatch as the body and a bearer token (net::HttpClient, libcurl). A 200 answer is the
+// collector's durable ack for that batch; anything else (another status, a timeout, a refused
+// connection) is not.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 
 #include "edgesketch/common/byte_coding.h"
 #include "edgesketch/common/status.h"
+#include "edgesketch/net/http_client.h"
 
 namespace edgesketch::agent {
 
@@ -39,13 +41,10 @@ class HttpUplink {
   const std::string& url() const { return url_; }
 
  private:
-  explicit HttpUplink(HttpUplinkOptions options, std::string url);
+  HttpUplink(std::string url, std::unique_ptr<net::HttpClient> client);
 
-  HttpUplinkOptions options_;
   std::string url_;
-  void* curl_ = nullptr;     // CURL*
-  void* headers_ = nullptr;  // curl_slist*
-  std::string response_;
+  std::unique_ptr<net::HttpClient> client_;
 };
 
 // "http://h:p" -> "http://h:p/api/v1/ingest"; a URL that has a path is kept as it is.
