@@ -32,4 +32,6 @@ if(ES_BUILD_TESTS)
   # reference of the PromQL differential test (Debian package prometheus).
   find_program(ES_PROMTOOL promtool REQUIRED)
   find_program(ES_PROMETHEUS prometheus REQUIRED)
+  # The collector's ClickHouse store is tested against a real server (Debian clickhouse-server).
+  find_program(ES_CLICKHOUSE_SERVER clickhouse-server PATHS /usr/sbin REQUIRED)
 endif()

@@ -17,6 +17,8 @@ PACKAGES=(
   mosquitto mosquitto-clients openssl systemd
   # promtool: a real Prometheus API client for the collector's HTTP tests
   prometheus
+  # the collector's ClickHouse store is tested against a real server
+  clickhouse-server
   # packaging checks
   dpkg-dev fakeroot lintian
 )
