@@ -147,7 +147,9 @@ std::vector<TableSpec> schema_tables(const SchemaOptions& options) {
           {"max", "Float64"},
           {"hist", "String"},
           {"hll", "String"},
-          {"topk", "String"}},
+          {"topk", "String"},
+          {"distinct_of", "String"},
+          {"topk_of", "String"}},
          "ENGINE = ReplacingMergeTree(version) "
          "PARTITION BY toDate(toDateTime(intDiv(window_start, 1000))) "
          "ORDER BY (tenant, metric, series_id, window_start, gateway_id, seq, record)"});
