@@ -11,11 +11,6 @@ namespace {
 // Seed of series_id(): fixed, since ids are stored.
 constexpr std::uint64_t kSeriesIdSeed = 0x65732d7365726965ull;  // "es-serie"
 
-void put_string(Bytes& out, std::string_view s) {
-  put_varint(out, s.size());
-  out.insert(out.end(), s.begin(), s.end());
-}
-
 void put_sketch(Bytes& out, const auto* sketch) {
   if (sketch == nullptr) {
     put_varint(out, 0);
