@@ -127,6 +127,12 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   }
 
   config::TomlTable st = root.table("store");
+  const std::string backend = st.string("backend", "embedded");
+  if (backend == "clickhouse") {
+    c.backend = StoreBackend::kClickHouse;
+  } else if (backend != "embedded") {
+    st.error("backend", "'" + backend + "' is not \"embedded\" or \"clickhouse\"");
+  }
   std::vector<std::string> tiers = st.strings("tiers", {"10s", "1m", "1h"});
   std::vector<std::string> retention = st.strings("retention", {"7d", "90d", "0"});
   c.store.tiers_ms.clear();
@@ -179,6 +185,40 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
     c.store.rollups.push_back(std::move(labels));
   }
   st.finish();
+
+  config::TomlTable ch = root.table("clickhouse");
+  ClickHouseConfig& chc = c.clickhouse;
+  chc.url = ch.string("url");
+  chc.database = ch.string("database", chc.database);
+  chc.user = ch.string("user", chc.user);
+  chc.password_file = ch.string("password_file");
+  chc.tls_ca_file = ch.string("tls_ca_file");
+  chc.tls_cert_file = ch.string("tls_cert_file");
+  chc.tls_key_file = ch.string("tls_key_file");
+  chc.connect_timeout_ms = ch.duration_ms("connect_timeout", chc.connect_timeout_ms, 1, 600'000);
+  chc.request_timeout_ms = ch.duration_ms("request_timeout", chc.request_timeout_ms, 1, 3'600'000);
+  chc.max_attempts = static_cast<int>(ch.integer("max_attempts", chc.max_attempts, 1, 100));
+  if (!chc.url.empty() && !chc.url.starts_with("http://") && !chc.url.starts_with("https://")) {
+    ch.error("url", "'" + chc.url + "' is not http://HOST:PORT or https://HOST:PORT");
+  }
+  if (c.backend == StoreBackend::kClickHouse && chc.url.empty()) {
+    ch.error("url", "[store] backend = \"clickhouse\" needs the server's url");
+  }
+  if (chc.database.empty() ||
+      chc.database.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789_") != std::string::npos) {
+    ch.error("database", "'" + chc.database + "' is not a name of letters, digits and '_'");
+  }
+  if (chc.tls_cert_file.empty() != chc.tls_key_file.empty()) {
+    ch.error("tls_cert_file", "a client certificate needs tls_key_file, and a key its certificate");
+  }
+  if (!chc.password_file.empty()) {
+    std::ifstream in(chc.password_file);
+    if (!std::getline(in, chc.password)) {
+      ch.error("password_file", "cannot read '" + chc.password_file + "'");
+    }
+  }
+  ch.finish();
 
   config::TomlTable lim = root.table("limits");
   wire::Limits& l = c.store.limits;

@@ -42,6 +42,27 @@ struct GatewayConfig {
   std::string token;
 };
 
+// [store] backend: where the window rows live.
+enum class StoreBackend {
+  kEmbedded,    // the collector's own store under data_dir (docs/collector-store.md)
+  kClickHouse,  // the tables of [clickhouse], shared by any number of collectors (docs/scaling.md)
+};
+
+// [clickhouse]: the server of the ClickHouse store, and of `--init-clickhouse`.
+struct ClickHouseConfig {
+  std::string url;  // http(s)://HOST:PORT of ClickHouse's HTTP interface; "" = not configured
+  std::string database = "edgesketch";
+  std::string user = "default";
+  std::string password;  // the first line of password_file, read with the config
+  std::string password_file;
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::int64_t connect_timeout_ms = 2'000;
+  std::int64_t request_timeout_ms = 30'000;
+  int max_attempts = 3;
+};
+
 inline constexpr std::uint64_t kDefaultRetainedMemoryBytes = 1ull << 30;
 
 struct CollectorConfig {
@@ -69,6 +90,8 @@ struct CollectorConfig {
   // arena); 0 leaves glibc's defaults. See daemon::tune_allocator().
   std::uint64_t retained_memory_bytes = kDefaultRetainedMemoryBytes;
   store::StoreOptions store;
+  StoreBackend backend = StoreBackend::kEmbedded;
+  ClickHouseConfig clickhouse;
   // How often the memtable is flushed into parts even when under its budget (bounds WAL replay).
   std::int64_t flush_interval_ms = 300'000;
   // What loads but deserves the operator's attention (deprecated key spellings), one

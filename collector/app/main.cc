@@ -3,6 +3,7 @@
 //
 //   edgesketch-collector --config /etc/edgesketch/collector.toml
 //   edgesketch-collector --check-config --config FILE
+//   edgesketch-collector --init-clickhouse --config FILE   # the ClickHouse store's tables
 //
 // Signals: SIGTERM/SIGINT stop ingest, let the last acks out, flush the memtable and exit;
 // SIGHUP puts the config's gateway credentials in effect again ([[gateway]], gateways_file); the
@@ -19,6 +20,7 @@
 #include <string>
 #include <utility>
 
+#include "app/clickhouse_backend.h"
 #include "app/collector_app.h"
 #include "app/config.h"
 #include "edgesketch/common/logging.h"
@@ -89,6 +91,10 @@ int main(int argc, char** argv) {
       program};
   daemon::DaemonFlags flags{.config_path = "/etc/edgesketch/collector.toml"};
   daemon::add_daemon_flags(app, program, flags);
+  bool init_ch = false;
+  app.add_flag("--init-clickhouse", init_ch,
+               "Create or migrate the tables of the ClickHouse store ([clickhouse] in the config; "
+               "idempotent), check them and exit");
   std::string backup_dest;
   CLI::App* backup = app.add_subcommand(
       "backup",
@@ -122,6 +128,7 @@ int main(int argc, char** argv) {
                 report.attempts, report.attempts == 1 ? "" : "s");
     return 0;
   }
+  if (init_ch) return collector::init_clickhouse(*config, flags.config_path);
   if (flags.check_only) {
     daemon::print_config_warnings(program, config->warnings);
     std::printf("%s: OK (%zu tenants, tiers", flags.config_path.c_str(), config->tenants.size());

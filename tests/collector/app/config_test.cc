@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,60 @@ TEST(CollectorConfigTest, MqttMistakesNameTheKey) {
   expect_error("[mqtt]\npassword_file = \"/pw\"\n" + kTenant,
                "'mqtt.password_file': is set but 'mqtt.username' is empty");
   expect_error("[mqtt]\nbackoff = \"1s\"\n" + kTenant, "unknown key 'mqtt.backoff'");
+}
+
+TEST(CollectorConfigTest, ClickHouseStore) {
+  auto embedded = parse_collector_config(kTenant, "c");
+  ASSERT_TRUE(embedded.ok());
+  EXPECT_EQ(embedded->backend, StoreBackend::kEmbedded);
+  EXPECT_TRUE(embedded->clickhouse.url.empty());
+
+  const std::string pw = ::testing::TempDir() + "/clickhouse.pw";
+  {
+    std::FILE* f = std::fopen(pw.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("s3cret\nignored\n", f);
+    std::fclose(f);
+  }
+  auto c = parse_collector_config(R"([store]
+backend = "clickhouse"
+tiers = ["10s", "5m"]
+retention = ["7d", "0"]
+[clickhouse]
+url = "https://ch.lan:8443"
+database = "fleet_2"
+user = "edgesketch"
+password_file = ")" + pw + R"("
+tls_ca_file = "/etc/edgesketch/ca.crt"
+connect_timeout = "500ms"
+request_timeout = "1m"
+max_attempts = 5
+)" + kTenant,
+                                  "collector.toml");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->backend, StoreBackend::kClickHouse);
+  EXPECT_EQ(c->clickhouse.url, "https://ch.lan:8443");
+  EXPECT_EQ(c->clickhouse.database, "fleet_2");
+  EXPECT_EQ(c->clickhouse.user, "edgesketch");
+  EXPECT_EQ(c->clickhouse.password, "s3cret");
+  EXPECT_EQ(c->clickhouse.tls_ca_file, "/etc/edgesketch/ca.crt");
+  EXPECT_EQ(c->clickhouse.connect_timeout_ms, 500);
+  EXPECT_EQ(c->clickhouse.request_timeout_ms, 60'000);
+  EXPECT_EQ(c->clickhouse.max_attempts, 5);
+
+  expect_error("[store]\nbackend = \"clickhouse\"\n" + kTenant,
+               "'clickhouse.url': [store] backend = \"clickhouse\" needs the server's url");
+  expect_error("[store]\nbackend = \"rocks\"\n" + kTenant, "'store.backend': 'rocks' is not");
+  expect_error("[clickhouse]\nurl = \"tcp://ch:9000\"\n" + kTenant,
+               "'clickhouse.url': 'tcp://ch:9000' is not http://");
+  expect_error("[clickhouse]\nurl = \"http://ch:8123\"\ndatabase = \"a-b\"\n" + kTenant,
+               "'clickhouse.database': 'a-b' is not a name");
+  expect_error("[clickhouse]\nurl = \"http://ch:8123\"\ntls_key_file = \"/k\"\n" + kTenant,
+               "'clickhouse.tls_cert_file': a client certificate needs tls_key_file");
+  expect_error(
+      "[clickhouse]\nurl = \"http://ch:8123\"\npassword_file = \"/nonexistent/pw\"\n" + kTenant,
+      "'clickhouse.password_file': cannot read");
+  expect_error("[clickhouse]\nhost = \"ch\"\n" + kTenant, "unknown key 'clickhouse.host'");
 }
 
 }  // namespace

@@ -53,7 +53,8 @@ struct TableSpec {
 std::vector<TableSpec> schema_tables(const SchemaOptions& options);
 
 // Creates the database and tables if missing, records the schema version, and checks them.
-// The client's own database setting is not used: every name is qualified with options.database.
+// Every name is qualified with options.database; the client must not be bound to a database
+// (ClientOptions::database empty), since that one may not exist yet.
 Status init_schema(Client& client, const SchemaOptions& options);
 
 // Checks only (what a collector does at start): the tables exist as schema_tables() says and the
