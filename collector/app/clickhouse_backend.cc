@@ -56,4 +56,47 @@ int init_clickhouse(const CollectorConfig& config, const std::string& config_pat
   return 0;
 }
 
+ClickHouseBatchSink::ClickHouseBatchSink(const CollectorConfig& config,
+                                         std::unique_ptr<clickhouse::Client> client,
+                                         daemon::MetricsRegistry& metrics, const Clock& clock)
+    : limits_(config.store.limits),
+      clock_(clock),
+      client_(std::move(client)),
+      writer_(*client_, clickhouse_schema_options(config)),
+      requests_(metrics.counter("edgesketch_collector_clickhouse_requests_total",
+                                "Requests sent to ClickHouse by ingest, retries included")),
+      retries_(metrics.counter("edgesketch_collector_clickhouse_retries_total",
+                               "Ingest requests repeated after a temporary failure")),
+      unavailable_(metrics.counter(
+          "edgesketch_collector_clickhouse_unavailable_total",
+          "Ingest calls that failed for want of ClickHouse (the batch is resent later)")),
+      refused_(metrics.counter(
+          "edgesketch_collector_clickhouse_refused_total",
+          "Ingest calls ClickHouse refused (credentials, schema: see the log; the batch is resent "
+          "later)")),
+      sent_bytes_(metrics.counter("edgesketch_collector_clickhouse_sent_bytes_total",
+                                  "Request bytes sent to ClickHouse by ingest (after gzip)")),
+      up_(metrics.gauge("edgesketch_collector_clickhouse_up",
+                        "1 when ClickHouse took the last batch, 0 when it failed")) {}
+
+Result<store::IngestReceipt> ClickHouseBatchSink::submit(std::string_view tenant,
+                                                         const wire::WindowBatch& batch, ByteSpan) {
+  std::lock_guard lock(mu_);
+  Status s = writer_.write(tenant, batch, clock_.now_ms());
+  const clickhouse::ClientStats& now = client_->stats();
+  requests_.inc(now.requests - reported_.requests);
+  retries_.inc(now.retries - reported_.retries);
+  unavailable_.inc(now.temporary_failures - reported_.temporary_failures);
+  refused_.inc(now.refused - reported_.refused);
+  sent_bytes_.inc(now.sent_bytes - reported_.sent_bytes);
+  reported_ = now;
+  up_.set(s.ok() ? 1 : 0);
+  if (!s.ok()) return Status::unavailable("clickhouse store: " + s.message());
+  store::IngestReceipt r;
+  r.gateway_id = batch.gateway_id;
+  r.seq = batch.seq;
+  r.records = batch.records.size();
+  return r;
+}
+
 }  // namespace edgesketch::collector

@@ -15,8 +15,10 @@
 #include <string>
 #include <thread>
 
+#include "app/clickhouse_backend.h"
 #include "app/store_metrics.h"
 #include "app/store_source.h"
+#include "edgesketch/clickhouse/series_source.h"
 #include "edgesketch/daemon/daemon.h"
 #include "edgesketch/daemon/metrics.h"
 #include "edgesketch/http/http_server.h"
@@ -76,13 +78,15 @@ struct CollectorApp::Impl {
   // Monotonic milliseconds of `clock`: the flush interval and the flush thread's health.
   std::int64_t mono_ms() const { return clock.monotonic_ns() / 1'000'000; }
   void run_flusher();
+  Status open_clickhouse();
 
   const CollectorConfig config;
   const Clock& clock;
-  daemon::MetricsRegistry metrics;  // outlives everything that counts in it
-  std::unique_ptr<store::Store> store;
+  daemon::MetricsRegistry metrics;      // outlives everything that counts in it
+  std::unique_ptr<store::Store> store;  // the embedded store; null with ClickHouse
+  std::unique_ptr<BatchSink> sink;      // where ingest stores batches
   // The query side.
-  std::unique_ptr<StoreSeriesSource> source;
+  std::unique_ptr<query::SeriesSource> source;
   std::unique_ptr<query::QueryEngine> engine;
   std::unique_ptr<query::RangeQueryCache> cache;
   // The ingest side. The link outlives the ingest service, whose ack thread publishes through
@@ -106,58 +110,85 @@ struct CollectorApp::Impl {
   bool stopped = false;
 };
 
+// [store] backend = "clickhouse": the ingest sink and the query source over the tables. The
+// tables must be there (--init-clickhouse); ClickHouse itself may be down at start, like any
+// time later: batches then wait, unacked, until it answers.
+Status CollectorApp::Impl::open_clickhouse() {
+  const clickhouse::ClientOptions options = clickhouse_client_options(config.clickhouse);
+  auto client = clickhouse::Client::create(options);
+  if (!client.ok()) return client.status();
+  const clickhouse::SchemaOptions schema = clickhouse_schema_options(config);
+  Status checked = clickhouse::check_schema(**client, schema);
+  if (checked.code() == StatusCode::kUnavailable) {
+    spdlog::warn("ClickHouse at {} does not answer ({}); batches wait, unacked, until it does",
+                 options.url, checked.message());
+  } else if (!checked.ok()) {
+    return Status::failed_precondition("the ClickHouse store at " + options.url +
+                                       " is not ready: " + checked.message() +
+                                       " (edgesketch-collector --init-clickhouse sets it up)");
+  } else {
+    spdlog::info("ClickHouse store at {}, database {} (schema version {})", options.url,
+                 schema.database, clickhouse::kSchemaVersion);
+  }
+  sink = std::make_unique<ClickHouseBatchSink>(config, std::move(*client), metrics, clock);
+  source = std::make_unique<clickhouse::ClickHouseSeriesSource>(options, schema);
+  return Status();
+}
+
 CollectorApp::CollectorApp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CollectorApp::~CollectorApp() { stop(); }
 
 Result<std::unique_ptr<CollectorApp>> CollectorApp::create(CollectorConfig config_in,
                                                            CollectorDeps deps) {
-  if (config_in.backend == StoreBackend::kClickHouse) {
-    // The tables, the client, the writer and the query source exist (es_collector_clickhouse,
-    // docs/scaling.md); the daemon's ingest and query paths over them do not yet.
-    return Status::failed_precondition(
-        "[store] backend = \"clickhouse\" is not served by this collector yet: its tables can be "
-        "set up (--init-clickhouse), ingest and queries still use the embedded store "
-        "(docs/scaling.md)");
-  }
   auto impl =
       std::make_unique<Impl>(std::move(config_in), deps.clock ? *deps.clock : system_clock());
   const CollectorConfig& config = impl->config;
   const Clock& clock = impl->clock;
   daemon::MetricsRegistry& metrics = impl->metrics;
 
-  const auto opened_at = std::chrono::steady_clock::now();
-  store::StoreOptions store_options = config.store;
-  store_options.clock = &clock;
-  store_options.env = deps.env;
-  auto store = store::Store::open(config.data_dir, store_options);
-  if (!store.ok()) {
-    return Status(store.status().code(),
-                  "cannot open the store in " + config.data_dir + ": " + store.status().message());
+  if (config.backend == StoreBackend::kClickHouse) {
+    // Stateless: the tables in ClickHouse are the store, shared with the other collectors.
+    ES_RETURN_IF_ERROR(impl->open_clickhouse());
+  } else {
+    const auto opened_at = std::chrono::steady_clock::now();
+    store::StoreOptions store_options = config.store;
+    store_options.clock = &clock;
+    store_options.env = deps.env;
+    auto store = store::Store::open(config.data_dir, store_options);
+    if (!store.ok()) {
+      return Status(store.status().code(), "cannot open the store in " + config.data_dir + ": " +
+                                               store.status().message());
+    }
+    impl->store = std::move(*store);
+    const double open_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - opened_at).count();
+    {
+      const store::StoreStats st = impl->store->stats();
+      spdlog::info(
+          "store open in {:.2f} s: {} series, {} parts, {} batches replayed from the WAL, "
+          "{} parts quarantined",
+          open_s, st.series, st.parts, st.wal_replayed_batches, st.parts_quarantined);
+    }
+    register_store_metrics(metrics, *impl->store);
+    metrics.gauge("edgesketch_collector_recovery_seconds", "Time the store took to open")
+        .set(open_s);
+    impl->sink = std::make_unique<StoreBatchSink>(*impl->store);
+    impl->source = std::make_unique<StoreSeriesSource>(*impl->store);
   }
-  impl->store = std::move(*store);
-  const double open_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - opened_at).count();
-  {
-    const store::StoreStats st = impl->store->stats();
-    spdlog::info(
-        "store open in {:.2f} s: {} series, {} parts, {} batches replayed from the WAL, "
-        "{} parts quarantined",
-        open_s, st.series, st.parts, st.wal_replayed_batches, st.parts_quarantined);
-  }
-
-  register_store_metrics(metrics, *impl->store);
-  metrics.gauge("edgesketch_collector_recovery_seconds", "Time the store took to open").set(open_s);
   daemon::Gauge& mqtt_up =
       metrics.gauge("edgesketch_collector_mqtt_connected", "1 while connected to the broker");
 
   // The query side.
-  impl->source = std::make_unique<StoreSeriesSource>(*impl->store);
   query::EngineOptions engine_options;
   engine_options.lookback_ms = config.lookback_ms;
   impl->engine = std::make_unique<query::QueryEngine>(*impl->source, engine_options);
   query::RangeQueryCacheOptions cache_options;
   cache_options.max_bytes = config.query_cache_bytes;
-  impl->cache = std::make_unique<query::RangeQueryCache>(cache_options, clock);
+  // With ClickHouse, other collectors write too, and only a collector's own ingest invalidates
+  // its cache: every query reads the tables instead, so that all collectors answer alike.
+  if (config.backend == StoreBackend::kEmbedded) {
+    impl->cache = std::make_unique<query::RangeQueryCache>(cache_options, clock);
+  }
 
   // The ingest side; publishes acks through the MQTT link created below.
   IngestOptions ingest_options;
@@ -169,7 +200,7 @@ Result<std::unique_ptr<CollectorApp>> CollectorApp::create(CollectorConfig confi
   metrics.gauge("edgesketch_collector_gateways", "Gateways with ingest credentials in effect")
       .set(static_cast<double>(gateways.ids.size()));
   impl->ingest = std::make_unique<IngestService>(
-      *impl->store, ingest_options,
+      *impl->sink, ingest_options,
       [&link = impl->link](const std::string& topic, ByteSpan payload) -> Status {
         if (!link) return Status::unavailable("no MQTT link");
         return link->publish(topic, payload, 1);
@@ -235,7 +266,7 @@ Status CollectorApp::start() {
     return started;
   }
   if (m.link) m.link->start();
-  m.flush_thread = std::thread([&m] { m.run_flusher(); });
+  if (m.store) m.flush_thread = std::thread([&m] { m.run_flusher(); });
   m.started = true;
   return Status();
 }
@@ -305,7 +336,7 @@ void CollectorApp::stop() {
   if (m.link) m.link->stop();  // no new messages; the ack thread may still publish (ignored)
   m.ingest->stop();
   m.server->stop();
-  Status f = m.store->flush();
+  Status f = m.store ? m.store->flush() : Status();
   if (!f.ok()) {
     spdlog::error("final flush failed (the WAL still holds the data): {}", f.to_string());
   }

@@ -64,9 +64,9 @@ struct IngestService::Decoded {
   wire::WindowBatch batch;
 };
 
-IngestService::IngestService(store::Store& store, IngestOptions options, PublishFn publish,
+IngestService::IngestService(BatchSink& sink, IngestOptions options, PublishFn publish,
                              daemon::MetricsRegistry& metrics, const Clock* clock)
-    : store_(store),
+    : sink_(sink),
       options_(std::move(options)),
       gateways_(options_.gateways),
       publish_(std::move(publish)),
@@ -164,7 +164,7 @@ void IngestService::reject(const std::string& reason) {
 
 Result<IngestService::Decoded> IngestService::decode(std::string_view tenant,
                                                      std::string_view gateway, ByteSpan payload) {
-  auto batch = wire::decode_window_batch(payload, store_.options().limits, clock_->now_ms());
+  auto batch = wire::decode_window_batch(payload, sink_.limits(), clock_->now_ms());
   if (!batch.ok()) return batch.status();
   if (batch->gateway_id != gateway) {
     return Status::invalid_argument("batch gateway_id '" + batch->gateway_id +
@@ -214,7 +214,7 @@ void IngestService::on_message(const std::string& topic, ByteSpan payload) {
                                                  tenant + "'");
   } else {
     seq = decoded->batch.seq;
-    auto receipt = store_.submit(tenant, decoded->batch, payload);
+    auto receipt = sink_.submit(tenant, decoded->batch, payload);
     if (receipt.ok()) {
       if (receipt->duplicate) {
         batches_duplicate_.inc();
@@ -239,7 +239,7 @@ void IngestService::on_message(const std::string& topic, ByteSpan payload) {
 Status IngestService::ingest_http(std::string_view tenant, std::string_view gateway,
                                   ByteSpan body) {
   messages_.inc();
-  auto batch = wire::decode_window_batch(body, store_.options().limits, clock_->now_ms());
+  auto batch = wire::decode_window_batch(body, sink_.limits(), clock_->now_ms());
   if (!batch.ok()) {
     reject(reason_of(batch.status()));
     return batch.status();
@@ -260,15 +260,20 @@ Status IngestService::ingest_http(std::string_view tenant, std::string_view gate
     return Status::permission_denied("tenant '" + std::string(tenant) + "' is not configured [" +
                                      unknown + "]");
   }
-  auto receipt = store_.ingest(tenant, *batch, body);
+  auto receipt = sink_.submit(tenant, *batch, body);
   if (!receipt.ok()) {
     refuse(tenant, gateway, receipt.status(), reason_of(receipt.status()));
     return receipt.status();
   }
+  // For a duplicate, the sink reports the position its original is durable at or before.
+  if (receipt->lsn > 0) {
+    if (Status s = sink_.wait_durable(receipt->lsn); !s.ok()) {
+      refuse(tenant, gateway, s, reason_of(s));
+      return s;
+    }
+  }
   if (receipt->duplicate) {
     batches_duplicate_.inc();
-    // The store reports, for a duplicate, the WAL position its original is durable at or before.
-    if (receipt->lsn > 0) ES_RETURN_IF_ERROR(store_.wait_durable(receipt->lsn));
   } else {
     batches_applied_.inc();
     records_applied_.inc(receipt->records);
@@ -303,7 +308,7 @@ void IngestService::publish_acks(std::deque<Pending>& batch) {
   for (const Pending& p : batch) lsn = std::max(lsn, p.lsn);
   bool durable = true;
   if (lsn > 0) {
-    Status s = store_.wait_durable(lsn);
+    Status s = sink_.wait_durable(lsn);
     if (!s.ok()) {
       durable_errors_.inc(batch.size());
       spdlog::error("ingest: WAL fsync failed, {} batches not acked: {}", batch.size(),

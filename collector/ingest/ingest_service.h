@@ -2,8 +2,9 @@
 //
 //   MQTT message on <prefix>/<tenant>/<gateway_id>/windows
 //     → topic check → decode + validate (limits) → gateway/tenant checks against the topic
-//     → Store::submit (dedupe, WAL append, memtable) → pending-ack queue
-//   ack thread: Store::wait_durable(newest lsn) → one Ack per (tenant, gateway) on
+//     → BatchSink::submit (the embedded store: dedupe, WAL append, memtable; or ClickHouse)
+//     → pending-ack queue
+//   ack thread: BatchSink::wait_durable(newest lsn) → one Ack per (tenant, gateway) on
 //     <prefix>/<tenant>/<gateway_id>/ack, listing durable seqs and permanent rejections.
 //
 // So acks are published only after the WAL fsync, and many batches share one fsync. A duplicate
@@ -37,8 +38,8 @@
 #include "edgesketch/common/clock.h"
 #include "edgesketch/common/status.h"
 #include "edgesketch/daemon/metrics.h"
-#include "edgesketch/store/store.h"
 #include "edgesketch/wire/types.h"
+#include "ingest/batch_sink.h"
 
 namespace edgesketch::collector {
 
@@ -61,7 +62,8 @@ Result<std::pair<std::string, std::string>> parse_windows_topic(std::string_view
 
 class IngestService {
  public:
-  IngestService(store::Store& store, IngestOptions options, PublishFn publish,
+  // `sink` must outlive the service.
+  IngestService(BatchSink& sink, IngestOptions options, PublishFn publish,
                 daemon::MetricsRegistry& metrics, const Clock* clock = nullptr);
   ~IngestService();  // stop()
   IngestService(const IngestService&) = delete;
@@ -114,7 +116,7 @@ class IngestService {
   void publish_acks(std::deque<Pending>& batch);
   void notify_applied(const std::string& tenant, const wire::WindowBatch& batch);
 
-  store::Store& store_;
+  BatchSink& sink_;
   const IngestOptions options_;
   mutable std::mutex gateways_mu_;  // guards gateways_
   std::set<std::pair<std::string, std::string>> gateways_;

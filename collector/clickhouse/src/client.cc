@@ -169,7 +169,11 @@ Result<std::string> Client::send(std::string_view statement, ByteSpan data) {
     stats_.sent_bytes += payload.size();
     auto response = http_->post(url, payload, headers);
     if (!response.ok()) {
-      last = Status::unavailable("clickhouse: " + response.status().message());
+      // The transport's own words, without the URL (its query string is the whole statement).
+      const std::string m = response.status().message();
+      const std::size_t colon = m.rfind(": ");
+      last = Status::unavailable("clickhouse at " + options_.url + ": " +
+                                 (colon == std::string::npos ? m : m.substr(colon + 2)));
       continue;
     }
     if (response->status == 200) {

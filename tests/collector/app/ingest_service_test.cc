@@ -64,8 +64,9 @@ class IngestServiceTest : public ::testing::Test {
     auto s = store::Store::open(dir_.path(), o);
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     store_ = std::move(*s);
+    sink_ = std::make_unique<StoreBatchSink>(*store_);
     service_ = std::make_unique<IngestService>(
-        *store_, std::move(io),
+        *sink_, std::move(io),
         [this](const std::string& t, ByteSpan p) { return acks_.publish(t, p); }, metrics_,
         &clock_);
     service_->start();
@@ -92,6 +93,7 @@ class IngestServiceTest : public ::testing::Test {
   daemon::MetricsRegistry metrics_;
   AckLog acks_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<StoreBatchSink> sink_;
   std::unique_ptr<IngestService> service_;
 };
 

@@ -69,15 +69,17 @@ TEST_F(InitClickHouseTest, CreatesTheTablesOnceAndNamesMistakes) {
   EXPECT_NE(missing.output.find("has no [clickhouse] url"), std::string::npos) << missing.output;
 }
 
-TEST_F(InitClickHouseTest, TheDaemonSaysWhatItDoesNotServeYet) {
+TEST_F(InitClickHouseTest, TheDaemonRefusesToStartWithoutTheTables) {
   const std::string config = write_config(
       "[collector]\ndata_dir = \"" + dir_.file("data") +
       "\"\n[mqtt]\nenabled = false\n[http]\nlisten = \"127.0.0.1:0\"\n[store]\nbackend = "
       "\"clickhouse\"\n[clickhouse]\nurl = \"" +
-      server_.url() + "\"\n");
+      server_.url() + "\"\nuser = \"edgesketch\"\npassword_file = \"" + dir_.file("pw") + "\"\n");
+  std::ofstream(dir_.file("pw")) << "pw-123\n";
   testbed::CommandResult r = collector("--config " + config);
   EXPECT_NE(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find("is not served by this collector yet"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("is not ready"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--init-clickhouse sets it up"), std::string::npos) << r.output;
 }
 
 }  // namespace
