@@ -2,6 +2,7 @@
 #include "float_coding.h"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 namespace edgesketch::store {
@@ -159,6 +160,108 @@ bool gorilla_decode(ByteSpan in, std::size_t n, std::vector<double>& out) {
   const std::uint64_t left = r.total() - r.position();
   if (left >= 8) return false;
   return r.get(static_cast<int>(left)) == 0;
+}
+
+namespace {
+
+constexpr double kPow10[kMaxDecimalDigits + 1] = {1e0, 1e1, 1e2, 1e3, 1e4,
+                                                  1e5, 1e6, 1e7, 1e8, 1e9};
+// A run's mode byte: kGorilla, or k | kHasUlps (the ulps follow the m deltas).
+constexpr std::uint8_t kGorilla = 0xff;
+constexpr std::uint8_t kHasUlps = 0x10;
+
+}  // namespace
+
+DecimalParts decimal_split(double v, int k) {
+  const double x = v * kPow10[k];
+  DecimalParts p;
+  // Beyond 2^62 (or not finite) m stays 0 and the ulps carry the whole value.
+  if (std::isfinite(x) && std::fabs(x) < 0x1p62) p.m = static_cast<std::int64_t>(std::nearbyint(x));
+  p.ulps = static_cast<std::int64_t>(std::bit_cast<std::uint64_t>(v) -
+                                     std::bit_cast<std::uint64_t>(decimal_join(p.m, 0, k)));
+  return p;
+}
+
+double decimal_join(std::int64_t m, std::int64_t ulps, int k) {
+  const double a = static_cast<double>(m) / kPow10[k];
+  return std::bit_cast<double>(std::bit_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(ulps));
+}
+
+void encode_scalar_run(std::span<const double> values, Bytes& out) {
+  Bytes gorilla;
+  gorilla_encode(values, gorilla);
+  std::size_t best_cost = static_cast<std::size_t>(varint_size(gorilla.size())) + gorilla.size();
+  int best_k = -1;
+  bool best_ulps = false;
+  std::vector<DecimalParts> parts(values.size());
+  for (int k = 0; k <= kMaxDecimalDigits; ++k) {
+    std::size_t m_cost = 0, ulps_cost = 0;
+    std::uint64_t prev = 0;
+    bool ulps = false;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const DecimalParts p = decimal_split(values[i], k);
+      const auto m = static_cast<std::uint64_t>(p.m);
+      m_cost += static_cast<std::size_t>(
+          varint_size(zigzag_encode(static_cast<std::int64_t>(m - prev))));
+      ulps_cost += static_cast<std::size_t>(varint_size(zigzag_encode(p.ulps)));
+      ulps = ulps || p.ulps != 0;
+      prev = m;
+    }
+    const std::size_t cost = m_cost + (ulps ? ulps_cost : 0);
+    if (cost < best_cost) {
+      best_cost = cost;
+      best_k = k;
+      best_ulps = ulps;
+    }
+    // More digits only make m longer once no value needs a correction.
+    if (!ulps) break;
+  }
+  if (best_k < 0) {
+    put_u8(out, kGorilla);
+    put_varint(out, gorilla.size());
+    put_bytes(out, gorilla);
+    return;
+  }
+  put_u8(out, static_cast<std::uint8_t>(best_k | (best_ulps ? kHasUlps : 0)));
+  std::uint64_t prev = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    parts[i] = decimal_split(values[i], best_k);
+    const auto m = static_cast<std::uint64_t>(parts[i].m);
+    put_svarint(out, static_cast<std::int64_t>(m - prev));
+    prev = m;
+  }
+  if (best_ulps) {
+    for (const auto& p : parts) put_svarint(out, p.ulps);
+  }
+}
+
+bool decode_scalar_run(ByteReader& in, std::size_t n, std::vector<double>& out) {
+  const std::uint8_t mode = in.u8();
+  if (!in.ok() || n == 0) return false;
+  if (mode == kGorilla) {
+    const std::uint64_t len = in.varint();
+    if (!in.ok() || len > in.remaining()) return false;
+    std::vector<double> run;
+    if (!gorilla_decode(in.bytes(len), n, run)) return false;
+    out.insert(out.end(), run.begin(), run.end());
+    return true;
+  }
+  const int k = mode & 0x0f;
+  if ((mode & ~(0x0f | kHasUlps)) != 0 || k > kMaxDecimalDigits) return false;
+  // Every value takes at least one byte.
+  if (n > in.remaining()) return false;
+  // The m values wait in out's slots as raw bits until their corrections are read.
+  const std::size_t first = out.size();
+  std::uint64_t m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    m += static_cast<std::uint64_t>(in.svarint());
+    out.push_back(std::bit_cast<double>(m));
+  }
+  for (std::size_t i = first; i < out.size(); ++i) {
+    const std::int64_t ulps = (mode & kHasUlps) ? in.svarint() : 0;
+    out[i] = decimal_join(std::bit_cast<std::int64_t>(out[i]), ulps, k);
+  }
+  return in.ok();
 }
 
 }  // namespace edgesketch::store

@@ -42,7 +42,17 @@
 
 namespace edgesketch::store {
 
+// The scalars of the row a histogram belongs to.
+struct RowStats {
+  std::uint64_t count = 0;
+  double sum = 0;
+  double min = 0;
+  double max = 0;
+};
+
 inline constexpr std::size_t kPartBlockHeaderBytes = 16;
+// The block format encode_part_block() writes; decode_part_block() also reads format 1.
+inline constexpr std::uint32_t kPartBlockFormat = 2;
 inline constexpr std::size_t kMaxBlockRawBytes = std::size_t{64} << 20;
 inline constexpr std::size_t kMaxBlockRows = std::size_t{1} << 20;
 
@@ -82,7 +92,7 @@ class PartBlock {
   PartRow row(std::size_t i, Bytes& scratch) const;
 
  private:
-  friend Result<PartBlock> decode_part_block(ByteSpan framed);
+  friend Result<PartBlock> decode_part_block(ByteSpan framed, std::uint32_t format);
   struct Blob {
     std::uint32_t offset = 0;
     std::uint32_t size = 0;
@@ -91,6 +101,7 @@ class PartBlock {
     Blob histogram, distinct, topk;
   };
   ByteSpan span_of(Blob b) const { return ByteSpan(raw_).subspan(b.offset, b.size); }
+  RowStats stats(std::size_t i) const { return {counts_[i], sums_[i], mins_[i], maxs_[i]}; }
 
   Bytes raw_;
   std::vector<std::uint64_t> series_ids_;
@@ -103,7 +114,17 @@ class PartBlock {
 
 // Appends the framed block of `rows` (non-empty, sorted, at most kMaxBlockRows) to `out`.
 void encode_part_block(std::span<const PartRow> rows, int zstd_level, Bytes& out);
-// Decodes exactly one framed block occupying all of `framed`.
-Result<PartBlock> decode_part_block(ByteSpan framed);
+// What each column of the block encode_part_block() would write for `rows` costs: its raw bytes
+// (with its length prefix) and those bytes zstd-compressed alone at `zstd_level`. For size
+// breakdowns (edgesketch-bench store); the block itself compresses all columns as one frame.
+struct PartBlockColumnSize {
+  const char* name = "";
+  std::size_t raw_bytes = 0;
+  std::size_t zstd_bytes = 0;
+};
+std::vector<PartBlockColumnSize> measure_part_block_columns(std::span<const PartRow> rows,
+                                                            int zstd_level);
+// Decodes exactly one framed block of `format` (1 or kPartBlockFormat) occupying all of `framed`.
+Result<PartBlock> decode_part_block(ByteSpan framed, std::uint32_t format = kPartBlockFormat);
 
 }  // namespace edgesketch::store
