@@ -17,8 +17,17 @@ using sketch::ExpHistogram;
 
 constexpr std::uint8_t kPositive = 0x10;
 constexpr std::uint8_t kNegative = 0x20;
-constexpr std::uint8_t kZeroCount = 0x40;
-constexpr std::uint8_t kMaxBucketsFollow = 0x80;
+constexpr std::uint8_t kDense = 0x40;
+constexpr std::uint8_t kExtras = 0x80;
+// Bits of the extras byte.
+constexpr std::uint8_t kZeroCount = 0x01;
+constexpr std::uint8_t kMaxBucketsFollow = 0x02;
+constexpr std::uint8_t kSumFollows = 0x04;
+constexpr std::uint8_t kMinFollows = 0x08;
+constexpr std::uint8_t kMaxFollows = 0x10;
+constexpr std::uint8_t kKnownExtras = 0x1f;
+
+bool same(double a, double b) { return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b); }
 constexpr std::uint64_t kDefaultMaxBuckets = 2048;
 constexpr std::int64_t kMaxStoreBuckets = ExpHistogram::kMaxMaxBuckets;
 
@@ -82,6 +91,7 @@ struct Parsed {
   std::uint8_t flags = 0;
   std::uint64_t max_buckets = 0;
   std::uint64_t zero_count = 0;
+  double sum = 0, min = 0, max = 0;
   std::int64_t lo[2] = {0, 0};
   std::vector<std::uint64_t> counts[2];
 };
@@ -97,12 +107,9 @@ bool parse_canonical(ByteSpan h, const RowStats& row, Parsed& p) {
       p.scale > ExpHistogram::kMaxScale || (p.flags & ~3) != 0) {
     return false;
   }
-  const double sum = r.f64(), min = r.f64(), max = r.f64();
-  if (std::bit_cast<std::uint64_t>(sum) != std::bit_cast<std::uint64_t>(row.sum) ||
-      std::bit_cast<std::uint64_t>(min) != std::bit_cast<std::uint64_t>(row.min) ||
-      std::bit_cast<std::uint64_t>(max) != std::bit_cast<std::uint64_t>(row.max)) {
-    return false;
-  }
+  p.sum = r.f64();
+  p.min = r.f64();
+  p.max = r.f64();
   p.zero_count = r.varint();
   for (int k = 0; k < 2; ++k) {
     if (!(p.flags & (1 << k))) continue;
@@ -134,29 +141,73 @@ bool parse_canonical(ByteSpan h, const RowStats& row, Parsed& p) {
 
 }  // namespace
 
+namespace {
+
+// Writes the compact form of p with the counts dense (one varint per bucket) or sparse.
+void put_compact(const Parsed& p, const RowStats& row, bool dense, Bytes& out) {
+  std::uint8_t head = static_cast<std::uint8_t>(p.scale + 4);
+  if (p.flags & 1) head |= kPositive;
+  if (p.flags & 2) head |= kNegative;
+  if (dense) head |= kDense;
+  std::uint8_t extras = 0;
+  if (p.zero_count != 0) extras |= kZeroCount;
+  if (p.max_buckets != kDefaultMaxBuckets) extras |= kMaxBucketsFollow;
+  if (!same(p.sum, row.sum)) extras |= kSumFollows;
+  if (!same(p.min, row.min)) extras |= kMinFollows;
+  if (!same(p.max, row.max)) extras |= kMaxFollows;
+  if (extras != 0) head |= kExtras;
+  put_u8(out, head);
+  if (extras != 0) put_u8(out, extras);
+  if (extras & kMaxBucketsFollow) put_varint(out, p.max_buckets);
+  if (extras & kZeroCount) put_varint(out, p.zero_count);
+  if (extras & kSumFollows) {
+    put_svarint(out, static_cast<std::int64_t>(std::bit_cast<std::uint64_t>(p.sum) -
+                                               std::bit_cast<std::uint64_t>(row.sum)));
+  }
+  if (extras & kMinFollows) put_f64(out, p.min);
+  if (extras & kMaxFollows) put_f64(out, p.max);
+  const int last_store = (p.flags & 2) ? 1 : 0;
+  for (int k = 0; k < 2; ++k) {
+    if (!(p.flags & (1 << k))) continue;
+    std::int64_t plo = 0, phi = 0;
+    predict(RowStats{row.count, p.sum, p.min, p.max}, p.scale, k, plo, phi);
+    const auto& counts = p.counts[k];
+    const auto n = static_cast<std::int64_t>(counts.size());
+    put_svarint(out, p.lo[k] - plo);
+    put_svarint(out, p.lo[k] + n - 1 - phi);
+    const std::size_t given = counts.size() - (k == last_store ? 1 : 0);
+    if (dense) {
+      for (std::size_t i = 0; i < given; ++i) put_varint(out, counts[i]);
+      continue;
+    }
+    // Non-canonical counts (an empty first or last bucket) come out wrong here and fail the
+    // round trip.
+    std::size_t i = 0;
+    while (i + 1 < counts.size()) {
+      put_varint(out, counts[i] - 1);
+      std::size_t next = i + 1;
+      while (next + 1 < counts.size() && counts[next] == 0) ++next;
+      put_varint(out, next - i - 1);
+      i = next;
+    }
+    if (given == counts.size()) put_varint(out, counts.back() - 1);
+  }
+}
+
+}  // namespace
+
 bool compact_histogram(ByteSpan h, const RowStats& row, std::size_t shorter_than, Bytes& out,
                        Bytes& scratch) {
   Parsed p;
   if (!parse_canonical(h, row, p)) return false;
   const std::size_t start = out.size();
-  std::uint8_t head = static_cast<std::uint8_t>(p.scale + 4);
-  if (p.flags & 1) head |= kPositive;
-  if (p.flags & 2) head |= kNegative;
-  if (p.zero_count != 0) head |= kZeroCount;
-  if (p.max_buckets != kDefaultMaxBuckets) head |= kMaxBucketsFollow;
-  put_u8(out, head);
-  if (head & kMaxBucketsFollow) put_varint(out, p.max_buckets);
-  if (head & kZeroCount) put_varint(out, p.zero_count);
-  const int last_store = (p.flags & 2) ? 1 : 0;
-  for (int k = 0; k < 2; ++k) {
-    if (!(p.flags & (1 << k))) continue;
-    std::int64_t plo = 0, phi = 0;
-    predict(row, p.scale, k, plo, phi);
-    const auto n = static_cast<std::int64_t>(p.counts[k].size());
-    put_svarint(out, p.lo[k] - plo);
-    put_svarint(out, p.lo[k] + n - 1 - phi);
-    const std::size_t given = p.counts[k].size() - (k == last_store ? 1 : 0);
-    for (std::size_t i = 0; i < given; ++i) put_varint(out, p.counts[k][i]);
+  put_compact(p, row, /*dense=*/false, out);
+  const std::size_t sparse_size = out.size() - start;
+  scratch.clear();
+  put_compact(p, row, /*dense=*/true, scratch);
+  if (scratch.size() < sparse_size) {
+    out.resize(start);
+    put_bytes(out, scratch);
   }
   ByteReader r(ByteSpan(out).subspan(start));
   scratch.clear();
@@ -172,19 +223,31 @@ bool expand_compact_histogram(ByteReader& in, const RowStats& row, Bytes* out) {
   const std::uint8_t head = in.u8();
   const int scale = (head & 0x0f) - 4;
   if (!in.ok() || scale > ExpHistogram::kMaxScale || row.count == 0) return false;
-  const std::uint64_t max_buckets = (head & kMaxBucketsFollow) ? in.varint() : kDefaultMaxBuckets;
-  const std::uint64_t zero_count = (head & kZeroCount) ? in.varint() : 0;
+  const std::uint8_t extras = (head & kExtras) ? in.u8() : 0;
+  if ((extras & ~kKnownExtras) != 0) return false;
+  const std::uint64_t max_buckets = (extras & kMaxBucketsFollow) ? in.varint() : kDefaultMaxBuckets;
+  const std::uint64_t zero_count = (extras & kZeroCount) ? in.varint() : 0;
+  const double sum =
+      (extras & kSumFollows)
+          ? std::bit_cast<double>(std::bit_cast<std::uint64_t>(row.sum) +
+                                  static_cast<std::uint64_t>(in.svarint()))
+          : row.sum;
+  // The bucket predictions use the histogram's own min and max.
+  RowStats hs = row;
+  hs.min = (extras & kMinFollows) ? in.f64() : row.min;
+  hs.max = (extras & kMaxFollows) ? in.f64() : row.max;
   if (!in.ok() || zero_count > row.count) return false;
   const std::uint8_t flags = ((head & kPositive) ? 1 : 0) | ((head & kNegative) ? 2 : 0);
+  const bool dense = (head & kDense) != 0;
   if (out != nullptr) {
     put_u8(*out, ExpHistogram::kSerialVersion);
     put_u8(*out, static_cast<std::uint8_t>(static_cast<std::int8_t>(scale)));
     put_u8(*out, flags);
     put_varint(*out, max_buckets);
     put_varint(*out, row.count);
-    put_f64(*out, row.sum);
-    put_f64(*out, row.min);
-    put_f64(*out, row.max);
+    put_f64(*out, sum);
+    put_f64(*out, hs.min);
+    put_f64(*out, hs.max);
     put_varint(*out, zero_count);
   }
   std::uint64_t left = row.count - zero_count;  // for the buckets not yet read
@@ -192,7 +255,7 @@ bool expand_compact_histogram(ByteReader& in, const RowStats& row, Bytes* out) {
   for (int k = 0; k < 2; ++k) {
     if (!(flags & (1 << k))) continue;
     std::int64_t plo = 0, phi = 0;
-    predict(row, scale, k, plo, phi);
+    predict(hs, scale, k, plo, phi);
     const std::int64_t dlo = in.svarint();
     const std::int64_t dhi = in.svarint();
     if (!in.ok()) return false;
@@ -204,24 +267,49 @@ bool expand_compact_histogram(ByteReader& in, const RowStats& row, Bytes* out) {
       return false;
     }
     const auto n = static_cast<std::uint64_t>(hi - lo + 1);
-    const std::uint64_t given = n - (k == last_store ? 1 : 0);
-    // Every given count takes at least one byte.
-    if (given > in.remaining()) return false;
+    // Dense: every count but a derived last takes at least one byte. Sparse: the gaps cover at
+    // most n buckets, each non-empty bucket but the last takes at least one byte.
+    if (dense && n - 1 > in.remaining()) return false;
     std::optional<BlockPacker> packer;
     if (out != nullptr) {
       put_svarint(*out, lo);
       put_varint(*out, n);
       packer.emplace(*out);
     }
-    for (std::uint64_t i = 0; i < given; ++i) {
-      const std::uint64_t c = in.varint();
-      if (!in.ok() || c > left) return false;
+    auto take = [&](std::uint64_t c) {
+      if (c > left) return false;
       left -= c;
       if (packer) packer->add(c);
+      return true;
+    };
+    if (dense) {
+      for (std::uint64_t i = 0; i + 1 < n; ++i) {
+        const std::uint64_t c = in.varint();
+        if (!in.ok() || !take(c)) return false;
+      }
+    } else {
+      // Buckets 0..n-1: a count (minus 1) for each non-empty one, a gap of empty buckets
+      // between them; the last bucket is non-empty.
+      std::uint64_t i = 0;
+      while (true) {
+        if (i + 1 == n) break;
+        const std::uint64_t c = in.varint();
+        if (!in.ok() || c == ~std::uint64_t{0} || !take(c + 1)) return false;
+        const std::uint64_t gap = in.varint();
+        if (!in.ok() || gap > n - i - 2) return false;
+        if (packer) {
+          for (std::uint64_t z = 0; z < gap; ++z) packer->add(0);
+        }
+        i += gap + 1;
+      }
     }
+    // The last bucket: derived in the last store, given in the other.
     if (k == last_store) {
       if (packer) packer->add(left);
       left = 0;
+    } else {
+      const std::uint64_t c = in.varint();
+      if (!in.ok() || !take(dense ? c : c + 1)) return false;
     }
     if (packer) packer->flush();
   }

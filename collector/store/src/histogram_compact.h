@@ -8,24 +8,37 @@
 //   | field        | encoding | notes                                                        |
 //   |--------------|----------|--------------------------------------------------------------|
 //   | head         | u8       | bits 0-3: scale + 4 (0..12); bit 4: positive store; bit 5:   |
-//   |              |          | negative store; bit 6: zero_count follows; bit 7:            |
-//   |              |          | max_buckets follows (else 2048)                              |
-//   | max_buckets  | varint   | when head bit 7                                              |
-//   | zero_count   | varint   | when head bit 6 (else 0)                                     |
+//   |              |          | negative store; bit 6: counts dense (else sparse); bit 7:    |
+//   |              |          | the extras byte follows                                      |
+//   | extras       | u8       | when head bit 7: bit 0 zero_count follows, bit 1             |
+//   |              |          | max_buckets follows (else 2048), bits 2/3/4: the             |
+//   |              |          | histogram's sum/min/max differ from the row's and follow;    |
+//   |              |          | other bits 0                                                 |
+//   | max_buckets  | varint   | when extras bit 1                                            |
+//   | zero_count   | varint   | when extras bit 0 (else 0)                                   |
+//   | sum          | svarint  | when extras bit 2: bits(sum) - bits(row sum) (ulps; an       |
+//   |              |          | aggregate's sum and its histogram's are rounded differently) |
+//   | min, max     | f64      | when extras bit 3, bit 4 (the predictions then use these)    |
 //   | per present store, positive first:                                                    |
 //   |   lo         | svarint  | first bucket index - predicted first                         |
 //   |   hi         | svarint  | last bucket index - predicted last                           |
-//   |   counts     | varint   | per bucket lo..hi, except the last bucket of the last store: |
-//   |              |          | row count - zero_count - every other count                   |
+//   |   counts     |          | dense: a varint per bucket lo..hi; sparse: for each          |
+//   |              |          | non-empty bucket before hi, varint count - 1 and varint      |
+//   |              |          | number of empty buckets up to the next non-empty one; then   |
+//   |              |          | hi's count (dense: varint count, sparse: count - 1), which   |
+//   |              |          | the last store leaves out: row count - zero_count - the rest |
 //
-// Predictions (i(v) = the bucket index of |v| at the histogram's scale, for normal v): positive
-// store last = i(max) when max > 0, else 0; first = i(min) when min > 0, else the predicted last.
+// The encoder writes whichever of dense and sparse is shorter (sparse suits a few readings
+// spread over many buckets, dense a full window over a few).
+//
+// Predictions (i(v) = the bucket index of |v| at the histogram's scale, for normal v; min and max
+// are the histogram's): positive store last = i(max) when max > 0, else 0; first = i(min) when min > 0, else the predicted last.
 // Negative store (by |v|): last = i(min) when min < 0, else 0; first = i(max) when max < 0, else
 // the predicted last. For a histogram of the row's readings both predictions are exact.
 //
-// A row's histogram takes this form only when its count, sum, min and max are the row's (bitwise)
-// and the compact bytes expand back to exactly its canonical bytes, so the form is exact by
-// construction; anything else is stored as before.
+// A row's histogram takes this form only when its count is the row's and the compact bytes
+// expand back to exactly its canonical bytes, so the form is exact by construction; anything
+// else is stored as before.
 #pragma once
 
 #include <cstdint>
@@ -43,8 +56,9 @@ bool compact_histogram(ByteSpan h, const RowStats& row, std::size_t shorter_than
 
 // Reads one compact entry from `in`. With `out`, appends the canonical bytes it stands for. False
 // when the entry is malformed: a bad head, a store range outside the int32 indices or wider than
-// 65,536 buckets, counts that pass the row's count, truncation. Work and output are linear in the
-// entry's bytes (at most ~9 output bytes per input byte plus a bounded header).
+// 65,536 buckets, counts that pass the row's count, gaps past the last bucket, truncation.
+// Without `out` the work is linear in the entry's bytes; with it, the output is at most what a
+// canonical histogram of two 65,536-bucket stores takes (~1.2 MB).
 bool expand_compact_histogram(ByteReader& in, const RowStats& row, Bytes* out);
 
 }  // namespace edgesketch::store
