@@ -15,21 +15,25 @@ namespace {
 
 using sketch::ExpHistogram;
 
-constexpr std::uint8_t kPositive = 0x10;
-constexpr std::uint8_t kNegative = 0x20;
-constexpr std::uint8_t kDense = 0x40;
-constexpr std::uint8_t kExtras = 0x80;
-// Bits of the extras byte.
-constexpr std::uint8_t kZeroCount = 0x01;
-constexpr std::uint8_t kMaxBucketsFollow = 0x02;
-constexpr std::uint8_t kSumFollows = 0x04;
-constexpr std::uint8_t kMinFollows = 0x08;
-constexpr std::uint8_t kMaxFollows = 0x10;
-constexpr std::uint8_t kKnownExtras = 0x1f;
-
-bool same(double a, double b) { return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b); }
+// Head bits above the scale.
+constexpr std::uint8_t kDense = 0x10;
+constexpr std::uint8_t kSumFollows = 0x20;
+constexpr std::uint8_t kExtras = 0x40;
+// Bits of the extras byte; without it the histogram has a positive store only, no zero count,
+// the default max_buckets and the row's min and max.
+constexpr std::uint8_t kPositive = 0x01;
+constexpr std::uint8_t kNegative = 0x02;
+constexpr std::uint8_t kZeroCount = 0x04;
+constexpr std::uint8_t kMaxBucketsFollow = 0x08;
+constexpr std::uint8_t kMinFollows = 0x10;
+constexpr std::uint8_t kMaxFollows = 0x20;
+constexpr std::uint8_t kKnownExtras = 0x3f;
 constexpr std::uint64_t kDefaultMaxBuckets = 2048;
 constexpr std::int64_t kMaxStoreBuckets = ExpHistogram::kMaxMaxBuckets;
+
+bool same(double a, double b) {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+}
 
 // Bucket index of |v| at `scale`, or `fallback` when v is zero, subnormal or not finite.
 std::int64_t index_of(double v, int scale, std::int64_t fallback) {
@@ -146,24 +150,24 @@ namespace {
 // Writes the compact form of p with the counts dense (one varint per bucket) or sparse.
 void put_compact(const Parsed& p, const RowStats& row, bool dense, Bytes& out) {
   std::uint8_t head = static_cast<std::uint8_t>(p.scale + 4);
-  if (p.flags & 1) head |= kPositive;
-  if (p.flags & 2) head |= kNegative;
   if (dense) head |= kDense;
+  if (!same(p.sum, row.sum)) head |= kSumFollows;
   std::uint8_t extras = 0;
+  if (p.flags & 1) extras |= kPositive;
+  if (p.flags & 2) extras |= kNegative;
   if (p.zero_count != 0) extras |= kZeroCount;
   if (p.max_buckets != kDefaultMaxBuckets) extras |= kMaxBucketsFollow;
-  if (!same(p.sum, row.sum)) extras |= kSumFollows;
   if (!same(p.min, row.min)) extras |= kMinFollows;
   if (!same(p.max, row.max)) extras |= kMaxFollows;
-  if (extras != 0) head |= kExtras;
+  if (extras != kPositive) head |= kExtras;
   put_u8(out, head);
-  if (extras != 0) put_u8(out, extras);
-  if (extras & kMaxBucketsFollow) put_varint(out, p.max_buckets);
-  if (extras & kZeroCount) put_varint(out, p.zero_count);
-  if (extras & kSumFollows) {
+  if (head & kSumFollows) {
     put_svarint(out, static_cast<std::int64_t>(std::bit_cast<std::uint64_t>(p.sum) -
                                                std::bit_cast<std::uint64_t>(row.sum)));
   }
+  if (head & kExtras) put_u8(out, extras);
+  if (extras & kMaxBucketsFollow) put_varint(out, p.max_buckets);
+  if (extras & kZeroCount) put_varint(out, p.zero_count);
   if (extras & kMinFollows) put_f64(out, p.min);
   if (extras & kMaxFollows) put_f64(out, p.max);
   const int last_store = (p.flags & 2) ? 1 : 0;
@@ -184,10 +188,10 @@ void put_compact(const Parsed& p, const RowStats& row, bool dense, Bytes& out) {
     // round trip.
     std::size_t i = 0;
     while (i + 1 < counts.size()) {
-      put_varint(out, counts[i] - 1);
       std::size_t next = i + 1;
       while (next + 1 < counts.size() && counts[next] == 0) ++next;
-      put_varint(out, next - i - 1);
+      put_varint(out, (next - i - 1) * 2 + (counts[i] > 1 ? 1 : 0));
+      if (counts[i] > 1) put_varint(out, counts[i] - 2);
       i = next;
     }
     if (given == counts.size()) put_varint(out, counts.back() - 1);
@@ -222,22 +226,24 @@ bool compact_histogram(ByteSpan h, const RowStats& row, std::size_t shorter_than
 bool expand_compact_histogram(ByteReader& in, const RowStats& row, Bytes* out) {
   const std::uint8_t head = in.u8();
   const int scale = (head & 0x0f) - 4;
-  if (!in.ok() || scale > ExpHistogram::kMaxScale || row.count == 0) return false;
-  const std::uint8_t extras = (head & kExtras) ? in.u8() : 0;
-  if ((extras & ~kKnownExtras) != 0) return false;
-  const std::uint64_t max_buckets = (extras & kMaxBucketsFollow) ? in.varint() : kDefaultMaxBuckets;
-  const std::uint64_t zero_count = (extras & kZeroCount) ? in.varint() : 0;
+  if (!in.ok() || scale > ExpHistogram::kMaxScale || (head & 0x80) != 0 || row.count == 0) {
+    return false;
+  }
   const double sum =
-      (extras & kSumFollows)
+      (head & kSumFollows)
           ? std::bit_cast<double>(std::bit_cast<std::uint64_t>(row.sum) +
                                   static_cast<std::uint64_t>(in.svarint()))
           : row.sum;
+  const std::uint8_t extras = (head & kExtras) ? in.u8() : kPositive;
+  if ((extras & ~kKnownExtras) != 0) return false;
+  const std::uint64_t max_buckets = (extras & kMaxBucketsFollow) ? in.varint() : kDefaultMaxBuckets;
+  const std::uint64_t zero_count = (extras & kZeroCount) ? in.varint() : 0;
   // The bucket predictions use the histogram's own min and max.
   RowStats hs = row;
   hs.min = (extras & kMinFollows) ? in.f64() : row.min;
   hs.max = (extras & kMaxFollows) ? in.f64() : row.max;
   if (!in.ok() || zero_count > row.count) return false;
-  const std::uint8_t flags = ((head & kPositive) ? 1 : 0) | ((head & kNegative) ? 2 : 0);
+  const std::uint8_t flags = ((extras & kPositive) ? 1 : 0) | ((extras & kNegative) ? 2 : 0);
   const bool dense = (head & kDense) != 0;
   if (out != nullptr) {
     put_u8(*out, ExpHistogram::kSerialVersion);
@@ -293,10 +299,11 @@ bool expand_compact_histogram(ByteReader& in, const RowStats& row, Bytes* out) {
       std::uint64_t i = 0;
       while (true) {
         if (i + 1 == n) break;
-        const std::uint64_t c = in.varint();
-        if (!in.ok() || c == ~std::uint64_t{0} || !take(c + 1)) return false;
-        const std::uint64_t gap = in.varint();
-        if (!in.ok() || gap > n - i - 2) return false;
+        const std::uint64_t token = in.varint();
+        const std::uint64_t c = (token & 1) ? in.varint() : 0;
+        if (!in.ok() || c > ~std::uint64_t{0} - 2 || !take((token & 1) ? c + 2 : 1)) return false;
+        const std::uint64_t gap = token >> 1;
+        if (gap > n - i - 2) return false;
         if (packer) {
           for (std::uint64_t z = 0; z < gap; ++z) packer->add(0);
         }

@@ -7,26 +7,27 @@
 //
 //   | field        | encoding | notes                                                        |
 //   |--------------|----------|--------------------------------------------------------------|
-//   | head         | u8       | bits 0-3: scale + 4 (0..12); bit 4: positive store; bit 5:   |
-//   |              |          | negative store; bit 6: counts dense (else sparse); bit 7:    |
-//   |              |          | the extras byte follows                                      |
-//   | extras       | u8       | when head bit 7: bit 0 zero_count follows, bit 1             |
-//   |              |          | max_buckets follows (else 2048), bits 2/3/4: the             |
-//   |              |          | histogram's sum/min/max differ from the row's and follow;    |
-//   |              |          | other bits 0                                                 |
-//   | max_buckets  | varint   | when extras bit 1                                            |
-//   | zero_count   | varint   | when extras bit 0 (else 0)                                   |
-//   | sum          | svarint  | when extras bit 2: bits(sum) - bits(row sum) (ulps; an       |
-//   |              |          | aggregate's sum and its histogram's are rounded differently) |
-//   | min, max     | f64      | when extras bit 3, bit 4 (the predictions then use these)    |
+//   | head         | u8       | bits 0-3: scale + 4 (0..12); bit 4: counts dense (else       |
+//   |              |          | sparse); bit 5: sum follows; bit 6: extras follow; bit 7: 0  |
+//   | sum          | svarint  | when head bit 5: bits(histogram sum) - bits(row sum), the    |
+//   |              |          | ulps between them (an aggregate's sum and its histogram's    |
+//   |              |          | are rounded differently); else the row's sum                 |
+//   | extras       | u8       | when head bit 6, else 0x01: bit 0 positive store, bit 1      |
+//   |              |          | negative store, bit 2 zero_count follows, bit 3 max_buckets  |
+//   |              |          | follows (else 2048), bits 4/5 the histogram's min/max follow |
+//   |              |          | (else the row's); bits 6-7 0                                 |
+//   | max_buckets  | varint   | when extras bit 3                                            |
+//   | zero_count   | varint   | when extras bit 2 (else 0)                                   |
+//   | min, max     | f64      | when extras bit 4, bit 5                                     |
 //   | per present store, positive first:                                                    |
 //   |   lo         | svarint  | first bucket index - predicted first                         |
 //   |   hi         | svarint  | last bucket index - predicted last                           |
-//   |   counts     |          | dense: a varint per bucket lo..hi; sparse: for each          |
-//   |              |          | non-empty bucket before hi, varint count - 1 and varint      |
-//   |              |          | number of empty buckets up to the next non-empty one; then   |
-//   |              |          | hi's count (dense: varint count, sparse: count - 1), which   |
-//   |              |          | the last store leaves out: row count - zero_count - the rest |
+//   |   counts     |          | dense: a varint count per bucket lo..hi. Sparse: per         |
+//   |              |          | non-empty bucket before hi a varint token (empty buckets up  |
+//   |              |          | to the next non-empty one) * 2 + (count > 1), then varint    |
+//   |              |          | count - 2 when count > 1. Then hi's count (dense: count,     |
+//   |              |          | sparse: count - 1), which the last store leaves out: row     |
+//   |              |          | count - zero_count - the rest                                |
 //
 // The encoder writes whichever of dense and sparse is shorter (sparse suits a few readings
 // spread over many buckets, dense a full window over a few).
