@@ -32,9 +32,13 @@ double decimal_join(std::int64_t m, std::int64_t ulps, int k);
 
 // Appends the values of one series run (consecutive rows of one series, so they change slowly)
 // in whichever is smaller: Gorilla, or decimal coding with the best k and m as deltas from the
-// previous value of the run.
-void encode_scalar_run(std::span<const double> values, Bytes& out);
-// Decodes the n values of one run from `in` and appends them to `out`; false when malformed.
-bool decode_scalar_run(ByteReader& in, std::size_t n, std::vector<double>& out);
+// previous value of the run or, when `predictions` (one per value, or empty) are given, from
+// the m of value i's prediction (e.g. a row's max from its min).
+void encode_scalar_run(std::span<const double> values, std::span<const double> predictions,
+                       Bytes& out);
+// Decodes the n values of one run from `in` and appends them to `out`; `predictions` as given to
+// the encoder (the decoder's copy must be bitwise the same). False when malformed.
+bool decode_scalar_run(ByteReader& in, std::size_t n, std::span<const double> predictions,
+                       std::vector<double>& out);
 
 }  // namespace edgesketch::store

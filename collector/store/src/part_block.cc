@@ -23,6 +23,11 @@ constexpr std::uint8_t kCompactHistogram = 64;  // format 2: in the compact hist
 constexpr std::uint8_t kKnownFlagsV1 = 63;
 constexpr std::uint8_t kKnownFlagsV2 = 127;
 
+// The prediction of a row's sum from its count, min and max (format 2's sum column).
+double predicted_sum(std::uint64_t count, double min, double max) {
+  return static_cast<double>(count) * ((min + max) / 2);
+}
+
 // Calls fn(begin, end) for each run of rows of one series.
 template <typename Fn>
 void for_each_run(std::span<const PartRow> rows, Fn&& fn) {
@@ -99,15 +104,21 @@ void encode_columns(std::span<const PartRow> rows, Bytes& raw, std::vector<std::
   col.clear();
   for (const auto& r : rows) put_varint(col, r.count);
   put_column(col);
-  // 4-6. sum, min, max, per series run.
+  // 4-6. min, max, sum, per series run; max predicted from min, sum from both.
   std::vector<double> v(rows.size());
+  std::vector<double> predicted(rows.size());
   for (int which = 0; which < 3; ++which) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      v[i] = which == 0 ? rows[i].sum : which == 1 ? rows[i].min : rows[i].max;
+      v[i] = which == 0 ? rows[i].min : which == 1 ? rows[i].max : rows[i].sum;
+      if (which == 1) predicted[i] = rows[i].min;
+      if (which == 2) predicted[i] = predicted_sum(rows[i].count, rows[i].min, rows[i].max);
     }
     col.clear();
     for_each_run(rows, [&](std::size_t i, std::size_t j) {
-      encode_scalar_run(std::span<const double>(v).subspan(i, j - i), col);
+      encode_scalar_run(std::span<const double>(v).subspan(i, j - i),
+                        which == 0 ? std::span<const double>()
+                                   : std::span<const double>(predicted).subspan(i, j - i),
+                        col);
     });
     put_column(col);
   }
@@ -169,8 +180,8 @@ void encode_columns(std::span<const PartRow> rows, Bytes& raw, std::vector<std::
 std::vector<PartBlockColumnSize> measure_part_block_columns(std::span<const PartRow> rows,
                                                             int zstd_level) {
   static constexpr const char* kNames[] = {
-      "series_id", "window_start", "count",    "sum",       "min",
-      "max",       "sketch_flags", "sketches", "histograms_compact"};
+      "series_id", "window_start", "count",    "min",       "max",
+      "sum",       "sketch_flags", "sketches", "histograms_compact"};
   Bytes raw;
   std::vector<std::size_t> ends;
   encode_columns(rows, raw, &ends);
@@ -292,14 +303,24 @@ Result<PartBlock> decode_part_block(ByteSpan framed, std::uint32_t format) {
     for (std::size_t i = 0; i < rows; ++i) b.counts_[i] = c.varint();
     if (!r.ok() || !c.ok() || !c.at_end()) return corrupt("bad count column");
   }
-  // 4-6. floats: one Gorilla stream (format 1) or one coded run per series (format 2).
+  // 4-6. floats: sum, min, max as Gorilla streams (format 1); min, max, sum as one coded run per
+  // series (format 2), max predicted from min and sum from count, min and max.
   std::vector<double>* floats[3] = {&b.sums_, &b.mins_, &b.maxs_};
-  for (auto* f : floats) {
+  if (format != 1) floats[0] = &b.mins_, floats[1] = &b.maxs_, floats[2] = &b.sums_;
+  std::vector<double> predicted;
+  for (int which = 0; which < 3; ++which) {
+    std::vector<double>* f = floats[which];
     ByteSpan c = column();
     if (!r.ok()) return corrupt("bad float column");
     if (format == 1) {
       if (!gorilla_decode(c, rows, *f)) return corrupt("bad float column");
       continue;
+    }
+    if (which == 1) predicted = b.mins_;
+    if (which == 2) {
+      for (std::size_t i = 0; i < rows; ++i) {
+        predicted[i] = predicted_sum(b.counts_[i], b.mins_[i], b.maxs_[i]);
+      }
     }
     f->reserve(rows);
     ByteReader cr(c);
@@ -307,7 +328,9 @@ Result<PartBlock> decode_part_block(ByteSpan framed, std::uint32_t format) {
     while (i < rows) {
       std::size_t j = i + 1;
       while (j < rows && b.series_ids_[j] == b.series_ids_[i]) ++j;
-      if (!decode_scalar_run(cr, j - i, *f)) return corrupt("bad float run");
+      const auto p = which == 0 ? std::span<const double>()
+                                : std::span<const double>(predicted).subspan(i, j - i);
+      if (!decode_scalar_run(cr, j - i, p, *f)) return corrupt("bad float run");
       i = j;
     }
     if (!cr.ok() || !cr.at_end()) return corrupt("bad float column");
