@@ -41,7 +41,8 @@ constexpr std::int64_t kStartMs = 1'700'000'000'000 / 3'600'000 * 3'600'000;  //
 constexpr std::size_t kRecordsPerBatch = 500;
 constexpr std::uint32_t kWindowMs = 10'000;
 // StoreOptions::merge_zstd_level's default: the level of compacted parts.
-const int kMergeZstdLevel = std::getenv("LVL") ? std::atoi(std::getenv("LVL")) : store::StoreOptions{}.merge_zstd_level;
+const int kMergeZstdLevel =
+    std::getenv("LVL") ? std::atoi(std::getenv("LVL")) : store::StoreOptions{}.merge_zstd_level;
 
 // The shape of a simulated fleet: how often vibration is sampled and whether readings arrive
 // at sensor resolution.
@@ -64,8 +65,8 @@ class Fleet {
     for (std::uint32_t d = 0; d < devices; ++d) {
       const std::uint32_t site = es_device_site_index(d, 10);
       for (int m = 0; m < 4; ++m) {
-        es_sensor_init(&sensors_[d * 4 + m], static_cast<es_metric>(m), 20'231'114, d, site, period_s(m),
-                       nullptr);
+        es_sensor_init(&sensors_[d * 4 + m], static_cast<es_metric>(m), 20'231'114, d, site,
+                       period_s(m), nullptr);
       }
       char id[ES_NAME_MAX], s[ES_NAME_MAX], l[ES_NAME_MAX];
       es_format_device_id(d, id, sizeof id);

@@ -164,8 +164,7 @@ bool gorilla_decode(ByteSpan in, std::size_t n, std::vector<double>& out) {
 
 namespace {
 
-constexpr double kPow10[kMaxDecimalDigits + 1] = {1e0, 1e1, 1e2, 1e3, 1e4,
-                                                  1e5, 1e6, 1e7, 1e8, 1e9};
+constexpr double kPow10[kMaxDecimalDigits + 1] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
 // A run's mode byte: kGorilla, or k | kHasUlps (the ulps follow the m deltas) | kPredicted.
 constexpr std::uint8_t kGorilla = 0xff;
 constexpr std::uint8_t kHasUlps = 0x10;

@@ -134,7 +134,8 @@ bool parse_canonical(ByteSpan h, const RowStats& row, Parsed& p) {
           bits += 8;
         }
         const std::uint64_t mask = w == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << w) - 1;
-        if (b + static_cast<std::uint64_t>(i) < n) counts.push_back(static_cast<std::uint64_t>(acc) & mask);
+        if (b + static_cast<std::uint64_t>(i) < n)
+          counts.push_back(static_cast<std::uint64_t>(acc) & mask);
         acc >>= w;
         bits -= w;
       }
@@ -229,11 +230,10 @@ bool expand_compact_histogram(ByteReader& in, const RowStats& row, Bytes* out) {
   if (!in.ok() || scale > ExpHistogram::kMaxScale || (head & 0x80) != 0 || row.count == 0) {
     return false;
   }
-  const double sum =
-      (head & kSumFollows)
-          ? std::bit_cast<double>(std::bit_cast<std::uint64_t>(row.sum) +
-                                  static_cast<std::uint64_t>(in.svarint()))
-          : row.sum;
+  const double sum = (head & kSumFollows)
+                         ? std::bit_cast<double>(std::bit_cast<std::uint64_t>(row.sum) +
+                                                 static_cast<std::uint64_t>(in.svarint()))
+                         : row.sum;
   const std::uint8_t extras = (head & kExtras) ? in.u8() : kPositive;
   if ((extras & ~kKnownExtras) != 0) return false;
   const std::uint64_t max_buckets = (extras & kMaxBucketsFollow) ? in.varint() : kDefaultMaxBuckets;

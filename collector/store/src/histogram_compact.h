@@ -33,9 +33,10 @@
 // spread over many buckets, dense a full window over a few).
 //
 // Predictions (i(v) = the bucket index of |v| at the histogram's scale, for normal v; min and max
-// are the histogram's): positive store last = i(max) when max > 0, else 0; first = i(min) when min > 0, else the predicted last.
-// Negative store (by |v|): last = i(min) when min < 0, else 0; first = i(max) when max < 0, else
-// the predicted last. For a histogram of the row's readings both predictions are exact.
+// are the histogram's): positive store last = i(max) when max > 0, else 0; first = i(min) when min
+// > 0, else the predicted last. Negative store (by |v|): last = i(min) when min < 0, else 0; first
+// = i(max) when max < 0, else the predicted last. For a histogram of the row's readings both
+// predictions are exact.
 //
 // A row's histogram takes this form only when its count is the row's and the compact bytes
 // expand back to exactly its canonical bytes, so the form is exact by construction; anything

@@ -179,9 +179,9 @@ void encode_columns(std::span<const PartRow> rows, Bytes& raw, std::vector<std::
 
 std::vector<PartBlockColumnSize> measure_part_block_columns(std::span<const PartRow> rows,
                                                             int zstd_level) {
-  static constexpr const char* kNames[] = {
-      "series_id", "window_start", "count",    "min",       "max",
-      "sum",       "sketch_flags", "sketches", "histograms_compact"};
+  static constexpr const char* kNames[] = {"series_id",    "window_start", "count",
+                                           "min",          "max",          "sum",
+                                           "sketch_flags", "sketches",     "histograms_compact"};
   Bytes raw;
   std::vector<std::size_t> ends;
   encode_columns(rows, raw, &ends);
