@@ -41,8 +41,7 @@ constexpr std::int64_t kStartMs = 1'700'000'000'000 / 3'600'000 * 3'600'000;  //
 constexpr std::size_t kRecordsPerBatch = 500;
 constexpr std::uint32_t kWindowMs = 10'000;
 // StoreOptions::merge_zstd_level's default: the level of compacted parts.
-const int kMergeZstdLevel =
-    std::getenv("LVL") ? std::atoi(std::getenv("LVL")) : store::StoreOptions{}.merge_zstd_level;
+const int kMergeZstdLevel = store::StoreOptions{}.merge_zstd_level;
 
 // The shape of a simulated fleet: how often vibration is sampled and whether readings arrive
 // at sensor resolution.
