@@ -1,9 +1,11 @@
-// Part format compatibility: a part written by the version-1 writer (checked in as hex) still
-// opens and reads back row for row.
+// Part formats: a part written by the version-1 writer (checked in as hex) still opens and reads
+// back row for row, and the format-2 block layout is pinned by golden bytes.
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <bit>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -141,6 +143,56 @@ TEST(StorePartFormatTest, ReadsVersion1Parts) {
     }
   }
   EXPECT_EQ(at, expected.size());
+}
+
+// The raw columns of fixture_rows() as one format-2 block (the zstd frame decompressed, so the
+// layout is pinned independently of zstd's output).
+constexpr const char* kV2RawColumnsHex =
+    "060605020502052180a0abfef962a09c0100000000bfa907c0a90700000000bfa907c0a90700000000120102020b"
+    "080b0a0a0205070509050304060b2002d860b30130db010016125b0a16011448000200000202028e9d0102633809"
+    "1c1b22003a26b802f002d202029c02030a4d0b6002ac9f0113515e29262d32000000ff010b0500000000000132bc"
+    "01d402002fc1010600000002000232e6024c294ce902520200020200021241414141194141414141414141410041"
+    "414116150106018010085c8fc2f528747e4000f40504025f007b0a00000a00000a0000001a000006033a02000004"
+    "026a0203cf0200820130082a183a0c005500546a0103c50500ce03563200082c08240000004a0300000000004a03"
+    "f50300e201a0016e0000004a03d10200ac01722e00490040062a010000b00150a001003a01000002060a0000000a"
+    "0000001a0000051a000003";
+
+Bytes raw_columns(ByteSpan framed) {
+  std::uint32_t rlen = 0;
+  std::memcpy(&rlen, framed.data() + 4, 4);
+  Bytes raw(rlen);
+  const std::size_t n =
+      ZSTD_decompress(raw.data(), raw.size(), framed.data() + kPartBlockHeaderBytes,
+                      framed.size() - kPartBlockHeaderBytes);
+  EXPECT_EQ(n, rlen);
+  return raw;
+}
+
+TEST(StorePartFormatTest, Format2LayoutIsPinned) {
+  const auto fixture = fixture_rows();
+  std::vector<PartRow> rows;
+  for (const auto& f : fixture) rows.push_back(f.row);
+  Bytes framed;
+  encode_part_block(rows, 3, framed);
+  EXPECT_EQ(to_hex(raw_columns(framed)), kV2RawColumnsHex);
+  // And it reads back row for row, with the canonical histogram bytes.
+  auto block = decode_part_block(framed);
+  ASSERT_TRUE(block.ok()) << block.status().to_string();
+  ASSERT_EQ(block->rows(), fixture.size());
+  Bytes scratch;
+  for (std::size_t i = 0; i < fixture.size(); ++i) {
+    const PartRow r = block->row(i, scratch);
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(r.sum),
+              std::bit_cast<std::uint64_t>(fixture[i].row.sum));
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(r.min),
+              std::bit_cast<std::uint64_t>(fixture[i].row.min));
+    EXPECT_EQ(std::bit_cast<std::uint64_t>(r.max),
+              std::bit_cast<std::uint64_t>(fixture[i].row.max));
+    EXPECT_EQ(to_hex(r.histogram), to_hex(fixture[i].h)) << i;
+  }
+  // A format-2 block is not a format-1 block.
+  EXPECT_FALSE(decode_part_block(framed, 1).ok());
+  EXPECT_FALSE(decode_part_block(framed, 3).ok());
 }
 
 }  // namespace
