@@ -382,6 +382,8 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
     testbed::TempDir dir("es-store-bench");
     store::StoreOptions o = bench_options(&clock);
     o.memtable_bytes = std::size_t{256} << 20;
+    // ES_BENCH_MERGE_LEVEL overrides merge_zstd_level (to see what a stronger level buys).
+    if (const char* l = std::getenv("ES_BENCH_MERGE_LEVEL")) o.merge_zstd_level = std::atoi(l);
     auto store = store::Store::open(dir.path(), o);
     if (!store.ok()) {
       out["store_error"] = store.status().to_string();
