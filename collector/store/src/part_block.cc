@@ -202,14 +202,40 @@ std::vector<PartBlockColumnSize> measure_part_block_columns(std::span<const Part
 
 void encode_part_block(std::span<const PartRow> rows, int zstd_level, Bytes& out) {
   Bytes raw;
-  encode_columns(rows, raw, nullptr);
+  std::vector<std::size_t> ends;
+  encode_columns(rows, raw, &ends);
 
   const std::size_t header_at = out.size();
-  const std::size_t bound = ZSTD_compressBound(raw.size());
-  out.resize(header_at + kPartBlockHeaderBytes + bound);
-  const std::size_t n = ZSTD_compress(out.data() + header_at + kPartBlockHeaderBytes, bound,
-                                      raw.data(), raw.size(), zstd_level);
-  // ZSTD_compress cannot fail with a bound-sized buffer and a valid level.
+  const std::size_t frame_at = header_at + kPartBlockHeaderBytes;
+  out.resize(frame_at + ZSTD_compressBound(raw.size()) + 16 * ends.size());
+  // One frame, but a zstd block ends after each column of at least kOwnTableBytes, so that
+  // column gets its own entropy tables (a column's bytes have their own statistics: mode bytes
+  // and deltas, tokens, flags).
+  constexpr std::size_t kOwnTableBytes = 1024;
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, zstd_level);
+  ZSTD_CCtx_setPledgedSrcSize(cctx, raw.size());
+  ZSTD_outBuffer dst{out.data() + frame_at, out.size() - frame_at, 0};
+  std::size_t begin = 0;
+  for (std::size_t c = 0; c < ends.size(); ++c) {
+    const bool last = c + 1 == ends.size();
+    if (!last && ends[c] - begin < kOwnTableBytes) continue;
+    ZSTD_inBuffer src{raw.data() + begin, ends[c] - begin, 0};
+    std::size_t left;
+    do {
+      left = ZSTD_compressStream2(cctx, &dst, &src, last ? ZSTD_e_end : ZSTD_e_flush);
+      if (left != 0 && !ZSTD_isError(left) && dst.pos == dst.size) {
+        // Flushes add block headers beyond the one-shot bound; make room and go on.
+        out.resize(out.size() + ZSTD_CStreamOutSize());
+        dst.dst = out.data() + frame_at;
+        dst.size = out.size() - frame_at;
+      }
+    } while (left != 0 && !ZSTD_isError(left));
+    begin = ends[c];
+  }
+  ZSTD_freeCCtx(cctx);
+  // Compression cannot fail with a valid level and the pledged size.
+  const std::size_t n = dst.pos;
   out.resize(header_at + kPartBlockHeaderBytes + n);
   std::uint8_t* h = out.data() + header_at;
   const auto clen = static_cast<std::uint32_t>(n);
