@@ -11,6 +11,12 @@
 //   scan_rows_per_s      stored rows decoded and merged per second by a scan of every series
 //                        (10 s tier, 1 min step) over the stored range
 //   recovery_s_1m_rows   Store::open() with 1,000,000 rows (2,000 batches) in the WAL
+//   bytes_per_reading_1hz[_10s|_1m|_1h]
+//                        the low-rate fleet (all four metrics at 1 Hz, readings at sensor
+//                        resolution, 14.4M readings in 1 h): on-disk bytes of all tiers (or one)
+//                        / readings, after flush + full merge. With ES_BENCH_COLUMNS=1 also
+//                        <fleet>_col_10s_<column>_B_per_row: what each column of the 10 s rows
+//                        costs, compressed alone (1hz_: the low-rate fleet, std_: the standard)
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
