@@ -22,7 +22,8 @@ constexpr Suite kSuites[] = {
      edgesketch::bench::run_sketch_bench},
     {"sim", "firmware-sim: device encoder, generator, simulation loop and truth speed",
      edgesketch::bench::run_sim_bench},
-    {"store", "collector store: ingest, bytes on disk, scan and recovery (standard fleet)",
+    {"store",
+     "collector store: ingest, bytes on disk, scan and recovery (standard and low-rate fleets)",
      edgesketch::bench::run_store_bench},
     {"agent", "agent aggregator: readings/s, RSS for 10k series, uplink bytes per reading",
      edgesketch::bench::run_agent_bench},
@@ -34,7 +35,7 @@ int usage(FILE* out) {
   std::fprintf(
       out,
       "usage: edgesketch-bench <suite> [--json] [--quick] [--repetitions N] [--only PART]\n"
-      "  --only PART  run one part of a suite (store: ingest, scan, recovery;\n"
+      "  --only PART  run one part of a suite (store: ingest, scan, recovery, lowrate;\n"
       "               sketch: hist, hll, topk, wire;\n"
       "               agent: rss, throughput, where, uplink, parse, mqtt, formats;\n"
       "               query: label, series, fleet, panel, norollup, cached, or several\n"

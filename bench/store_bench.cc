@@ -11,6 +11,12 @@
 //   scan_rows_per_s      stored rows decoded and merged per second by a scan of every series
 //                        (10 s tier, 1 min step) over the stored range
 //   recovery_s_1m_rows   Store::open() with 1,000,000 rows (2,000 batches) in the WAL
+//   bytes_per_reading_1hz[_10s|_1m|_1h]
+//                        the low-rate fleet (all four metrics at 1 Hz, readings at sensor
+//                        resolution, 14.4M readings in 1 h): on-disk bytes of all tiers (or one)
+//                        / readings, after flush + full merge. With ES_BENCH_COLUMNS=1 also
+//                        <fleet>_col_10s_<column>_B_per_row: what each column of the 10 s rows
+//                        costs, compressed alone (1hz_: the low-rate fleet, std_: the standard)
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
@@ -18,6 +24,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +33,7 @@
 #include "bench.h"
 #include "edgesketch/common/clock.h"
 #include "edgesketch/daemon/daemon.h"
+#include "edgesketch/store/part_block.h"
 #include "edgesketch/store/store.h"
 #include "edgesketch/testbed/temp_dir.h"
 #include "edgesketch/wire/codec.h"
@@ -38,17 +46,32 @@ namespace {
 constexpr std::int64_t kStartMs = 1'700'000'000'000 / 3'600'000 * 3'600'000;  // an hour boundary
 constexpr std::size_t kRecordsPerBatch = 500;
 constexpr std::uint32_t kWindowMs = 10'000;
+// StoreOptions::merge_zstd_level's default: the level of compacted parts.
+const int kMergeZstdLevel = store::StoreOptions{}.merge_zstd_level;
 
-// The standard fleet's numeric sensors, window by window.
+// The shape of a simulated fleet: how often vibration is sampled and whether readings arrive
+// at sensor resolution.
+struct FleetShape {
+  // The standard fleet samples vibration at 100 Hz; the low-rate fleet at 1 Hz like the rest.
+  double vibration_period_s = 0.01;
+  // Readings rounded as edgesketch-sim's row formats send them (0.01; vibration 0.001): what a
+  // fleet of JSON-publishing sensors delivers. The standard fleet keeps the models' doubles.
+  bool sensor_resolution = false;
+};
+
+constexpr FleetShape kStandardFleet{};
+constexpr FleetShape kLowRateFleet{1.0, true};
+
+// A fleet's numeric sensors, window by window.
 class Fleet {
  public:
-  explicit Fleet(std::uint32_t devices) : devices_(devices), sensors_(devices * 4) {
+  explicit Fleet(std::uint32_t devices, FleetShape shape = kStandardFleet)
+      : devices_(devices), shape_(shape), sensors_(devices * 4) {
     for (std::uint32_t d = 0; d < devices; ++d) {
       const std::uint32_t site = es_device_site_index(d, 10);
       for (int m = 0; m < 4; ++m) {
-        const double period = m == ES_METRIC_VIBRATION ? 0.01 : 1.0;
-        es_sensor_init(&sensors_[d * 4 + m], static_cast<es_metric>(m), 20'231'114, d, site, period,
-                       nullptr);
+        es_sensor_init(&sensors_[d * 4 + m], static_cast<es_metric>(m), 20'231'114, d, site,
+                       period_s(m), nullptr);
       }
       char id[ES_NAME_MAX], s[ES_NAME_MAX], l[ES_NAME_MAX];
       es_format_device_id(d, id, sizeof id);
@@ -72,8 +95,12 @@ class Fleet {
         r.window_start_ms = ws;
         r.window_ms = kWindowMs;
         r.agg = sketch::WindowAggregate(spec);
-        const int n = m == ES_METRIC_VIBRATION ? 1000 : 10;
-        for (int i = 0; i < n; ++i) r.agg.add_value(es_sensor_sample(&sensors_[d * 4 + m]));
+        const int n = static_cast<int>(std::lround(kWindowMs / 1000.0 / period_s(m)));
+        const double steps = m == ES_METRIC_VIBRATION ? 1000.0 : 100.0;
+        for (int i = 0; i < n; ++i) {
+          const double v = es_sensor_sample(&sensors_[d * 4 + m]);
+          r.agg.add_value(shape_.sensor_resolution ? std::round(v * steps) / steps : v);
+        }
         readings += static_cast<std::uint64_t>(n);
         out.push_back(std::move(r));
       }
@@ -82,7 +109,12 @@ class Fleet {
   }
 
  private:
+  double period_s(int metric) const {
+    return metric == ES_METRIC_VIBRATION ? shape_.vibration_period_s : 1.0;
+  }
+
   std::uint32_t devices_;
+  FleetShape shape_;
   std::vector<es_sensor> sensors_;
   std::vector<std::vector<wire::Tag>> tags_;
 };
@@ -136,6 +168,60 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The 10 s rows the store writes for `fleet` (series = device * 4 + metric), in key order, as
+// blocks of 8,192 rows at the merge level: what each column of the block format costs per row.
+// Adds col_10s_<column>_B_per_row (each column compressed alone) to `out`.
+void add_column_breakdown(Fleet& fleet, std::uint32_t devices, int windows,
+                          const std::string& prefix, nlohmann::json& out) {
+  struct Row {
+    store::PartRow row;
+    Bytes histogram;
+  };
+  std::vector<Row> rows(static_cast<std::size_t>(devices) * 4 * static_cast<std::size_t>(windows));
+  std::uint64_t readings = 0;
+  for (int w = 0; w < windows; ++w) {
+    auto recs = fleet.window(kStartMs + w * std::int64_t{kWindowMs}, readings);
+    for (std::size_t k = 0; k < recs.size(); ++k) {
+      Row& r = rows[k * static_cast<std::size_t>(windows) + static_cast<std::size_t>(w)];
+      const sketch::WindowAggregate& a = recs[k].agg;
+      r.row.series_id = k + 1;
+      r.row.window_start = recs[k].window_start_ms;
+      r.row.count = a.count();
+      r.row.sum = a.sum();
+      r.row.min = a.min();
+      r.row.max = a.max();
+      a.histogram()->serialize(r.histogram);
+    }
+  }
+  std::vector<store::PartRow> block;
+  std::map<std::string, std::size_t> raw, packed;
+  std::size_t framed = 0;
+  Bytes out_block;
+  for (std::size_t i = 0; i < rows.size(); i += 8192) {
+    block.clear();
+    for (std::size_t j = i; j < std::min(rows.size(), i + 8192); ++j) {
+      rows[j].row.histogram = rows[j].histogram;
+      block.push_back(rows[j].row);
+    }
+    for (const auto& c : store::measure_part_block_columns(block, kMergeZstdLevel)) {
+      raw[c.name] += c.raw_bytes;
+      packed[c.name] += c.zstd_bytes;
+    }
+    out_block.clear();
+    store::encode_part_block(block, kMergeZstdLevel, out_block);
+    framed += out_block.size();
+  }
+  const auto per_row = [&rows](std::size_t bytes) {
+    return std::round(1000.0 * static_cast<double>(bytes) / static_cast<double>(rows.size())) /
+           1000.0;
+  };
+  for (const auto& [name, bytes] : packed) {
+    out[prefix + "col_10s_" + name + "_B_per_row"] = per_row(bytes);
+    out[prefix + "col_10s_" + name + "_raw_B_per_row"] = per_row(raw[name]);
+  }
+  out[prefix + "col_10s_blocks_B_per_row"] = per_row(framed);
+}
+
 }  // namespace
 
 nlohmann::json run_store_bench(const BenchOptions& options) {
@@ -146,8 +232,9 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
   const int reps = std::max(1, std::min(options.repetitions, 5));
 
   const std::string& only = options.only;
-  if (!only.empty() && only != "ingest" && only != "scan" && only != "recovery") {
-    out["store_error"] = "unknown part '" + only + "' (ingest, scan, recovery)";
+  if (!only.empty() && only != "ingest" && only != "scan" && only != "recovery" &&
+      only != "lowrate") {
+    out["store_error"] = "unknown part '" + only + "' (ingest, scan, recovery, lowrate)";
     return out;
   }
   auto want = [&only](const char* part) { return only.empty() || only == part; };
@@ -294,6 +381,56 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
     // Machine-load-insensitive companions: CPU time (all threads) per row, page faults per scan.
     out["scan_cpu_ns_per_row"] = std::round(10 * median(cpu_ns_per_row)) / 10;
     out["scan_page_faults"] = median(faults);
+  }
+
+  // ---- the low-rate fleet: every metric at 1 Hz, at sensor resolution ----
+  if (want("lowrate")) {
+    testbed::TempDir dir("es-store-bench");
+    store::StoreOptions o = bench_options(&clock);
+    o.memtable_bytes = std::size_t{256} << 20;
+    // ES_BENCH_MERGE_LEVEL overrides merge_zstd_level (to see what a stronger level buys).
+    if (const char* l = std::getenv("ES_BENCH_MERGE_LEVEL")) o.merge_zstd_level = std::atoi(l);
+    auto store = store::Store::open(dir.path(), o);
+    if (!store.ok()) {
+      out["store_error"] = store.status().to_string();
+      return out;
+    }
+    Fleet fleet(devices, kLowRateFleet);
+    std::uint64_t seq = 1, lr_readings = 0;
+    for (int w = 0; w < windows; ++w) {
+      std::vector<EncodedBatch> batches;
+      append_batches(fleet.window(kStartMs + w * std::int64_t{kWindowMs}, lr_readings), "gw-1hz",
+                     seq, batches);
+      std::uint64_t last = 0;
+      for (auto& b : batches) {
+        auto receipt = (*store)->submit("acme", b.batch, b.bytes);
+        if (!receipt.ok()) {
+          out["store_error"] = receipt.status().to_string();
+          return out;
+        }
+        last = receipt->lsn;
+      }
+      if (!(*store)->wait_durable(last).ok()) return out;
+    }
+    if (!(*store)->flush().ok() || !(*store)->compact(true).ok()) {
+      out["store_error"] = "flush or compact failed";
+      return out;
+    }
+    const store::StoreStats st = (*store)->stats();
+    const auto per_reading = [lr_readings](std::uint64_t bytes) {
+      return std::round(1e4 * static_cast<double>(bytes) / static_cast<double>(lr_readings)) / 1e4;
+    };
+    out["fleet_readings_1hz"] = lr_readings;
+    out["bytes_per_reading_1hz"] = per_reading(st.part_bytes);
+    out["bytes_per_reading_1hz_10s"] = per_reading(st.part_bytes_per_tier[0]);
+    out["bytes_per_reading_1hz_1m"] = per_reading(st.part_bytes_per_tier[1]);
+    out["bytes_per_reading_1hz_1h"] = per_reading(st.part_bytes_per_tier[2]);
+    if (std::getenv("ES_BENCH_COLUMNS") != nullptr) {
+      Fleet again(devices, kLowRateFleet);
+      add_column_breakdown(again, devices, windows, "1hz_", out);
+      Fleet standard(devices);
+      add_column_breakdown(standard, devices, windows, "std_", out);
+    }
   }
 
   // ---- recovery: reopen with 1M rows (2,000 batches of 500) in the WAL ----

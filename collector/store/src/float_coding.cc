@@ -2,6 +2,7 @@
 #include "float_coding.h"
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 namespace edgesketch::store {
@@ -159,6 +160,144 @@ bool gorilla_decode(ByteSpan in, std::size_t n, std::vector<double>& out) {
   const std::uint64_t left = r.total() - r.position();
   if (left >= 8) return false;
   return r.get(static_cast<int>(left)) == 0;
+}
+
+namespace {
+
+constexpr double kPow10[kMaxDecimalDigits + 1] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+// A run's mode byte: kGorilla, or k | kHasUlps (the ulps follow the m deltas) | kPredicted.
+constexpr std::uint8_t kGorilla = 0xff;
+constexpr std::uint8_t kHasUlps = 0x10;
+constexpr std::uint8_t kPredicted = 0x20;  // m relative to the prediction's, not the previous
+
+}  // namespace
+
+DecimalParts decimal_split(double v, int k) {
+  const double x = v * kPow10[k];
+  DecimalParts p;
+  // Beyond 2^62 (or not finite) m stays 0 and the ulps carry the whole value.
+  if (std::isfinite(x) && std::fabs(x) < 0x1p62) p.m = static_cast<std::int64_t>(std::nearbyint(x));
+  p.ulps = static_cast<std::int64_t>(std::bit_cast<std::uint64_t>(v) -
+                                     std::bit_cast<std::uint64_t>(decimal_join(p.m, 0, k)));
+  return p;
+}
+
+double decimal_join(std::int64_t m, std::int64_t ulps, int k) {
+  const double a = static_cast<double>(m) / kPow10[k];
+  return std::bit_cast<double>(std::bit_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(ulps));
+}
+
+namespace {
+
+// Bits a zig-zag varint costs, roughly, once compressed: its significant bits, one, and the
+// continuation bits of its bytes (which zstd cannot take back for random values).
+std::size_t bit_cost(std::int64_t v) {
+  const auto w = static_cast<std::size_t>(std::bit_width(zigzag_encode(v)));
+  return w + 1 + w / 7;
+}
+
+// The m of the i-th value's reference: the previous value's (0 for the first), or the
+// prediction's.
+std::int64_t reference_m(std::span<const double> predictions, std::uint64_t prev_m, std::size_t i,
+                         int k, bool predicted) {
+  if (predicted) return decimal_split(predictions[i], k).m;
+  return static_cast<std::int64_t>(prev_m);
+}
+
+}  // namespace
+
+void encode_scalar_run(std::span<const double> values, std::span<const double> predictions,
+                       Bytes& out) {
+  Bytes gorilla;
+  gorilla_encode(values, gorilla);
+  std::size_t best_cost =
+      8 * (static_cast<std::size_t>(varint_size(gorilla.size())) + gorilla.size());
+  int best_k = -1;
+  bool best_ulps = false;
+  bool best_predicted = false;
+  for (int k = 0; k <= kMaxDecimalDigits; ++k) {
+    std::size_t cost[2] = {0, 0};
+    std::size_t ulps_cost = 0;
+    std::uint64_t prev = 0;
+    bool ulps = false;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const DecimalParts p = decimal_split(values[i], k);
+      const auto m = static_cast<std::uint64_t>(p.m);
+      cost[0] += bit_cost(static_cast<std::int64_t>(m - prev));
+      if (!predictions.empty()) {
+        const auto pm = static_cast<std::uint64_t>(decimal_split(predictions[i], k).m);
+        cost[1] += bit_cost(static_cast<std::int64_t>(m - pm));
+      }
+      ulps_cost += bit_cost(p.ulps);
+      ulps = ulps || p.ulps != 0;
+      prev = m;
+    }
+    for (int predicted = 0; predicted < (predictions.empty() ? 1 : 2); ++predicted) {
+      const std::size_t c = cost[predicted] + (ulps ? ulps_cost : 0);
+      if (c < best_cost) {
+        best_cost = c;
+        best_k = k;
+        best_ulps = ulps;
+        best_predicted = predicted != 0;
+      }
+    }
+    // More digits only make m longer once no value needs a correction.
+    if (!ulps) break;
+  }
+  if (best_k < 0) {
+    put_u8(out, kGorilla);
+    put_varint(out, gorilla.size());
+    put_bytes(out, gorilla);
+    return;
+  }
+  put_u8(out, static_cast<std::uint8_t>(best_k | (best_ulps ? kHasUlps : 0) |
+                                        (best_predicted ? kPredicted : 0)));
+  std::uint64_t prev = 0;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto m = static_cast<std::uint64_t>(decimal_split(values[i], best_k).m);
+    const auto ref =
+        static_cast<std::uint64_t>(reference_m(predictions, prev, i, best_k, best_predicted));
+    put_svarint(out, static_cast<std::int64_t>(m - ref));
+    prev = m;
+  }
+  if (best_ulps) {
+    for (const double v : values) put_svarint(out, decimal_split(v, best_k).ulps);
+  }
+}
+
+bool decode_scalar_run(ByteReader& in, std::size_t n, std::span<const double> predictions,
+                       std::vector<double>& out) {
+  const std::uint8_t mode = in.u8();
+  if (!in.ok() || n == 0) return false;
+  if (mode == kGorilla) {
+    const std::uint64_t len = in.varint();
+    if (!in.ok() || len > in.remaining()) return false;
+    std::vector<double> run;
+    if (!gorilla_decode(in.bytes(len), n, run)) return false;
+    out.insert(out.end(), run.begin(), run.end());
+    return true;
+  }
+  const int k = mode & 0x0f;
+  const bool predicted = (mode & kPredicted) != 0;
+  if ((mode & ~(0x0f | kHasUlps | kPredicted)) != 0 || k > kMaxDecimalDigits ||
+      (predicted && predictions.size() != n)) {
+    return false;
+  }
+  // Every value takes at least one byte.
+  if (n > in.remaining()) return false;
+  // The m values wait in out's slots as raw bits until their corrections are read.
+  const std::size_t first = out.size();
+  std::uint64_t m = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto ref = static_cast<std::uint64_t>(reference_m(predictions, m, i, k, predicted));
+    m = ref + static_cast<std::uint64_t>(in.svarint());
+    out.push_back(std::bit_cast<double>(m));
+  }
+  for (std::size_t i = first; i < out.size(); ++i) {
+    const std::int64_t ulps = (mode & kHasUlps) ? in.svarint() : 0;
+    out[i] = decimal_join(std::bit_cast<std::int64_t>(out[i]), ulps, k);
+  }
+  return in.ok();
 }
 
 }  // namespace edgesketch::store

@@ -8,6 +8,7 @@
 
 #include "edgesketch/common/crc32c.h"
 #include "float_coding.h"
+#include "histogram_compact.h"
 
 namespace edgesketch::store {
 namespace {
@@ -18,7 +19,26 @@ constexpr std::uint8_t kHasTopk = 4;
 constexpr std::uint8_t kStripMin = 8;
 constexpr std::uint8_t kStripMax = 16;
 constexpr std::uint8_t kStripSum = 32;
-constexpr std::uint8_t kKnownFlags = 63;
+constexpr std::uint8_t kCompactHistogram = 64;  // format 2: in the compact histogram column
+constexpr std::uint8_t kKnownFlagsV1 = 63;
+constexpr std::uint8_t kKnownFlagsV2 = 127;
+
+// The prediction of a row's sum from its count, min and max (format 2's sum column).
+double predicted_sum(std::uint64_t count, double min, double max) {
+  return static_cast<double>(count) * ((min + max) / 2);
+}
+
+// Calls fn(begin, end) for each run of rows of one series.
+template <typename Fn>
+void for_each_run(std::span<const PartRow> rows, Fn&& fn) {
+  std::size_t i = 0;
+  while (i < rows.size()) {
+    std::size_t j = i + 1;
+    while (j < rows.size() && rows[j].series_id == rows[i].series_id) ++j;
+    fn(i, j);
+    i = j;
+  }
+}
 
 // Offset of the histogram's (sum, min, max) triple in its serialized bytes, or 0 when the
 // header does not parse or the sketch is empty (no triple).
@@ -33,18 +53,20 @@ std::size_t histogram_stats_offset(ByteSpan h) {
   return h.size() - r.remaining();
 }
 
-void put_column(Bytes& raw, const Bytes& col) {
-  put_varint(raw, col.size());
-  put_bytes(raw, col);
-}
-
 Status corrupt(const char* what) { return Status::corruption(std::string("part block: ") + what); }
 
 }  // namespace
 
-void encode_part_block(std::span<const PartRow> rows, int zstd_level, Bytes& out) {
-  Bytes raw;
+namespace {
+
+// The raw (uncompressed) columns of a block; `ends`, when given, gets each column's end offset.
+void encode_columns(std::span<const PartRow> rows, Bytes& raw, std::vector<std::size_t>* ends) {
   Bytes col;
+  auto put_column = [&raw, ends](const Bytes& c) {
+    put_varint(raw, c.size());
+    put_bytes(raw, c);
+    if (ends != nullptr) ends->push_back(raw.size());
+  };
   // 1. series ids, run-length coded.
   {
     col.clear();
@@ -58,7 +80,7 @@ void encode_part_block(std::span<const PartRow> rows, int zstd_level, Bytes& out
       prev = rows[i].series_id;
       i = j;
     }
-    put_column(raw, col);
+    put_column(col);
   }
   // 2. window starts, delta-of-delta.
   {
@@ -76,29 +98,43 @@ void encode_part_block(std::span<const PartRow> rows, int zstd_level, Bytes& out
       }
       prev = v;
     }
-    put_column(raw, col);
+    put_column(col);
   }
   // 3. counts.
   col.clear();
   for (const auto& r : rows) put_varint(col, r.count);
-  put_column(raw, col);
-  // 4-6. sum, min, max.
+  put_column(col);
+  // 4-6. min, max, sum, per series run; max predicted from min, sum from both.
   std::vector<double> v(rows.size());
+  std::vector<double> predicted(rows.size());
   for (int which = 0; which < 3; ++which) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      v[i] = which == 0 ? rows[i].sum : which == 1 ? rows[i].min : rows[i].max;
+      v[i] = which == 0 ? rows[i].min : which == 1 ? rows[i].max : rows[i].sum;
+      if (which == 1) predicted[i] = rows[i].min;
+      if (which == 2) predicted[i] = predicted_sum(rows[i].count, rows[i].min, rows[i].max);
     }
     col.clear();
-    gorilla_encode(v, col);
-    put_column(raw, col);
+    for_each_run(rows, [&](std::size_t i, std::size_t j) {
+      encode_scalar_run(std::span<const double>(v).subspan(i, j - i),
+                        which == 0 ? std::span<const double>()
+                                   : std::span<const double>(predicted).subspan(i, j - i),
+                        col);
+    });
+    put_column(col);
   }
-  // 7-8. sketch flags and blobs.
+  // 7-9. sketch flags, blobs and compact histograms.
   Bytes flags;
   Bytes blobs;
+  Bytes compact;
+  Bytes scratch;
   flags.reserve(rows.size());
   for (const auto& r : rows) {
     std::uint8_t f = 0;
-    if (!r.histogram.empty()) {
+    if (!r.histogram.empty() &&
+        compact_histogram(r.histogram, RowStats{r.count, r.sum, r.min, r.max},
+                          r.histogram.size() - 24, compact, scratch)) {
+      f |= kHasHistogram | kCompactHistogram;
+    } else if (!r.histogram.empty()) {
       f |= kHasHistogram;
       ByteSpan h = r.histogram;
       const std::size_t off = histogram_stats_offset(h);
@@ -134,15 +170,72 @@ void encode_part_block(std::span<const PartRow> rows, int zstd_level, Bytes& out
     }
     flags.push_back(f);
   }
-  put_column(raw, flags);
-  put_column(raw, blobs);
+  put_column(flags);
+  put_column(blobs);
+  put_column(compact);
+}
+
+}  // namespace
+
+std::vector<PartBlockColumnSize> measure_part_block_columns(std::span<const PartRow> rows,
+                                                            int zstd_level) {
+  static constexpr const char* kNames[] = {"series_id",    "window_start", "count",
+                                           "min",          "max",          "sum",
+                                           "sketch_flags", "sketches",     "histograms_compact"};
+  Bytes raw;
+  std::vector<std::size_t> ends;
+  encode_columns(rows, raw, &ends);
+  std::vector<PartBlockColumnSize> sizes;
+  Bytes z;
+  std::size_t begin = 0;
+  for (std::size_t c = 0; c < ends.size(); ++c) {
+    PartBlockColumnSize s;
+    s.name = kNames[c];
+    s.raw_bytes = ends[c] - begin;
+    z.resize(ZSTD_compressBound(s.raw_bytes));
+    s.zstd_bytes = ZSTD_compress(z.data(), z.size(), raw.data() + begin, s.raw_bytes, zstd_level);
+    sizes.push_back(s);
+    begin = ends[c];
+  }
+  return sizes;
+}
+
+void encode_part_block(std::span<const PartRow> rows, int zstd_level, Bytes& out) {
+  Bytes raw;
+  std::vector<std::size_t> ends;
+  encode_columns(rows, raw, &ends);
 
   const std::size_t header_at = out.size();
-  const std::size_t bound = ZSTD_compressBound(raw.size());
-  out.resize(header_at + kPartBlockHeaderBytes + bound);
-  const std::size_t n = ZSTD_compress(out.data() + header_at + kPartBlockHeaderBytes, bound,
-                                      raw.data(), raw.size(), zstd_level);
-  // ZSTD_compress cannot fail with a bound-sized buffer and a valid level.
+  const std::size_t frame_at = header_at + kPartBlockHeaderBytes;
+  out.resize(frame_at + ZSTD_compressBound(raw.size()) + 16 * ends.size());
+  // One frame, but a zstd block ends after each column of at least kOwnTableBytes, so that
+  // column gets its own entropy tables (a column's bytes have their own statistics: mode bytes
+  // and deltas, tokens, flags).
+  constexpr std::size_t kOwnTableBytes = 1024;
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, zstd_level);
+  ZSTD_CCtx_setPledgedSrcSize(cctx, raw.size());
+  ZSTD_outBuffer dst{out.data() + frame_at, out.size() - frame_at, 0};
+  std::size_t begin = 0;
+  for (std::size_t c = 0; c < ends.size(); ++c) {
+    const bool last = c + 1 == ends.size();
+    if (!last && ends[c] - begin < kOwnTableBytes) continue;
+    ZSTD_inBuffer src{raw.data() + begin, ends[c] - begin, 0};
+    std::size_t left;
+    do {
+      left = ZSTD_compressStream2(cctx, &dst, &src, last ? ZSTD_e_end : ZSTD_e_flush);
+      if (left != 0 && !ZSTD_isError(left) && dst.pos == dst.size) {
+        // Flushes add block headers beyond the one-shot bound; make room and go on.
+        out.resize(out.size() + ZSTD_CStreamOutSize());
+        dst.dst = out.data() + frame_at;
+        dst.size = out.size() - frame_at;
+      }
+    } while (left != 0 && !ZSTD_isError(left));
+    begin = ends[c];
+  }
+  ZSTD_freeCCtx(cctx);
+  // Compression cannot fail with a valid level and the pledged size.
+  const std::size_t n = dst.pos;
   out.resize(header_at + kPartBlockHeaderBytes + n);
   std::uint8_t* h = out.data() + header_at;
   const auto clen = static_cast<std::uint32_t>(n);
@@ -155,7 +248,8 @@ void encode_part_block(std::span<const PartRow> rows, int zstd_level, Bytes& out
   std::memcpy(h + 12, &crc, 4);
 }
 
-Result<PartBlock> decode_part_block(ByteSpan framed) {
+Result<PartBlock> decode_part_block(ByteSpan framed, std::uint32_t format) {
+  if (format != 1 && format != kPartBlockFormat) return corrupt("unknown block format");
   if (framed.size() < kPartBlockHeaderBytes) return corrupt("shorter than its header");
   std::uint32_t clen, rlen, nrows, crc;
   std::memcpy(&clen, framed.data(), 4);
@@ -235,15 +329,42 @@ Result<PartBlock> decode_part_block(ByteSpan framed) {
     for (std::size_t i = 0; i < rows; ++i) b.counts_[i] = c.varint();
     if (!r.ok() || !c.ok() || !c.at_end()) return corrupt("bad count column");
   }
-  // 4-6. floats.
+  // 4-6. floats: sum, min, max as Gorilla streams (format 1); min, max, sum as one coded run per
+  // series (format 2), max predicted from min and sum from count, min and max.
   std::vector<double>* floats[3] = {&b.sums_, &b.mins_, &b.maxs_};
-  for (auto* f : floats) {
+  if (format != 1) floats[0] = &b.mins_, floats[1] = &b.maxs_, floats[2] = &b.sums_;
+  std::vector<double> predicted;
+  for (int which = 0; which < 3; ++which) {
+    std::vector<double>* f = floats[which];
     ByteSpan c = column();
-    if (!r.ok() || !gorilla_decode(c, rows, *f)) return corrupt("bad float column");
+    if (!r.ok()) return corrupt("bad float column");
+    if (format == 1) {
+      if (!gorilla_decode(c, rows, *f)) return corrupt("bad float column");
+      continue;
+    }
+    if (which == 1) predicted = b.mins_;
+    if (which == 2) {
+      for (std::size_t i = 0; i < rows; ++i) {
+        predicted[i] = predicted_sum(b.counts_[i], b.mins_[i], b.maxs_[i]);
+      }
+    }
+    f->reserve(rows);
+    ByteReader cr(c);
+    std::size_t i = 0;
+    while (i < rows) {
+      std::size_t j = i + 1;
+      while (j < rows && b.series_ids_[j] == b.series_ids_[i]) ++j;
+      const auto p = which == 0 ? std::span<const double>()
+                                : std::span<const double>(predicted).subspan(i, j - i);
+      if (!decode_scalar_run(cr, j - i, p, *f)) return corrupt("bad float run");
+      i = j;
+    }
+    if (!cr.ok() || !cr.at_end()) return corrupt("bad float column");
   }
-  // 7-8. sketches.
+  // 7-9. sketches.
   ByteSpan flags = column();
   ByteSpan blobs = column();
+  ByteSpan compact = format == 1 ? ByteSpan() : column();
   if (!r.ok() || !r.at_end() || flags.size() != rows) return corrupt("bad sketch columns");
   b.flags_.assign(flags.begin(), flags.end());
   b.blobs_.resize(rows);
@@ -259,18 +380,34 @@ Result<PartBlock> decode_part_block(ByteSpan framed) {
     blob.size = static_cast<std::uint32_t>(n);
     c.bytes(n);
   };
+  ByteReader cc(compact);
+  const std::size_t compact_base =
+      compact.empty() ? 0 : static_cast<std::size_t>(compact.data() - b.raw_.data());
+  const std::uint8_t known = format == 1 ? kKnownFlagsV1 : kKnownFlagsV2;
   for (std::size_t i = 0; i < rows; ++i) {
     const std::uint8_t f = b.flags_[i];
-    if ((f & ~kKnownFlags) != 0 ||
-        (!(f & kHasHistogram) && (f & (kStripMin | kStripMax | kStripSum)))) {
+    const bool stripped = (f & (kStripMin | kStripMax | kStripSum)) != 0;
+    if ((f & ~known) != 0 || (!(f & kHasHistogram) && (stripped || (f & kCompactHistogram))) ||
+        ((f & kCompactHistogram) && stripped)) {
       return corrupt("bad sketch flags");
     }
-    if (f & kHasHistogram) take(b.blobs_[i].histogram);
+    if (f & kCompactHistogram) {
+      PartBlock::Blob& blob = b.blobs_[i].histogram;
+      blob.offset = static_cast<std::uint32_t>(compact_base + (compact.size() - cc.remaining()));
+      if (!expand_compact_histogram(cc, b.stats(i), nullptr)) {
+        return corrupt("bad compact histogram");
+      }
+      blob.size = static_cast<std::uint32_t>(compact_base + (compact.size() - cc.remaining()) -
+                                             blob.offset);
+    } else if (f & kHasHistogram) {
+      take(b.blobs_[i].histogram);
+    }
     if (f & kHasDistinct) take(b.blobs_[i].distinct);
     if (f & kHasTopk) take(b.blobs_[i].topk);
     if (!c.ok()) return corrupt("bad sketch blob column");
   }
   if (!c.at_end()) return corrupt("trailing bytes in the sketch blob column");
+  if (!cc.at_end()) return corrupt("trailing bytes in the compact histogram column");
   return b;
 }
 
@@ -278,6 +415,13 @@ ByteSpan PartBlock::histogram(std::size_t i, Bytes& scratch) const {
   const std::uint8_t f = flags_[i];
   if (!(f & kHasHistogram)) return {};
   ByteSpan h = span_of(blobs_[i].histogram);
+  if (f & kCompactHistogram) {
+    // Checked by decode_part_block(), so it expands.
+    ByteReader r(h);
+    scratch.clear();
+    (void)expand_compact_histogram(r, stats(i), &scratch);
+    return scratch;
+  }
   if (!(f & (kStripMin | kStripMax | kStripSum))) return h;
   // Rebuild the canonical layout: the stripped fields come from the row. A blob whose header
   // does not parse is passed through and rejected by the histogram decoder.

@@ -12,7 +12,9 @@ namespace {
 
 constexpr char kHeadMagic[8] = {'E', 'S', 'P', 'A', 'R', 'T', '0', '1'};
 constexpr char kTailMagic[8] = {'E', 'S', 'P', 'A', 'R', 'T', 'F', '1'};
-constexpr std::uint32_t kVersion = 1;
+// The meta version is the block format of the part's blocks: 1 (the first layout, still read)
+// or kPartBlockFormat (written).
+constexpr std::uint32_t kVersion = kPartBlockFormat;
 constexpr std::size_t kIndexEntryBytes = 48;
 constexpr std::size_t kTrailerBytes = 16;
 
@@ -187,7 +189,10 @@ Result<std::shared_ptr<const PartReader>> PartReader::open(env::Env& env, const 
   const std::uint64_t index_offset = r.u64();
   m.blocks = r.u32();
   const std::uint32_t index_crc = r.u32();
-  if (!r.ok() || !r.at_end() || version != kVersion) return bad("bad meta (version or length)");
+  if (!r.ok() || !r.at_end() || (version != 1 && version != kVersion)) {
+    return bad("bad meta (version or length)");
+  }
+  p->format_ = version;
   const std::uint64_t index_end = f.size() - kTrailerBytes - meta_len;
   if (index_offset < 8 || index_offset > index_end ||
       (index_end - index_offset) != std::uint64_t{m.blocks} * kIndexEntryBytes) {
@@ -231,7 +236,7 @@ Result<std::shared_ptr<const PartReader>> PartReader::open(env::Env& env, const 
 
 Result<PartBlock> PartReader::read_block(std::size_t i) const {
   const BlockIndexEntry& e = index_[i];
-  auto b = decode_part_block(map_.bytes().subspan(e.offset, e.length));
+  auto b = decode_part_block(map_.bytes().subspan(e.offset, e.length), format_);
   if (!b.ok()) return b.status().with_context("part " + path_ + " block " + std::to_string(i));
   if (b->rows() != e.rows || b->series_id(0) != e.first_series ||
       b->window_start(0) != e.first_ws) {

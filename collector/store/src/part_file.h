@@ -7,7 +7,8 @@
 //   | meta_len u32 | meta_crc u32 (crc32c of meta) | magic "ESPARTF1" (8 bytes) |
 // index: per block 48 bytes: offset u64, length u32, rows u32, first series u64, first
 //   window_start i64, last series u64, last window_start i64.
-// meta: version u32 (1), tenant (varint length + bytes), tier_ms u32, day i64 (days since the
+// meta: version u32 (the block format: 2, or 1 in parts written before it), tenant (varint length +
+// bytes), tier_ms u32, day i64 (days since the
 //   Unix epoch, UTC), rows u64, min window_start i64, max window_start i64, index offset u64,
 //   blocks u32, index crc32c u32.
 // The footer is read from the end of the file, so a truncated file fails its magic or CRC.
@@ -107,6 +108,7 @@ class PartReader {
   std::string path_;
   env::MappedFile map_;
   PartMeta meta_;
+  std::uint32_t format_ = kPartBlockFormat;  // of its blocks (decode_part_block)
   std::vector<BlockIndexEntry> index_;
 };
 

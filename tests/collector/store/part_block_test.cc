@@ -1,5 +1,5 @@
-// Part blocks and part files: round trips, histogram field stripping, Gorilla floats and
-// rejection of damaged bytes.
+// Part blocks and part files: round trips, histogram field stripping, Gorilla and decimal
+// floats and rejection of damaged bytes.
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -83,6 +83,129 @@ TEST(StoreGorillaTest, RoundTripsSpecialValues) {
   EXPECT_FALSE(gorilla_decode(b, v.size() + 20, out));
   b.push_back(0);
   EXPECT_FALSE(gorilla_decode(b, v.size(), out));
+}
+
+bool same_bits(double a, double b) {
+  return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+}
+
+std::vector<double> special_doubles() {
+  return {0.0,
+          -0.0,
+          21.37,
+          -21.37,
+          0.1 + 0.2,
+          1e300,
+          -1e300,
+          5e-324,
+          std::numeric_limits<double>::max(),
+          std::numeric_limits<double>::lowest(),
+          std::numeric_limits<double>::infinity(),
+          -std::numeric_limits<double>::infinity(),
+          std::numeric_limits<double>::quiet_NaN(),
+          std::bit_cast<double>(std::uint64_t{0xfff0000000000123}),  // a NaN with a payload
+          4.611686018427388e18,                                      // 2^62
+          -9.3e18};
+}
+
+TEST(StoreDecimalCodingTest, SplitAndJoinAreExactForEveryDouble) {
+  std::vector<double> v = special_doubles();
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 2000; ++i) v.push_back(std::bit_cast<double>(rng()));
+  for (const double x : v) {
+    for (int k = 0; k <= kMaxDecimalDigits; ++k) {
+      const DecimalParts p = decimal_split(x, k);
+      ASSERT_TRUE(same_bits(decimal_join(p.m, p.ulps, k), x)) << x << " k=" << k;
+    }
+  }
+  // A reading at sensor resolution needs no correction at its digits.
+  EXPECT_EQ(decimal_split(21.37, 2).m, 2137);
+  EXPECT_EQ(decimal_split(21.37, 2).ulps, 0);
+  EXPECT_EQ(decimal_split(-0.005, 3).m, -5);
+  EXPECT_EQ(decimal_split(-0.005, 3).ulps, 0);
+}
+
+std::vector<double> decode_run(const Bytes& b, std::size_t n, std::span<const double> predictions) {
+  ByteReader r(b);
+  std::vector<double> out = {42.0};  // decode_scalar_run appends
+  EXPECT_TRUE(decode_scalar_run(r, n, predictions, out));
+  EXPECT_TRUE(r.at_end());
+  EXPECT_EQ(out.size(), n + 1);
+  return std::vector<double>(out.begin() + 1, out.end());
+}
+
+TEST(StoreScalarRunTest, RoundTripsBitForBitWithAndWithoutPredictions) {
+  std::mt19937_64 rng(6);
+  std::vector<std::vector<double>> runs = {special_doubles(), {1.0}};
+  std::vector<double> sensor, full, sums;
+  double drift = 0;
+  for (int i = 0; i < 360; ++i) {
+    drift += static_cast<double>(rng() % 21) - 10.0;
+    sensor.push_back((2137.0 + drift + static_cast<double>(rng() % 9)) / 100.0);
+    full.push_back(21.0 + std::ldexp(static_cast<double>(rng() >> 11), -53));
+    double s = 0;
+    for (int k = 0; k < 10; ++k) s += (2137.0 + drift + static_cast<double>(rng() % 9)) / 100.0;
+    sums.push_back(s);
+  }
+  runs.push_back(sensor);
+  runs.push_back(full);
+  runs.push_back(sums);
+  for (const auto& run : runs) {
+    std::vector<double> predictions;
+    for (const double x : run) predictions.push_back(x * 0.75);
+    for (const bool predict : {false, true}) {
+      const std::span<const double> p =
+          predict ? std::span<const double>(predictions) : std::span<const double>();
+      Bytes b;
+      encode_scalar_run(run, p, b);
+      const auto back = decode_run(b, run.size(), p);
+      for (std::size_t i = 0; i < run.size(); ++i) {
+        ASSERT_TRUE(same_bits(back[i], run[i])) << i << ": " << run[i];
+      }
+      // Truncation anywhere fails.
+      for (std::size_t n = 0; n < b.size(); ++n) {
+        ByteReader r(ByteSpan(b).first(n));
+        std::vector<double> out;
+        EXPECT_FALSE(decode_scalar_run(r, run.size(), p, out) && r.at_end()) << n;
+      }
+    }
+  }
+}
+
+TEST(StoreScalarRunTest, SensorReadingsTakeFewerBytesThanGorilla) {
+  std::vector<double> v;
+  std::mt19937_64 rng(7);
+  double x = 2137;
+  for (int i = 0; i < 360; ++i) {
+    x += static_cast<double>(rng() % 11) - 5.0;
+    v.push_back(x / 100.0);
+  }
+  Bytes gorilla, run;
+  gorilla_encode(v, gorilla);
+  encode_scalar_run(v, {}, run);
+  // The mode byte, two for the first value, then one per delta of at most 0.05.
+  EXPECT_EQ(run.size(), v.size() + 2);
+  EXPECT_GT(gorilla.size(), 4 * v.size());
+  // Exact predictions leave zero deltas: mode byte (2 digits, predicted), then zeros.
+  Bytes predicted;
+  encode_scalar_run(v, v, predicted);
+  ASSERT_EQ(predicted.size(), v.size() + 1);
+  EXPECT_EQ(predicted[0], 0x22);
+  EXPECT_EQ(Bytes(predicted.begin() + 1, predicted.end()), Bytes(v.size(), 0));
+}
+
+TEST(StoreScalarRunTest, RejectsBadModesAndMissingPredictions) {
+  Bytes b;
+  encode_scalar_run(std::vector<double>{21.37, 21.38}, std::vector<double>{21.37, 21.38}, b);
+  ASSERT_EQ(b[0], 0x22);  // predicted
+  std::vector<double> out;
+  ByteReader no_predictions(b);
+  EXPECT_FALSE(decode_scalar_run(no_predictions, 2, {}, out));
+  for (const std::uint8_t mode : {std::uint8_t{0x0a}, std::uint8_t{0x40}, std::uint8_t{0x8f}}) {
+    Bytes bad = {mode, 0, 0};
+    ByteReader r(bad);
+    EXPECT_FALSE(decode_scalar_run(r, 2, {}, out)) << int{mode};
+  }
 }
 
 TEST(StorePartBlockTest, RoundTripsRowsAndSketches) {
