@@ -31,6 +31,8 @@ nlohmann::json run_store_bench(const BenchOptions& options);
 nlohmann::json run_agent_bench(const BenchOptions& options);
 // The collector's query API over HTTP: panel latency and cached throughput (query_bench.cc).
 nlohmann::json run_query_bench(const BenchOptions& options);
+// Collectors over ClickHouse: ingest with two collectors, the fleet panel (clickhouse_bench.cc).
+nlohmann::json run_clickhouse_bench(const BenchOptions& options);
 // The malloc settings edgesketch-collector's main() makes (daemon::tune_allocator), for the
 // suites that run the collector's code; ES_BENCH_DEFAULT_MALLOC=1 keeps glibc's defaults.
 void use_collector_allocator();

@@ -29,6 +29,9 @@ constexpr Suite kSuites[] = {
      edgesketch::bench::run_agent_bench},
     {"query", "collector query API over HTTP: 24 h x 1,000 series panels, uncached and cached",
      edgesketch::bench::run_query_bench},
+    {"clickhouse",
+     "collectors over a ClickHouse server started on loopback: ingest with two, the fleet panel",
+     edgesketch::bench::run_clickhouse_bench},
 };
 
 int usage(FILE* out) {
@@ -39,7 +42,7 @@ int usage(FILE* out) {
       "               sketch: hist, hll, topk, wire;\n"
       "               agent: rss, throughput, where, uplink, parse, mqtt, formats;\n"
       "               query: label, series, fleet, panel, norollup, cached, or several\n"
-      "               of them separated by commas)\n"
+      "               of them separated by commas; clickhouse: ingest, panel)\n"
       "suites:\n");
   for (const auto& s : kSuites) std::fprintf(out, "  %-8s %s\n", s.name, s.what);
   return out == stderr ? 2 : 0;
