@@ -45,4 +45,10 @@ struct MqttConnection {
   int connect_timeout_ms = 5000;
 };
 
+// One topic filter a client subscribes to after every connect.
+struct MqttSubscription {
+  std::string topic_filter;
+  int qos = 1;  // 0 or 1
+};
+
 }  // namespace edgesketch::net
