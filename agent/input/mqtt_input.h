@@ -64,6 +64,10 @@ class MqttInput {
   void stop();
 
   MqttInputStats stats() const;
+  // Connections ended for a malformed or oversized packet of this reason (net/mqtt_codec.h).
+  std::uint64_t protocol_errors(net::MqttDecodeError reason) const {
+    return client_->protocol_errors(reason);
+  }
 
  private:
   MqttInput(MqttInputOptions options, InputSink sink);

@@ -89,6 +89,41 @@ std::unique_ptr<MqttLink> publisher(const std::string& uri) {
   return std::move(*link);
 }
 
+// One whole MQTT packet read from `fd`, byte by byte; empty on time out or a closed connection.
+Bytes read_whole_packet(int fd, int timeout_ms) {
+  Bytes b;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    MqttFixedHeader h;
+    if (read_mqtt_fixed_header(ByteSpan(b.data(), b.size()), h) != MqttDecodeError::kNone) {
+      return {};
+    }
+    if (h.header_bytes > 0 && b.size() == h.header_bytes + h.remaining_length) return b;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    pollfd p{fd, POLLIN, 0};
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) != 1) return {};
+    std::uint8_t c;
+    if (::recv(fd, &c, 1, 0) != 1) return {};
+    b.push_back(c);
+  }
+}
+
+// A TCP socket connected to 127.0.0.1:port; -1 on failure.
+int connect_loopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 TEST(MqttSubscriberTest, DeliversQos0AndQos1InOrderWithTheirFlags) {
   testbed::MosquittoOptions mo;
   mo.extra_config = "max_queued_messages 100000\n";
@@ -135,8 +170,9 @@ TEST(MqttSubscriberTest, DeliversQos0AndQos1InOrderWithTheirFlags) {
 }
 
 // The PUBACK follows the handler: a message whose handler never finished on a connection that
-// is then lost comes again, flagged DUP, to the next connection of the session. (The second
-// subscriber takes the session over, which makes the broker drop the first one's connection.)
+// is then lost comes again, flagged DUP, to the next connection of the session, as it would
+// after a crash. (The second subscriber takes the session over, which makes the broker drop
+// the first one's connection; it has not handled the message, so it is handed over.)
 TEST(MqttSubscriberTest, AMessageStillInTheHandlerIsDeliveredAgainWithDup) {
   testbed::MosquittoBroker broker;
   ASSERT_TRUE(broker.start().ok());
@@ -187,6 +223,68 @@ TEST(MqttSubscriberTest, AMessageStillInTheHandlerIsDeliveredAgainWithDup) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(c.size(), 1u);
   EXPECT_EQ(entered.load(), 1);
+}
+
+// The other side of the same rule: a message the handler finished, whose PUBACK the broker
+// never got because the connection was lost (taken over by a bare client that reads the
+// resent message and leaves without acknowledging it), comes again flagged DUP on the next
+// connection and is acknowledged without reaching the handler a second time.
+TEST(MqttSubscriberTest, AHandledMessageWhoseAckWasLostIsNotHandledAgain) {
+  testbed::MosquittoBroker broker;
+  ASSERT_TRUE(broker.start().ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> entered{0};
+  const MqttSubscriberOptions o = options(broker.uri(), "lost-ack");
+  auto sub = MqttSubscriber::create(
+      o,
+      [&](const MqttMessage&) {
+        entered.fetch_add(1);
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return release; });
+      },
+      nullptr);
+  ASSERT_TRUE(sub.ok());
+  (*sub)->start();
+  ASSERT_TRUE(eventually([&] { return (*sub)->connected(); }, kWaitMs));
+  auto pub = publisher(broker.uri());
+  ASSERT_TRUE(pub->publish("t/x", text("once"), 1).ok());
+  ASSERT_TRUE(eventually([&] { return entered.load() == 1; }, kWaitMs));
+
+  const int fd = connect_loopback(broker.port());
+  ASSERT_GE(fd, 0);
+  Bytes out;
+  MqttConnectFields f;
+  f.client_id = o.connection.client_id;
+  f.keepalive_s = 30;
+  ASSERT_TRUE(encode_mqtt_connect(f, out).ok());
+  ASSERT_EQ(::send(fd, out.data(), out.size(), MSG_NOSIGNAL), static_cast<ssize_t>(out.size()));
+  EXPECT_EQ(read_whole_packet(fd, kWaitMs), Bytes({0x20, 0x02, 0x01, 0x00}));  // session present
+  const Bytes resent = read_whole_packet(fd, kWaitMs);
+  ASSERT_FALSE(resent.empty());
+  EXPECT_EQ(resent[0], 0x3a);  // PUBLISH, DUP, QoS 1
+  out.clear();
+  encode_mqtt_disconnect(out);
+  ASSERT_EQ(::send(fd, out.data(), out.size(), MSG_NOSIGNAL), static_cast<ssize_t>(out.size()));
+  ::close(fd);
+
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(eventually([&] { return (*sub)->stats().redeliveries == 1; }, kWaitMs));
+  EXPECT_EQ(entered.load(), 1);
+  EXPECT_EQ((*sub)->stats().messages, 1u);
+  EXPECT_EQ((*sub)->stats().connection_losses, 1u);
+  // Acknowledged now: a new connection of the session gets nothing.
+  (*sub)->stop();
+  (*sub)->start();
+  ASSERT_TRUE(eventually([&] { return (*sub)->connected(); }, kWaitMs));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(entered.load(), 1);
+  EXPECT_EQ((*sub)->stats().redeliveries, 1u);
 }
 
 TEST(MqttSubscriberTest, PersistentSessionKeepsQos1MessagesWhileStopped) {
@@ -345,25 +443,7 @@ class ScriptedBroker {
   }
 
   // One whole packet from the client; empty on time out or a closed connection.
-  Bytes read_packet(int timeout_ms = kWaitMs) {
-    Bytes b;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      MqttFixedHeader h;
-      if (read_mqtt_fixed_header(ByteSpan(b.data(), b.size()), h) != MqttDecodeError::kNone) {
-        return {};
-      }
-      if (h.header_bytes > 0 && b.size() == h.header_bytes + h.remaining_length) return b;
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            deadline - std::chrono::steady_clock::now())
-                            .count();
-      pollfd p{fd_, POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) != 1) return {};
-      std::uint8_t c;
-      if (::recv(fd_, &c, 1, 0) != 1) return {};
-      b.push_back(c);
-    }
-  }
+  Bytes read_packet(int timeout_ms = kWaitMs) { return read_whole_packet(fd_, timeout_ms); }
 
   // True when the client closed the connection within the time.
   bool closed_by_client(int timeout_ms) {

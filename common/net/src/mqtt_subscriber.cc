@@ -3,9 +3,11 @@
 #include "edgesketch/net/mqtt_subscriber.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <chrono>
@@ -142,7 +144,9 @@ Status MqttSubscriber::Session::read_and_handle() {
 }
 
 Status MqttSubscriber::Session::handle_buffered() {
-  while (begin_ < end_) {
+  // At stop() the packets still buffered are left unhandled and unacknowledged: the broker
+  // sends them again to the next connection of the session.
+  while (begin_ < end_ && !owner_.stopping_.load(std::memory_order_acquire)) {
     if (skip_ > 0) {
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_, end_ - begin_));
       begin_ += n;
@@ -196,8 +200,23 @@ Status MqttSubscriber::Session::handle_publish(const MqttPublish& p, std::size_t
     // We subscribe at QoS 0 or 1; the broker must not send more ([MQTT-3.8.4-6]).
     return protocol_error(MqttDecodeError::kBadFlags, "a QoS 2 PUBLISH");
   }
+  std::uint64_t hash = 0;
+  const bool fits = payload_bytes <= options_.max_payload_bytes;
+  if (p.qos == 1 && fits) {
+    hash = XXH3_64bits_withSeed(p.payload.data(), p.payload.size(),
+                                XXH3_64bits(p.topic.data(), p.topic.size()));
+    if (p.dup) {
+      auto it = owner_.handled_.find(p.packet_id);
+      if (it != owner_.handled_.end() && it->second == hash) {
+        // Handled on an earlier connection; only its PUBACK had not arrived.
+        owner_.redeliveries_.fetch_add(1, std::memory_order_relaxed);
+        encode_mqtt_puback(p.packet_id, out_);
+        return Status();
+      }
+    }
+  }
   try {
-    if (payload_bytes > options_.max_payload_bytes) {
+    if (!fits) {
       owner_.oversize_.fetch_add(1, std::memory_order_relaxed);
       if (owner_.on_oversize_) owner_.on_oversize_(p.topic, payload_bytes);
     } else {
@@ -214,7 +233,10 @@ Status MqttSubscriber::Session::handle_publish(const MqttPublish& p, std::size_t
     owner_.handler_exceptions_.fetch_add(1, std::memory_order_relaxed);
   }
   // Only now, the handler having returned: the acknowledgement follows the message's handling.
-  if (p.qos == 1) encode_mqtt_puback(p.packet_id, out_);
+  if (p.qos == 1) {
+    encode_mqtt_puback(p.packet_id, out_);
+    if (fits) owner_.remember_handled(p.packet_id, hash);
+  }
   return Status();
 }
 
@@ -411,6 +433,7 @@ void MqttSubscriber::stop() {
 }
 
 void MqttSubscriber::run() {
+  ::pthread_setname_np(::pthread_self(), "mqtt-subscribe");
   Backoff backoff(options_.connection.backoff);
   const MqttConnection& c = options_.connection;
   while (!stopping_.load()) {
@@ -449,6 +472,17 @@ void MqttSubscriber::run() {
   }
 }
 
+void MqttSubscriber::remember_handled(std::uint16_t packet_id, std::uint64_t hash) {
+  handled_[packet_id] = hash;
+  handled_order_.emplace_back(packet_id, hash);
+  if (handled_order_.size() > kHandledKept) {
+    const auto [id, h] = handled_order_.front();
+    handled_order_.pop_front();
+    auto it = handled_.find(id);
+    if (it != handled_.end() && it->second == h) handled_.erase(it);
+  }
+}
+
 MqttSubscriberStats MqttSubscriber::stats() const {
   MqttSubscriberStats s;
   s.connects = connects_.load();
@@ -459,6 +493,7 @@ MqttSubscriberStats MqttSubscriber::stats() const {
   s.handler_exceptions = handler_exceptions_.load();
   s.protocol_errors = protocol_errors_.load();
   s.reads = reads_.load();
+  s.redeliveries = redeliveries_.load();
   return s;
 }
 

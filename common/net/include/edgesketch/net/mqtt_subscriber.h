@@ -15,6 +15,15 @@
 // - QoS 1: the PUBACK of a message is sent only after the handler returned for it (several
 //   PUBACKs in one send() after a read), so a message the handler has not finished is never
 //   acknowledged: if the process dies meanwhile, the broker delivers it again (flagged DUP);
+// - a QoS 1 message the broker sends again (DUP) after a lost connection although this
+//   subscriber had handled it (its PUBACK was still queued or lost with the connection) is
+//   acknowledged without reaching the handler again: the subscriber remembers the packet id and
+//   an XXH3 hash of topic and payload of the last kHandledKept QoS 1 messages it handled, and a
+//   DUP message matching both is that message. (Brokers number packets upwards, mosquitto
+//   included, so an id comes back only after 65,535 others; one that reused a freed id at
+//   once for an identical message lost at a disconnect would have that message taken for
+//   the earlier one.) After a process restart the table is empty: the agent's journal tells
+//   those redeliveries apart (docs/agent.md, "Durability");
 // - bounds: a packet's remaining length takes at most 4 bytes; a PUBLISH whose payload passes
 //   max_payload_bytes is read past without being held (its topic goes to the oversize
 //   handler, a QoS 1 one is acknowledged: it would never fit) and any other packet above the
@@ -30,11 +39,14 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "edgesketch/common/byte_coding.h"
@@ -66,6 +78,7 @@ struct MqttSubscriberStats {
   std::uint64_t handler_exceptions = 0;  // exceptions a handler let escape (caught)
   std::uint64_t protocol_errors = 0;     // connections ended for malformed or oversized packets
   std::uint64_t reads = 0;               // read calls that returned bytes
+  std::uint64_t redeliveries = 0;        // DUP messages handled before, acknowledged only
 };
 
 // A received message; the views are valid only during the handler's call.
@@ -111,6 +124,7 @@ class MqttSubscriber {
   MqttSubscriber(MqttSubscriberOptions options, MessageHandler on_message,
                  OversizeHandler on_oversize);
   void run();
+  void remember_handled(std::uint16_t packet_id, std::uint64_t hash);
 
   const MqttSubscriberOptions options_;
   MessageHandler on_message_;
@@ -121,8 +135,14 @@ class MqttSubscriber {
   std::atomic<bool> connected_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> connects_{0}, connect_failures_{0}, connection_losses_{0},
-      messages_{0}, oversize_{0}, handler_exceptions_{0}, protocol_errors_{0}, reads_{0};
+      messages_{0}, oversize_{0}, handler_exceptions_{0}, protocol_errors_{0}, reads_{0},
+      redeliveries_{0};
   static constexpr std::size_t kReasons = 9;
+  static constexpr std::size_t kHandledKept = 1024;
+  // QoS 1 messages handled lately: packet id -> hash of topic and payload, and their order
+  // (oldest first). Owned by the thread; kept across connections.
+  std::unordered_map<std::uint16_t, std::uint64_t> handled_;
+  std::deque<std::pair<std::uint16_t, std::uint64_t>> handled_order_;
   std::atomic<std::uint64_t> errors_by_reason_[kReasons] = {};
 };
 
