@@ -443,13 +443,18 @@ void MqttSubscriber::run() {
     if (stream.ok()) {
       Session session(*this, std::move(*stream), backoff.failures());
       s = session.run(established);
+      // Counted before the session closes its socket: a broker that sees the close sees the
+      // stats already saying so.
+      connected_.store(false, std::memory_order_release);
+      if (established && !stopping_.load()) {
+        connection_losses_.fetch_add(1, std::memory_order_relaxed);
+      }
     } else {
       s = stream.status();
     }
     connected_.store(false, std::memory_order_release);
     if (stopping_.load()) break;
     if (established) {
-      connection_losses_.fetch_add(1, std::memory_order_relaxed);
       backoff.reset();
       spdlog::warn("mqtt {}: connection to {} lost: {}; reconnecting", options_.name, c.uri,
                    s.message());
