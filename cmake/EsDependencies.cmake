@@ -13,8 +13,8 @@ find_package(Boost 1.74 REQUIRED)
 find_package(PahoMqttCpp CONFIG REQUIRED)
 find_package(eclipse-paho-mqtt-c CONFIG REQUIRED)
 find_package(CURL REQUIRED)
-# libcrypto: HMAC-SHA256 of the agent's [privacy] hash_tags.
-find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+# libcrypto: HMAC-SHA256 of the agent's [privacy] hash_tags; libssl: TLS of the MQTT subscriber.
+find_package(OpenSSL REQUIRED COMPONENTS Crypto SSL)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBSYSTEMD REQUIRED IMPORTED_TARGET libsystemd)

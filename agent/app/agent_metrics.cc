@@ -113,6 +113,21 @@ void AgentApp::Impl::register_metrics() {
       m.counter_fn("edgesketch_agent_payloads_oversize_total",
                    "Payloads above the input's size limit, dropped unparsed", l,
                    [in] { return static_cast<double>(in->mqtt->stats().oversize); });
+      m.counter_fn("edgesketch_agent_input_connection_losses_total",
+                   "Connections of the MQTT input to its broker that were lost", l,
+                   [in] { return static_cast<double>(in->mqtt->stats().link.connection_losses); });
+      for (auto reason :
+           {net::MqttDecodeError::kBadRemainingLength, net::MqttDecodeError::kOversize,
+            net::MqttDecodeError::kBadPacketType, net::MqttDecodeError::kBadFlags,
+            net::MqttDecodeError::kMalformed, net::MqttDecodeError::kBadTopic,
+            net::MqttDecodeError::kBadPacketId, net::MqttDecodeError::kBadReturnCode}) {
+        daemon::Labels rl = l;
+        rl.emplace_back("reason", std::string(net::mqtt_decode_error_name(reason)));
+        m.counter_fn(
+            "edgesketch_agent_mqtt_protocol_errors_total",
+            "Malformed or oversized packets from the broker (the connection is made again)", rl,
+            [in, reason] { return static_cast<double>(in->mqtt->protocol_errors(reason)); });
+      }
     } else {
       m.counter_fn("edgesketch_agent_input_messages_total", "Messages the input received", l,
                    [in] { return static_cast<double>(in->udp->stats().received); });

@@ -1,4 +1,4 @@
-// MqttInput: an net::MqttLink whose message handler calls the sink, with counters around it.
+// MqttInput: a net::MqttSubscriber whose message handler calls the sink, with counters around it.
 #include "input/mqtt_input.h"
 
 #include <spdlog/spdlog.h>
@@ -11,19 +11,18 @@ Result<std::unique_ptr<MqttInput>> MqttInput::create(MqttInputOptions options, I
     return Status::invalid_argument("mqtt input " + options.name + ": no topics to subscribe");
   }
   std::unique_ptr<MqttInput> in(new MqttInput(std::move(options), std::move(sink)));
-  net::MqttLinkOptions lo;
-  lo.name = "input " + in->options_.name;
-  lo.connection = in->options_.connection;
+  net::MqttSubscriberOptions so;
+  so.name = "input " + in->options_.name;
+  so.connection = in->options_.connection;
+  so.max_payload_bytes = in->options_.max_payload_bytes;
   for (const std::string& t : in->options_.topics)
-    lo.subscriptions.push_back({t, in->options_.qos});
+    so.subscriptions.push_back({t, in->options_.qos});
   MqttInput* self = in.get();
-  ES_ASSIGN_OR_RETURN(in->link_, net::MqttLink::create_flagged(
-                                     std::move(lo),
-                                     [self](const std::string& topic, ByteSpan payload,
-                                            const net::MqttLink::MessageFlags& flags) {
-                                       self->on_message(topic, payload, flags.dup);
-                                     },
-                                     nullptr));
+  ES_ASSIGN_OR_RETURN(
+      in->client_,
+      net::MqttSubscriber::create(
+          std::move(so), [self](const net::MqttMessage& m) { self->on_message(m); },
+          [self](std::string_view topic, std::size_t bytes) { self->on_oversize(topic, bytes); }));
   return in;
 }
 
@@ -32,31 +31,32 @@ MqttInput::MqttInput(MqttInputOptions options, InputSink sink)
 
 MqttInput::~MqttInput() { stop(); }
 
-void MqttInput::start() { link_->start(); }
+void MqttInput::start() { client_->start(); }
 
 void MqttInput::stop() {
-  if (link_) link_->stop();
+  if (client_) client_->stop();
 }
 
-void MqttInput::on_message(const std::string& topic, ByteSpan payload, bool dup) {
-  counters_.arrived(payload.size());
-  if (payload.size() > options_.max_payload_bytes) {
-    if (counters_.oversize()) {
-      const bool withhold = options_.withhold_topics != nullptr && options_.withhold_topics->load();
-      spdlog::warn("mqtt input {}: dropping a {} byte payload on '{}' (max_payload_bytes {})",
-                   options_.name, payload.size(), withhold ? "(withheld: [privacy])" : topic,
-                   options_.max_payload_bytes);
-    }
-    return;
+void MqttInput::on_message(const net::MqttMessage& m) {
+  counters_.arrived(m.payload.size());
+  counters_.deliver(sink_, m.topic, m.payload, m.dup);
+}
+
+void MqttInput::on_oversize(std::string_view topic, std::size_t payload_bytes) {
+  counters_.arrived(payload_bytes);
+  if (counters_.oversize()) {
+    const bool withhold = options_.withhold_topics != nullptr && options_.withhold_topics->load();
+    spdlog::warn("mqtt input {}: dropping a {} byte payload on '{}' (max_payload_bytes {})",
+                 options_.name, payload_bytes, withhold ? "(withheld: [privacy])" : topic,
+                 options_.max_payload_bytes);
   }
-  counters_.deliver(sink_, topic, payload, dup);
 }
 
 MqttInputStats MqttInput::stats() const {
   MqttInputStats s;
   static_cast<InputCounts&>(s) = counters_.counts();
-  s.connected = link_->connected();
-  s.link = link_->stats();
+  s.connected = client_->connected();
+  s.link = client_->stats();
   return s;
 }
 

@@ -1,22 +1,16 @@
-// MqttInput: subscribes to device topics on the gateway's local broker (Paho C++, persistent
-// session) and hands every message to an InputSink, synchronously on Paho's receive thread.
+// MqttInput: subscribes to device topics on the gateway's local broker (net::MqttSubscriber,
+// edgesketch's own MQTT 3.1.1 client: persistent session, TLS, reconnect with backoff and jitter,
+// resubscribe after every connect) and hands every message to an InputSink, synchronously on
+// the subscriber's thread.
 //
-// Acknowledgement (QoS 1): Paho MQTT C 1.3 sends the PUBACK of an incoming QoS 1 PUBLISH as
-// soon as it has read the packet, *before* the message reaches the callback
-// (MQTTProtocol_handlePublishes: "send puback before processing the publications"); neither
-// Paho C nor Paho C++ 1.2 has a manual-ack API. So the broker may consider a message delivered
-// while the sink is still running. What the agent relies on instead:
-//  - the sink runs on Paho's receive thread, which reads nothing more from the socket until
-//    the sink returns: at most the one message inside the sink is PUBACKed and not yet taken,
-//    and the broker holds back the rest (its queue for our persistent session);
-//  - the app's sink appends the payload to the reading journal first (a write(), microseconds)
-//    and only then blocks on the ring. A process crash therefore loses at most a message
-//    whose sink had not reached the journal write; see docs/agent.md, "Inputs".
+// Acknowledgement (QoS 1): the PUBACK of a message is sent after the sink returned for it, i.e.
+// after the app's sink appended the payload to the reading journal (or refused it for good). A
+// process crash at any point before that leaves the message unacknowledged, and the broker
+// delivers it again on the persistent session, flagged DUP ([MQTT-3.3.1-1]); the app's
+// redelivery filter tells a journaled copy from a new message (docs/agent.md, "Inputs").
+// While the sink runs, nothing more is read from the socket: the broker holds the rest in the
+// session's queue (backpressure).
 //
-// The sink gets the message's DUP flag: only a message flagged DUP can be a redelivery of one
-// the agent already has (MQTT 3.1.1 [MQTT-3.3.1-1]).
-//
-// Reconnects with backoff and jitter and resubscribes after every connect (net/mqtt_link.h).
 // Thread-safety: start/stop from one controlling thread; stats() from any thread.
 #pragma once
 
@@ -27,7 +21,7 @@
 #include <vector>
 
 #include "edgesketch/common/status.h"
-#include "edgesketch/net/mqtt_link.h"
+#include "edgesketch/net/mqtt_subscriber.h"
 #include "input/input_counters.h"
 #include "input/input_sink.h"
 
@@ -42,7 +36,8 @@ struct MqttInputOptions {
   // Topic filters (wildcards allowed), all subscribed with `qos`.
   std::vector<std::string> topics = {"devices/+/readings"};
   int qos = 1;
-  // Payloads larger than this are not handed to the sink; counted as oversize.
+  // Payloads larger than this are not held nor handed to the sink; counted as oversize (a QoS 1
+  // one is acknowledged: it would never fit).
   std::size_t max_payload_bytes = std::size_t{1} << 20;
   // While it points to true ([privacy] on: a topic may name a device or a tag value), log lines
   // name no topic. Must outlive the input; null: topics are logged.
@@ -52,7 +47,7 @@ struct MqttInputOptions {
 // received and bytes: MQTT messages and their payload bytes; oversize: above max_payload_bytes.
 struct MqttInputStats : InputCounts {
   bool connected = false;
-  net::MqttLinkStats link;
+  net::MqttSubscriberStats link;
 };
 
 class MqttInput {
@@ -65,18 +60,23 @@ class MqttInput {
 
   // Starts connecting (returns at once; stats().connected tells when it is up).
   void start();
-  // Disconnects and joins; bounded as net::MqttLink::stop(), provided the sink returns.
+  // Disconnects and joins; bounded as net::MqttSubscriber::stop(), provided the sink returns.
   void stop();
 
   MqttInputStats stats() const;
+  // Connections ended for a malformed or oversized packet of this reason (net/mqtt_codec.h).
+  std::uint64_t protocol_errors(net::MqttDecodeError reason) const {
+    return client_->protocol_errors(reason);
+  }
 
  private:
   MqttInput(MqttInputOptions options, InputSink sink);
-  void on_message(const std::string& topic, ByteSpan payload, bool dup);
+  void on_message(const net::MqttMessage& m);
+  void on_oversize(std::string_view topic, std::size_t payload_bytes);
 
   const MqttInputOptions options_;
   InputSink sink_;
-  std::unique_ptr<net::MqttLink> link_;
+  std::unique_ptr<net::MqttSubscriber> client_;
   InputCounters counters_;
 };
 

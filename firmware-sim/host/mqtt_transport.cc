@@ -1,7 +1,8 @@
-// MQTT publishing with Paho MQTT C. QoS 0 writes straight to the socket from the sending thread
-// (Paho blocks only when the socket buffer is full, which is the backpressure we want); QoS 1
-// keeps up to max_inflight messages unacknowledged and counts PUBACKs in on_delivered; a full
-// window waits until half of it is acknowledged.
+// MQTT publishing. QoS 0 queues PUBLISH packets in net::MqttBatchPublisher and writes them in
+// batches from the sending thread (the write blocks only when the socket buffer is full, which is
+// the backpressure we want); QoS 1, with Paho MQTT C, keeps up to max_inflight messages
+// unacknowledged and counts PUBACKs in on_delivered; a full window waits until half of it is
+// acknowledged.
 #include "mqtt_transport.h"
 
 #include <MQTTClient.h>
@@ -31,6 +32,10 @@ Result<std::unique_ptr<MqttTransport>> MqttTransport::connect(const MqttOptions&
     return Status::invalid_argument("mqtt: qos must be 0 or 1, not " + std::to_string(options.qos));
   }
   std::unique_ptr<MqttTransport> t(new MqttTransport(options));
+  if (options.qos == 0) {
+    ES_RETURN_IF_ERROR(t->open_connection());
+    return t;
+  }
   MQTTClient client = nullptr;
   int rc = MQTTClient_create(&client, options.uri.c_str(), options.client_id.c_str(),
                              MQTTCLIENT_PERSISTENCE_NONE, nullptr);
@@ -59,6 +64,24 @@ MqttTransport::~MqttTransport() {
 }
 
 Status MqttTransport::open_connection() {
+  if (options_.qos == 0) {
+    net::MqttBatchPublisherOptions o;
+    o.connection.uri = options_.uri;
+    o.connection.client_id = options_.client_id;
+    o.connection.clean_session = true;
+    o.connection.keepalive_s = 30;
+    o.connection.connect_timeout_ms = 5000;
+    last_connect_attempt_ns_ = monotonic_ns();
+    auto b = net::MqttBatchPublisher::connect(std::move(o));
+    if (!b.ok()) {
+      return Status(b.status().code(), "mqtt: cannot connect to " + options_.uri + ": " +
+                                           b.status().message() +
+                                           " (is the broker running there?)");
+    }
+    batch_ = std::move(*b);
+    connected_ = true;
+    return Status();
+  }
   MQTTClient_connectOptions opts = MQTTClient_connectOptions_initializer;
   opts.keepAliveInterval = 30;
   opts.cleansession = 1;
@@ -113,6 +136,13 @@ Status MqttTransport::send(std::string_view topic, std::string_view payload) {
   topic_.assign(options_.topic_prefix);
   topic_.push_back('/');
   topic_.append(topic);
+  if (batch_ != nullptr) {
+    Status s = batch_->publish(
+        topic_, ByteSpan(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()));
+    if (!batch_->connected()) connected_ = false;
+    if (!s.ok()) return Status(s.code(), "mqtt: publish to '" + topic_ + "': " + s.message());
+    return Status();
+  }
   if (options_.qos == 1) {
     // A full window is let down to half before the next publish: one wake per half window
     // instead of one per acknowledgement.
@@ -138,7 +168,19 @@ Status MqttTransport::send(std::string_view topic, std::string_view payload) {
   return Status();
 }
 
+Status MqttTransport::flush() {
+  if (batch_ == nullptr || !connected_) return Status();
+  Status s = batch_->flush();
+  if (!batch_->connected()) connected_ = false;
+  return s;
+}
+
 Status MqttTransport::finish() {
+  if (batch_ != nullptr) {
+    Status s = connected_ ? batch_->close() : Status();
+    connected_ = false;
+    return s;
+  }
   Status s;
   if (options_.qos == 1 && connected_) {
     s = wait_for_inflight_below(1, options_.finish_timeout_ms);

@@ -1,5 +1,7 @@
-// Publishes each message to <topic_prefix>/<topic> over one MQTT 3.1.1 connection
-// (Paho MQTT C, synchronous client with a background thread for acks and keepalive).
+// Publishes each message to <topic_prefix>/<topic> over one MQTT 3.1.1 connection: QoS 0 with
+// edgesketch's own batch publisher (net/mqtt_batch_publisher.h: many PUBLISH packets per
+// send(), written at 64 KiB, at flush() before the simulator sleeps, and at finish()); QoS 1 with
+// Paho MQTT C (synchronous client with a background thread for acks and keepalive).
 #pragma once
 
 #include <atomic>
@@ -9,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "edgesketch/net/mqtt_batch_publisher.h"
 #include "transport.h"
 
 namespace edgesketch::sim {
@@ -39,6 +42,7 @@ class MqttTransport final : public Transport {
   ~MqttTransport() override;
 
   Status send(std::string_view topic, std::string_view payload) override;
+  Status flush() override;
   Status finish() override;
 
   std::uint64_t reconnects() const { return reconnects_; }
@@ -52,7 +56,8 @@ class MqttTransport final : public Transport {
   static void on_delivered(void* context, int token);
 
   MqttOptions options_;
-  void* client_ = nullptr;  // MQTTClient
+  void* client_ = nullptr;                          // MQTTClient (QoS 1)
+  std::unique_ptr<net::MqttBatchPublisher> batch_;  // QoS 0
   std::string topic_;
   std::int64_t last_connect_attempt_ns_ = 0;
   std::uint64_t reconnects_ = 0;

@@ -223,6 +223,8 @@ void SimRunner::pace(std::int64_t simulated_offset_ms) {
     if (stop_ != nullptr && stop_->load()) return;
     std::int64_t now = clock_.monotonic_ns();
     if (now >= target_ns) return;
+    // What the transport queued leaves before the wait, not after it.
+    if (Status s = transport_.flush(); !s.ok()) last_send_error_ = s.to_string();
     // Bounded slices, so a stop request is noticed within 100 ms.
     std::this_thread::sleep_for(
         std::chrono::nanoseconds(std::min<std::int64_t>(target_ns - now, 100'000'000)));

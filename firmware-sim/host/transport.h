@@ -18,6 +18,9 @@ class Transport {
   // sent); only then does the simulator record the message. UNAVAILABLE while the peer cannot
   // be reached.
   virtual Status send(std::string_view topic, std::string_view payload) = 0;
+  // Writes out what send() queued (a transport that batches messages); called before the
+  // simulator sleeps. UNAVAILABLE when the peer cannot be reached.
+  virtual Status flush() { return Status(); }
   // Waits (bounded) for what is still in flight and closes the connection.
   virtual Status finish() = 0;
 };

@@ -479,6 +479,53 @@ TEST_F(AgentDaemonTest, FullTmpfsStallsAndResumesLosingNothing) {
   pub.disconnect()->wait();
 }
 
+// The MQTT input acknowledges a QoS 1 message only once the sink journaled it. A full file
+// system holds the sink before its journal write; a kill -9 then finds the held message (and
+// those read behind it) unacknowledged, so the broker delivers them again after the restart and
+// every reading arrives exactly once.
+TEST_F(AgentDaemonTest, KillWhileTheJournalCannotWriteLosesNothing) {
+  const std::string data = dir_ + "/data";
+  std::filesystem::create_directories(data);
+  testbed::TmpfsMount tmpfs(data, "4m");
+  ASSERT_EQ(tmpfs.error(), "");
+  const std::string config = write_config("line");
+  start_agent(config);
+  mqtt::async_client pub(brokers_.local->uri(), "kill-pub-" + std::to_string(::getpid()), nullptr);
+  pub.connect()->wait();
+  int published = 0;
+  auto publish = [&](int n) {
+    for (int i = 0; i < n; ++i, ++published) {
+      std::string payload;
+      for (int l = 0; l < 10; ++l) {
+        payload +=
+            "temp,device=dev-" + std::to_string(l) + " value=" + std::to_string(published) + "\n";
+      }
+      pub.publish(mqtt::make_message("devices/dev-0/readings", payload, 1, false))->wait();
+    }
+  };
+  publish(20);
+  ASSERT_TRUE(wait_for_metric("edgesketch_agent_payloads_accepted_total", 20, 10'000));
+  const std::string filler = data + "/filler";
+  testbed::fill_file_system(filler);
+  // Appends still fit the journal's last page for a while: publish until they do not.
+  publish(50);
+  ASSERT_TRUE(wait_for_metric("edgesketch_agent_storage_stalled{component=\"journal\"}", 1, 15'000))
+      << http_get(metrics_port_, "/metrics").body << agent_->log_tail();
+  EXPECT_LT(test_support::metric_sum(http_get(metrics_port_, "/metrics").body,
+                                     "edgesketch_agent_payloads_accepted_total"),
+            published);
+  (void)agent_->stop(SIGKILL, 5'000);
+  std::filesystem::remove(filler);
+  start_agent(config);
+  publish(5);
+  const std::uint64_t want = static_cast<std::uint64_t>(published) * 10;
+  EXPECT_TRUE(wait_for_readings(want, 30'000)) << device_readings(*brokers_.ack) << " of " << want;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // anything extra arrives too
+  ASSERT_EQ(agent_->stop(SIGTERM, 10'000), 0);
+  EXPECT_EQ(device_readings(*brokers_.ack), want);
+  pub.disconnect()->wait();
+}
+
 // SIGHUP while readings stream in: a rule is added; the unchanged rule keeps its open windows
 // (its totals still equal the truth, window by window), the new rule's windows that start after
 // the reload equal the truth of its grouping; then a config that does not load is refused and

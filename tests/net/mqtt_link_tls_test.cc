@@ -12,56 +12,21 @@
 #include <thread>
 
 #include "edgesketch/net/mqtt_link.h"
-#include "edgesketch/testbed/mosquitto_broker.h"
+#include "net/tls_broker.h"
 
 namespace edgesketch::net {
 namespace {
 
-namespace fs = std::filesystem;
-
-bool run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()) == 0; }
-
 class TlsBrokerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("es-tls-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-    fs::permissions(dir_, fs::perms::all);  // mosquitto may drop to its own user
-    const std::string d = dir_.string();
-    ASSERT_TRUE(
-        run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=test CA' "
-            "-keyout " +
-            d + "/ca.key -out " + d + "/ca.crt"));
-    ASSERT_TRUE(
-        run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=other CA' "
-            "-keyout " +
-            d + "/other.key -out " + d + "/other.crt"));
-    ASSERT_TRUE(run("openssl req -newkey rsa:2048 -nodes -subj '/CN=127.0.0.1' -keyout " + d +
-                    "/broker.key -out " + d + "/broker.csr"));
-    std::ofstream(d + "/san.ext") << "subjectAltName=IP:127.0.0.1\n";
-    ASSERT_TRUE(run("openssl x509 -req -in " + d + "/broker.csr -CA " + d + "/ca.crt -CAkey " + d +
-                    "/ca.key -CAcreateserial -days 2 -extfile " + d + "/san.ext -out " + d +
-                    "/broker.crt"));
-    ASSERT_TRUE(
-        run("touch " + d + "/passwd && mosquitto_passwd -b " + d + "/passwd acme/gw-1 s3cret"));
-    run("chmod a+r " + d + "/*");
-    testbed::MosquittoOptions options;
-    options.extra_config = "cafile " + d + "/ca.crt\ncertfile " + d + "/broker.crt\nkeyfile " + d +
-                           "/broker.key\nallow_anonymous false\npassword_file " + d + "/passwd\n";
-    broker_ = std::make_unique<testbed::MosquittoBroker>(options);
-    ASSERT_TRUE(broker_->start().ok());
-  }
-  void TearDown() override {
-    broker_.reset();
-    fs::remove_all(dir_);
-  }
+  void SetUp() override { ASSERT_TRUE(broker_.start().ok()); }
 
   MqttLinkOptions link_options(const std::string& name) {
     MqttLinkOptions o;
-    o.connection.uri = "ssl://127.0.0.1:" + std::to_string(broker_->port());
+    o.connection.uri = broker_.uri();
     o.connection.client_id = "tls-test-" + name;
-    o.connection.username = "acme/gw-1";
-    o.connection.ca_file = (dir_ / "ca.crt").string();
+    o.connection.username = kTlsUser;
+    o.connection.ca_file = broker_.ca_file();
     o.connection.connect_timeout_ms = 3000;
     o.connection.backoff.min_ms = 100;
     o.connection.backoff.max_ms = 200;
@@ -77,13 +42,12 @@ class TlsBrokerTest : public ::testing::Test {
     return link.connected();
   }
 
-  fs::path dir_;
-  std::unique_ptr<testbed::MosquittoBroker> broker_;
+  TlsBroker broker_;
 };
 
 TEST_F(TlsBrokerTest, ConnectsWithCaAndPasswordAndDeliversMessages) {
   MqttLinkOptions o = link_options("ok");
-  o.connection.password = "s3cret";
+  o.connection.password = kTlsPassword;
   o.subscriptions = {{"t/#", 1}};
   std::atomic<int> received{0};
   auto link = MqttLink::create(
@@ -111,8 +75,8 @@ TEST_F(TlsBrokerTest, ConnectsWithCaAndPasswordAndDeliversMessages) {
 
 TEST_F(TlsBrokerTest, RefusesAnUnknownCaAndAWrongPassword) {
   MqttLinkOptions wrong_ca = link_options("wrong-ca");
-  wrong_ca.connection.password = "s3cret";
-  wrong_ca.connection.ca_file = (dir_ / "other.crt").string();
+  wrong_ca.connection.password = kTlsPassword;
+  wrong_ca.connection.ca_file = broker_.other_ca_file();
   auto a = MqttLink::create(wrong_ca, nullptr, nullptr);
   ASSERT_TRUE(a.ok());
   (*a)->start();
@@ -131,7 +95,7 @@ TEST_F(TlsBrokerTest, RefusesAnUnknownCaAndAWrongPassword) {
 }
 
 TEST_F(TlsBrokerTest, RereadsThePasswordFileAtEveryConnect) {
-  const std::string pw_file = (dir_ / "gw.pw").string();
+  const std::string pw_file = broker_.dir() + "/gw.pw";
   std::ofstream(pw_file) << "wrong\n";
   MqttLinkOptions o = link_options("pwfile");
   o.connection.password_file = pw_file;
@@ -140,7 +104,7 @@ TEST_F(TlsBrokerTest, RereadsThePasswordFileAtEveryConnect) {
   (*link)->start();
   std::this_thread::sleep_for(std::chrono::seconds(1));
   EXPECT_FALSE((*link)->connected());
-  std::ofstream(pw_file) << "s3cret\n";  // rotated: the next attempt uses it
+  std::ofstream(pw_file) << kTlsPassword << "\n";  // rotated: the next attempt uses it
   EXPECT_TRUE(wait_connected(**link, 10000));
   (*link)->stop();
 }

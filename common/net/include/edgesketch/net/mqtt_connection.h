@@ -1,7 +1,8 @@
 // MqttConnection: the settings of one MQTT connection (broker, identity, credentials, TLS,
 // reconnect delays), the same for every MQTT client of edgesketch: the agent's MQTT inputs and
 // its uplink, and the collector. Config files fill it through one reader
-// (config::read_mqtt_connection, es_config); net::MqttLink connects with it.
+// (config::read_mqtt_connection, es_config); net::MqttLink and net::MqttSubscriber connect with
+// it.
 //
 // Plain values; no MQTT client code, so config code can fill it without linking Paho.
 #pragma once
@@ -17,7 +18,7 @@ struct MqttConnection {
   // Config key: broker.
   std::string uri = "tcp://127.0.0.1:1883";
   // Must be stable across restarts and unique on the broker: the persistent session is kept
-  // under it. MqttLink refuses an empty one.
+  // under it. The clients refuse an empty one.
   std::string client_id;
   // Empty: no credentials. MQTT sends a password only together with a username.
   std::string username;
@@ -43,6 +44,12 @@ struct MqttConnection {
   int keepalive_s = 30;
   // Bound on one connect attempt (TCP + TLS + CONNACK) and on one SUBACK.
   int connect_timeout_ms = 5000;
+};
+
+// One topic filter a client subscribes to after every connect.
+struct MqttSubscription {
+  std::string topic_filter;
+  int qos = 1;  // 0 or 1
 };
 
 }  // namespace edgesketch::net

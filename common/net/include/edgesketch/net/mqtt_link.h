@@ -37,11 +37,6 @@ class async_client;
 
 namespace edgesketch::net {
 
-struct MqttSubscription {
-  std::string topic_filter;
-  int qos = 1;  // 0 or 1
-};
-
 struct MqttLinkOptions {
   // Broker, identity, credentials, TLS, reconnect delays (net/mqtt_connection.h).
   MqttConnection connection;
