@@ -6,8 +6,9 @@
 //   ch_ingest_rows_per_s       the standard fleet's window records (1,000 devices x 4 metrics,
 //                              10 s windows with histograms, batches of 500) posted over HTTP to
 //                              two collectors in process (CollectorApp with backend
-//                              "clickhouse"), one gateway and one thread each; rows per second
-//                              until every batch was answered 200, i.e. stored in ClickHouse
+//                              "clickhouse"), 16 gateways each posting its batches one after
+//                              another, as gateways do; rows per second until every batch was
+//                              answered 200, i.e. stored in ClickHouse
 //   ch_panel_24h_1000s_ms_p50/p99  the fleet panel `histogram_quantile(0.99, sum by (site)
 //                              (vibration))` over 24 h of 1-minute vibration windows of 1,000
 //                              devices, query_range at 60 s over HTTP, uncached (the ClickHouse
@@ -34,6 +35,7 @@ namespace edgesketch::bench {
 namespace {
 
 constexpr char kReadToken[] = "bench-read-token-0123";
+constexpr int kGateways = 32;  // gw-0 .. gw-31; even ones post to collector 0, odd ones to 1
 constexpr std::int64_t kMinuteMs = 60'000;
 
 std::string gateway_token(int i) { return "bench-gateway-token-" + std::to_string(i); }
@@ -50,7 +52,7 @@ collector::CollectorConfig collector_config(const testbed::ClickHouseServer& ser
                                               .tokens = {kReadToken},
                                               .max_series_per_query = 100'000,
                                               .max_points_per_query = 100'000'000});
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < kGateways; ++i) {
     c.gateways.push_back(collector::GatewayConfig{
         .id = "gw-" + std::to_string(i), .tenant = "bench", .token = gateway_token(i)});
   }
@@ -119,30 +121,33 @@ nlohmann::json run_clickhouse_bench(const BenchOptions& options) {
   if (want("ingest")) {
     const int windows = options.quick ? 3 : 30;
     Fleet fleet(1000);
-    std::vector<std::vector<EncodedBatch>> batches(2);
+    std::vector<std::vector<EncodedBatch>> batches(kGateways);
     std::uint64_t readings = 0;
-    std::vector<std::uint64_t> seq = {1, 1};
+    std::vector<std::uint64_t> seq(kGateways, 1);
     std::size_t rows = 0;
     for (int w = 0; w < windows; ++w) {
       auto recs = fleet.window(start_ms + w * std::int64_t{kWindowMs}, readings);
       rows += recs.size();
-      // Devices split between the two gateways, half each.
-      std::vector<wire::WindowRecord> half[2];
-      for (std::size_t k = 0; k < recs.size(); ++k)
-        half[k < recs.size() / 2 ? 0 : 1].push_back(std::move(recs[k]));
-      for (int g = 0; g < 2; ++g) {
-        append_batches(std::move(half[g]), "gw-" + std::to_string(g), seq[g], start_ms, batches[g]);
+      // Each gateway has its share of the devices (whole devices, 4 records each).
+      std::vector<std::vector<wire::WindowRecord>> share(kGateways);
+      for (std::size_t k = 0; k < recs.size(); ++k) {
+        share[(k / 4) % kGateways].push_back(std::move(recs[k]));
+      }
+      for (int g = 0; g < kGateways; ++g) {
+        append_batches(std::move(share[g]), "gw-" + std::to_string(g), seq[g], start_ms,
+                       batches[g]);
       }
     }
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
-    std::vector<int> failures(2, 0);
-    for (int g = 0; g < 2; ++g) {
+    std::vector<int> failures(kGateways, 0);
+    for (int g = 0; g < kGateways; ++g) {
       threads.emplace_back([&, g] {
         for (const EncodedBatch& b : batches[g]) {
-          const testbed::HttpReply r = testbed::http_post(
-              apps[g]->http_port(), "/api/v1/ingest", std::string(b.bytes.begin(), b.bytes.end()),
-              "application/x-protobuf", gateway_token(g));
+          const testbed::HttpReply r =
+              testbed::http_post(apps[g % 2]->http_port(), "/api/v1/ingest",
+                                 std::string(b.bytes.begin(), b.bytes.end()),
+                                 "application/x-protobuf", gateway_token(g));
           failures[g] += r.status != 200;
         }
       });
@@ -151,7 +156,9 @@ nlohmann::json run_clickhouse_bench(const BenchOptions& options) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     out["ch_ingest_rows_per_s"] = std::round(static_cast<double>(rows) / s);
     out["ch_ingest_rows"] = rows;
-    out["ch_ingest_failed_batches"] = failures[0] + failures[1];
+    int failed = 0;
+    for (int f : failures) failed += f;
+    out["ch_ingest_failed_batches"] = failed;
   }
 
   if (want("panel")) {

@@ -58,9 +58,11 @@ int init_clickhouse(const CollectorConfig& config, const std::string& config_pat
 
 ClickHouseBatchSink::ClickHouseBatchSink(const CollectorConfig& config,
                                          std::unique_ptr<clickhouse::Client> client,
-                                         daemon::MetricsRegistry& metrics, const Clock& clock)
+                                         daemon::MetricsRegistry& metrics, const Clock& clock,
+                                         std::size_t max_queued_bytes)
     : limits_(config.store.limits),
       clock_(clock),
+      max_queued_bytes_(max_queued_bytes),
       client_(std::move(client)),
       writer_(*client_, clickhouse_schema_options(config)),
       requests_(metrics.counter("edgesketch_collector_clickhouse_requests_total",
@@ -69,20 +71,63 @@ ClickHouseBatchSink::ClickHouseBatchSink(const CollectorConfig& config,
                                "Ingest requests repeated after a temporary failure")),
       unavailable_(metrics.counter(
           "edgesketch_collector_clickhouse_unavailable_total",
-          "Ingest calls that failed for want of ClickHouse (the batch is resent later)")),
+          "Ingest groups that failed for want of ClickHouse (their batches are resent later)")),
       refused_(metrics.counter(
           "edgesketch_collector_clickhouse_refused_total",
-          "Ingest calls ClickHouse refused (credentials, schema: see the log; the batch is resent "
-          "later)")),
+          "Ingest groups ClickHouse refused (credentials, schema: see the log; their batches are "
+          "resent later)")),
       sent_bytes_(metrics.counter("edgesketch_collector_clickhouse_sent_bytes_total",
                                   "Request bytes sent to ClickHouse by ingest (after gzip)")),
+      groups_(metrics.counter("edgesketch_collector_clickhouse_groups_total",
+                              "Inserts of queued batches into ClickHouse (one per table each)")),
       up_(metrics.gauge("edgesketch_collector_clickhouse_up",
-                        "1 when ClickHouse took the last batch, 0 when it failed")) {}
+                        "1 when ClickHouse took the last group, 0 when it failed")) {
+  writer_thread_ = std::thread([this] { run_writer(); });
+}
+
+ClickHouseBatchSink::~ClickHouseBatchSink() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  queued_cv_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
 
 Result<store::IngestReceipt> ClickHouseBatchSink::submit(std::string_view tenant,
                                                          const wire::WindowBatch& batch, ByteSpan) {
   std::lock_guard lock(mu_);
-  Status s = writer_.write(tenant, batch, clock_.now_ms());
+  if (stop_) return Status::unavailable("clickhouse store: stopping");
+  const std::size_t queued = queue_.series.size() + queue_.windows.size() + queue_.ledger.size();
+  if (queued >= max_queued_bytes_) {
+    return Status::unavailable(
+        "clickhouse store: " + std::to_string(queued) + " bytes wait for ClickHouse already" +
+        (last_failure_.ok() ? std::string() : " (last failure: " + last_failure_.message() + ")"));
+  }
+  clickhouse::append_batch_rows(queue_, tenant, batch, clock_.now_ms());
+  store::IngestReceipt r;
+  r.gateway_id = batch.gateway_id;
+  r.seq = batch.seq;
+  r.records = batch.records.size();
+  r.lsn = ++next_lsn_;
+  queued_cv_.notify_one();
+  return r;
+}
+
+Status ClickHouseBatchSink::wait_durable(std::uint64_t lsn) {
+  std::unique_lock lock(mu_);
+  // Every queued position is decided, also at stop (the writer inserts what is queued first).
+  done_cv_.wait(lock, [&] { return finished_ >= lsn; });
+  if (lsn <= forgotten_) return Status::unavailable("clickhouse store: outcome forgotten");
+  for (const auto& [first, last] : failed_) {
+    if (first <= lsn && lsn <= last) {
+      return Status::unavailable("clickhouse store: not stored: " + last_failure_.message());
+    }
+  }
+  return Status();
+}
+
+void ClickHouseBatchSink::report(const Status& s) {
   const clickhouse::ClientStats& now = client_->stats();
   requests_.inc(now.requests - reported_.requests);
   retries_.inc(now.retries - reported_.retries);
@@ -90,13 +135,34 @@ Result<store::IngestReceipt> ClickHouseBatchSink::submit(std::string_view tenant
   refused_.inc(now.refused - reported_.refused);
   sent_bytes_.inc(now.sent_bytes - reported_.sent_bytes);
   reported_ = now;
+  groups_.inc();
   up_.set(s.ok() ? 1 : 0);
-  if (!s.ok()) return Status::unavailable("clickhouse store: " + s.message());
-  store::IngestReceipt r;
-  r.gateway_id = batch.gateway_id;
-  r.seq = batch.seq;
-  r.records = batch.records.size();
-  return r;
+}
+
+void ClickHouseBatchSink::run_writer() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    queued_cv_.wait(lock, [&] { return stop_ || next_lsn_ > finished_; });
+    if (next_lsn_ == finished_) return;  // stopping with nothing queued
+    clickhouse::BatchRows group = std::move(queue_);
+    queue_ = clickhouse::BatchRows{};
+    const std::uint64_t first = finished_ + 1;
+    const std::uint64_t last = next_lsn_;
+    lock.unlock();
+    const Status s = writer_.write(group);
+    report(s);
+    lock.lock();
+    if (!s.ok()) {
+      last_failure_ = s;
+      failed_.emplace_back(first, last);
+      if (failed_.size() > 4096) {
+        forgotten_ = failed_.front().second;
+        failed_.pop_front();
+      }
+    }
+    finished_ = last;
+    done_cv_.notify_all();
+  }
 }
 
 }  // namespace edgesketch::collector

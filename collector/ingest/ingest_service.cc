@@ -87,8 +87,9 @@ IngestService::IngestService(BatchSink& sink, IngestOptions options, PublishFn p
       ack_publish_errors_(metrics.counter(
           "edgesketch_collector_ack_publish_errors_total",
           "Ack messages that could not be published (the agent resends; the batch is deduped)")),
-      durable_errors_(metrics.counter("edgesketch_collector_wal_errors_total",
-                                      "Batches whose WAL fsync failed (not acked)")),
+      durable_errors_(metrics.counter(
+          "edgesketch_collector_wal_errors_total",
+          "Batches not durable, so not acked: a failed WAL fsync, or a failed ClickHouse insert")),
       deferred_(metrics.counter(
           "edgesketch_collector_ingest_deferred_total",
           "Batches not acked because of a temporary fault (disk full, I/O error, stalled "
@@ -304,26 +305,35 @@ void IngestService::run_acks() {
 }
 
 void IngestService::publish_acks(std::deque<Pending>& batch) {
-  std::uint64_t lsn = 0;
-  for (const Pending& p : batch) lsn = std::max(lsn, p.lsn);
-  bool durable = true;
-  if (lsn > 0) {
-    Status s = sink_.wait_durable(lsn);
+  // Each batch is acked when its own position is durable: with group commit a sink may have
+  // stored a later group and dropped an earlier one (ClickHouse), so the newest position does
+  // not vouch for the others. After the first wait the others return at once.
+  std::vector<bool> durable(batch.size(), true);
+  std::size_t failed = 0;
+  Status failure;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (batch[i].lsn == 0) continue;
+    Status s = sink_.wait_durable(batch[i].lsn);
     if (!s.ok()) {
-      durable_errors_.inc(batch.size());
-      spdlog::error("ingest: WAL fsync failed, {} batches not acked: {}", batch.size(),
-                    s.to_string());
-      durable = false;
+      durable[i] = false;
+      ++failed;
+      failure = s;
     }
+  }
+  if (failed > 0) {
+    durable_errors_.inc(failed);
+    spdlog::error("ingest: {} batches not durable, not acked (the agents resend them): {}", failed,
+                  failure.to_string());
   }
   // One Ack per (tenant, gateway), in arrival order.
   std::map<std::pair<std::string, std::string>, wire::Ack> acks;
-  for (const Pending& p : batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const Pending& p = batch[i];
     wire::Ack& ack = acks[{p.tenant, p.gateway_id}];
     ack.gateway_id = p.gateway_id;
     if (!p.reject_reason.empty()) {
       ack.rejected.push_back(wire::AckRejection{p.seq, p.reject_reason});
-    } else if (durable) {
+    } else if (durable[i]) {
       ack.seqs.push_back(p.seq);
     }
   }

@@ -39,6 +39,12 @@ std::uint64_t series_id(std::string_view tenant, const wire::SeriesKey& key) {
 BatchRows encode_batch_rows(std::string_view tenant, const wire::WindowBatch& batch,
                             std::int64_t now_ms) {
   BatchRows rows;
+  append_batch_rows(rows, tenant, batch, now_ms);
+  return rows;
+}
+
+void append_batch_rows(BatchRows& rows, std::string_view tenant, const wire::WindowBatch& batch,
+                       std::int64_t now_ms) {
   std::unordered_set<std::uint64_t> seen;
   for (std::size_t i = 0; i < batch.records.size(); ++i) {
     const wire::WindowRecord& r = batch.records[i];
@@ -83,7 +89,6 @@ BatchRows encode_batch_rows(std::string_view tenant, const wire::WindowBatch& ba
   put_u64(rows.ledger, batch.seq);
   put_u32(rows.ledger, static_cast<std::uint32_t>(batch.records.size()));
   put_u64(rows.ledger, static_cast<std::uint64_t>(now_ms));
-  return rows;
 }
 
 std::string series_insert(const std::string& database) {
@@ -107,8 +112,11 @@ BatchWriter::BatchWriter(Client& client, SchemaOptions schema)
 
 Status BatchWriter::write(std::string_view tenant, const wire::WindowBatch& batch,
                           std::int64_t now_ms) {
+  return write(encode_batch_rows(tenant, batch, now_ms));
+}
+
+Status BatchWriter::write(const BatchRows& rows) {
   if (schema_.tiers_ms.empty()) return Status::invalid_argument("clickhouse: no tiers");
-  const BatchRows rows = encode_batch_rows(tenant, batch, now_ms);
   // The catalog first: a window row never names a series the catalog lacks.
   if (rows.series_rows > 0) {
     ES_RETURN_IF_ERROR(client_.insert(series_insert(schema_.database), rows.series));
@@ -117,6 +125,7 @@ Status BatchWriter::write(std::string_view tenant, const wire::WindowBatch& batc
     ES_RETURN_IF_ERROR(
         client_.insert(windows_insert(schema_.database, schema_.tiers_ms.front()), rows.windows));
   }
+  if (rows.ledger.empty()) return Status();
   return client_.insert(ledger_insert(schema_.database), rows.ledger);
 }
 

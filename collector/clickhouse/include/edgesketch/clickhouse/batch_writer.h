@@ -42,6 +42,9 @@ struct BatchRows {
 };
 BatchRows encode_batch_rows(std::string_view tenant, const wire::WindowBatch& batch,
                             std::int64_t now_ms);
+// The same rows appended to `rows`, so that many batches go in one insert per table.
+void append_batch_rows(BatchRows& rows, std::string_view tenant, const wire::WindowBatch& batch,
+                       std::int64_t now_ms);
 
 // The INSERT statements that take those rows.
 std::string series_insert(const std::string& database);
@@ -54,6 +57,8 @@ class BatchWriter {
   BatchWriter(Client& client, SchemaOptions schema);
 
   Status write(std::string_view tenant, const wire::WindowBatch& batch, std::int64_t now_ms);
+  // The rows of one or more batches, in the same three inserts.
+  Status write(const BatchRows& rows);
 
  private:
   Client& client_;
