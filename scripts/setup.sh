@@ -17,6 +17,8 @@ PACKAGES=(
   mosquitto mosquitto-clients openssl systemd
   # promtool: a real Prometheus API client for the collector's HTTP tests
   prometheus
+  # the collector's live page: Chart.js, compiled into the binary; Chromium for its browser test
+  libjs-chart.js chromium
   # packaging checks
   dpkg-dev fakeroot lintian
 )
