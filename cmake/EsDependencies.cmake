@@ -32,4 +32,6 @@ if(ES_BUILD_TESTS)
   # reference of the PromQL differential test (Debian package prometheus).
   find_program(ES_PROMTOOL promtool REQUIRED)
   find_program(ES_PROMETHEUS prometheus REQUIRED)
+  # Debian's chromium, headless: the collector's live page tested as a person would use it.
+  find_program(ES_CHROMIUM chromium REQUIRED)
 endif()

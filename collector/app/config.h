@@ -65,7 +65,7 @@ struct CollectorConfig {
   int max_streams_per_tenant = 16;
   std::uint64_t stream_buffer_bytes = 1ull << 20;
   std::int64_t stream_keepalive_ms = 15'000;
-  std::int64_t stream_delay_ms = 1'000;
+  std::int64_t stream_delay_ms = 6'000;
   std::int64_t session_ttl_ms = 12 * 3600 * 1000;
   std::vector<TenantConfig> tenants;
   // [[gateway]] blocks and the lines of [collector] gateways_file. When there is at least one,

@@ -59,7 +59,9 @@ function makeChart(panel, canvas) {
     type: panel.kind === 'bar' ? 'bar' : 'line',
     data: {labels: [], datasets: []},
     options: {
-      animation: false, responsive: true, maintainAspectRatio: false, parsing: false,
+      animation: false, responsive: true, maintainAspectRatio: false,
+      // Line charts get {x, y} points as they are; the bar chart's plain numbers are parsed.
+      parsing: panel.kind === 'bar',
       normalized: true, spanGaps: false,
       plugins: {legend: {labels: {color: '#ccccdc', boxWidth: 12}}},
       scales: panel.kind === 'bar' ? {

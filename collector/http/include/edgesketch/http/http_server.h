@@ -96,9 +96,12 @@ struct HttpServerOptions {
   // A comment line is sent after this long without an event, so proxies and browsers keep the
   // connection and a gone client is noticed.
   std::int64_t stream_keepalive_ms = 15'000;
-  // How long after a batch is applied its windows count as arrived for the streams: the other
-  // gateways' windows of the same time, a moment behind, make it into the same point.
-  std::int64_t stream_delay_ms = 1'000;
+  // How long after the first window ending at or after a point's time is applied the point is
+  // sent: the windows of that time still on their way (other rules' and gateways' windows, closed
+  // up to the agents' allowed_lateness later) make it into the point. A window applied after
+  // that is not in the streamed point (a range query shows it). At least the agents'
+  // allowed_lateness (5 s by default) plus a second.
+  std::int64_t stream_delay_ms = 6'000;
   // Sessions of the live page (POST /api/v1/login): lifetime and most held at once.
   std::int64_t session_ttl_ms = 12 * 3600 * 1000;
   std::size_t max_sessions = 10'000;
