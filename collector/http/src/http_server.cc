@@ -29,6 +29,7 @@
 #include "page_assets.h"
 #include "session_store.h"
 #include "stream_hub.h"
+#include "stream_results.h"
 
 namespace edgesketch::http {
 namespace {
@@ -202,7 +203,8 @@ class HttpServer::Impl {
         ingest_(ingest),
         ingest_tokens_(options_.ingest_tokens),
         hub_(std::chrono::milliseconds(std::max<std::int64_t>(0, options_.stream_delay_ms))),
-        sessions_(options_.max_sessions, options_.session_ttl_ms) {
+        sessions_(options_.max_sessions, options_.session_ttl_ms),
+        stream_results_(std::chrono::seconds(1)) {
     const int workers = std::max(1, options_.worker_threads);
     query_worker_cap_ = static_cast<std::size_t>(
         std::max(1, workers - std::clamp(options_.reserved_workers, 0, workers - 1)));
@@ -1125,8 +1127,18 @@ class HttpServer::Impl {
   }
 
   // The event of the points from..to (multiples of the step): each query's range result in
-  // the query API's JSON (or its error), the last point's time as the id.
+  // the query API's JSON (or its error), the last point's time as the id. Streams asking the
+  // same at about the same time share one evaluation.
   std::string stream_event(const LiveStream& s, std::int64_t from_ms, std::int64_t to_ms) {
+    std::string key = fmt::format("{}\n{}\n{}\n{}", s.tenant, s.step_ms, from_ms, to_ms);
+    for (const auto& q : s.queries) {
+      key += '\n';
+      key += query::to_string(*q);
+    }
+    return stream_results_.get(key, [&] { return evaluate_event(s, from_ms, to_ms); });
+  }
+
+  std::string evaluate_event(const LiveStream& s, std::int64_t from_ms, std::int64_t to_ms) {
     std::string data = fmt::format(R"({{"start":{},"end":{},"step":{},"results":[)",
                                    from_ms / 1000.0, to_ms / 1000.0, s.step_ms / 1000.0);
     const query::QueryLimits lim = query_limits(s.tenant);
@@ -1245,6 +1257,7 @@ class HttpServer::Impl {
 
   StreamHub hub_;
   SessionStore sessions_;
+  StreamResults stream_results_;
   std::atomic<std::uint64_t> streams_opened_{0};
   std::atomic<std::uint64_t> streams_refused_{0};
   std::atomic<std::uint64_t> streams_closed_client_{0};
