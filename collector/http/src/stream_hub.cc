@@ -22,10 +22,9 @@ void StreamHub::applied(std::string_view tenant, std::int64_t end_ms) {
     settle(t, now);
     const std::int64_t latest = t.pending.empty() ? t.reached_ms : t.pending.back().first;
     if (end_ms <= latest) return;  // late or repeated data: no new point to send
+    // Entries live for the delay: at most one per applied batch of that time.
     if (delay_.count() <= 0) {
       t.reached_ms = end_ms;
-    } else if (!t.pending.empty() && t.pending.back().second == now + delay_) {
-      t.pending.back().first = end_ms;
     } else {
       t.pending.emplace_back(end_ms, now + delay_);
     }
