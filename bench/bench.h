@@ -47,6 +47,9 @@ void add_mqtt_e2e_figures(const BenchOptions& options, nlohmann::json& out);
 // The same for the formats of other devices: multi-field line protocol (Telegraf) and
 // Zigbee2MQTT-shaped json_fields (agent_mqtt_bench.cc).
 void add_device_format_e2e_figures(const BenchOptions& options, nlohmann::json& out);
+// The collector's ingest rate and memory with 200 live streams open against none, the real
+// daemon on loopback (stream_bench.cc; the query suite's `sse` part).
+void add_stream_figures(const BenchOptions& options, nlohmann::json& out);
 // WindowBatch decode/encode speed of the wire codec (wire_bench.cc).
 void add_wire_figures(const BenchOptions& options, nlohmann::json& out);
 

@@ -41,7 +41,7 @@ int usage(FILE* out) {
       "  --only PART  run one part of a suite (store: ingest, scan, recovery, lowrate;\n"
       "               sketch: hist, hll, topk, wire;\n"
       "               agent: rss, throughput, where, uplink, parse, mqtt, formats;\n"
-      "               query: label, series, fleet, panel, norollup, cached, or several\n"
+      "               query: label, series, fleet, panel, norollup, cached, sse, or several\n"
       "               of them separated by commas; clickhouse: ingest, panel)\n"
       "suites:\n");
   for (const auto& s : kSuites) std::fprintf(out, "  %-8s %s\n", s.name, s.what);

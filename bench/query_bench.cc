@@ -41,6 +41,9 @@
 //       the same with the fleet's windows left in the memtable (not flushed), as the last
 //       minutes of a running collector are
 //
+// The `sse` part (stream_bench.cc): sse_200_streams_ingest_ratio and sse_200_streams_rss_ratio,
+// the collector's ingest with 200 live streams open against none.
+//
 // The store is built with tiers 1 min and 1 h (agents configured with 1-minute windows), so the
 // query reads the 1-minute tier exactly as it does under the default tiers (10 s, 1 min, 1 h):
 // step 60 s picks the coarsest tier that divides it. The collector is configured as
@@ -348,6 +351,10 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
   auto want = [&parts](const char* part) {
     return parts.empty() || std::find(parts.begin(), parts.end(), part) != parts.end();
   };
+  if (want("sse")) {
+    add_stream_figures(options, out);
+    if (parts.size() == 1) return out;
+  }
   if (want("label")) {
     const int rounds = options.quick ? 5 : std::max(25, options.repetitions * 3);
     run_label_bench(50'000, "50k", rounds, /*flush=*/true, out);
@@ -422,9 +429,9 @@ nlohmann::json run_query_bench(const BenchOptions& options) {
 
   for (const std::string& p : parts) {
     if (p != "label" && p != "panel" && p != "norollup" && p != "cached" && p != "series" &&
-        p != "fleet") {
+        p != "fleet" && p != "sse") {
       out["query_error"] =
-          "unknown part '" + p + "' (label, panel, norollup, series, fleet, cached)";
+          "unknown part '" + p + "' (label, panel, norollup, series, fleet, cached, sse)";
       return out;
     }
   }

@@ -34,4 +34,6 @@ if(ES_BUILD_TESTS)
   find_program(ES_PROMETHEUS prometheus REQUIRED)
   # The collector's ClickHouse store is tested against a real server (Debian clickhouse-server).
   find_program(ES_CLICKHOUSE_SERVER clickhouse-server PATHS /usr/sbin REQUIRED)
+  # Debian's chromium, headless: the collector's live page tested as a person would use it.
+  find_program(ES_CHROMIUM chromium REQUIRED)
 endif()

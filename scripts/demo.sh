@@ -162,6 +162,10 @@ done
 grafana_hint() {
   cat <<EOF
 
+The collector's live page (charts of the fleet, live over Server-Sent Events):
+  http://127.0.0.1:$HTTP_PORT/#token=$TOKEN
+  (or open http://127.0.0.1:$HTTP_PORT/ and log in with the token $TOKEN)
+
 Point Grafana at it (Grafana's own Prometheus datasource, no plugin):
   URL     http://127.0.0.1:$HTTP_PORT
   header  Authorization: Bearer $TOKEN

@@ -112,6 +112,8 @@ def live(args):
                 ", Ctrl-C to stop")
         lines.append(f"edgesketch demo: {args.devices} simulated devices in real time "
                      f"({elapsed // 60:02d}:{elapsed % 60:02d}{left})")
+        lines.append(f"live page  {args.collector}/#token={args.token}")
+        lines.append(f"           (or {args.collector}/ and log in with the token {args.token})")
         lines.append("")
         lines.append(f"agent      readings/s {human(rates['edgesketch_agent_input_readings_total']):>9}"
                      f"   windows/s {human(rates['edgesketch_agent_windows_closed_total']):>7}"

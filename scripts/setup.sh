@@ -19,6 +19,8 @@ PACKAGES=(
   prometheus
   # the collector's ClickHouse store is tested against a real server
   clickhouse-server
+  # the collector's live page: Chart.js, compiled into the binary; Chromium for its browser test
+  libjs-chart.js chromium
   # packaging checks
   dpkg-dev fakeroot lintian
 )

@@ -220,6 +220,12 @@ Result<std::unique_ptr<CollectorApp>> CollectorApp::create(CollectorConfig confi
   http_options.reserved_workers = config.http_reserved_workers;
   http_options.max_query_workers_per_tenant = config.max_query_workers_per_tenant;
   http_options.header_timeout_ms = config.header_timeout_ms;
+  http_options.max_streams = static_cast<std::size_t>(config.max_streams);
+  http_options.max_streams_per_tenant = static_cast<std::size_t>(config.max_streams_per_tenant);
+  http_options.stream_buffer_bytes = config.stream_buffer_bytes;
+  http_options.stream_keepalive_ms = config.stream_keepalive_ms;
+  http_options.stream_delay_ms = config.stream_delay_ms;
+  http_options.session_ttl_ms = config.session_ttl_ms;
   for (const TenantConfig& t : config.tenants) {
     for (const std::string& token : t.tokens) http_options.tokens[token] = t.name;
     http::TenantLimits limits;
@@ -234,7 +240,7 @@ Result<std::unique_ptr<CollectorApp>> CollectorApp::create(CollectorConfig confi
                                                     impl->cache.get(), impl->http_ingest.get());
   impl->ingest->set_on_applied(
       [&server = *impl->server](const std::string& tenant, std::int64_t lo, std::int64_t hi) {
-        server.invalidate_cache(tenant, lo, hi);
+        server.data_applied(tenant, lo, hi);
       });
 
   if (config.mqtt.enabled) {

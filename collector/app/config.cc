@@ -48,6 +48,17 @@ Result<CollectorConfig> read(config::TomlDocument& doc) {
   c.max_query_workers_per_tenant = static_cast<int>(
       http.integer("max_query_workers_per_tenant", c.max_query_workers_per_tenant, 0, 1024));
   c.header_timeout_ms = http.duration_ms("header_timeout", c.header_timeout_ms);
+  c.max_streams = static_cast<int>(http.integer("max_streams", c.max_streams, 0, 4096));
+  c.max_streams_per_tenant =
+      static_cast<int>(http.integer("max_streams_per_tenant", c.max_streams_per_tenant, 0, 4096));
+  c.stream_buffer_bytes = http.bytes("stream_buffer_bytes", c.stream_buffer_bytes);
+  c.stream_keepalive_ms = http.duration_ms("stream_keepalive", c.stream_keepalive_ms);
+  c.stream_delay_ms = http.duration_ms("stream_delay", c.stream_delay_ms);
+  c.session_ttl_ms = http.duration_ms("session_ttl", c.session_ttl_ms);
+  if (c.stream_buffer_bytes < 4096) http.error("stream_buffer_bytes", "must be at least 4KiB");
+  if (c.stream_keepalive_ms <= 0) http.error("stream_keepalive", "must be positive");
+  if (c.stream_delay_ms < 0) http.error("stream_delay", "must not be negative");
+  if (c.session_ttl_ms <= 0) http.error("session_ttl", "must be positive");
   if (c.http_reserved_workers >= c.http_worker_threads) {
     http.error("reserved_workers", "must be less than worker_threads (queries need a worker)");
   }

@@ -81,6 +81,13 @@ struct CollectorConfig {
   int max_query_workers_per_tenant = 0;
   // A client must send a request's line and headers within this time from its first byte.
   std::int64_t header_timeout_ms = 10'000;
+  // Live streams (GET /api/v1/stream) and the live page's sessions; see http::HttpServerOptions.
+  int max_streams = 64;
+  int max_streams_per_tenant = 16;
+  std::uint64_t stream_buffer_bytes = 1ull << 20;
+  std::int64_t stream_keepalive_ms = 15'000;
+  std::int64_t stream_delay_ms = 6'000;
+  std::int64_t session_ttl_ms = 12 * 3600 * 1000;
   std::vector<TenantConfig> tenants;
   // [[gateway]] blocks and the lines of [collector] gateways_file. When there is at least one,
   // MQTT batches of gateways not listed are rejected (unknown_gateway).

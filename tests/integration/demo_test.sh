@@ -18,4 +18,6 @@ grep -q "agent      readings/s" "$out" || { cat "$out"; echo "no live view"; exi
 grep -Eq "site-0[0-9] +[0-9,]+ +[0-9.]+ +[0-9.]+" "$out" ||
   { cat "$out"; echo "no per-site row in the live view"; exit 1; }
 grep -q "Authorization: Bearer" "$out" || { cat "$out"; echo "no Grafana hint"; exit 1; }
+grep -q "live page  http://127.0.0.1:[0-9]*/#token=" "$out" ||
+  { cat "$out"; echo "no live page URL in the live view"; exit 1; }
 echo "demo: check and live view OK"

@@ -19,6 +19,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The connection this worker thread serves (DeadlineServer::current_socket()).
+thread_local socket_t tls_connection = INVALID_SOCKET;
+
 std::chrono::milliseconds to_ms(time_t sec, time_t usec) {
   return std::chrono::milliseconds(sec * 1000 + usec / 1000);
 }
@@ -153,7 +156,10 @@ bool DeadlineServer::wait_for_request(socket_t sock) const {
   return false;
 }
 
+socket_t DeadlineServer::current_socket() { return tls_connection; }
+
 bool DeadlineServer::process_and_close_socket(socket_t sock) {
+  tls_connection = sock;
   ConnectionStream stream(sock, to_ms(read_timeout_sec_, read_timeout_usec_),
                           to_ms(write_timeout_sec_, write_timeout_usec_));
   bool ok = false;
@@ -165,6 +171,7 @@ bool DeadlineServer::process_and_close_socket(socket_t sock) {
     if (stream.expired()) ++header_timeouts_;
     if (!ok || connection_closed || stream.expired()) break;
   }
+  tls_connection = INVALID_SOCKET;
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);
   return ok;

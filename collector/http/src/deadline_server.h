@@ -22,6 +22,10 @@ class DeadlineServer final : public httplib::Server {
   void set_header_timeout(std::chrono::milliseconds timeout) { header_timeout_ = timeout; }
   // Connections closed because a request head did not arrive in time.
   std::uint64_t header_timeouts() const { return header_timeouts_.load(); }
+  // The socket of the connection the calling worker thread serves (handlers run on the thread
+  // that serves their connection), INVALID_SOCKET outside a connection: the live streams bound
+  // the bytes queued on it.
+  static socket_t current_socket();
 
  private:
   bool process_and_close_socket(socket_t sock) override;

@@ -2,8 +2,10 @@
 #include "edgesketch/http/http_server.h"
 
 #include <httplib.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <zlib.h>
 
@@ -24,6 +26,10 @@
 #include "edgesketch/http/server_metrics.h"
 #include "edgesketch/http/time_params.h"
 #include "edgesketch/query/promql_parser.h"
+#include "page_assets.h"
+#include "session_store.h"
+#include "stream_hub.h"
+#include "stream_results.h"
 
 namespace edgesketch::http {
 namespace {
@@ -152,6 +158,30 @@ std::optional<std::string> decode_base64(std::string_view in) {
   return out;
 }
 
+// The live page's session cookie.
+constexpr std::string_view kSessionCookie = "es_session";
+
+// The value of cookie `name` in a Cookie header ("a=1; b=2"), nullopt when absent.
+std::optional<std::string> cookie_value(const std::string& header, std::string_view name) {
+  std::string_view rest = header;
+  while (!rest.empty()) {
+    const auto semi = rest.find(';');
+    std::string_view item = rest.substr(0, semi);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    if (item.size() > name.size() && item.starts_with(name) && item[name.size()] == '=') {
+      return std::string(item.substr(name.size() + 1));
+    }
+    if (semi == std::string_view::npos) break;
+    rest.remove_prefix(semi + 1);
+  }
+  return std::nullopt;
+}
+
+std::int64_t floor_to(std::int64_t t, std::int64_t step) {
+  const std::int64_t q = t / step;
+  return (t % step != 0 && t < 0 ? q - 1 : q) * step;
+}
+
 void append_json_number(std::string& out, std::optional<double> v) {
   if (!v || !std::isfinite(*v)) {
     out += "null";
@@ -171,7 +201,10 @@ class HttpServer::Impl {
         clock_(clock),
         cache_(cache),
         ingest_(ingest),
-        ingest_tokens_(options_.ingest_tokens) {
+        ingest_tokens_(options_.ingest_tokens),
+        hub_(std::chrono::milliseconds(std::max<std::int64_t>(0, options_.stream_delay_ms))),
+        sessions_(options_.max_sessions, options_.session_ttl_ms),
+        stream_results_(std::chrono::seconds(1)) {
     const int workers = std::max(1, options_.worker_threads);
     query_worker_cap_ = static_cast<std::size_t>(
         std::max(1, workers - std::clamp(options_.reserved_workers, 0, workers - 1)));
@@ -184,8 +217,10 @@ class HttpServer::Impl {
   }
 
   Status start() {
-    server_.new_task_queue = [n = options_.worker_threads] {
-      return new httplib::ThreadPool(static_cast<std::size_t>(std::max(1, n)));
+    // Each live stream keeps its worker: the pool has one for each stream beyond those of the
+    // other requests.
+    server_.new_task_queue = [n = options_.worker_threads, streams = options_.max_streams] {
+      return new httplib::ThreadPool(static_cast<std::size_t>(std::max(1, n)) + streams);
     };
     server_.set_payload_max_length(options_.max_body_bytes);
     server_.set_header_timeout(
@@ -221,6 +256,7 @@ class HttpServer::Impl {
   }
 
   void stop() {
+    hub_.stop();  // the streams end their responses, so the workers can be joined
     server_.stop();
     if (thread_.joinable()) thread_.join();
   }
@@ -246,8 +282,31 @@ class HttpServer::Impl {
         "# HELP edgesketch_http_header_timeouts_total Connections closed because a request head "
         "did not arrive within the header timeout.\n"
         "# TYPE edgesketch_http_header_timeouts_total counter\n"
-        "edgesketch_http_header_timeouts_total {}\n",
-        refused_workers_.load(), refused_timeout_.load(), server_.header_timeouts());
+        "edgesketch_http_header_timeouts_total {}\n"
+        "# HELP edgesketch_http_streams_open Live streams (/api/v1/stream) open.\n"
+        "# TYPE edgesketch_http_streams_open gauge\n"
+        "edgesketch_http_streams_open {}\n"
+        "# HELP edgesketch_http_streams_opened_total Live streams opened.\n"
+        "# TYPE edgesketch_http_streams_opened_total counter\n"
+        "edgesketch_http_streams_opened_total {}\n"
+        "# HELP edgesketch_http_streams_refused_total Live streams refused with 503: the tenant's "
+        "or the server's stream limit was reached.\n"
+        "# TYPE edgesketch_http_streams_refused_total counter\n"
+        "edgesketch_http_streams_refused_total {}\n"
+        "# HELP edgesketch_http_streams_closed_total Live streams ended: by the client (client), "
+        "cut off for falling stream_buffer_bytes behind (slow), by the server's stop "
+        "(shutdown).\n"
+        "# TYPE edgesketch_http_streams_closed_total counter\n"
+        "edgesketch_http_streams_closed_total{{reason=\"client\"}} {}\n"
+        "edgesketch_http_streams_closed_total{{reason=\"slow\"}} {}\n"
+        "edgesketch_http_streams_closed_total{{reason=\"shutdown\"}} {}\n"
+        "# HELP edgesketch_http_stream_events_total Events with points sent on live streams.\n"
+        "# TYPE edgesketch_http_stream_events_total counter\n"
+        "edgesketch_http_stream_events_total {}\n",
+        refused_workers_.load(), refused_timeout_.load(), server_.header_timeouts(),
+        hub_.open_streams(), streams_opened_.load(), streams_refused_.load(),
+        streams_closed_client_.load(), streams_closed_slow_.load(), streams_closed_shutdown_.load(),
+        stream_events_.load());
     if (options_.extra_metrics) text += options_.extra_metrics();
     return text;
   }
@@ -257,8 +316,9 @@ class HttpServer::Impl {
     ingest_tokens_ = std::move(tokens);
   }
 
-  void invalidate(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms) {
+  void data_applied(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms) {
     if (cache_ != nullptr) cache_->invalidate(tenant, start_ms, end_ms);
+    hub_.applied(tenant, end_ms);
   }
 
  private:
@@ -410,12 +470,26 @@ class HttpServer::Impl {
   }
 
   // The tenant of a verified read token.
-  std::optional<std::string> authenticate(const httplib::Request& req) const {
-    const auto token = presented_token(req);
-    if (!token) return std::nullopt;
-    const std::string* tenant = find_token(options_.tokens, *token);
+  std::optional<std::string> tenant_of_token(std::string_view token) const {
+    const std::string* tenant = find_token(options_.tokens, token);
     if (tenant == nullptr) return std::nullopt;
     return *tenant;
+  }
+
+  // The tenant of the request: of its token (Authorization), else of its live page session
+  // (the es_session cookie of POST /api/v1/login).
+  std::optional<std::string> authenticate(const httplib::Request& req) {
+    if (const auto token = presented_token(req)) return tenant_of_token(*token);
+    if (const auto id = cookie_value(req.get_header_value("Cookie"), kSessionCookie)) {
+      return sessions_.tenant_of(*id, steady_ms());
+    }
+    return std::nullopt;
+  }
+
+  static std::int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 
   const TenantLimits& limits(const std::string& tenant) const {
@@ -571,6 +645,37 @@ class HttpServer::Impl {
         api(
             "/api/v1/sketch",
             [this](auto&, auto& res, auto& t, auto& p) { handle_sketch(res, t, p); }, true));
+    server_.Get("/api/v1/stream", api(
+                                      "/api/v1/stream",
+                                      [this](auto& req, auto& res, auto& t, auto& p) {
+                                        handle_stream(req, res, t, p);
+                                      },
+                                      false));
+    server_.Post("/api/v1/login", [this](const httplib::Request& req, httplib::Response& res) {
+      handle_login(req, res);
+    });
+    server_.Post("/api/v1/logout", [this](const httplib::Request& req, httplib::Response& res) {
+      if (const auto id = cookie_value(req.get_header_value("Cookie"), kSessionCookie)) {
+        sessions_.remove(*id);
+      }
+      res.set_header("Set-Cookie", fmt::format("{}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0",
+                                               kSessionCookie));
+      send_json(res, 200, R"({"status":"success"})");
+      metrics_.record("/api/v1/logout", res.status, "", 0);
+    });
+    for (const PageAsset& asset : page_assets()) {
+      server_.Get(
+          std::string(asset.url), [this, &asset](const httplib::Request&, httplib::Response& res) {
+            res.set_header("Cache-Control", "no-cache");
+            res.set_header("X-Content-Type-Options", "nosniff");
+            res.set_header("X-Frame-Options", "DENY");
+            res.set_header("Content-Security-Policy",
+                           "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data:; frame-ancestors 'none'");
+            res.set_content(asset.body.data(), asset.body.size(), std::string(asset.content_type));
+            metrics_.record("/ui", res.status, "", 0);
+          });
+    }
     server_.Post("/api/v1/ingest",
                  [this](const httplib::Request& req, httplib::Response& res,
                         const httplib::ContentReader& read) { handle_ingest(req, res, read); });
@@ -848,6 +953,209 @@ class HttpServer::Impl {
     send_json(res, 200, encode_success(data));
   }
 
+  // POST /api/v1/login: a read token (form field `token`, or the Authorization header) for a
+  // session cookie of the live page.
+  void handle_login(const httplib::Request& req, httplib::Response& res) {
+    const Params p(req);
+    std::optional<std::string> tenant;
+    if (const auto token = p.get("token"); token && !token->empty()) {
+      tenant = tenant_of_token(*token);
+    } else if (const auto presented = presented_token(req)) {
+      tenant = tenant_of_token(*presented);
+    }
+    if (!tenant) {
+      send_error(res, {401, "unauthorized", "unknown token: log in with a read token of a tenant"});
+      metrics_.record("/api/v1/login", res.status, "", 0);
+      return;
+    }
+    const auto id = sessions_.create(*tenant, steady_ms());
+    if (!id) {
+      send_error(res, {500, "internal", "no randomness for a session id"});
+    } else {
+      res.set_header("Set-Cookie",
+                     fmt::format("{}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+                                 kSessionCookie, *id, options_.session_ttl_ms / 1000));
+      std::string data = "{\"tenant\":";
+      append_json_string(data, *tenant);
+      data += '}';
+      send_json(res, 200, encode_success(data));
+    }
+    metrics_.record("/api/v1/login", res.status, *tenant, 0);
+  }
+
+  // One open live stream: its queries and where it stands. Used by its own worker only.
+  struct LiveStream {
+    std::string tenant;
+    std::vector<query::ExprPtr> queries;
+    std::int64_t step_ms = 0;
+    std::int64_t next_ms = 0;  // the time of the next point to send
+    socket_t socket = INVALID_SOCKET;
+    bool greeted = false;
+    enum class End { kClient, kSlow, kShutdown } end = End::kClient;
+  };
+
+  // GET /api/v1/stream: `query` (one or more range-query expressions), `step` (default 10s),
+  // `start` (first point to send, default the next one after now), or the Last-Event-ID header
+  // of a reconnecting client (the last point it got). See docs/query.md "Live streams".
+  void handle_stream(const httplib::Request& req, httplib::Response& res, const std::string& tenant,
+                     const Params& p) {
+    auto stream = std::make_shared<LiveStream>();
+    stream->tenant = tenant;
+    const auto texts = p.all("query");
+    if (texts.empty()) return send_error(res, bad_data("invalid parameter \"query\": missing"));
+    if (texts.size() > options_.max_stream_queries) {
+      return send_error(res, bad_data(fmt::format("invalid parameter \"query\": at most {} "
+                                                  "queries per stream",
+                                                  options_.max_stream_queries)));
+    }
+    for (const auto& text : texts) {
+      auto e = query::parse_promql(text);
+      if (!e.ok()) {
+        return send_error(
+            res, bad_data(fmt::format("invalid parameter \"query\": {}", e.status().message())));
+      }
+      if ((*e)->type != query::ValueType::kScalar && (*e)->type != query::ValueType::kVector) {
+        return send_error(res, bad_data(fmt::format("invalid expression type \"{}\" for a stream, "
+                                                    "must be Scalar or instant Vector",
+                                                    query::value_type_name((*e)->type))));
+      }
+      stream->queries.push_back(std::move(e).value());
+    }
+    auto step = parse_step_ms(p.get("step").value_or("10s"));
+    if (!step.ok() || *step <= 0) {
+      return send_error(res, bad_data("invalid parameter \"step\": a positive duration such as "
+                                      "10s or 1m"));
+    }
+    stream->step_ms = *step;
+    const std::int64_t now = clock_.now_ms();
+    if (const std::string last = req.get_header_value("Last-Event-ID"); !last.empty()) {
+      char* endp = nullptr;
+      const long long id = std::strtoll(last.c_str(), &endp, 10);
+      if (endp == last.c_str() || *endp != '\0') {
+        return send_error(res, bad_data("invalid Last-Event-ID: expected the id of an event of "
+                                        "this stream (a point's time in milliseconds)"));
+      }
+      stream->next_ms = floor_to(id, *step) + *step;
+    } else {
+      auto start = time_param(p, "start", now + 1);
+      if (!start.ok()) return send_error(res, from_status(start.status()));
+      stream->next_ms = floor_to(*start - 1, *step) + *step;  // the first multiple of step >= start
+    }
+    if ((now - stream->next_ms) / *step >
+        static_cast<std::int64_t>(options_.max_points_per_series)) {
+      return send_error(res, bad_data("exceeded maximum resolution of 11,000 points per "
+                                      "timeseries. Try a later start or a larger step"));
+    }
+    if (!hub_.acquire(tenant, options_.max_streams_per_tenant, options_.max_streams)) {
+      ++streams_refused_;
+      res.set_header("Retry-After", kRetryAfterSeconds);
+      return send_error(res, {503, "unavailable",
+                              fmt::format("too many live streams: {} per tenant, {} in all",
+                                          options_.max_streams_per_tenant, options_.max_streams)});
+    }
+    ++streams_opened_;
+    stream->socket = DeadlineServer::current_socket();
+    if (stream->socket != INVALID_SOCKET) {
+      // Room in the kernel for what the stream may queue and the kernel's overhead per segment, so
+      // that the bound below, not a blocked write, is what cuts a slow client off.
+      const int bytes =
+          static_cast<int>(2 * std::max<std::size_t>(4096, options_.stream_buffer_bytes));
+      setsockopt(stream->socket, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    }
+    res.set_header("Cache-Control", "no-store");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [this, stream](std::size_t, httplib::DataSink& sink) { return stream_next(*stream, sink); },
+        [this, stream](bool) {
+          // httplib stops calling the provider once the server stops.
+          if (hub_.stopped()) stream->end = LiveStream::End::kShutdown;
+          switch (stream->end) {
+            case LiveStream::End::kClient:
+              ++streams_closed_client_;
+              break;
+            case LiveStream::End::kSlow:
+              ++streams_closed_slow_;
+              break;
+            case LiveStream::End::kShutdown:
+              ++streams_closed_shutdown_;
+              break;
+          }
+          hub_.release(stream->tenant);
+        });
+  }
+
+  // Writes the stream's next piece: the greeting, an event with the points that have arrived, or
+  // a keep-alive comment; false ends the stream.
+  bool stream_next(LiveStream& s, httplib::DataSink& sink) {
+    std::string out;
+    if (!s.greeted) {
+      s.greeted = true;
+      out = "retry: 2000\n: edgesketch live stream\n\n";
+    } else {
+      const auto until =
+          std::chrono::steady_clock::now() +
+          std::chrono::milliseconds(std::max<std::int64_t>(1, options_.stream_keepalive_ms));
+      const std::int64_t reached = hub_.wait_ready(s.tenant, s.next_ms, until);
+      if (hub_.stopped()) {
+        s.end = LiveStream::End::kShutdown;
+        return false;
+      }
+      if (reached >= s.next_ms) {
+        const std::int64_t cap =
+            static_cast<std::int64_t>(std::max<std::size_t>(1, options_.max_points_per_series));
+        const std::int64_t last =
+            std::min(floor_to(reached, s.step_ms), s.next_ms + (cap - 1) * s.step_ms);
+        out = stream_event(s, s.next_ms, last);
+        s.next_ms = last + s.step_ms;
+        ++stream_events_;
+      } else {
+        out = ": keep-alive\n\n";
+      }
+    }
+    // The bytes still queued towards the client bound what it may fall behind.
+    int queued = 0;
+    if (s.socket != INVALID_SOCKET && ::ioctl(s.socket, SIOCOUTQ, &queued) == 0 && queued > 0 &&
+        static_cast<std::size_t>(queued) + out.size() > options_.stream_buffer_bytes) {
+      s.end = LiveStream::End::kSlow;
+      return false;
+    }
+    if (!sink.write(out.data(), out.size())) {
+      s.end = LiveStream::End::kClient;
+      return false;
+    }
+    return true;
+  }
+
+  // The event of the points from..to (multiples of the step): each query's range result in
+  // the query API's JSON (or its error), the last point's time as the id. Streams asking the
+  // same at about the same time share one evaluation.
+  std::string stream_event(const LiveStream& s, std::int64_t from_ms, std::int64_t to_ms) {
+    std::string key = fmt::format("{}\n{}\n{}\n{}", s.tenant, s.step_ms, from_ms, to_ms);
+    for (const auto& q : s.queries) {
+      key += '\n';
+      key += query::to_string(*q);
+    }
+    return stream_results_.get(key, [&] { return evaluate_event(s, from_ms, to_ms); });
+  }
+
+  std::string evaluate_event(const LiveStream& s, std::int64_t from_ms, std::int64_t to_ms) {
+    std::string data = fmt::format(R"({{"start":{},"end":{},"step":{},"results":[)",
+                                   from_ms / 1000.0, to_ms / 1000.0, s.step_ms / 1000.0);
+    const query::QueryLimits lim = query_limits(s.tenant);
+    for (std::size_t i = 0; i < s.queries.size(); ++i) {
+      if (i) data += ',';
+      auto r = engine_.range(s.tenant, *s.queries[i], from_ms, to_ms, s.step_ms, lim);
+      if (r.ok()) {
+        data += encode_query_result(*r);
+      } else {
+        const ApiError e = from_status(r.status());
+        data += encode_error(e.type, e.message);
+      }
+    }
+    data += "]}";
+    return fmt::format("id: {}\nevent: points\ndata: {}\n\n", to_ms, data);
+  }
+
   // POST /api/v1/ingest: a gateway's token only (read tokens are refused before the body is
   // read); the body is taken as bytes whatever its Content-Type, up to max_ingest_bytes.
   void handle_ingest(const httplib::Request& req, httplib::Response& res,
@@ -946,6 +1254,16 @@ class HttpServer::Impl {
   std::atomic<std::size_t> running_{0};
   std::atomic<std::uint64_t> refused_workers_{0};
   std::atomic<std::uint64_t> refused_timeout_{0};
+
+  StreamHub hub_;
+  SessionStore sessions_;
+  StreamResults stream_results_;
+  std::atomic<std::uint64_t> streams_opened_{0};
+  std::atomic<std::uint64_t> streams_refused_{0};
+  std::atomic<std::uint64_t> streams_closed_client_{0};
+  std::atomic<std::uint64_t> streams_closed_slow_{0};
+  std::atomic<std::uint64_t> streams_closed_shutdown_{0};
+  std::atomic<std::uint64_t> stream_events_{0};
 };
 
 HttpServer::HttpServer(HttpServerOptions options, QueryEngine& engine, const Clock& clock,
@@ -963,9 +1281,8 @@ void HttpServer::set_ingest_tokens(std::map<std::string, IngestCredential> token
   impl_->set_ingest_tokens(std::move(tokens));
 }
 
-void HttpServer::invalidate_cache(std::string_view tenant, std::int64_t start_ms,
-                                  std::int64_t end_ms) {
-  impl_->invalidate(tenant, start_ms, end_ms);
+void HttpServer::data_applied(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms) {
+  impl_->data_applied(tenant, start_ms, end_ms);
 }
 
 }  // namespace edgesketch::http

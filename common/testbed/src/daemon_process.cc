@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -89,14 +90,9 @@ std::string DaemonProcess::log_tail(std::size_t bytes) const {
 }
 
 HttpReply http_get(int port, const std::string& path, const std::string& bearer) {
-  httplib::Client client("127.0.0.1", port);
-  client.set_connection_timeout(2, 0);
-  client.set_read_timeout(30, 0);
-  httplib::Headers headers;
-  if (!bearer.empty()) headers.emplace("Authorization", "Bearer " + bearer);
-  auto res = client.Get(path, headers);
-  if (!res) return {};
-  return {res->status, res->body};
+  HttpHeaders headers;
+  if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);
+  return http_request(port, "GET", path, headers);
 }
 
 std::string url_encode(std::string_view s) {
@@ -117,14 +113,34 @@ std::string url_encode(std::string_view s) {
 
 HttpReply http_post(int port, const std::string& path, const std::string& body,
                     const std::string& content_type, const std::string& bearer) {
+  HttpHeaders headers;
+  if (!bearer.empty()) headers.emplace_back("Authorization", "Bearer " + bearer);
+  return http_request(port, "POST", path, headers, body, content_type);
+}
+
+HttpReply http_request(int port, const std::string& method, const std::string& path,
+                       const HttpHeaders& headers, const std::string& body,
+                       const std::string& content_type) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(2, 0);
   client.set_read_timeout(30, 0);
-  httplib::Headers headers;
-  if (!bearer.empty()) headers.emplace("Authorization", "Bearer " + bearer);
-  auto res = client.Post(path, headers, body, content_type);
+  httplib::Headers h(headers.begin(), headers.end());
+  auto res = method == "POST" ? client.Post(path, h, body, content_type) : client.Get(path, h);
   if (!res) return {};
-  return {res->status, res->body};
+  HttpReply reply{res->status, res->body, {}};
+  for (const auto& kv : res->headers) reply.headers.emplace_back(kv);
+  return reply;
+}
+
+std::string HttpReply::header(std::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (n.size() == name.size() && std::equal(n.begin(), n.end(), name.begin(), [](char a, char b) {
+          return std::tolower(a) == std::tolower(b);
+        })) {
+      return v;
+    }
+  }
+  return {};
 }
 
 TmpfsMount::TmpfsMount(std::string dir, const std::string& size) : dir_(std::move(dir)) {

@@ -142,7 +142,7 @@ TEST_F(HttpApiTest, RangeQueryMatrixAndFormPost) {
   EXPECT_EQ(shorter->status, 200);
   EXPECT_GT(cache_.stats().hits, 0u);
   // New data for the range drops the stored response with the extents.
-  server_->invalidate_cache("acme", kT0, kT0 + 10'000);
+  server_->data_applied("acme", kT0, kT0 + 10'000);
   auto again = get("/api/v1/query_range?query=" + enc("sum(vibration_count)") + "&start=" + kT0s +
                    "&end=" + std::to_string(kT0 / 1000 + 120) + "&step=60");
   ASSERT_TRUE(again);

@@ -135,7 +135,7 @@ TEST_F(HttpPromqlTest, NegativeOffsetsSeeDataThatArrivesLater) {
                   .add("acme", query::testing::device_labels(1, 1, 1), end_ms - 10'000, 10'000,
                        query::testing::make_window(1, 1, 1, 0))
                   .ok());
-  server_->invalidate_cache("acme", end_ms - 10'000, end_ms);
+  server_->data_applied("acme", end_ms - 10'000, end_ms);
   auto after = range(q, last - step, last, step);
   EXPECT_EQ(after.status, 200);
   EXPECT_EQ(after.body, fmt::format(R"({{"status":"success","data":{{"resultType":"matrix",)"

@@ -4,9 +4,13 @@
 //    /api/v1/status/buildinfo, with Prometheus' JSON and error formats;
 //  - native: GET /api/v1/sketch (merged sketches as a table), POST /api/v1/ingest (through an
 //    IngestSink supplied by the collector app);
+//  - live: GET /api/v1/stream (Server-Sent Events: new points of range queries as ingest brings
+//    the windows that make them), GET / (the live page, static files compiled into the binary),
+//    POST /api/v1/login and /api/v1/logout (a read token exchanged for a session cookie);
 //  - ops: /-/healthy, /-/ready, /metrics (no auth).
-// Every /api/v1 endpoint needs `Authorization: Bearer <token>`; the tenant is the one the token
-// maps to in the options, never taken from the request otherwise.
+// Every /api/v1 endpoint needs `Authorization: Bearer <token>` (or the session cookie of a
+// login); the tenant is the one the token maps to in the options, never taken from the request
+// otherwise. The page's static files carry no data and need no auth.
 #pragma once
 
 #include <cstddef>
@@ -80,6 +84,27 @@ struct HttpServerOptions {
   std::size_t max_series_listed = 100'000;
   // Default and largest k of the sketch table's top items.
   std::size_t sketch_default_top_k = 10;
+  // Live streams (GET /api/v1/stream): open at once, all tenants together and per tenant (more
+  // are refused with 503). Each holds a worker thread of its own, beyond worker_threads.
+  std::size_t max_streams = 64;
+  std::size_t max_streams_per_tenant = 16;
+  // Queries one stream may carry.
+  std::size_t max_stream_queries = 16;
+  // Bytes a stream may have queued towards its client (sent but not yet taken); a client that
+  // falls this far behind is disconnected (edgesketch_http_streams_closed_total{reason="slow"}).
+  std::size_t stream_buffer_bytes = 1u << 20;
+  // A comment line is sent after this long without an event, so proxies and browsers keep the
+  // connection and a gone client is noticed.
+  std::int64_t stream_keepalive_ms = 15'000;
+  // How long after the first window ending at or after a point's time is applied the point is
+  // sent: the windows of that time still on their way (other rules' and gateways' windows, closed
+  // up to the agents' allowed_lateness later) make it into the point. A window applied after
+  // that is not in the streamed point (a range query shows it). At least the agents'
+  // allowed_lateness (5 s by default) plus a second.
+  std::int64_t stream_delay_ms = 6'000;
+  // Sessions of the live page (POST /api/v1/login): lifetime and most held at once.
+  std::int64_t session_ttl_ms = 12 * 3600 * 1000;
+  std::size_t max_sessions = 10'000;
   // Appended to the server's own /metrics text (the collector's ingest and store metrics).
   std::function<std::string()> extra_metrics;
 };
@@ -123,10 +148,11 @@ class HttpServer {
   // The /metrics text (Prometheus exposition format).
   std::string metrics_text() const;
 
-  // For the ingest path: new or late data of `tenant` covers [start_ms, end_ms) (smallest window
-  // start, largest window end of the batch); drops the cached query results that data can feed
-  // (RangeQueryCache::invalidate). No-op without a cache.
-  void invalidate_cache(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms);
+  // For the ingest path, after each applied batch: new or late data of `tenant` covers
+  // [start_ms, end_ms) (smallest window start, largest window end of the batch). Drops the cached
+  // query results that data can feed (RangeQueryCache::invalidate) and wakes the tenant's live
+  // streams, which send the points up to end_ms (after stream_delay_ms).
+  void data_applied(std::string_view tenant, std::int64_t start_ms, std::int64_t end_ms);
 
  private:
   class Impl;

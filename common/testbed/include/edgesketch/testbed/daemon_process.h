@@ -7,6 +7,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace edgesketch::testbed {
@@ -41,13 +42,24 @@ class DaemonProcess {
 struct HttpReply {
   int status = 0;
   std::string body;
+  // The response's headers, names as sent.
+  std::vector<std::pair<std::string, std::string>> headers;
+  // The value of the first header `name` (case-insensitive), "" when absent.
+  std::string header(std::string_view name) const;
 };
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 HttpReply http_get(int port, const std::string& path, const std::string& bearer = {});
 // `s` percent-encoded for a URL's query string: every byte but A-Z a-z 0-9 - _ . ~ as %XX.
 std::string url_encode(std::string_view s);
 // POST of `body` with `content_type`.
 HttpReply http_post(int port, const std::string& path, const std::string& body,
                     const std::string& content_type, const std::string& bearer = {});
+
+// `method` ("GET", "POST") of `path` with the request headers `headers` (and for a POST, `body`
+// of `content_type`).
+HttpReply http_request(int port, const std::string& method, const std::string& path,
+                       const HttpHeaders& headers, const std::string& body = {},
+                       const std::string& content_type = {});
 
 // A TCP port that was free a moment ago on 127.0.0.1.
 int free_port();
