@@ -15,6 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+source "$ROOT/scripts/lib/demo-common.sh"
 
 MODE=live
 DURATION=""
@@ -71,27 +72,15 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-BROKER_PORT=$(port)
-HTTP_PORT=$(port)
-METRICS_PORT=$(port)
+BROKER_PORT=$(demo_port)
+HTTP_PORT=$(demo_port)
+METRICS_PORT=$(demo_port)
 TOKEN=demo-token-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-step "mosquitto on 127.0.0.1:$BROKER_PORT"
-cat >"$WORK/mosquitto.conf" <<EOF
-listener $BROKER_PORT 127.0.0.1
-allow_anonymous true
-persistence false
-# A fast-forward fleet outruns the agent for a while: let the broker queue QoS 1 messages for the
-# agent's persistent session instead of dropping them past its default of 1,000.
-max_queued_messages 10000000
-user $(id -un)
-EOF
-mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
-PIDS+=($!)
+demo_step "mosquitto on 127.0.0.1:$BROKER_PORT"
+demo_mosquitto "$BROKER_PORT"
 
-step "edgesketch-collector on http://127.0.0.1:$HTTP_PORT"
+demo_step "edgesketch-collector on http://127.0.0.1:$HTTP_PORT"
 cat >"$WORK/collector.toml" <<EOF
 [collector]
 data_dir = "$WORK/collector"
@@ -107,49 +96,8 @@ EOF
 "$BIN/edgesketch-collector" --config "$WORK/collector.toml" >"$WORK/collector.log" 2>&1 &
 PIDS+=($!)
 
-step "edgesketch-agent (gateway demo-gw-1), metrics on http://127.0.0.1:$METRICS_PORT/metrics"
-cat >"$WORK/agent.toml" <<EOF
-[agent]
-gateway_id = "demo-gw-1"
-tenant = "demo"
-data_dir = "$WORK/agent"
-[[input]]
-name = "devices"
-type = "mqtt"
-format = "nanopb"
-broker = "tcp://127.0.0.1:$BROKER_PORT"
-topics = ["devices/+/readings"]
-qos = 1
-[[rule]]
-name = "per-device"
-match = "*"
-group_by = ["device", "site", "line"]
-quantiles = true
-[[rule]]
-name = "vibration-per-line"
-match = "vibration"
-output = "vibration_by_line"
-group_by = ["site", "line"]
-quantiles = true
-distinct = "device"
-topk = "device"
-[[rule]]
-name = "events-per-site"
-match = "event"
-output = "event_by_site"
-group_by = ["site"]
-distinct = "device"
-topk = "label"
-[window]
-allowed_lateness = "2s"
-idle_timeout = "5s"
-max_past = "1d"
-[uplink]
-broker = "tcp://127.0.0.1:$BROKER_PORT"
-resend_timeout = "10s"
-[metrics]
-listen = "127.0.0.1:$METRICS_PORT"
-EOF
+demo_step "edgesketch-agent (gateway demo-gw-1), metrics on http://127.0.0.1:$METRICS_PORT/metrics"
+demo_agent_config "$WORK/agent.toml" demo-gw-1 demo "$BROKER_PORT" "$METRICS_PORT"
 "$BIN/edgesketch-agent" --config "$WORK/agent.toml" >"$WORK/agent.log" 2>&1 &
 PIDS+=($!)
 
@@ -178,7 +126,7 @@ EOF
 }
 
 if [[ "$MODE" == live ]]; then
-  step "edgesketch-sim: $DEVICES devices in real time"
+  demo_step "edgesketch-sim: $DEVICES devices in real time"
   SIM_DURATION=$((DURATION_S > 0 ? DURATION_S + 60 : 30 * 86400))
   "$BIN/edgesketch-sim" --devices "$DEVICES" --sites 10 --lines 5 --duration "${SIM_DURATION}s" \
     --speed 1 --qos 1 --batch 100 --max-delay 1s --broker "tcp://127.0.0.1:$BROKER_PORT" \
@@ -197,7 +145,7 @@ fi
 NOW_S=$(date +%s)
 START_S=$(((NOW_S - 360) / 300 * 300))
 END_S=$((START_S + 300))
-step "edgesketch-sim: $DEVICES devices, 5 simulated minutes from $(date -u -d @$START_S +%H:%M:%S) UTC"
+demo_step "edgesketch-sim: $DEVICES devices, 5 simulated minutes from $(date -u -d @$START_S +%H:%M:%S) UTC"
 "$BIN/edgesketch-sim" --devices "$DEVICES" --sites 10 --lines 5 --duration 5m \
   --start-ms $((START_S * 1000)) --speed 0 --qos 1 --batch 100 \
   --broker "tcp://127.0.0.1:$BROKER_PORT" --record "$WORK/sent.rec" --quiet --summary-json \
@@ -206,36 +154,16 @@ SENT=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["rea
   "$WORK/sim_summary.json")
 echo "sent $SENT readings"
 
-step "waiting for the windows to close, reach the collector and be acked"
-metric() {  # metric <name>: its value, summed over label sets
-  curl -s "http://127.0.0.1:$METRICS_PORT/metrics" |
-    awk -v m="$1" '$1 == m || index($1, m "{") == 1 {s += $2; n = 1} END {if (n) printf "%d\n", s}'
-}
-settled=0
-for _ in $(seq 300); do
-  taken=$(metric edgesketch_agent_input_readings_total)
-  if [[ "${taken%.*}" -ge "$SENT" && "$(metric edgesketch_agent_open_windows)" == 0 &&
-        "$(metric edgesketch_agent_outbox_rows)" == 0 &&
-        "$(metric edgesketch_agent_unacked_batches)" == 0 ]]; then
-    settled=$((settled + 1))
-    ((settled >= 2)) && break
-  else
-    settled=0
-  fi
-  sleep 1
-done
-if ((settled < 2)); then
+demo_step "waiting for the windows to close, reach the collector and be acked"
+if ! demo_wait_settled "$METRICS_PORT" "$SENT"; then
   echo "the agent did not take, close and ship every reading within 300 s; logs in $WORK" >&2
   KEEP=1
   exit 1
 fi
 curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -E '^edgesketch_agent_(input_readings|readings_accepted|windows_closed|outbox_rows|batches_acked|uplink)' | head -12 || true
 
-"$BIN/edgesketch-sim" truth --record "$WORK/sent.rec" --window 5m --group-by site \
-  --metric vibration --distinct device >"$WORK/truth_vibration.jsonl" 2>/dev/null
-"$BIN/edgesketch-sim" truth --record "$WORK/sent.rec" --window 5m --metric event --topk label \
-  --k 1000 >"$WORK/truth_event.jsonl" 2>/dev/null
+demo_truth
 
-step "collector answers (HTTP API, exact sketch merges) vs edgesketch-sim truth (exact)"
+demo_step "collector answers (HTTP API, exact sketch merges) vs edgesketch-sim truth (exact)"
 python3 "$ROOT/scripts/demo_view.py" check --collector "http://127.0.0.1:$HTTP_PORT" \
   --token "$TOKEN" --work "$WORK" --time "$END_S"
