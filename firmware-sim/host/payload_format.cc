@@ -7,22 +7,11 @@
 #include <cmath>
 
 #include "edgesketch/common/json_string.h"
+#include "edgesketch/common/number_text.h"
 #include "es_device/encode.h"
 
 namespace edgesketch::sim {
 namespace {
-
-void append_double(std::string& out, double v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
-
-void append_int(std::string& out, std::int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
 
 // Row j of a batch (see align_rows() in the header): fn(i, metric) for reading i of each group
 // that reaches row j, in group order.

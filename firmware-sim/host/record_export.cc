@@ -7,23 +7,12 @@
 #include <vector>
 
 #include "edgesketch/common/json_string.h"
+#include "edgesketch/common/number_text.h"
 #include "record_format.h"
 #include "record_reader.h"
 
 namespace edgesketch::sim {
 namespace {
-
-void append_double(std::string& out, double v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
-
-void append_int(std::string& out, std::int64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
 
 // `{"__name__":"<metric>",<sorted labels>}` of each (device, metric), built on first use.
 class LabelSetCache {

@@ -12,25 +12,11 @@
 #include <chrono>
 #include <thread>
 
+#include "edgesketch/common/url_encode.h"
 #include "edgesketch/net/http_client.h"
 
 namespace edgesketch::clickhouse {
 namespace {
-
-std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 // gzip of `in` (RFC 1952, as Content-Encoding: gzip expects).
 Result<std::string> gzip(ByteSpan in) {

@@ -95,22 +95,6 @@ HttpReply http_get(int port, const std::string& path, const std::string& bearer)
   return http_request(port, "GET", path, headers);
 }
 
-std::string url_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (const unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 HttpReply http_post(int port, const std::string& path, const std::string& body,
                     const std::string& content_type, const std::string& bearer) {
   HttpHeaders headers;

@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "collector/clickhouse/clickhouse_fixture.h"
 #include "collector/store_test_util.h"
 #include "edgesketch/clickhouse/client.h"
 #include "edgesketch/testbed/clickhouse_server.h"
@@ -29,21 +30,8 @@ std::string hex(const Bytes& b) {
   return out;
 }
 
-class BatchWriterTest : public ::testing::Test {
+class BatchWriterTest : public testing::ClickHouseTest {
  protected:
-  void SetUp() override {
-    Status s = server_.start();
-    ASSERT_TRUE(s.ok()) << s.to_string();
-    auto c = Client::create({.url = server_.url()});
-    ASSERT_TRUE(c.ok());
-    client_ = std::move(c).value();
-    ASSERT_TRUE(init_schema(*client_, schema_).ok());
-  }
-  std::string tsv(const std::string& sql) {
-    auto r = client_->query(sql + " FORMAT TSV");
-    EXPECT_TRUE(r.ok()) << r.status().to_string();
-    return r.ok() ? *r : "";
-  }
   // Per series id: the sum of the records' counts and sums, computed here from the batches.
   static std::map<std::uint64_t, std::pair<std::uint64_t, double>> expected(
       const std::vector<wire::WindowBatch>& batches) {
@@ -68,10 +56,6 @@ class BatchWriterTest : public ::testing::Test {
     while (in >> id >> count >> sum) out[id] = {count, sum};
     return out;
   }
-
-  testbed::ClickHouseServer server_{{.server = ES_CLICKHOUSE_SERVER}};
-  std::unique_ptr<Client> client_;
-  SchemaOptions schema_;
 };
 
 TEST_F(BatchWriterTest, RowsReadBackExactly) {

@@ -4,29 +4,15 @@
 
 #include <gtest/gtest.h>
 
-#include "edgesketch/clickhouse/client.h"
-#include "edgesketch/testbed/clickhouse_server.h"
+#include "collector/clickhouse/clickhouse_fixture.h"
 
 namespace edgesketch::clickhouse {
 namespace {
 
-class ClickHouseSchemaTest : public ::testing::Test {
+// Each test makes (or breaks) the tables itself.
+class ClickHouseSchemaTest : public testing::ClickHouseTest {
  protected:
-  void SetUp() override {
-    Status s = server_.start();
-    ASSERT_TRUE(s.ok()) << s.to_string();
-    auto c = Client::create({.url = server_.url()});
-    ASSERT_TRUE(c.ok());
-    client_ = std::move(c).value();
-  }
-  std::string tsv(const std::string& sql) {
-    auto r = client_->query(sql + " FORMAT TSV");
-    EXPECT_TRUE(r.ok()) << r.status().to_string();
-    return r.ok() ? *r : "";
-  }
-
-  testbed::ClickHouseServer server_{{.server = ES_CLICKHOUSE_SERVER}};
-  std::unique_ptr<Client> client_;
+  ClickHouseSchemaTest() : ClickHouseTest(/*tables=*/false) {}
 };
 
 TEST_F(ClickHouseSchemaTest, InitCreatesEveryTableOnceAndChecksThem) {

@@ -8,6 +8,7 @@
 
 #include <random>
 
+#include "collector/clickhouse/clickhouse_fixture.h"
 #include "collector/store_test_util.h"
 #include "edgesketch/clickhouse/batch_writer.h"
 #include "edgesketch/query/memory_series_source.h"
@@ -32,15 +33,11 @@ query::LabelMatcher matcher(const std::string& name, query::MatchOp op, const st
   return *m;
 }
 
-class ClickHouseSeriesSourceTest : public ::testing::Test {
+class ClickHouseSeriesSourceTest : public testing::ClickHouseTest {
  protected:
   void SetUp() override {
-    Status s = server_.start();
-    ASSERT_TRUE(s.ok()) << s.to_string();
-    auto c = Client::create({.url = server_.url()});
-    ASSERT_TRUE(c.ok());
-    client_ = std::move(c).value();
-    ASSERT_TRUE(init_schema(*client_, schema_).ok());
+    testing::ClickHouseTest::SetUp();
+    if (HasFatalFailure()) return;
     BatchWriter writer(*client_, schema_);
     std::mt19937_64 rng(2026);
     for (std::uint64_t seq = 1; seq <= 12; ++seq) {
@@ -84,9 +81,6 @@ class ClickHouseSeriesSourceTest : public ::testing::Test {
     }
   }
 
-  testbed::ClickHouseServer server_{{.server = ES_CLICKHOUSE_SERVER}};
-  std::unique_ptr<Client> client_;
-  SchemaOptions schema_;
   query::MemorySeriesSource memory_;
   std::unique_ptr<ClickHouseSeriesSource> source_;
 };

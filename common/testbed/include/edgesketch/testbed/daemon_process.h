@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "edgesketch/common/url_encode.h"
+
 namespace edgesketch::testbed {
 
 class DaemonProcess {
@@ -49,8 +51,8 @@ struct HttpReply {
 };
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 HttpReply http_get(int port, const std::string& path, const std::string& bearer = {});
-// `s` percent-encoded for a URL's query string: every byte but A-Z a-z 0-9 - _ . ~ as %XX.
-std::string url_encode(std::string_view s);
+// `s` percent-encoded for a URL's query string (edgesketch/common/url_encode.h).
+using ::edgesketch::url_encode;
 // POST of `body` with `content_type`.
 HttpReply http_post(int port, const std::string& path, const std::string& body,
                     const std::string& content_type, const std::string& bearer = {});
