@@ -73,6 +73,28 @@ store::StoreOptions bench_options(const Clock* clock) {
   return o;
 }
 
+// Stores `windows` 10 s windows of `fleet` from gateway `gw` (tenant "acme"), waiting for each
+// window's batches to be durable, then flushes and fully merges; counts the readings. The first
+// 2,000 batches are kept in `keep` when it is not null.
+Status store_fleet(store::Store& st, Fleet& fleet, int windows, const std::string& gw,
+                   std::uint64_t& readings, std::vector<EncodedBatch>* keep) {
+  std::uint64_t seq = 1;
+  for (int w = 0; w < windows; ++w) {
+    std::vector<EncodedBatch> batches;
+    append_batches(fleet.window(kStartMs + w * std::int64_t{kWindowMs}, readings), gw, seq,
+                   kStartMs, batches);
+    std::uint64_t last = 0;
+    for (auto& b : batches) {
+      ES_ASSIGN_OR_RETURN(store::IngestReceipt receipt, st.submit("acme", b.batch, b.bytes));
+      last = receipt.lsn;
+      if (keep != nullptr && keep->size() < 2000) keep->push_back(std::move(b));
+    }
+    ES_RETURN_IF_ERROR(st.wait_durable(last));
+  }
+  ES_RETURN_IF_ERROR(st.flush());
+  return st.compact(true);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -222,25 +244,9 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
       return out;
     }
     Fleet fleet(devices);
-    std::uint64_t seq = 1;
-    for (int w = 0; w < windows; ++w) {
-      std::vector<EncodedBatch> batches;
-      append_batches(fleet.window(kStartMs + w * std::int64_t{kWindowMs}, readings), "gw-fleet",
-                     seq, kStartMs, batches);
-      std::uint64_t last = 0;
-      for (auto& b : batches) {
-        auto receipt = (*store)->submit("acme", b.batch, b.bytes);
-        if (!receipt.ok()) {
-          out["store_error"] = receipt.status().to_string();
-          return out;
-        }
-        last = receipt->lsn;
-        if (recovery_batches.size() < 2000) recovery_batches.push_back(std::move(b));
-      }
-      if (!(*store)->wait_durable(last).ok()) return out;
-    }
-    if (!(*store)->flush().ok() || !(*store)->compact(true).ok()) {
-      out["store_error"] = "flush or compact failed";
+    if (Status s = store_fleet(**store, fleet, windows, "gw-fleet", readings, &recovery_batches);
+        !s.ok()) {
+      out["store_error"] = s.to_string();
       return out;
     }
     const store::StoreStats st = (*store)->stats();
@@ -305,24 +311,9 @@ nlohmann::json run_store_bench(const BenchOptions& options) {
       return out;
     }
     Fleet fleet(devices, kLowRateFleet);
-    std::uint64_t seq = 1, lr_readings = 0;
-    for (int w = 0; w < windows; ++w) {
-      std::vector<EncodedBatch> batches;
-      append_batches(fleet.window(kStartMs + w * std::int64_t{kWindowMs}, lr_readings), "gw-1hz",
-                     seq, kStartMs, batches);
-      std::uint64_t last = 0;
-      for (auto& b : batches) {
-        auto receipt = (*store)->submit("acme", b.batch, b.bytes);
-        if (!receipt.ok()) {
-          out["store_error"] = receipt.status().to_string();
-          return out;
-        }
-        last = receipt->lsn;
-      }
-      if (!(*store)->wait_durable(last).ok()) return out;
-    }
-    if (!(*store)->flush().ok() || !(*store)->compact(true).ok()) {
-      out["store_error"] = "flush or compact failed";
+    std::uint64_t lr_readings = 0;
+    if (Status s = store_fleet(**store, fleet, windows, "gw-1hz", lr_readings, nullptr); !s.ok()) {
+      out["store_error"] = s.to_string();
       return out;
     }
     const store::StoreStats st = (*store)->stats();

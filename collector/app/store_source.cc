@@ -1,7 +1,6 @@
 #include "app/store_source.h"
 
 #include <algorithm>
-#include <set>
 #include <unordered_map>
 
 namespace edgesketch::collector {
@@ -194,23 +193,14 @@ Result<std::vector<std::string>> StoreSeriesSource::label_values(
     std::string_view tenant, std::string_view name, std::span<const query::LabelMatcher> matchers,
     std::int64_t, std::int64_t) {
   ES_ASSIGN_OR_RETURN(auto all, select(tenant, matchers, std::size_t{10'000'000}));
-  std::set<std::string> values;
-  for (const query::Labels& labels : all) {
-    const std::string_view v = query::label_value(labels, name);
-    if (!v.empty()) values.emplace(v);
-  }
-  return std::vector<std::string>(values.begin(), values.end());
+  return query::label_values_of(all, name);
 }
 
 Result<std::vector<std::string>> StoreSeriesSource::label_names(
     std::string_view tenant, std::span<const query::LabelMatcher> matchers, std::int64_t,
     std::int64_t) {
   ES_ASSIGN_OR_RETURN(auto all, select(tenant, matchers, std::size_t{10'000'000}));
-  std::set<std::string> names;
-  for (const query::Labels& labels : all) {
-    for (const query::Label& l : labels) names.insert(l.name);
-  }
-  return std::vector<std::string>(names.begin(), names.end());
+  return query::label_names_of(all);
 }
 
 std::int64_t StoreSeriesSource::resolution_ms(std::int64_t step_ms) const {

@@ -4,6 +4,7 @@
 
 #include "edgesketch/clickhouse/client.h"
 #include "edgesketch/sketch/hash.h"
+#include "sql_text.h"
 
 namespace edgesketch::clickhouse {
 namespace {
@@ -92,19 +93,19 @@ void append_batch_rows(BatchRows& rows, std::string_view tenant, const wire::Win
 }
 
 std::string series_insert(const std::string& database) {
-  return "INSERT INTO `" + database +
-         "`.series (tenant, series_id, metric, label_names, label_values) FORMAT RowBinary";
+  return "INSERT INTO " + sql_table(database, "series") +
+         " (tenant, series_id, metric, label_names, label_values) FORMAT RowBinary";
 }
 
 std::string windows_insert(const std::string& database, std::int64_t tier_ms) {
-  return "INSERT INTO `" + database + "`." + tier_table(tier_ms) +
+  return "INSERT INTO " + sql_table(database, tier_table(tier_ms)) +
          " (tenant, metric, series_id, window_start, window_ms, gateway_id, seq, record, "
          "version, count, sum, min, max, hist, hll, topk, distinct_of, topk_of) FORMAT RowBinary";
 }
 
 std::string ledger_insert(const std::string& database) {
-  return "INSERT INTO `" + database +
-         "`.batches (tenant, gateway_id, seq, records, stored_ms) FORMAT RowBinary";
+  return "INSERT INTO " + sql_table(database, "batches") +
+         " (tenant, gateway_id, seq, records, stored_ms) FORMAT RowBinary";
 }
 
 BatchWriter::BatchWriter(Client& client, SchemaOptions schema)

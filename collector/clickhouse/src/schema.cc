@@ -4,35 +4,16 @@
 #include <sstream>
 
 #include "edgesketch/clickhouse/client.h"
+#include "sql_text.h"
 
 namespace edgesketch::clickhouse {
 namespace {
 
-// A single-quoted ClickHouse string literal.
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
-// A back-quoted identifier.
-std::string ident(const std::string& s) {
-  std::string out = "`";
-  for (char c : s) {
-    if (c == '`' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "`";
-}
-
 std::string create_table(const std::string& database, const TableSpec& t) {
-  std::string sql = "CREATE TABLE IF NOT EXISTS " + ident(database) + "." + ident(t.name) + " (";
+  std::string sql = "CREATE TABLE IF NOT EXISTS " + sql_table(database, t.name) + " (";
   for (std::size_t i = 0; i < t.columns.size(); ++i) {
     if (i > 0) sql += ", ";
-    sql += ident(t.columns[i].name) + " " + t.columns[i].type;
+    sql += sql_identifier(t.columns[i].name) + " " + t.columns[i].type;
   }
   return sql + ") " + t.engine;
 }
@@ -43,7 +24,7 @@ Result<std::map<std::string, std::map<std::string, std::string>>> existing_colum
   ES_ASSIGN_OR_RETURN(
       std::string tsv,
       client.query("SELECT table, name, type FROM system.columns WHERE database = " +
-                   quote(database) + " FORMAT TSV"));
+                   sql_string(database) + " FORMAT TSV"));
   std::map<std::string, std::map<std::string, std::string>> out;
   std::istringstream in(tsv);
   std::string line;
@@ -57,8 +38,9 @@ Result<std::map<std::string, std::map<std::string, std::string>>> existing_colum
 }
 
 Result<int> stored_version(Client& client, const std::string& database) {
-  ES_ASSIGN_OR_RETURN(std::string v, client.query("SELECT max(version) FROM " + ident(database) +
-                                                  ".schema_version FORMAT TSV"));
+  ES_ASSIGN_OR_RETURN(std::string v,
+                      client.query("SELECT max(version) FROM " + sql_identifier(database) +
+                                   ".schema_version FORMAT TSV"));
   try {
     return std::stoi(v);
   } catch (...) {
@@ -158,7 +140,8 @@ std::vector<TableSpec> schema_tables(const SchemaOptions& options) {
 }
 
 Status init_schema(Client& client, const SchemaOptions& options) {
-  ES_RETURN_IF_ERROR(client.execute("CREATE DATABASE IF NOT EXISTS " + ident(options.database)));
+  ES_RETURN_IF_ERROR(
+      client.execute("CREATE DATABASE IF NOT EXISTS " + sql_identifier(options.database)));
   for (const TableSpec& t : schema_tables(options)) {
     ES_RETURN_IF_ERROR(client.execute(create_table(options.database, t)));
   }
@@ -166,7 +149,7 @@ Status init_schema(Client& client, const SchemaOptions& options) {
   if (version < kSchemaVersion) {
     // Version 1 is the tables above; later versions add their migrations here, in order.
     ES_RETURN_IF_ERROR(client.execute(
-        "INSERT INTO " + ident(options.database) +
+        "INSERT INTO " + sql_identifier(options.database) +
         ".schema_version (version, applied_ms, by) SELECT " + std::to_string(kSchemaVersion) +
         ", toInt64(toUInt64(now()) * 1000), 'edgesketch-collector --init-clickhouse'"));
   }

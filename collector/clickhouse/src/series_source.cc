@@ -1,9 +1,8 @@
 #include "edgesketch/clickhouse/series_source.h"
 
 #include <algorithm>
-#include <set>
-
 #include "edgesketch/common/byte_coding.h"
+#include "sql_text.h"
 
 namespace edgesketch::clickhouse {
 namespace {
@@ -13,19 +12,6 @@ namespace {
 constexpr std::int64_t kMaxWindowMs = 86'400'000;
 // Bound on one string read from ClickHouse's answer.
 constexpr std::size_t kMaxString = std::size_t{1} << 26;
-
-std::string quote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "'";
-}
-
-std::string table(const SchemaOptions& schema, const std::string& name) {
-  return "`" + schema.database + "`." + name;
-}
 
 Status corrupt_answer(const char* what) {
   return Status::failed_precondition(std::string("clickhouse: unreadable answer (") + what + ")");
@@ -101,22 +87,23 @@ void ClickHouseSeriesSource::give_back(std::unique_ptr<Client> client) {
 std::string ClickHouseSeriesSource::matcher_sql(std::span<const query::LabelMatcher> matchers) {
   std::string sql = "1";
   for (const query::LabelMatcher& m : matchers) {
-    const std::string value = m.name() == query::kMetricNameLabel
-                                  ? std::string("metric")
-                                  : "label_values[indexOf(label_names, " + quote(m.name()) + ")]";
+    const std::string value =
+        m.name() == query::kMetricNameLabel
+            ? std::string("metric")
+            : "label_values[indexOf(label_names, " + sql_string(m.name()) + ")]";
     sql += " AND ";
     switch (m.op()) {
       case query::MatchOp::kEqual:
-        sql += value + " = " + quote(m.value());
+        sql += value + " = " + sql_string(m.value());
         break;
       case query::MatchOp::kNotEqual:
-        sql += value + " != " + quote(m.value());
+        sql += value + " != " + sql_string(m.value());
         break;
       case query::MatchOp::kRegexMatch:
-        sql += "match(" + value + ", " + quote("^(?:" + m.value() + ")$") + ")";
+        sql += "match(" + value + ", " + sql_string("^(?:" + m.value() + ")$") + ")";
         break;
       case query::MatchOp::kRegexNoMatch:
-        sql += "NOT match(" + value + ", " + quote("^(?:" + m.value() + ")$") + ")";
+        sql += "NOT match(" + value + ", " + sql_string("^(?:" + m.value() + ")$") + ")";
         break;
     }
   }
@@ -126,11 +113,11 @@ std::string ClickHouseSeriesSource::matcher_sql(std::span<const query::LabelMatc
 Result<std::vector<ClickHouseSeriesSource::Selected>> ClickHouseSeriesSource::select(
     Client& client, std::string_view tenant, std::span<const query::LabelMatcher> matchers,
     std::size_t limit) {
-  ES_ASSIGN_OR_RETURN(
-      std::string rows,
-      client.query("SELECT series_id, metric, label_names, label_values FROM " +
-                   table(schema_, "series") + " FINAL WHERE tenant = " + quote(tenant) + " AND " +
-                   matcher_sql(matchers) + " ORDER BY series_id FORMAT RowBinary"));
+  ES_ASSIGN_OR_RETURN(std::string rows,
+                      client.query("SELECT series_id, metric, label_names, label_values FROM " +
+                                   sql_table(schema_.database, "series") +
+                                   " FINAL WHERE tenant = " + sql_string(tenant) + " AND " +
+                                   matcher_sql(matchers) + " ORDER BY series_id FORMAT RowBinary"));
   std::vector<Selected> out;
   ByteReader in(span_of(rows));
   while (in.ok() && !in.at_end()) {
@@ -185,14 +172,14 @@ Result<std::vector<query::SeriesRows>> ClickHouseSeriesSource::scan(std::string_
                         std::to_string(step);
   std::string ids;
   for (const Selected& s : *selected) ids += (ids.empty() ? "" : ",") + std::to_string(s.id);
-  const std::string where = " WHERE tenant = " + quote(tenant) + " AND series_id IN (" + ids + ")" +
-                            " AND window_start > " + std::to_string(start - step - kMaxWindowMs) +
-                            " AND window_start <= " + std::to_string(last_t) + " AND " +
-                            window_end + " > " + std::to_string(start - step) + " AND " +
-                            window_end + " <= " + std::to_string(last_t);
+  const std::string where =
+      " WHERE tenant = " + sql_string(tenant) + " AND series_id IN (" + ids + ")" +
+      " AND window_start > " + std::to_string(start - step - kMaxWindowMs) +
+      " AND window_start <= " + std::to_string(last_t) + " AND " + window_end + " > " +
+      std::to_string(start - step) + " AND " + window_end + " <= " + std::to_string(last_t);
   const bool sketches = req.fields.histogram || req.fields.distinct || req.fields.topk;
   const std::string from =
-      " FROM " + table(schema_, tier_table(schema_.tiers_ms.front())) + " FINAL";
+      " FROM " + sql_table(schema_.database, tier_table(schema_.tiers_ms.front())) + " FINAL";
   std::string sql;
   if (sketches) {
     sql = "SELECT series_id, " + t + " AS t, count, sum, min, max, " +
@@ -272,23 +259,14 @@ Result<std::vector<std::string>> ClickHouseSeriesSource::label_values(
     std::string_view tenant, std::string_view name, std::span<const query::LabelMatcher> matchers,
     std::int64_t start_ms, std::int64_t end_ms) {
   ES_ASSIGN_OR_RETURN(auto all, series(tenant, matchers, start_ms, end_ms, 10'000'000));
-  std::set<std::string> values;
-  for (const query::Labels& labels : all) {
-    const std::string_view v = query::label_value(labels, name);
-    if (!v.empty()) values.emplace(v);
-  }
-  return std::vector<std::string>(values.begin(), values.end());
+  return query::label_values_of(all, name);
 }
 
 Result<std::vector<std::string>> ClickHouseSeriesSource::label_names(
     std::string_view tenant, std::span<const query::LabelMatcher> matchers, std::int64_t start_ms,
     std::int64_t end_ms) {
   ES_ASSIGN_OR_RETURN(auto all, series(tenant, matchers, start_ms, end_ms, 10'000'000));
-  std::set<std::string> names;
-  for (const query::Labels& labels : all) {
-    for (const query::Label& l : labels) names.insert(l.name);
-  }
-  return std::vector<std::string>(names.begin(), names.end());
+  return query::label_names_of(all);
 }
 
 std::int64_t ClickHouseSeriesSource::resolution_ms(std::int64_t) const {

@@ -1,8 +1,9 @@
-// Grouping helpers of the SeriesSource interface.
+// Grouping and label-listing helpers of the SeriesSource interface.
 #include "edgesketch/query/series_source.h"
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace edgesketch::query {
 
@@ -48,6 +49,23 @@ Result<std::vector<SeriesRows>> group_rows(std::vector<SeriesRows> rows,
   out.reserve(groups.size());
   for (auto& [key, g] : groups) out.push_back(std::move(g));
   return out;
+}
+
+std::vector<std::string> label_values_of(const std::vector<Labels>& series, std::string_view name) {
+  std::set<std::string> values;
+  for (const Labels& labels : series) {
+    const std::string_view v = label_value(labels, name);
+    if (!v.empty()) values.emplace(v);
+  }
+  return std::vector<std::string>(values.begin(), values.end());
+}
+
+std::vector<std::string> label_names_of(const std::vector<Labels>& series) {
+  std::set<std::string> names;
+  for (const Labels& labels : series) {
+    for (const Label& l : labels) names.insert(l.name);
+  }
+  return std::vector<std::string>(names.begin(), names.end());
 }
 
 }  // namespace edgesketch::query

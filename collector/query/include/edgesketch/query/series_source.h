@@ -67,6 +67,12 @@ struct ScanGrouping {
 // The labels of the group of a series with labels `series` (`without` also drops `__name__`).
 Labels group_labels(const Labels& series, const ScanGrouping& grouping);
 
+// Sorted, unique, non-empty values of label `name` among `series`: what label_values() answers
+// for a source that lists the selected series first.
+std::vector<std::string> label_values_of(const std::vector<Labels>& series, std::string_view name);
+// Sorted, unique label names among `series` (label_names() likewise).
+std::vector<std::string> label_names_of(const std::vector<Labels>& series);
+
 // Merges scanned series per group: one SeriesRows per group (its group labels) whose point at t
 // merges the points at t of the group's series; sorted by labels. For sources that cannot merge
 // while scanning.
