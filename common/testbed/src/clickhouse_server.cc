@@ -5,10 +5,10 @@
 #include <signal.h>
 
 #include <chrono>
-#include <fstream>
 #include <thread>
 
 #include "edgesketch/testbed/daemon_process.h"
+#include "edgesketch/testbed/temp_dir.h"
 
 namespace edgesketch::testbed {
 namespace {
@@ -40,14 +40,6 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-Status write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return Status::io_error("clickhouse: cannot write " + path);
-  return Status();
-}
-
 }  // namespace
 
 ClickHouseServer::ClickHouseServer(ClickHouseOptions options)
@@ -72,7 +64,7 @@ Status ClickHouseServer::write_config() {
   if (http_port_ <= 0 || tcp_port_ <= 0 || http_port_ == tcp_port_) {
     return Status::unavailable("clickhouse: no free loopback ports");
   }
-  ES_RETURN_IF_ERROR(write_file(
+  ES_RETURN_IF_ERROR(write_text_file(
       d + "/users.xml",
       "<?xml version=\"1.0\"?>\n<yandex>\n"
       "  <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>\n"
@@ -86,38 +78,38 @@ Status ClickHouseServer::write_config() {
           "<errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows>"
           "<execution_time>0</execution_time></interval></default></quotas>\n"
           "</yandex>\n"));
-  return write_file(d + "/config.xml",
-                    "<?xml version=\"1.0\"?>\n<yandex>\n"
-                    "  <logger><level>warning</level><log>" +
-                        d + "/server.log</log><errorlog>" + d +
-                        "/server.err.log</errorlog><console>1</console></logger>\n"
-                        "  <http_port>" +
-                        std::to_string(http_port_) +
-                        "</http_port>\n"
-                        "  <tcp_port>" +
-                        std::to_string(tcp_port_) +
-                        "</tcp_port>\n"
-                        "  <listen_host>127.0.0.1</listen_host>\n"
-                        "  <path>" +
-                        d +
-                        "/data/</path>\n"
-                        "  <tmp_path>" +
-                        d +
-                        "/tmp/</tmp_path>\n"
-                        "  <user_files_path>" +
-                        d +
-                        "/user_files/</user_files_path>\n"
-                        "  <format_schema_path>" +
-                        d +
-                        "/format_schemas/</format_schema_path>\n"
-                        "  <users_config>" +
-                        d +
-                        "/users.xml</users_config>\n"
-                        "  <default_profile>default</default_profile>\n"
-                        "  <default_database>default</default_database>\n"
-                        "  <mark_cache_size>268435456</mark_cache_size>\n"
-                        "  <max_concurrent_queries>100</max_concurrent_queries>\n"
-                        "</yandex>\n");
+  return write_text_file(d + "/config.xml",
+                         "<?xml version=\"1.0\"?>\n<yandex>\n"
+                         "  <logger><level>warning</level><log>" +
+                             d + "/server.log</log><errorlog>" + d +
+                             "/server.err.log</errorlog><console>1</console></logger>\n"
+                             "  <http_port>" +
+                             std::to_string(http_port_) +
+                             "</http_port>\n"
+                             "  <tcp_port>" +
+                             std::to_string(tcp_port_) +
+                             "</tcp_port>\n"
+                             "  <listen_host>127.0.0.1</listen_host>\n"
+                             "  <path>" +
+                             d +
+                             "/data/</path>\n"
+                             "  <tmp_path>" +
+                             d +
+                             "/tmp/</tmp_path>\n"
+                             "  <user_files_path>" +
+                             d +
+                             "/user_files/</user_files_path>\n"
+                             "  <format_schema_path>" +
+                             d +
+                             "/format_schemas/</format_schema_path>\n"
+                             "  <users_config>" +
+                             d +
+                             "/users.xml</users_config>\n"
+                             "  <default_profile>default</default_profile>\n"
+                             "  <default_database>default</default_database>\n"
+                             "  <mark_cache_size>268435456</mark_cache_size>\n"
+                             "  <max_concurrent_queries>100</max_concurrent_queries>\n"
+                             "</yandex>\n");
 }
 
 Status ClickHouseServer::start() {

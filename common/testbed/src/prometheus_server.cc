@@ -11,24 +11,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 #include "edgesketch/testbed/daemon_process.h"
+#include "edgesketch/testbed/temp_dir.h"
 
 namespace edgesketch::testbed {
-namespace {
-
-Status write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return Status::io_error("prometheus: cannot write " + path);
-  return Status();
-}
-
-}  // namespace
-
 PrometheusServer::PrometheusServer(PrometheusOptions options) : options_(std::move(options)) {}
 
 PrometheusServer::~PrometheusServer() {
@@ -55,9 +43,9 @@ Status PrometheusServer::start(const std::string& openmetrics) {
   const std::string samples = dir_ + "/samples.om";
   const std::string data = dir_ + "/data";
   const std::string config = dir_ + "/prometheus.yml";
-  ES_RETURN_IF_ERROR(write_file(samples, openmetrics));
+  ES_RETURN_IF_ERROR(write_text_file(samples, openmetrics));
   // No scrape configs: Prometheus serves the blocks and nothing else.
-  ES_RETURN_IF_ERROR(write_file(config, "global: {}\n"));
+  ES_RETURN_IF_ERROR(write_text_file(config, "global: {}\n"));
   const CommandResult blocks =
       run_command(options_.promtool + " tsdb create-blocks-from openmetrics --quiet '" + samples +
                   "' '" + data + "'");

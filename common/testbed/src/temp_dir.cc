@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <system_error>
 
 namespace edgesketch::testbed {
@@ -26,6 +27,14 @@ TempDir::~TempDir() {
   if (path_.empty() || keep_) return;
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+Status write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return Status::io_error("cannot write " + path);
+  return Status();
 }
 
 }  // namespace edgesketch::testbed

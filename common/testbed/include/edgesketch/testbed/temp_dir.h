@@ -9,6 +9,8 @@
 
 #include <string>
 
+#include "edgesketch/common/status.h"
+
 namespace edgesketch::testbed {
 
 class TempDir {
@@ -34,5 +36,8 @@ class TempDir {
   std::string error_;
   bool keep_ = false;
 };
+
+// Writes `text` to `path`, replacing the file; kIoError naming the path when that fails.
+Status write_text_file(const std::string& path, const std::string& text);
 
 }  // namespace edgesketch::testbed
